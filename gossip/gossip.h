@@ -1,0 +1,224 @@
+#ifndef NC_GOSSIP_GOSSIP_H
+#define NC_GOSSIP_GOSSIP_H
+/*
+ * Public API of gossip/: SWIM failure detection with Lifeguard, wire
+ * compatible with HashiCorp memberlist 0.2.2 as used by serf 0.9.4
+ * (../shared/docs/PROTOCOL.md).
+ *
+ * gossip/ knows nothing about coordinates. It sends an opaque ack payload
+ * (asked from a hook) and reports (peer, rtt, payload) when a direct UDP
+ * probe completes. The agent wiring translates between this and coord/.
+ *
+ * All calls happen on the env's loop thread; nothing here is thread-safe.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gossip/env.h"
+
+struct nc_gossip;
+struct nc_keyring;
+
+/** Longest node name we accept (memberlist has no limit; serf's are short). */
+#define NC_GOSSIP_NAME_MAX 128
+/** memberlist's MetaMaxSize. */
+#define NC_GOSSIP_META_MAX 512
+
+/** Member states. The numeric values are push/pull's `State` (§3.2). */
+enum nc_member_state {
+	NC_MEMBER_ALIVE = 0,
+	NC_MEMBER_SUSPECT = 1,
+	NC_MEMBER_DEAD = 2,
+	NC_MEMBER_LEFT = 3,
+};
+
+/** "alive", "suspect", "dead" or "left". */
+const char *nc_member_state_str(enum nc_member_state s);
+
+/** A member as the gossip layer sees it (read-only for callers). */
+struct nc_gossip_member {
+	char name[NC_GOSSIP_NAME_MAX + 1];
+	/** Gossip address (UDP and TCP share the port). */
+	struct nc_addr addr;
+	uint32_t incarnation;
+	enum nc_member_state state;
+	/** Env time of the last state change. */
+	double state_change;
+	/** Raw Meta (serf tags encoding, PROTOCOL.md §7.1). */
+	uint8_t meta[NC_GOSSIP_META_MAX];
+	size_t meta_len;
+	/** pmin pmax pcur dmin dmax dcur. */
+	uint8_t vsn[6];
+	/** True for this node's own entry. */
+	bool is_self;
+};
+
+/** Timing and behaviour; fill with nc_gossip_config_default(). */
+struct nc_gossip_config {
+	/** This node's name (required, unique in the cluster). */
+	char name[NC_GOSSIP_NAME_MAX + 1];
+	/** Address and port advertised to others (required). */
+	struct nc_addr advertise;
+	/** Initial Meta (e.g. serf tags); may be empty. */
+	uint8_t meta[NC_GOSSIP_META_MAX];
+	size_t meta_len;
+	/** Advertised versions; default 01 05 02 02 05 05 like serf. */
+	uint8_t vsn[6];
+
+	double probe_interval;          /**< s; LAN 1 */
+	double probe_timeout;           /**< s; LAN 0.5 */
+	int indirect_checks;            /**< LAN 3 */
+	int suspicion_mult;             /**< LAN 4 */
+	int suspicion_max_timeout_mult; /**< LAN 6 */
+	int retransmit_mult;            /**< LAN 4 */
+	int awareness_max_multiplier;   /**< LAN 8 */
+	double gossip_interval;         /**< s; LAN 0.2 */
+	int gossip_nodes;               /**< LAN 3 */
+	double gossip_to_the_dead_time; /**< s; LAN 30 */
+	double pushpull_interval;       /**< s; LAN 30 */
+	double tcp_timeout;             /**< s; LAN 10 */
+	size_t udp_buffer_size;         /**< bytes; 1400 */
+	/** Serf's ReconnectInterval for failed members (s; 30), 0 = off. */
+	double reconnect_interval;
+	/** TCP ping fallback when UDP probes fail (memberlist default on). */
+	bool tcp_ping;
+	/**
+	 * Lifeguard on (default): local health awareness, dynamic suspicion
+	 * timeout with confirmations, nacks. Off = classic SWIM timings
+	 * (fixed suspicion timeout = min, no awareness scaling), for
+	 * comparison runs only.
+	 */
+	bool lifeguard;
+	/** LZW-compress outgoing packets/streams (serf default on). */
+	bool compression;
+	/** Keyring (borrowed; NULL = no encryption). */
+	struct nc_keyring *keyring;
+	bool verify_incoming;  /**< default true */
+	bool verify_outgoing;  /**< default true */
+	/** Speak serf on top (leave intent before dead, join intent). */
+	bool serf_compat;
+};
+
+enum nc_gossip_profile {
+	NC_GOSSIP_PROFILE_LAN = 0,
+	NC_GOSSIP_PROFILE_WAN,
+	NC_GOSSIP_PROFILE_LOCAL,
+};
+
+/** Fill @a cfg with serf's defaults for @a profile (PROTOCOL.md §6.1). */
+void nc_gossip_config_default(struct nc_gossip_config *cfg,
+			      enum nc_gossip_profile profile);
+
+/** Parse "lan", "wan" or "local"; returns 0 or -EINVAL. */
+int nc_gossip_profile_parse(const char *s, enum nc_gossip_profile *out);
+
+enum nc_gossip_event {
+	NC_GOSSIP_EV_JOIN,    /**< new member, or back from dead/left */
+	NC_GOSSIP_EV_UPDATE,  /**< Meta changed */
+	NC_GOSSIP_EV_SUSPECT, /**< became suspect */
+	NC_GOSSIP_EV_ALIVE,   /**< suspicion refuted (suspect -> alive) */
+	NC_GOSSIP_EV_FAILED,  /**< declared dead */
+	NC_GOSSIP_EV_LEFT,    /**< left gracefully */
+	NC_GOSSIP_EV_REAPED,  /**< removed from the table */
+};
+
+/** Hooks to the layer above; every field may be NULL. */
+struct nc_gossip_hooks {
+	void *ctx;
+	/**
+	 * Fill the payload of an ack to a UDP ping (serf: 0x01 + coordinate).
+	 * Return the number of bytes written (<= cap), 0 for none.
+	 */
+	size_t (*ack_payload)(void *ctx, char *buf, size_t cap);
+	/**
+	 * A direct UDP probe of @a peer completed within probe_timeout.
+	 * @a rtt_s runs from just before the ping was sent to the ack's
+	 * receive timestamp. @a payload (borrowed) is the ack's payload.
+	 */
+	void (*probe_done)(void *ctx, const struct nc_gossip_member *peer,
+			   double rtt_s, const char *payload,
+			   size_t payload_len);
+	/**
+	 * Membership change of @a m. @a by names who reported it (the
+	 * accuser for suspect/failed, the node itself for left, NULL if
+	 * unknown).
+	 */
+	void (*member_event)(void *ctx, enum nc_gossip_event ev,
+			     const struct nc_gossip_member *m, const char *by);
+	/** A user message (memberlist type 8) arrived; bytes borrowed. */
+	void (*user_msg)(void *ctx, const char *buf, size_t len);
+	/**
+	 * Offer room for extra user broadcasts piggy-backed on outgoing
+	 * packets: write at most one user message body into buf (<= cap)
+	 * destined to @a to, return its length or 0. Lets the layer above
+	 * disseminate data (e.g. coordinates) without gossip knowing what.
+	 */
+	size_t (*user_broadcast)(void *ctx, const struct nc_gossip_member *to,
+				 char *buf, size_t cap);
+};
+
+/** Counters, for metrics. All monotonically increasing. */
+struct nc_gossip_stats {
+	uint64_t packets_in, packets_out;
+	uint64_t bytes_in, bytes_out;
+	/** Dropped inbound packets by reason. */
+	uint64_t drop_decrypt, drop_crc, drop_decode, drop_type, drop_other;
+	uint64_t probes, probe_failures, indirect_probes, tcp_pings;
+	uint64_t acks_sent, nacks_sent;
+	uint64_t suspicions, refutations, deaths_declared;
+	uint64_t pushpull_out, pushpull_in, pushpull_fail;
+	uint64_t streams_in, stream_errors;
+	uint64_t broadcasts_queued, broadcasts_sent;
+};
+
+/**
+ * Create a gossip instance on @a env (borrowed; must outlive it).
+ * Installs itself as env's sink. Nothing is sent until nc_gossip_start().
+ * Returns NULL on invalid config (message in @a err if non-NULL).
+ */
+struct nc_gossip *nc_gossip_new(struct nc_env *env,
+				const struct nc_gossip_config *cfg,
+				const struct nc_gossip_hooks *hooks,
+				char *err, size_t err_cap);
+
+/** Arm the probe, gossip and push/pull timers. */
+int nc_gossip_start(struct nc_gossip *g);
+
+/**
+ * Push/pull join (Join=true) with each of @a addrs; @a cb (may be NULL) is
+ * called once with the number that answered. Returns 0 or negative.
+ */
+int nc_gossip_join(struct nc_gossip *g, const struct nc_addr *addrs, size_t n,
+		   void (*cb)(void *arg, int joined), void *arg);
+
+/**
+ * Graceful leave: serf leave intent (if serf_compat), then dead{self,self},
+ * each broadcast until sent or @a timeout; then @a cb. Pings are still
+ * answered until nc_gossip_delete().
+ */
+int nc_gossip_leave(struct nc_gossip *g, double timeout,
+		    void (*cb)(void *arg), void *arg);
+
+/** Stop timers, cancel streams, free everything. NULL is a no-op. */
+void nc_gossip_delete(struct nc_gossip *g);
+
+/** Number of members in the table (including self, dead and left). */
+size_t nc_gossip_member_count(const struct nc_gossip *g);
+/** Member @a i, 0 <= i < count; the pointer is valid until the next event. */
+const struct nc_gossip_member *nc_gossip_member_at(const struct nc_gossip *g,
+						   size_t i);
+/** Member by name or NULL. */
+const struct nc_gossip_member *nc_gossip_member_find(const struct nc_gossip *g,
+						     const char *name);
+/** This node's own entry. */
+const struct nc_gossip_member *nc_gossip_self(const struct nc_gossip *g);
+/** Lifeguard local health score (0 = healthy). */
+int nc_gossip_health_score(const struct nc_gossip *g);
+/** Counters. */
+const struct nc_gossip_stats *nc_gossip_stats(const struct nc_gossip *g);
+
+/** Replace own Meta (bumps incarnation, broadcasts alive). */
+int nc_gossip_set_meta(struct nc_gossip *g, const uint8_t *meta, size_t len);
+
+#endif /* NC_GOSSIP_GOSSIP_H */
