@@ -1,0 +1,650 @@
+/*
+ * sim.c - `netcoord sim`: how accurate are the coordinates on a real
+ * RTT matrix?
+ *
+ * Protocol (the one issue #2 fixes, and Serf's own Simulate()): one
+ * nc_coord_client per node of the matrix; each round, every node in index
+ * order probes one peer drawn uniformly from the others and updates with
+ * that peer's *current* coordinate and the matrix RTT (optionally noisy).
+ * A missing entry (-1) is a failed probe: no update. Everything random
+ * (peer choice, noise, each client's generator) derives from -seed, so a
+ * run is reproducible bit for bit.
+ *
+ * At each report round we evaluate the estimate the agent will serve,
+ * nc_coord_estimate_rtt(), and the ranking it will serve,
+ * nc_coord_rank_nearest():
+ *   medRE, p90RE  median / 90th percentile over ordered pairs i != j with
+ *                 a known true RTT > 0 of |predicted - true| / true
+ *   top1          fraction of nodes whose predicted nearest peer has the
+ *                 minimum true RTT (ties are hits)
+ *   p@5           |predicted top 5 with true RTT <= 5th smallest true| / 5,
+ *                 averaged over nodes
+ *   xtraMs        median over nodes of true(predicted nearest) - true min
+ *   errEst        median of the nodes' own error estimates
+ *   resets        total coordinate resets so far
+ * Evaluation is O(N^2) per report round; fine for a few thousand nodes.
+ */
+#include "cmd/sim.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord/coord.h"
+
+/** Most report rounds accepted by -report. */
+#define SIM_REPORTS_MAX 64
+
+/** A square RTT matrix in seconds; negative = missing. */
+struct sim_matrix {
+	/** Node count. */
+	size_t n;
+	/** n*n entries, row-major. */
+	double *rtt;
+};
+
+/** Parsed flags. */
+struct sim_opts {
+	const char *matrix;
+	unsigned rounds;
+	unsigned reports[SIM_REPORTS_MAX];
+	unsigned n_reports;
+	unsigned dims;
+	uint64_t seed;
+	double noise;
+	double spike_prob;
+	double spike_ms;
+	/** 0 ours, 1 serf, 2 both (serf first). */
+	int algo;
+	/** Tuning overrides (< 0 = default). */
+	int relax;
+	double relax_gain;
+	int filter;
+	int peer_cap;
+};
+
+/* Small local generator (splitmix64): the sim's own randomness. */
+static uint64_t
+sm64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static double
+unif(uint64_t *x)
+{
+	return (double)(sm64(x) >> 11) * 0x1.0p-53;
+}
+
+static double
+gauss(uint64_t *x)
+{
+	/* Box-Muller; u1 in (0, 1]. */
+	double u1 = 1.0 - unif(x), u2 = unif(x);
+	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: netcoord sim -matrix FILE [-rounds R] "
+		"[-report 10,25,...] [-dims D] [-seed S]\n"
+		"                    [-noise SIGMA] [-spike-prob P -spike-ms M] "
+		"[-algo ours|serf|both]\n"
+		"                    [-relax N] [-relax-gain G] [-filter K] "
+		"[-peer-cap N]\n"
+		"  -matrix FILE   RTT matrix, ms, line i = RTTs from node i, "
+		"-1 = missing\n"
+		"  -rounds R      rounds to run (default 1000)\n"
+		"  -report LIST   rounds to print (default "
+		"10,25,50,100,200,500,1000)\n"
+		"  -dims D        dimensions (default 8)\n"
+		"  -seed S        seed (default 1)\n"
+		"  -noise SIGMA   each sample x exp(SIGMA * N(0,1))\n"
+		"  -spike-prob P  with probability P add an Exp(mean M ms) "
+		"spike\n"
+		"  -spike-ms M    mean spike, ms (default 50)\n"
+		"  -algo A        ours (default), serf, or both\n"
+		"  -relax N, -relax-gain G, -filter K, -peer-cap N\n"
+		"                 override relax_peers, relax_gain, "
+		"latency_filter_size, peer_cap\n");
+}
+
+static int
+bad_flag(const char *flag, const char *val, const char *why)
+{
+	fprintf(stderr, "netcoord sim: bad value \"%s\" for %s: %s\n",
+		val != NULL ? val : "", flag, why);
+	return 2;
+}
+
+static int
+parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < lo ||
+	    v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
+	   unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	if (*s == '-' || *s == '\0')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_reports(const char *s, struct sim_opts *o)
+{
+	char buf[512];
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	o->n_reports = 0;
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned long long v;
+		if (o->n_reports == SIM_REPORTS_MAX ||
+		    parse_uint(tok, 1, 100000000, &v) != 0)
+			return -1;
+		if (o->n_reports > 0 && v <= o->reports[o->n_reports - 1])
+			return -1;
+		o->reports[o->n_reports++] = (unsigned)v;
+	}
+	return o->n_reports > 0 ? 0 : -1;
+}
+
+static int
+parse_args(int argc, char **argv, struct sim_opts *o)
+{
+	static const unsigned def_reports[] = {10, 25, 50, 100, 200, 500,
+					       1000};
+	memset(o, 0, sizeof(*o));
+	o->rounds = 1000;
+	o->dims = 8;
+	o->seed = 1;
+	o->spike_ms = 50.0;
+	o->relax = -1;
+	o->relax_gain = -1.0;
+	o->filter = -1;
+	o->peer_cap = -1;
+	memcpy(o->reports, def_reports, sizeof(def_reports));
+	o->n_reports = sizeof(def_reports) / sizeof(def_reports[0]);
+	int reports_given = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *f = argv[i];
+		if (strcmp(f, "-h") == 0 || strcmp(f, "--help") == 0) {
+			usage(stdout);
+			return 1;
+		}
+		if (f[0] != '-') {
+			fprintf(stderr,
+				"netcoord sim: unexpected argument \"%s\"\n",
+				f);
+			return 2;
+		}
+		/* Accept -flag and --flag. */
+		const char *name = f[1] == '-' ? f + 2 : f + 1;
+		if (i + 1 >= argc) {
+			fprintf(stderr, "netcoord sim: flag %s needs a value\n",
+				f);
+			return 2;
+		}
+		const char *v = argv[++i];
+		unsigned long long u;
+		double d;
+		if (strcmp(name, "matrix") == 0) {
+			o->matrix = v;
+		} else if (strcmp(name, "rounds") == 0) {
+			if (parse_uint(v, 1, 100000000, &u) != 0)
+				return bad_flag(f, v, "want an integer >= 1");
+			o->rounds = (unsigned)u;
+		} else if (strcmp(name, "report") == 0) {
+			if (parse_reports(v, o) != 0)
+				return bad_flag(f, v,
+						"want increasing rounds >= 1, "
+						"comma-separated");
+			reports_given = 1;
+		} else if (strcmp(name, "dims") == 0) {
+			if (parse_uint(v, 1, NC_COORD_DIMS_MAX, &u) != 0)
+				return bad_flag(f, v, "want 1..16");
+			o->dims = (unsigned)u;
+		} else if (strcmp(name, "seed") == 0) {
+			if (parse_uint(v, 0, UINT64_MAX, &u) != 0)
+				return bad_flag(f, v,
+						"want an unsigned integer");
+			o->seed = u;
+		} else if (strcmp(name, "noise") == 0) {
+			if (parse_double(v, 0.0, 10.0, &d) != 0)
+				return bad_flag(f, v, "want 0..10");
+			o->noise = d;
+		} else if (strcmp(name, "spike-prob") == 0) {
+			if (parse_double(v, 0.0, 1.0, &d) != 0)
+				return bad_flag(f, v, "want 0..1");
+			o->spike_prob = d;
+		} else if (strcmp(name, "spike-ms") == 0) {
+			if (parse_double(v, 0.0, 10000.0, &d) != 0)
+				return bad_flag(f, v, "want 0..10000 ms");
+			o->spike_ms = d;
+		} else if (strcmp(name, "algo") == 0) {
+			if (strcmp(v, "ours") == 0 || strcmp(v, "nc") == 0)
+				o->algo = 0;
+			else if (strcmp(v, "serf") == 0)
+				o->algo = 1;
+			else if (strcmp(v, "both") == 0)
+				o->algo = 2;
+			else
+				return bad_flag(f, v, "want ours, serf or both");
+		} else if (strcmp(name, "relax") == 0) {
+			if (parse_uint(v, 0, 1024, &u) != 0)
+				return bad_flag(f, v, "want 0..1024");
+			o->relax = (int)u;
+		} else if (strcmp(name, "relax-gain") == 0) {
+			if (parse_double(v, 1e-6, 1.0, &d) != 0)
+				return bad_flag(f, v, "want (0, 1]");
+			o->relax_gain = d;
+		} else if (strcmp(name, "filter") == 0) {
+			if (parse_uint(v, 1, 32, &u) != 0)
+				return bad_flag(f, v, "want 1..32");
+			o->filter = (int)u;
+		} else if (strcmp(name, "peer-cap") == 0) {
+			if (parse_uint(v, 1, 1u << 20, &u) != 0)
+				return bad_flag(f, v, "want 1..1048576");
+			o->peer_cap = (int)u;
+		} else {
+			fprintf(stderr, "netcoord sim: unknown flag %s\n", f);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (o->matrix == NULL) {
+		fprintf(stderr, "netcoord sim: flag -matrix is required\n");
+		usage(stderr);
+		return 2;
+	}
+	if (!reports_given) {
+		/* Default list, cut at -rounds, always ending at -rounds. */
+		unsigned k = 0;
+		while (k < o->n_reports && o->reports[k] < o->rounds)
+			k++;
+		o->reports[k++] = o->rounds;
+		o->n_reports = k;
+	} else if (o->reports[o->n_reports - 1] > o->rounds) {
+		return bad_flag("-report", "", "a report round exceeds -rounds");
+	}
+	return 0;
+}
+
+/* Load a matrix; on error print FILE:LINE and return 2. */
+static int
+load_matrix(const char *path, struct sim_matrix *m)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "netcoord sim: %s: %s\n", path,
+			strerror(errno));
+		return 2;
+	}
+	char *line = NULL;
+	size_t cap = 0, rows = 0, n = 0, lineno = 0;
+	double *v = NULL;
+	int rc = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		char *p = line, *end;
+		size_t cols = 0;
+		/* Blank lines are allowed only at the end. */
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p == '\0')
+			continue;
+		if (n != 0 && rows == n) {
+			fprintf(stderr,
+				"netcoord sim: %s:%zu: more rows than columns "
+				"(%zu)\n",
+				path, lineno, n);
+			rc = 2;
+			goto out;
+		}
+		for (;;) {
+			while (*p == ' ' || *p == '\t' || *p == '\r' ||
+			       *p == '\n')
+				p++;
+			if (*p == '\0')
+				break;
+			errno = 0;
+			double x = strtod(p, &end);
+			if (end == p || errno != 0 || !isfinite(x) ||
+			    (x < 0.0 && x != -1.0)) {
+				fprintf(stderr,
+					"netcoord sim: %s:%zu: column %zu: not "
+					"an RTT in ms (or -1)\n",
+					path, lineno, cols + 1);
+				rc = 2;
+				goto out;
+			}
+			p = end;
+			if (n == 0) {
+				double *nv = realloc(v, (cols + 1) *
+								sizeof(*v));
+				if (nv == NULL) {
+					rc = 1;
+					goto out;
+				}
+				v = nv;
+			} else if (cols >= n) {
+				fprintf(stderr,
+					"netcoord sim: %s:%zu: more than %zu "
+					"columns\n",
+					path, lineno, n);
+				rc = 2;
+				goto out;
+			}
+			v[rows * (n ? n : 0) + cols] = x < 0 ? -1.0 : x / 1e3;
+			cols++;
+		}
+		if (n == 0) {
+			n = cols;
+			double *nv = realloc(v, n * n * sizeof(*v));
+			if (nv == NULL) {
+				rc = 1;
+				goto out;
+			}
+			v = nv;
+		} else if (cols != n) {
+			fprintf(stderr,
+				"netcoord sim: %s:%zu: %zu columns, expected "
+				"%zu\n",
+				path, lineno, cols, n);
+			rc = 2;
+			goto out;
+		}
+		rows++;
+	}
+	if (rows < 2 || rows != n) {
+		fprintf(stderr,
+			"netcoord sim: %s:%zu: need a square matrix with >= 2 "
+			"nodes, got %zu rows x %zu columns\n",
+			path, lineno, rows, n);
+		rc = 2;
+		goto out;
+	}
+	m->n = n;
+	m->rtt = v;
+	v = NULL;
+out:
+	free(v);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* Quantile q of v[0..n) (reorders v): nearest rank, by quickselect. */
+static double
+quantile(double *v, size_t n, double q)
+{
+	if (n == 0)
+		return NAN;
+	size_t k = (size_t)(q * (double)(n - 1) + 0.5);
+	size_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		double pivot = v[lo + (hi - lo) / 2];
+		size_t i = lo, j = hi;
+		while (i <= j) {
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j) {
+				double t = v[i];
+				v[i] = v[j];
+				v[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
+/* Filter for ranking: skip self and peers without a known true RTT. */
+struct rank_ctx {
+	const struct sim_matrix *m;
+	size_t self;
+};
+
+static int
+rank_keep(const struct nc_coord_candidate *cand, size_t i, void *arg)
+{
+	const struct rank_ctx *r = arg;
+	(void)cand;
+	return i != r->self && r->m->rtt[r->self * r->m->n + i] > 0.0;
+}
+
+/* One report row. */
+static void
+evaluate(const struct sim_matrix *m, struct nc_coord_client **cl,
+	 enum nc_coord_algo algo, unsigned round, double *scratch,
+	 struct nc_coord *coords, struct nc_coord_candidate *cands)
+{
+	size_t n = m->n, k = 0;
+	for (size_t i = 0; i < n; i++)
+		nc_coord_client_get(cl[i], &coords[i]);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			double t = m->rtt[i * n + j];
+			if (i == j || !(t > 0.0))
+				continue;
+			double p = nc_coord_estimate_rtt(algo, &coords[i],
+							  &coords[j]);
+			scratch[k++] = fabs(p - t) / t;
+		}
+	}
+	double med = quantile(scratch, k, 0.5);
+	double p90 = quantile(scratch, k, 0.9);
+
+	size_t hits = 0, nodes = 0;
+	double prec = 0.0;
+	double *xtra = scratch;
+	for (size_t i = 0; i < n; i++) {
+		/* True minimum and 5th smallest true RTT. */
+		double best[5];
+		size_t nb = 0;
+		for (size_t j = 0; j < n; j++) {
+			double t = m->rtt[i * n + j];
+			if (j == i || !(t > 0.0))
+				continue;
+			size_t p;
+			if (nb == 5) {
+				if (t >= best[4])
+					continue;
+				p = 4;
+			} else {
+				p = nb++;
+			}
+			while (p > 0 && best[p - 1] > t) {
+				best[p] = best[p - 1];
+				p--;
+			}
+			best[p] = t;
+		}
+		if (nb == 0)
+			continue;
+		size_t idx[5];
+		struct rank_ctx rc = {m, i};
+		int got = nc_coord_rank_nearest(algo, &coords[i], cands, n,
+						rank_keep, &rc, 5, idx, NULL);
+		if (got <= 0)
+			continue;
+		double t0 = m->rtt[i * n + idx[0]];
+		hits += t0 <= best[0];
+		xtra[nodes] = (t0 - best[0]) * 1e3;
+		size_t in = 0;
+		for (int r = 0; r < got; r++)
+			in += m->rtt[i * n + idx[r]] <= best[nb - 1];
+		prec += (double)in / 5.0;
+		nodes++;
+	}
+	double xmed = quantile(xtra, nodes, 0.5);
+
+	double *err = scratch;
+	unsigned long long resets = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct nc_coord_stats st;
+		nc_coord_client_stats(cl[i], &st);
+		resets += st.resets;
+		err[i] = coords[i].error;
+	}
+	double emed = quantile(err, n, 0.5);
+	printf("%u %.4f %.4f %.4f %.4f %.3f %.4f %llu\n", round, med, p90,
+	       nodes ? (double)hits / nodes : 0.0, nodes ? prec / nodes : 0.0,
+	       xmed, emed, resets);
+	fflush(stdout);
+}
+
+static int
+run_one(const struct sim_opts *o, const struct sim_matrix *m,
+	enum nc_coord_algo algo)
+{
+	size_t n = m->n;
+	int rc = 1;
+	struct nc_coord_client **cl = calloc(n, sizeof(*cl));
+	struct nc_coord *coords = calloc(n, sizeof(*coords));
+	struct nc_coord_candidate *cands = calloc(n, sizeof(*cands));
+	double *scratch = malloc(n * n * sizeof(double));
+	char (*names)[24] = calloc(n, sizeof(*names));
+	if (cl == NULL || coords == NULL || cands == NULL || scratch == NULL ||
+	    names == NULL)
+		goto out;
+
+	struct nc_coord_config cfg;
+	nc_coord_config_default(&cfg);
+	cfg.algo = algo;
+	cfg.dims = o->dims;
+	if (o->relax >= 0)
+		cfg.relax_peers = (unsigned)o->relax;
+	if (o->relax_gain > 0.0)
+		cfg.relax_gain = o->relax_gain;
+	if (o->filter > 0)
+		cfg.latency_filter_size = (unsigned)o->filter;
+	/* A cap above the node count changes nothing but memory. */
+	if (o->peer_cap > 0)
+		cfg.peer_cap = (unsigned)o->peer_cap;
+	else if (cfg.peer_cap > n)
+		cfg.peer_cap = (unsigned)n;
+	uint64_t seeder = o->seed ^ 0x5eed5eed5eed5eedULL;
+	for (size_t i = 0; i < n; i++) {
+		char err[128];
+		cfg.seed = sm64(&seeder);
+		cl[i] = nc_coord_client_new(&cfg, err, sizeof(err));
+		if (cl[i] == NULL) {
+			fprintf(stderr, "netcoord sim: %s\n", err);
+			rc = 2;
+			goto out;
+		}
+		snprintf(names[i], sizeof(names[i]), "node_%zu", i);
+		cands[i].name = names[i];
+		cands[i].coord = &coords[i];
+	}
+
+	printf("# algo=%s nodes=%zu dims=%u seed=%llu noise=%g "
+	       "spike-prob=%g spike-ms=%g\n",
+	       algo == NC_COORD_ALGO_SERF ? "serf" : "ours", n, o->dims,
+	       (unsigned long long)o->seed, o->noise, o->spike_prob,
+	       o->spike_ms);
+	printf("round medRE p90RE top1 p@5 xtraMs errEst resets\n");
+	/* Same probe/noise sequence for every algo at a given seed. */
+	uint64_t rng = o->seed;
+	unsigned next_report = 0;
+	for (unsigned round = 1; round <= o->rounds; round++) {
+		for (size_t i = 0; i < n; i++) {
+			size_t j = (size_t)(sm64(&rng) % (n - 1));
+			if (j >= i)
+				j++;
+			double t = m->rtt[i * n + j];
+			double g = o->noise > 0.0 ? gauss(&rng) : 0.0;
+			double u = o->spike_prob > 0.0 ? unif(&rng) : 1.0;
+			double e = o->spike_prob > 0.0 ? unif(&rng) : 0.0;
+			if (t < 0.0)
+				continue; /* missing: failed probe */
+			t *= exp(o->noise * g);
+			if (u < o->spike_prob)
+				t += -log(1.0 - e) * o->spike_ms / 1e3;
+			struct nc_coord peer;
+			nc_coord_client_get(cl[j], &peer);
+			/* Rejections (RTT > 10 s) are counted by the client. */
+			(void)nc_coord_client_update(cl[i], names[j], &peer, t,
+						     NULL);
+		}
+		if (next_report < o->n_reports &&
+		    round == o->reports[next_report]) {
+			evaluate(m, cl, algo, round, scratch, coords, cands);
+			next_report++;
+		}
+	}
+	rc = 0;
+out:
+	if (cl != NULL) {
+		for (size_t i = 0; i < n; i++)
+			nc_coord_client_delete(cl[i]);
+	}
+	free(cl);
+	free(coords);
+	free(cands);
+	free(scratch);
+	free(names);
+	return rc;
+}
+
+int
+nc_cmd_sim(int argc, char **argv)
+{
+	struct sim_opts o;
+	int rc = parse_args(argc, argv, &o);
+	if (rc != 0)
+		return rc == 1 ? 0 : rc;
+	struct sim_matrix m;
+	rc = load_matrix(o.matrix, &m);
+	if (rc != 0)
+		return rc;
+	if (o.algo == 2) {
+		rc = run_one(&o, &m, NC_COORD_ALGO_SERF);
+		if (rc == 0)
+			rc = run_one(&o, &m, NC_COORD_ALGO_NC);
+	} else {
+		rc = run_one(&o, &m,
+			     o.algo == 1 ? NC_COORD_ALGO_SERF : NC_COORD_ALGO_NC);
+	}
+	free(m.rtt);
+	return rc;
+}

@@ -1,0 +1,488 @@
+/*
+ * client.c - the coordinate client: one node's Vivaldi estimator.
+ *
+ * Two update rules share this file, chosen by cfg->algo.
+ *
+ * NC_COORD_ALGO_SERF reproduces hashicorp/serf coordinate.Client.Update
+ * step for step: per-peer moving median of the last latency_filter_size
+ * RTTs; Vivaldi with height vectors and adaptive timestep (Dabek et al.
+ * 2004, sections 4.3 and 5.5): w = e_i / (e_i + e_j), error estimate
+ * e_i <- ce*w*|d-r|/r + e_i*(1 - ce*w) capped at error_max, spring force
+ * cc*w*(r - d) where d includes the adjustments; then the adjustment term
+ * (Lee et al. 2010: half the mean of (r - raw distance) over a window of
+ * the last adjustment_window samples); then gravity toward the origin
+ * (Ledlie et al. 2007: force -(|x|/rho)^2); finally a reset to a fresh
+ * coordinate if anything became NaN/Inf (counted, Serf's Resets).
+ *
+ * NC_COORD_ALGO_NC (the default) keeps the same coordinate, units,
+ * error-estimate rule, adjustment, gravity and reset, and replaces the
+ * single spring step by a small local solve. What it fixes, as measured
+ * on PlanetLab (see the README of the simulator):
+ *
+ *  1. One spring step per probe is a noisy stochastic gradient with a
+ *     fixed step: with one probe per round a node meets a given peer about
+ *     twice in 1000 rounds, and every other measurement it ever made is
+ *     forgotten. Instead, every probed peer leaves (filtered RTT, last
+ *     coordinate) in the bounded peer table (peers.c), and after each
+ *     probe we minimise
+ *         E(x, h) = sum_j w_j (|x - x_j| + h + h_j - r_j)^2
+ *     over a sample of relax_peers remembered peers: one majorization
+ *     step for the vector (the SMACOF / Guttman transform for a single
+ *     point: x <- sum_j w_j (x_j + t_j u_j) / sum_j w_j, with t_j = r_j - h
+ *     - h_j the vector length the height model leaves, u_j the unit vector
+ *     from x_j to x), and the exact least-squares height given x
+ *     (h <- sum_j w_j (r_j - |x - x_j| - h_j) / sum_j w_j, floored at
+ *     height_min). Majorization never increases E, so unlike Vivaldi's
+ *     step it needs no timestep; relax_gain damps it because every peer
+ *     moves at the same time.
+ *  2. Weights follow relative rather than absolute error on short links:
+ *     w_j = 1 / sqrt(max(r_j, 1 ms)). Vivaldi minimises absolute error,
+ *     so a 0.2 ms link predicted at 5 ms barely pulls, while it decides
+ *     "who is nearest". Exponent 1/2 sits between absolute (0) and
+ *     relative (2 gives the median pair away to the shortest links).
+ *  3. Stale memories count less: w_j is divided by (e_j + 0.01)^2 where
+ *     e_j is the error estimate the peer published with the coordinate we
+ *     remember. A coordinate cached in a peer's first rounds (e ~ 1.5)
+ *     weighs ~1/200 of a converged one; without this the median error
+ *     stays ~10% higher.
+ *  4. Distances use the raw (unadjusted) distance, in the solve and in
+ *     nc_coord_estimate_rtt(). The adjustment is still computed exactly as
+ *     Serf does and published, so a Serf peer's DistanceTo on our
+ *     coordinate means what it expects; but a per-node constant of 16-20
+ *     ms swamps the sub-millisecond distances that rank neighbours.
+ *  5. Latency filter: with two samples Serf's "median" is the larger; we
+ *     take the smaller (queueing only ever adds delay). From three on it
+ *     is the median, as in Serf. A filtered sample more than 3x what we
+ *     predict while our measured error is below 0.3 is capped at 3x the
+ *     prediction before it is remembered (per-node outlier guard).
+ *
+ * The published error estimate uses Serf's rule on the raw distance, so it
+ * tracks our (smaller) true error; Serf peers weigh us by it as usual.
+ * All randomness comes from the client's seeded generator (or an injected
+ * one), so runs are reproducible. No I/O, clock, logging or globals.
+ */
+#include "coord/coord.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord/coord_int.h"
+
+/** Largest RTT the filter may treat as a zero RTT (Serf: 1 us). */
+#define ZERO_RTT 1.0e-6
+
+/**
+ * NC: RTT floor of the solve weight 1/sqrt(max(r, floor)). Below 1 ms
+ * (same rack/site) the relative error is dominated by timer and
+ * scheduling jitter; without a floor a 10 us link would outweigh a
+ * 100 ms one 100x.
+ */
+#define NC_WEIGHT_RTT_FLOOR 1.0e-3
+
+/**
+ * NC: error floor/offset in the staleness weight 1/(e + 0.01)^2. The floor
+ * keeps a peer that claims a (near) zero error - a bug or a lie - from
+ * outweighing everyone else: at most 1/(0.05+0.01)^2 ~ 280 vs ~100 for an
+ * honest converged peer.
+ */
+#define NC_WEIGHT_ERR_FLOOR 0.05
+#define NC_WEIGHT_ERR_OFFSET 0.01
+
+/**
+ * NC outlier guard: a filtered sample larger than OUTLIER_FACTOR x the
+ * current prediction, while our measured error is below
+ * OUTLIER_CONFIDENT, is capped at OUTLIER_FACTOR x the prediction.
+ * Arbitrary but conservative: a 3x jump is well beyond ordinary jitter.
+ */
+#define NC_OUTLIER_FACTOR 3.0
+#define NC_OUTLIER_CONFIDENT 0.3
+
+/** Weight of one sample in the measured-error moving average. */
+#define MEASURED_ERROR_ALPHA 0.02
+
+struct nc_coord_client {
+	/** Copy of the configuration. */
+	struct nc_coord_config cfg;
+	/** Current coordinate. */
+	struct nc_coord coord;
+	/** A fresh coordinate at the origin (gravity's anchor). */
+	struct nc_coord origin;
+	/** Adjustment samples (r - raw d), adjustment_window of them. */
+	double *adj_samples;
+	/** Next slot of adj_samples. */
+	unsigned adj_index;
+	/** Per-peer state. */
+	struct nc__coord_peers peers;
+	/** Generator. */
+	struct nc__coord_rng rng;
+	/** Counters. */
+	struct nc_coord_stats stats;
+	/** Whether measured_error has a first sample. */
+	int have_measured;
+};
+
+struct nc_coord_client *
+nc_coord_client_new(const struct nc_coord_config *cfg, char *err,
+		    size_t err_len)
+{
+	if (nc_coord_config_validate(cfg, err, err_len) != 0)
+		return NULL;
+	struct nc_coord_client *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto fail;
+	c->cfg = *cfg;
+	nc_coord_init(&c->coord, cfg);
+	nc_coord_init(&c->origin, cfg);
+	if (cfg->adjustment_window > 0) {
+		c->adj_samples = calloc(cfg->adjustment_window, sizeof(double));
+		if (c->adj_samples == NULL)
+			goto fail;
+	}
+	if (nc__coord_peers_create(&c->peers, cfg->peer_cap,
+				   cfg->latency_filter_size, cfg->dims) != 0)
+		goto fail;
+	nc__coord_rng_seed(&c->rng, cfg->seed, cfg->rand_cb, cfg->rand_arg);
+	return c;
+fail:
+	if (c != NULL)
+		free(c->adj_samples);
+	free(c);
+	if (err != NULL && err_len > 0) {
+		strncpy(err, "coord client: out of memory", err_len - 1);
+		err[err_len - 1] = '\0';
+	}
+	return NULL;
+}
+
+void
+nc_coord_client_delete(struct nc_coord_client *c)
+{
+	if (c == NULL)
+		return;
+	nc__coord_peers_destroy(&c->peers);
+	free(c->adj_samples);
+	free(c);
+}
+
+const struct nc_coord_config *
+nc_coord_client_config(const struct nc_coord_client *c)
+{
+	return &c->cfg;
+}
+
+void
+nc_coord_client_get(const struct nc_coord_client *c, struct nc_coord *out)
+{
+	*out = c->coord;
+}
+
+int
+nc_coord_client_set(struct nc_coord_client *c, const struct nc_coord *coord)
+{
+	int rc = nc_coord_check(coord);
+	if (rc != 0)
+		return rc;
+	if (coord->dims != c->cfg.dims)
+		return NC_COORD_EDIM;
+	c->coord = *coord;
+	for (unsigned i = coord->dims; i < NC_COORD_DIMS_MAX; i++)
+		c->coord.vec[i] = 0.0;
+	return 0;
+}
+
+int
+nc_coord_client_forget(struct nc_coord_client *c, const char *name)
+{
+	if (name == NULL)
+		return 0;
+	return nc__coord_peers_remove(&c->peers, name);
+}
+
+double
+nc_coord_client_estimate_rtt(const struct nc_coord_client *c,
+			     const struct nc_coord *peer)
+{
+	return nc_coord_estimate_rtt(c->cfg.algo, &c->coord, peer);
+}
+
+void
+nc_coord_client_stats(const struct nc_coord_client *c,
+		      struct nc_coord_stats *out)
+{
+	*out = c->stats;
+	out->evictions = c->peers.evictions;
+	out->peers = c->peers.n;
+}
+
+/* Sort a few doubles (n <= 32): insertion sort. */
+static void
+sort_small(double *v, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++) {
+		double x = v[i];
+		unsigned j = i;
+		while (j > 0 && v[j - 1] > x) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+}
+
+/* Push a sample into p's ring and return the filtered RTT. */
+static double
+latency_filter(struct nc_coord_client *c, struct nc__coord_peer *p,
+	       double rtt)
+{
+	unsigned lfs = c->cfg.latency_filter_size;
+	double *ring = nc__coord_peers_samples(&c->peers, p);
+	double sorted[32];
+
+	/* Ring in arrival order: the oldest sample is overwritten. */
+	ring[p->next_sample] = rtt;
+	p->next_sample = (p->next_sample + 1) % lfs;
+	if (p->n_samples < lfs)
+		p->n_samples++;
+	memcpy(sorted, ring, p->n_samples * sizeof(double));
+	sort_small(sorted, p->n_samples);
+	if (c->cfg.algo == NC_COORD_ALGO_NC && p->n_samples == 2)
+		return sorted[0];
+	/* Serf: sorted[len/2] (the upper median for an even count). */
+	return sorted[p->n_samples / 2];
+}
+
+/* Vivaldi's error-estimate update (shared rule), on distance `dist`. */
+static double
+vivaldi_weight_and_error(struct nc_coord_client *c,
+			 const struct nc_coord *other, double dist, double rtt)
+{
+	const struct nc_coord_config *cfg = &c->cfg;
+	double total = c->coord.error + other->error;
+	if (total < ZERO_RTT)
+		total = ZERO_RTT;
+	double weight = c->coord.error / total;
+	double wrongness = fabs(dist - rtt) / rtt;
+	c->coord.error = cfg->vivaldi_ce * weight * wrongness +
+			 c->coord.error * (1.0 - cfg->vivaldi_ce * weight);
+	if (c->coord.error > cfg->error_max)
+		c->coord.error = cfg->error_max;
+	return weight;
+}
+
+/* Serf's updateVivaldi. */
+static void
+serf_vivaldi(struct nc_coord_client *c, const struct nc_coord *other,
+	     double rtt)
+{
+	const struct nc_coord_config *cfg = &c->cfg;
+	double dist = nc_coord_distance(&c->coord, other);
+	if (rtt < ZERO_RTT)
+		rtt = ZERO_RTT;
+	double weight = vivaldi_weight_and_error(c, other, dist, rtt);
+	double force = cfg->vivaldi_cc * weight * (rtt - dist);
+	nc__coord_apply_force(&c->coord, other, force, cfg->height_min,
+			      &c->rng);
+}
+
+/* Serf's updateAdjustment (raw distance: adjustments excluded). */
+static void
+update_adjustment(struct nc_coord_client *c, const struct nc_coord *other,
+		  double rtt)
+{
+	unsigned w = c->cfg.adjustment_window;
+	if (w == 0)
+		return;
+	c->adj_samples[c->adj_index] =
+		rtt - nc_coord_raw_distance(&c->coord, other);
+	c->adj_index = (c->adj_index + 1) % w;
+	double sum = 0.0;
+	for (unsigned i = 0; i < w; i++)
+		sum += c->adj_samples[i];
+	c->coord.adjustment = sum / (2.0 * w);
+}
+
+/* Serf's updateGravity; NC measures the pull on the raw distance. */
+static void
+update_gravity(struct nc_coord_client *c)
+{
+	double dist = c->cfg.algo == NC_COORD_ALGO_SERF
+			      ? nc_coord_distance(&c->origin, &c->coord)
+			      : nc_coord_raw_distance(&c->origin, &c->coord);
+	double f = dist / c->cfg.gravity_rho;
+	nc__coord_apply_force(&c->coord, &c->origin, -f * f,
+			      c->cfg.height_min, &c->rng);
+}
+
+/* Weight of a remembered (rtt, coordinate) pair in the local solve. */
+static double
+solve_weight(double rtt, double peer_error)
+{
+	double r = rtt > NC_WEIGHT_RTT_FLOOR ? rtt : NC_WEIGHT_RTT_FLOOR;
+	double e = peer_error > NC_WEIGHT_ERR_FLOOR ? peer_error
+						   : NC_WEIGHT_ERR_FLOOR;
+	e += NC_WEIGHT_ERR_OFFSET;
+	return 1.0 / (sqrt(r) * e * e);
+}
+
+/* Add one remembered peer (its hot row) to the solve's sums. */
+static void
+solve_add(struct nc_coord_client *c, const double *row, double *acc,
+	  double *hacc, double *sw)
+{
+	const struct nc_coord *me = &c->coord;
+	unsigned k = me->dims;
+	double u[NC_COORD_DIMS_MAX];
+	double m2 = 0.0;
+	for (unsigned j = 0; j < k; j++) {
+		u[j] = me->vec[j] - row[j];
+		m2 += u[j] * u[j];
+	}
+	double m = sqrt(m2);
+	if (m > NC__COORD_ZERO) {
+		for (unsigned j = 0; j < k; j++)
+			u[j] /= m;
+	} else {
+		/* Coincident: any direction will do (Serf draws one too). */
+		double t = 0.0;
+		for (unsigned j = 0; j < k; j++) {
+			u[j] = nc__coord_rng_double(&c->rng) - 0.5;
+			t += u[j] * u[j];
+		}
+		t = sqrt(t);
+		for (unsigned j = 0; j < k; j++)
+			u[j] = t > NC__COORD_ZERO ? u[j] / t : (j == 0);
+	}
+	double h = row[NC_PEER_HOT_HEIGHT(k)];
+	double r = row[NC_PEER_HOT_RTT(k)];
+	double w = row[NC_PEER_HOT_WEIGHT(k)];
+	double len = r - me->height - h;
+	if (len < 0.0)
+		len = 0.0;
+	for (unsigned j = 0; j < k; j++)
+		acc[j] += w * (row[j] + len * u[j]);
+	*hacc += w * (r - m - h);
+	*sw += w;
+}
+
+/*
+ * The local solve described at the top of this file. The sample is a run
+ * of relax_peers consecutive entries of the peer table's dense array from
+ * a random start (wrapping): peers sit there in no meaningful order, and
+ * a run reads memory sequentially.
+ */
+static void
+nc_solve(struct nc_coord_client *c)
+{
+	struct nc_coord *me = &c->coord;
+	unsigned k = me->dims;
+	unsigned np = c->peers.n, want = c->cfg.relax_peers;
+	unsigned stride = c->peers.stride;
+	double acc[NC_COORD_DIMS_MAX] = {0};
+	double hacc = 0.0, sw = 0.0;
+	unsigned start = 0;
+
+	if (np > want)
+		start = (unsigned)(nc__coord_rng_next(&c->rng) % np);
+	else
+		want = np;
+	for (unsigned s = 0, i = start; s < want; s++) {
+		solve_add(c, &c->peers.hot[(size_t)i * stride], acc, &hacc,
+			  &sw);
+		if (++i == np)
+			i = 0;
+	}
+	if (!(sw > 0.0))
+		return;
+	double g = c->cfg.relax_gain;
+	for (unsigned j = 0; j < k; j++)
+		me->vec[j] += g * (acc[j] / sw - me->vec[j]);
+	me->height += g * (hacc / sw - me->height);
+	if (!(me->height > c->cfg.height_min))
+		me->height = c->cfg.height_min;
+	c->stats.solves++;
+}
+
+/* NC update; returns the RTT it used (after the outlier guard). */
+static double
+nc_update(struct nc_coord_client *c, struct nc__coord_peer *p,
+	  const struct nc_coord *other, double rtt)
+{
+	if (rtt < ZERO_RTT)
+		rtt = ZERO_RTT;
+	double dist = nc_coord_raw_distance(&c->coord, other);
+	if (c->have_measured &&
+	    c->stats.measured_error < NC_OUTLIER_CONFIDENT &&
+	    rtt > NC_OUTLIER_FACTOR * dist)
+		rtt = NC_OUTLIER_FACTOR * dist;
+	double *row = nc__coord_peers_hot(&c->peers, p);
+	memcpy(row, other->vec, other->dims * sizeof(double));
+	row[NC_PEER_HOT_HEIGHT(other->dims)] = other->height;
+	row[NC_PEER_HOT_RTT(other->dims)] = rtt;
+	row[NC_PEER_HOT_WEIGHT(other->dims)] = solve_weight(rtt, other->error);
+	double weight = vivaldi_weight_and_error(c, other, dist, rtt);
+	if (c->cfg.relax_peers > 0) {
+		nc_solve(c);
+	} else {
+		double force = c->cfg.vivaldi_cc * weight * (rtt - dist);
+		nc__coord_apply_force(&c->coord, other, force,
+				      c->cfg.height_min, &c->rng);
+	}
+	return rtt;
+}
+
+int
+nc_coord_client_update(struct nc_coord_client *c, const char *name,
+		       const struct nc_coord *peer, double rtt,
+		       struct nc_coord *out)
+{
+	int rc = 0;
+	if (name == NULL || name[0] == '\0' ||
+	    strlen(name) > NC_COORD_NAME_MAX || peer == NULL)
+		rc = NC_COORD_EINVAL;
+	else if (isnan(rtt) || isinf(rtt))
+		rc = NC_COORD_ENOTFINITE;
+	else if (rtt < 0.0 || rtt > NC_COORD_RTT_MAX)
+		rc = NC_COORD_ERANGE;
+	else if (peer->dims != c->cfg.dims)
+		rc = NC_COORD_EDIM;
+	else
+		rc = nc_coord_check(peer);
+	if (rc != 0) {
+		c->stats.rejected++;
+		return rc;
+	}
+
+	/* Measured (true) error of the current estimate, before moving. */
+	double est = nc_coord_estimate_rtt(c->cfg.algo, &c->coord, peer);
+	if (rtt > 0.0 && isfinite(est)) {
+		double rel = fabs(est - rtt) / rtt;
+		if (!c->have_measured) {
+			c->stats.measured_error = rel;
+			c->have_measured = 1;
+		} else {
+			c->stats.measured_error +=
+				MEASURED_ERROR_ALPHA *
+				(rel - c->stats.measured_error);
+		}
+	}
+
+	struct nc__coord_peer *p = nc__coord_peers_touch(&c->peers, name);
+	double filtered = latency_filter(c, p, rtt);
+	if (c->cfg.algo == NC_COORD_ALGO_SERF) {
+		serf_vivaldi(c, peer, filtered);
+	} else {
+		/* The outlier guard may have capped the sample. */
+		filtered = nc_update(c, p, peer, filtered);
+	}
+	update_adjustment(c, peer, filtered);
+	update_gravity(c);
+	c->stats.updates++;
+	if (nc_coord_check(&c->coord) != 0) {
+		c->stats.resets++;
+		nc_coord_init(&c->coord, &c->cfg);
+	}
+	if (out != NULL)
+		*out = c->coord;
+	return 0;
+}
