@@ -1,0 +1,451 @@
+#!/usr/bin/env node
+// Browser tests of the netcoord web UI (web/, served by an agent under /ui/),
+// in real headless Chromium (Debian's /usr/bin/chromium) via playwright-core.
+//
+// Run against the bundled mock (starts it itself, 1,000 members):
+//   bash scripts/setup-browser.sh && node tests/browser/map.test.js
+// Run against a real agent/cluster:
+//   NC_UI_URL=http://127.0.0.1:8501 [NC_TOKEN=secret] \
+//   [NC_KILL_CMD='kill -9 12345' NC_KILL_NODE=n3 | NC_CLUSTER_JSON=cluster.json] \
+//   [NC_DETECT_BOUND_S=15] node tests/browser/map.test.js
+//
+// Environment:
+//   NC_UI_URL          base URL of an agent (http://host:port). Unset: start
+//                      tests/browser/mock_api.js on a free port and use it.
+//   NC_TOKEN           bearer token the agent requires (enables the token-
+//                      prompt test against it; other tests send it).
+//   NC_KILL_CMD        shell command that kills one agent (SIGKILL), and
+//   NC_KILL_NODE       the member name of that agent.
+//   NC_CLUSTER_JSON    alternative to the two above: a JSON file
+//                      {"ui": "http://..", "token": "..", "detect_bound_s": 15,
+//                       "nodes": [{"name": "n3", "pid": 12345}, ...]}
+//                      The test SIGKILLs the pid of the last node that is not
+//                      the UI agent itself. "ui" and "token" are used when
+//                      NC_UI_URL / NC_TOKEN are unset.
+//   NC_DETECT_BOUND_S  failure-detection bound in seconds (default 30): the
+//                      killed node must show as failed within this + 2 UI
+//                      polls.
+//   NC_CONVERGE_S      how long to wait for the page to match the API
+//                      (default 20).
+//   NC_ARTIFACTS       where screenshots go (default <repo>/artifacts).
+//   NC_CHROMIUM        browser binary (default /usr/bin/chromium).
+//   NC_MOCK_MEMBERS    members in the self-started mock (default 1000).
+//   NC_FIRST_RENDER_BUDGET_MS  max time to first map frame (default 1000;
+//                      asserted with the mock, or when set explicitly).
+//
+// Prints "ok"/"not ok" per check and a final line "N passed, M failed,
+// K skipped"; exits 1 if anything failed.
+'use strict';
+const { spawn, execSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const env = process.env;
+const CHROMIUM = env.NC_CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(env.NC_ARTIFACTS || path.join(REPO, 'artifacts'));
+const CONVERGE_MS = (parseFloat(env.NC_CONVERGE_S) || 20) * 1000;
+const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-dev-shm-usage'];
+const VIEWPORT = { width: 1440, height: 900 };
+
+let cluster = null;
+if (env.NC_CLUSTER_JSON) cluster = JSON.parse(fs.readFileSync(env.NC_CLUSTER_JSON, 'utf8'));
+let baseUrl = (env.NC_UI_URL || (cluster && cluster.ui) || '').replace(/\/+$/, '');
+let token = env.NC_TOKEN || (cluster && cluster.token) || '';
+const detectBoundS = parseFloat(env.NC_DETECT_BOUND_S || (cluster && cluster.detect_bound_s) || '30');
+const useMock = !baseUrl;
+const children = [];
+
+// ------------------------------------------------------------- helpers ----
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(what, fn, timeoutMs, everyMs = 250) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try { const v = await fn(); if (v) return v; last = null; } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error('timed out after ' + timeoutMs + ' ms waiting for ' + what + (last ? ' (' + last.message + ')' : ''));
+    await sleep(everyMs);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+function startMock(args) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.join(__dirname, 'mock_api.js'), '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(p);
+    let buf = '';
+    const t = setTimeout(() => reject(new Error('mock did not start')), 10000);
+    p.stdout.on('data', (d) => {
+      buf += d;
+      const m = buf.match(/listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(t); resolve({ proc: p, url: m[1] }); }
+    });
+    p.on('exit', (code) => reject(new Error('mock exited with ' + code)));
+  });
+}
+
+async function api(base, pth, tok) {
+  const r = await fetch(base + pth, { headers: tok ? { Authorization: 'Bearer ' + tok } : {} });
+  const body = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(pth + ' -> ' + r.status + ' ' + JSON.stringify(body));
+  return body;
+}
+
+// -------------------------------------------------------------- runner ----
+const results = [];
+async function test(name, fn, opts = {}) {
+  if (opts.skip) { results.push({ name, status: 'skip' }); console.log('skip - ' + name + ' (' + opts.skip + ')'); return; }
+  const t0 = Date.now();
+  try {
+    const detail = await fn();
+    results.push({ name, status: 'pass' });
+    console.log('ok - ' + name + ' (' + (Date.now() - t0) + ' ms)' + (detail ? ': ' + detail : ''));
+  } catch (e) {
+    results.push({ name, status: 'fail' });
+    console.log('not ok - ' + name + ' (' + (Date.now() - t0) + ' ms): ' + (e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e));
+  }
+}
+
+function watchConsole(page, sink) {
+  page.on('console', (m) => { if (m.type() === 'error') sink.push({ at: Date.now(), text: m.text(), expected: sink.expectNet }); });
+  page.on('pageerror', (e) => sink.push({ at: Date.now(), text: 'uncaught: ' + e.message, expected: false }));
+}
+const isNetNoise = (t) => /Failed to load resource|net::ERR_/.test(t);
+
+async function snapshot(page) { return page.evaluate(() => window.netcoordUI.snapshot()); }
+async function waitFirstRender(page) {
+  await page.waitForFunction(() => window.netcoordUI && window.netcoordUI.metrics().firstFrameMs !== null, null, { timeout: CONVERGE_MS });
+  return page.evaluate(() => window.netcoordUI.metrics());
+}
+
+// ---------------------------------------------------------------- main ----
+(async function main() {
+  let tokenBase = null;   // an agent that requires a token, for the prompt test
+  let killHook = null;    // async (name) => void
+  let killNode = env.NC_KILL_NODE || '';
+  if (useMock) {
+    const m = await startMock(['--members', env.NC_MOCK_MEMBERS || '1000']);
+    baseUrl = m.url;
+    const mt = await startMock(['--members', '40', '--token', 'browser-test-token', '--seed', '7']);
+    tokenBase = { url: mt.url, token: 'browser-test-token' };
+    killHook = async (name) => { await fetch(baseUrl + '/mock/kill?name=' + encodeURIComponent(name), { method: 'POST' }); };
+    console.log('# using mock agents ' + baseUrl + ' and ' + mt.url + ' (token)');
+  } else {
+    if (token) tokenBase = { url: baseUrl, token };
+    if (env.NC_KILL_CMD) killHook = async () => { execSync(env.NC_KILL_CMD, { stdio: 'inherit', shell: '/bin/sh' }); };
+    else if (cluster && Array.isArray(cluster.nodes)) {
+      killHook = async (name) => {
+        const n = cluster.nodes.find((x) => x.name === name);
+        process.kill(n.pid, 'SIGKILL');
+      };
+    }
+    console.log('# using agent ' + baseUrl + (token ? ' (token)' : ''));
+  }
+  const tok = useMock ? '' : token;
+  const selfInfo = await until('the agent API', () => api(baseUrl, '/v1/agent/self', tok), CONVERGE_MS, 500);
+  if (killHook && !killNode && cluster && Array.isArray(cluster.nodes)) {
+    const cands = cluster.nodes.filter((n) => n.name !== selfInfo.Name);
+    killNode = cands.length ? cands[cands.length - 1].name : '';
+  }
+
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, headless: true });
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  if (tok) await context.addInitScript((t) => { sessionStorage.setItem('netcoord.token', t); }, tok);
+  const page = await context.newPage();
+  const consoleErrors = [];
+  watchConsole(page, consoleErrors);
+  let metrics = null;
+  let target = null;   // the node the tests select
+
+  await test('page loads from / and renders the map', async () => {
+    const resp = await page.goto(baseUrl + '/', { waitUntil: 'domcontentloaded' });
+    assert(resp && resp.ok(), 'GET / failed: ' + (resp && resp.status()));
+    assert(new URL(page.url()).pathname === '/ui/', 'expected redirect to /ui/, got ' + page.url());
+    metrics = await waitFirstRender(page);
+    assert(await page.locator('#banner').isHidden(), 'error banner is showing: ' + await page.locator('#banner').textContent());
+    return 'data at ' + metrics.firstDataMs.toFixed(0) + ' ms, map drawn at ' + metrics.firstRenderMs.toFixed(0) +
+      ' ms, first frame after it at ' + metrics.firstFrameMs.toFixed(0) + ' ms (from navigation start)';
+  });
+
+  const budget = parseFloat(env.NC_FIRST_RENDER_BUDGET_MS || '1000');
+  await test('first map render within ' + budget + ' ms', async () => {
+    assert(metrics, 'no metrics');
+    assert(metrics.firstFrameMs < budget, 'first frame at ' + metrics.firstFrameMs.toFixed(0) + ' ms');
+    return metrics.firstFrameMs.toFixed(0) + ' ms for ' + (await snapshot(page)).points.length + ' members';
+  }, { skip: !useMock && !env.NC_FIRST_RENDER_BUDGET_MS ? 'real agent: reported only, set NC_FIRST_RENDER_BUDGET_MS to assert' : '' });
+
+  await test('one point per member (matches /v1/members)', async () => {
+    let detail = '';
+    await until('points == /v1/members', async () => {
+      const members = await api(baseUrl, '/v1/members', tok);
+      const snap = await snapshot(page);
+      const want = members.map((m) => m.Name + '/' + m.Status).sort();
+      const got = snap.points.map((p) => p.name + '/' + p.status).sort();
+      detail = got.length + ' points, ' + want.length + ' members';
+      if (JSON.stringify(want) !== JSON.stringify(got)) throw new Error(detail);
+      const names = new Set(snap.points.map((p) => p.name));
+      if (names.size !== snap.points.length) throw new Error('duplicate points');
+      return true;
+    }, CONVERGE_MS, 500);
+    return detail;
+  });
+
+  await test('health strip counts members by state', async () => {
+    await until('health counts == /v1/members', async () => {
+      const members = await api(baseUrl, '/v1/members', tok);
+      for (const s of ['alive', 'suspect', 'failed', 'left']) {
+        const want = members.filter((m) => m.Status === s).length;
+        const got = parseInt(await page.locator('#h-' + s).textContent(), 10);
+        if (want !== got) throw new Error(s + ': page ' + got + ', API ' + want);
+      }
+      const agent = await page.locator('#h-agent').textContent();
+      if (agent !== selfInfo.Name) throw new Error('agent ' + agent);
+      return true;
+    }, CONVERGE_MS, 500);
+  });
+
+  await test('search box (keyboard) selects a node and lists its nearest from /v1/nearest', async () => {
+    const members = await api(baseUrl, '/v1/members', tok);
+    const alive = members.filter((m) => m.Status === 'alive' && m.Name !== selfInfo.Name).map((m) => m.Name).sort();
+    assert(alive.length >= 1, 'need another alive member');
+    target = alive[Math.floor(alive.length / 2)];
+    if (target === killNode && alive.length > 1) target = alive[0] === killNode ? alive[1] : alive[0];
+    await page.locator('body').click({ position: { x: 5, y: 5 } }).catch(() => {});
+    await page.keyboard.press('Escape');
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await page.keyboard.press('/');
+    assert(await page.evaluate(() => document.activeElement.id) === 'search', '"/" did not focus the search box');
+    await page.keyboard.type(target);
+    await page.keyboard.press('Enter');
+    await until('selection', async () => (await page.locator('#sel-name').textContent()) === target, 5000);
+    assert(page.url().includes('#node=' + encodeURIComponent(target)), 'selection not in URL hash');
+    const n = parseInt(await page.locator('#nearest-n').inputValue(), 10);
+    let detail = '';
+    await until('nearest list == /v1/nearest', async () => {
+      const ui = await page.locator('#nearest-list li[data-name]').evaluateAll((lis) => lis.map((li) => li.dataset.name));
+      const r = await api(baseUrl, '/v1/nearest?from=' + encodeURIComponent(target) + '&n=' + n, tok);
+      const want = r.Nodes.map((x) => x.Name);
+      detail = 'UI [' + ui.join(',') + '] API [' + want.join(',') + ']';
+      if (JSON.stringify(ui) !== JSON.stringify(want)) throw new Error(detail);
+      const lines = (await snapshot(page)).lines.map((l) => l.name);
+      if (JSON.stringify(lines) !== JSON.stringify(ui)) throw new Error('map lines [' + lines.join(',') + ']');
+      return true;
+    }, CONVERGE_MS, 300);
+    return target + ': ' + detail;
+  });
+
+  await test('failover order matches /v1/failover', async () => {
+    const key = await page.locator('#group-key').inputValue();
+    assert(key, 'no group key chosen');
+    let detail = '';
+    await until('failover list == /v1/failover', async () => {
+      const ui = await page.locator('#failover-list li[data-value]').evaluateAll((lis) => lis.map((li) => li.dataset.value));
+      const r = await api(baseUrl, '/v1/failover?from=' + encodeURIComponent(target) + '&group=' + encodeURIComponent(key), tok);
+      const want = r.Groups.map((g) => g.Value);
+      detail = key + ': UI [' + ui.join(',') + '] API [' + want.join(',') + ']';
+      if (JSON.stringify(ui) !== JSON.stringify(want)) throw new Error(detail);
+      return true;
+    }, CONVERGE_MS, 300);
+    return detail;
+  }, { skip: (await page.locator('#group-key option').count()) <= 1 ? 'members have no tags' : '' });
+
+  await test('members table: one row per member, sortable headers, filter', async () => {
+    const members = await api(baseUrl, '/v1/members', tok);
+    await until('row count', async () => (await page.locator('#members-body tr').count()) === members.length, CONVERGE_MS);
+    // Header buttons are real buttons (keyboard reachable).
+    const hdr = page.locator('th button[data-sort="rtt"]');
+    await hdr.focus();
+    assert(await page.evaluate(() => document.activeElement.dataset.sort) === 'rtt', 'header button not focusable');
+    const sortState = () => page.locator('th:has(button[data-sort="rtt"])').getAttribute('aria-sort');
+    const before = await sortState();
+    await page.keyboard.press('Enter');
+    const after = await sortState();
+    assert(before !== after && after !== 'none', 'aria-sort did not change: ' + before + ' -> ' + after);
+    if (after !== 'ascending') await hdr.click();
+    const rtts = await page.locator('#members-body tr td:nth-child(3)').evaluateAll((tds) => tds.map((td) => td.textContent));
+    const nums = rtts.filter((t) => t !== '–').map(Number);
+    for (let i = 1; i < nums.length; i++) assert(nums[i - 1] <= nums[i], 'RTT column not ascending at row ' + i);
+    const firstRow = await page.locator('#members-body tr').first().getAttribute('data-name');
+    assert(firstRow === target, 'selected node should sort first by RTT, got ' + firstRow);
+    await page.locator('th button[data-sort="name"]').click();
+    const names = await page.locator('#members-body tr').evaluateAll((trs) => trs.slice(0, 50).map((tr) => tr.dataset.name));
+    const sorted = [...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+    assert(JSON.stringify(names) === JSON.stringify(sorted), 'name sort wrong');
+    await page.locator('#filter').fill(target);
+    await until('filtered', async () => {
+      const rows = await page.locator('#members-body tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.name));
+      return rows.length >= 1 && rows.length < members.length && rows.every((r) => r.includes(target)) && rows.includes(target);
+    }, 5000);
+    await page.locator('#filter').fill('');
+    await page.locator('th button[data-sort="rtt"]').click();
+    return members.length + ' rows';
+  });
+
+  await test('selection survives auto-refresh', async () => {
+    const r0 = (await snapshot(page)).refreshes;
+    await until('two refreshes', async () => (await snapshot(page)).refreshes >= r0 + 2, 15000);
+    const snap = await snapshot(page);
+    assert(snap.selected === target, 'selection lost: ' + snap.selected);
+    assert((await page.locator('#sel-name').textContent()) === target, 'panel lost selection');
+    assert((await page.locator('#members-body tr.selected').getAttribute('data-name')) === target, 'row lost selection');
+    return 'refreshes ' + r0 + ' -> ' + snap.refreshes;
+  });
+
+  await test('hover shows a card; click on a point selects it', async () => {
+    const box = await page.locator('#map').boundingBox();
+    const snap = await snapshot(page);
+    // The most isolated point inside the canvas, so the click is unambiguous.
+    const pts = snap.points.filter((p) => p.x > 30 && p.y > 30 && p.x < box.width - 200 && p.y < box.height - 30 && p.name !== target);
+    let best = null, bestD = -1;
+    for (const p of pts) {
+      let d = Infinity;
+      for (const q of snap.points) if (q !== p) { const dd = (p.x - q.x) ** 2 + (p.y - q.y) ** 2; if (dd < d) d = dd; }
+      if (d > bestD) { bestD = d; best = p; }
+    }
+    assert(best, 'no point to hover');
+    await page.mouse.move(box.x + best.x, box.y + best.y);
+    await until('tooltip', async () => page.locator('#tooltip').isVisible(), 3000);
+    const tt = await page.locator('#tooltip').textContent();
+    assert(tt.includes(best.name) && tt.includes('address'), 'tooltip: ' + tt);
+    assert(tt.includes('est. RTT from ' + target), 'tooltip lacks RTT from selected: ' + tt);
+    await page.mouse.click(box.x + best.x, box.y + best.y);
+    await until('clicked selection', async () => (await snapshot(page)).selected === best.name, 3000);
+    // back to the test's target, via the table
+    await page.locator('#members-body tr[data-name="' + target + '"]').click();
+    await until('row selection', async () => (await snapshot(page)).selected === target, 3000);
+    return 'hovered/clicked ' + best.name;
+  });
+
+  await test('zoom (wheel, buttons) and pan (drag), Fit', async () => {
+    const box = await page.locator('#map').boundingBox();
+    const v0 = (await snapshot(page)).view;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.wheel(0, -400);
+    const v1 = await until('zoom in', async () => { const v = (await snapshot(page)).view; return v.scale > v0.scale * 1.2 ? v : null; }, 3000);
+    await page.mouse.move(box.x + 200, box.y + 300);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 260, box.y + 340, { steps: 6 });
+    await page.mouse.up();
+    const v2 = (await snapshot(page)).view;
+    assert(Math.abs(v2.cx - v1.cx) > 1e-6, 'drag did not pan');
+    await page.locator('#zoom-out').click();
+    const v3 = (await snapshot(page)).view;
+    assert(v3.scale < v2.scale, 'zoom-out button');
+    await page.locator('#fit').click();
+    await sleep(300);
+    return 'scale ' + v0.scale.toFixed(2) + ' -> ' + v1.scale.toFixed(2) + ' px/ms';
+  });
+
+  await test('screenshots (artifacts/map.png, map-selected.png, map-by-tag.png)', async () => {
+    await sleep(1200);
+    await page.mouse.move(2, VIEWPORT.height - 2);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'map.png') });
+    await page.locator('#focus-sel').click();
+    await sleep(1000);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'map-selected.png') });
+    const lines = (await snapshot(page)).lines.length;
+    assert(lines > 0, 'no nearest lines drawn');
+    await page.locator('#fit').click();
+    const keys = await page.locator('#color-by option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+    if (keys.length) {
+      await page.locator('#color-by').selectOption(keys.includes('dc') ? 'dc' : keys[0]);
+      await sleep(300);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'map-by-tag.png') });
+      await page.locator('#color-by').selectOption('');
+    }
+    return path.join(ARTIFACTS, 'map.png');
+  });
+
+  await test('killed agent turns failed on the map within the detection bound', async () => {
+    if (useMock && !killNode) {
+      const members = await api(baseUrl, '/v1/members', tok);
+      killNode = members.filter((m) => m.Status === 'alive' && m.Name !== selfInfo.Name && m.Name !== target).map((m) => m.Name).sort()[0];
+    }
+    assert(killNode, 'no node to kill (set NC_KILL_NODE)');
+    const st = async () => ((await snapshot(page)).points.find((p) => p.name === killNode) || {}).status;
+    await until(killNode + ' alive before the kill', async () => (await st()) === 'alive', CONVERGE_MS, 500);
+    const t0 = Date.now();
+    await killHook(killNode);
+    const boundMs = useMock ? 10000 : detectBoundS * 1000 + 2 * 2000 + 1000;
+    await until(killNode + ' failed on the map', async () => (await st()) === 'failed', boundMs, 200);
+    const dt = Date.now() - t0;
+    await until('table row failed', async () =>
+      (await page.locator('#members-body tr[data-name="' + killNode + '"] td:nth-child(2)').textContent()) === 'failed', 5000);
+    if (useMock) await fetch(baseUrl + '/mock/revive?name=' + encodeURIComponent(killNode), { method: 'POST' });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'map-after-kill.png') });
+    return killNode + ' failed on the map ' + (dt / 1000).toFixed(1) + ' s after the kill (bound ' + (boundMs / 1000) + ' s incl. UI polling)';
+  }, { skip: killHook ? '' : 'no kill hook (set NC_KILL_CMD+NC_KILL_NODE or NC_CLUSTER_JSON)' });
+
+  await test('unreachable agent shows a banner, map keeps last data, recovers', async () => {
+    consoleErrors.expectNet = true;
+    const n0 = (await snapshot(page)).points.length;
+    await page.route('**/v1/**', (route) => route.abort('connectionrefused'));
+    await until('banner', async () => page.locator('#banner').isVisible(), 8000);
+    const text = await page.locator('#banner').textContent();
+    assert(/Cannot reach the netcoord agent/.test(text), 'banner text: ' + text);
+    assert((await snapshot(page)).points.length === n0, 'map went blank');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'map-unreachable.png') });
+    await page.unroute('**/v1/**');
+    await until('banner gone', async () => page.locator('#banner').isHidden(), 8000);
+    consoleErrors.expectNet = false;
+    return text.trim();
+  });
+
+  await test('token prompt: 401 asks once, 403 asks again with a message, token kept in sessionStorage', async () => {
+    const ctx2 = await browser.newContext({ viewport: VIEWPORT });
+    const p2 = await ctx2.newPage();
+    const errs = [];
+    watchConsole(p2, errs);
+    try {
+      await p2.goto(tokenBase.url + '/ui/');
+      await until('token dialog', async () => p2.locator('#token-dialog').isVisible(), 8000);
+      assert(await p2.evaluate(() => document.activeElement.id) === 'token-input', 'token input not focused');
+      await p2.locator('#token-input').fill('wrong-' + tokenBase.token);
+      await p2.locator('#token-submit').click();
+      await until('403 message', async () => /rejected|403/.test(await p2.locator('#token-msg').textContent()) &&
+        (await p2.locator('#token-dialog').isVisible()), 8000);
+      await p2.screenshot({ path: path.join(ARTIFACTS, 'token-prompt.png') });
+      await p2.locator('#token-input').fill(tokenBase.token);
+      await p2.locator('#token-submit').click();
+      await waitFirstRender(p2);
+      assert(await p2.locator('#token-dialog').isHidden(), 'dialog still open');
+      assert(await p2.evaluate(() => sessionStorage.getItem('netcoord.token')) === tokenBase.token, 'token not stored');
+      const n = (await snapshot(p2)).points.length;
+      const want = (await api(tokenBase.url, '/v1/members', tokenBase.token)).length;
+      assert(n === want, 'points ' + n + ' members ' + want);
+      await p2.reload();
+      await waitFirstRender(p2);
+      assert(await p2.locator('#token-dialog').isHidden(), 'asked again after reload');
+      const bad = errs.filter((e) => !isNetNoise(e.text));
+      assert(!bad.length, 'console errors: ' + bad.map((e) => e.text).join(' | '));
+      return n + ' points after entering the token';
+    } finally {
+      await ctx2.close();
+    }
+  }, { skip: tokenBase ? '' : 'agent has no token configured (set NC_TOKEN)' });
+
+  await test('no console errors', async () => {
+    const bad = consoleErrors.filter((e) => !(e.expected && isNetNoise(e.text)));
+    assert(!bad.length, bad.length + ' console errors: ' + bad.slice(0, 5).map((e) => e.text).join(' | '));
+    return consoleErrors.length ? consoleErrors.length + ' expected network errors during the outage test ignored' : '';
+  });
+
+  await browser.close();
+  for (const c of children) c.kill('SIGTERM');
+  const passed = results.filter((r) => r.status === 'pass').length;
+  const failed = results.filter((r) => r.status === 'fail').length;
+  const skipped = results.filter((r) => r.status === 'skip').length;
+  console.log(passed + ' passed, ' + failed + ' failed' + (skipped ? ', ' + skipped + ' skipped' : ''));
+  process.exit(failed ? 1 : 0);
+})().catch((e) => {
+  console.log('not ok - harness: ' + (e && e.stack || e));
+  for (const c of children) c.kill('SIGTERM');
+  const passed = results.filter((r) => r.status === 'pass').length;
+  const failed = results.filter((r) => r.status === 'fail').length + 1;
+  console.log(passed + ' passed, ' + failed + ' failed');
+  process.exit(1);
+});
