@@ -1,0 +1,112 @@
+/*
+ * cmd/config.h - configuration of `netcoord agent`: command-line flags and
+ * a JSON config file with the same keys (flags override the file).
+ *
+ *   flag                 JSON key     default
+ *   -node NAME           node_name    hostname
+ *   -bind ADDR[:PORT]    bind         0.0.0.0:7946
+ *   -advertise ADDR[:P]  advertise    bind address (first non-loopback
+ *                                     IPv4 if bind is a wildcard), bind port
+ *   -join ADDR[:PORT]    join [...]   none; repeatable, file + flags
+ *   -encrypt BASE64      encrypt      none (16/24/32-byte key, like serf)
+ *   -profile P           profile      lan (lan|wan|local)
+ *   -tag K=V             tags {...}   none; repeatable, flags win per key
+ *   -log-level L         log_level    info (debug|info|warn|error)
+ *   -http-addr ADDR:P    http_addr    127.0.0.1:8555 ("off" disables)
+ *   -config-file FILE    -            repeatable, read in order
+ *   -seed N              seed         random (getrandom); fixed in tests
+ *
+ * Flags may be written -name=value, -name value, or with two dashes.
+ * Addresses are numeric (no DNS): "ip", "ip:port", "[ip6]:port".
+ */
+#ifndef NC_CMD_CONFIG_H
+#define NC_CMD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gossip/env.h"
+
+/** Longest node name (gossip's NC_GOSSIP_NAME_MAX). */
+#define NC_CONFIG_NAME_MAX 128
+/** Most -join addresses. Nothing special in this value. */
+#define NC_CONFIG_MAX_JOIN 64
+/** Most tags: their encoding must fit memberlist's 512-byte Meta anyway. */
+#define NC_CONFIG_MAX_TAGS 64
+/** Default gossip port (serf's). */
+#define NC_CONFIG_DEFAULT_PORT 7946
+/** Default HTTP port. */
+#define NC_CONFIG_DEFAULT_HTTP_PORT 8555
+
+/** One tag; key and value are owned (malloc) by the config. */
+struct nc_config_tag {
+	char *key;
+	char *value;
+};
+
+/** Timing profile, as serf's -profile (values match enum nc_gossip_profile). */
+enum nc_config_profile {
+	NC_CONFIG_PROFILE_LAN = 0,
+	NC_CONFIG_PROFILE_WAN = 1,
+	NC_CONFIG_PROFILE_LOCAL = 2,
+};
+
+/** The agent's configuration. Free with nc_config_destroy(). */
+struct nc_config {
+	/** Node name, unique in the cluster. */
+	char node_name[NC_CONFIG_NAME_MAX + 1];
+	/** UDP+TCP bind address. */
+	struct nc_addr bind;
+	/** Advertised address; family 0 = derive from bind. */
+	struct nc_addr advertise;
+	/** Addresses to join (push/pull), retried until one answers. */
+	struct nc_addr join[NC_CONFIG_MAX_JOIN];
+	size_t join_n;
+	/** Encryption key; key_len 0 = plaintext. */
+	uint8_t key[32];
+	size_t key_len;
+	enum nc_config_profile profile;
+	/** Serf tags (encoded as Meta at start-up). */
+	struct nc_config_tag tags[NC_CONFIG_MAX_TAGS];
+	size_t tags_n;
+	enum nc_log_level log_level;
+	/** HTTP listen address; family 0 = HTTP disabled. */
+	struct nc_addr http_addr;
+	/** PRNG seed; seed_set false = take one from getrandom(). */
+	uint64_t seed;
+	bool seed_set;
+};
+
+/** Defaults (node_name = hostname). */
+void nc_config_init(struct nc_config *cfg);
+
+/** Free owned strings; the struct may be re-initialised afterwards. */
+void nc_config_destroy(struct nc_config *cfg);
+
+/**
+ * Parse @a argc/@a argv (argv[0] is the subcommand name and is skipped):
+ * first every -config-file, in order, then the other flags on top.
+ * On error returns a negative code and writes a message naming the field
+ * into @a err, e.g. `"bind": invalid address "1.2.3"`.
+ * @retval 0 ok, 1 help was asked (usage printed to stdout), <0 error.
+ */
+int nc_config_parse_args(struct nc_config *cfg, int argc, char **argv,
+			 char *err, size_t err_cap);
+
+/**
+ * Apply a JSON config file (object with the keys above). Unknown keys and
+ * wrong types are errors naming the key.
+ */
+int nc_config_load_file(struct nc_config *cfg, const char *path, char *err,
+			size_t err_cap);
+
+/** Apply a JSON document held in memory (for tests). */
+int nc_config_load_json(struct nc_config *cfg, const char *text, char *err,
+			size_t err_cap);
+
+/** Usage text of `netcoord agent`. */
+void nc_config_usage(FILE *f);
+
+#endif /* NC_CMD_CONFIG_H */
