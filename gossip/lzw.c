@@ -1,0 +1,322 @@
+/*
+ * gossip/lzw.c - LZW as memberlist uses it (Go compress/lzw, LSB, 8-bit
+ * literals), PROTOCOL.md §1.6.
+ *
+ * Design
+ * ------
+ * This is the GIF flavour of LZW:
+ *
+ *   codes 0..255  literals          code 256  clear (reset the table)
+ *   code  257     end of data       codes 258..4095  table entries
+ *
+ * Codes are packed least-significant-bit first. They start 9 bits wide
+ * and grow by one bit when the next free code reaches 2^width ("no early
+ * change", unlike TIFF/PDF), up to 12 bits. The Go encoder (>= 1.17, as
+ * in the golden vectors) writes a clear code first and an EOF code last
+ * and zero-pads the final byte. When the table is full the encoder emits
+ * a clear code; the decoder, on its side, stops adding entries at 4095
+ * (deferred clear) until it sees one.
+ *
+ *   bit stream:  ...ccccccccc|bbbbbbbbb|aaaaaaaaa   (a = first code)
+ *   bytes:       [a7..a0] [b6..b0 a8] [c5..c0 b8..b7] ...
+ *
+ * The decoder mirrors Go's reader state machine exactly (the KwKwK case,
+ * the deferred clear, "invalid code" errors, and a missing EOF code
+ * being an error: memberlist reads to io.EOF and gets
+ * io.ErrUnexpectedEOF), so that we accept and reject the same inputs.
+ * Its tables live on the stack (~16 KiB); output goes to a caller buffer
+ * with a hard cap, or to a heap buffer grown up to a cap, which is what
+ * stops decompression bombs (one 12-bit code can expand to ~4 KiB).
+ *
+ * The encoder reproduces Go's output byte for byte, including Go's hash
+ * table (linear probing over 4 x 4096 entries, which decides nothing
+ * about the output but is the cheapest correct dictionary); the table is
+ * heap-allocated (64 KiB) per call: compression is never on the probe
+ * path.
+ */
+#include "gossip/proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	LZW_CLEAR = 256,
+	LZW_EOF = 257,
+	LZW_MAX_WIDTH = 12,
+	LZW_MAX_CODE = (1 << LZW_MAX_WIDTH) - 1,
+	LZW_INVALID = 0xffff,
+	/* encoder hash table: 4 x the number of codes */
+	LZW_TABLE_SIZE = 4 << LZW_MAX_WIDTH,
+	LZW_TABLE_MASK = LZW_TABLE_SIZE - 1,
+};
+
+/* ------------------------------------------------------------------ */
+/* Decoder                                                            */
+/* ------------------------------------------------------------------ */
+
+/** Output sink: a fixed buffer, or a heap buffer that may grow. */
+struct lzw_out {
+	char *buf;
+	size_t len;
+	size_t cap;
+	size_t max;	/* hard cap on len */
+	bool grow;	/* realloc allowed */
+};
+
+static int
+out_reserve(struct lzw_out *o, size_t n)
+{
+	if (n > o->max || o->len > o->max - n)
+		return NC_PROTO_ETOOBIG;
+	if (o->len + n <= o->cap)
+		return 0;
+	if (!o->grow)
+		return NC_PROTO_ETOOBIG;
+	size_t cap = o->cap > 0 ? o->cap : 4096;
+	while (cap < o->len + n)
+		cap = cap > o->max / 2 ? o->max : cap * 2;
+	char *b = realloc(o->buf, cap);
+	if (b == NULL)
+		return NC_PROTO_ENOMEM;
+	o->buf = b;
+	o->cap = cap;
+	return 0;
+}
+
+static int
+lzw_decode(struct lzw_out *o, const uint8_t *in, size_t len)
+{
+	uint16_t prefix[1 << LZW_MAX_WIDTH];
+	uint8_t suffix[1 << LZW_MAX_WIDTH];
+	uint8_t tmp[1 << LZW_MAX_WIDTH];
+	/* zeroed so that a chain walk over a never-assigned entry ends at
+	 * literal 0 instead of reading garbage */
+	memset(prefix, 0, sizeof(prefix));
+	memset(suffix, 0, sizeof(suffix));
+
+	uint32_t bits = 0;
+	unsigned nbits = 0;
+	unsigned width = 9;
+	unsigned hi = LZW_EOF;
+	unsigned overflow = 1u << width;
+	unsigned last = LZW_INVALID;
+	size_t ip = 0;
+	int rc;
+
+	for (;;) {
+		while (nbits < width) {
+			if (ip >= len)
+				return NC_PROTO_ELZW;	/* no EOF code */
+			bits |= (uint32_t)in[ip++] << nbits;
+			nbits += 8;
+		}
+		unsigned code = bits & ((1u << width) - 1);
+		bits >>= width;
+		nbits -= width;
+
+		if (code < LZW_CLEAR) {
+			if ((rc = out_reserve(o, 1)) != 0)
+				return rc;
+			o->buf[o->len++] = (char)code;
+			if (last != LZW_INVALID) {
+				suffix[hi] = (uint8_t)code;
+				prefix[hi] = (uint16_t)last;
+			}
+		} else if (code == LZW_CLEAR) {
+			width = 9;
+			hi = LZW_EOF;
+			overflow = 1u << width;
+			last = LZW_INVALID;
+			continue;
+		} else if (code == LZW_EOF) {
+			return 0;
+		} else if (code <= hi) {
+			/* expand right to left into tmp */
+			size_t i = sizeof(tmp);
+			unsigned c = code;
+			if (code == hi && last != LZW_INVALID) {
+				/* KwKwK: last's expansion + its first byte */
+				c = last;
+				while (c >= LZW_CLEAR)
+					c = prefix[c];
+				tmp[--i] = (uint8_t)c;
+				c = last;
+			}
+			while (c >= LZW_CLEAR) {
+				if (i == 0)
+					return NC_PROTO_ELZW;
+				tmp[--i] = suffix[c];
+				c = prefix[c];
+			}
+			if (i == 0)
+				return NC_PROTO_ELZW;
+			tmp[--i] = (uint8_t)c;
+			size_t n = sizeof(tmp) - i;
+			if ((rc = out_reserve(o, n)) != 0)
+				return rc;
+			memcpy(o->buf + o->len, tmp + i, n);
+			o->len += n;
+			if (last != LZW_INVALID) {
+				suffix[hi] = (uint8_t)c;
+				prefix[hi] = (uint16_t)last;
+			}
+		} else {
+			return NC_PROTO_ELZW;	/* "lzw: invalid code" */
+		}
+		last = code;
+		hi++;
+		if (hi >= overflow) {
+			if (width == LZW_MAX_WIDTH) {
+				/* table full: no new entries until a clear */
+				last = LZW_INVALID;
+				hi--;
+			} else {
+				width++;
+				overflow = 1u << width;
+			}
+		}
+	}
+}
+
+int
+nc_proto_lzw_decompress(char *out, size_t cap, const char *in, size_t len)
+{
+	if (cap > INT32_MAX)
+		cap = INT32_MAX;
+	struct lzw_out o = {out, 0, cap, cap, false};
+	int rc = lzw_decode(&o, (const uint8_t *)in, len);
+	return rc < 0 ? rc : (int)o.len;
+}
+
+int
+nc_proto_lzw_decompress_alloc(char **out, size_t max, const char *in,
+			      size_t len)
+{
+	*out = NULL;
+	if (max > INT32_MAX)
+		max = INT32_MAX;
+	struct lzw_out o = {NULL, 0, 0, max, true};
+	int rc = lzw_decode(&o, (const uint8_t *)in, len);
+	if (rc < 0) {
+		free(o.buf);
+		return rc;
+	}
+	if (o.buf == NULL) {
+		/* empty output: still hand back a valid pointer */
+		o.buf = malloc(1);
+		if (o.buf == NULL)
+			return NC_PROTO_ENOMEM;
+	}
+	*out = o.buf;
+	return (int)o.len;
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoder                                                            */
+/* ------------------------------------------------------------------ */
+
+struct lzw_enc {
+	char *out;
+	size_t len;
+	size_t cap;
+	bool ok;
+	uint32_t bits;
+	unsigned nbits;
+	unsigned width;
+	unsigned hi;
+	unsigned overflow;
+	/* key << 12 | code, key = prefix code << 8 | byte; 0 = empty */
+	uint32_t *table;
+};
+
+static void
+enc_byte(struct lzw_enc *e, uint8_t b)
+{
+	if (e->len >= e->cap) {
+		e->ok = false;
+		return;
+	}
+	e->out[e->len++] = (char)b;
+}
+
+static void
+enc_code(struct lzw_enc *e, unsigned code)
+{
+	e->bits |= (uint32_t)code << e->nbits;
+	e->nbits += e->width;
+	while (e->nbits >= 8) {
+		enc_byte(e, (uint8_t)e->bits);
+		e->bits >>= 8;
+		e->nbits -= 8;
+	}
+}
+
+/* Next implied code; on running out of codes send a clear and reset.
+ * @retval true if the table was reset */
+static bool
+enc_inc_hi(struct lzw_enc *e)
+{
+	e->hi++;
+	if (e->hi == e->overflow) {
+		e->width++;
+		e->overflow <<= 1;
+	}
+	if (e->hi == LZW_MAX_CODE) {
+		enc_code(e, LZW_CLEAR);
+		e->width = 9;
+		e->hi = LZW_EOF;
+		e->overflow = 1u << e->width;
+		memset(e->table, 0, LZW_TABLE_SIZE * sizeof(*e->table));
+		return true;
+	}
+	return false;
+}
+
+int
+nc_proto_lzw_compress(char *out, size_t cap, const char *in, size_t len)
+{
+	const uint8_t *src = (const uint8_t *)in;
+	if (cap > INT32_MAX)
+		cap = INT32_MAX;
+	struct lzw_enc e = {out, 0, cap, true, 0, 0, 9, LZW_EOF, 512, NULL};
+	e.table = calloc(LZW_TABLE_SIZE, sizeof(*e.table));
+	if (e.table == NULL)
+		return NC_PROTO_ENOMEM;
+
+	/* GIF89a appendix F: "Encoders should output a Clear code as the
+	 * first code of each image data stream" - Go does, so do we. */
+	enc_code(&e, LZW_CLEAR);
+	if (len > 0) {
+		uint32_t code = src[0];
+		for (size_t k = 1; k < len && e.ok; k++) {
+			uint32_t lit = src[k];
+			uint32_t key = code << 8 | lit;
+			uint32_t hash = (key >> 12 ^ key) & LZW_TABLE_MASK;
+			bool hit = false;
+			for (uint32_t h = hash, t = e.table[h]; t != 0;
+			     h = (h + 1) & LZW_TABLE_MASK, t = e.table[h]) {
+				if (key == t >> 12) {
+					code = t & LZW_MAX_CODE;
+					hit = true;
+					break;
+				}
+			}
+			if (hit)
+				continue;
+			enc_code(&e, code);
+			code = lit;
+			if (enc_inc_hi(&e))
+				continue;
+			while (e.table[hash] != 0)
+				hash = (hash + 1) & LZW_TABLE_MASK;
+			e.table[hash] = key << 12 | e.hi;
+		}
+		enc_code(&e, code);
+		enc_inc_hi(&e);
+	}
+	enc_code(&e, LZW_EOF);
+	if (e.nbits > 0)
+		enc_byte(&e, (uint8_t)e.bits);
+	free(e.table);
+	return e.ok ? (int)e.len : NC_PROTO_ENOSPC;
+}
