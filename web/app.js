@@ -267,11 +267,19 @@
   async function refresh() {
     clearTimeout(pollTimer);
     try {
-      const [self, members, coords] = await Promise.all([
+      // Members are required; the agent's own record and the coordinates
+      // are optional, so an agent with a partial API still gets a map.
+      const [selfR, membersR, coordsR] = await Promise.allSettled([
         api('/v1/agent/self'), api('/v1/members'), api('/v1/coordinate/nodes')]);
+      if (membersR.status === 'rejected') throw membersR.reason;
+      for (const r of [selfR, coordsR]) if (r.status === 'rejected' && r.reason instanceof NetError) throw r.reason;
+      const warn = [];
+      if (selfR.status === 'rejected') warn.push('agent info unavailable (' + selfR.reason.message + ')');
+      if (coordsR.status === 'rejected') warn.push('coordinates unavailable (' + coordsR.reason.message + '), members drawn at the origin');
+      const members = membersR.value, coords = coordsR.status === 'fulfilled' ? coordsR.value : [];
       const first = state.refreshes === 0;
-      applyData(self, Array.isArray(members) ? members : [], Array.isArray(coords) ? coords : []);
-      setBanner(null);
+      applyData(selfR.status === 'fulfilled' ? selfR.value : null, Array.isArray(members) ? members : [], Array.isArray(coords) ? coords : []);
+      setBanner(warn.length ? 'Partial data: ' + warn.join('; ') + '.' : null, 'warn');
       if (first) await afterPaint();
       applyLists();
       // Selection-dependent data, fetched on every refresh so it follows
@@ -291,8 +299,9 @@
     }
   }
 
-  function setBanner(msg) {
-    el.wrap.classList.toggle('stale', !!msg);
+  function setBanner(msg, kind) {
+    el.wrap.classList.toggle('stale', !!msg && kind !== 'warn');
+    el.banner.classList.toggle('warn', kind === 'warn');
     if (!msg) { el.banner.hidden = true; el.banner.textContent = ''; return; }
     el.banner.textContent = msg;
     el.banner.hidden = false;
@@ -801,7 +810,7 @@
     // Lines to the nearest members (from /v1/nearest).
     const lines = [];
     const sel = state.selected && state.points.get(state.selected);
-    if (sel && state.nearest && state.nearest.Nodes && state.nearest.From === state.selected) {
+    if (sel && state.nearest && state.nearest.Nodes && (!state.nearest.From || state.nearest.From === state.selected)) {
       const [x0, y0] = toScreen(sel.x, sel.y);
       ctx.strokeStyle = '#2f6fde'; ctx.lineWidth = 1.6; ctx.setLineDash([]);
       for (const nd of state.nearest.Nodes) {

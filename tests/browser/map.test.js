@@ -395,6 +395,22 @@ async function waitFirstRender(page) {
     return text.trim();
   });
 
+  await test('partial API (no /v1/coordinate/nodes): warning, members still drawn', async () => {
+    consoleErrors.expectNet = true;
+    await page.route('**/v1/coordinate/nodes*', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"no such endpoint"}' }));
+    try {
+      await until('warning banner', async () => /coordinates unavailable/.test(await page.locator('#banner').textContent()) &&
+        page.locator('#banner').isVisible(), 8000);
+      const members = await api(baseUrl, '/v1/members', tok);
+      const n = (await snapshot(page)).points.length;
+      assert(Math.abs(n - members.length) <= 1, 'points ' + n + ' members ' + members.length);
+    } finally {
+      await page.unroute('**/v1/coordinate/nodes*');
+    }
+    await until('banner gone', async () => page.locator('#banner').isHidden(), 8000);
+    consoleErrors.expectNet = false;
+  });
+
   await test('token prompt: 401 asks once, 403 asks again with a message, token kept in sessionStorage', async () => {
     const ctx2 = await browser.newContext({ viewport: VIEWPORT });
     const p2 = await ctx2.newPage();

@@ -4,7 +4,7 @@
 //
 //   node tests/browser/mock_api.js [--port 8600] [--host 127.0.0.1]
 //        [--members 1000] [--token SECRET] [--seed 1] [--static-dir web]
-//        [--no-drift]
+//        [--no-drift] [--proxy http://127.0.0.1:8555]
 //
 // Serves web/ under /ui/ (and / -> /ui/), the /v1 endpoints of the API
 // contract with synthetic members spread over 5 datacenters, and mock-only
@@ -13,6 +13,9 @@
 //   POST /mock/revive?name=N   member N is alive again
 //   POST /mock/leave?name=N    member N has left
 //   GET  /mock/state           {members, token, self}
+// With --proxy URL it serves no fake data: /v1/* is forwarded to that real
+// agent (headers and status kept), so the page can be tried against a real
+// agent that does not serve /ui/ itself yet.
 // With --port 0 it picks a free port. It prints one line
 // "mock_api listening on http://HOST:PORT" once it is ready.
 'use strict';
@@ -32,6 +35,7 @@ function parseArgs(argv) {
     else if (a === '--seed') { o.seed = parseInt(v, 10); i++; }
     else if (a === '--static-dir') { o.staticDir = path.resolve(v); i++; }
     else if (a === '--no-drift') o.drift = false;
+    else if (a === '--proxy') { o.proxy = v.replace(/\/+$/, ''); i++; }
     else if (a === '-h' || a === '--help') { console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 20).join('\n')); process.exit(0); }
     else { console.error('unknown argument ' + a); process.exit(2); }
   }
@@ -213,18 +217,34 @@ function handleMock(req, res, u) {
   return send(res, 404, { error: 'no such mock endpoint' });
 }
 
+function proxy(req, res) {
+  const target = new URL(req.url, opt.proxy);
+  const up = http.request(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (ur) => {
+    res.writeHead(ur.statusCode, ur.headers);
+    ur.pipe(res);
+  });
+  up.setTimeout(5000, () => up.destroy(new Error('upstream timeout')));
+  up.on('error', (e) => {
+    // The agent is down: drop the connection, as the agent itself would.
+    if (!res.headersSent) res.socket && res.socket.destroy();
+  });
+  req.pipe(up);
+}
+
 const server = http.createServer((req, res) => {
   let u;
   try { u = new URL(req.url, 'http://x'); } catch (e) { return send(res, 400, { error: 'bad url' }); }
   if (u.pathname === '/') { res.writeHead(302, { Location: '/ui/' }); return res.end(); }
   if (u.pathname === '/ui') { res.writeHead(301, { Location: '/ui/' }); return res.end(); }
   if (u.pathname.startsWith('/ui/')) return serveStatic(req, res, decodeURIComponent(u.pathname.slice(4)));
+  if (u.pathname.startsWith('/v1/') && opt.proxy) return proxy(req, res);
   if (u.pathname.startsWith('/v1/')) return handleApi(req, res, u);
   if (u.pathname.startsWith('/mock/')) return handleMock(req, res, u);
   return send(res, 404, { error: 'not found' });
 });
 server.listen(opt.port, opt.host, () => {
   const a = server.address();
-  console.log('mock_api listening on http://' + opt.host + ':' + a.port + ' (' + members.length + ' members' + (opt.token ? ', token required' : '') + ')');
+  console.log('mock_api listening on http://' + opt.host + ':' + a.port + ' (' +
+    (opt.proxy ? 'proxying /v1 to ' + opt.proxy : members.length + ' members' + (opt.token ? ', token required' : '')) + ')');
 });
 for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => { server.close(); process.exit(0); });
