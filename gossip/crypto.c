@@ -50,6 +50,7 @@ struct nc_crypto_keyring {
 	unsigned count;				/**< installed keys */
 	EVP_CIPHER_CTX *ctx;			/**< reused for every op */
 	EVP_CIPHER *cipher[3];			/**< AES-128/192/256-GCM */
+	const EVP_CIPHER *loaded;		/**< cipher ctx is set up for */
 	nc_crypto_rand_cb rand;			/**< nonce source or NULL */
 	void *rand_ctx;				/**< its argument */
 };
@@ -73,6 +74,26 @@ cipher_for(struct nc_crypto_keyring *kr, size_t key_len)
 	if (kr->cipher[i] == NULL)
 		kr->cipher[i] = EVP_CIPHER_fetch(NULL, names[i], NULL);
 	return kr->cipher[i];
+}
+
+/*
+ * (Re)initialise the shared context for one operation. Passing the
+ * cipher again would make OpenSSL 3 free and re-create the provider
+ * context (two allocations per packet); passing NULL when it is already
+ * loaded only re-keys it.
+ */
+static bool
+ctx_init(struct nc_crypto_keyring *kr, const struct key *k, bool enc,
+	 const unsigned char *nonce)
+{
+	const EVP_CIPHER *cipher = cipher_for(kr, k->len);
+	if (cipher == NULL)
+		return false;
+	const EVP_CIPHER *arg = cipher == kr->loaded ? NULL : cipher;
+	int ok = enc ? EVP_EncryptInit_ex(kr->ctx, arg, NULL, k->bytes, nonce) :
+		       EVP_DecryptInit_ex(kr->ctx, arg, NULL, k->bytes, nonce);
+	kr->loaded = ok == 1 ? cipher : NULL;
+	return ok == 1;
 }
 
 struct nc_crypto_keyring *
@@ -223,12 +244,9 @@ seal(struct nc_crypto_keyring *kr, int version, const unsigned char *ad,
 		return NC_CRYPTO_ERAND;
 	}
 
-	const struct key *k = &kr->keys[0];
-	const EVP_CIPHER *cipher = cipher_for(kr, k->len);
 	unsigned char *ct = nonce + NC_CRYPTO_NONCE_LEN;
 	int n, done = 0;
-	if (cipher == NULL ||
-	    EVP_EncryptInit_ex(kr->ctx, cipher, NULL, k->bytes, nonce) != 1)
+	if (!ctx_init(kr, &kr->keys[0], true, nonce))
 		return NC_CRYPTO_EOPENSSL;
 	if (ad_len > 0 &&
 	    EVP_EncryptUpdate(kr->ctx, NULL, &n, ad, (int)ad_len) != 1)
@@ -264,10 +282,8 @@ open_one(struct nc_crypto_keyring *kr, const struct key *k,
 	 const unsigned char *ad, size_t ad_len, const unsigned char *nonce,
 	 const unsigned char *ct, size_t ct_len, unsigned char *out)
 {
-	const EVP_CIPHER *cipher = cipher_for(kr, k->len);
 	int n, done = 0;
-	if (cipher == NULL ||
-	    EVP_DecryptInit_ex(kr->ctx, cipher, NULL, k->bytes, nonce) != 1)
+	if (!ctx_init(kr, k, false, nonce))
 		return -1;
 	if (ad_len > 0 &&
 	    EVP_DecryptUpdate(kr->ctx, NULL, &n, ad, (int)ad_len) != 1)

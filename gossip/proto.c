@@ -1577,6 +1577,8 @@ nc_proto_decode_coord(const char **pos, const char *end,
 				return rc;
 			if (dims > NC_PROTO_MAX_DIMS)
 				return NC_PROTO_ETOOBIG;
+			/* a repeated key replaces the whole vector */
+			memset(out->vec, 0, sizeof(out->vec));
 			out->dims = dims;
 			for (uint32_t d = 0; d < dims && rc == 0; d++)
 				rc = rd_double(&p, end, &out->vec[d]);
