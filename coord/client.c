@@ -270,6 +270,13 @@ vivaldi_weight_and_error(struct nc_coord_client *c,
 	return weight;
 }
 
+double
+nc__coord_client_filter(struct nc_coord_client *c, const char *name,
+			double rtt)
+{
+	return latency_filter(c, nc__coord_peers_touch(&c->peers, name), rtt);
+}
+
 /* Serf's updateVivaldi. */
 static void
 serf_vivaldi(struct nc_coord_client *c, const struct nc_coord *other,

@@ -114,9 +114,9 @@ nc_coord_config_validate(const struct nc_coord_config *cfg, char *err,
 	if (cfg->adjustment_window > 1024)
 		return config_fail(err, err_len, "adjustment_window",
 				   "must be <= 1024");
-	if (!in_range(cfg->height_min, 0.0, 1.0, 1))
+	if (!in_range(cfg->height_min, 0.0, 1.0, 0))
 		return config_fail(err, err_len, "height_min",
-				   "must be in (0, 1] seconds");
+				   "must be in [0, 1] seconds");
 	if (cfg->latency_filter_size < 1 || cfg->latency_filter_size > 32)
 		return config_fail(err, err_len, "latency_filter_size",
 				   "must be in 1..32");

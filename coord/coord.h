@@ -124,7 +124,7 @@ struct nc_coord_config {
 	/** Samples in the adjustment window (Lee [3]); 0 disables
 	 * adjustment. Serf: 20. Max 1024. */
 	unsigned adjustment_window;
-	/** Minimum height, seconds, > 0. Serf: 10 us. */
+	/** Minimum height, seconds, in [0, 1]. Serf: 10 us. */
 	double height_min;
 	/** RTT samples kept per peer for the median filter (Ledlie [2]),
 	 * 1..32. Serf: 3. */

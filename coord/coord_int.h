@@ -150,4 +150,13 @@ nc__coord_peers_hot(struct nc__coord_peers *t, const struct nc__coord_peer *p)
 	return &t->hot[(size_t)p->dense_pos * t->stride];
 }
 
+/**
+ * Test hook: push `rtt` into peer `name`'s latency filter (creating its
+ * state like an update would) and return the filtered value, without
+ * touching the coordinate.
+ */
+double
+nc__coord_client_filter(struct nc_coord_client *c, const char *name,
+			double rtt);
+
 #endif /* NC_COORD_INT_H */
