@@ -18,7 +18,7 @@
 #include "gossip/env.h"
 
 struct nc_gossip;
-struct nc_keyring;
+struct nc_crypto_keyring;
 
 /** Longest node name we accept (memberlist has no limit; serf's are short). */
 #define NC_GOSSIP_NAME_MAX 128
@@ -93,7 +93,7 @@ struct nc_gossip_config {
 	/** LZW-compress outgoing packets/streams (serf default on). */
 	bool compression;
 	/** Keyring (borrowed; NULL = no encryption). */
-	struct nc_keyring *keyring;
+	struct nc_crypto_keyring *keyring;
 	bool verify_incoming;  /**< default true */
 	bool verify_outgoing;  /**< default true */
 	/** Speak serf on top (leave intent before dead, join intent). */

@@ -1,0 +1,256 @@
+/*
+ * The broadcast queue: infection-style dissemination of membership changes
+ * (memberlist's TransmitLimitedQueue, PROTOCOL.md §6.8).
+ *
+ * Every queued message counts how often it has been put into a packet.
+ * Packets are filled greedily with the least-transmitted messages first, so
+ * fresh news travels before old news, and a message leaves the queue after
+ * RetransmitMult x ceil(log10(n + 1)) transmissions -- enough, with fan-out
+ * GossipNodes, to reach every node with high probability (the SWIM paper's
+ * lambda log n).
+ *
+ * Layout: one doubly linked list per transmit count ("level"), newest at
+ * the head, plus a hash on the node name so that a newer message about a
+ * node replaces the queued one in O(1) (alive, suspect and dead about one
+ * node share a slot: only the latest verdict is worth sending).
+ *
+ * Departures from memberlist:
+ *   - memberlist orders equal transmit counts by message length (longest
+ *     first) and then by age; we order them newest first only. The greedy
+ *     fill still tries every entry, so only which of two equally-old
+ *     messages goes first differs.
+ *   - memberlist's queue is unbounded; ours holds at most `cap` entries.
+ *     At the cap the entry with the most transmissions (the oldest of them)
+ *     is evicted -- it is the one the cluster most likely already has.
+ */
+#include "gossip/swim_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t
+nc__hash_str(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+int
+nc__bq_transmit_limit(int retransmit_mult, size_t n)
+{
+	int scale = (int)ceil(log10((double)n + 1.0));
+	int limit = retransmit_mult * scale;
+
+	if (limit < 1)
+		limit = 1;
+	if (limit >= NC__BQ_LEVELS)
+		limit = NC__BQ_LEVELS - 1;
+	return limit;
+}
+
+int
+nc__bq_create(struct nc__bqueue *q, size_t cap)
+{
+	size_t nb = 64;
+
+	memset(q, 0, sizeof(*q));
+	if (cap == 0)
+		cap = NC__BQ_DEFAULT_CAP;
+	while (nb < cap)
+		nb <<= 1;
+	q->buckets = calloc(nb, sizeof(*q->buckets));
+	if (q->buckets == NULL)
+		return -ENOMEM;
+	q->n_buckets = nb;
+	q->cap = cap;
+	return 0;
+}
+
+static void
+nc_bq_level_unlink(struct nc__bqueue *q, struct nc__bcast *b)
+{
+	int l = b->transmits;
+
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else
+		q->head[l] = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	else
+		q->tail[l] = b->prev;
+	b->prev = b->next = NULL;
+}
+
+static void
+nc_bq_level_push_head(struct nc__bqueue *q, struct nc__bcast *b)
+{
+	int l = b->transmits;
+
+	b->prev = NULL;
+	b->next = q->head[l];
+	if (q->head[l] != NULL)
+		q->head[l]->prev = b;
+	else
+		q->tail[l] = b;
+	q->head[l] = b;
+}
+
+static void
+nc_bq_hash_unlink(struct nc__bqueue *q, struct nc__bcast *b)
+{
+	struct nc__bcast **pp;
+
+	if (b->key[0] == '\0')
+		return;
+	pp = &q->buckets[b->key_hash & (q->n_buckets - 1)];
+	while (*pp != NULL && *pp != b)
+		pp = &(*pp)->hnext;
+	if (*pp == b)
+		*pp = b->hnext;
+	b->hnext = NULL;
+}
+
+/** Remove @a b from the queue, notify and free it. */
+static void
+nc_bq_remove(struct nc__bqueue *q, struct nc__bcast *b, bool sent)
+{
+	nc_bq_level_unlink(q, b);
+	nc_bq_hash_unlink(q, b);
+	q->count--;
+	if (b->done != NULL)
+		b->done(b->done_arg, sent);
+	free(b->msg);
+	free(b);
+}
+
+void
+nc__bq_destroy(struct nc__bqueue *q)
+{
+	for (int l = 0; l < NC__BQ_LEVELS; l++)
+		while (q->head[l] != NULL)
+			nc_bq_remove(q, q->head[l], false);
+	free(q->buckets);
+	q->buckets = NULL;
+}
+
+static struct nc__bcast *
+nc_bq_find(const struct nc__bqueue *q, const char *key, uint64_t h)
+{
+	struct nc__bcast *b = q->buckets[h & (q->n_buckets - 1)];
+
+	for (; b != NULL; b = b->hnext)
+		if (b->key_hash == h && strcmp(b->key, key) == 0)
+			return b;
+	return NULL;
+}
+
+bool
+nc__bq_has(const struct nc__bqueue *q, const char *key)
+{
+	return nc_bq_find(q, key, nc__hash_str(key, strlen(key))) != NULL;
+}
+
+int
+nc__bq_push(struct nc__bqueue *q, const char *key, const char *msg,
+	    size_t len, nc__bcast_done_cb done, void *done_arg)
+{
+	size_t klen = key != NULL ? strlen(key) : 0;
+	struct nc__bcast *b, *old;
+
+	if (klen > NC_GOSSIP_NAME_MAX)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return -ENOMEM;
+	b->msg = malloc(len ? len : 1);
+	if (b->msg == NULL) {
+		free(b);
+		return -ENOMEM;
+	}
+	memcpy(b->msg, msg, len);
+	b->len = len;
+	b->done = done;
+	b->done_arg = done_arg;
+	b->id = q->next_id++;
+	if (klen > 0) {
+		memcpy(b->key, key, klen + 1);
+		b->key_hash = nc__hash_str(key, klen);
+		old = nc_bq_find(q, key, b->key_hash);
+		if (old != NULL)
+			nc_bq_remove(q, old, false);
+	}
+	if (q->count >= q->cap) {
+		/* Evict the most transmitted, oldest entry. */
+		for (int l = NC__BQ_LEVELS - 1; l >= 0; l--) {
+			if (q->tail[l] != NULL) {
+				nc_bq_remove(q, q->tail[l], false);
+				break;
+			}
+		}
+	}
+	if (klen > 0) {
+		struct nc__bcast **bk =
+			&q->buckets[b->key_hash & (q->n_buckets - 1)];
+		b->hnext = *bk;
+		*bk = b;
+	}
+	nc_bq_level_push_head(q, b);
+	q->count++;
+	return 0;
+}
+
+size_t
+nc__bq_take(struct nc__bqueue *q, int limit, size_t overhead, size_t room,
+	    char *out, size_t out_cap, struct nc_proto_str *parts,
+	    size_t max_parts)
+{
+	/* Entries taken, re-levelled after the scan so none is seen twice. */
+	struct nc__bcast *taken[NC_PROTO_COMPOUND_MAX_PARTS];
+	size_t n = 0, used = 0, out_used = 0;
+
+	if (max_parts > NC_PROTO_COMPOUND_MAX_PARTS)
+		max_parts = NC_PROTO_COMPOUND_MAX_PARTS;
+	if (limit >= NC__BQ_LEVELS)
+		limit = NC__BQ_LEVELS - 1;
+	for (int l = 0; l < NC__BQ_LEVELS && n < max_parts; l++) {
+		for (struct nc__bcast *b = q->head[l]; b != NULL && n < max_parts;
+		     b = b->next) {
+			if (used + overhead + b->len > room ||
+			    out_used + b->len > out_cap)
+				continue;
+			used += overhead + b->len;
+			memcpy(out + out_used, b->msg, b->len);
+			parts[n].data = out + out_used;
+			parts[n].len = (uint32_t)b->len;
+			out_used += b->len;
+			taken[n++] = b;
+		}
+		if (room - used <= overhead)
+			break;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct nc__bcast *b = taken[i];
+		nc_bq_level_unlink(q, b);
+		b->transmits++;
+		if (b->transmits >= limit) {
+			b->transmits--; /* unlink bookkeeping already done */
+			nc_bq_hash_unlink(q, b);
+			q->count--;
+			if (b->done != NULL)
+				b->done(b->done_arg, true);
+			free(b->msg);
+			free(b);
+			continue;
+		}
+		nc_bq_level_push_head(q, b);
+	}
+	return n;
+}

@@ -1,0 +1,562 @@
+/*
+ * The member table and the rules that change it (PROTOCOL.md §6.2, §6.6,
+ * §6.7): what to do with an alive, suspect or dead message, refutation,
+ * suspicion timers, reaping, and the events the layer above sees.
+ *
+ * Table: one array in probe order (memberlist's m.nodes) and a chained hash
+ * on the name (m.nodeMap). A new member is appended and swapped with a
+ * uniformly random position, so a newcomer is probed after a random share of
+ * the round rather than always last (SWIM's "round-robin over a random
+ * permutation" keeps the detection bound at 2n-1 probe periods in the worst
+ * case). On every wrap of the probe index, dead members older than
+ * GossipToTheDeadTime are reaped and the array is reshuffled; left members
+ * are never reaped, as in memberlist 0.2.2.
+ *
+ * Each member carries its suspicion timer and its accusers preallocated
+ * (struct nc__member): suspecting allocates nothing. Accusers are
+ * remembered by a 64-bit FNV-1a hash of their name instead of the name
+ * itself (a false "already counted" needs a hash collision between two
+ * accusers of the same suspicion; negligible, and it can only make the
+ * timeout longer, never shorter).
+ *
+ * Departures from memberlist (all deliberate, each small):
+ *   - an alive whose Vsn is not exactly 6 bytes is dropped. memberlist
+ *     accepts an empty one and stores versions 0, which then breaks every
+ *     later push/pull merge on that node (§5.2); a short one panics it.
+ *   - an alive whose Meta exceeds 512 bytes or whose name exceeds
+ *     NC_GOSSIP_NAME_MAX is dropped (memberlist has no receive-side check).
+ *   - memberlist re-broadcasts a refutation under the key "ip:port" (a
+ *     quirk: it then does not replace queued messages about the node); we
+ *     key it by name.
+ *   - an extra event, NC_GOSSIP_EV_ALIVE, reports suspect -> alive.
+ */
+#include "gossip/swim_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/** Longest encoded alive/suspect/dead: name, meta 512, addr 16, framing. */
+#define NC_MEMBERS_MSG_MAX 1024
+
+static void nc_susp_timer_cb(struct nc_timer *t);
+
+static bool
+nc_name_eq(const struct nc__member *m, const char *name, size_t len)
+{
+	return strlen(m->pub.name) == len && memcmp(m->pub.name, name, len) == 0;
+}
+
+struct nc__member *
+nc__member_find(struct nc_gossip *g, const char *name, size_t len)
+{
+	uint64_t h;
+	struct nc__member *m;
+
+	if (g->n_buckets == 0 || len > NC_GOSSIP_NAME_MAX)
+		return NULL;
+	h = nc__hash_str(name, len);
+	for (m = g->buckets[h & (g->n_buckets - 1)]; m != NULL; m = m->hnext)
+		if (m->name_hash == h && nc_name_eq(m, name, len))
+			return m;
+	return NULL;
+}
+
+static int
+nc_members_rehash(struct nc_gossip *g, size_t nb)
+{
+	struct nc__member **b = calloc(nb, sizeof(*b));
+
+	if (b == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->n_nodes; i++) {
+		struct nc__member *m = g->nodes[i];
+		size_t k = m->name_hash & (nb - 1);
+		m->hnext = b[k];
+		b[k] = m;
+	}
+	free(g->buckets);
+	g->buckets = b;
+	g->n_buckets = nb;
+	return 0;
+}
+
+/** Create a member (state dead, incarnation 0) at a random position. */
+static struct nc__member *
+nc_member_new(struct nc_gossip *g, const char *name, size_t len)
+{
+	struct nc__member *m;
+	size_t n = g->n_nodes, off;
+
+	if (n + 1 > g->cap_nodes) {
+		size_t cap = g->cap_nodes ? g->cap_nodes * 2 : 16;
+		struct nc__member **a = realloc(g->nodes, cap * sizeof(*a));
+		if (a == NULL)
+			return NULL;
+		g->nodes = a;
+		g->cap_nodes = cap;
+	}
+	if (n + 1 > g->n_buckets &&
+	    nc_members_rehash(g, g->n_buckets ? g->n_buckets * 2 : 16) != 0)
+		return NULL;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return NULL;
+	memcpy(m->pub.name, name, len);
+	m->pub.name[len] = '\0';
+	m->pub.state = NC_MEMBER_DEAD;
+	m->pub.state_change = nc_env_now(g->env);
+	m->g = g;
+	m->name_hash = nc__hash_str(name, len);
+	nc_timer_init(&m->susp_timer, nc_susp_timer_cb, m);
+	m->hnext = g->buckets[m->name_hash & (g->n_buckets - 1)];
+	g->buckets[m->name_hash & (g->n_buckets - 1)] = m;
+	/* Append, then swap with a random earlier slot (memberlist). */
+	g->nodes[n] = m;
+	m->pos = n;
+	g->n_nodes++;
+	off = n > 0 ? (size_t)nc_env_rand_below(g->env, n) : 0;
+	if (off != n) {
+		struct nc__member *o = g->nodes[off];
+		g->nodes[off] = m;
+		m->pos = off;
+		g->nodes[n] = o;
+		o->pos = n;
+	}
+	return m;
+}
+
+static void
+nc_member_unhash(struct nc_gossip *g, struct nc__member *m)
+{
+	struct nc__member **pp = &g->buckets[m->name_hash & (g->n_buckets - 1)];
+
+	while (*pp != NULL && *pp != m)
+		pp = &(*pp)->hnext;
+	if (*pp == m)
+		*pp = m->hnext;
+}
+
+void
+nc__members_reset(struct nc_gossip *g)
+{
+	double now = nc_env_now(g->env);
+	size_t w = 0;
+
+	for (size_t i = 0; i < g->n_nodes; i++) {
+		struct nc__member *m = g->nodes[i];
+		if (m != g->self && m->pub.state == NC_MEMBER_DEAD &&
+		    now - m->pub.state_change > g->cfg.gossip_to_the_dead_time) {
+			if (g->probe.active && g->probe.target == m)
+				nc__probe_abort(g);
+			nc_member_unhash(g, m);
+			g->env->ops->timer_stop(g->env, &m->susp_timer);
+			nc__member_event(g, NC_GOSSIP_EV_REAPED, m, NULL, 0);
+			free(m);
+			continue;
+		}
+		g->nodes[w++] = m;
+	}
+	g->n_nodes = w;
+	/* Fisher-Yates. */
+	for (size_t i = g->n_nodes; i > 1; i--) {
+		size_t j = (size_t)nc_env_rand_below(g->env, i);
+		struct nc__member *t = g->nodes[i - 1];
+		g->nodes[i - 1] = g->nodes[j];
+		g->nodes[j] = t;
+	}
+	for (size_t i = 0; i < g->n_nodes; i++)
+		g->nodes[i]->pos = i;
+}
+
+void
+nc__members_destroy(struct nc_gossip *g)
+{
+	for (size_t i = 0; i < g->n_nodes; i++) {
+		g->env->ops->timer_stop(g->env, &g->nodes[i]->susp_timer);
+		free(g->nodes[i]);
+	}
+	free(g->nodes);
+	free(g->buckets);
+	g->nodes = NULL;
+	g->buckets = NULL;
+	g->n_nodes = g->n_buckets = g->cap_nodes = 0;
+}
+
+size_t
+nc__members_count_state(const struct nc_gossip *g, enum nc_member_state s)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < g->n_nodes; i++)
+		c += g->nodes[i]->pub.state == s;
+	return c;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                              */
+/* ------------------------------------------------------------------ */
+
+static const char *const nc_event_verb[] = {
+	[NC_GOSSIP_EV_JOIN] = "join",
+	[NC_GOSSIP_EV_UPDATE] = "update",
+	[NC_GOSSIP_EV_SUSPECT] = "suspect",
+	[NC_GOSSIP_EV_ALIVE] = "alive (refuted)",
+	[NC_GOSSIP_EV_FAILED] = "failed",
+	[NC_GOSSIP_EV_LEFT] = "left",
+	[NC_GOSSIP_EV_REAPED] = "reaped",
+};
+
+void
+nc__member_event(struct nc_gossip *g, enum nc_gossip_event ev,
+		 struct nc__member *m, const char *by, size_t by_len)
+{
+	char byname[NC_GOSSIP_NAME_MAX + 1];
+	const char *byp = NULL;
+
+	if (by != NULL) {
+		if (by_len > NC_GOSSIP_NAME_MAX)
+			by_len = NC_GOSSIP_NAME_MAX;
+		memcpy(byname, by, by_len);
+		byname[by_len] = '\0';
+		byp = byname;
+	}
+	nc_env_logf(g->env, ev == NC_GOSSIP_EV_UPDATE ? NC_LOG_DEBUG
+						      : NC_LOG_INFO,
+		    "memberlist", "%s %s (reported by %s)", nc_event_verb[ev],
+		    m->pub.name, byp != NULL ? byp : "?");
+	if (g->hooks.member_event != NULL)
+		g->hooks.member_event(g->hooks.ctx, ev, &m->pub, byp);
+}
+
+/* ------------------------------------------------------------------ */
+/* Broadcast encoders                                                  */
+/* ------------------------------------------------------------------ */
+
+static struct nc_proto_str
+nc_str(const char *p, size_t len)
+{
+	struct nc_proto_str s = {.data = p, .len = (uint32_t)len};
+	return s;
+}
+
+static void
+nc_broadcast_alive_of(struct nc_gossip *g, const struct nc__member *m)
+{
+	char buf[NC_MEMBERS_MSG_MAX];
+	struct nc_proto_alive a = {
+		.incarnation = m->pub.incarnation,
+		.node = nc_proto_cstr(m->pub.name),
+		.addr = nc_str((const char *)m->pub.addr.ip,
+			       nc_addr_ip_len(&m->pub.addr)),
+		.port = m->pub.addr.port,
+		.meta = nc_str((const char *)m->pub.meta, m->pub.meta_len),
+		.vsn = nc_str((const char *)m->pub.vsn, 6),
+	};
+	int len = nc_proto_encode_alive(buf, sizeof(buf), &a);
+
+	if (len > 0)
+		nc__broadcast(g, m->pub.name, buf, (size_t)len, NULL, NULL);
+}
+
+void
+nc__broadcast_self_alive(struct nc_gossip *g)
+{
+	nc_broadcast_alive_of(g, g->self);
+}
+
+static void
+nc_broadcast_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
+		     size_t node_len, const char *from, size_t from_len)
+{
+	char buf[NC_MEMBERS_MSG_MAX], key[NC_GOSSIP_NAME_MAX + 1];
+	struct nc_proto_suspect s = {
+		.incarnation = inc,
+		.node = nc_str(node, node_len),
+		.from = nc_str(from, from_len),
+	};
+	int len = nc_proto_encode_suspect(buf, sizeof(buf), &s);
+
+	if (len <= 0 || node_len > NC_GOSSIP_NAME_MAX)
+		return;
+	memcpy(key, node, node_len);
+	key[node_len] = '\0';
+	nc__broadcast(g, key, buf, (size_t)len, NULL, NULL);
+}
+
+static void
+nc_broadcast_dead(struct nc_gossip *g, uint32_t inc, const char *node,
+		  size_t node_len, const char *from, size_t from_len,
+		  nc__bcast_done_cb done, void *arg)
+{
+	char buf[NC_MEMBERS_MSG_MAX], key[NC_GOSSIP_NAME_MAX + 1];
+	struct nc_proto_dead d = {
+		.incarnation = inc,
+		.node = nc_str(node, node_len),
+		.from = nc_str(from, from_len),
+	};
+	int len = nc_proto_encode_dead(buf, sizeof(buf), &d);
+
+	if (len <= 0 || node_len > NC_GOSSIP_NAME_MAX) {
+		if (done != NULL)
+			done(arg, false);
+		return;
+	}
+	memcpy(key, node, node_len);
+	key[node_len] = '\0';
+	nc__broadcast(g, key, buf, (size_t)len, done, arg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Rules                                                               */
+/* ------------------------------------------------------------------ */
+
+void
+nc__refute(struct nc_gossip *g, uint32_t accused)
+{
+	uint32_t inc = g->self->pub.incarnation + 1;
+
+	if (accused >= inc)
+		inc = accused + 1;
+	g->self->pub.incarnation = inc;
+	g->stats.refutations++;
+	nc__awareness_delta(g, 1);
+	nc__broadcast_self_alive(g);
+}
+
+static void
+nc_susp_stop(struct nc__member *m)
+{
+	m->g->env->ops->timer_stop(m->g->env, &m->susp_timer);
+}
+
+void
+nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
+		 bool bootstrap)
+{
+	struct nc__member *m;
+	struct nc_addr addr;
+	bool is_self, updates_node = false, meta_changed;
+	enum nc_member_state old_state;
+	char abuf[64], obuf[64];
+
+	if (a->node.len == 0 || a->node.len > NC_GOSSIP_NAME_MAX ||
+	    a->meta.len > NC_GOSSIP_META_MAX ||
+	    (a->addr.len != 4 && a->addr.len != 16) ||
+	    a->vsn.len != NC_PROTO_VSN_LEN) {
+		g->stats.drop_other++;
+		return;
+	}
+	/* The first alive ever handled is our own (bootstrap in new()). */
+	is_self = g->self == NULL ||
+		  nc_name_eq(g->self, a->node.data, a->node.len);
+	if (is_self && g->leaving)
+		return;
+	{
+		const uint8_t *v = (const uint8_t *)a->vsn.data;
+		if (v[0] == 0 || v[1] == 0 || v[0] > v[1]) {
+			nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
+				    "Ignoring an alive message for '%.*s' "
+				    "because protocol version(s) are wrong",
+				    (int)a->node.len, a->node.data);
+			return;
+		}
+	}
+	memset(&addr, 0, sizeof(addr));
+	addr.family = a->addr.len == 4 ? 4 : 6;
+	memcpy(addr.ip, a->addr.data, a->addr.len);
+	addr.port = a->port != 0 ? a->port : g->cfg.advertise.port;
+
+	m = nc__member_find(g, a->node.data, a->node.len);
+	if (m == NULL) {
+		m = nc_member_new(g, a->node.data, a->node.len);
+		if (m == NULL)
+			return;
+		m->pub.addr = addr;
+		memcpy(m->pub.meta, a->meta.data, a->meta.len);
+		m->pub.meta_len = a->meta.len;
+		memcpy(m->pub.vsn, a->vsn.data, 6);
+		if (g->self == NULL) {
+			g->self = m;
+			m->pub.is_self = true;
+		}
+	} else if (!nc_addr_equal(&m->pub.addr, &addr)) {
+		if (m->pub.state == NC_MEMBER_LEFT) {
+			nc_env_logf(g->env, NC_LOG_INFO, "memberlist",
+				    "Updating address for left node %s from "
+				    "%s to %s", m->pub.name,
+				    nc_addr_format(&m->pub.addr, obuf,
+						   sizeof(obuf)),
+				    nc_addr_format(&addr, abuf, sizeof(abuf)));
+			updates_node = true;
+		} else {
+			nc_env_logf(g->env, NC_LOG_ERR, "memberlist",
+				    "Conflicting address for %s. Mine: %s "
+				    "Theirs: %s Old state: %s", m->pub.name,
+				    nc_addr_format(&m->pub.addr, obuf,
+						   sizeof(obuf)),
+				    nc_addr_format(&addr, abuf, sizeof(abuf)),
+				    nc_member_state_str(m->pub.state));
+			return;
+		}
+	}
+	if (!is_self && !updates_node && a->incarnation <= m->pub.incarnation)
+		return;
+	if (is_self && a->incarnation < m->pub.incarnation)
+		return;
+	nc_susp_stop(m);
+	old_state = m->pub.state;
+	meta_changed = m->pub.meta_len != a->meta.len ||
+		       memcmp(m->pub.meta, a->meta.data, a->meta.len) != 0;
+	if (!bootstrap && is_self) {
+		if (a->incarnation == m->pub.incarnation && !meta_changed &&
+		    memcmp(a->vsn.data, m->pub.vsn, 6) == 0)
+			return;
+		nc__refute(g, a->incarnation);
+		nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
+			    "Refuting an alive message for '%s'", m->pub.name);
+		return;
+	}
+	m->pub.incarnation = a->incarnation;
+	memcpy(m->pub.meta, a->meta.data, a->meta.len);
+	m->pub.meta_len = a->meta.len;
+	memcpy(m->pub.vsn, a->vsn.data, 6);
+	m->pub.addr = addr;
+	if (m->pub.state != NC_MEMBER_ALIVE) {
+		m->pub.state = NC_MEMBER_ALIVE;
+		m->pub.state_change = nc_env_now(g->env);
+	}
+	nc_broadcast_alive_of(g, m);
+	if (is_self)
+		return;
+	if (old_state == NC_MEMBER_DEAD || old_state == NC_MEMBER_LEFT) {
+		nc__failed_remove(g, m->pub.name);
+		nc__member_event(g, NC_GOSSIP_EV_JOIN, m, m->pub.name,
+				 strlen(m->pub.name));
+	} else {
+		if (old_state == NC_MEMBER_SUSPECT)
+			nc__member_event(g, NC_GOSSIP_EV_ALIVE, m, m->pub.name,
+					 strlen(m->pub.name));
+		if (meta_changed)
+			nc__member_event(g, NC_GOSSIP_EV_UPDATE, m,
+					 m->pub.name, strlen(m->pub.name));
+	}
+}
+
+/** Count @a from as a confirmation; true if it was new and counted. */
+static bool
+nc_susp_confirm(struct nc_gossip *g, struct nc__member *m, const char *from,
+		size_t from_len)
+{
+	uint64_t h = nc__hash_str(from, from_len);
+	double remaining;
+
+	if (m->susp_n >= m->susp.k)
+		return false;
+	for (int i = 0; i <= m->susp_n; i++)
+		if (m->susp_from[i] == h)
+			return false;
+	m->susp_n++;
+	m->susp_from[m->susp_n] = h;
+	remaining = nc__suspicion_timeout(&m->susp, m->susp_n) -
+		    (nc_env_now(g->env) - m->susp_start);
+	g->env->ops->timer_start(g->env, &m->susp_timer,
+				 remaining > 0 ? remaining : 0);
+	return true;
+}
+
+void
+nc__handle_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
+		   size_t node_len, const char *from, size_t from_len)
+{
+	struct nc__member *m = nc__member_find(g, node, node_len);
+
+	if (m == NULL || inc < m->pub.incarnation)
+		return;
+	if (nc_timer_active(&m->susp_timer)) {
+		if (nc_susp_confirm(g, m, from, from_len))
+			nc_broadcast_suspect(g, inc, node, node_len, from,
+					     from_len);
+		return;
+	}
+	if (m->pub.state != NC_MEMBER_ALIVE)
+		return;
+	if (m == g->self) {
+		nc__refute(g, inc);
+		nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
+			    "Refuting a suspect message (from: %.*s)",
+			    (int)from_len, from);
+		return;
+	}
+	nc_broadcast_suspect(g, inc, node, node_len, from, from_len);
+	m->pub.incarnation = inc;
+	m->pub.state = NC_MEMBER_SUSPECT;
+	m->pub.state_change = nc_env_now(g->env);
+	g->stats.suspicions++;
+	nc__suspicion_params(&g->cfg, g->n_nodes, &m->susp);
+	m->susp_start = m->pub.state_change;
+	m->susp_change = m->pub.state_change;
+	m->susp_n = 0;
+	m->susp_from[0] = nc__hash_str(from, from_len);
+	g->env->ops->timer_start(g->env, &m->susp_timer,
+				 m->susp.k < 1 ? m->susp.min : m->susp.max);
+	nc__member_event(g, NC_GOSSIP_EV_SUSPECT, m, from, from_len);
+}
+
+static void
+nc_susp_timer_cb(struct nc_timer *t)
+{
+	struct nc__member *m = t->arg;
+	struct nc_gossip *g = m->g;
+
+	if (m->pub.state != NC_MEMBER_SUSPECT ||
+	    m->pub.state_change != m->susp_change)
+		return;
+	nc_env_logf(g->env, NC_LOG_INFO, "memberlist",
+		    "Marking %s as failed, suspect timeout reached (%d peer "
+		    "confirmations)", m->pub.name, m->susp_n);
+	nc__handle_dead(g, m->pub.incarnation, m->pub.name,
+			strlen(m->pub.name), g->self->pub.name,
+			strlen(g->self->pub.name));
+}
+
+void
+nc__handle_dead(struct nc_gossip *g, uint32_t inc, const char *node,
+		size_t node_len, const char *from, size_t from_len)
+{
+	struct nc__member *m = nc__member_find(g, node, node_len);
+	bool left;
+
+	if (m == NULL || inc < m->pub.incarnation)
+		return;
+	nc_susp_stop(m);
+	if (m->pub.state == NC_MEMBER_DEAD || m->pub.state == NC_MEMBER_LEFT)
+		return;
+	left = from_len == node_len && memcmp(from, node, node_len) == 0;
+	if (m == g->self) {
+		if (!g->leaving) {
+			nc__refute(g, inc);
+			nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
+				    "Refuting a dead message (from: %.*s)",
+				    (int)from_len, from);
+			return;
+		}
+		nc_broadcast_dead(g, inc, node, node_len, from, from_len,
+				  nc__leave_dead_done, g);
+	} else {
+		nc_broadcast_dead(g, inc, node, node_len, from, from_len, NULL,
+				  NULL);
+	}
+	m->pub.incarnation = inc;
+	m->pub.state = left ? NC_MEMBER_LEFT : NC_MEMBER_DEAD;
+	m->pub.state_change = nc_env_now(g->env);
+	if (left) {
+		nc__failed_remove(g, m->pub.name);
+		nc__member_event(g, NC_GOSSIP_EV_LEFT, m, node, node_len);
+	} else {
+		g->stats.deaths_declared++;
+		nc__failed_add(g, m);
+		nc__member_event(g, NC_GOSSIP_EV_FAILED, m, from, from_len);
+	}
+}

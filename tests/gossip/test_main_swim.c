@@ -1,0 +1,24 @@
+/* CUnit runner of test_gossip_swim: exits non-zero if any test fails. */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+
+int nc_test_swim_register(void);
+
+int
+main(void)
+{
+	unsigned failures;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	if (nc_test_swim_register() != 0) {
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures() +
+		   CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,800 @@
+/*
+ * Tests of the SWIM/Lifeguard state machine (gossip/swim.c and friends),
+ * mostly as scenarios in the deterministic simulator (tests/sim). Every
+ * scenario uses a fixed seed, moves time only through the simulator, and
+ * waits with step-bounded loops (sim_run_until_pred with a time cap).
+ *
+ * Serf's LAN numbers are used unless a test says otherwise.
+ */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gossip/gossip.h"
+#include "gossip/proto.h"
+#include "gossip/swim_internal.h"
+#include "tests/sim/sim.h"
+
+int nc_test_swim_register(void);
+
+/* ------------------------------------------------------------------ */
+/* Cluster helper                                                      */
+/* ------------------------------------------------------------------ */
+
+#define MAX_NODES 64
+
+struct cluster;
+
+/** Per-node hook context and counters. */
+struct node_ctx {
+	struct cluster *c;
+	int id;
+	/** probe_done calls, the last RTT and payload seen. */
+	int probe_done;
+	int probe_done_peer[MAX_NODES];
+	double last_rtt;
+	char last_payload[64];
+	size_t last_payload_len;
+};
+
+struct cluster {
+	struct sim_world *w;
+	int n;
+	struct nc_gossip *g[MAX_NODES];
+	struct node_ctx ctx[MAX_NODES];
+	/** FAILED events about node i (counted at every observer). */
+	int failed_about[MAX_NODES];
+	/** Nodes the test considers healthy (for false-dead counts). */
+	bool healthy[MAX_NODES];
+	int false_dead;
+};
+
+static int
+node_id_of(const char *name)
+{
+	return strncmp(name, "node-", 5) == 0 ? atoi(name + 5) : -1;
+}
+
+static size_t
+hook_ack_payload(void *ctx, char *buf, size_t cap)
+{
+	struct node_ctx *nc = ctx;
+	int len = snprintf(buf, cap, "payload-of-%d", nc->id);
+	return len > 0 && (size_t)len < cap ? (size_t)len : 0;
+}
+
+static void
+hook_probe_done(void *ctx, const struct nc_gossip_member *peer, double rtt,
+		const char *payload, size_t len)
+{
+	struct node_ctx *nc = ctx;
+	int id = node_id_of(peer->name);
+
+	nc->probe_done++;
+	if (id >= 0 && id < MAX_NODES)
+		nc->probe_done_peer[id]++;
+	nc->last_rtt = rtt;
+	nc->last_payload_len = len < sizeof(nc->last_payload)
+				       ? len : sizeof(nc->last_payload) - 1;
+	memcpy(nc->last_payload, payload, nc->last_payload_len);
+	nc->last_payload[nc->last_payload_len] = '\0';
+}
+
+static void
+hook_member_event(void *ctx, enum nc_gossip_event ev,
+		  const struct nc_gossip_member *m, const char *by)
+{
+	struct node_ctx *nc = ctx;
+	int id = node_id_of(m->name);
+
+	(void)by;
+	if (ev != NC_GOSSIP_EV_FAILED || id < 0 || id >= MAX_NODES)
+		return;
+	nc->c->failed_about[id]++;
+	if (nc->c->healthy[id])
+		nc->c->false_dead++;
+}
+
+typedef void (*cfg_fn)(struct nc_gossip_config *cfg, int i);
+
+static struct cluster *
+cluster_new(uint64_t seed, int n, cfg_fn tweak)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	char name[32], err[128];
+
+	c->w = sim_world_new(seed);
+	c->n = n;
+	for (int i = 0; i < n; i++) {
+		struct nc_gossip_config cfg;
+		struct nc_gossip_hooks hooks = {0};
+		struct sim_node *sn;
+
+		snprintf(name, sizeof(name), "node-%d", i);
+		sn = sim_node_add(c->w, name);
+		nc_gossip_config_default(&cfg, NC_GOSSIP_PROFILE_LAN);
+		snprintf(cfg.name, sizeof(cfg.name), "%s", name);
+		cfg.advertise = *sim_node_addr(sn);
+		if (tweak != NULL)
+			tweak(&cfg, i);
+		c->ctx[i].c = c;
+		c->ctx[i].id = i;
+		c->healthy[i] = true;
+		hooks.ctx = &c->ctx[i];
+		hooks.ack_payload = hook_ack_payload;
+		hooks.probe_done = hook_probe_done;
+		hooks.member_event = hook_member_event;
+		c->g[i] = nc_gossip_new(sim_node_env(sn), &cfg, &hooks, err,
+					sizeof(err));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c->g[i]);
+	}
+	return c;
+}
+
+static void
+cluster_delete(struct cluster *c)
+{
+	for (int i = 0; i < c->n; i++)
+		nc_gossip_delete(c->g[i]);
+	sim_world_delete(c->w);
+	free(c);
+}
+
+/** Start everyone and join every node through node 0. */
+static void
+cluster_start_join(struct cluster *c)
+{
+	for (int i = 0; i < c->n; i++)
+		CU_ASSERT_EQUAL(nc_gossip_start(c->g[i]), 0);
+	for (int i = 1; i < c->n; i++)
+		CU_ASSERT_EQUAL(nc_gossip_join(c->g[i],
+					       sim_node_addr(sim_node_get(c->w, 0)),
+					       1, NULL, NULL), 0);
+}
+
+static enum nc_member_state
+state_of(struct cluster *c, int observer, int subject)
+{
+	char name[32];
+	const struct nc_gossip_member *m;
+
+	snprintf(name, sizeof(name), "node-%d", subject);
+	m = nc_gossip_member_find(c->g[observer], name);
+	return m != NULL ? m->state : (enum nc_member_state)-1;
+}
+
+/** Every live node sees every live node alive. */
+static bool
+pred_fullmesh(struct sim_world *w, void *arg)
+{
+	struct cluster *c = arg;
+
+	(void)w;
+	for (int i = 0; i < c->n; i++) {
+		if (c->g[i] == NULL)
+			continue;
+		for (int j = 0; j < c->n; j++)
+			if (c->g[j] != NULL &&
+			    state_of(c, i, j) != NC_MEMBER_ALIVE)
+				return false;
+	}
+	return true;
+}
+
+struct dead_arg {
+	struct cluster *c;
+	int subject;
+};
+
+/** Every other live node sees the subject dead (or already reaped). */
+static bool
+pred_all_see_dead(struct sim_world *w, void *arg)
+{
+	struct dead_arg *d = arg;
+
+	(void)w;
+	for (int i = 0; i < d->c->n; i++) {
+		int s;
+		if (i == d->subject || d->c->g[i] == NULL)
+			continue;
+		s = (int)state_of(d->c, i, d->subject);
+		if (s != NC_MEMBER_DEAD && s != -1)
+			return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Unit tests                                                          */
+/* ------------------------------------------------------------------ */
+
+static int bq_done_sent, bq_done_dropped;
+
+static void
+bq_done(void *arg, bool sent)
+{
+	(void)arg;
+	if (sent)
+		bq_done_sent++;
+	else
+		bq_done_dropped++;
+}
+
+static void
+test_broadcast_queue(void)
+{
+	struct nc__bqueue q;
+	struct nc_proto_str parts[16];
+	char out[4096];
+	size_t n;
+
+	CU_ASSERT_EQUAL(nc__bq_transmit_limit(4, 9), 4);
+	CU_ASSERT_EQUAL(nc__bq_transmit_limit(4, 10), 8);
+	CU_ASSERT_EQUAL(nc__bq_transmit_limit(4, 99), 8);
+	CU_ASSERT_EQUAL(nc__bq_transmit_limit(4, 100), 12);
+
+	CU_ASSERT_EQUAL_FATAL(nc__bq_create(&q, 4), 0);
+	bq_done_sent = bq_done_dropped = 0;
+	/* Replacement: a newer message about "a" replaces the older one. */
+	nc__bq_push(&q, "a", "A1", 2, bq_done, NULL);
+	nc__bq_push(&q, "b", "B1", 2, bq_done, NULL);
+	nc__bq_push(&q, "a", "A2", 2, bq_done, NULL);
+	CU_ASSERT_EQUAL(nc__bq_count(&q), 2);
+	CU_ASSERT_EQUAL(bq_done_dropped, 1);
+	/* Room for one message only: the newest with fewest transmits. */
+	n = nc__bq_take(&q, 3, 2, 4, out, sizeof(out), parts, 16);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT(n == 1 && memcmp(parts[0].data, "A2", 2) == 0);
+	/* Next packet prefers B1 (0 transmits) over A2 (1). */
+	n = nc__bq_take(&q, 3, 2, 4, out, sizeof(out), parts, 16);
+	CU_ASSERT(n == 1 && memcmp(parts[0].data, "B1", 2) == 0);
+	/* Retransmit limit 3: after two more full takes both are gone. */
+	n = nc__bq_take(&q, 3, 2, 100, out, sizeof(out), parts, 16);
+	CU_ASSERT_EQUAL(n, 2);
+	n = nc__bq_take(&q, 3, 2, 100, out, sizeof(out), parts, 16);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(nc__bq_count(&q), 0);
+	CU_ASSERT_EQUAL(bq_done_sent, 2);
+	n = nc__bq_take(&q, 3, 2, 100, out, sizeof(out), parts, 16);
+	CU_ASSERT_EQUAL(n, 0);
+	/* Cap 4: the fifth entry evicts the most transmitted one. */
+	nc__bq_push(&q, "x", "X", 1, bq_done, NULL);
+	nc__bq_take(&q, 10, 2, 3, out, sizeof(out), parts, 16); /* X: 1 */
+	nc__bq_push(&q, "y", "Y", 1, NULL, NULL);
+	nc__bq_push(&q, "z", "Z", 1, NULL, NULL);
+	nc__bq_push(&q, "", "U", 1, NULL, NULL);
+	CU_ASSERT_EQUAL(nc__bq_count(&q), 4);
+	bq_done_dropped = 0;
+	nc__bq_push(&q, "", "V", 1, NULL, NULL);
+	CU_ASSERT_EQUAL(nc__bq_count(&q), 4);
+	CU_ASSERT_EQUAL(bq_done_dropped, 1); /* X was evicted */
+	CU_ASSERT_FALSE(nc__bq_has(&q, "x"));
+	CU_ASSERT_TRUE(nc__bq_has(&q, "y"));
+	/* Unkeyed messages never replace each other. */
+	n = nc__bq_take(&q, 10, 2, 1000, out, sizeof(out), parts, 16);
+	CU_ASSERT_EQUAL(n, 4);
+	nc__bq_destroy(&q);
+}
+
+static void
+test_suspicion_formula(void)
+{
+	struct nc_gossip_config cfg;
+	struct nc__susp_params p;
+
+	nc_gossip_config_default(&cfg, NC_GOSSIP_PROFILE_LAN);
+	nc__suspicion_params(&cfg, 3, &p);
+	CU_ASSERT_EQUAL(p.k, 0);
+	CU_ASSERT_DOUBLE_EQUAL(nc__suspicion_timeout(&p, 0), 4.0, 1e-9);
+	nc__suspicion_params(&cfg, 4, &p);
+	CU_ASSERT_EQUAL(p.k, 2);
+	CU_ASSERT_DOUBLE_EQUAL(p.min, 4.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(p.max, 24.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(nc__suspicion_timeout(&p, 0), 24.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(nc__suspicion_timeout(&p, 1), 11.381, 1e-3);
+	CU_ASSERT_DOUBLE_EQUAL(nc__suspicion_timeout(&p, 2), 4.0, 1e-9);
+	nc__suspicion_params(&cfg, 100, &p);
+	CU_ASSERT_DOUBLE_EQUAL(p.min, 8.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(p.max, 48.0, 1e-9);
+	/* Lifeguard off: fixed timeout = min. */
+	cfg.lifeguard = false;
+	nc__suspicion_params(&cfg, 100, &p);
+	CU_ASSERT_EQUAL(p.k, 0);
+	CU_ASSERT_DOUBLE_EQUAL(nc__suspicion_timeout(&p, 0), 8.0, 1e-9);
+}
+
+static void
+test_awareness_bounds(void)
+{
+	struct cluster *c = cluster_new(1, 1, NULL);
+	struct nc_gossip *g = c->g[0];
+
+	CU_ASSERT_EQUAL(nc_gossip_health_score(g), 0);
+	nc__awareness_delta(g, -3);
+	CU_ASSERT_EQUAL(nc_gossip_health_score(g), 0);
+	nc__awareness_delta(g, 3);
+	CU_ASSERT_EQUAL(nc_gossip_health_score(g), 3);
+	nc__awareness_delta(g, 100);
+	CU_ASSERT_EQUAL(nc_gossip_health_score(g), 7); /* max mult 8 - 1 */
+	nc__awareness_delta(g, -1);
+	CU_ASSERT_EQUAL(nc_gossip_health_score(g), 6);
+	cluster_delete(c);
+}
+
+/** Build a plaintext push/pull with two nodes, the second's vsn given. */
+static size_t
+build_pushpull(char *buf, size_t cap, const uint8_t *vsn2)
+{
+	static const uint8_t good[6] = {1, 5, 2, 2, 5, 5};
+	static const uint8_t ip1[4] = {10, 0, 0, 90}, ip2[4] = {10, 0, 0, 91};
+	struct nc_proto_push_pull h = {.join = true, .nodes = 2};
+	struct nc_proto_push_node s = {
+		.name = nc_proto_cstr("remote-a"),
+		.addr = {(const char *)ip1, 4},
+		.port = SIM_PORT,
+		.incarnation = 1,
+		.state = NC_PROTO_STATE_ALIVE,
+		.vsn = {(const char *)good, 6},
+	};
+	size_t off = 0;
+	int rc = nc_proto_encode_push_pull(buf, cap, &h);
+
+	CU_ASSERT_FATAL(rc > 0);
+	off += (size_t)rc;
+	rc = nc_proto_encode_push_node(buf + off, cap - off, &s);
+	CU_ASSERT_FATAL(rc > 0);
+	off += (size_t)rc;
+	s.name = nc_proto_cstr("remote-b");
+	s.addr.data = (const char *)ip2;
+	s.vsn.data = (const char *)vsn2;
+	rc = nc_proto_encode_push_node(buf + off, cap - off, &s);
+	CU_ASSERT_FATAL(rc > 0);
+	return off + (size_t)rc;
+}
+
+static void
+test_merge_version_check(void)
+{
+	/* remote-b claims pmin = 3: our pcur = 2 is outside the common
+	 * range, so the whole remote state must be rejected (§5.2). */
+	static const uint8_t bad[6] = {3, 5, 3, 2, 5, 5};
+	static const uint8_t good[6] = {1, 5, 2, 2, 5, 5};
+	struct cluster *c = cluster_new(2, 1, NULL);
+	struct nc_env *env = sim_node_env(sim_node_get(c->w, 0));
+	struct nc_addr from = *sim_node_addr(sim_node_get(c->w, 0));
+	struct nc_buf reply = {0};
+	char buf[2048];
+	size_t len;
+
+	from.ip[3] = 200;
+	len = build_pushpull(buf, sizeof(buf), bad);
+	env->sink.on_stream(env->sink.ctx, &from, buf, len, &reply);
+	CU_ASSERT_EQUAL(nc_gossip_member_count(c->g[0]), 1);
+	CU_ASSERT_PTR_NULL(nc_gossip_member_find(c->g[0], "remote-a"));
+	CU_ASSERT(reply.len > 0); /* we still answer with our state */
+	free(reply.data);
+	memset(&reply, 0, sizeof(reply));
+	len = build_pushpull(buf, sizeof(buf), good);
+	env->sink.on_stream(env->sink.ctx, &from, buf, len, &reply);
+	CU_ASSERT_EQUAL(nc_gossip_member_count(c->g[0]), 3);
+	CU_ASSERT_PTR_NOT_NULL(nc_gossip_member_find(c->g[0], "remote-b"));
+	free(reply.data);
+	cluster_delete(c);
+}
+
+static void
+test_malformed_packets(void)
+{
+	/* Garbage, truncated messages, broken compounds and bad CRCs must be
+	 * counted as drops and leave the member table as it was. */
+	struct cluster *c = cluster_new(3, 2, NULL);
+	struct sim_world *w = c->w;
+	struct nc_env *env = sim_node_env(sim_node_get(w, 0));
+	struct nc_addr from = *sim_node_addr(sim_node_get(w, 1));
+	const struct nc_gossip_stats *st = nc_gossip_stats(c->g[0]);
+	char buf[512], good[256];
+	struct nc_proto_alive a;
+	static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
+	static const uint8_t ip[4] = {10, 0, 0, 2};
+	uint64_t drops_before;
+	int glen;
+
+	cluster_start_join(c);
+	sim_run_until(w, 5);
+	CU_ASSERT_EQUAL_FATAL(nc_gossip_member_count(c->g[0]), 2);
+	memset(&a, 0, sizeof(a));
+	a.incarnation = 50;
+	a.node = nc_proto_cstr("node-1");
+	a.addr.data = (const char *)ip;
+	a.addr.len = 4;
+	a.port = SIM_PORT;
+	a.vsn.data = (const char *)vsn;
+	a.vsn.len = 6;
+	glen = nc_proto_encode_alive(good, sizeof(good), &a);
+	CU_ASSERT_FATAL(glen > 0);
+	drops_before = st->drop_decode + st->drop_crc + st->drop_type +
+		       st->drop_other;
+	/* 1. random garbage of every length */
+	for (int len = 1; len < 300; len++) {
+		for (int i = 0; i < len; i++)
+			buf[i] = (char)sim_rand(w);
+		env->sink.on_packet(env->sink.ctx, &from, buf, (size_t)len,
+				    sim_now(w));
+	}
+	/* 2. every truncation of a valid alive (with a higher incarnation:
+	 * only the complete one may be applied, and it is not sent) */
+	for (int len = 1; len < glen; len++)
+		env->sink.on_packet(env->sink.ctx, &from, good, (size_t)len,
+				    sim_now(w));
+	/* 3. compound declaring more parts than present */
+	buf[0] = NC_PROTO_COMPOUND;
+	buf[1] = 5;
+	buf[2] = 0;
+	buf[3] = 100;
+	env->sink.on_packet(env->sink.ctx, &from, buf, 4, sim_now(w));
+	/* 4. CRC mismatch */
+	buf[0] = NC_PROTO_HAS_CRC;
+	memset(buf + 1, 0xab, 4);
+	memcpy(buf + 5, good, (size_t)glen);
+	env->sink.on_packet(env->sink.ctx, &from, buf, (size_t)glen + 5,
+			    sim_now(w));
+	/* 5. types that may not come by UDP, a zero-length packet */
+	buf[0] = NC_PROTO_PUSH_PULL;
+	env->sink.on_packet(env->sink.ctx, &from, buf, 8, sim_now(w));
+	buf[0] = (char)NC_PROTO_HAS_LABEL;
+	env->sink.on_packet(env->sink.ctx, &from, buf, 8, sim_now(w));
+	env->sink.on_packet(env->sink.ctx, &from, buf, 0, sim_now(w));
+
+	CU_ASSERT_EQUAL(nc_gossip_member_count(c->g[0]), 2);
+	CU_ASSERT_EQUAL(state_of(c, 0, 1), NC_MEMBER_ALIVE);
+	CU_ASSERT(nc_gossip_member_find(c->g[0], "node-1")->incarnation < 50);
+	CU_ASSERT(st->drop_decode + st->drop_crc + st->drop_type +
+		  st->drop_other > drops_before + 250);
+	CU_ASSERT(st->drop_crc >= 1);
+	CU_ASSERT(st->drop_type >= 2);
+	/* The cluster keeps working afterwards. */
+	sim_run_until(w, 20);
+	CU_ASSERT_TRUE(pred_fullmesh(w, c));
+	cluster_delete(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hooks                                                               */
+/* ------------------------------------------------------------------ */
+
+static double
+lat_slow_pair(void *ctx, struct sim_world *w, int a, int b)
+{
+	(void)ctx;
+	(void)w;
+	if ((a == 0 && b == 1) || (a == 1 && b == 0))
+		return 0.3; /* RTT 0.6 s > ProbeTimeout 0.5 s */
+	return 0.005 + 0.001 * ((a + b) % 3);
+}
+
+static void
+test_hooks_probe_done(void)
+{
+	/* Five nodes with 5-7 ms one-way latency, except the link 0<->1
+	 * with 300 ms. probe_done must report RTT = 2 x link latency for
+	 * direct probes and carry the target's ack payload; node 0's probes
+	 * of node 1 only succeed through helpers or late, so they must
+	 * never reach probe_done -- and node 1 must stay alive. */
+	struct cluster *c = cluster_new(4, 5, NULL);
+	struct sim_world *w = c->w;
+	struct node_ctx *n2 = &c->ctx[2];
+	int before;
+
+	sim_set_latency_fn(w, lat_slow_pair, NULL);
+	cluster_start_join(c);
+	sim_run_until(w, 60);
+	CU_ASSERT_TRUE(pred_fullmesh(w, c));
+	CU_ASSERT(n2->probe_done > 20);
+	CU_ASSERT_EQUAL(c->ctx[0].probe_done_peer[1], 0);
+	CU_ASSERT_EQUAL(c->ctx[1].probe_done_peer[0], 0);
+	CU_ASSERT(c->ctx[0].probe_done_peer[2] > 0);
+	CU_ASSERT_EQUAL(c->failed_about[1], 0);
+	CU_ASSERT_EQUAL(c->failed_about[0], 0);
+	/* Exact RTT and payload: watch node 2 probe until it hits node 3. */
+	before = n2->probe_done_peer[3];
+	for (int i = 0; i < 2000 && n2->probe_done_peer[3] == before; i++)
+		sim_step(w);
+	CU_ASSERT_FATAL(n2->probe_done_peer[3] > before);
+	CU_ASSERT_DOUBLE_EQUAL(n2->last_rtt, 2 * lat_slow_pair(NULL, w, 2, 3),
+			       1e-9);
+	CU_ASSERT_STRING_EQUAL(n2->last_payload, "payload-of-3");
+	printf("\n    probe_done: node-2 saw %d direct probes, last RTT "
+	       "%.4f s (link 2x%.3f s)\n", n2->probe_done, n2->last_rtt,
+	       lat_slow_pair(NULL, w, 2, 3));
+	cluster_delete(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scenarios                                                           */
+/* ------------------------------------------------------------------ */
+
+static double measured_converge, measured_detect, detect_bound;
+static int lg_on_false, lg_off_false;
+
+static void
+test_join_converge_50(void)
+{
+	/* Fifty nodes start at once and each pushes/pulls with node-0. The
+	 * seed learns everybody from their joins, the early joiners learn
+	 * the rest from alive gossip, and within a few gossip rounds every
+	 * node must list all 50 as alive. Bound: 20 s of virtual time
+	 * (measured about 3-6 s; anti-entropy (30 s) is not needed). */
+	struct cluster *c = cluster_new(50, 50, NULL);
+	double t;
+
+	cluster_start_join(c);
+	t = sim_run_until_pred(c->w, 20.0, 0.1, pred_fullmesh, c);
+	measured_converge = t;
+	printf("\n    50 nodes converged in %.1f s (bound 20 s)\n", t);
+	CU_ASSERT(t >= 0 && t <= 20.0);
+	for (int i = 0; i < 50; i++)
+		CU_ASSERT_EQUAL(nc_gossip_member_count(c->g[i]), 50);
+	cluster_delete(c);
+}
+
+static void
+test_crash_detected(void)
+{
+	/* Twenty converged nodes; node-7 crashes (its host goes down and
+	 * the process is gone). Everyone must mark it dead within the bound
+	 * the configuration implies:
+	 *   first probe of node-7 by some node  <= (n-1) x ProbeInterval
+	 *   that probe fails                     <= ProbeInterval
+	 *   suspicion timeout                    <= max (Lifeguard, §6.7)
+	 *   dead gossip reaches everyone          <= limit x GossipInterval
+	 * and nobody else may be declared dead. */
+	const int n = 20, victim = 7;
+	struct cluster *c = cluster_new(7, n, NULL);
+	struct nc_gossip_config cfg;
+	struct nc__susp_params sp;
+	struct dead_arg d = {c, victim};
+	double t0, t, bound;
+
+	nc_gossip_config_default(&cfg, NC_GOSSIP_PROFILE_LAN);
+	nc__suspicion_params(&cfg, (size_t)n, &sp);
+	bound = (n - 1) * cfg.probe_interval + cfg.probe_interval + sp.max +
+		nc__bq_transmit_limit(cfg.retransmit_mult, (size_t)n) *
+			cfg.gossip_interval;
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	sim_run_until(c->w, 40);
+	t0 = sim_now(c->w);
+	sim_node_set_down(sim_node_get(c->w, victim), true);
+	nc_gossip_delete(c->g[victim]);
+	c->g[victim] = NULL;
+	c->healthy[victim] = false;
+	t = sim_run_until_pred(c->w, t0 + bound, 0.05, pred_all_see_dead, &d);
+	measured_detect = t >= 0 ? t - t0 : -1;
+	detect_bound = bound;
+	printf("\n    crash of node-7 seen dead by all in %.1f s "
+	       "(bound %.1f s, suspicion min %.1f max %.1f)\n",
+	       measured_detect, bound, sp.min, sp.max);
+	CU_ASSERT(t >= 0);
+	sim_run_until(c->w, sim_now(c->w) + 10);
+	CU_ASSERT_EQUAL(c->false_dead, 0);
+	cluster_delete(c);
+}
+
+static void
+set_group_range(struct cluster *c, int from, int to, int group)
+{
+	for (int i = from; i < to; i++)
+		sim_node_set_group(sim_node_get(c->w, i), group);
+}
+
+static bool
+pred_partitioned(struct sim_world *w, void *arg)
+{
+	struct cluster *c = arg;
+
+	(void)w;
+	for (int i = 0; i < c->n; i++) {
+		for (int j = 0; j < c->n; j++) {
+			int s = (int)state_of(c, i, j);
+			bool same = (i < c->n / 2) == (j < c->n / 2);
+			if (same && s != NC_MEMBER_ALIVE)
+				return false;
+			if (!same && s != NC_MEMBER_DEAD && s != -1)
+				return false;
+		}
+	}
+	return true;
+}
+
+static void
+test_partition_heal(void)
+{
+	/* Sixteen nodes split 8/8. Each half must declare the other half
+	 * dead (and stay alive among itself). After the partition heals,
+	 * serf's reconnect (push/pull join to failed members every 30 s)
+	 * and anti-entropy bring the halves back together: the "dead"
+	 * nodes learn of their death from the merged state, refute with a
+	 * higher incarnation, and everyone is alive again. */
+	const int n = 16;
+	struct cluster *c = cluster_new(16, n, NULL);
+	double t, t_split, t_heal;
+
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	t_split = sim_now(c->w);
+	set_group_range(c, n / 2, n, 1);
+	t = sim_run_until_pred(c->w, t_split + 120, 0.5, pred_partitioned, c);
+	printf("\n    partition: both halves see the other dead after %.1f s\n",
+	       t - t_split);
+	CU_ASSERT(t >= 0);
+	sim_run_until(c->w, t_split + 90);
+	t_heal = sim_now(c->w);
+	set_group_range(c, n / 2, n, 0);
+	t = sim_run_until_pred(c->w, t_heal + 240, 0.5, pred_fullmesh, c);
+	printf("    healed: full mesh again after %.1f s\n",
+	       t >= 0 ? t - t_heal : -1.0);
+	CU_ASSERT(t >= 0);
+	cluster_delete(c);
+}
+
+static void
+test_refute_false_suspicion(void)
+{
+	/* Ten healthy nodes. We inject into node-1 a suspect message about
+	 * node-3 at node-3's current incarnation, as if node-1 had a bad
+	 * probe. The suspicion spreads, reaches node-3, and node-3 refutes
+	 * with a higher incarnation; nobody may declare node-3 dead. */
+	struct cluster *c = cluster_new(10, 10, NULL);
+	struct nc_env *env = sim_node_env(sim_node_get(c->w, 1));
+	const struct nc_gossip_member *self3;
+	struct nc_proto_suspect s;
+	char buf[256];
+	uint32_t inc;
+	int len;
+
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	self3 = nc_gossip_self(c->g[3]);
+	inc = self3->incarnation;
+	s.incarnation = inc;
+	s.node = nc_proto_cstr("node-3");
+	s.from = nc_proto_cstr("node-9");
+	len = nc_proto_encode_suspect(buf, sizeof(buf), &s);
+	CU_ASSERT_FATAL(len > 0);
+	env->sink.on_packet(env->sink.ctx, sim_node_addr(sim_node_get(c->w, 9)),
+			    buf, (size_t)len, sim_now(c->w));
+	CU_ASSERT_EQUAL(state_of(c, 1, 3), NC_MEMBER_SUSPECT);
+	sim_run_until(c->w, sim_now(c->w) + 60);
+	CU_ASSERT(nc_gossip_self(c->g[3])->incarnation > inc);
+	CU_ASSERT(nc_gossip_stats(c->g[3])->refutations >= 1);
+	CU_ASSERT_EQUAL(c->failed_about[3], 0);
+	CU_ASSERT_TRUE(pred_fullmesh(c->w, c));
+	cluster_delete(c);
+}
+
+static void
+test_loss_no_false_dead(void)
+{
+	/* Twenty nodes on a network that drops 10 % of all datagrams, for
+	 * ten virtual minutes. Probes fail now and then (suspicions are
+	 * expected), but indirect probes, TCP fallback and refutation must
+	 * keep every healthy node from being declared dead. */
+	struct cluster *c = cluster_new(10, 20, NULL);
+	uint64_t susp = 0;
+
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	sim_set_loss(c->w, 0.10);
+	sim_run_until(c->w, sim_now(c->w) + 600);
+	for (int i = 0; i < c->n; i++)
+		susp += nc_gossip_stats(c->g[i])->suspicions;
+	printf("\n    10%% loss, 600 s: %llu suspicions, %d false dead, "
+	       "%llu packets lost\n", (unsigned long long)susp, c->false_dead,
+	       (unsigned long long)sim_net_stats(c->w)->drop_loss);
+	CU_ASSERT_EQUAL(c->false_dead, 0);
+	cluster_delete(c);
+}
+
+/* Intermittent freezes: node i in `frozen` pauses for FREEZE_S every
+ * FREEZE_PERIOD_S, with a per-node phase. */
+#define FREEZE_S 2.0
+#define FREEZE_PERIOD_S 4.0
+
+struct freezer {
+	struct cluster *c;
+	int node;
+	double until;
+};
+
+static void
+freeze_cb(struct sim_world *w, void *arg)
+{
+	struct freezer *f = arg;
+
+	if (sim_now(w) >= f->until)
+		return;
+	sim_node_pause(sim_node_get(w, f->node), FREEZE_S);
+	sim_call_at(w, sim_now(w) + FREEZE_PERIOD_S, freeze_cb, f);
+}
+
+static bool lifeguard_flag;
+
+static void
+cfg_lifeguard(struct nc_gossip_config *cfg, int i)
+{
+	(void)i;
+	cfg->lifeguard = lifeguard_flag;
+}
+
+static int
+run_slow_nodes(bool lifeguard)
+{
+	const int n = 30, slow[3] = {4, 11, 23};
+	struct freezer fz[3];
+	struct cluster *c;
+	int false_dead;
+	double t0;
+
+	lifeguard_flag = lifeguard;
+	c = cluster_new(30, n, cfg_lifeguard);
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	t0 = sim_now(c->w);
+	for (int i = 0; i < 3; i++) {
+		fz[i].c = c;
+		fz[i].node = slow[i];
+		fz[i].until = t0 + 300;
+		sim_call_at(c->w, t0 + i * 1.3, freeze_cb, &fz[i]);
+	}
+	sim_run_until(c->w, t0 + 300);
+	/* Every node here is healthy: count every verdict. */
+	false_dead = c->false_dead;
+	cluster_delete(c);
+	return false_dead;
+}
+
+static void
+test_lifeguard_slow_nodes(void)
+{
+	/* Thirty nodes; three of them are healthy but freeze (SIGSTOP-like)
+	 * for 2 s out of every 4 s. Every "failed" verdict about them is a
+	 * false positive. Lifeguard (awareness, dynamic suspicion, buddy
+	 * pings, nacks) must produce fewer of them than classic SWIM timings
+	 * on the same seed. */
+	lg_on_false = run_slow_nodes(true);
+	lg_off_false = run_slow_nodes(false);
+	printf("\n    false 'failed' verdicts, 300 s: lifeguard on %d, "
+	       "off %d\n", lg_on_false, lg_off_false);
+	CU_ASSERT(lg_on_false < lg_off_false ||
+		  (lg_on_false == 0 && lg_off_false > 0));
+}
+
+int
+nc_test_swim_register(void)
+{
+	CU_pSuite s = CU_add_suite("swim", NULL, NULL);
+
+	if (s == NULL)
+		return -1;
+	if (CU_add_test(s, "broadcast_queue", test_broadcast_queue) == NULL ||
+	    CU_add_test(s, "suspicion_formula", test_suspicion_formula) == NULL ||
+	    CU_add_test(s, "awareness_bounds", test_awareness_bounds) == NULL ||
+	    CU_add_test(s, "merge_version_check", test_merge_version_check) == NULL ||
+	    CU_add_test(s, "malformed_packets", test_malformed_packets) == NULL ||
+	    CU_add_test(s, "hooks_probe_done", test_hooks_probe_done) == NULL ||
+	    CU_add_test(s, "join_converge_50", test_join_converge_50) == NULL ||
+	    CU_add_test(s, "crash_detected", test_crash_detected) == NULL ||
+	    CU_add_test(s, "refute_false_suspicion", test_refute_false_suspicion) == NULL ||
+	    CU_add_test(s, "partition_heal", test_partition_heal) == NULL ||
+	    CU_add_test(s, "loss_no_false_dead", test_loss_no_false_dead) == NULL ||
+	    CU_add_test(s, "lifeguard_slow_nodes", test_lifeguard_slow_nodes) == NULL)
+		return -1;
+	return 0;
+}
