@@ -542,7 +542,7 @@ run_one(const struct sim_opts *o, const struct sim_matrix *m,
 	struct nc_coord *coords = calloc(n, sizeof(*coords));
 	struct nc_coord_candidate *cands = calloc(n, sizeof(*cands));
 	double *scratch = malloc(n * n * sizeof(double));
-	char (*names)[24] = calloc(n, sizeof(*names));
+	char (*names)[32] = calloc(n, sizeof(*names));
 	if (cl == NULL || coords == NULL || cands == NULL || scratch == NULL ||
 	    names == NULL)
 		goto out;

@@ -113,31 +113,44 @@ nc_coord_rank_nearest(enum nc_coord_algo algo, const struct nc_coord *src,
 	return (int)have;
 }
 
-/* Sort candidates by group, then as nearest orders them. */
+/* A candidate in the failover sort: small, so qsort moves little. */
+struct member {
+	/* Estimate, seconds; INFINITY without a usable coordinate. */
+	double rtt;
+	/* Borrowed name, for ties. */
+	const char *name;
+	/* Index into the caller's array. */
+	uint32_t idx;
+	/* Group id (index into the group table). */
+	uint32_t gid;
+};
+
+/* By group, then as nearest orders (no coordinate = INFINITY = last). */
 static int
-keyed_group_cmp(const void *pa, const void *pb)
+member_cmp(const void *pa, const void *pb)
 {
-	const struct keyed *a = pa, *b = pb;
-	int c = strcmp(a->group, b->group);
-	return c != 0 ? c : keyed_cmp(a, b);
+	const struct member *a = pa, *b = pb;
+	if (a->gid != b->gid)
+		return a->gid < b->gid ? -1 : 1;
+	if (a->rtt != b->rtt)
+		return a->rtt < b->rtt ? -1 : 1;
+	int c = strcmp(a->name, b->name);
+	if (c != 0)
+		return c;
+	return a->idx < b->idx ? -1 : (a->idx > b->idx);
 }
 
 /* A group while it is being built. */
 struct grp {
-	/* The public record (first is rewritten at the end). */
+	/* The public record (first is filled in at the end). */
 	struct nc_coord_group_rank r;
-	/* First member in the scratch array. */
-	size_t k_first;
+	/* First member in the sorted member array. */
+	size_t m_first;
+	/* Members with a coordinate. */
+	size_t with;
 	/* 0: has a median, 1: members without coordinates, 2: empty. */
 	int cls;
 };
-
-static int
-grp_name_cmp(const void *pa, const void *pb)
-{
-	const struct grp *a = pa, *b = pb;
-	return strcmp(a->r.group, b->r.group);
-}
 
 static int
 grp_rank_cmp(const void *pa, const void *pb)
@@ -148,6 +161,35 @@ grp_rank_cmp(const void *pa, const void *pb)
 	if (a->cls == 0 && a->r.median_rtt != b->r.median_rtt)
 		return a->r.median_rtt < b->r.median_rtt ? -1 : 1;
 	return strcmp(a->r.group, b->r.group);
+}
+
+/*
+ * Group name -> id: open addressing over a power-of-two table of ids + 1.
+ * Returns the id of `name`, adding a group if it is new.
+ */
+static uint32_t
+group_id(uint32_t *slots, uint32_t mask, struct grp *g, size_t *ng,
+	 const char *name)
+{
+	/* FNV-1a 64, as in peers.c. */
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (const char *p = name; *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 0x100000001b3ULL;
+	}
+	for (uint32_t s = (uint32_t)h & mask;; s = (s + 1) & mask) {
+		uint32_t v = slots[s];
+		if (v == 0) {
+			struct grp *x = &g[*ng];
+			memset(x, 0, sizeof(*x));
+			x->r.group = name;
+			slots[s] = (uint32_t)++*ng;
+			return (uint32_t)(*ng - 1);
+		}
+		if (g[v - 1].r.group == name ||
+		    strcmp(g[v - 1].r.group, name) == 0)
+			return v - 1;
+	}
 }
 
 int
@@ -161,84 +203,87 @@ nc_coord_rank_failover(enum nc_coord_algo algo, const struct nc_coord *src,
 	if (src == NULL || (cands == NULL && count > 0) ||
 	    (order == NULL && count > 0) || groups == NULL ||
 	    n_groups == NULL || (all_groups == NULL && n_all_groups > 0) ||
-	    count > (size_t)INT32_MAX)
+	    count > (size_t)INT32_MAX || n_all_groups > (size_t)INT32_MAX)
 		return NC_COORD_EINVAL;
-	struct keyed *k = malloc((count + 1) * sizeof(*k));
-	struct grp *g = malloc((count + n_all_groups + 1) * sizeof(*g));
-	if (k == NULL || g == NULL) {
-		free(k);
+	size_t max_groups = count + n_all_groups;
+	uint32_t nslots = 2;
+	while (nslots < 2 * max_groups)
+		nslots <<= 1;
+	struct member *m = malloc((count + 1) * sizeof(*m));
+	struct grp *g = malloc((max_groups + 1) * sizeof(*g));
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	if (m == NULL || g == NULL || slots == NULL) {
+		free(m);
 		free(g);
+		free(slots);
 		return NC_COORD_ENOMEM;
 	}
-	size_t nk = 0;
+	size_t nm = 0, ng = 0;
 	for (size_t i = 0; i < count; i++) {
 		if (filter != NULL && !filter(&cands[i], i, arg))
 			continue;
-		make_key(algo, src, &cands[i], i, &k[nk]);
-		if (skip_group != NULL && strcmp(k[nk].group, skip_group) == 0)
+		const char *grp = cands[i].group != NULL ? cands[i].group : "";
+		if (skip_group != NULL && strcmp(grp, skip_group) == 0)
 			continue;
-		nk++;
+		struct keyed k;
+		make_key(algo, src, &cands[i], i, &k);
+		m[nm].rtt = k.has ? k.rtt : INFINITY;
+		m[nm].name = k.name;
+		m[nm].idx = (uint32_t)i;
+		m[nm].gid = group_id(slots, nslots - 1, g, &ng, grp);
+		nm++;
 	}
-	qsort(k, nk, sizeof(*k), keyed_group_cmp);
+	size_t ng_found = ng;
+	/* Groups the caller knows of but that have no candidate. */
+	for (size_t a = 0; a < n_all_groups; a++) {
+		const char *name = all_groups[a] != NULL ? all_groups[a] : "";
+		if (skip_group == NULL || strcmp(name, skip_group) != 0)
+			(void)group_id(slots, nslots - 1, g, &ng, name);
+	}
+	qsort(m, nm, sizeof(*m), member_cmp);
 
-	/* One group per run of equal group names. */
-	size_t ng = 0;
-	for (size_t i = 0; i < nk;) {
-		size_t j = i, with = 0;
-		while (j < nk && strcmp(k[j].group, k[i].group) == 0) {
-			with += k[j].has;
+	/* Members of a group are contiguous; those with coordinates first. */
+	for (size_t i = 0; i < nm;) {
+		struct grp *x = &g[m[i].gid];
+		size_t j = i;
+		while (j < nm && m[j].gid == m[i].gid) {
+			x->with += isfinite(m[j].rtt);
 			j++;
 		}
-		struct grp *x = &g[ng++];
-		x->r.group = k[i].group;
+		x->m_first = i;
 		x->r.count = j - i;
-		x->k_first = i;
-		/* Members with a coordinate come first, by estimate. */
-		if (with == 0) {
+		i = j;
+	}
+	for (size_t i = 0; i < ng; i++) {
+		struct grp *x = &g[i];
+		size_t w = x->with, f = x->m_first;
+		if (i >= ng_found) {
+			x->cls = 2;
+			x->r.count = 0;
+			x->r.median_rtt = NAN;
+		} else if (w == 0) {
 			x->cls = 1;
 			x->r.median_rtt = NAN;
 		} else {
 			x->cls = 0;
 			x->r.median_rtt =
-				with % 2 ? k[i + with / 2].rtt
-					 : 0.5 * (k[i + with / 2 - 1].rtt +
-						  k[i + with / 2].rtt);
+				w % 2 ? m[f + w / 2].rtt
+				      : 0.5 * (m[f + w / 2 - 1].rtt +
+					       m[f + w / 2].rtt);
 		}
-		i = j;
-	}
-	/* Groups the caller knows of but that have no candidate. */
-	size_t ng_found = ng;
-	for (size_t a = 0; a < n_all_groups; a++) {
-		const char *name = all_groups[a] != NULL ? all_groups[a] : "";
-		if (skip_group != NULL && strcmp(name, skip_group) == 0)
-			continue;
-		struct grp key = {.r = {.group = name}};
-		/* g[0..ng_found) is sorted by name; later ones are few. */
-		if (bsearch(&key, g, ng_found, sizeof(*g), grp_name_cmp))
-			continue;
-		int dup = 0;
-		for (size_t b = ng_found; b < ng && !dup; b++)
-			dup = strcmp(g[b].r.group, name) == 0;
-		if (dup)
-			continue;
-		struct grp *x = &g[ng++];
-		x->r.group = name;
-		x->r.count = 0;
-		x->r.median_rtt = NAN;
-		x->k_first = 0;
-		x->cls = 2;
 	}
 	qsort(g, ng, sizeof(*g), grp_rank_cmp);
 
 	size_t pos = 0;
 	for (size_t i = 0; i < ng; i++) {
 		g[i].r.first = pos;
-		for (size_t m = 0; m < g[i].r.count; m++)
-			order[pos++] = k[g[i].k_first + m].idx;
+		for (size_t k = 0; k < g[i].r.count; k++)
+			order[pos++] = m[g[i].m_first + k].idx;
 		groups[i] = g[i].r;
 	}
 	*n_groups = ng;
-	free(k);
+	free(m);
 	free(g);
+	free(slots);
 	return (int)pos;
 }
