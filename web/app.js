@@ -394,7 +394,7 @@
     renderNearest();
     renderFailover();
     renderTable();
-    if (fromUser) scrollRowIntoView(name);
+    scrollRowIntoView(name);
     requestDraw();
     refreshSelection(true).catch(() => {});
   }
@@ -603,18 +603,11 @@
       error: (a, b) => cmpNull(a.err, b.err) || byName(a, b),
     };
     rows.sort(sorters[state.sortKey]);
-    const html = [];
-    for (const r of rows) {
-      const nm = esc(r.m.Name);
-      const cls = (r.m.Name === state.selected ? 'selected' : '') + (nearestSet.has(r.m.Name) ? ' nearest' : '');
-      html.push('<tr data-name="' + nm + '"' + (cls.trim() ? ' class="' + cls.trim() + '"' : '') + ' title="' + esc(r.m.Addr + ':' + r.m.Port) + '">' +
-        '<td>' + nm + '</td><td><span class="st st-' + esc(r.m.Status) + '">' + esc(r.m.Status) + '</span></td>' +
-        '<td class="num">' + (r.rtt === null ? '–' : fmtMs(r.rtt)) + '</td>' +
-        '<td class="num">' + (r.err === null ? '–' : r.err.toFixed(3)) + '</td>' +
-        '<td class="tags" title="' + esc(r.tags) + '">' + esc(r.tags) + '</td></tr>');
-    }
-    const s = html.join('');
-    if (force || s !== state.tableSig) { el.tbody.innerHTML = s; state.tableSig = s; }
+    state.tableRows = rows;
+    state.tableNearest = nearestSet;
+    el.table.setAttribute('aria-rowcount', String(rows.length + 1));
+    el.table.dataset.rows = String(rows.length);
+    renderTableWindow(force);
     el.membersCount.textContent = q ? '(' + rows.length + ' of ' + state.members.length + ')' : '(' + state.members.length + ')';
     for (const th of el.table.querySelectorAll('thead th')) {
       const b = th.querySelector('button');
@@ -623,12 +616,48 @@
     }
   }
 
+  // Only the rows in (and near) the visible part of the table are in the
+  // DOM, between two spacer rows: laying out 1,000 table rows on every 2 s
+  // refresh cost ~200 ms of main thread; a window of ~60 rows costs ~nothing.
+  const ROW_H = 23;  // px; must match `tbody tr { height }` in style.css
+  function renderTableWindow(force) {
+    const rows = state.tableRows || [];
+    const wrap = el.tableWrap;
+    const viewH = wrap.clientHeight || 600;
+    const first = Math.max(0, Math.floor(wrap.scrollTop / ROW_H) - 15);
+    const last = Math.min(rows.length, first + Math.ceil(viewH / ROW_H) + 30);
+    const html = ['<tr class="spacer" aria-hidden="true" style="height:' + first * ROW_H + 'px"><td colspan="5"></td></tr>'];
+    const nearestSet = state.tableNearest || new Set();
+    for (let i = first; i < last; i++) {
+      const r = rows[i];
+      const nm = esc(r.m.Name);
+      const cls = (r.m.Name === state.selected ? 'selected' : '') + (nearestSet.has(r.m.Name) ? ' nearest' : '');
+      html.push('<tr data-name="' + nm + '" aria-rowindex="' + (i + 2) + '"' + (cls.trim() ? ' class="' + cls.trim() + '"' : '') + ' title="' + esc(r.m.Addr + ':' + r.m.Port) + '">' +
+        '<td>' + nm + '</td><td><span class="st st-' + esc(r.m.Status) + '">' + esc(r.m.Status) + '</span></td>' +
+        '<td class="num">' + (r.rtt === null ? '–' : fmtMs(r.rtt)) + '</td>' +
+        '<td class="num">' + (r.err === null ? '–' : r.err.toFixed(3)) + '</td>' +
+        '<td class="tags" title="' + esc(r.tags) + '">' + esc(r.tags) + '</td></tr>');
+    }
+    html.push('<tr class="spacer" aria-hidden="true" style="height:' + (rows.length - last) * ROW_H + 'px"><td colspan="5"></td></tr>');
+    const s = html.join('');
+    if (force || s !== state.tableSig) { el.tbody.innerHTML = s; state.tableSig = s; }
+  }
+  let scrollQueued = false;
+  el.tableWrap.addEventListener('scroll', () => {
+    if (scrollQueued) return;
+    scrollQueued = true;
+    requestAnimationFrame(() => { scrollQueued = false; renderTableWindow(); });
+  }, { passive: true });
+
   function scrollRowIntoView(name) {
-    const tr = el.tbody.querySelector('tr[data-name="' + CSS.escape(name) + '"]');
-    if (!tr) return;
+    const idx = (state.tableRows || []).findIndex((r) => r.m.Name === name);
+    if (idx < 0) return;
     const wrap = el.tableWrap, head = el.table.tHead.offsetHeight;
-    const top = tr.offsetTop, bottom = top + tr.offsetHeight;
-    if (top - head < wrap.scrollTop || bottom > wrap.scrollTop + wrap.clientHeight) wrap.scrollTop = Math.max(0, top - head - 2 * tr.offsetHeight);
+    const top = head + idx * ROW_H, bottom = top + ROW_H;
+    if (top - head < wrap.scrollTop || bottom > wrap.scrollTop + wrap.clientHeight) {
+      wrap.scrollTop = Math.max(0, top - head - 2 * ROW_H);
+      renderTableWindow();
+    }
   }
 
   el.table.querySelector('thead').addEventListener('click', (ev) => {
@@ -646,7 +675,13 @@
   el.filter.addEventListener('input', () => { state.filter = el.filter.value; renderTable(); });
 
   // ------------------------------------------------------------ map view --
-  function canvasSize() { return { w: el.canvas.clientWidth, h: el.canvas.clientHeight }; }
+  // The canvas size is read once per frame (reading clientWidth per point
+  // would force a layout each time); a ResizeObserver invalidates it.
+  let sizeCache = null;
+  function canvasSize() {
+    if (!sizeCache) sizeCache = { w: el.canvas.clientWidth, h: el.canvas.clientHeight };
+    return sizeCache;
+  }
 
   function targetBounds() {
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -1049,7 +1084,7 @@
   el.zoomOut.addEventListener('click', () => { const { w, h } = canvasSize(); zoomAt(1 / 1.4, w / 2, h / 2); });
   el.fit.addEventListener('click', () => { state.userMoved = false; fitView(false); });
   $('focus-sel').addEventListener('click', () => focusSelection());
-  new ResizeObserver(() => { if (!state.userMoved) fitView(false); requestDraw(); }).observe(el.wrap);
+  new ResizeObserver(() => { sizeCache = null; if (!state.userMoved) fitView(false); requestDraw(); }).observe(el.wrap);
 
   // -------------------------------------------------------------- controls --
   function doSearch() {
@@ -1089,6 +1124,9 @@
         lines: lastDrawn.lines.map((l) => ({ name: l.name, ms: l.ms })),
         nearest: state.nearest && state.nearest.Nodes ? state.nearest.Nodes.map((n) => n.Name) : null,
       };
+    },
+    tableRows() {
+      return (state.tableRows || []).map((r) => ({ name: r.m.Name, status: r.m.Status, rtt: r.rtt, err: r.err }));
     },
     metrics() { return { firstDataMs: state.firstDataMs, firstRenderMs: state.firstRenderMs, firstFrameMs: state.firstFrameMs }; },
     select(name) { select(name, true); },

@@ -255,7 +255,13 @@ async function waitFirstRender(page) {
 
   await test('members table: one row per member, sortable headers, filter', async () => {
     const members = await api(baseUrl, '/v1/members', tok);
-    await until('row count', async () => (await page.locator('#members-body tr').count()) === members.length, CONVERGE_MS);
+    // The table keeps only the visible rows in the DOM; its model has all.
+    const model = () => page.evaluate(() => window.netcoordUI.tableRows());
+    const domRows = () => page.locator('#members-body tr[data-name]').evaluateAll((trs) => trs.map((tr) => tr.dataset.name));
+    await until('row count', async () => (await model()).length === members.length &&
+      (await page.locator('#members-table').getAttribute('data-rows')) === String(members.length), CONVERGE_MS);
+    const want = members.map((m) => m.Name).sort().join();
+    assert((await model()).map((r) => r.name).sort().join() === want, 'table rows are not the members');
     // Header buttons are real buttons (keyboard reachable).
     const hdr = page.locator('th button[data-sort="rtt"]');
     await hdr.focus();
@@ -266,18 +272,28 @@ async function waitFirstRender(page) {
     const after = await sortState();
     assert(before !== after && after !== 'none', 'aria-sort did not change: ' + before + ' -> ' + after);
     if (after !== 'ascending') await hdr.click();
-    const rtts = await page.locator('#members-body tr td:nth-child(3)').evaluateAll((tds) => tds.map((td) => td.textContent));
-    const nums = rtts.filter((t) => t !== '–').map(Number);
+    const rows = await model();
+    const nums = rows.map((r) => r.rtt).filter((v) => v !== null);
     for (let i = 1; i < nums.length; i++) assert(nums[i - 1] <= nums[i], 'RTT column not ascending at row ' + i);
-    const firstRow = await page.locator('#members-body tr').first().getAttribute('data-name');
-    assert(firstRow === target, 'selected node should sort first by RTT, got ' + firstRow);
+    assert(rows[0].name === target, 'selected node should sort first by RTT, got ' + rows[0].name);
+    const dom = await domRows();
+    assert(dom.length >= 10 || dom.length === rows.length, 'too few rows rendered: ' + dom.length);
+    assert(JSON.stringify(dom) === JSON.stringify(rows.slice(0, dom.length).map((r) => r.name)), 'DOM rows differ from the sorted model');
+    const domRtts = await page.locator('#members-body tr[data-name] td:nth-child(3)').evaluateAll((tds) => tds.map((td) => td.textContent));
+    const dn = domRtts.filter((t) => t !== '–').map(Number);
+    for (let i = 1; i < dn.length; i++) assert(dn[i - 1] <= dn[i], 'rendered RTT column not ascending at row ' + i);
+    // Scrolling renders the rows further down.
+    await page.locator('#table-wrap').evaluate((w) => { w.scrollTop = w.scrollHeight; });
+    await until('last row rendered', async () => (await domRows()).includes(rows[rows.length - 1].name), 3000);
     await page.locator('th button[data-sort="name"]').click();
-    const names = await page.locator('#members-body tr').evaluateAll((trs) => trs.slice(0, 50).map((tr) => tr.dataset.name));
+    const names = (await model()).map((r) => r.name);
     const sorted = [...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
     assert(JSON.stringify(names) === JSON.stringify(sorted), 'name sort wrong');
+    const dom2 = await domRows();
+    assert(JSON.stringify(dom2) === JSON.stringify(names.slice(0, dom2.length)), 'name sort not rendered from the top');
     await page.locator('#filter').fill(target);
     await until('filtered', async () => {
-      const rows = await page.locator('#members-body tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.name));
+      const rows = await domRows();
       return rows.length >= 1 && rows.length < members.length && rows.every((r) => r.includes(target)) && rows.includes(target);
     }, 5000);
     await page.locator('#filter').fill('');
@@ -314,8 +330,12 @@ async function waitFirstRender(page) {
     assert(tt.includes('est. RTT from ' + target), 'tooltip lacks RTT from selected: ' + tt);
     await page.mouse.click(box.x + best.x, box.y + best.y);
     await until('clicked selection', async () => (await snapshot(page)).selected === best.name, 3000);
-    // back to the test's target, via the table
+    // The table scrolled to the clicked node's row.
+    await until('row of clicked node rendered', async () => page.locator('#members-body tr.selected[data-name="' + best.name + '"]').isVisible(), 3000);
+    // back to the test's target, via the filtered table
+    await page.locator('#filter').fill(target);
     await page.locator('#members-body tr[data-name="' + target + '"]').click();
+    await page.locator('#filter').fill('');
     await until('row selection', async () => (await snapshot(page)).selected === target, 3000);
     return 'hovered/clicked ' + best.name;
   });
@@ -373,8 +393,10 @@ async function waitFirstRender(page) {
     const boundMs = useMock ? 10000 : detectBoundS * 1000 + 2 * 2000 + 1000;
     await until(killNode + ' failed on the map', async () => (await st()) === 'failed', boundMs, 200);
     const dt = Date.now() - t0;
+    await page.locator('#filter').fill(killNode);
     await until('table row failed', async () =>
       (await page.locator('#members-body tr[data-name="' + killNode + '"] td:nth-child(2)').textContent()) === 'failed', 5000);
+    await page.locator('#filter').fill('');
     if (useMock) await fetch(baseUrl + '/mock/revive?name=' + encodeURIComponent(killNode), { method: 'POST' });
     await page.screenshot({ path: path.join(ARTIFACTS, 'map-after-kill.png') });
     return killNode + ' failed on the map ' + (dt / 1000).toFixed(1) + ' s after the kill (bound ' + (boundMs / 1000) + ' s incl. UI polling)';
