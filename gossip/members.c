@@ -374,7 +374,8 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 		if (m == NULL)
 			return;
 		m->pub.addr = addr;
-		memcpy(m->pub.meta, a->meta.data, a->meta.len);
+		if (a->meta.len > 0)
+			memcpy(m->pub.meta, a->meta.data, a->meta.len);
 		m->pub.meta_len = a->meta.len;
 		memcpy(m->pub.vsn, a->vsn.data, 6);
 		if (g->self == NULL) {
@@ -408,7 +409,8 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 	nc_susp_stop(m);
 	old_state = m->pub.state;
 	meta_changed = m->pub.meta_len != a->meta.len ||
-		       memcmp(m->pub.meta, a->meta.data, a->meta.len) != 0;
+		       (a->meta.len > 0 &&
+			memcmp(m->pub.meta, a->meta.data, a->meta.len) != 0);
 	if (!bootstrap && is_self) {
 		if (a->incarnation == m->pub.incarnation && !meta_changed &&
 		    memcmp(a->vsn.data, m->pub.vsn, 6) == 0)
@@ -419,7 +421,8 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 		return;
 	}
 	m->pub.incarnation = a->incarnation;
-	memcpy(m->pub.meta, a->meta.data, a->meta.len);
+	if (a->meta.len > 0)
+		memcpy(m->pub.meta, a->meta.data, a->meta.len);
 	m->pub.meta_len = a->meta.len;
 	memcpy(m->pub.vsn, a->vsn.data, 6);
 	m->pub.addr = addr;
