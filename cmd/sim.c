@@ -102,7 +102,8 @@ usage(FILE *f)
 		"[-peer-cap N]\n"
 		"  -matrix FILE   RTT matrix, ms, line i = RTTs from node i, "
 		"-1 = missing\n"
-		"  -rounds R      rounds to run (default 1000)\n"
+		"  -rounds R      rounds to run (default 1000, or the last "
+		"-report)\n"
 		"  -report LIST   rounds to print (default "
 		"10,25,50,100,200,500,1000)\n"
 		"  -dims D        dimensions (default 8)\n"
@@ -190,7 +191,7 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 	o->peer_cap = -1;
 	memcpy(o->reports, def_reports, sizeof(def_reports));
 	o->n_reports = sizeof(def_reports) / sizeof(def_reports[0]);
-	int reports_given = 0;
+	int reports_given = 0, rounds_given = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *f = argv[i];
@@ -220,6 +221,7 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 			if (parse_uint(v, 1, 100000000, &u) != 0)
 				return bad_flag(f, v, "want an integer >= 1");
 			o->rounds = (unsigned)u;
+			rounds_given = 1;
 		} else if (strcmp(name, "report") == 0) {
 			if (parse_reports(v, o) != 0)
 				return bad_flag(f, v,
@@ -290,8 +292,13 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 			k++;
 		o->reports[k++] = o->rounds;
 		o->n_reports = k;
+	} else if (!rounds_given) {
+		o->rounds = o->reports[o->n_reports - 1];
 	} else if (o->reports[o->n_reports - 1] > o->rounds) {
-		return bad_flag("-report", "", "a report round exceeds -rounds");
+		fprintf(stderr,
+			"netcoord sim: -report round %u exceeds -rounds %u\n",
+			o->reports[o->n_reports - 1], o->rounds);
+		return 2;
 	}
 	return 0;
 }

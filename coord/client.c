@@ -52,9 +52,9 @@
  *     ms swamps the sub-millisecond distances that rank neighbours.
  *  5. Latency filter: with two samples Serf's "median" is the larger; we
  *     take the smaller (queueing only ever adds delay). From three on it
- *     is the median, as in Serf. A filtered sample more than 3x what we
- *     predict while our measured error is below 0.3 is capped at 3x the
- *     prediction before it is remembered (per-node outlier guard).
+ *     is the median, as in Serf. (A per-node outlier guard - capping
+ *     samples far above the prediction - was tried and made no measurable
+ *     difference, with or without noise, so it is not here.)
  *
  * The published error estimate uses Serf's rule on the raw distance, so it
  * tracks our (smaller) true error; Serf peers weigh us by it as usual.
@@ -88,15 +88,6 @@
  */
 #define NC_WEIGHT_ERR_FLOOR 0.05
 #define NC_WEIGHT_ERR_OFFSET 0.01
-
-/**
- * NC outlier guard: a filtered sample larger than OUTLIER_FACTOR x the
- * current prediction, while our measured error is below
- * OUTLIER_CONFIDENT, is capped at OUTLIER_FACTOR x the prediction.
- * Arbitrary but conservative: a 3x jump is well beyond ordinary jitter.
- */
-#define NC_OUTLIER_FACTOR 3.0
-#define NC_OUTLIER_CONFIDENT 0.3
 
 /** Weight of one sample in the measured-error moving average. */
 #define MEASURED_ERROR_ALPHA 0.02
@@ -410,18 +401,14 @@ nc_solve(struct nc_coord_client *c)
 	c->stats.solves++;
 }
 
-/* NC update; returns the RTT it used (after the outlier guard). */
-static double
+/* NC update: remember the peer, update the error estimate, solve. */
+static void
 nc_update(struct nc_coord_client *c, struct nc__coord_peer *p,
 	  const struct nc_coord *other, double rtt)
 {
 	if (rtt < ZERO_RTT)
 		rtt = ZERO_RTT;
 	double dist = nc_coord_raw_distance(&c->coord, other);
-	if (c->have_measured &&
-	    c->stats.measured_error < NC_OUTLIER_CONFIDENT &&
-	    rtt > NC_OUTLIER_FACTOR * dist)
-		rtt = NC_OUTLIER_FACTOR * dist;
 	double *row = nc__coord_peers_hot(&c->peers, p);
 	memcpy(row, other->vec, other->dims * sizeof(double));
 	row[NC_PEER_HOT_HEIGHT(other->dims)] = other->height;
@@ -435,7 +422,6 @@ nc_update(struct nc_coord_client *c, struct nc__coord_peer *p,
 		nc__coord_apply_force(&c->coord, other, force,
 				      c->cfg.height_min, &c->rng);
 	}
-	return rtt;
 }
 
 int
@@ -479,8 +465,7 @@ nc_coord_client_update(struct nc_coord_client *c, const char *name,
 	if (c->cfg.algo == NC_COORD_ALGO_SERF) {
 		serf_vivaldi(c, peer, filtered);
 	} else {
-		/* The outlier guard may have capped the sample. */
-		filtered = nc_update(c, p, peer, filtered);
+		nc_update(c, p, peer, filtered);
 	}
 	update_adjustment(c, peer, filtered);
 	update_gravity(c);

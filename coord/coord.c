@@ -158,6 +158,9 @@ nc_coord_check(const struct nc_coord *c)
 	if (!isfinite(c->error) || !isfinite(c->adjustment) ||
 	    !isfinite(c->height))
 		return NC_COORD_ENOTFINITE;
+	/* Serf never produces these; a peer that sends them is broken. */
+	if (c->error < 0.0 || c->height < 0.0)
+		return NC_COORD_EINVAL;
 	return 0;
 }
 

@@ -183,8 +183,9 @@ nc_coord_init(struct nc_coord *c, const struct nc_coord_config *cfg);
 
 /**
  * Check a coordinate: dims in range, every field finite, error >= 0,
- * height >= 0.
- * @retval 0 ok; NC_COORD_EINVAL (dims), NC_COORD_ENOTFINITE.
+ * height >= 0 (Serf never produces negative ones).
+ * @retval 0 ok; NC_COORD_ENOTFINITE (NaN/Inf anywhere); NC_COORD_EINVAL
+ *         (NULL, dims out of range, negative error or height).
  */
 int
 nc_coord_check(const struct nc_coord *c);
@@ -249,8 +250,8 @@ nc_coord_client_set(struct nc_coord_client *c, const struct nc_coord *coord);
  * @retval 0 updated (possibly after a counted reset);
  *         NC_COORD_ERANGE rtt < 0 or > 10 s; NC_COORD_ENOTFINITE NaN/Inf in
  *         rtt or peer; NC_COORD_EDIM dims differ; NC_COORD_EINVAL NULL or
- *         empty/too long name. On error nothing changes except the
- *         rejected counter.
+ *         empty/too long name, or a peer with negative error/height. On
+ *         error nothing changes except the rejected counter.
  */
 int
 nc_coord_client_update(struct nc_coord_client *c, const char *name,
@@ -288,8 +289,10 @@ struct nc_coord_stats {
 	/** Local solves performed against remembered peers (NC only). */
 	uint64_t solves;
 	/**
-	 * Mean relative error |estimate - rtt| / rtt over the last
-	 * samples, as measured (not Vivaldi's error estimate), 0 if none.
+	 * Measured relative error |estimate - rtt| / rtt of the estimate
+	 * before each update (raw sample, not filtered), as an exponential
+	 * moving average over ~50 samples (alpha 0.02); 0 before the first.
+	 * Unlike coord.error (Vivaldi's own estimate) this is ground truth.
 	 */
 	double measured_error;
 };
@@ -325,7 +328,8 @@ typedef int (*nc_coord_filter_cb)(const struct nc_coord_candidate *cand,
  * @param filter     optional; NULL keeps all
  * @param[out] out_idx  at least n slots: indices into cands
  * @param[out] out_rtt  optional, n slots: estimates (NAN for no coord)
- * @return number written (<= n), or NC_COORD_EINVAL.
+ * @return number written (<= n), NC_COORD_EINVAL, or NC_COORD_ENOMEM
+ *         (only when n > 16).
  */
 int
 nc_coord_rank_nearest(enum nc_coord_algo algo, const struct nc_coord *src,

@@ -297,6 +297,16 @@ test_invalid_input_rejected(void)
 						       NULL),
 				NC_COORD_ENOTFINITE);
 		bad = peer;
+		bad.height = -0.001;
+		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &bad, 0.01,
+						       NULL),
+				NC_COORD_EINVAL);
+		bad = peer;
+		bad.error = -1.0;
+		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &bad, 0.01,
+						       NULL),
+				NC_COORD_EINVAL);
+		bad = peer;
 		bad.dims = 3;
 		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &bad, 0.01,
 						       NULL),
@@ -318,7 +328,7 @@ test_invalid_input_rejected(void)
 
 		struct nc_coord_stats st;
 		nc_coord_client_stats(c, &st);
-		CU_ASSERT_EQUAL(st.rejected, 13);
+		CU_ASSERT_EQUAL(st.rejected, 15);
 		CU_ASSERT_EQUAL(st.updates, 0);
 		CU_ASSERT_EQUAL(st.peers, 0);
 
