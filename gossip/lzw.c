@@ -28,11 +28,12 @@
  * with a hard cap, or to a heap buffer grown up to a cap, which is what
  * stops decompression bombs (one 12-bit code can expand to ~4 KiB).
  *
- * The encoder reproduces Go's output byte for byte, including Go's hash
- * table (linear probing over 4 x 4096 entries, which decides nothing
- * about the output but is the cheapest correct dictionary); the table is
- * heap-allocated (64 KiB) per call: compression is never on the probe
- * path.
+ * The encoder reproduces Go's output byte for byte (same code stream:
+ * initial clear, greedy longest match, clear when code 4095 would be
+ * assigned, EOF, zero padding). Its dictionary is a small open-addressing
+ * hash table on the stack (16 or 32 KiB), so compressing a packet - which
+ * memberlist senders do for every UDP packet when compression is on -
+ * never allocates.
  */
 #include "gossip/proto.h"
 
@@ -45,9 +46,6 @@ enum {
 	LZW_MAX_WIDTH = 12,
 	LZW_MAX_CODE = (1 << LZW_MAX_WIDTH) - 1,
 	LZW_INVALID = 0xffff,
-	/* encoder hash table: 4 x the number of codes */
-	LZW_TABLE_SIZE = 4 << LZW_MAX_WIDTH,
-	LZW_TABLE_MASK = LZW_TABLE_SIZE - 1,
 };
 
 /* ------------------------------------------------------------------ */
@@ -225,8 +223,10 @@ struct lzw_enc {
 	unsigned width;
 	unsigned hi;
 	unsigned overflow;
-	/* key << 12 | code, key = prefix code << 8 | byte; 0 = empty */
+	/* open addressing: key << 12 | code, key = prefix code << 8 | byte
+	 * (20 bits); 0 = empty (a stored code is >= 258, never 0) */
 	uint32_t *table;
+	uint32_t mask;
 };
 
 static void
@@ -266,10 +266,16 @@ enc_inc_hi(struct lzw_enc *e)
 		e->width = 9;
 		e->hi = LZW_EOF;
 		e->overflow = 1u << e->width;
-		memset(e->table, 0, LZW_TABLE_SIZE * sizeof(*e->table));
+		memset(e->table, 0, ((size_t)e->mask + 1) * sizeof(*e->table));
 		return true;
 	}
 	return false;
+}
+
+static inline uint32_t
+enc_hash(const struct lzw_enc *e, uint32_t key)
+{
+	return (key * 2654435761u >> 12) & e->mask;
 }
 
 int
@@ -278,10 +284,20 @@ nc_proto_lzw_compress(char *out, size_t cap, const char *in, size_t len)
 	const uint8_t *src = (const uint8_t *)in;
 	if (cap > INT32_MAX)
 		cap = INT32_MAX;
-	struct lzw_enc e = {out, 0, cap, true, 0, 0, 9, LZW_EOF, 512, NULL};
-	e.table = calloc(LZW_TABLE_SIZE, sizeof(*e.table));
-	if (e.table == NULL)
-		return NC_PROTO_ENOMEM;
+	/*
+	 * The dictionary is any exact map (prefix, byte) -> code: Go's
+	 * hash table layout does not influence the output. A generation
+	 * holds at most 4095 - 258 entries, and never more than len, so
+	 * 4096 slots (16 KiB) keep the load under 1/2 for a UDP-sized
+	 * input and 8192 (32 KiB) for anything; both live on the stack so
+	 * that compressing a packet never allocates, and only the slots in
+	 * use are cleared.
+	 */
+	uint32_t table[2 << LZW_MAX_WIDTH];
+	uint32_t slots = len < 1800 ? 1u << LZW_MAX_WIDTH : 2u << LZW_MAX_WIDTH;
+	memset(table, 0, slots * sizeof(table[0]));
+	struct lzw_enc e = {out, 0, cap, true, 0, 0, 9, LZW_EOF, 512, table,
+			    slots - 1};
 
 	/* GIF89a appendix F: "Encoders should output a Clear code as the
 	 * first code of each image data stream" - Go does, so do we. */
@@ -291,25 +307,19 @@ nc_proto_lzw_compress(char *out, size_t cap, const char *in, size_t len)
 		for (size_t k = 1; k < len && e.ok; k++) {
 			uint32_t lit = src[k];
 			uint32_t key = code << 8 | lit;
-			uint32_t hash = (key >> 12 ^ key) & LZW_TABLE_MASK;
-			bool hit = false;
-			for (uint32_t h = hash, t = e.table[h]; t != 0;
-			     h = (h + 1) & LZW_TABLE_MASK, t = e.table[h]) {
-				if (key == t >> 12) {
-					code = t & LZW_MAX_CODE;
-					hit = true;
-					break;
-				}
-			}
-			if (hit)
+			uint32_t h = enc_hash(&e, key);
+			uint32_t t;
+			while ((t = e.table[h]) != 0 && t >> 12 != key)
+				h = (h + 1) & e.mask;
+			if (t != 0) {
+				code = t & LZW_MAX_CODE;	/* extend */
 				continue;
+			}
 			enc_code(&e, code);
 			code = lit;
 			if (enc_inc_hi(&e))
 				continue;
-			while (e.table[hash] != 0)
-				hash = (hash + 1) & LZW_TABLE_MASK;
-			e.table[hash] = key << 12 | e.hi;
+			e.table[h] = key << 12 | e.hi;	/* h: free slot */
 		}
 		enc_code(&e, code);
 		enc_inc_hi(&e);
@@ -317,6 +327,5 @@ nc_proto_lzw_compress(char *out, size_t cap, const char *in, size_t len)
 	enc_code(&e, LZW_EOF);
 	if (e.nbits > 0)
 		enc_byte(&e, (uint8_t)e.bits);
-	free(e.table);
 	return e.ok ? (int)e.len : NC_PROTO_ENOSPC;
 }

@@ -627,6 +627,7 @@ nc_proto_decode_crc(const char **pos, const char *end,
 /**
  * LZW-compress (Go compress/lzw, LSB, litWidth 8): clear code first, EOF
  * code last, last byte zero-padded. Output is byte-identical to Go.
+ * No heap; uses 16 KiB (inputs < 1800 bytes) or 32 KiB of stack.
  * @return compressed length, or NC_PROTO_ENOSPC.
  */
 int
@@ -653,7 +654,8 @@ nc_proto_lzw_decompress_alloc(char **out, size_t max, const char *in,
 /**
  * Encode 09 | {Algo: 0, Buf: lzw(in)}. Does not decide whether
  * compression pays off (UDP senders keep it only if shorter, §1.2).
- * in must not overlap buf.
+ * in must not overlap buf. The LZW output is produced behind room for the
+ * largest header, so cap must exceed the result by up to 4 bytes.
  */
 int
 nc_proto_encode_compress(char *buf, size_t cap, const char *in, size_t len);
