@@ -258,6 +258,15 @@
     return P;
   }
 
+  function num(v, dflt) { return typeof v === 'number' && isFinite(v) ? v : dflt; }
+  function cleanCoord(c) {
+    return {
+      Vec: Array.isArray(c.Vec) ? c.Vec.map((x) => num(x, 0)) : [],
+      Error: num(c.Error, 1.5), Adjustment: num(c.Adjustment, 0), Height: num(c.Height, 0),
+    };
+  }
+  function addrOf(m) { return (m.Addr || '?') + (m.Port ? ':' + m.Port : ''); }
+
   function coordOf(name) { return state.coords.get(name) || ZERO_COORD; }
 
   // ------------------------------------------------------------- refresh --
@@ -266,6 +275,9 @@
 
   async function refresh() {
     clearTimeout(pollTimer);
+    if (document.hidden && state.lastUpdate) {  // background tab: poll slowly
+      if (Date.now() - state.lastUpdate < 30000) { pollTimer = setTimeout(refresh, POLL_MS); return; }
+    }
     try {
       // Members are required; the agent's own record and the coordinates
       // are optional, so an agent with a partial API still gets a map.
@@ -309,11 +321,13 @@
 
   function applyData(self, members, coords) {
     state.self = self;
+    members = members.filter((m) => m && typeof m.Name === 'string')
+      .map((m) => ({ ...m, Status: STATUSES.includes(m.Status) ? m.Status : String(m.Status || 'unknown'), Tags: m.Tags || {} }));
     state.members = members;
     state.byName = new Map(members.map((m) => [m.Name, m]));
     state.coords = new Map();
-    for (const c of coords) if (c && c.Node && c.Coord) state.coords.set(c.Node, c.Coord);
-    if (self && self.Name && self.Coord) state.coords.set(self.Name, self.Coord);
+    for (const c of coords) if (c && c.Node && c.Coord) state.coords.set(c.Node, cleanCoord(c.Coord));
+    if (self && self.Name && self.Coord) state.coords.set(self.Name, cleanCoord(self.Coord));
     state.lastUpdate = Date.now();
     state.refreshes++;
     if (state.firstDataMs === null) state.firstDataMs = performance.now();
@@ -518,7 +532,7 @@
     if (!m) { el.selInfo.textContent = 'This node is no longer a member.'; return; }
     const c = state.coords.get(sel);
     el.selInfo.innerHTML = '<span class="st st-' + esc(m.Status) + '">' + esc(m.Status) + '</span> · <b>' +
-      esc(m.Addr + ':' + m.Port) + '</b>' + (c ? ' · error <b>' + c.Error.toFixed(3) + '</b>' : ' · no coordinate yet') +
+      esc(addrOf(m)) + '</b>' + (c ? ' · error <b>' + c.Error.toFixed(3) + '</b>' : ' · no coordinate yet') +
       (tagsText(m.Tags) ? ' · ' + esc(tagsText(m.Tags)) : '');
   }
 
@@ -591,7 +605,7 @@
     });
     if (q) {
       rows = rows.filter((r) => r.m.Name.toLowerCase().includes(q) || r.m.Status.includes(q) ||
-        (r.m.Addr + ':' + r.m.Port).includes(q) || r.tags.toLowerCase().includes(q));
+        addrOf(r.m).includes(q) || r.tags.toLowerCase().includes(q));
     }
     const dir = state.sortDir;
     const cmpNull = (a, b) => (a === null ? (b === null ? 0 : 1) : b === null ? -1 : (a - b) * dir);
@@ -632,7 +646,7 @@
       const r = rows[i];
       const nm = esc(r.m.Name);
       const cls = (r.m.Name === state.selected ? 'selected' : '') + (nearestSet.has(r.m.Name) ? ' nearest' : '');
-      html.push('<tr data-name="' + nm + '" aria-rowindex="' + (i + 2) + '"' + (cls.trim() ? ' class="' + cls.trim() + '"' : '') + ' title="' + esc(r.m.Addr + ':' + r.m.Port) + '">' +
+      html.push('<tr data-name="' + nm + '" aria-rowindex="' + (i + 2) + '"' + (cls.trim() ? ' class="' + cls.trim() + '"' : '') + ' title="' + esc(addrOf(r.m)) + '">' +
         '<td>' + nm + '</td><td><span class="st st-' + esc(r.m.Status) + '">' + esc(r.m.Status) + '</span></td>' +
         '<td class="num">' + (r.rtt === null ? '–' : fmtMs(r.rtt)) + '</td>' +
         '<td class="num">' + (r.err === null ? '–' : r.err.toFixed(3)) + '</td>' +
@@ -1013,7 +1027,7 @@
     const selC = state.selected ? state.coords.get(state.selected) : null;
     const rows = [];
     rows.push('<div class="tt-name">' + esc(name) + '</div>');
-    rows.push('<div><span class="tt-k">address</span> ' + esc(m.Addr + ':' + m.Port) + '</div>');
+    rows.push('<div><span class="tt-k">address</span> ' + esc(addrOf(m)) + '</div>');
     rows.push('<div><span class="tt-k">status</span> <span class="st st-' + esc(m.Status) + '">' + esc(m.Status) + '</span></div>');
     const tags = tagsText(m.Tags);
     if (tags) rows.push('<div><span class="tt-k">tags</span> ' + esc(tags) + '</div>');
@@ -1120,7 +1134,10 @@
         refreshes: state.refreshes,
         selected: state.selected,
         view: { ...state.view },
-        points: lastDrawn.points.map((it) => ({ name: it.name, status: it.m.Status, x: it.sx, y: it.sy, color: it.color })),
+        points: lastDrawn.points.map((it) => {
+          const p = state.points.get(it.name);
+          return { name: it.name, status: it.m.Status, x: it.sx, y: it.sy, wx: p.tx, wy: p.ty, color: it.color };
+        }),
         lines: lastDrawn.lines.map((l) => ({ name: l.name, ms: l.ms })),
         nearest: state.nearest && state.nearest.Nodes ? state.nearest.Nodes.map((n) => n.Name) : null,
       };
@@ -1131,6 +1148,8 @@
     metrics() { return { firstDataMs: state.firstDataMs, firstRenderMs: state.firstRenderMs, firstFrameMs: state.firstFrameMs }; },
     select(name) { select(name, true); },
   };
+
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(); });
 
   renderNearest();
   renderFailover();

@@ -127,7 +127,9 @@ async function waitFirstRender(page) {
   let killHook = null;    // async (name) => void
   let killNode = env.NC_KILL_NODE || '';
   if (useMock) {
-    const m = await startMock(['--members', env.NC_MOCK_MEMBERS || '1000']);
+    // --spin: the mock rotates and shifts its whole coordinate space every
+    // 2 s (distances unchanged), so the layout test checks the alignment.
+    const m = await startMock(['--members', env.NC_MOCK_MEMBERS || '1000', '--spin']);
     baseUrl = m.url;
     const mt = await startMock(['--members', '40', '--token', 'browser-test-token', '--seed', '7']);
     tokenBase = { url: mt.url, token: 'browser-test-token' };
@@ -309,6 +311,22 @@ async function waitFirstRender(page) {
     assert((await page.locator('#sel-name').textContent()) === target, 'panel lost selection');
     assert((await page.locator('#members-body tr.selected').getAttribute('data-name')) === target, 'row lost selection');
     return 'refreshes ' + r0 + ' -> ' + snap.refreshes;
+  });
+
+  await test('layout stays put across refreshes (aligned projection, no flips)', async () => {
+    const a = await snapshot(page);
+    await until('two more refreshes', async () => (await snapshot(page)).refreshes >= a.refreshes + 2, 15000);
+    const b = await snapshot(page);
+    const pos = new Map(a.points.map((p) => [p.name, p]));
+    const xs = a.points.map((p) => p.wx), ys = a.points.map((p) => p.wy);
+    const diag = Math.hypot(Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys)) || 1;
+    const d = [];
+    for (const p of b.points) { const o = pos.get(p.name); if (o) d.push(Math.hypot(p.wx - o.wx, p.wy - o.wy)); }
+    d.sort((x, y) => x - y);
+    const med = d.length ? d[Math.floor(d.length / 2)] / diag : 0;
+    const detail = 'median move ' + (100 * med).toFixed(2) + '% of the map over 2 refreshes';
+    if (useMock) assert(med < 0.05, detail);
+    return detail;
   });
 
   await test('hover shows a card; click on a point selects it', async () => {

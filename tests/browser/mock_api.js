@@ -4,7 +4,7 @@
 //
 //   node tests/browser/mock_api.js [--port 8600] [--host 127.0.0.1]
 //        [--members 1000] [--token SECRET] [--seed 1] [--static-dir web]
-//        [--no-drift] [--proxy http://127.0.0.1:8555]
+//        [--no-drift] [--spin] [--proxy http://127.0.0.1:8555]
 //
 // Serves web/ under /ui/ (and / -> /ui/), the /v1 endpoints of the API
 // contract with synthetic members spread over 5 datacenters, and mock-only
@@ -13,6 +13,11 @@
 //   POST /mock/revive?name=N   member N is alive again
 //   POST /mock/leave?name=N    member N has left
 //   GET  /mock/state           {members, token, self}
+// Coordinates drift a little every 2 s. With --spin the whole coordinate
+// space is also rotated (in a random plane of the 8-D space, 10-40 degrees)
+// and shifted every 2 s: every distance, hence every RTT estimate, nearest
+// and failover answer stays the same, but a projection that is not aligned
+// between refreshes would spin and flip.
 // With --proxy URL it serves no fake data: /v1/* is forwarded to that real
 // agent (headers and status kept), so the page can be tried against a real
 // agent that does not serve /ui/ itself yet.
@@ -35,6 +40,7 @@ function parseArgs(argv) {
     else if (a === '--seed') { o.seed = parseInt(v, 10); i++; }
     else if (a === '--static-dir') { o.staticDir = path.resolve(v); i++; }
     else if (a === '--no-drift') o.drift = false;
+    else if (a === '--spin') o.spin = true;
     else if (a === '--proxy') { o.proxy = v.replace(/\/+$/, ''); i++; }
     else if (a === '-h' || a === '--help') { console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 20).join('\n')); process.exit(0); }
     else { console.error('unknown argument ' + a); process.exit(2); }
@@ -94,6 +100,18 @@ if (opt.drift) {
     for (const c of coords.values()) {
       for (let k = 0; k < DIM; k++) c.Vec[k] += gauss() * 0.00015;
       c.Error = Math.max(0.02, Math.min(1.5, c.Error * (0.97 + rand() * 0.06)));
+    }
+    if (opt.spin) {
+      const i = Math.floor(rand() * DIM);
+      let j = Math.floor(rand() * (DIM - 1)); if (j >= i) j++;
+      const th = (rand() < 0.5 ? -1 : 1) * (10 + rand() * 30) * Math.PI / 180;
+      const cs = Math.cos(th), sn = Math.sin(th);
+      const shift = Array.from({ length: DIM }, () => gauss() * 0.005);
+      for (const c of coords.values()) {
+        const a = c.Vec[i], b = c.Vec[j];
+        c.Vec[i] = cs * a - sn * b; c.Vec[j] = sn * a + cs * b;
+        for (let k = 0; k < DIM; k++) c.Vec[k] += shift[k];
+      }
     }
   }, 2000).unref();
 }
