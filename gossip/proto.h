@@ -152,7 +152,11 @@ enum nc_proto_error {
 #define NC_PROTO_SERF_PING_VERSION 1
 /** First byte of serf tag-encoded Meta (§7.1). */
 #define NC_PROTO_SERF_TAG_MAGIC 0xff
-/** Max number of tags nc_proto_decode_tags() callers need to expect. */
+/**
+ * A reasonable tag array size for nc_proto_decode_tags() (serf Meta is at
+ * most 512 bytes; a Meta with more tags than the array yields
+ * NC_PROTO_ETOOBIG). Nothing special in the value.
+ */
 #define NC_PROTO_MAX_TAGS 64
 
 /** Node state in pushNodeState.State (§2.3). */
@@ -634,7 +638,7 @@ int
 nc_proto_lzw_compress(char *out, size_t cap, const char *in, size_t len);
 
 /**
- * LZW-decompress into out[0..cap). Uses ~20 KiB of stack, no heap.
+ * LZW-decompress into out[0..cap). Uses ~16 KiB of stack, no heap.
  * @return decompressed length, NC_PROTO_ETOOBIG if it exceeds cap,
  *         NC_PROTO_ELZW on a corrupt stream (invalid code, missing EOF).
  */
