@@ -438,6 +438,69 @@ test_peer_cap_evicts_oldest(void)
 	nc_coord_client_delete(c);
 }
 
+/*
+ * The peer table against a reference model: random touches and removals
+ * of 200 names in a table of 37, checked after every operation (lookup of
+ * every name, LRU victim choice, hot rows following their entries).
+ */
+static void
+test_peer_table_matches_model(void)
+{
+	enum { NAMES = 200, CAP = 37, OPS = 20000 };
+	struct nc__coord_peers t;
+	CU_ASSERT_EQUAL_FATAL(nc__coord_peers_create(&t, CAP, 3, 2), 0);
+	/* Model: last-use tick per name, 0 = absent. */
+	static unsigned long long used[NAMES];
+	memset(used, 0, sizeof(used));
+	unsigned long long tick = 0;
+	uint64_t x = 12345;
+	int ok = 1;
+	for (int op = 0; op < OPS && ok; op++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		unsigned k = (unsigned)(x >> 33) % NAMES;
+		char name[16];
+		snprintf(name, sizeof(name), "peer-%u", k);
+		if ((x >> 20) % 4 == 0) {
+			int had = used[k] != 0;
+			ok &= nc__coord_peers_remove(&t, name) == had;
+			used[k] = 0;
+		} else {
+			if (used[k] == 0) {
+				unsigned live = 0, oldest = NAMES;
+				for (unsigned i = 0; i < NAMES; i++) {
+					if (used[i] == 0)
+						continue;
+					live++;
+					if (oldest == NAMES ||
+					    used[i] < used[oldest])
+						oldest = i;
+				}
+				if (live == CAP)
+					used[oldest] = 0;
+			}
+			struct nc__coord_peer *p = nc__coord_peers_touch(&t, name);
+			ok &= p != NULL && strcmp(p->name, name) == 0;
+			/* Tag the hot row with the name's number. */
+			nc__coord_peers_hot(&t, p)[0] = (double)k;
+			used[k] = ++tick;
+		}
+		unsigned live = 0;
+		for (unsigned i = 0; i < NAMES && ok; i++) {
+			snprintf(name, sizeof(name), "peer-%u", i);
+			struct nc__coord_peer *p = nc__coord_peers_find(&t, name);
+			ok &= (p != NULL) == (used[i] != 0);
+			if (p != NULL) {
+				live++;
+				ok &= nc__coord_peers_hot(&t, p)[0] == (double)i;
+			}
+		}
+		ok &= live == t.n;
+	}
+	CU_ASSERT_TRUE(ok);
+	CU_ASSERT_TRUE(t.evictions > 0);
+	nc__coord_peers_destroy(&t);
+}
+
 /* Counts calls of an injected generator. */
 static uint64_t
 counting_rand(void *arg)
@@ -527,6 +590,8 @@ nc_test_client_register(void)
 	    !CU_add_test(s, "reset_counted", test_reset_counted) ||
 	    !CU_add_test(s, "peer_cap_evicts_oldest",
 			 test_peer_cap_evicts_oldest) ||
+	    !CU_add_test(s, "peer_table_matches_model",
+			 test_peer_table_matches_model) ||
 	    !CU_add_test(s, "injected_rng_used", test_injected_rng_used) ||
 	    !CU_add_test(s, "determinism", test_determinism) ||
 	    !CU_add_test(s, "stats_measured_error", test_stats_measured_error))

@@ -5,6 +5,8 @@
  */
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "coord/coord.h"
@@ -233,6 +235,81 @@ test_failover_skip_local_and_empty_last(void)
 	CU_ASSERT_STRING_EQUAL(g[4].group, "zzz-empty");
 }
 
+/*
+ * Many candidates, repeated estimates, missing coordinates and groups of
+ * every size: the failover order must satisfy its definition (checked
+ * pairwise here rather than against a second implementation).
+ */
+static void
+test_failover_large_is_ordered(void)
+{
+	enum { N = 3000, G = 300 };
+	static struct nc_coord c[N];
+	static struct nc_coord_candidate cand[N];
+	static char names[N][16], gnames[G][16];
+	static size_t order[N];
+	static struct nc_coord_group_rank g[N];
+	struct nc_coord src;
+	at(&src, 0.0);
+	uint64_t x = 99;
+	for (int i = 0; i < G; i++)
+		snprintf(gnames[i], sizeof(gnames[i]), "g%03d", i);
+	for (int i = 0; i < N; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		/* Few distinct positions: plenty of exact ties. */
+		at(&c[i], 0.001 * (double)((x >> 40) % 50));
+		snprintf(names[i], sizeof(names[i]), "n%05d",
+			 (int)((x >> 20) % 100000));
+		cand[i].name = names[i];
+		cand[i].coord = (x >> 33) % 10 == 0 ? NULL : &c[i];
+		/* Skewed group sizes. */
+		unsigned r = (unsigned)((x >> 10) % 1000);
+		cand[i].group = gnames[(r * r / 1000) * G / 1000];
+	}
+	size_t ng = 0;
+	int n = nc_coord_rank_failover(NC_COORD_ALGO_NC, &src, cand, N, NULL,
+				       NULL, NULL, NULL, 0, order, g, &ng);
+	CU_ASSERT_EQUAL_FATAL(n, N);
+	int ok = 1;
+	size_t covered = 0;
+	for (size_t k = 0; k < ng; k++) {
+		ok &= g[k].first == covered && g[k].count > 0;
+		covered += g[k].count;
+		if (k > 0) {
+			double a = g[k - 1].median_rtt, b = g[k].median_rtt;
+			if (!isnan(a) && !isnan(b))
+				ok &= a < b || (a == b && strcmp(g[k - 1].group,
+								 g[k].group) < 0);
+			else
+				ok &= !isnan(a) || isnan(b);
+		}
+		for (size_t m = g[k].first; m < g[k].first + g[k].count; m++) {
+			const struct nc_coord_candidate *p = &cand[order[m]];
+			ok &= strcmp(p->group, g[k].group) == 0;
+			if (m == g[k].first)
+				continue;
+			const struct nc_coord_candidate *q = &cand[order[m - 1]];
+			if (q->coord == NULL) {
+				ok &= p->coord == NULL;
+			}
+			if (p->coord == NULL && q->coord == NULL) {
+				int cmp = strcmp(q->name, p->name);
+				ok &= cmp < 0 || (cmp == 0 && order[m - 1] < order[m]);
+			} else if (p->coord != NULL && q->coord != NULL) {
+				double dq = nc_coord_raw_distance(&src, q->coord);
+				double dp = nc_coord_raw_distance(&src, p->coord);
+				int cmp = strcmp(q->name, p->name);
+				ok &= dq < dp ||
+				      (dq == dp &&
+				       (cmp < 0 ||
+					(cmp == 0 && order[m - 1] < order[m])));
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(covered, N);
+	CU_ASSERT_TRUE(ok);
+}
+
 int
 nc_test_rank_register(void)
 {
@@ -248,7 +325,9 @@ nc_test_rank_register(void)
 	    !CU_add_test(s, "failover_groups_by_median",
 			 test_failover_groups_by_median) ||
 	    !CU_add_test(s, "failover_skip_local_and_empty_last",
-			 test_failover_skip_local_and_empty_last))
+			 test_failover_skip_local_and_empty_last) ||
+	    !CU_add_test(s, "failover_large_is_ordered",
+			 test_failover_large_is_ordered))
 		return -1;
 	return 0;
 }
