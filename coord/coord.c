@@ -68,7 +68,7 @@ nc_coord_config_default(struct nc_coord_config *cfg)
 	cfg->gravity_rho = 150.0;
 	/* Ours. */
 	cfg->peer_cap = 4096;
-	cfg->relax_peers = 64;
+	cfg->relax_peers = 128;
 	cfg->relax_gain = 0.5;
 	cfg->seed = 1;
 }
