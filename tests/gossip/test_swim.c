@@ -7,11 +7,13 @@
  * Serf's LAN numbers are used unless a test says otherwise.
  */
 #include <CUnit/Basic.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gossip/crypto.h"
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
 #include "gossip/swim_internal.h"
@@ -44,8 +46,12 @@ struct cluster {
 	int n;
 	struct nc_gossip *g[MAX_NODES];
 	struct node_ctx ctx[MAX_NODES];
-	/** FAILED events about node i (counted at every observer). */
+	/** FAILED / LEFT / UPDATE events about node i (all observers). */
 	int failed_about[MAX_NODES];
+	int left_about[MAX_NODES];
+	int update_about[MAX_NODES];
+	/** User messages delivered (all nodes) and serf leave intents. */
+	int user_msgs, leave_intents;
 	/** Nodes the test considers healthy (for false-dead counts). */
 	bool healthy[MAX_NODES];
 	int false_dead;
@@ -90,11 +96,27 @@ hook_member_event(void *ctx, enum nc_gossip_event ev,
 	int id = node_id_of(m->name);
 
 	(void)by;
-	if (ev != NC_GOSSIP_EV_FAILED || id < 0 || id >= MAX_NODES)
+	if (id < 0 || id >= MAX_NODES)
+		return;
+	if (ev == NC_GOSSIP_EV_LEFT)
+		nc->c->left_about[id]++;
+	if (ev == NC_GOSSIP_EV_UPDATE)
+		nc->c->update_about[id]++;
+	if (ev != NC_GOSSIP_EV_FAILED)
 		return;
 	nc->c->failed_about[id]++;
 	if (nc->c->healthy[id])
 		nc->c->false_dead++;
+}
+
+static void
+hook_user_msg(void *ctx, const char *buf, size_t len)
+{
+	struct node_ctx *nc = ctx;
+
+	nc->c->user_msgs++;
+	if (len > 0 && buf[0] == NC_PROTO_SERF_LEAVE)
+		nc->c->leave_intents++;
 }
 
 typedef void (*cfg_fn)(struct nc_gossip_config *cfg, int i);
@@ -126,6 +148,7 @@ cluster_new(uint64_t seed, int n, cfg_fn tweak)
 		hooks.ack_payload = hook_ack_payload;
 		hooks.probe_done = hook_probe_done;
 		hooks.member_event = hook_member_event;
+		hooks.user_msg = hook_user_msg;
 		c->g[i] = nc_gossip_new(sim_node_env(sn), &cfg, &hooks, err,
 					sizeof(err));
 		CU_ASSERT_PTR_NOT_NULL_FATAL(c->g[i]);
@@ -685,18 +708,25 @@ test_loss_no_false_dead(void)
 	 * expected), but indirect probes, TCP fallback and refutation must
 	 * keep every healthy node from being declared dead. */
 	struct cluster *c = cluster_new(10, 20, NULL);
-	uint64_t susp = 0;
+	uint64_t susp = 0, ind = 0, tcp = 0;
 
 	cluster_start_join(c);
 	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
 			0);
 	sim_set_loss(c->w, 0.10);
 	sim_run_until(c->w, sim_now(c->w) + 600);
-	for (int i = 0; i < c->n; i++)
-		susp += nc_gossip_stats(c->g[i])->suspicions;
-	printf("\n    10%% loss, 600 s: %llu suspicions, %d false dead, "
-	       "%llu packets lost\n", (unsigned long long)susp, c->false_dead,
+	for (int i = 0; i < c->n; i++) {
+		const struct nc_gossip_stats *st = nc_gossip_stats(c->g[i]);
+		susp += st->suspicions;
+		ind += st->indirect_probes;
+		tcp += st->tcp_pings;
+	}
+	printf("\n    10%% loss, 600 s: %llu indirect probes, %llu TCP pings, "
+	       "%llu suspicions, %d false dead, %llu packets lost\n",
+	       (unsigned long long)ind, (unsigned long long)tcp,
+	       (unsigned long long)susp, c->false_dead,
 	       (unsigned long long)sim_net_stats(c->w)->drop_loss);
+	CU_ASSERT(ind > 0);
 	CU_ASSERT_EQUAL(c->false_dead, 0);
 	cluster_delete(c);
 }
@@ -785,6 +815,186 @@ test_lifeguard_slow_nodes(void)
 		  (lg_on_false == 0 && lg_off_false > 0));
 }
 
+
+static void
+join_cb(void *arg, int joined)
+{
+	*(int *)arg = joined;
+}
+
+static void
+leave_done(void *arg)
+{
+	*(int *)arg += 1;
+}
+
+static void
+test_leave_graceful(void)
+{
+	/* Eight converged nodes; node-5 leaves gracefully: it sends serf's
+	 * leave intent (a user message), then dead{node-5, From: node-5},
+	 * each until transmitted. Everyone else must record node-5 as left
+	 * (never failed), the leave callback must run once, and the left
+	 * entry is never reaped (memberlist 0.2.2). */
+	struct cluster *c = cluster_new(8, 8, NULL);
+	int done = 0;
+
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	CU_ASSERT_EQUAL(nc_gossip_leave(c->g[5], 5.0, leave_done, &done), 0);
+	CU_ASSERT_EQUAL(nc_gossip_leave(c->g[5], 5.0, leave_done, &done),
+			-EALREADY);
+	sim_run_until(c->w, sim_now(c->w) + 12);
+	CU_ASSERT_EQUAL(done, 1);
+	CU_ASSERT(c->leave_intents >= 1);
+	for (int i = 0; i < c->n; i++)
+		if (i != 5)
+			CU_ASSERT_EQUAL(state_of(c, i, 5), NC_MEMBER_LEFT);
+	/* Seven observers plus node-5's own entry (memberlist notifies the
+	 * leaving node about itself too). */
+	CU_ASSERT_EQUAL(c->left_about[5], 8);
+	CU_ASSERT_EQUAL(c->failed_about[5], 0);
+	/* The process goes away; left members stay in every table. */
+	sim_node_set_down(sim_node_get(c->w, 5), true);
+	nc_gossip_delete(c->g[5]);
+	c->g[5] = NULL;
+	sim_run_until(c->w, sim_now(c->w) + 120);
+	for (int i = 0; i < c->n; i++)
+		if (i != 5)
+			CU_ASSERT_EQUAL(state_of(c, i, 5), NC_MEMBER_LEFT);
+	CU_ASSERT_EQUAL(c->failed_about[5], 0);
+	CU_ASSERT_EQUAL(c->false_dead, 0);
+	cluster_delete(c);
+}
+
+static void
+test_set_meta_update(void)
+{
+	/* node-2 changes its Meta (serf tags): it bumps its incarnation and
+	 * broadcasts an alive; every other node reports an update and stores
+	 * the new Meta. */
+	struct cluster *c = cluster_new(9, 6, NULL);
+	static const uint8_t meta[] = {0xff, 0x81, 0xa4, 'r', 'o', 'l', 'e',
+				       0xa3, 'w', 'e', 'b'};
+	uint32_t inc;
+
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	inc = nc_gossip_self(c->g[2])->incarnation;
+	CU_ASSERT_EQUAL(nc_gossip_set_meta(c->g[2], meta, sizeof(meta)), 0);
+	CU_ASSERT_EQUAL(nc_gossip_set_meta(c->g[2], meta, 600), -EINVAL);
+	sim_run_until(c->w, sim_now(c->w) + 10);
+	CU_ASSERT_EQUAL(c->update_about[2], 5);
+	for (int i = 0; i < c->n; i++) {
+		const struct nc_gossip_member *m =
+			nc_gossip_member_find(c->g[i], "node-2");
+		CU_ASSERT_EQUAL(m->incarnation, inc + 1);
+		CU_ASSERT_EQUAL(m->meta_len, sizeof(meta));
+		CU_ASSERT(memcmp(m->meta, meta, sizeof(meta)) == 0);
+	}
+	cluster_delete(c);
+}
+
+static struct nc_crypto_keyring *test_kr_good, *test_kr_bad;
+
+static void
+cfg_keyring(struct nc_gossip_config *cfg, int i)
+{
+	cfg->keyring = i == 6 ? test_kr_bad : test_kr_good;
+}
+
+static void
+test_encrypted_cluster(void)
+{
+	/* Six nodes share an AES-256 key: every packet and stream is
+	 * encrypted and they converge as usual. A seventh node with another
+	 * key tries to join through node-0: its push/pull cannot be opened,
+	 * the join fails and it never enters anyone's table; its packets
+	 * would be dropped as undecryptable. */
+	uint8_t key[32], bad[32];
+	struct cluster *c;
+	int joined = -1;
+
+	for (int i = 0; i < 32; i++) {
+		key[i] = (uint8_t)i;
+		bad[i] = (uint8_t)(0xa0 + i);
+	}
+	test_kr_good = nc_crypto_keyring_new();
+	test_kr_bad = nc_crypto_keyring_new();
+	CU_ASSERT_FATAL(test_kr_good != NULL && test_kr_bad != NULL);
+	CU_ASSERT_EQUAL(nc_crypto_keyring_install(test_kr_good, key, 32), 0);
+	CU_ASSERT_EQUAL(nc_crypto_keyring_install(test_kr_bad, bad, 32), 0);
+	c = cluster_new(12, 7, cfg_keyring);
+	for (int i = 0; i < 6; i++)
+		nc_gossip_start(c->g[i]);
+	for (int i = 1; i < 6; i++)
+		nc_gossip_join(c->g[i], sim_node_addr(sim_node_get(c->w, 0)), 1,
+			       NULL, NULL);
+	c->n = 6; /* the predicate looks at the six good nodes */
+	CU_ASSERT(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >= 0);
+	c->n = 7;
+	nc_gossip_start(c->g[6]);
+	CU_ASSERT_EQUAL(nc_gossip_join(c->g[6],
+				       sim_node_addr(sim_node_get(c->w, 0)), 1,
+				       join_cb, &joined), 0);
+	sim_run_until(c->w, sim_now(c->w) + 30);
+	CU_ASSERT_EQUAL(joined, 0);
+	CU_ASSERT_PTR_NULL(nc_gossip_member_find(c->g[0], "node-6"));
+	CU_ASSERT(nc_gossip_stats(c->g[0])->stream_errors >= 1);
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_EQUAL(nc_gossip_stats(c->g[i])->drop_decrypt, 0);
+	/* A packet in the clear is dropped (verify_incoming). */
+	{
+		struct nc_env *env = sim_node_env(sim_node_get(c->w, 0));
+		char buf[64];
+		struct nc_proto_ping p = {.seq_no = 1};
+		int len = nc_proto_encode_ping(buf, sizeof(buf), &p);
+		env->sink.on_packet(env->sink.ctx,
+				    sim_node_addr(sim_node_get(c->w, 1)), buf,
+				    (size_t)len, sim_now(c->w));
+		CU_ASSERT_EQUAL(nc_gossip_stats(c->g[0])->drop_decrypt, 1);
+	}
+	CU_ASSERT_EQUAL(c->false_dead, 0);
+	cluster_delete(c);
+	nc_crypto_keyring_delete(test_kr_good);
+	nc_crypto_keyring_delete(test_kr_bad);
+}
+
+static double
+loss_udp_isolate_1(void *ctx, int from, int to)
+{
+	(void)ctx;
+	return from == 1 || to == 1 ? 1.0 : 0.0;
+}
+
+static void
+test_tcp_fallback(void)
+{
+	/* Six converged nodes; then a firewall drops every UDP datagram to
+	 * and from node-1 while TCP still works. Direct and indirect probes
+	 * of node-1 fail, but the TCP ping fallback reaches it, so nobody
+	 * may declare node-1 dead ("Was able to connect ... but other probes
+	 * failed"). */
+	struct cluster *c = cluster_new(13, 6, NULL);
+	uint64_t tcp = 0;
+
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	sim_set_loss_fn(c->w, loss_udp_isolate_1, NULL);
+	sim_run_until(c->w, sim_now(c->w) + 120);
+	for (int i = 0; i < c->n; i++)
+		if (i != 1)
+			tcp += nc_gossip_stats(c->g[i])->tcp_pings;
+	printf("\n    UDP-isolated node-1: %llu TCP pings, %d failed verdicts "
+	       "about it\n", (unsigned long long)tcp, c->failed_about[1]);
+	CU_ASSERT(tcp > 10);
+	CU_ASSERT_EQUAL(c->failed_about[1], 0);
+	cluster_delete(c);
+}
+
 int
 nc_test_swim_register(void)
 {
@@ -803,6 +1013,10 @@ nc_test_swim_register(void)
 	    CU_add_test(s, "refute_false_suspicion", test_refute_false_suspicion) == NULL ||
 	    CU_add_test(s, "partition_heal", test_partition_heal) == NULL ||
 	    CU_add_test(s, "loss_no_false_dead", test_loss_no_false_dead) == NULL ||
+	    CU_add_test(s, "leave_graceful", test_leave_graceful) == NULL ||
+	    CU_add_test(s, "set_meta_update", test_set_meta_update) == NULL ||
+	    CU_add_test(s, "encrypted_cluster", test_encrypted_cluster) == NULL ||
+	    CU_add_test(s, "tcp_fallback", test_tcp_fallback) == NULL ||
 	    CU_add_test(s, "lifeguard_slow_nodes", test_lifeguard_slow_nodes) == NULL)
 		return -1;
 	return 0;

@@ -126,6 +126,13 @@ void sim_set_latency_const(struct sim_world *w, double s);
 void sim_set_latency_fn(struct sim_world *w, sim_latency_fn fn, void *ctx);
 /** Packet loss probability in [0, 1] (default 0). */
 void sim_set_loss(struct sim_world *w, double p);
+/**
+ * Per-link datagram loss probability (overrides sim_set_loss when set;
+ * NULL restores it). Streams are unaffected, which models a UDP-only
+ * filter (memberlist's TCP fallback ping exists for exactly that).
+ */
+void sim_set_loss_fn(struct sim_world *w,
+		     double (*fn)(void *ctx, int from, int to), void *ctx);
 /** Put a node into partition group @a group (default 0). */
 void sim_node_set_group(struct sim_node *n, int group);
 /** Pause a node for @a duration seconds (INFINITY: until resumed). */

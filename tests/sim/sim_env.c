@@ -566,6 +566,14 @@ sim_set_loss(struct sim_world *w, double p)
 }
 
 void
+sim_set_loss_fn(struct sim_world *w, double (*fn)(void *ctx, int from, int to),
+		void *ctx)
+{
+	w->loss_fn = fn;
+	w->loss_ctx = ctx;
+}
+
+void
 sim_set_log(struct sim_world *w, sim_log_fn fn, void *ctx)
 {
 	w->log_fn = fn;

@@ -61,6 +61,8 @@ struct sim_world {
 	sim_latency_fn latency_fn;
 	void *latency_ctx;
 	double loss;
+	double (*loss_fn)(void *ctx, int from, int to);
+	void *loss_ctx;
 	/** In-flight streams (doubly linked). */
 	struct sim_stream *streams;
 	long next_stream_id;

@@ -82,13 +82,16 @@ sim__send_packet(struct nc_env *env, const struct nc_addr *to,
 	struct sim_world *w = src->w;
 	struct sim_node *dst = sim_node_by_addr(w, to);
 	struct sim_packet *p;
+	double loss;
 
 	w->stats.packets_sent++;
 	if (dst == NULL) {
 		w->stats.drop_down++;
 		return 0; /* UDP: an unknown address just loses the packet */
 	}
-	if (w->loss > 0 && sim_rand_double(w) < w->loss) {
+	loss = w->loss_fn != NULL ? w->loss_fn(w->loss_ctx, src->id, dst->id)
+				  : w->loss;
+	if (loss > 0 && sim_rand_double(w) < loss) {
 		w->stats.drop_loss++;
 		return 0;
 	}
