@@ -71,14 +71,15 @@ main(int argc, char **argv)
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 10000;
 	size_t queries = argc > 2 ? strtoul(argv[2], NULL, 10) : 300;
 	if (n < 5 || queries < 1) {
-		fprintf(stderr, "usage: bench_rank [candidates>=5] [queries]\n");
+		fprintf(stderr,
+			"usage: bench_rank [candidates>=5] [queries]\n");
 		return 2;
 	}
 	struct nc_coord_config cfg;
 	nc_coord_config_default(&cfg);
 	struct nc_coord *coords = calloc(n + 1, sizeof(*coords));
 	struct nc_coord_candidate *cand = calloc(n, sizeof(*cand));
-	char (*names)[32] = calloc(n, sizeof(*names));
+	char(*names)[32] = calloc(n, sizeof(*names));
 	size_t *order = calloc(n, sizeof(*order));
 	struct nc_coord_group_rank *groups = calloc(n, sizeof(*groups));
 	double *t_base = calloc(queries, sizeof(double));
@@ -145,8 +146,8 @@ main(int argc, char **argv)
 	double near = median(t_near, queries);
 	double filt = median(t_filt, queries);
 	double fail = median(t_fail, queries);
-	printf("bench_rank: %zu candidates, dims %u, %zu queries (median)\n",
-	       n, cfg.dims, queries);
+	printf("bench_rank: %zu candidates, dims %u, %zu queries (median)\n", n,
+	       cfg.dims, queries);
 	printf("%-34s %10s %8s\n", "case", "us/query", "ratio");
 	printf("%-34s %10.1f %8.2f\n", "baseline: distances only", base * 1e6,
 	       1.0);

@@ -93,29 +93,29 @@ gauss(uint64_t *x)
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: netcoord sim -matrix FILE [-rounds R] "
-		"[-report 10,25,...] [-dims D] [-seed S]\n"
-		"                    [-noise SIGMA] [-spike-prob P -spike-ms M] "
-		"[-algo ours|serf|both]\n"
-		"                    [-relax N] [-relax-gain G] [-filter K] "
-		"[-peer-cap N]\n"
-		"  -matrix FILE   RTT matrix, ms, line i = RTTs from node i, "
-		"-1 = missing\n"
-		"  -rounds R      rounds to run (default 1000, or the last "
-		"-report)\n"
-		"  -report LIST   rounds to print (default "
-		"10,25,50,100,200,500,1000)\n"
-		"  -dims D        dimensions (default 8)\n"
-		"  -seed S        seed (default 1)\n"
-		"  -noise SIGMA   each sample x exp(SIGMA * N(0,1))\n"
-		"  -spike-prob P  with probability P add an Exp(mean M ms) "
-		"spike\n"
-		"  -spike-ms M    mean spike, ms (default 50)\n"
-		"  -algo A        ours (default), serf, or both\n"
-		"  -relax N, -relax-gain G, -filter K, -peer-cap N\n"
-		"                 override relax_peers, relax_gain, "
-		"latency_filter_size, peer_cap\n");
+	fprintf(
+	    f, "usage: netcoord sim -matrix FILE [-rounds R] "
+	       "[-report 10,25,...] [-dims D] [-seed S]\n"
+	       "                    [-noise SIGMA] [-spike-prob P -spike-ms M] "
+	       "[-algo ours|serf|both]\n"
+	       "                    [-relax N] [-relax-gain G] [-filter K] "
+	       "[-peer-cap N]\n"
+	       "  -matrix FILE   RTT matrix, ms, line i = RTTs from node i, "
+	       "-1 = missing\n"
+	       "  -rounds R      rounds to run (default 1000, or the last "
+	       "-report)\n"
+	       "  -report LIST   rounds to print (default "
+	       "10,25,50,100,200,500,1000)\n"
+	       "  -dims D        dimensions (default 8)\n"
+	       "  -seed S        seed (default 1)\n"
+	       "  -noise SIGMA   each sample x exp(SIGMA * N(0,1))\n"
+	       "  -spike-prob P  with probability P add an Exp(mean M ms) "
+	       "spike\n"
+	       "  -spike-ms M    mean spike, ms (default 50)\n"
+	       "  -algo A        ours (default), serf, or both\n"
+	       "  -relax N, -relax-gain G, -filter K, -peer-cap N\n"
+	       "                 override relax_peers, relax_gain, "
+	       "latency_filter_size, peer_cap\n");
 }
 
 static int
@@ -178,8 +178,7 @@ parse_reports(const char *s, struct sim_opts *o)
 static int
 parse_args(int argc, char **argv, struct sim_opts *o)
 {
-	static const unsigned def_reports[] = {10, 25, 50, 100, 200, 500,
-					       1000};
+	static const unsigned def_reports[] = {10, 25, 50, 100, 200, 500, 1000};
 	memset(o, 0, sizeof(*o));
 	o->rounds = 1000;
 	o->dims = 8;
@@ -257,7 +256,8 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 			else if (strcmp(v, "both") == 0)
 				o->algo = 2;
 			else
-				return bad_flag(f, v, "want ours, serf or both");
+				return bad_flag(f, v,
+						"want ours, serf or both");
 		} else if (strcmp(name, "relax") == 0) {
 			if (parse_uint(v, 0, 1024, &u) != 0)
 				return bad_flag(f, v, "want 0..1024");
@@ -354,8 +354,8 @@ load_matrix(const char *path, struct sim_matrix *m)
 			}
 			p = end;
 			if (n == 0) {
-				double *nv = realloc(v, (cols + 1) *
-								sizeof(*v));
+				double *nv =
+				    realloc(v, (cols + 1) * sizeof(*v));
 				if (nv == NULL) {
 					rc = 1;
 					goto out;
@@ -472,8 +472,8 @@ evaluate(const struct sim_matrix *m, struct nc_coord_client **cl,
 			double t = m->rtt[i * n + j];
 			if (i == j || !(t > 0.0))
 				continue;
-			double p = nc_coord_estimate_rtt(algo, &coords[i],
-							  &coords[j]);
+			double p =
+			    nc_coord_estimate_rtt(algo, &coords[i], &coords[j]);
 			scratch[k++] = fabs(p - t) / t;
 		}
 	}
@@ -549,7 +549,7 @@ run_one(const struct sim_opts *o, const struct sim_matrix *m,
 	struct nc_coord *coords = calloc(n, sizeof(*coords));
 	struct nc_coord_candidate *cands = calloc(n, sizeof(*cands));
 	double *scratch = malloc(n * n * sizeof(double));
-	char (*names)[32] = calloc(n, sizeof(*names));
+	char(*names)[32] = calloc(n, sizeof(*names));
 	if (cl == NULL || coords == NULL || cands == NULL || scratch == NULL ||
 	    names == NULL)
 		goto out;
@@ -650,7 +650,8 @@ nc_cmd_sim(int argc, char **argv)
 			rc = run_one(&o, &m, NC_COORD_ALGO_NC);
 	} else {
 		rc = run_one(&o, &m,
-			     o.algo == 1 ? NC_COORD_ALGO_SERF : NC_COORD_ALGO_NC);
+			     o.algo == 1 ? NC_COORD_ALGO_SERF
+					 : NC_COORD_ALGO_NC);
 	}
 	free(m.rtt);
 	return rc;

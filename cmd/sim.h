@@ -10,7 +10,6 @@
  * stderr.
  * @retval 0 success; 2 bad arguments or bad matrix file; 1 other failure.
  */
-int
-nc_cmd_sim(int argc, char **argv);
+int nc_cmd_sim(int argc, char **argv);
 
 #endif /* NC_CMD_SIM_H */

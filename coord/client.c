@@ -223,8 +223,7 @@ sort_small(double *v, unsigned n)
 
 /* Push a sample into p's ring and return the filtered RTT. */
 static double
-latency_filter(struct nc_coord_client *c, struct nc__coord_peer *p,
-	       double rtt)
+latency_filter(struct nc_coord_client *c, struct nc__coord_peer *p, double rtt)
 {
 	unsigned lfs = c->cfg.latency_filter_size;
 	double *ring = nc__coord_peers_samples(&c->peers, p);
@@ -262,8 +261,7 @@ vivaldi_weight_and_error(struct nc_coord_client *c,
 }
 
 double
-nc__coord_client_filter(struct nc_coord_client *c, const char *name,
-			double rtt)
+nc__coord_client_filter(struct nc_coord_client *c, const char *name, double rtt)
 {
 	return latency_filter(c, nc__coord_peers_touch(&c->peers, name), rtt);
 }
@@ -292,7 +290,7 @@ update_adjustment(struct nc_coord_client *c, const struct nc_coord *other,
 	if (w == 0)
 		return;
 	c->adj_samples[c->adj_index] =
-		rtt - nc_coord_raw_distance(&c->coord, other);
+	    rtt - nc_coord_raw_distance(&c->coord, other);
 	c->adj_index = (c->adj_index + 1) % w;
 	double sum = 0.0;
 	for (unsigned i = 0; i < w; i++)
@@ -305,11 +303,11 @@ static void
 update_gravity(struct nc_coord_client *c)
 {
 	double dist = c->cfg.algo == NC_COORD_ALGO_SERF
-			      ? nc_coord_distance(&c->origin, &c->coord)
-			      : nc_coord_raw_distance(&c->origin, &c->coord);
+			  ? nc_coord_distance(&c->origin, &c->coord)
+			  : nc_coord_raw_distance(&c->origin, &c->coord);
 	double f = dist / c->cfg.gravity_rho;
-	nc__coord_apply_force(&c->coord, &c->origin, -f * f,
-			      c->cfg.height_min, &c->rng);
+	nc__coord_apply_force(&c->coord, &c->origin, -f * f, c->cfg.height_min,
+			      &c->rng);
 }
 
 /* Weight of a remembered (rtt, coordinate) pair in the local solve. */
@@ -317,8 +315,8 @@ static double
 solve_weight(double rtt, double peer_error)
 {
 	double r = rtt > NC_WEIGHT_RTT_FLOOR ? rtt : NC_WEIGHT_RTT_FLOOR;
-	double e = peer_error > NC_WEIGHT_ERR_FLOOR ? peer_error
-						   : NC_WEIGHT_ERR_FLOOR;
+	double e =
+	    peer_error > NC_WEIGHT_ERR_FLOOR ? peer_error : NC_WEIGHT_ERR_FLOOR;
 	e += NC_WEIGHT_ERR_OFFSET;
 	return 1.0 / (sqrt(r) * e * e);
 }
@@ -455,8 +453,8 @@ nc_coord_client_update(struct nc_coord_client *c, const char *name,
 			c->have_measured = 1;
 		} else {
 			c->stats.measured_error +=
-				MEASURED_ERROR_ALPHA *
-				(rel - c->stats.measured_error);
+			    MEASURED_ERROR_ALPHA *
+			    (rel - c->stats.measured_error);
 		}
 	}
 

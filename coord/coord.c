@@ -101,8 +101,7 @@ nc_coord_config_validate(const struct nc_coord_config *cfg, char *err,
 	if (cfg->algo != NC_COORD_ALGO_NC && cfg->algo != NC_COORD_ALGO_SERF)
 		return config_fail(err, err_len, "algo", "must be nc or serf");
 	if (cfg->dims < 1 || cfg->dims > NC_COORD_DIMS_MAX)
-		return config_fail(err, err_len, "dims",
-				   "must be in 1..16");
+		return config_fail(err, err_len, "dims", "must be in 1..16");
 	if (!in_range(cfg->error_max, 0.0, 1.0e6, 1))
 		return config_fail(err, err_len, "error_max", "must be > 0");
 	if (!in_range(cfg->vivaldi_ce, 0.0, 1.0, 1))

@@ -57,8 +57,7 @@ enum {
  * Return a static, human-readable text for an NC_COORD_E* code (or "ok"
  * for 0, "unknown error" for anything else). Never NULL.
  */
-const char *
-nc_coord_strerror(int err);
+const char *nc_coord_strerror(int err);
 
 /**
  * A network coordinate. All distances are in seconds. The struct is public
@@ -165,8 +164,7 @@ struct nc_coord_config {
 };
 
 /** Fill cfg with the defaults (Serf's values, algo NC). */
-void
-nc_coord_config_default(struct nc_coord_config *cfg);
+void nc_coord_config_default(struct nc_coord_config *cfg);
 
 /**
  * Check every field of cfg.
@@ -174,13 +172,11 @@ nc_coord_config_default(struct nc_coord_config *cfg);
  * @param      err_len size of err (0 if err is NULL)
  * @retval 0 ok; NC_COORD_EINVAL with the field named in err.
  */
-int
-nc_coord_config_validate(const struct nc_coord_config *cfg, char *err,
-			 size_t err_len);
+int nc_coord_config_validate(const struct nc_coord_config *cfg, char *err,
+			     size_t err_len);
 
 /** Set c to a fresh coordinate: origin, error = error_max, height_min. */
-void
-nc_coord_init(struct nc_coord *c, const struct nc_coord_config *cfg);
+void nc_coord_init(struct nc_coord *c, const struct nc_coord_config *cfg);
 
 /**
  * Check a coordinate: dims in range, every field finite, error >= 0,
@@ -188,29 +184,26 @@ nc_coord_init(struct nc_coord *c, const struct nc_coord_config *cfg);
  * @retval 0 ok; NC_COORD_ENOTFINITE (NaN/Inf anywhere); NC_COORD_EINVAL
  *         (NULL, dims out of range, negative error or height).
  */
-int
-nc_coord_check(const struct nc_coord *c);
+int nc_coord_check(const struct nc_coord *c);
 
 /**
  * Serf's DistanceTo, seconds: |a.vec - b.vec| + a.height + b.height, plus
  * a.adjustment + b.adjustment if that sum stays positive, otherwise the
  * raw value. Returns NAN if the dimensions differ.
  */
-double
-nc_coord_distance(const struct nc_coord *a, const struct nc_coord *b);
+double nc_coord_distance(const struct nc_coord *a, const struct nc_coord *b);
 
 /** Distance without the adjustments, seconds (NAN if dims differ). */
-double
-nc_coord_raw_distance(const struct nc_coord *a, const struct nc_coord *b);
+double nc_coord_raw_distance(const struct nc_coord *a,
+			     const struct nc_coord *b);
 
 /**
  * The RTT estimate the agent reports and ranks by, seconds: for
  * NC_COORD_ALGO_SERF it is nc_coord_distance(); for NC_COORD_ALGO_NC see
  * the comment of this function in coord/coord.c. NAN if dims differ.
  */
-double
-nc_coord_estimate_rtt(enum nc_coord_algo algo, const struct nc_coord *a,
-		      const struct nc_coord *b);
+double nc_coord_estimate_rtt(enum nc_coord_algo algo, const struct nc_coord *a,
+			     const struct nc_coord *b);
 
 /** Opaque estimator of the local node's coordinate. */
 struct nc_coord_client;
@@ -221,28 +214,25 @@ struct nc_coord_client;
  * @return the client, or NULL (bad config or out of memory; err says
  *         which) and nothing is allocated.
  */
-struct nc_coord_client *
-nc_coord_client_new(const struct nc_coord_config *cfg, char *err,
-		    size_t err_len);
+struct nc_coord_client *nc_coord_client_new(const struct nc_coord_config *cfg,
+					    char *err, size_t err_len);
 
 /** Free a client (NULL is fine). */
-void
-nc_coord_client_delete(struct nc_coord_client *c);
+void nc_coord_client_delete(struct nc_coord_client *c);
 
 /** The client's configuration (borrowed, valid while the client lives). */
 const struct nc_coord_config *
 nc_coord_client_config(const struct nc_coord_client *c);
 
 /** Copy the client's current coordinate into *out. */
-void
-nc_coord_client_get(const struct nc_coord_client *c, struct nc_coord *out);
+void nc_coord_client_get(const struct nc_coord_client *c, struct nc_coord *out);
 
 /**
  * Force the client's coordinate (e.g. restored from disk).
  * @retval 0; NC_COORD_EDIM, NC_COORD_ENOTFINITE, NC_COORD_EINVAL.
  */
-int
-nc_coord_client_set(struct nc_coord_client *c, const struct nc_coord *coord);
+int nc_coord_client_set(struct nc_coord_client *c,
+			const struct nc_coord *coord);
 
 /**
  * Feed one observation: a probe to peer `name`, whose coordinate (as
@@ -254,26 +244,23 @@ nc_coord_client_set(struct nc_coord_client *c, const struct nc_coord *coord);
  *         empty/too long name, or a peer with negative error/height. On
  *         error nothing changes except the rejected counter.
  */
-int
-nc_coord_client_update(struct nc_coord_client *c, const char *name,
-		       const struct nc_coord *peer, double rtt,
-		       struct nc_coord *out);
+int nc_coord_client_update(struct nc_coord_client *c, const char *name,
+			   const struct nc_coord *peer, double rtt,
+			   struct nc_coord *out);
 
 /**
  * Drop all state kept for peer `name` (filter samples, cached coordinate).
  * @retval 1 if state existed, 0 if not.
  */
-int
-nc_coord_client_forget(struct nc_coord_client *c, const char *name);
+int nc_coord_client_forget(struct nc_coord_client *c, const char *name);
 
 /**
  * Estimated RTT from the client's own coordinate to `peer`, seconds,
  * using nc_coord_estimate_rtt() with the client's algo (NAN if dims
  * differ).
  */
-double
-nc_coord_client_estimate_rtt(const struct nc_coord_client *c,
-			     const struct nc_coord *peer);
+double nc_coord_client_estimate_rtt(const struct nc_coord_client *c,
+				    const struct nc_coord *peer);
 
 /** Counters of a client. */
 struct nc_coord_stats {
@@ -299,9 +286,8 @@ struct nc_coord_stats {
 };
 
 /** Copy the client's counters into *out. */
-void
-nc_coord_client_stats(const struct nc_coord_client *c,
-		      struct nc_coord_stats *out);
+void nc_coord_client_stats(const struct nc_coord_client *c,
+			   struct nc_coord_stats *out);
 
 /* ---- ranking -------------------------------------------------------- */
 
@@ -332,11 +318,10 @@ typedef int (*nc_coord_filter_cb)(const struct nc_coord_candidate *cand,
  * @return number written (<= n), NC_COORD_EINVAL, or NC_COORD_ENOMEM
  *         (only when n > 16).
  */
-int
-nc_coord_rank_nearest(enum nc_coord_algo algo, const struct nc_coord *src,
-		      const struct nc_coord_candidate *cands, size_t count,
-		      nc_coord_filter_cb filter, void *arg, size_t n,
-		      size_t *out_idx, double *out_rtt);
+int nc_coord_rank_nearest(enum nc_coord_algo algo, const struct nc_coord *src,
+			  const struct nc_coord_candidate *cands, size_t count,
+			  nc_coord_filter_cb filter, void *arg, size_t n,
+			  size_t *out_idx, double *out_rtt);
 
 /** One group in a failover ranking. */
 struct nc_coord_group_rank {
@@ -364,12 +349,12 @@ struct nc_coord_group_rank {
  * @return number of entries written to order, NC_COORD_EINVAL or
  *         NC_COORD_ENOMEM (nothing written).
  */
-int
-nc_coord_rank_failover(enum nc_coord_algo algo, const struct nc_coord *src,
-		       const struct nc_coord_candidate *cands, size_t count,
-		       nc_coord_filter_cb filter, void *arg,
-		       const char *skip_group, const char *const *all_groups,
-		       size_t n_all_groups, size_t *order,
-		       struct nc_coord_group_rank *groups, size_t *n_groups);
+int nc_coord_rank_failover(enum nc_coord_algo algo, const struct nc_coord *src,
+			   const struct nc_coord_candidate *cands, size_t count,
+			   nc_coord_filter_cb filter, void *arg,
+			   const char *skip_group,
+			   const char *const *all_groups, size_t n_all_groups,
+			   size_t *order, struct nc_coord_group_rank *groups,
+			   size_t *n_groups);
 
 #endif /* NC_COORD_H */

@@ -26,21 +26,17 @@ struct nc__coord_rng {
 };
 
 /** Seed rng (splitmix64 expansion of seed) and remember an injected cb. */
-void
-nc__coord_rng_seed(struct nc__coord_rng *rng, uint64_t seed,
-		   nc_coord_rand_cb cb, void *arg);
+void nc__coord_rng_seed(struct nc__coord_rng *rng, uint64_t seed,
+			nc_coord_rand_cb cb, void *arg);
 
 /** 64 random bits. */
-uint64_t
-nc__coord_rng_next(struct nc__coord_rng *rng);
+uint64_t nc__coord_rng_next(struct nc__coord_rng *rng);
 
 /** Uniform double in [0, 1). */
-double
-nc__coord_rng_double(struct nc__coord_rng *rng);
+double nc__coord_rng_double(struct nc__coord_rng *rng);
 
 /** |a.vec - b.vec| (dims assumed equal). */
-double
-nc__coord_vec_dist(const struct nc_coord *a, const struct nc_coord *b);
+double nc__coord_vec_dist(const struct nc_coord *a, const struct nc_coord *b);
 
 /**
  * Serf's ApplyForce: move c by `force` seconds along the unit vector from
@@ -48,10 +44,9 @@ nc__coord_vec_dist(const struct nc_coord *a, const struct nc_coord *b);
  * by the same amount relative to the spring length, floored at height_min.
  * A positive force pushes c away from other.
  */
-void
-nc__coord_apply_force(struct nc_coord *c, const struct nc_coord *other,
-		      double force, double height_min,
-		      struct nc__coord_rng *rng);
+void nc__coord_apply_force(struct nc_coord *c, const struct nc_coord *other,
+			   double force, double height_min,
+			   struct nc__coord_rng *rng);
 
 /** State kept per peer (peers.c). */
 struct nc__coord_peer {
@@ -115,33 +110,30 @@ struct nc__coord_peers {
 #define NC_PEER_HOT_WEIGHT(d) ((d) + 2)
 
 /** Allocate a table. @retval 0 or NC_COORD_ENOMEM. */
-int
-nc__coord_peers_create(struct nc__coord_peers *t, unsigned cap, unsigned lfs,
-		       unsigned dims);
+int nc__coord_peers_create(struct nc__coord_peers *t, unsigned cap,
+			   unsigned lfs, unsigned dims);
 
 /** Free a table's storage. */
-void
-nc__coord_peers_destroy(struct nc__coord_peers *t);
+void nc__coord_peers_destroy(struct nc__coord_peers *t);
 
 /** Find a peer, or NULL. */
-struct nc__coord_peer *
-nc__coord_peers_find(struct nc__coord_peers *t, const char *name);
+struct nc__coord_peer *nc__coord_peers_find(struct nc__coord_peers *t,
+					    const char *name);
 
 /**
  * Find or insert a peer and mark it most recently used. When the table is
  * full the least recently used peer is evicted (counted). Never NULL for a
  * name of at most NC_COORD_NAME_MAX bytes.
  */
-struct nc__coord_peer *
-nc__coord_peers_touch(struct nc__coord_peers *t, const char *name);
+struct nc__coord_peer *nc__coord_peers_touch(struct nc__coord_peers *t,
+					     const char *name);
 
 /** Remove a peer. @retval 1 removed, 0 not present. */
-int
-nc__coord_peers_remove(struct nc__coord_peers *t, const char *name);
+int nc__coord_peers_remove(struct nc__coord_peers *t, const char *name);
 
 /** The ring buffer of samples of peer p (lfs doubles). */
-double *
-nc__coord_peers_samples(struct nc__coord_peers *t, struct nc__coord_peer *p);
+double *nc__coord_peers_samples(struct nc__coord_peers *t,
+				struct nc__coord_peer *p);
 
 /** The hot row of peer p. */
 static inline double *
@@ -155,8 +147,7 @@ nc__coord_peers_hot(struct nc__coord_peers *t, const struct nc__coord_peer *p)
  * state like an update would) and return the filtered value, without
  * touching the coordinate.
  */
-double
-nc__coord_client_filter(struct nc_coord_client *c, const char *name,
-			double rtt);
+double nc__coord_client_filter(struct nc_coord_client *c, const char *name,
+			       double rtt);
 
 #endif /* NC_COORD_INT_H */

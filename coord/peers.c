@@ -213,4 +213,3 @@ nc__coord_peers_samples(struct nc__coord_peers *t, struct nc__coord_peer *p)
 {
 	return &t->samples[(size_t)(p - t->ent) * t->lfs];
 }
-

@@ -261,7 +261,7 @@ group_id(uint32_t *slots, uint32_t mask, struct grp *g, size_t *ng,
 			struct grp *x = &g[*ng];
 			memset(x, 0, sizeof(*x));
 			x->r.group = name;
-			slots[s] = (uint32_t)++*ng;
+			slots[s] = (uint32_t)++ * ng;
 			return (uint32_t)(*ng - 1);
 		}
 		if (g[v - 1].r.group == name ||
@@ -345,10 +345,9 @@ nc_coord_rank_failover(enum nc_coord_algo algo, const struct nc_coord *src,
 			x->r.median_rtt = NAN;
 		} else {
 			x->cls = 0;
-			x->r.median_rtt =
-				w % 2 ? m[f + w / 2].rtt
-				      : 0.5 * (m[f + w / 2 - 1].rtt +
-					       m[f + w / 2].rtt);
+			x->r.median_rtt = w % 2 ? m[f + w / 2].rtt
+						: 0.5 * (m[f + w / 2 - 1].rtt +
+							 m[f + w / 2].rtt);
 		}
 	}
 	qsort(g, ng, sizeof(*g), grp_rank_cmp);

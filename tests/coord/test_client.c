@@ -42,6 +42,7 @@ struct golden_step {
  * (0.030, 0.020, 0.090 -> 0.030). Expected values computed with a direct
  * transcription of serf coordinate/client.go in Python, float64.
  */
+/* clang-format off */
 static const struct golden_step golden[] = {
 	{"a", {0.0, 0.0, 0.001}, 0.5, 0.0, 2e-5, 0.030,
 	 {0.010598780312542421, -0.021197560625084842, 0.0052395110311824573},
@@ -60,6 +61,7 @@ static const struct golden_step golden[] = {
 	 2.340815595957824e-05, 0.71956724780643322, 0.0003864854201504832,
 	 0.0017295435296714925},
 };
+/* clang-format on */
 
 static void
 run_golden(unsigned window)
@@ -86,9 +88,8 @@ run_golden(unsigned window)
 		peer.error = g->error;
 		peer.adjustment = g->adjustment;
 		peer.height = g->height;
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, g->name, &peer,
-						       g->rtt, &out),
-				0);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, g->name, &peer, g->rtt, &out), 0);
 		if (window == 2) {
 			/* The adjustment feeds Serf's next spring step, so
 			 * only the adjustments are comparable. */
@@ -97,7 +98,8 @@ run_golden(unsigned window)
 			continue;
 		}
 		for (int d = 0; d < 3; d++)
-			CU_ASSERT_DOUBLE_EQUAL(out.vec[d], g->out_vec[d], 1e-15);
+			CU_ASSERT_DOUBLE_EQUAL(out.vec[d], g->out_vec[d],
+					       1e-15);
 		CU_ASSERT_DOUBLE_EQUAL(out.height, g->out_height, 1e-17);
 		CU_ASSERT_DOUBLE_EQUAL(out.error, g->out_error, 1e-13);
 		CU_ASSERT_DOUBLE_EQUAL(out.adjustment, g->out_adj, 1e-15);
@@ -139,8 +141,8 @@ static void
 test_update_moves_away_when_too_close(void)
 {
 	for (int a = 0; a < 2; a++) {
-		struct nc_coord_client *c = new_client(
-			a ? NC_COORD_ALGO_SERF : NC_COORD_ALGO_NC, 3);
+		struct nc_coord_client *c =
+		    new_client(a ? NC_COORD_ALGO_SERF : NC_COORD_ALGO_NC, 3);
 		struct nc_coord me, other, out;
 		nc_coord_client_get(c, &me);
 		for (int d = 0; d < 3; d++)
@@ -148,7 +150,8 @@ test_update_moves_away_when_too_close(void)
 		other = me;
 		other.vec[2] = 0.001;
 		CU_ASSERT_EQUAL(nc_coord_client_update(c, "node", &other,
-						       2.0 * other.vec[2], &out),
+						       2.0 * other.vec[2],
+						       &out),
 				0);
 		CU_ASSERT_TRUE(out.vec[2] < 0.0);
 		CU_ASSERT_DOUBLE_EQUAL(out.vec[0], 0.0, 1e-15);
@@ -186,8 +189,8 @@ static void
 test_latency_filter_median(void)
 {
 	struct nc_coord_client *c = new_client(NC_COORD_ALGO_SERF, 8);
-	static const double in[] = {0.201, 0.200, 0.207, 1.9, 0.203, 0.199,
-				    0.211};
+	static const double in[] = {0.201, 0.200, 0.207, 1.9,
+				    0.203, 0.199, 0.211};
 	static const double want[] = {0.201, 0.201, 0.201, 0.207,
 				      0.207, 0.203, 0.203};
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
@@ -254,8 +257,8 @@ static void
 test_invalid_input_rejected(void)
 {
 	for (int a = 0; a < 2; a++) {
-		struct nc_coord_client *c = new_client(
-			a ? NC_COORD_ALGO_SERF : NC_COORD_ALGO_NC, 8);
+		struct nc_coord_client *c =
+		    new_client(a ? NC_COORD_ALGO_SERF : NC_COORD_ALGO_NC, 8);
 		struct nc_coord before, after, peer, bad;
 		nc_coord_client_get(c, &before);
 		nc_coord_client_get(c, &peer);
@@ -264,65 +267,65 @@ test_invalid_input_rejected(void)
 		memset(longname, 'x', sizeof(longname) - 1);
 		longname[sizeof(longname) - 1] = '\0';
 
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &peer, -0.001,
-						       NULL),
-				NC_COORD_ERANGE);
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &peer, 10.001,
-						       NULL),
-				NC_COORD_ERANGE);
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &peer, NAN,
-						       NULL),
-				NC_COORD_ENOTFINITE);
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &peer, INFINITY,
-						       NULL),
-				NC_COORD_ENOTFINITE);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &peer, -0.001, NULL),
+		    NC_COORD_ERANGE);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &peer, 10.001, NULL),
+		    NC_COORD_ERANGE);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &peer, NAN, NULL),
+		    NC_COORD_ENOTFINITE);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &peer, INFINITY, NULL),
+		    NC_COORD_ENOTFINITE);
 		bad = peer;
 		bad.vec[3] = NAN;
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &bad, 0.01,
-						       NULL),
-				NC_COORD_ENOTFINITE);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &bad, 0.01, NULL),
+		    NC_COORD_ENOTFINITE);
 		bad = peer;
 		bad.height = INFINITY;
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &bad, 0.01,
-						       NULL),
-				NC_COORD_ENOTFINITE);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &bad, 0.01, NULL),
+		    NC_COORD_ENOTFINITE);
 		bad = peer;
 		bad.error = NAN;
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &bad, 0.01,
-						       NULL),
-				NC_COORD_ENOTFINITE);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &bad, 0.01, NULL),
+		    NC_COORD_ENOTFINITE);
 		bad = peer;
 		bad.adjustment = -INFINITY;
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &bad, 0.01,
-						       NULL),
-				NC_COORD_ENOTFINITE);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &bad, 0.01, NULL),
+		    NC_COORD_ENOTFINITE);
 		bad = peer;
 		bad.height = -0.001;
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &bad, 0.01,
-						       NULL),
-				NC_COORD_EINVAL);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &bad, 0.01, NULL),
+		    NC_COORD_EINVAL);
 		bad = peer;
 		bad.error = -1.0;
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &bad, 0.01,
-						       NULL),
-				NC_COORD_EINVAL);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &bad, 0.01, NULL),
+		    NC_COORD_EINVAL);
 		bad = peer;
 		bad.dims = 3;
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &bad, 0.01,
-						       NULL),
-				NC_COORD_EDIM);
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, NULL, &peer, 0.01,
-						       NULL),
-				NC_COORD_EINVAL);
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "", &peer, 0.01,
-						       NULL),
-				NC_COORD_EINVAL);
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, longname, &peer, 0.01,
-						       NULL),
-				NC_COORD_EINVAL);
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", NULL, 0.01,
-						       NULL),
-				NC_COORD_EINVAL);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &bad, 0.01, NULL),
+		    NC_COORD_EDIM);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, NULL, &peer, 0.01, NULL),
+		    NC_COORD_EINVAL);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "", &peer, 0.01, NULL),
+		    NC_COORD_EINVAL);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, longname, &peer, 0.01, NULL),
+		    NC_COORD_EINVAL);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", NULL, 0.01, NULL),
+		    NC_COORD_EINVAL);
 		nc_coord_client_get(c, &after);
 		CU_ASSERT_EQUAL(memcmp(&before, &after, sizeof(before)), 0);
 
@@ -342,12 +345,10 @@ test_invalid_input_rejected(void)
 		CU_ASSERT_EQUAL(nc_coord_client_set(c, &bad), NC_COORD_EDIM);
 
 		/* The edges of the RTT range are accepted (zero RTT too). */
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &peer, 10.0,
-						       NULL),
-				0);
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "q", &peer, 0.0,
-						       NULL),
-				0);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &peer, 10.0, NULL), 0);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "q", &peer, 0.0, NULL), 0);
 		nc_coord_client_stats(c, &st);
 		CU_ASSERT_EQUAL(st.updates, 2);
 		CU_ASSERT_EQUAL(st.peers, 2);
@@ -375,8 +376,8 @@ test_reset_counted(void)
 		me.vec[1] = -1e308;
 		CU_ASSERT_EQUAL(nc_coord_client_set(c, &me), 0);
 		nc_coord_init(&peer, &cfg);
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, "p", &peer, 0.1, &out),
-				0);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, "p", &peer, 0.1, &out), 0);
 		nc_coord_init(&fresh, &cfg);
 		CU_ASSERT_EQUAL(memcmp(&out, &fresh, sizeof(out)), 0);
 		struct nc_coord_stats st;
@@ -426,9 +427,8 @@ test_peer_cap_evicts_oldest(void)
 		char name[16];
 		snprintf(name, sizeof(name), "n%d", i % 100);
 		peer.vec[0] = 0.001 * (i % 100);
-		CU_ASSERT_EQUAL(nc_coord_client_update(c, name, &peer, 0.05,
-						       NULL),
-				0);
+		CU_ASSERT_EQUAL(
+		    nc_coord_client_update(c, name, &peer, 0.05, NULL), 0);
 		if (i % 7 == 0)
 			nc_coord_client_forget(c, name);
 	}
@@ -478,7 +478,8 @@ test_peer_table_matches_model(void)
 				if (live == CAP)
 					used[oldest] = 0;
 			}
-			struct nc__coord_peer *p = nc__coord_peers_touch(&t, name);
+			struct nc__coord_peer *p =
+			    nc__coord_peers_touch(&t, name);
 			ok &= p != NULL && strcmp(p->name, name) == 0;
 			/* Tag the hot row with the name's number. */
 			nc__coord_peers_hot(&t, p)[0] = (double)k;
@@ -487,11 +488,13 @@ test_peer_table_matches_model(void)
 		unsigned live = 0;
 		for (unsigned i = 0; i < NAMES && ok; i++) {
 			snprintf(name, sizeof(name), "peer-%u", i);
-			struct nc__coord_peer *p = nc__coord_peers_find(&t, name);
+			struct nc__coord_peer *p =
+			    nc__coord_peers_find(&t, name);
 			ok &= (p != NULL) == (used[i] != 0);
 			if (p != NULL) {
 				live++;
-				ok &= nc__coord_peers_hot(&t, p)[0] == (double)i;
+				ok &=
+				    nc__coord_peers_hot(&t, p)[0] == (double)i;
 			}
 		}
 		ok &= live == t.n;
@@ -580,7 +583,8 @@ nc_test_client_register(void)
 	    !CU_add_test(s, "adjustment_window", test_adjustment_window) ||
 	    !CU_add_test(s, "update_moves_away_when_too_close",
 			 test_update_moves_away_when_too_close) ||
-	    !CU_add_test(s, "estimate_from_client", test_estimate_from_client) ||
+	    !CU_add_test(s, "estimate_from_client",
+			 test_estimate_from_client) ||
 	    !CU_add_test(s, "latency_filter_median",
 			 test_latency_filter_median) ||
 	    !CU_add_test(s, "gravity_pulls_to_origin",

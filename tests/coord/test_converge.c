@@ -33,9 +33,8 @@ run_topology(const struct nc_test_matrix *m, enum nc_coord_algo algo,
 	cfg.algo = algo;
 	cfg.dims = dims;
 	cfg.seed = 1;
-	CU_ASSERT_EQUAL_FATAL(nc_test_simulate(m, &cfg, NULL, SYNTH_ROUNDS, 1,
-					       coords),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    nc_test_simulate(m, &cfg, NULL, SYNTH_ROUNDS, 1, coords), 0);
 	nc_test_evaluate(m, coords, algo, NULL, ev);
 	if (getenv("NC_TEST_VERBOSE") != NULL)
 		printf("\n  [%s n=%zu] avg %.5f max %.5f med %.5f ",
@@ -133,7 +132,8 @@ test_converge_circle_height(void)
 static int
 load_planetlab(struct nc_test_matrix *m)
 {
-	int rc = nc_test_matrix_load(m, NC_TEST_DATA_DIR "/planetlab200_ms.txt");
+	int rc =
+	    nc_test_matrix_load(m, NC_TEST_DATA_DIR "/planetlab200_ms.txt");
 	CU_ASSERT_EQUAL(rc, 0);
 	if (rc == 0)
 		CU_ASSERT_EQUAL(m->n, 200);

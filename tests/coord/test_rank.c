@@ -43,8 +43,8 @@ test_nearest_orders_by_estimate(void)
 	at(&c[3], 0.020);
 	at(&c[4], 0.040);
 	struct nc_coord_candidate cand[5] = {
-		{"e", &c[0], NULL}, {"a", &c[1], NULL}, {"c", &c[2], NULL},
-		{"b", &c[3], NULL}, {"d", &c[4], NULL},
+	    {"e", &c[0], NULL}, {"a", &c[1], NULL}, {"c", &c[2], NULL},
+	    {"b", &c[3], NULL}, {"d", &c[4], NULL},
 	};
 	size_t idx[3];
 	double rtt[3];
@@ -78,10 +78,10 @@ test_nearest_ties_stable_by_name(void)
 	at(&same, 0.010);
 	/* Equal estimates in scrambled name order. */
 	struct nc_coord_candidate cand[4] = {
-		{"delta", &same, NULL},
-		{"alpha", &same, NULL},
-		{"charlie", &same, NULL},
-		{"bravo", &same, NULL},
+	    {"delta", &same, NULL},
+	    {"alpha", &same, NULL},
+	    {"charlie", &same, NULL},
+	    {"bravo", &same, NULL},
 	};
 	size_t idx[4];
 	CU_ASSERT_EQUAL(nc_coord_rank_nearest(NC_COORD_ALGO_NC, &src, cand, 4,
@@ -102,15 +102,15 @@ test_nearest_no_coordinate_last(void)
 	at(&wrongdims, 0.001);
 	wrongdims.dims = 3;
 	struct nc_coord_candidate cand[4] = {
-		{"b-none", NULL, NULL},
-		{"far", &far, NULL},
-		{"a-none", NULL, NULL},
-		{"c-dims", &wrongdims, NULL},
+	    {"b-none", NULL, NULL},
+	    {"far", &far, NULL},
+	    {"a-none", NULL, NULL},
+	    {"c-dims", &wrongdims, NULL},
 	};
 	size_t idx[4];
 	double rtt[4];
-	CU_ASSERT_EQUAL(nc_coord_rank_nearest(NC_COORD_ALGO_SERF, &src, cand,
-					      4, NULL, NULL, 4, idx, rtt),
+	CU_ASSERT_EQUAL(nc_coord_rank_nearest(NC_COORD_ALGO_SERF, &src, cand, 4,
+					      NULL, NULL, 4, idx, rtt),
 			4);
 	CU_ASSERT_EQUAL(idx[0], 1);
 	CU_ASSERT_EQUAL(idx[1], 2);
@@ -127,10 +127,10 @@ test_nearest_filter(void)
 	for (int i = 0; i < 4; i++)
 		at(&c[i], 0.010 * (i + 1));
 	struct nc_coord_candidate cand[4] = {
-		{"web-1", &c[0], NULL},
-		{"db-1", &c[1], NULL},
-		{"web-2", &c[2], NULL},
-		{"db-2", &c[3], NULL},
+	    {"web-1", &c[0], NULL},
+	    {"db-1", &c[1], NULL},
+	    {"web-2", &c[2], NULL},
+	    {"db-2", &c[3], NULL},
 	};
 	size_t idx[4];
 	CU_ASSERT_EQUAL(nc_coord_rank_nearest(NC_COORD_ALGO_NC, &src, cand, 4,
@@ -156,10 +156,9 @@ test_failover_groups_by_median(void)
 	at(&c[4], 0.050);
 	at(&c[5], 0.020);
 	struct nc_coord_candidate cand[8] = {
-		{"n2", &c[2], "dc1"}, {"n5", &c[4], "dc2"},
-		{"n0", &c[0], "dc1"}, {"n6", &c[5], "dc3"},
-		{"n3", &c[3], "dc2"}, {"n1", &c[1], "dc1"},
-		{"n8", NULL, "dc4"},  {"n7", NULL, "dc4"},
+	    {"n2", &c[2], "dc1"}, {"n5", &c[4], "dc2"}, {"n0", &c[0], "dc1"},
+	    {"n6", &c[5], "dc3"}, {"n3", &c[3], "dc2"}, {"n1", &c[1], "dc1"},
+	    {"n8", NULL, "dc4"},  {"n7", NULL, "dc4"},
 	};
 	size_t order[8];
 	struct nc_coord_group_rank g[8];
@@ -200,12 +199,12 @@ test_failover_skip_local_and_empty_last(void)
 	at(&c[1], 0.080);
 	at(&c[2], 0.040);
 	struct nc_coord_candidate cand[3] = {
-		{"local-1", &c[0], "home"},
-		{"east-1", &c[1], "east"},
-		{"west-1", &c[2], "west"},
+	    {"local-1", &c[0], "home"},
+	    {"east-1", &c[1], "east"},
+	    {"west-1", &c[2], "west"},
 	};
-	const char *all[] = {"zzz-empty", "home", "east", "aaa-empty",
-			     "west", "aaa-empty"};
+	const char *all[] = {"zzz-empty", "home", "east",
+			     "aaa-empty", "west", "aaa-empty"};
 	size_t order[3];
 	struct nc_coord_group_rank g[9];
 	size_t ng = 0;
@@ -278,8 +277,9 @@ test_failover_large_is_ordered(void)
 		if (k > 0) {
 			double a = g[k - 1].median_rtt, b = g[k].median_rtt;
 			if (!isnan(a) && !isnan(b))
-				ok &= a < b || (a == b && strcmp(g[k - 1].group,
-								 g[k].group) < 0);
+				ok &= a < b ||
+				      (a == b &&
+				       strcmp(g[k - 1].group, g[k].group) < 0);
 			else
 				ok &= !isnan(a) || isnan(b);
 		}
@@ -288,16 +288,20 @@ test_failover_large_is_ordered(void)
 			ok &= strcmp(p->group, g[k].group) == 0;
 			if (m == g[k].first)
 				continue;
-			const struct nc_coord_candidate *q = &cand[order[m - 1]];
+			const struct nc_coord_candidate *q =
+			    &cand[order[m - 1]];
 			if (q->coord == NULL) {
 				ok &= p->coord == NULL;
 			}
 			if (p->coord == NULL && q->coord == NULL) {
 				int cmp = strcmp(q->name, p->name);
-				ok &= cmp < 0 || (cmp == 0 && order[m - 1] < order[m]);
+				ok &= cmp < 0 ||
+				      (cmp == 0 && order[m - 1] < order[m]);
 			} else if (p->coord != NULL && q->coord != NULL) {
-				double dq = nc_coord_raw_distance(&src, q->coord);
-				double dp = nc_coord_raw_distance(&src, p->coord);
+				double dq =
+				    nc_coord_raw_distance(&src, q->coord);
+				double dp =
+				    nc_coord_raw_distance(&src, p->coord);
 				int cmp = strcmp(q->name, p->name);
 				ok &= dq < dp ||
 				      (dq == dp &&

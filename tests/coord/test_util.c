@@ -28,7 +28,8 @@ nc_test_matrix_line(struct nc_test_matrix *m, size_t n, double spacing)
 	alloc_matrix(m, n);
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < n; j++)
-			m->rtt[i * n + j] = fabs((double)i - (double)j) * spacing;
+			m->rtt[i * n + j] =
+			    fabs((double)i - (double)j) * spacing;
 }
 
 void
@@ -46,8 +47,7 @@ nc_test_matrix_grid(struct nc_test_matrix *m, size_t n, double spacing)
 }
 
 void
-nc_test_matrix_split(struct nc_test_matrix *m, size_t n, double lan,
-		     double wan)
+nc_test_matrix_split(struct nc_test_matrix *m, size_t n, double lan, double wan)
 {
 	size_t split = n / 2;
 	alloc_matrix(m, n);
@@ -187,9 +187,9 @@ cmp_double(const void *a, const void *b)
 }
 
 void
-nc_test_evaluate(const struct nc_test_matrix *m,
-		 const struct nc_coord *coords, enum nc_coord_algo algo,
-		 const int *only, struct nc_test_eval *out)
+nc_test_evaluate(const struct nc_test_matrix *m, const struct nc_coord *coords,
+		 enum nc_coord_algo algo, const int *only,
+		 struct nc_test_eval *out)
 {
 	size_t n = m->n, k = 0, nodes = 0, hits = 0;
 	double *re = malloc(n * n * sizeof(*re));
@@ -205,8 +205,8 @@ nc_test_evaluate(const struct nc_test_matrix *m,
 			double t = m->rtt[i * n + j];
 			if (i == j || !(t > 0.0))
 				continue;
-			double p = nc_coord_estimate_rtt(algo, &coords[i],
-							  &coords[j]);
+			double p =
+			    nc_coord_estimate_rtt(algo, &coords[i], &coords[j]);
 			double e = fabs(p - t) / t;
 			re[k++] = e;
 			out->avg += e;

@@ -13,14 +13,10 @@
 #include "coord/coord.h"
 
 /* Suite registration, one per source file. Each returns 0 or -1. */
-int
-nc_test_vivaldi_register(void);
-int
-nc_test_client_register(void);
-int
-nc_test_rank_register(void);
-int
-nc_test_converge_register(void);
+int nc_test_vivaldi_register(void);
+int nc_test_client_register(void);
+int nc_test_rank_register(void);
+int nc_test_converge_register(void);
 
 /** A square RTT matrix, seconds, row-major; negative = missing. */
 struct nc_test_matrix {
@@ -31,32 +27,26 @@ struct nc_test_matrix {
 };
 
 /** Nodes on a line, `spacing` seconds apart. */
-void
-nc_test_matrix_line(struct nc_test_matrix *m, size_t n, double spacing);
+void nc_test_matrix_line(struct nc_test_matrix *m, size_t n, double spacing);
 
 /** Nodes on a sqrt(n) x sqrt(n) grid, `spacing` seconds apart. */
-void
-nc_test_matrix_grid(struct nc_test_matrix *m, size_t n, double spacing);
+void nc_test_matrix_grid(struct nc_test_matrix *m, size_t n, double spacing);
 
 /** Two clusters: `lan` inside each, lan + wan across (Serf's split). */
-void
-nc_test_matrix_split(struct nc_test_matrix *m, size_t n, double lan,
-		     double wan);
+void nc_test_matrix_split(struct nc_test_matrix *m, size_t n, double lan,
+			  double wan);
 
 /**
  * Serf's circle: nodes 1..n-1 on a circle of radius `radius`, node 0
  * 2 * radius from all of them (so it must come out high above).
  */
-void
-nc_test_matrix_circle(struct nc_test_matrix *m, size_t n, double radius);
+void nc_test_matrix_circle(struct nc_test_matrix *m, size_t n, double radius);
 
 /** Load an ms matrix file (-1 = missing). @retval 0 or -1. */
-int
-nc_test_matrix_load(struct nc_test_matrix *m, const char *path);
+int nc_test_matrix_load(struct nc_test_matrix *m, const char *path);
 
 /** Free a matrix. */
-void
-nc_test_matrix_free(struct nc_test_matrix *m);
+void nc_test_matrix_free(struct nc_test_matrix *m);
 
 /** Error figures of a set of coordinates against the truth. */
 struct nc_test_eval {
@@ -74,19 +64,17 @@ struct nc_test_eval {
  * instead of cfg->algo. Coordinates are written to coords (n entries).
  * @retval 0, or -1 if a client could not be created.
  */
-int
-nc_test_simulate(const struct nc_test_matrix *m,
-		 const struct nc_coord_config *cfg,
-		 const enum nc_coord_algo *algos, unsigned rounds,
-		 uint64_t seed, struct nc_coord *coords);
+int nc_test_simulate(const struct nc_test_matrix *m,
+		     const struct nc_coord_config *cfg,
+		     const enum nc_coord_algo *algos, unsigned rounds,
+		     uint64_t seed, struct nc_coord *coords);
 
 /**
  * Evaluate coords against m with nc_coord_estimate_rtt(algo): over pairs
  * i != j with a known RTT > 0 whose source i passes `only` (NULL = all).
  */
-void
-nc_test_evaluate(const struct nc_test_matrix *m,
-		 const struct nc_coord *coords, enum nc_coord_algo algo,
-		 const int *only, struct nc_test_eval *out);
+void nc_test_evaluate(const struct nc_test_matrix *m,
+		      const struct nc_coord *coords, enum nc_coord_algo algo,
+		      const int *only, struct nc_test_eval *out);
 
 #endif /* NC_TEST_COORD_UTIL_H */

@@ -64,8 +64,8 @@ test_distance_adjustment_sign_rule(void)
 	CU_ASSERT_DOUBLE_EQUAL(nc_coord_distance(&c1, &c2),
 			       pair_dist + 0.3 + 0.8, 1e-12);
 	/* The raw distance never includes the adjustment. */
-	CU_ASSERT_DOUBLE_EQUAL(nc_coord_raw_distance(&c1, &c2),
-			       pair_dist + 0.8, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(nc_coord_raw_distance(&c1, &c2), pair_dist + 0.8,
+			       1e-12);
 }
 
 static void
@@ -76,7 +76,8 @@ test_distance_dimension_mismatch_is_nan(void)
 	c2.dims = 4;
 	CU_ASSERT_TRUE(isnan(nc_coord_distance(&c1, &c2)));
 	CU_ASSERT_TRUE(isnan(nc_coord_raw_distance(&c1, &c2)));
-	CU_ASSERT_TRUE(isnan(nc_coord_estimate_rtt(NC_COORD_ALGO_NC, &c1, &c2)));
+	CU_ASSERT_TRUE(
+	    isnan(nc_coord_estimate_rtt(NC_COORD_ALGO_NC, &c1, &c2)));
 }
 
 static void
@@ -88,10 +89,11 @@ test_estimate_per_algo(void)
 	c2.adjustment = 0.2;
 	/* Serf mode predicts with Serf's DistanceTo, NC with raw distance. */
 	CU_ASSERT_DOUBLE_EQUAL(
-		nc_coord_estimate_rtt(NC_COORD_ALGO_SERF, &c1, &c2),
-		pair_dist + 0.3, 1e-12);
-	CU_ASSERT_DOUBLE_EQUAL(nc_coord_estimate_rtt(NC_COORD_ALGO_NC, &c1, &c2),
-			       pair_dist, 1e-12);
+	    nc_coord_estimate_rtt(NC_COORD_ALGO_SERF, &c1, &c2),
+	    pair_dist + 0.3, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(
+	    nc_coord_estimate_rtt(NC_COORD_ALGO_NC, &c1, &c2), pair_dist,
+	    1e-12);
 }
 
 static void
@@ -133,9 +135,8 @@ test_apply_force_direction_and_height(void)
 	c = origin;
 	nc__coord_apply_force(&c, &above, 5.3, cfg.height_min, &rng);
 	CU_ASSERT_DOUBLE_EQUAL(c.vec[2], -5.3, 1e-12);
-	CU_ASSERT_DOUBLE_EQUAL(c.height,
-			       cfg.height_min + 5.3 * cfg.height_min / 2.9,
-			       1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(
+	    c.height, cfg.height_min + 5.3 * cfg.height_min / 2.9, 1e-15);
 	c = origin;
 	nc__coord_apply_force(&c, &above, -5.3, cfg.height_min, &rng);
 	CU_ASSERT_DOUBLE_EQUAL(c.vec[2], 5.3, 1e-12);
@@ -201,18 +202,12 @@ test_config_bad_field_named(void)
 {
 	struct nc_coord_config cfg;
 	char err[128];
-	const char *fields[] = {"algo",
-				"dims",
-				"error_max",
-				"vivaldi_ce",
-				"vivaldi_cc",
-				"adjustment_window",
-				"height_min",
-				"latency_filter_size",
-				"gravity_rho",
-				"peer_cap",
-				"relax_peers",
-				"relax_gain"};
+	const char *fields[] = {"algo",	       "dims",
+				"error_max",   "vivaldi_ce",
+				"vivaldi_cc",  "adjustment_window",
+				"height_min",  "latency_filter_size",
+				"gravity_rho", "peer_cap",
+				"relax_peers", "relax_gain"};
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		nc_coord_config_default(&cfg);
 		switch (i) {
@@ -254,8 +249,9 @@ test_config_bad_field_named(void)
 			break;
 		}
 		err[0] = '\0';
-		CU_ASSERT_EQUAL(nc_coord_config_validate(&cfg, err, sizeof(err)),
-				NC_COORD_EINVAL);
+		CU_ASSERT_EQUAL(
+		    nc_coord_config_validate(&cfg, err, sizeof(err)),
+		    NC_COORD_EINVAL);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, fields[i]));
 		/* And the client refuses it, with the same message. */
 		err[0] = '\0';
@@ -273,12 +269,12 @@ static void
 test_strerror(void)
 {
 	CU_ASSERT_STRING_EQUAL(nc_coord_strerror(0), "ok");
-	CU_ASSERT_PTR_NOT_NULL(strstr(nc_coord_strerror(NC_COORD_ERANGE),
-				      "range"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(nc_coord_strerror(NC_COORD_EDIM),
-				      "dimensionality"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(nc_coord_strerror(NC_COORD_ENOTFINITE),
-				      "NaN"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(nc_coord_strerror(NC_COORD_ERANGE), "range"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(nc_coord_strerror(NC_COORD_EDIM), "dimensionality"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(nc_coord_strerror(NC_COORD_ENOTFINITE), "NaN"));
 	CU_ASSERT_STRING_EQUAL(nc_coord_strerror(12345), "unknown error");
 }
 
