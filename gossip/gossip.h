@@ -85,9 +85,10 @@ struct nc_gossip_config {
 	bool tcp_ping;
 	/**
 	 * Lifeguard on (default): local health awareness, dynamic suspicion
-	 * timeout with confirmations, nacks. Off = classic SWIM timings
-	 * (fixed suspicion timeout = min, no awareness scaling), for
-	 * comparison runs only.
+	 * timeout with confirmations, nacks, buddy system. Off = classic
+	 * SWIM timings (fixed suspicion timeout = min, no awareness scaling,
+	 * no nacks requested, plain pings to suspects), for comparison runs
+	 * only.
 	 */
 	bool lifeguard;
 	/** LZW-compress outgoing packets/streams (serf default on). */
@@ -96,7 +97,11 @@ struct nc_gossip_config {
 	struct nc_crypto_keyring *keyring;
 	bool verify_incoming;  /**< default true */
 	bool verify_outgoing;  /**< default true */
-	/** Speak serf on top (leave intent before dead, join intent). */
+	/**
+	 * Speak serf on top (default true): leave intent before dead, join
+	 * intent after a successful join, Lamport time tracked from received
+	 * serf messages.
+	 */
 	bool serf_compat;
 };
 
@@ -153,6 +158,8 @@ struct nc_gossip_hooks {
 	 * packets: write at most one user message body into buf (<= cap)
 	 * destined to @a to, return its length or 0. Lets the layer above
 	 * disseminate data (e.g. coordinates) without gossip knowing what.
+	 * @a to is NULL when the packet is a reply piggy-back (ping, ack,
+	 * indirect ping) whose destination is known only by address.
 	 */
 	size_t (*user_broadcast)(void *ctx, const struct nc_gossip_member *to,
 				 char *buf, size_t cap);
@@ -162,7 +169,12 @@ struct nc_gossip_hooks {
 struct nc_gossip_stats {
 	uint64_t packets_in, packets_out;
 	uint64_t bytes_in, bytes_out;
-	/** Dropped inbound packets by reason. */
+	/**
+	 * Dropped inbound packets/messages by reason: no key could open it,
+	 * CRC mismatch, malformed (msgpack, compound, LZW), unsupported type
+	 * byte, other (empty/oversized datagram, ping for another node name,
+	 * alive with a bad name/addr/Meta/Vsn, helper relay table full).
+	 */
 	uint64_t drop_decrypt, drop_crc, drop_decode, drop_type, drop_other;
 	uint64_t probes, probe_failures, indirect_probes, tcp_pings;
 	uint64_t acks_sent, nacks_sent;

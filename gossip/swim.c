@@ -283,6 +283,9 @@ nc__send_raw(struct nc_gossip *g, const struct nc_addr *to,
 	}
 	g->stats.packets_out++;
 	g->stats.bytes_out += plen;
+	/* The probe RTT starts here: after encoding, right before the
+	 * datagram is handed to the env (§6.3). */
+	g->last_send_time = nc_env_now(g->env);
 	return g->env->ops->send_packet(g->env, to, p, plen);
 }
 
@@ -533,10 +536,10 @@ nc_probe_deadline_cb(struct nc_timer *t)
 		char name[NC_GOSSIP_NAME_MAX + 1];
 		uint32_t inc = p->target_inc;
 		snprintf(name, sizeof(name), "%s", target->pub.name);
-		nc_probe_finish(g, delta);
 		nc__handle_suspect(g, inc, name, strlen(name),
 				   g->self->pub.name,
 				   strlen(g->self->pub.name));
+		nc_probe_finish(g, delta);
 	}
 }
 
@@ -568,7 +571,6 @@ nc_probe_node(struct nc_gossip *g, struct nc__member *m)
 	p->tcp_result = 0;
 	g->stats.probes++;
 	if (m->pub.state == NC_MEMBER_ALIVE || !g->cfg.lifeguard) {
-		p->sent_at = nc_env_now(g->env);
 		rc = nc_send_msg(g, &m->pub.addr, buf, (size_t)len);
 	} else {
 		/* Buddy system (§6.4): ping + suspect in one compound. */
@@ -584,11 +586,11 @@ nc_probe_node(struct nc_gossip *g, struct nc__member *m)
 		parts[1] = nc_str(sbuf, slen > 0 ? (size_t)slen : 0);
 		clen = nc_proto_encode_compound(g->buf_cpd, NC__TX_BUF, parts,
 						slen > 0 ? 2 : 1);
-		p->sent_at = nc_env_now(g->env);
 		rc = clen > 0 ? nc__send_raw(g, &m->pub.addr, m, g->buf_cpd,
 					     (size_t)clen)
 			      : clen;
 	}
+	p->sent_at = g->last_send_time;
 	if (rc < 0) {
 		/* Could not even send: no verdict, no awareness change. */
 		nc_env_logf(g->env, NC_LOG_ERR, "memberlist",
@@ -717,6 +719,23 @@ nc_handle_indirect(struct nc_gossip *g, const struct nc_proto_indirect_ping *in)
 /* ------------------------------------------------------------------ */
 /* Receiving                                                           */
 /* ------------------------------------------------------------------ */
+
+/**
+ * Count a dropped inbound packet/message and log the first drop of each
+ * reason only (per-packet events are counters, STYLE.md §7).
+ */
+static void
+nc_drop(struct nc_gossip *g, uint64_t *counter, unsigned reason_bit,
+	const char *what, int err)
+{
+	(*counter)++;
+	if (g->drop_logged & (1u << reason_bit))
+		return;
+	g->drop_logged |= 1u << reason_bit;
+	nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
+		    "dropping %s: %s (logged once; see stats)", what,
+		    nc_proto_strerror(err));
+}
 
 static void
 nc_handle_ping(struct nc_gossip *g, const struct nc_proto_ping *ping)
@@ -864,17 +883,12 @@ nc_walk_cb(void *ctx, uint8_t type, const char *body, const char *end)
 		nc_handle_user(g, body, end);
 		break;
 	default:
-		g->stats.drop_type++;
-		nc_env_logf(g->env, NC_LOG_DEBUG, "memberlist",
-			    "msg type (%u) not supported", (unsigned)type);
+		nc_drop(g, &g->stats.drop_type, 0, "unsupported msg type",
+			NC_PROTO_ETYPE);
 		return;
 	}
-	if (rc < 0) {
-		g->stats.drop_decode++;
-		nc_env_logf(g->env, NC_LOG_DEBUG, "memberlist",
-			    "Failed to decode message type %u: %s",
-			    (unsigned)type, nc_proto_strerror(rc));
-	}
+	if (rc < 0)
+		nc_drop(g, &g->stats.drop_decode, 1, "undecodable message", rc);
 }
 
 static void
@@ -900,10 +914,8 @@ nc_on_packet(void *ctx, const struct nc_addr *from, const char *buf,
 			p = g->buf_rx;
 			plen = (size_t)rc;
 		} else if (g->cfg.verify_incoming) {
-			g->stats.drop_decrypt++;
-			nc_env_logf(g->env, NC_LOG_DEBUG, "memberlist",
-				    "Decrypt packet failed: %s",
-				    nc_proto_strerror(rc));
+			nc_drop(g, &g->stats.drop_decrypt, 2,
+				"packet (decrypt failed)", rc);
 			return;
 		}
 		if (plen == 0) {
@@ -915,14 +927,10 @@ nc_on_packet(void *ctx, const struct nc_addr *from, const char *buf,
 	g->rx_time = rx_time;
 	rc = nc_proto_packet_walk(p, plen, g->buf_walk, NC__PKT_BUF,
 				  nc_walk_cb, g);
-	if (rc < 0) {
-		if (rc == NC_PROTO_ECRC)
-			g->stats.drop_crc++;
-		else
-			g->stats.drop_decode++;
-		nc_env_logf(g->env, NC_LOG_DEBUG, "memberlist",
-			    "Bad packet: %s", nc_proto_strerror(rc));
-	}
+	if (rc == NC_PROTO_ECRC)
+		nc_drop(g, &g->stats.drop_crc, 3, "packet (bad CRC)", rc);
+	else if (rc < 0)
+		nc_drop(g, &g->stats.drop_decode, 4, "malformed packet", rc);
 }
 
 /* ------------------------------------------------------------------ */

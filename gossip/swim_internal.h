@@ -332,10 +332,13 @@ struct nc_gossip {
 	void *leave_arg;
 	double leave_timeout;
 
+	/** Env time taken right before the last send_packet (probe RTT). */
+	double last_send_time;
+	/** Drop reasons already logged once (bit per reason). */
+	unsigned drop_logged;
 	/** Inbound packet context for the walker callback. */
 	struct nc_addr rx_from;
 	double rx_time;
-	int rx_err;
 
 	/**
 	 * Packet buffers, allocated once (sizes in swim.c): primary message,
