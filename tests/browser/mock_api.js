@@ -4,7 +4,7 @@
 //
 //   node tests/browser/mock_api.js [--port 8600] [--host 127.0.0.1]
 //        [--members 1000] [--token SECRET] [--seed 1] [--static-dir web]
-//        [--no-drift] [--spin] [--proxy http://127.0.0.1:8555]
+//        [--no-drift] [--spin] [--ring] [--proxy http://127.0.0.1:8555]
 //
 // Serves web/ under /ui/ (and / -> /ui/), the /v1 endpoints of the API
 // contract with synthetic members spread over 5 datacenters, and mock-only
@@ -14,10 +14,13 @@
 //   POST /mock/leave?name=N    member N has left
 //   GET  /mock/state           {members, token, self}
 // Coordinates drift a little every 2 s. With --spin the whole coordinate
-// space is also rotated (in a random plane of the 8-D space, 10-40 degrees)
-// and shifted every 2 s: every distance, hence every RTT estimate, nearest
+// space is also rotated (in a random plane of the 8-D space, 10-40 degrees),
+// sometimes mirrored along an axis, and shifted every 2 s: every distance, hence every RTT estimate, nearest
 // and failover answer stays the same, but a projection that is not aligned
 // between refreshes would spin and flip.
+// --ring puts the 5 datacentres evenly on a circle: the two top principal
+// components then have equal variance, so the PCA axes are arbitrary and
+// change with every bit of noise - the hard case for a stable map.
 // With --proxy URL it serves no fake data: /v1/* is forwarded to that real
 // agent (headers and status kept), so the page can be tried against a real
 // agent that does not serve /ui/ itself yet.
@@ -41,6 +44,7 @@ function parseArgs(argv) {
     else if (a === '--static-dir') { o.staticDir = path.resolve(v); i++; }
     else if (a === '--no-drift') o.drift = false;
     else if (a === '--spin') o.spin = true;
+    else if (a === '--ring') o.ring = true;
     else if (a === '--proxy') { o.proxy = v.replace(/\/+$/, ''); i++; }
     else if (a === '-h' || a === '--help') { console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 20).join('\n')); process.exit(0); }
     else { console.error('unknown argument ' + a); process.exit(2); }
@@ -67,10 +71,11 @@ const DCS = [
   { dc: 'eu-west', c: [-0.038, 0.012] }, { dc: 'ap-south', c: [-0.020, -0.085] },
   { dc: 'sa-east', c: [0.010, 0.060] },
 ];
+if (opt.ring) DCS.forEach((d, k) => { d.c = [0.04 * Math.cos(2 * Math.PI * k / DCS.length), 0.04 * Math.sin(2 * Math.PI * k / DCS.length)]; });
 for (const d of DCS) {
   const v = new Array(DIM).fill(0);
   v[0] = d.c[0]; v[1] = d.c[1];
-  for (let i = 2; i < DIM; i++) v[i] = gauss() * 0.004;
+  for (let i = 2; i < DIM; i++) v[i] = opt.ring ? 0 : gauss() * 0.004;
   d.vec = v;
 }
 
@@ -107,9 +112,11 @@ if (opt.drift) {
       const th = (rand() < 0.5 ? -1 : 1) * (10 + rand() * 30) * Math.PI / 180;
       const cs = Math.cos(th), sn = Math.sin(th);
       const shift = Array.from({ length: DIM }, () => gauss() * 0.005);
+      const flip = rand() < 0.5 ? Math.floor(rand() * DIM) : -1;  // a reflection, also distance-preserving
       for (const c of coords.values()) {
         const a = c.Vec[i], b = c.Vec[j];
         c.Vec[i] = cs * a - sn * b; c.Vec[j] = sn * a + cs * b;
+        if (flip >= 0) c.Vec[flip] = -c.Vec[flip];
         for (let k = 0; k < DIM; k++) c.Vec[k] += shift[k];
       }
     }
