@@ -17,7 +17,9 @@
  * NC_COORD_ALGO_NC (the default) keeps the same coordinate, units,
  * error-estimate rule, adjustment, gravity and reset, and replaces the
  * single spring step by a small local solve. What it fixes, as measured
- * on PlanetLab (see the README of the simulator):
+ * with `netcoord sim` on the 490-node PlanetLab matrix (1000 rounds,
+ * seed 1; Serf -> NC: median relative error 0.081 -> 0.063, p90 0.38 ->
+ * 0.22, nearest peer right 11% -> 44% of the time):
  *
  *  1. One spring step per probe is a noisy stochastic gradient with a
  *     fixed step: with one probe per round a node meets a given peer about
@@ -43,8 +45,8 @@
  *  3. Stale memories count less: w_j is divided by (e_j + 0.01)^2 where
  *     e_j is the error estimate the peer published with the coordinate we
  *     remember. A coordinate cached in a peer's first rounds (e ~ 1.5)
- *     weighs ~1/200 of a converged one; without this the median error
- *     stays ~10% higher.
+ *     weighs ~1/250 of a converged one (e ~ 0.08); without this the
+ *     median error is ~50% higher at 100 rounds and ~14% at 1000.
  *  4. Distances use the raw (unadjusted) distance, in the solve and in
  *     nc_coord_estimate_rtt(). The adjustment is still computed exactly as
  *     Serf does and published, so a Serf peer's DistanceTo on our
