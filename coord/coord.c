@@ -177,7 +177,8 @@ nc__coord_vec_dist(const struct nc_coord *a, const struct nc_coord *b)
 double
 nc_coord_raw_distance(const struct nc_coord *a, const struct nc_coord *b)
 {
-	if (a->dims != b->dims)
+	/* dims is trusted nowhere else: it bounds the reads of vec. */
+	if (a->dims != b->dims || a->dims > NC_COORD_DIMS_MAX)
 		return NAN;
 	return nc__coord_vec_dist(a, b) + a->height + b->height;
 }

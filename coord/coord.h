@@ -203,7 +203,10 @@ int nc_coord_check(const struct nc_coord *c);
  */
 double nc_coord_distance(const struct nc_coord *a, const struct nc_coord *b);
 
-/** Distance without the adjustments, seconds (NAN if dims differ). */
+/**
+ * Distance without the adjustments, seconds: |a.vec - b.vec| + a.height +
+ * b.height. NAN if the dims differ or exceed NC_COORD_DIMS_MAX.
+ */
 double nc_coord_raw_distance(const struct nc_coord *a,
 			     const struct nc_coord *b);
 

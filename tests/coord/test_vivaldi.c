@@ -76,6 +76,9 @@ test_distance_dimension_mismatch_is_nan(void)
 	c2.dims = 4;
 	CU_ASSERT_TRUE(isnan(nc_coord_distance(&c1, &c2)));
 	CU_ASSERT_TRUE(isnan(nc_coord_raw_distance(&c1, &c2)));
+	/* Out-of-range dims are never trusted to bound the reads. */
+	c1.dims = c2.dims = NC_COORD_DIMS_MAX + 1;
+	CU_ASSERT_TRUE(isnan(nc_coord_distance(&c1, &c2)));
 	CU_ASSERT_TRUE(
 	    isnan(nc_coord_estimate_rtt(NC_COORD_ALGO_NC, &c1, &c2)));
 }
