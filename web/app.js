@@ -38,8 +38,9 @@
   const STATUSES = ['alive', 'suspect', 'failed', 'left'];
   const STATUS_COLORS = { alive: '#1f9d55', suspect: '#d98e04', failed: '#d64545', left: '#8792a2' };
   const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948',
-    '#b07aa1', '#ff9da7', '#9c755f', '#17becf', '#bcbd22', '#7f7f7f'];
+    '#b07aa1', '#ff9da7', '#9c755f', '#17becf', '#bcbd22', '#aec7e8'];
   const NO_TAG_COLOR = '#b9c0cc';
+  const OTHER_COLOR = '#6b7280';  // tag values beyond the palette
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -480,7 +481,7 @@
     if (!c) {
       let used = 0;
       for (const kk of state.tagColors.keys()) if (kk.startsWith(key + '\u0000')) used++;
-      c = PALETTE[used % PALETTE.length];
+      c = used < PALETTE.length ? PALETTE[used] : OTHER_COLOR;
       state.tagColors.set(k, c);
     }
     return c;
@@ -490,30 +491,41 @@
     return tagColor(state.colorBy, (m.Tags || {})[state.colorBy]);
   }
 
+  // Built with DOM calls, no inline style attributes: works under a strict
+  // Content-Security-Policy (style-src 'self').
   function updateLegend() {
-    const rows = [];
+    const lg = el.legend;
+    lg.textContent = '';
+    const div = (cls, text) => { const d = document.createElement('div'); d.className = cls; if (text !== undefined) d.textContent = text; lg.appendChild(d); return d; };
+    const row = (color, label, count) => {
+      const r = div('lg-row');
+      const sw = document.createElement('span'); sw.className = 'lg-sw'; sw.style.background = color;
+      const c = document.createElement('span'); c.className = 'lg-count'; c.textContent = count;
+      r.append(sw, label, c);
+    };
     if (!state.colorBy) {
       const counts = {};
       for (const m of state.members) counts[m.Status] = (counts[m.Status] || 0) + 1;
-      rows.push('<div class="lg-title">status</div>');
-      for (const s of STATUSES) rows.push(legendRow(STATUS_COLORS[s], s, counts[s] || 0));
+      div('lg-title', 'status');
+      for (const st of STATUSES) row(STATUS_COLORS[st], st, counts[st] || 0);
     } else {
       const counts = new Map();
       for (const m of state.members) { const v = (m.Tags || {})[state.colorBy]; counts.set(v, (counts.get(v) || 0) + 1); }
       const vals = [...counts.keys()].sort((a, b) => String(a).localeCompare(String(b)));
-      // Assign colours in sorted order so they are stable and distinct.
-      for (const v of vals) tagColor(state.colorBy, v);
-      rows.push('<div class="lg-title">' + esc(state.colorBy) + '</div>');
-      for (const v of vals) rows.push(legendRow(tagColor(state.colorBy, v), v === undefined ? '(no tag)' : v, counts.get(v)));
-      rows.push('<div class="lg-note">✕ failed · ring suspect · faded left</div>');
+      for (const v of vals) tagColor(state.colorBy, v);  // colours in sorted order: stable
+      div('lg-title', state.colorBy);
+      let other = 0, otherN = 0;
+      for (const v of vals) {
+        const c = tagColor(state.colorBy, v);
+        if (c === OTHER_COLOR) { other += counts.get(v); otherN++; continue; }
+        row(c, v === undefined ? '(no tag)' : v, counts.get(v));
+      }
+      if (otherN) row(OTHER_COLOR, 'other (' + otherN + ' values)', other);
+      div('lg-note', '✕ failed · ring suspect · faded left');
     }
-    rows.push('<div class="lg-note">halo = error estimate<br>─ lines = nearest (API)</div>');
-    el.legend.innerHTML = rows.join('');
-    el.legend.hidden = !state.members.length;
-  }
-  function legendRow(color, label, count) {
-    return '<div class="lg-row"><span class="lg-sw" style="background:' + color + '"></span>' + esc(label) +
-      '<span class="lg-count">' + count + '</span></div>';
+    const note = div('lg-note');
+    note.append('halo = error estimate', document.createElement('br'), '─ lines = nearest (API)');
+    lg.hidden = !state.members.length;
   }
 
   function esc(s) {
@@ -640,7 +652,7 @@
     const viewH = wrap.clientHeight || 600;
     const first = Math.max(0, Math.floor(wrap.scrollTop / ROW_H) - 15);
     const last = Math.min(rows.length, first + Math.ceil(viewH / ROW_H) + 30);
-    const html = ['<tr class="spacer" aria-hidden="true" style="height:' + first * ROW_H + 'px"><td colspan="5"></td></tr>'];
+    const html = ['<tr class="spacer" aria-hidden="true"><td colspan="5"></td></tr>'];
     const nearestSet = state.tableNearest || new Set();
     for (let i = first; i < last; i++) {
       const r = rows[i];
@@ -652,9 +664,14 @@
         '<td class="num">' + (r.err === null ? '–' : r.err.toFixed(3)) + '</td>' +
         '<td class="tags" title="' + esc(r.tags) + '">' + esc(r.tags) + '</td></tr>');
     }
-    html.push('<tr class="spacer" aria-hidden="true" style="height:' + (rows.length - last) * ROW_H + 'px"><td colspan="5"></td></tr>');
-    const s = html.join('');
-    if (force || s !== state.tableSig) { el.tbody.innerHTML = s; state.tableSig = s; }
+    html.push('<tr class="spacer" aria-hidden="true"><td colspan="5"></td></tr>');
+    const s = html.join('') + first + ':' + (rows.length - last);
+    if (force || s !== state.tableSig) {
+      el.tbody.innerHTML = html.join('');
+      el.tbody.firstElementChild.style.height = first * ROW_H + 'px';
+      el.tbody.lastElementChild.style.height = (rows.length - last) * ROW_H + 'px';
+      state.tableSig = s;
+    }
   }
   let scrollQueued = false;
   el.tableWrap.addEventListener('scroll', () => {

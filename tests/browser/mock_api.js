@@ -151,13 +151,17 @@ function tagFilter(q) {
   return (m) => (v === null ? k in m.Tags : m.Tags[k] === v);
 }
 
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 function serveStatic(req, res, rel) {
   if (rel === '' || rel.endsWith('/')) rel += 'index.html';
   const file = path.resolve(opt.staticDir, '.' + path.posix.normalize('/' + rel));
   if (!file.startsWith(opt.staticDir + path.sep)) return send(res, 404, { error: 'not found' });
   fs.readFile(file, (err, data) => {
     if (err) return send(res, 404, { error: 'not found' });
-    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-cache' });
+    // A strict CSP, so the tests catch any inline script or style the page
+    // might grow; the agent may send the same.
+    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-cache',
+      'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff' });
     res.end(data);
   });
 }
