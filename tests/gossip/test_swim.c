@@ -329,6 +329,54 @@ test_suspicion_formula(void)
 }
 
 static void
+test_config_profiles(void)
+{
+	/* Serf's numbers per profile (PROTOCOL.md §6.1) and validation. */
+	struct nc_gossip_config cfg;
+	enum nc_gossip_profile p;
+	struct sim_world *w = sim_world_new(5);
+	struct sim_node *sn = sim_node_add(w, "x");
+	char err[128] = "";
+
+	CU_ASSERT_EQUAL(nc_gossip_profile_parse("wan", &p), 0);
+	CU_ASSERT_EQUAL(p, NC_GOSSIP_PROFILE_WAN);
+	CU_ASSERT_EQUAL(nc_gossip_profile_parse("local", &p), 0);
+	CU_ASSERT_EQUAL(p, NC_GOSSIP_PROFILE_LOCAL);
+	CU_ASSERT_EQUAL(nc_gossip_profile_parse("lan", &p), 0);
+	CU_ASSERT_EQUAL(p, NC_GOSSIP_PROFILE_LAN);
+	CU_ASSERT_EQUAL(nc_gossip_profile_parse("moon", &p), -EINVAL);
+	nc_gossip_config_default(&cfg, NC_GOSSIP_PROFILE_LAN);
+	CU_ASSERT_DOUBLE_EQUAL(cfg.probe_interval, 1.0, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(cfg.probe_timeout, 0.5, 1e-12);
+	CU_ASSERT_EQUAL(cfg.indirect_checks, 3);
+	CU_ASSERT_EQUAL(cfg.retransmit_mult, 4);
+	CU_ASSERT_EQUAL(cfg.udp_buffer_size, 1400);
+	CU_ASSERT(memcmp(cfg.vsn, "\x01\x05\x02\x02\x05\x05", 6) == 0);
+	nc_gossip_config_default(&cfg, NC_GOSSIP_PROFILE_WAN);
+	CU_ASSERT_DOUBLE_EQUAL(cfg.probe_interval, 5.0, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(cfg.probe_timeout, 3.0, 1e-12);
+	CU_ASSERT_EQUAL(cfg.suspicion_mult, 6);
+	CU_ASSERT_EQUAL(cfg.gossip_nodes, 4);
+	CU_ASSERT_DOUBLE_EQUAL(cfg.gossip_to_the_dead_time, 60, 1e-12);
+	nc_gossip_config_default(&cfg, NC_GOSSIP_PROFILE_LOCAL);
+	CU_ASSERT_DOUBLE_EQUAL(cfg.probe_timeout, 0.2, 1e-12);
+	CU_ASSERT_EQUAL(cfg.indirect_checks, 1);
+	CU_ASSERT_EQUAL(cfg.retransmit_mult, 2);
+	CU_ASSERT_EQUAL(cfg.suspicion_mult, 3);
+	CU_ASSERT_DOUBLE_EQUAL(cfg.tcp_timeout, 1.0, 1e-12);
+	/* Invalid configs are refused with a message. */
+	nc_gossip_config_default(&cfg, NC_GOSSIP_PROFILE_LAN);
+	CU_ASSERT_PTR_NULL(nc_gossip_new(sim_node_env(sn), &cfg, NULL, err,
+					 sizeof(err)));
+	CU_ASSERT(strlen(err) > 0);
+	snprintf(cfg.name, sizeof(cfg.name), "x");
+	cfg.advertise = *sim_node_addr(sn);
+	cfg.vsn[1] = 0;
+	CU_ASSERT_PTR_NULL(nc_gossip_new(sim_node_env(sn), &cfg, NULL, NULL, 0));
+	sim_world_delete(w);
+}
+
+static void
 test_awareness_bounds(void)
 {
 	struct cluster *c = cluster_new(1, 1, NULL);
@@ -661,6 +709,52 @@ test_partition_heal(void)
 	printf("    healed: full mesh again after %.1f s\n",
 	       t >= 0 ? t - t_heal : -1.0);
 	CU_ASSERT(t >= 0);
+	cluster_delete(c);
+}
+
+static void
+test_buddy_compound_refute(void)
+{
+	/* The buddy system packet (§6.4): a compound of a ping for node-2 and
+	 * a suspect about node-2, as a prober sends to a suspect target. The
+	 * target must both ack the ping and refute (incarnation bump). */
+	struct cluster *c = cluster_new(17, 3, NULL);
+	struct nc_env *env = sim_node_env(sim_node_get(c->w, 2));
+	const struct nc_gossip_stats *st = nc_gossip_stats(c->g[2]);
+	char ping[128], susp[128], pkt[300];
+	struct nc_proto_str parts[2];
+	uint64_t acks;
+	uint32_t inc;
+	int plen, slen, len;
+
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	inc = nc_gossip_self(c->g[2])->incarnation;
+	acks = st->acks_sent;
+	{
+		struct nc_proto_ping p = {.seq_no = 777,
+					  .node = nc_proto_cstr("node-2")};
+		struct nc_proto_suspect sp = {.incarnation = inc,
+					      .node = nc_proto_cstr("node-2"),
+					      .from = nc_proto_cstr("node-0")};
+		plen = nc_proto_encode_ping(ping, sizeof(ping), &p);
+		slen = nc_proto_encode_suspect(susp, sizeof(susp), &sp);
+	}
+	parts[0].data = ping;
+	parts[0].len = (uint32_t)plen;
+	parts[1].data = susp;
+	parts[1].len = (uint32_t)slen;
+	len = nc_proto_encode_compound(pkt, sizeof(pkt), parts, 2);
+	CU_ASSERT_FATAL(len > 0);
+	env->sink.on_packet(env->sink.ctx, sim_node_addr(sim_node_get(c->w, 0)),
+			    pkt, (size_t)len, sim_now(c->w));
+	CU_ASSERT_EQUAL(st->acks_sent, acks + 1);
+	CU_ASSERT_EQUAL(nc_gossip_self(c->g[2])->incarnation, inc + 1);
+	CU_ASSERT_EQUAL(st->refutations, 1);
+	sim_run_until(c->w, sim_now(c->w) + 5);
+	CU_ASSERT(nc_gossip_member_find(c->g[0], "node-2")->incarnation ==
+		  inc + 1);
 	cluster_delete(c);
 }
 
@@ -1004,6 +1098,7 @@ nc_test_swim_register(void)
 		return -1;
 	if (CU_add_test(s, "broadcast_queue", test_broadcast_queue) == NULL ||
 	    CU_add_test(s, "suspicion_formula", test_suspicion_formula) == NULL ||
+	    CU_add_test(s, "config_profiles", test_config_profiles) == NULL ||
 	    CU_add_test(s, "awareness_bounds", test_awareness_bounds) == NULL ||
 	    CU_add_test(s, "merge_version_check", test_merge_version_check) == NULL ||
 	    CU_add_test(s, "malformed_packets", test_malformed_packets) == NULL ||
@@ -1011,6 +1106,7 @@ nc_test_swim_register(void)
 	    CU_add_test(s, "join_converge_50", test_join_converge_50) == NULL ||
 	    CU_add_test(s, "crash_detected", test_crash_detected) == NULL ||
 	    CU_add_test(s, "refute_false_suspicion", test_refute_false_suspicion) == NULL ||
+	    CU_add_test(s, "buddy_compound_refute", test_buddy_compound_refute) == NULL ||
 	    CU_add_test(s, "partition_heal", test_partition_heal) == NULL ||
 	    CU_add_test(s, "loss_no_false_dead", test_loss_no_false_dead) == NULL ||
 	    CU_add_test(s, "leave_graceful", test_leave_graceful) == NULL ||
