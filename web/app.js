@@ -856,6 +856,7 @@
       if (p.born) { const ta = Math.min(1, (now - p.born) / ANIM_MS); alpha = ta; if (ta < 1) animating = true; }
       items.push({ name, m, sx, sy, err: c ? c.Error : 1.5, color: colorOf(m), alpha, hasCoord: !!c });
     }
+    spreadCoincident(items, r);
     // Halos (error estimate) first, then points; unhealthy drawn last so they show.
     ctx.lineWidth = 1;
     for (const it of items) {
@@ -875,14 +876,16 @@
 
     // Lines to the nearest members (from /v1/nearest).
     const lines = [];
+    const drawnAt = new Map(items.map((it) => [it.name, it]));
+    const screenOf = (name) => { const it = drawnAt.get(name); if (it) return [it.sx, it.sy]; const p = state.points.get(name); return toScreen(p.x, p.y); };
     const sel = state.selected && state.points.get(state.selected);
     if (sel && state.nearest && state.nearest.Nodes && (!state.nearest.From || state.nearest.From === state.selected)) {
-      const [x0, y0] = toScreen(sel.x, sel.y);
+      const [x0, y0] = screenOf(state.selected);
       ctx.strokeStyle = '#2f6fde'; ctx.lineWidth = 1.6; ctx.setLineDash([]);
       for (const nd of state.nearest.Nodes) {
         const p = state.points.get(nd.Name);
         if (!p) continue;
-        const [x1, y1] = toScreen(p.x, p.y);
+        const [x1, y1] = screenOf(nd.Name);
         ctx.globalAlpha = 0.85;
         ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
         lines.push({ name: nd.Name, ms: nd.EstimatedMs, x0, y0, x1, y1 });
@@ -892,7 +895,7 @@
 
     // Selected node, nearest labels.
     if (sel) {
-      const [sx, sy] = toScreen(sel.x, sel.y);
+      const [sx, sy] = screenOf(state.selected);
       ctx.strokeStyle = '#1d2430'; ctx.lineWidth = 2.5;
       ctx.beginPath(); ctx.arc(sx, sy, r + 5, 0, 2 * Math.PI); ctx.stroke();
       ctx.strokeStyle = '#fff'; ctx.lineWidth = 1.2;
@@ -902,16 +905,15 @@
     placed.length = 0;
     ctx.textBaseline = 'middle';
     const labelled = new Set();
-    if (sel) { labelled.add(state.selected); nameLabel(state.selected, sel, r, true); }
+    if (sel) { labelled.add(state.selected); nameLabel(state.selected, screenOf(state.selected), r, true); }
     ctx.font = '600 11.5px system-ui, "DejaVu Sans", sans-serif';
     for (const ln of lines) label(((ln.x0 + ln.x1) / 2), ((ln.y0 + ln.y1) / 2), fmtMs(ln.ms) + ' ms', '#fff', '#2f6fde');
-    for (const ln of lines) { labelled.add(ln.name); nameLabel(ln.name, state.points.get(ln.name), r, false); }
+    for (const ln of lines) { labelled.add(ln.name); nameLabel(ln.name, [ln.x1, ln.y1], r, false); }
     if (items.length <= 60) {
-      for (const it of items) if (!labelled.has(it.name)) nameLabel(it.name, state.points.get(it.name), r, false);
+      for (const it of items) if (!labelled.has(it.name)) nameLabel(it.name, [it.sx, it.sy], r, false);
     }
     if (state.hover && state.points.get(state.hover)) {
-      const p = state.points.get(state.hover);
-      const [hx, hy] = toScreen(p.x, p.y);
+      const [hx, hy] = screenOf(state.hover);
       ctx.strokeStyle = '#1d2430'; ctx.lineWidth = 1.5;
       ctx.beginPath(); ctx.arc(hx, hy, r + 3, 0, 2 * Math.PI); ctx.stroke();
     }
@@ -927,6 +929,29 @@
       requestAnimationFrame(() => requestAnimationFrame((ts) => { state.firstFrameMs = ts; }));
     }
     if (animating || state.viewTo) requestDraw();
+  }
+
+  // Points drawn at the same pixel (e.g. a new cluster where every node is
+  // still at the origin, or no coordinates at all) are fanned out on a small
+  // circle around that spot so each one can be seen, hovered and clicked.
+  function spreadCoincident(items, r) {
+    const groups = new Map();
+    for (const it of items) {
+      const k = Math.round(it.sx) + ',' + Math.round(it.sy);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = []));
+      g.push(it);
+    }
+    for (const g of groups.values()) {
+      if (g.length < 2) continue;
+      g.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+      const rad = Math.max(r * 2.6, (g.length * (2 * r + 3)) / (2 * Math.PI));
+      g.forEach((it, i) => {
+        const a = -Math.PI / 2 + (2 * Math.PI * i) / g.length;
+        it.sx += rad * Math.cos(a); it.sy += rad * Math.sin(a);
+        it.spread = true;
+      });
+    }
   }
 
   function drawPoint(it, r) {
@@ -975,9 +1000,9 @@
     ctx.globalAlpha = 1; ctx.fillStyle = fg; ctx.textAlign = 'center';
     ctx.fillText(text, x, y);
   }
-  function nameLabel(name, p, r, bold) {
-    if (!p) return;
-    const [sx, sy] = toScreen(p.x, p.y);
+  function nameLabel(name, at, r, bold) {
+    if (!at) return;
+    const [sx, sy] = at;
     ctx.font = (bold ? '700 12.5px' : '500 11.5px') + ' system-ui, "DejaVu Sans", sans-serif';
     ctx.textAlign = 'left';
     const wd = ctx.measureText(name).width;
