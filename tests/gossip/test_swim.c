@@ -246,6 +246,42 @@ bq_done(void *arg, bool sent)
 }
 
 static void
+test_addr_helpers(void)
+{
+	/* nc_addr_parse / nc_addr_format / nc_addr_equal (gossip/env.c). */
+	struct nc_addr a, b;
+	char buf[64];
+
+	CU_ASSERT_EQUAL(nc_addr_parse("127.0.0.1:7946", 1, &a), 0);
+	CU_ASSERT_EQUAL(a.family, 4);
+	CU_ASSERT_EQUAL(a.port, 7946);
+	CU_ASSERT_STRING_EQUAL(nc_addr_format(&a, buf, sizeof(buf)),
+			       "127.0.0.1:7946");
+	CU_ASSERT_EQUAL(nc_addr_parse("10.1.2.3", 7946, &b), 0);
+	CU_ASSERT_EQUAL(b.port, 7946);
+	CU_ASSERT_FALSE(nc_addr_equal(&a, &b));
+	CU_ASSERT_EQUAL(nc_addr_parse("[::1]:8000", 1, &a), 0);
+	CU_ASSERT_EQUAL(a.family, 6);
+	CU_ASSERT_EQUAL(a.port, 8000);
+	CU_ASSERT_STRING_EQUAL(nc_addr_format(&a, buf, sizeof(buf)),
+			       "[::1]:8000");
+	CU_ASSERT_EQUAL(nc_addr_parse("fe80::1", 7946, &b), 0);
+	CU_ASSERT_EQUAL(b.family, 6);
+	CU_ASSERT_EQUAL(b.port, 7946);
+	CU_ASSERT_EQUAL(nc_addr_parse("::1", 9, &b), 0);
+	b.port = 8000;
+	CU_ASSERT_TRUE(nc_addr_equal(&a, &b));
+	CU_ASSERT_EQUAL(nc_addr_parse("1.2.3.4:70000", 1, &a), -EINVAL);
+	CU_ASSERT_EQUAL(nc_addr_parse("1.2.3:80", 1, &a), -EINVAL);
+	CU_ASSERT_EQUAL(nc_addr_parse("host.example:80", 1, &a), -EINVAL);
+	CU_ASSERT_EQUAL(nc_addr_parse("[::1", 1, &a), -EINVAL);
+	CU_ASSERT_EQUAL(nc_addr_parse("1.2.3.4:", 1, &a), -EINVAL);
+	CU_ASSERT_EQUAL(nc_addr_parse("", 1, &a), -EINVAL);
+	memset(&a, 0, sizeof(a));
+	CU_ASSERT_STRING_EQUAL(nc_addr_format(&a, buf, sizeof(buf)), "<none>");
+}
+
+static void
 test_broadcast_queue(void)
 {
 	struct nc__bqueue q;
@@ -1106,7 +1142,8 @@ nc_test_swim_register(void)
 
 	if (s == NULL)
 		return -1;
-	if (CU_add_test(s, "broadcast_queue", test_broadcast_queue) == NULL ||
+	if (CU_add_test(s, "addr_helpers", test_addr_helpers) == NULL ||
+	    CU_add_test(s, "broadcast_queue", test_broadcast_queue) == NULL ||
 	    CU_add_test(s, "suspicion_formula", test_suspicion_formula) == NULL ||
 	    CU_add_test(s, "config_profiles", test_config_profiles) == NULL ||
 	    CU_add_test(s, "awareness_bounds", test_awareness_bounds) == NULL ||
