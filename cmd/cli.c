@@ -1,0 +1,1261 @@
+/*
+ * cli.c - `netcoord members|rtt|nearest|failover|join|leave|keygen|keys`:
+ * the command-line client of the agent's REST API.
+ *
+ * Design. Every subcommand is one HTTP request (cmd/httpc.c) to the agent
+ * named by -http-addr (else $NETCOORD_HTTP_ADDR, else 127.0.0.1:8555) and
+ * one rendering of its JSON answer. The table `cmds` below is the single
+ * place that says which subcommand takes which flags and how many
+ * arguments; the parser, the usage text and main()'s command list all
+ * read it. keygen is the exception: it is local (like `serf keygen`) and
+ * never talks to an agent.
+ *
+ * Flags follow serf's CLI (Go's flag package: single dash, "-f v" or
+ * "-f=v"), except that they may also come after positional arguments
+ * (`netcoord rtt a b -json`), which is what people type; "--" ends them.
+ *
+ * Output. By default, aligned tables with an upper-case header row and no
+ * title, so `awk 'NR>1'` works; -json prints the API's JSON re-indented
+ * by cJSON and nothing else, for scripts. Names, tags and error texts
+ * come from the network: control characters (C0, DEL and UTF-8 encoded
+ * C1) are replaced by '?' before they reach a terminal (the web UI
+ * sanitises the same data for the same reason). Column widths count UTF-8
+ * code points, not bytes.
+ *
+ * Errors are one line on stderr, "netcoord: <what>: <reason>", where the
+ * reason is the API's {"error": "..."} text when there is one; exit code
+ * 1 for anything the agent or the network did, 2 for a bad command line.
+ * An unreachable agent is reported as "netcoord: cannot reach agent at
+ * ADDR: <strerror>" because that is the one error users hit first.
+ */
+#include "cmd/cli.h"
+
+#include <assert.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/httpc.h"
+#include "gossip/crypto.h"
+
+/** Flags a subcommand accepts besides the common ones (bit mask). */
+enum {
+	F_FROM = 1 << 0,
+	F_N = 1 << 1,
+	F_TAG = 1 << 2,
+	F_STATUS = 1 << 3,
+	F_GROUP = 1 << 4,
+	F_SKIP_LOCAL = 1 << 5,
+	/** serf-style -list/-install/-use/-remove (keys). */
+	F_KEYS = 1 << 6,
+	/** The common flags (-http-addr, -token, -json, -timeout). */
+	F_COMMON = 1 << 7,
+};
+
+/** One client subcommand. */
+struct cli_cmd {
+	/** Name on the command line. */
+	const char *name;
+	/** One-line description (top-level usage). */
+	const char *help;
+	/** Argument synopsis after the name. */
+	const char *synopsis;
+	/** Longer text for `-h`: what it prints. */
+	const char *detail;
+	/** Accepted flags (F_* mask). */
+	unsigned flags;
+	/** Positional argument count bounds. */
+	unsigned min_args, max_args;
+};
+
+static const struct cli_cmd cmds[] = {
+	{"members", "list the cluster's members as the agent sees them",
+	 "[-status S] [-tag k=v]...",
+	 "Prints NAME, ADDRESS, STATUS and TAGS of every member known to the\n"
+	 "agent. -status keeps one status (alive, suspect, failed, left);\n"
+	 "-tag keeps members with that tag value (repeatable: all must "
+	 "match).\n",
+	 F_COMMON | F_STATUS | F_TAG, 0, 0},
+	{"rtt", "estimated round-trip time between two nodes", "A [B]",
+	 "Prints the RTT estimated from network coordinates between A and B,\n"
+	 "or between the agent's own node and A, and the last measured probe\n"
+	 "RTT when the agent has one.\n",
+	 F_COMMON, 1, 2},
+	{"nearest", "members nearest to a node by estimated RTT",
+	 "[-from X] [-n N] [-tag k=v]... [-status S]",
+	 "Prints members ordered by estimated RTT from -from (default: the\n"
+	 "agent's node): rank, NAME, ADDRESS, STATUS, EST_RTT and TAGS. -n "
+	 "caps\nthe list (the agent's default otherwise); -tag and -status "
+	 "filter.\n",
+	 F_COMMON | F_FROM | F_N | F_TAG | F_STATUS, 0, 0},
+	{"failover", "groups (e.g. datacenters) in failover order",
+	 "-group K [-from X] [-skip-local]",
+	 "Groups members by the value of tag K and orders the groups by the\n"
+	 "median estimated RTT of their healthy members from -from (default:\n"
+	 "the agent's node). -skip-local leaves out -from's own group. A\n"
+	 "MEDIAN_RTT of \"-\" means no healthy member.\n",
+	 F_COMMON | F_FROM | F_GROUP | F_SKIP_LOCAL, 0, 0},
+	{"join", "ask the agent to join a cluster via ADDR", "ADDR",
+	 "Asks the agent to contact ADDR (HOST:PORT of any member's gossip\n"
+	 "port) and join its cluster.\n",
+	 F_COMMON, 1, 1},
+	{"leave", "ask the agent to leave the cluster gracefully", "",
+	 "Asks the agent to broadcast its intent to leave and stop gossiping.\n",
+	 F_COMMON, 0, 0},
+	{"keygen", "print a new random gossip encryption key", "",
+	 "Prints 32 random bytes, base64-encoded: a key for `agent -encrypt`\n"
+	 "or `keys install` (same format as `serf keygen`). Local: no agent\n"
+	 "is contacted.\n",
+	 F_COMMON, 0, 0},
+	{"keys", "list, install, use or remove gossip encryption keys",
+	 "list | install KEY | use KEY | remove KEY",
+	 "Manages the agent's gossip keyring. list prints every key, the\n"
+	 "primary (used to encrypt) marked with *. install adds a key, use\n"
+	 "makes an installed key the primary, remove drops a non-primary "
+	 "key.\nserf's -list, -install=KEY, -use=KEY, -remove=KEY also "
+	 "work.\n",
+	 F_COMMON | F_KEYS, 1, 2},
+};
+
+#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static const struct cli_cmd *
+cmd_find(const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	for (size_t i = 0; i < N_CMDS; i++) {
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	}
+	return NULL;
+}
+
+bool
+nc_cli_is_command(const char *name)
+{
+	return cmd_find(name) != NULL;
+}
+
+const char *
+nc_cli_command_help(const char *name)
+{
+	const struct cli_cmd *c = cmd_find(name);
+	return c != NULL ? c->help : NULL;
+}
+
+void
+nc_cli_usage_common(FILE *f)
+{
+	fprintf(f,
+		"\nclient flags (members, rtt, nearest, failover, join, leave, "
+		"keys):\n"
+		"  -http-addr HOST:PORT  agent API address (env %s,\n"
+		"                        default %s)\n"
+		"  -token T              API token (env %s)\n"
+		"  -json                 print the API's JSON instead of a "
+		"table\n"
+		"  -timeout D            request deadline, e.g. 5s, 500ms "
+		"(default 10s)\n"
+		"Run `netcoord <command> -h` for a command's flags.\n",
+		NC_CLI_ENV_ADDR, NC_CLI_HTTP_ADDR_DEFAULT, NC_CLI_ENV_TOKEN);
+}
+
+int
+nc_cli_usage(const char *name, FILE *f)
+{
+	const struct cli_cmd *c = cmd_find(name);
+	if (c == NULL)
+		return NC_CLI_EXIT_USAGE;
+	fprintf(f, "usage: netcoord %s%s%s [client flags]\n\n%s\n%s", c->name,
+		c->synopsis[0] != '\0' ? " " : "", c->synopsis, c->help,
+		c->detail);
+	if (strcmp(c->name, "keygen") != 0)
+		nc_cli_usage_common(f);
+	return 0;
+}
+
+/* ---- argument parsing ------------------------------------------------- */
+
+/** printf into an optional message buffer. */
+static void __attribute__((format(printf, 3, 4)))
+set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	if (err == NULL || err_len == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+}
+
+/**
+ * Parse a duration: "10s", "500ms", "1m", or a bare number of seconds.
+ * @return milliseconds (>= 1), or -1 if malformed / out of range.
+ */
+static int
+parse_duration_ms(const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno != 0 || !(v > 0))
+		return -1;
+	double mult = 1000;
+	if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "s") == 0 || *end == '\0')
+		mult = 1000;
+	else if (strcmp(end, "m") == 0)
+		mult = 60000;
+	else
+		return -1;
+	double ms = v * mult;
+	if (ms < 1 || ms > 3600000)
+		return -1;
+	return (int)ms;
+}
+
+/** Parse a Go-flag style boolean value. @retval 1, 0, -1 (bad). */
+static int
+parse_bool(const char *s)
+{
+	if (strcmp(s, "1") == 0 || strcmp(s, "true") == 0 ||
+	    strcmp(s, "t") == 0 || strcmp(s, "TRUE") == 0 ||
+	    strcmp(s, "True") == 0)
+		return 1;
+	if (strcmp(s, "0") == 0 || strcmp(s, "false") == 0 ||
+	    strcmp(s, "f") == 0 || strcmp(s, "FALSE") == 0 ||
+	    strcmp(s, "False") == 0)
+		return 0;
+	return -1;
+}
+
+/** Append a positional argument. */
+static int
+add_arg(struct nc_cli_opts *o, const char *a, char *err, size_t err_len)
+{
+	if (o->n_args >= NC_CLI_ARGS_MAX) {
+		set_err(err, err_len, "%s: too many arguments", o->cmd);
+		return NC_CLI_EXIT_USAGE;
+	}
+	o->args[o->n_args++] = a;
+	return 0;
+}
+
+int
+nc_cli_parse(int argc, char **argv, const struct nc_cli_env *env,
+	     struct nc_cli_opts *o, char *err, size_t err_len)
+{
+	memset(o, 0, sizeof(*o));
+	if (err != NULL && err_len > 0)
+		err[0] = '\0';
+	const struct cli_cmd *c = argc > 0 ? cmd_find(argv[0]) : NULL;
+	if (c == NULL) {
+		set_err(err, err_len, "unknown command \"%s\"",
+			argc > 0 && argv[0] != NULL ? argv[0] : "");
+		return NC_CLI_EXIT_USAGE;
+	}
+	o->cmd = c->name;
+	o->timeout_ms = 10000;
+	o->http_addr = env != NULL && env->http_addr != NULL &&
+				       env->http_addr[0] != '\0'
+			       ? env->http_addr
+			       : NC_CLI_HTTP_ADDR_DEFAULT;
+	o->token = env != NULL && env->http_token != NULL &&
+				   env->http_token[0] != '\0'
+			   ? env->http_token
+			   : NULL;
+	/* serf-style keys flags become the positional verb (+ key). */
+	const char *keys_verb = NULL, *keys_key = NULL;
+	bool flags_done = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (flags_done || a[0] != '-' || a[1] == '\0') {
+			int rc = add_arg(o, a, err, err_len);
+			if (rc != 0)
+				return rc;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			flags_done = true;
+			continue;
+		}
+		const char *name = a + 1;
+		if (*name == '-')
+			name++;
+		const char *eq = strchr(name, '=');
+		size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
+		const char *val = eq != NULL ? eq + 1 : NULL;
+#define IS(s) (nlen == strlen(s) && strncmp(name, s, nlen) == 0)
+		/* Boolean flags: no separate value. */
+		bool *bflag = NULL;
+		unsigned need = F_COMMON;
+		if (IS("h") || IS("help")) {
+			o->help = true;
+			continue;
+		} else if (IS("json")) {
+			bflag = &o->json;
+		} else if (IS("skip-local")) {
+			bflag = &o->skip_local;
+			need = F_SKIP_LOCAL;
+		} else if (IS("list")) {
+			need = F_KEYS;
+			if ((c->flags & need) != 0) {
+				keys_verb = "list";
+				continue;
+			}
+		}
+		if (bflag != NULL && (c->flags & need) != 0) {
+			int b = val != NULL ? parse_bool(val) : 1;
+			if (b < 0) {
+				set_err(err, err_len,
+					"invalid boolean value \"%s\" for "
+					"-%.*s",
+					val, (int)nlen, name);
+				return NC_CLI_EXIT_USAGE;
+			}
+			*bflag = b != 0;
+			continue;
+		}
+		/* Flags with a value. */
+		const char **sflag = NULL;
+		const char *what = NULL;
+		need = F_COMMON;
+		if (IS("http-addr")) {
+			sflag = &o->http_addr;
+		} else if (IS("token")) {
+			sflag = &o->token;
+		} else if (IS("timeout")) {
+			sflag = &what;
+		} else if (IS("from")) {
+			sflag = &o->from;
+			need = F_FROM;
+		} else if (IS("group")) {
+			sflag = &o->group;
+			need = F_GROUP;
+		} else if (IS("status")) {
+			sflag = &o->status;
+			need = F_STATUS;
+		} else if (IS("n")) {
+			sflag = &what;
+			need = F_N;
+		} else if (IS("tag")) {
+			sflag = &what;
+			need = F_TAG;
+		} else if (IS("install") || IS("use") || IS("remove")) {
+			sflag = &keys_key;
+			need = F_KEYS;
+		}
+		if (sflag == NULL || bflag != NULL || (c->flags & need) == 0) {
+			set_err(err, err_len,
+				"%s: flag provided but not defined: -%.*s",
+				c->name, (int)nlen, name);
+			return NC_CLI_EXIT_USAGE;
+		}
+		if (val == NULL) {
+			if (i + 1 >= argc) {
+				set_err(err, err_len,
+					"%s: flag needs an argument: -%.*s",
+					c->name, (int)nlen, name);
+				return NC_CLI_EXIT_USAGE;
+			}
+			val = argv[++i];
+		}
+		if (IS("timeout")) {
+			o->timeout_ms = parse_duration_ms(val);
+			if (o->timeout_ms < 0) {
+				set_err(err, err_len,
+					"%s: invalid -timeout \"%s\" (want "
+					"e.g. 5s or 500ms)",
+					c->name, val);
+				return NC_CLI_EXIT_USAGE;
+			}
+		} else if (IS("n")) {
+			char *end;
+			errno = 0;
+			long n = strtol(val, &end, 10);
+			if (end == val || *end != '\0' || errno != 0 || n < 1 ||
+			    n > 100000) {
+				set_err(err, err_len,
+					"%s: invalid -n \"%s\" (want 1..100000)",
+					c->name, val);
+				return NC_CLI_EXIT_USAGE;
+			}
+			o->n = n;
+		} else if (IS("tag")) {
+			if (o->n_tags >= NC_CLI_TAGS_MAX) {
+				set_err(err, err_len, "%s: more than %d -tag",
+					c->name, NC_CLI_TAGS_MAX);
+				return NC_CLI_EXIT_USAGE;
+			}
+			o->tags[o->n_tags++] = val;
+		} else if (sflag == &keys_key) {
+			keys_verb = IS("install") ? "install"
+				    : IS("use")   ? "use"
+						  : "remove";
+			keys_key = val;
+		} else {
+			*sflag = val;
+		}
+#undef IS
+	}
+	if (keys_verb != NULL) {
+		if (o->n_args > 0) {
+			set_err(err, err_len,
+				"keys: use either -%s or a verb, not both",
+				keys_verb);
+			return NC_CLI_EXIT_USAGE;
+		}
+		o->args[o->n_args++] = keys_verb;
+		if (keys_key != NULL)
+			o->args[o->n_args++] = keys_key;
+	}
+	if (o->help)
+		return 0;
+	if (o->n_args < c->min_args || o->n_args > c->max_args) {
+		if (o->n_args < c->min_args)
+			set_err(err, err_len, "%s: missing argument (usage: "
+					      "netcoord %s %s)",
+				c->name, c->name, c->synopsis);
+		else
+			set_err(err, err_len,
+				"%s: unexpected argument \"%s\" (usage: "
+				"netcoord %s %s)",
+				c->name, o->args[c->max_args], c->name,
+				c->synopsis);
+		return NC_CLI_EXIT_USAGE;
+	}
+	if (o->http_addr[0] == '\0') {
+		set_err(err, err_len, "%s: empty -http-addr", c->name);
+		return NC_CLI_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* ---- building the request --------------------------------------------- */
+
+/** Append "?k=v" or "&k=v" (v escaped) to call->path. */
+static int
+query_add(struct nc_cli_call *call, const char *key, const char *val,
+	  char *err, size_t err_len)
+{
+	size_t len = strlen(call->path);
+	const char *sep = strchr(call->path, '?') != NULL ? "&" : "?";
+	if (len + strlen(key) + 3 >= sizeof(call->path))
+		goto toolong;
+	snprintf(call->path + len, sizeof(call->path) - len, "%s%s=", sep,
+		 key);
+	if (nc_httpc_append_escaped(call->path, sizeof(call->path), val) != 0)
+		goto toolong;
+	return 0;
+toolong:
+	set_err(err, err_len, "%s: arguments too long", call->what);
+	return NC_CLI_EXIT_USAGE;
+}
+
+/**
+ * The CLI takes tags as k=v (like `serf agent -tag`), the API as k:v.
+ * Already k:v is passed through.
+ */
+static int
+tag_to_query(const char *tag, char *out, size_t cap)
+{
+	const char *eq = strchr(tag, '=');
+	if (eq == NULL)
+		eq = strchr(tag, ':');
+	if (eq == NULL || eq == tag || strlen(tag) >= cap)
+		return -1;
+	memcpy(out, tag, strlen(tag) + 1);
+	out[eq - tag] = ':';
+	return 0;
+}
+
+int
+nc_cli_build_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
+		  char *err, size_t err_len)
+{
+	memset(call, 0, sizeof(*call));
+	call->method = "GET";
+	call->what = o->cmd;
+	const char *cmd = o->cmd;
+	int rc = 0;
+	if (strcmp(cmd, "keygen") == 0)
+		return 1;
+	if (strcmp(cmd, "members") == 0) {
+		strcpy(call->path, "/v1/members");
+		if (o->status != NULL)
+			rc = query_add(call, "status", o->status, err, err_len);
+	} else if (strcmp(cmd, "rtt") == 0) {
+		strcpy(call->path, "/v1/rtt");
+		if (o->n_args == 2) {
+			rc = query_add(call, "from", o->args[0], err, err_len);
+			if (rc == 0)
+				rc = query_add(call, "to", o->args[1], err,
+					       err_len);
+		} else {
+			rc = query_add(call, "to", o->args[0], err, err_len);
+		}
+	} else if (strcmp(cmd, "nearest") == 0) {
+		strcpy(call->path, "/v1/nearest");
+		if (o->from != NULL)
+			rc = query_add(call, "from", o->from, err, err_len);
+		if (rc == 0 && o->n > 0) {
+			char nb[24];
+			snprintf(nb, sizeof(nb), "%ld", o->n);
+			rc = query_add(call, "n", nb, err, err_len);
+		}
+		if (rc == 0 && o->status != NULL)
+			rc = query_add(call, "status", o->status, err, err_len);
+	} else if (strcmp(cmd, "failover") == 0) {
+		if (o->group == NULL || o->group[0] == '\0') {
+			set_err(err, err_len,
+				"failover: -group is required (e.g. -group "
+				"dc)");
+			return NC_CLI_EXIT_USAGE;
+		}
+		strcpy(call->path, "/v1/failover");
+		if (o->from != NULL)
+			rc = query_add(call, "from", o->from, err, err_len);
+		if (rc == 0)
+			rc = query_add(call, "group", o->group, err, err_len);
+		if (rc == 0 && o->skip_local)
+			rc = query_add(call, "skip-local", "1", err, err_len);
+	} else if (strcmp(cmd, "join") == 0) {
+		call->method = "PUT";
+		strcpy(call->path, "/v1/agent/join");
+		rc = query_add(call, "address", o->args[0], err, err_len);
+	} else if (strcmp(cmd, "leave") == 0) {
+		call->method = "PUT";
+		strcpy(call->path, "/v1/agent/leave");
+	} else if (strcmp(cmd, "keys") == 0) {
+		const char *verb = o->args[0];
+		if (strcmp(verb, "list") == 0) {
+			if (o->n_args != 1) {
+				set_err(err, err_len,
+					"keys list: unexpected argument "
+					"\"%s\"",
+					o->args[1]);
+				return NC_CLI_EXIT_USAGE;
+			}
+			call->what = "keys list";
+			strcpy(call->path, "/v1/agent/keyring");
+			return 0;
+		}
+		if (strcmp(verb, "install") == 0)
+			call->what = "keys install";
+		else if (strcmp(verb, "use") == 0)
+			call->what = "keys use";
+		else if (strcmp(verb, "remove") == 0)
+			call->what = "keys remove";
+		else {
+			set_err(err, err_len,
+				"keys: unknown action \"%s\" (want list, "
+				"install, use or remove)",
+				verb);
+			return NC_CLI_EXIT_USAGE;
+		}
+		if (o->n_args != 2) {
+			set_err(err, err_len, "%s: missing KEY", call->what);
+			return NC_CLI_EXIT_USAGE;
+		}
+		/* Check the key here: a clearer message than the agent's,
+		 * and the body below can then be built without escaping. */
+		uint8_t key[NC_CRYPTO_KEY_MAX];
+		size_t key_len;
+		char kerr[128] = "";
+		if (nc_crypto_key_parse_base64(o->args[1], key, &key_len, kerr,
+					       sizeof(kerr)) != 0) {
+			set_err(err, err_len, "%s: invalid key: %s", call->what,
+				kerr[0] != '\0' ? kerr
+						: "want base64 of 16, 24 or 32 "
+						  "bytes");
+			return NC_CLI_EXIT_USAGE;
+		}
+		char b64[NC_CRYPTO_KEY_B64_LEN + 1];
+		if (nc_crypto_key_to_base64(key, key_len, b64, sizeof(b64)) <
+		    0) {
+			set_err(err, err_len, "%s: invalid key", call->what);
+			return NC_CLI_EXIT_USAGE;
+		}
+		memset(key, 0, sizeof(key));
+		call->method = "PUT";
+		snprintf(call->path, sizeof(call->path),
+			 "/v1/agent/keyring/%s", verb);
+		snprintf(call->body, sizeof(call->body), "{\"Key\":\"%s\"}",
+			 b64);
+		return 0;
+	}
+	/* -tag filters (members, nearest). */
+	for (size_t i = 0; rc == 0 && i < o->n_tags; i++) {
+		char kv[512];
+		if (tag_to_query(o->tags[i], kv, sizeof(kv)) != 0) {
+			set_err(err, err_len,
+				"%s: invalid -tag \"%s\" (want key=value)", cmd,
+				o->tags[i]);
+			return NC_CLI_EXIT_USAGE;
+		}
+		rc = query_add(call, "tag", kv, err, err_len);
+	}
+	return rc;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+/**
+ * Copy s into out replacing control characters (C0, DEL, UTF-8 encoded
+ * C1) with '?': text from the network must not drive the terminal.
+ * Truncates to cap - 1 bytes.
+ */
+static void
+sanitize(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+	if (cap == 0)
+		return;
+	for (size_t i = 0; s[i] != '\0' && o + 1 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f) {
+			out[o++] = '?';
+		} else if (c == 0xc2 && (unsigned char)s[i + 1] >= 0x80 &&
+			   (unsigned char)s[i + 1] <= 0x9f) {
+			out[o++] = '?';
+			i++;
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}
+
+/** Display width: UTF-8 code points (continuation bytes not counted). */
+static size_t
+display_width(const char *s)
+{
+	size_t w = 0;
+	for (; *s != '\0'; s++) {
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	}
+	return w;
+}
+
+/** Most columns of a table (the widest, nearest, has 6). */
+#define TABLE_COLS_MAX 8
+
+/** A table of strings printed with aligned columns. */
+struct table {
+	/** Columns. */
+	size_t ncols;
+	/** Rows * ncols cells, each malloc'd and sanitised. */
+	char **cells;
+	/** Rows so far. */
+	size_t nrows;
+	/** Allocated rows. */
+	size_t cap;
+	/** An allocation failed; printing reports it. */
+	bool nomem;
+};
+
+/** Add a row of t->ncols strings (NULL prints as ""). */
+static void
+table_row(struct table *t, const char *const *vals)
+{
+	if (t->nomem)
+		return;
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap != 0 ? t->cap * 2 : 16;
+		char **p = realloc(t->cells, cap * t->ncols * sizeof(*p));
+		if (p == NULL) {
+			t->nomem = true;
+			return;
+		}
+		t->cells = p;
+		t->cap = cap;
+	}
+	for (size_t i = 0; i < t->ncols; i++) {
+		const char *v = vals[i] != NULL ? vals[i] : "";
+		size_t cap = strlen(v) + 1;
+		char *c = malloc(cap);
+		if (c != NULL)
+			sanitize(v, c, cap);
+		else
+			t->nomem = true;
+		t->cells[t->nrows * t->ncols + i] = c;
+	}
+	t->nrows++;
+}
+
+/** Print with two spaces between columns, free everything. */
+static int
+table_print_free(struct table *t, FILE *out, char *err, size_t err_len)
+{
+	int rc = 0;
+	if (t->nomem) {
+		set_err(err, err_len, "out of memory");
+		rc = NC_CLI_EXIT_FAIL;
+	}
+	size_t width[TABLE_COLS_MAX] = {0};
+	assert(t->ncols <= TABLE_COLS_MAX);
+	for (size_t r = 0; rc == 0 && r < t->nrows; r++) {
+		for (size_t i = 0; i < t->ncols; i++) {
+			size_t w = display_width(t->cells[r * t->ncols + i]);
+			if (w > width[i])
+				width[i] = w;
+		}
+	}
+	for (size_t r = 0; rc == 0 && r < t->nrows; r++) {
+		/* Last non-empty column: no trailing padding. */
+		size_t last = 0;
+		for (size_t i = 0; i < t->ncols; i++) {
+			if (t->cells[r * t->ncols + i][0] != '\0')
+				last = i;
+		}
+		for (size_t i = 0; i <= last; i++) {
+			const char *c = t->cells[r * t->ncols + i];
+			fputs(c, out);
+			if (i < last) {
+				for (size_t w = display_width(c);
+				     w < width[i] + 2; w++)
+					fputc(' ', out);
+			}
+		}
+		fputc('\n', out);
+	}
+	for (size_t k = 0; k < t->nrows * t->ncols; k++)
+		free(t->cells != NULL ? t->cells[k] : NULL);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+	return rc;
+}
+
+/** String member or NULL. */
+static const char *
+jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/** Number member or NAN (absent, null, not a number). */
+static double
+jnum(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/** "12.345 ms" or "-" for NAN. */
+static void
+fmt_ms(double ms, char *buf, size_t cap)
+{
+	if (isnan(ms))
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "%.3f ms", ms);
+}
+
+/** "addr:port" or "[v6]:port". */
+static void
+fmt_addr(const cJSON *m, char *buf, size_t cap)
+{
+	const char *addr = jstr(m, "Addr");
+	double port = jnum(m, "Port");
+	if (addr == NULL)
+		addr = "?";
+	bool v6 = strchr(addr, ':') != NULL;
+	if (isnan(port))
+		snprintf(buf, cap, "%s", addr);
+	else
+		snprintf(buf, cap, "%s%s%s:%.0f", v6 ? "[" : "", addr,
+			 v6 ? "]" : "", port);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/** "k=v,k2=v2" sorted by key, malloc'd ("" when none); NULL on ENOMEM. */
+static char *
+fmt_tags(const cJSON *m)
+{
+	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(m, "Tags");
+	size_t n = 0, len = 1;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, tags)
+	{
+		if (cJSON_IsString(t) && t->string != NULL) {
+			n++;
+			len += strlen(t->string) + strlen(t->valuestring) + 2;
+		}
+	}
+	char *out = malloc(len);
+	const char **keys = malloc((n > 0 ? n : 1) * sizeof(*keys));
+	if (out == NULL || keys == NULL) {
+		free(out);
+		free(keys);
+		return NULL;
+	}
+	size_t k = 0;
+	cJSON_ArrayForEach(t, tags)
+	{
+		if (cJSON_IsString(t) && t->string != NULL)
+			keys[k++] = t->string;
+	}
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	out[0] = '\0';
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *v = jstr(tags, keys[i]);
+		o += (size_t)snprintf(out + o, len - o, "%s%s=%s",
+				      i > 0 ? "," : "", keys[i], v ? v : "");
+	}
+	free(keys);
+	return out;
+}
+
+/** Bad body: the agent does not speak the API we expect. */
+static int
+bad_body(const struct nc_cli_opts *o, char *err, size_t err_len,
+	 const char *why)
+{
+	set_err(err, err_len, "%s: unexpected response from agent: %s", o->cmd,
+		why);
+	return NC_CLI_EXIT_FAIL;
+}
+
+static int
+format_members(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
+	       char *err, size_t err_len)
+{
+	if (!cJSON_IsArray(doc))
+		return bad_body(o, err, err_len, "members is not an array");
+	struct table t = {.ncols = 4};
+	const char *hdr[] = {"NAME", "ADDRESS", "STATUS", "TAGS"};
+	table_row(&t, hdr);
+	const cJSON *m;
+	cJSON_ArrayForEach(m, doc)
+	{
+		char addr[320];
+		fmt_addr(m, addr, sizeof(addr));
+		char *tags = fmt_tags(m);
+		const char *st = jstr(m, "Status");
+		const char *row[] = {jstr(m, "Name") ? jstr(m, "Name") : "?",
+				     addr, st ? st : "?", tags};
+		table_row(&t, row);
+		if (tags == NULL)
+			t.nomem = true;
+		free(tags);
+	}
+	return table_print_free(&t, out, err, err_len);
+}
+
+static int
+format_rtt(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
+	   char *err, size_t err_len)
+{
+	if (!cJSON_IsObject(doc))
+		return bad_body(o, err, err_len, "not an object");
+	char from[256], to[256];
+	const char *f = jstr(doc, "From"), *tt = jstr(doc, "To");
+	sanitize(f != NULL ? f : (o->n_args == 2 ? o->args[0] : "?"), from,
+		 sizeof(from));
+	sanitize(tt != NULL ? tt : o->args[o->n_args - 1], to, sizeof(to));
+	double est = jnum(doc, "EstimatedMs");
+	if (isnan(est))
+		fprintf(out, "Estimated %s <-> %s rtt: unknown (no coordinate)\n",
+			from, to);
+	else
+		fprintf(out, "Estimated %s <-> %s rtt: %.3f ms\n", from, to,
+			est);
+	double meas = jnum(doc, "MeasuredMs");
+	if (!isnan(meas)) {
+		double age = jnum(doc, "MeasuredAgeS");
+		if (isnan(age))
+			fprintf(out, "Measured  %s -> %s rtt: %.3f ms\n", from,
+				to, meas);
+		else
+			fprintf(out,
+				"Measured  %s -> %s rtt: %.3f ms (%.0f s ago)\n",
+				from, to, meas, age);
+	}
+	return 0;
+}
+
+static int
+format_nearest(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
+	       char *err, size_t err_len)
+{
+	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "Nodes");
+	if (!cJSON_IsArray(nodes))
+		return bad_body(o, err, err_len, "no Nodes array");
+	struct table t = {.ncols = 6};
+	const char *hdr[] = {"#", "NAME", "ADDRESS", "STATUS", "EST_RTT",
+			     "TAGS"};
+	table_row(&t, hdr);
+	const cJSON *m;
+	unsigned rank = 0;
+	cJSON_ArrayForEach(m, nodes)
+	{
+		char rk[16], addr[320], ms[32];
+		snprintf(rk, sizeof(rk), "%u", ++rank);
+		fmt_addr(m, addr, sizeof(addr));
+		fmt_ms(jnum(m, "EstimatedMs"), ms, sizeof(ms));
+		char *tags = fmt_tags(m);
+		const char *st = jstr(m, "Status");
+		const char *row[] = {rk,
+				     jstr(m, "Name") ? jstr(m, "Name") : "?",
+				     addr,
+				     st ? st : "?",
+				     ms,
+				     tags};
+		table_row(&t, row);
+		if (tags == NULL)
+			t.nomem = true;
+		free(tags);
+	}
+	return table_print_free(&t, out, err, err_len);
+}
+
+static int
+format_failover(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
+		char *err, size_t err_len)
+{
+	const cJSON *groups = cJSON_GetObjectItemCaseSensitive(doc, "Groups");
+	if (!cJSON_IsArray(groups))
+		return bad_body(o, err, err_len, "no Groups array");
+	/* Header of the group column: the tag key, upper-cased. */
+	char key[64];
+	const char *g = jstr(doc, "Group");
+	if (g == NULL)
+		g = o->group != NULL ? o->group : "group";
+	size_t i = 0;
+	for (; g[i] != '\0' && i + 1 < sizeof(key); i++)
+		key[i] = (g[i] >= 'a' && g[i] <= 'z') ? (char)(g[i] - 32)
+						       : g[i];
+	key[i] = '\0';
+	struct table t = {.ncols = 5};
+	const char *hdr[] = {"#", key, "MEDIAN_RTT", "ALIVE", "MEMBERS"};
+	table_row(&t, hdr);
+	const cJSON *grp;
+	unsigned rank = 0;
+	cJSON_ArrayForEach(grp, groups)
+	{
+		char rk[16], med[32], alive[32];
+		snprintf(rk, sizeof(rk), "%u", ++rank);
+		fmt_ms(jnum(grp, "MedianMs"), med, sizeof(med));
+		const cJSON *mem =
+			cJSON_GetObjectItemCaseSensitive(grp, "Members");
+		/* "a (0.412 ms), b (suspect, 3.100 ms), c (failed)" */
+		size_t cap = 64, len = 0, n = 0, n_alive = 0;
+		char *list = malloc(cap);
+		if (list == NULL) {
+			t.nomem = true;
+			break;
+		}
+		list[0] = '\0';
+		const cJSON *m;
+		cJSON_ArrayForEach(m, mem)
+		{
+			const char *name = jstr(m, "Name");
+			const char *st = jstr(m, "Status");
+			double ms = jnum(m, "EstimatedMs");
+			bool is_alive = st != NULL && strcmp(st, "alive") == 0;
+			n++;
+			n_alive += is_alive;
+			char item[400];
+			const char *nm = name != NULL ? name : "?";
+			if (is_alive || st == NULL) {
+				if (isnan(ms))
+					snprintf(item, sizeof(item),
+						 "%s (no coordinate)", nm);
+				else
+					snprintf(item, sizeof(item),
+						 "%s (%.3f ms)", nm, ms);
+			} else if (isnan(ms)) {
+				snprintf(item, sizeof(item), "%s (%s)", nm, st);
+			} else {
+				snprintf(item, sizeof(item), "%s (%s, %.3f ms)",
+					 nm, st, ms);
+			}
+			size_t il = strlen(item) + 2;
+			if (len + il + 1 > cap) {
+				while (len + il + 1 > cap)
+					cap *= 2;
+				char *p = realloc(list, cap);
+				if (p == NULL) {
+					t.nomem = true;
+					break;
+				}
+				list = p;
+			}
+			len += (size_t)snprintf(list + len, cap - len, "%s%s",
+						len > 0 ? ", " : "", item);
+		}
+		snprintf(alive, sizeof(alive), "%zu/%zu", n_alive, n);
+		const char *val = jstr(grp, "Value");
+		const char *row[] = {rk,
+				     val == NULL || val[0] == '\0' ? "(none)"
+								   : val,
+				     med, alive, n > 0 ? list : "-"};
+		table_row(&t, row);
+		free(list);
+	}
+	return table_print_free(&t, out, err, err_len);
+}
+
+static int
+format_keys(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
+	    char *err, size_t err_len)
+{
+	const char *verb = o->args[0];
+	if (strcmp(verb, "list") != 0) {
+		char key[64];
+		sanitize(o->args[1], key, sizeof(key));
+		if (strcmp(verb, "install") == 0)
+			fprintf(out, "Installed key %s\n", key);
+		else if (strcmp(verb, "use") == 0)
+			fprintf(out, "Primary key is now %s\n", key);
+		else
+			fprintf(out, "Removed key %s\n", key);
+		return 0;
+	}
+	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(doc, "Keys");
+	if (!cJSON_IsArray(keys))
+		return bad_body(o, err, err_len, "no Keys array");
+	const char *primary = jstr(doc, "Primary");
+	struct table t = {.ncols = 2};
+	const char *hdr[] = {"KEY", "PRIMARY"};
+	table_row(&t, hdr);
+	const cJSON *k;
+	cJSON_ArrayForEach(k, keys)
+	{
+		if (!cJSON_IsString(k))
+			continue;
+		bool prim = primary != NULL &&
+			    strcmp(primary, k->valuestring) == 0;
+		const char *row[] = {k->valuestring, prim ? "*" : ""};
+		table_row(&t, row);
+	}
+	if (t.nrows == 1) {
+		table_print_free(&t, out, err, err_len);
+		fprintf(out, "(no keys: gossip is not encrypted)\n");
+		return 0;
+	}
+	return table_print_free(&t, out, err, err_len);
+}
+
+int
+nc_cli_format(const struct nc_cli_opts *o, const char *json, FILE *out,
+	      char *err, size_t err_len)
+{
+	const char *cmd = o->cmd;
+	/* join/leave/keys install.. print a line; the body is {}. */
+	if (strcmp(cmd, "join") == 0) {
+		char addr[256];
+		sanitize(o->args[0], addr, sizeof(addr));
+		cJSON *doc = cJSON_Parse(json);
+		double n = jnum(doc, "Joined");
+		if (isnan(n))
+			fprintf(out, "Joined the cluster via %s\n", addr);
+		else
+			fprintf(out,
+				"Joined the cluster via %s (%.0f node(s) "
+				"contacted)\n",
+				addr, n);
+		cJSON_Delete(doc);
+		return 0;
+	}
+	if (strcmp(cmd, "leave") == 0) {
+		fprintf(out, "Left the cluster\n");
+		return 0;
+	}
+	cJSON *doc = cJSON_Parse(json);
+	if (doc == NULL)
+		return bad_body(o, err, err_len, "not JSON");
+	int rc;
+	if (strcmp(cmd, "members") == 0)
+		rc = format_members(o, doc, out, err, err_len);
+	else if (strcmp(cmd, "rtt") == 0)
+		rc = format_rtt(o, doc, out, err, err_len);
+	else if (strcmp(cmd, "nearest") == 0)
+		rc = format_nearest(o, doc, out, err, err_len);
+	else if (strcmp(cmd, "failover") == 0)
+		rc = format_failover(o, doc, out, err, err_len);
+	else if (strcmp(cmd, "keys") == 0)
+		rc = format_keys(o, doc, out, err, err_len);
+	else
+		rc = bad_body(o, err, err_len, "no formatter");
+	cJSON_Delete(doc);
+	return rc;
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+/** `netcoord keygen`. */
+static int
+run_keygen(const struct nc_cli_opts *o, const struct nc_cli_env *env)
+{
+	char key[NC_CRYPTO_KEY_B64_LEN + 1];
+	int rc = nc_crypto_keygen_base64(key, sizeof(key));
+	if (rc != 0) {
+		fprintf(env->err, "netcoord: keygen: %s\n",
+			nc_proto_strerror(rc));
+		return NC_CLI_EXIT_FAIL;
+	}
+	if (o->json)
+		fprintf(env->out, "{\n\t\"Key\":\t\"%s\"\n}\n", key);
+	else
+		fprintf(env->out, "%s\n", key);
+	return 0;
+}
+
+/**
+ * Print the error of a non-2xx response: the API's {"error": ...} text
+ * if there is one, else the status and the start of the body.
+ */
+static void
+report_http_error(const struct nc_cli_opts *o, const struct nc_cli_call *call,
+		  const struct nc_httpc_response *resp, FILE *ef)
+{
+	char text[512];
+	cJSON *doc = cJSON_Parse(resp->body);
+	const char *e = jstr(doc, "error");
+	if (e != NULL && e[0] != '\0') {
+		sanitize(e, text, sizeof(text));
+	} else {
+		char snip[128];
+		snprintf(snip, sizeof(snip), "%.100s", resp->body);
+		char *nl = strchr(snip, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		char clean[128];
+		sanitize(snip, clean, sizeof(clean));
+		snprintf(text, sizeof(text), "HTTP %d%s%s", resp->status,
+			 clean[0] != '\0' ? ": " : "", clean);
+	}
+	cJSON_Delete(doc);
+	const char *hint = "";
+	if (resp->status == 401)
+		hint = o->token == NULL
+			       ? " (pass -token or set " NC_CLI_ENV_TOKEN ")"
+			       : "";
+	else if (resp->status == 403)
+		hint = " (the agent rejected the token)";
+	fprintf(ef, "netcoord: %s: %s%s\n", call->what, text, hint);
+}
+
+int
+nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
+{
+	struct nc_cli_opts o;
+	char err[512];
+	int rc = nc_cli_parse(argc, argv, env, &o, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(env->err, "netcoord: %s\n", err);
+		return rc;
+	}
+	if (o.help) {
+		nc_cli_usage(o.cmd, env->out);
+		return 0;
+	}
+	struct nc_cli_call call;
+	rc = nc_cli_build_call(&o, &call, err, sizeof(err));
+	if (rc == 1)
+		return run_keygen(&o, env);
+	if (rc != 0) {
+		fprintf(env->err, "netcoord: %s\n", err);
+		return rc;
+	}
+	struct nc_httpc_request req = {
+		.method = call.method,
+		.addr = o.http_addr,
+		.path = call.path,
+		.body = call.body[0] != '\0' ? call.body : NULL,
+		.body_len = strlen(call.body),
+		.token = o.token,
+		.timeout_ms = o.timeout_ms,
+		.connect_timeout_ms = o.timeout_ms < 3000 ? o.timeout_ms : 3000,
+	};
+	struct nc_httpc_response resp;
+	char herr[256] = "";
+	rc = nc_httpc_do(&req, &resp, herr, sizeof(herr));
+	char addr[256];
+	sanitize(o.http_addr, addr, sizeof(addr));
+	if (rc == NC_HTTPC_EINVAL) {
+		fprintf(env->err, "netcoord: %s: %s\n", call.what,
+			herr[0] != '\0' ? herr : nc_httpc_strerror(rc));
+		return NC_CLI_EXIT_USAGE;
+	}
+	if (rc != 0 && !resp.connected) {
+		fprintf(env->err, "netcoord: cannot reach agent at %s: %s\n",
+			addr,
+			rc == NC_HTTPC_ERESOLVE && herr[0] != '\0'
+				? herr
+				: nc_httpc_strerror(rc));
+		return NC_CLI_EXIT_FAIL;
+	}
+	if (rc == -ETIMEDOUT) {
+		fprintf(env->err,
+			"netcoord: %s: agent at %s did not answer within %d "
+			"ms\n",
+			call.what, addr, o.timeout_ms);
+		return NC_CLI_EXIT_FAIL;
+	}
+	if (rc != 0) {
+		fprintf(env->err, "netcoord: %s: bad response from agent at %s: %s%s%s\n",
+			call.what, addr, nc_httpc_strerror(rc),
+			herr[0] != '\0' ? ": " : "", herr);
+		return NC_CLI_EXIT_FAIL;
+	}
+	if (resp.status < 200 || resp.status > 299) {
+		report_http_error(&o, &call, &resp, env->err);
+		nc_httpc_response_destroy(&resp);
+		return NC_CLI_EXIT_FAIL;
+	}
+	if (o.json) {
+		cJSON *doc = cJSON_Parse(resp.body);
+		char *pretty = doc != NULL ? cJSON_Print(doc) : NULL;
+		if (pretty != NULL) {
+			fprintf(env->out, "%s\n", pretty);
+		} else if (doc == NULL) {
+			rc = bad_body(&o, err, sizeof(err), "not JSON");
+			fprintf(env->err, "netcoord: %s\n", err);
+		} else {
+			fprintf(env->err, "netcoord: %s: out of memory\n",
+				call.what);
+			rc = NC_CLI_EXIT_FAIL;
+		}
+		cJSON_free(pretty);
+		cJSON_Delete(doc);
+	} else {
+		rc = nc_cli_format(&o, resp.body, env->out, err, sizeof(err));
+		if (rc != 0)
+			fprintf(env->err, "netcoord: %s\n", err);
+	}
+	nc_httpc_response_destroy(&resp);
+	if (fflush(env->out) != 0 && rc == 0) {
+		fprintf(env->err, "netcoord: %s: writing output: %s\n",
+			call.what, strerror(errno));
+		rc = NC_CLI_EXIT_FAIL;
+	}
+	return rc;
+}
+
+int
+nc_cmd_cli(int argc, char **argv)
+{
+	struct nc_cli_env env = {
+		.out = stdout,
+		.err = stderr,
+		.http_addr = getenv(NC_CLI_ENV_ADDR),
+		.http_token = getenv(NC_CLI_ENV_TOKEN),
+	};
+	return nc_cli_run(argc, argv, &env);
+}
