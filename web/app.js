@@ -548,8 +548,18 @@
       (tagsText(m.Tags) ? ' · ' + esc(tagsText(m.Tags)) : '');
   }
 
+  // Both lists are rebuilt only when their content changed, so keyboard
+  // focus on one of their links survives the 2 s refresh.
+  function unchanged(key, value) {
+    const sig = JSON.stringify([state.selected, state.groupKey, value && value.__err ? String(value.__err.message) : value]);
+    if (unchanged[key] === sig) return true;
+    unchanged[key] = sig;
+    return false;
+  }
+
   function renderNearest() {
     const list = el.nearestList;
+    if (unchanged('nearest', state.nearest)) return;
     list.textContent = '';
     const r = state.nearest;
     const note = (t) => { const li = document.createElement('li'); li.className = 'empty-note'; li.textContent = t; list.appendChild(li); };
@@ -574,6 +584,7 @@
 
   function renderFailover() {
     const list = el.failoverList;
+    if (unchanged('failover', state.failover)) return;
     list.textContent = '';
     const note = (t) => { const li = document.createElement('li'); li.className = 'empty-note'; li.textContent = t; list.appendChild(li); };
     if (!state.selected) return note('no node selected');
