@@ -521,10 +521,9 @@
         row(c, v === undefined ? '(no tag)' : v, counts.get(v));
       }
       if (otherN) row(OTHER_COLOR, 'other (' + otherN + ' values)', other);
-      div('lg-note', '✕ failed · ring suspect · faded left');
+      div('lg-note', '✕ failed · ring = suspect · faded = left');
     }
-    const note = div('lg-note');
-    note.append('halo = error estimate', document.createElement('br'), '─ lines = nearest (API)');
+    div('lg-note', 'halo = error estimate · lines = nearest (API)');
     lg.hidden = !state.members.length;
   }
 
@@ -739,11 +738,13 @@
     const { w, h } = canvasSize();
     const b = targetBounds();
     const dx = b.x1 - b.x0, dy = b.y1 - b.y0;
+    const left = 40, right = w - 40, top = 34, bottom = h - 44;  // room for the hint and scale bar
     // All points at one spot (e.g. a new cluster, all at the origin): any
     // scale will do; otherwise fit the bounding box with a margin.
-    let scale = dx < 1e-4 && dy < 1e-4 ? 1000 : Math.min((w - 80) / Math.max(dx, 1e-4), (h - 80) / Math.max(dy, 1e-4));
+    let scale = dx < 1e-4 && dy < 1e-4 ? 1000 : Math.min((right - left) / Math.max(dx, 1e-4), (bottom - top) / Math.max(dy, 1e-4));
     if (!isFinite(scale) || scale <= 0) scale = 1;
-    const to = { cx: (b.x0 + b.x1) / 2, cy: (b.y0 + b.y1) / 2, scale };
+    const icx = (left + right) / 2, icy = (top + bottom) / 2;
+    const to = { cx: (b.x0 + b.x1) / 2 - (icx - w / 2) / scale, cy: (b.y0 + b.y1) / 2 + (icy - h / 2) / scale, scale };
     if (animate && state.firstRenderMs !== null) animateView(to);
     else { state.view = to; state.viewFrom = state.viewTo = null; }
     requestDraw();
