@@ -108,6 +108,7 @@ struct nc__coord_peers {
 #define NC_PEER_HOT_HEIGHT(d) (d)
 #define NC_PEER_HOT_RTT(d) ((d) + 1)
 #define NC_PEER_HOT_WEIGHT(d) ((d) + 2)
+#define NC_PEER_HOT_TICK(d) ((d) + 3)
 
 /** Allocate a table. @retval 0 or NC_COORD_ENOMEM. */
 int nc__coord_peers_create(struct nc__coord_peers *t, unsigned cap,

@@ -52,7 +52,7 @@ nc__coord_peers_create(struct nc__coord_peers *t, unsigned cap, unsigned lfs,
 	t->samples = calloc((size_t)cap * lfs, sizeof(double));
 	t->slots = calloc(nslots, sizeof(*t->slots));
 	t->dense = calloc(cap, sizeof(*t->dense));
-	t->stride = dims + 3;
+	t->stride = dims + 4;
 	t->hot = calloc((size_t)cap * t->stride, sizeof(double));
 	t->lru_head = t->lru_tail = NONE;
 	if (t->ent == NULL || t->samples == NULL || t->slots == NULL ||
