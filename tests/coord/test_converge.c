@@ -129,6 +129,50 @@ test_converge_circle_height(void)
 	}
 }
 
+/*
+ * Three datacenters of 8 nodes: sub-millisecond LANs inside a 30-50 ms WAN
+ * triangle - the Consul shape. Both algorithms must embed it, rank each
+ * node's true nearest (a same-DC node with the smallest access link)
+ * and, for ours, converge early: by round 200 its 90th percentile error
+ * is below Serf's (whose tail is the LAN pairs).
+ */
+static void
+test_converge_datacenters(void)
+{
+	struct nc_test_matrix m;
+	struct nc_coord coords[24];
+	struct nc_test_eval ev;
+	nc_test_matrix_datacenters(&m, 24);
+	run_topology(&m, NC_COORD_ALGO_SERF, 8, &ev, coords);
+	CU_ASSERT_TRUE(ev.med < 0.005);
+	CU_ASSERT_TRUE(ev.p90 < 0.2);
+	CU_ASSERT_TRUE(ev.top1 >= 0.75);
+	run_topology(&m, NC_COORD_ALGO_NC, 8, &ev, coords);
+	CU_ASSERT_TRUE(ev.med < 0.001);
+	CU_ASSERT_TRUE(ev.p90 < 0.01);
+	CU_ASSERT_TRUE(ev.max < 0.05);
+	CU_ASSERT_DOUBLE_EQUAL(ev.top1, 1.0, 0.0);
+
+	/* Early on, ours is ahead on the long tail (the LAN pairs). */
+	struct nc_coord_config cfg;
+	struct nc_test_eval early_serf, early_ours;
+	nc_coord_config_default(&cfg);
+	cfg.algo = NC_COORD_ALGO_SERF;
+	CU_ASSERT_EQUAL(nc_test_simulate(&m, &cfg, NULL, 200, 1, coords), 0);
+	nc_test_evaluate(&m, coords, NC_COORD_ALGO_SERF, NULL, &early_serf);
+	cfg.algo = NC_COORD_ALGO_NC;
+	CU_ASSERT_EQUAL(nc_test_simulate(&m, &cfg, NULL, 200, 1, coords), 0);
+	nc_test_evaluate(&m, coords, NC_COORD_ALGO_NC, NULL, &early_ours);
+	if (getenv("NC_TEST_VERBOSE") != NULL)
+		printf("\n  [200 rounds] serf med %.5f p90 %.5f, nc med %.5f "
+		       "p90 %.5f ",
+		       early_serf.med, early_serf.p90, early_ours.med,
+		       early_ours.p90);
+	CU_ASSERT_TRUE(early_ours.med < 0.005);
+	CU_ASSERT_TRUE(early_ours.p90 < early_serf.p90);
+	nc_test_matrix_free(&m);
+}
+
 static int
 load_planetlab(struct nc_test_matrix *m)
 {
@@ -232,6 +276,8 @@ nc_test_converge_register(void)
 			 test_converge_two_clusters) ||
 	    !CU_add_test(s, "converge_circle_height",
 			 test_converge_circle_height) ||
+	    !CU_add_test(s, "converge_datacenters",
+			 test_converge_datacenters) ||
 	    !CU_add_test(s, "ours_beats_serf_on_planetlab",
 			 test_ours_beats_serf_on_planetlab) ||
 	    !CU_add_test(s, "serf_nodes_converge_with_ours",

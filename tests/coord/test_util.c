@@ -82,6 +82,23 @@ nc_test_matrix_circle(struct nc_test_matrix *m, size_t n, double radius)
 	}
 }
 
+void
+nc_test_matrix_datacenters(struct nc_test_matrix *m, size_t n)
+{
+	static const double wan[3][3] = {
+	    {0.0, 0.030, 0.040}, {0.030, 0.0, 0.050}, {0.040, 0.050, 0.0}};
+	alloc_matrix(m, n);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			if (i == j)
+				continue;
+			double hi = 1e-4 + 5e-5 * (double)(i % 5);
+			double hj = 1e-4 + 5e-5 * (double)(j % 5);
+			m->rtt[i * n + j] = wan[i % 3][j % 3] + hi + hj;
+		}
+	}
+}
+
 int
 nc_test_matrix_load(struct nc_test_matrix *m, const char *path)
 {

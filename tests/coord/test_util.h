@@ -42,6 +42,14 @@ void nc_test_matrix_split(struct nc_test_matrix *m, size_t n, double lan,
  */
 void nc_test_matrix_circle(struct nc_test_matrix *m, size_t n, double radius);
 
+/**
+ * Three datacenters with n / 3 nodes each (node i in DC i % 3): a LAN RTT
+ * h_i + h_j inside (access links h_i = 0.10..0.30 ms) and a WAN triangle
+ * of 30 / 40 / 50 ms plus the access links across. Exactly embeddable in
+ * two dimensions plus height.
+ */
+void nc_test_matrix_datacenters(struct nc_test_matrix *m, size_t n);
+
 /** Load an ms matrix file (-1 = missing). @retval 0 or -1. */
 int nc_test_matrix_load(struct nc_test_matrix *m, const char *path);
 
