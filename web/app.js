@@ -326,9 +326,19 @@
       .map((m) => ({ ...m, Status: STATUSES.includes(m.Status) ? m.Status : String(m.Status || 'unknown'), Tags: m.Tags || {} }));
     state.members = members;
     state.byName = new Map(members.map((m) => [m.Name, m]));
+    const prevCoords = state.coords;
     state.coords = new Map();
     for (const c of coords) if (c && c.Node && c.Coord) state.coords.set(c.Node, cleanCoord(c.Coord));
     if (self && self.Name && self.Coord) state.coords.set(self.Name, cleanCoord(self.Coord));
+    // A member whose coordinate the agent stopped reporting (e.g. it left)
+    // keeps its last known place instead of jumping to the origin.
+    state.staleCoords = new Set();
+    for (const m of members) {
+      if (!state.coords.has(m.Name) && prevCoords.has(m.Name)) {
+        state.coords.set(m.Name, prevCoords.get(m.Name));
+        state.staleCoords.add(m.Name);
+      }
+    }
     state.lastUpdate = Date.now();
     state.refreshes++;
     if (state.firstDataMs === null) state.firstDataMs = performance.now();
@@ -1090,7 +1100,8 @@
       rows.push('<div><span class="tt-k">est. RTT from ' + esc(state.selected) + '</span> <b>' + (rtt === null ? 'unknown' : fmtMs(rtt) + ' ms') + '</b></div>');
     }
     if (c) rows.push('<div><span class="tt-k">error</span> ' + c.Error.toFixed(3) + ' <span class="tt-k">height</span> ' + fmtMs(c.Height * 1000) + ' ms</div>');
-    else rows.push('<div class="tt-k">no coordinate yet</div>');
+    else rows.push('<div class="tt-k">no coordinate yet (drawn at the origin)</div>');
+    if (state.staleCoords && state.staleCoords.has(name)) rows.push('<div class="tt-k">last known coordinate (no longer reported)</div>');
     el.tooltip.innerHTML = rows.join('');
     el.tooltip.hidden = false;
     const { w, h } = canvasSize();
