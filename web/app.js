@@ -288,7 +288,10 @@
       for (const r of [selfR, coordsR]) if (r.status === 'rejected' && r.reason instanceof NetError) throw r.reason;
       const warn = [];
       if (selfR.status === 'rejected') warn.push('agent info unavailable (' + selfR.reason.message + ')');
-      if (coordsR.status === 'rejected') warn.push('coordinates unavailable (' + coordsR.reason.message + '), members drawn at the origin');
+      if (coordsR.status === 'rejected') {
+        warn.push('coordinates unavailable (' + coordsR.reason.message + '), ' +
+          (state.coords.size ? 'showing the last known positions' : 'members drawn at the origin'));
+      }
       const members = membersR.value, coords = coordsR.status === 'fulfilled' ? coordsR.value : [];
       const first = state.refreshes === 0;
       applyData(selfR.status === 'fulfilled' ? selfR.value : null, Array.isArray(members) ? members : [], Array.isArray(coords) ? coords : []);
