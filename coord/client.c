@@ -73,7 +73,10 @@
 
 #include "coord/coord_int.h"
 
-/** Largest RTT the filter may treat as a zero RTT (Serf: 1 us). */
+/**
+ * RTTs below this are raised to it before dividing by them: coarse clocks
+ * do report 0 (hashicorp/consul#3789). Serf's zeroThreshold, 1 us.
+ */
 #define ZERO_RTT 1.0e-6
 
 /**
@@ -110,7 +113,12 @@
 /** Floor of the error in tau (keeps tau finite). */
 #define NC_MEMORY_ERR_FLOOR 1.0e-3
 
-/** Weight of one sample in the measured-error moving average. */
+/**
+ * Weight of one sample in the measured-error moving average: a memory of
+ * ~50 probes, long enough to average over many peers (single pairs can be
+ * off by 30% through triangle-inequality violations), short enough to
+ * follow a node that moved. Nothing special in the exact value.
+ */
 #define MEASURED_ERROR_ALPHA 0.02
 
 struct nc_coord_client {
