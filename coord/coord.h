@@ -221,7 +221,11 @@ double nc_coord_raw_distance(const struct nc_coord *a,
 double nc_coord_estimate_rtt(enum nc_coord_algo algo, const struct nc_coord *a,
 			     const struct nc_coord *b);
 
-/** Opaque estimator of the local node's coordinate. */
+/**
+ * Opaque estimator of the local node's coordinate. Not thread-safe (Serf
+ * wraps its client in a mutex; our agent owns it from one loop). Memory
+ * is allocated once by nc_coord_client_new(); updates never allocate.
+ */
 struct nc_coord_client;
 
 /**
