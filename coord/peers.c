@@ -20,6 +20,7 @@
  */
 #include "coord/coord_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,7 +191,13 @@ nc__coord_peers_touch(struct nc__coord_peers *t, const char *name)
 	memset(p, 0, sizeof(*p));
 	p->dense_pos = pos;
 	t->n++;
-	strcpy(p->name, name);
+	/* Callers check the length (update returns NC_COORD_EINVAL). */
+	size_t len = strlen(name);
+	assert(len <= NC_COORD_NAME_MAX);
+	if (len > NC_COORD_NAME_MAX)
+		len = NC_COORD_NAME_MAX;
+	memcpy(p->name, name, len);
+	p->name[len] = '\0';
 	p->hash = h;
 	p->lru_prev = p->lru_next = NONE;
 	t->slots[s] = i + 1;
