@@ -12,7 +12,15 @@
  * (Lee et al. 2010: half the mean of (r - raw distance) over a window of
  * the last adjustment_window samples); then gravity toward the origin
  * (Ledlie et al. 2007: force -(|x|/rho)^2); finally a reset to a fresh
- * coordinate if anything became NaN/Inf (counted, Serf's Resets).
+ * coordinate if anything became NaN/Inf (counted, Serf's Resets). The
+ * only differences, none of which changes a converged coordinate: Serf
+ * rounds RTTs and the distances it feeds back to whole nanoseconds
+ * (time.Duration), we keep doubles; the random direction for coincident
+ * coordinates comes from our seeded generator, not Go's math/rand; the
+ * per-peer filter state is bounded (peer_cap, LRU eviction) where Serf's
+ * map is not; and peers with a negative error or height, which Serf never
+ * sends, are rejected. Golden values in tests/coord/test_client.c pin the
+ * arithmetic to Serf's.
  *
  * NC_COORD_ALGO_NC (the default) keeps the same coordinate, units,
  * error-estimate rule, adjustment, gravity and reset, and replaces the
