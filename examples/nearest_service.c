@@ -1,0 +1,192 @@
+/*
+ * nearest_service: ask the local agent for the nearest healthy member
+ * offering a service and print where to connect, as "host:port".
+ *
+ *   nearest_service [-http-addr HOST:PORT] [-token T] [-port-tag NAME]
+ *                   [-tag k=v]... [SERVICE]
+ *
+ * This is what a client library or a load balancer does before it opens
+ * a connection: one GET /v1/nearest?n=1&status=alive&tag=service:SERVICE
+ * to the agent on its own machine, which ranks members by the RTT
+ * estimated from network coordinates (no probing at request time).
+ *
+ *   SERVICE         shorthand for -tag service=SERVICE
+ *   -tag k=v        any tag filter (repeatable; all must match)
+ *   -port-tag NAME  tag holding the service's port (default "port"): a
+ *                   member started with `-tag service=web -tag port=8080`
+ *                   yields "10.0.0.7:8080". Without that tag the member's
+ *                   gossip port is printed, which is only right if the
+ *                   service shares it - tag your services.
+ *   -http-addr      agent API (default $NETCOORD_HTTP_ADDR, else
+ *                   127.0.0.1:8555); -token (default $NETCOORD_HTTP_TOKEN)
+ *
+ * Exit status: 0 printed an address; 1 no matching member or an error
+ * (message on stderr); 2 bad arguments. IPv6 addresses print as
+ * [addr]:port. Uses nc_httpc (cmd/httpc.h) and cJSON, nothing else.
+ */
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/httpc.h"
+
+/** Most -tag flags (arbitrary). */
+#define TAGS_MAX 8
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: nearest_service [-http-addr HOST:PORT] [-token T] "
+		   "[-port-tag NAME]\n"
+		   "                       [-tag k=v]... [SERVICE]\n");
+}
+
+/** Append "&tag=k:v" for a k=v (or k:v) filter. @retval 0, -1 bad. */
+static int
+add_tag(char *path, size_t cap, const char *kv)
+{
+	char buf[256];
+	const char *sep = strchr(kv, '=');
+	if (sep == NULL)
+		sep = strchr(kv, ':');
+	if (sep == NULL || sep == kv || strlen(kv) >= sizeof(buf))
+		return -1;
+	strcpy(buf, kv);
+	buf[sep - kv] = ':';
+	size_t len = strlen(path);
+	if (len + 5 >= cap)
+		return -1;
+	strcpy(path + len, "&tag=");
+	return nc_httpc_append_escaped(path, cap, buf) == 0 ? 0 : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *addr = getenv("NETCOORD_HTTP_ADDR");
+	const char *token = getenv("NETCOORD_HTTP_TOKEN");
+	const char *port_tag = "port";
+	const char *tags[TAGS_MAX];
+	size_t n_tags = 0;
+	char service_tag[256] = "";
+	if (addr == NULL || addr[0] == '\0')
+		addr = "127.0.0.1:8555";
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "-help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (a[0] != '-') {
+			if (service_tag[0] != '\0') {
+				usage(stderr);
+				return 2;
+			}
+			snprintf(service_tag, sizeof(service_tag),
+				 "service=%s", a);
+			if (n_tags == TAGS_MAX)
+				return 2;
+			tags[n_tags++] = service_tag;
+			continue;
+		}
+		if (i + 1 >= argc) {
+			usage(stderr);
+			return 2;
+		}
+		const char *v = argv[++i];
+		if (strcmp(a, "-http-addr") == 0) {
+			addr = v;
+		} else if (strcmp(a, "-token") == 0) {
+			token = v;
+		} else if (strcmp(a, "-port-tag") == 0) {
+			port_tag = v;
+		} else if (strcmp(a, "-tag") == 0 && n_tags < TAGS_MAX) {
+			tags[n_tags++] = v;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (n_tags == 0) {
+		fprintf(stderr, "nearest_service: name a SERVICE or give "
+				"-tag k=v\n");
+		usage(stderr);
+		return 2;
+	}
+
+	char path[1024] = "/v1/nearest?n=1&status=alive";
+	for (size_t i = 0; i < n_tags; i++) {
+		if (add_tag(path, sizeof(path), tags[i]) != 0) {
+			fprintf(stderr,
+				"nearest_service: bad -tag \"%s\" (want "
+				"k=v)\n",
+				tags[i]);
+			return 2;
+		}
+	}
+
+	struct nc_httpc_request req = {
+		.method = "GET",
+		.addr = addr,
+		.path = path,
+		.token = token,
+		.connect_timeout_ms = 1000,
+		.timeout_ms = 3000,
+	};
+	struct nc_httpc_response resp;
+	char err[256] = "";
+	int rc = nc_httpc_do(&req, &resp, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "nearest_service: agent at %s: %s%s%s\n", addr,
+			nc_httpc_strerror(rc), err[0] != '\0' ? ": " : "",
+			err);
+		return 1;
+	}
+	cJSON *doc = cJSON_Parse(resp.body);
+	int status = 1;
+	if (resp.status != 200) {
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
+		fprintf(stderr, "nearest_service: HTTP %d: %s\n", resp.status,
+			cJSON_IsString(e) ? e->valuestring : "(no message)");
+		goto out;
+	}
+	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "Nodes");
+	const cJSON *m = cJSON_GetArrayItem(nodes, 0);
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(m, "Addr");
+	const cJSON *gport = cJSON_GetObjectItemCaseSensitive(m, "Port");
+	const cJSON *tagobj = cJSON_GetObjectItemCaseSensitive(m, "Tags");
+	const cJSON *tport =
+		cJSON_GetObjectItemCaseSensitive(tagobj, port_tag);
+	if (!cJSON_IsArray(nodes)) {
+		fprintf(stderr, "nearest_service: unexpected response\n");
+		goto out;
+	}
+	if (m == NULL || !cJSON_IsString(host)) {
+		fprintf(stderr, "nearest_service: no healthy member matches\n");
+		goto out;
+	}
+	/* The service's port if the member advertises one, else gossip's. */
+	char port[16];
+	if (cJSON_IsString(tport) && strspn(tport->valuestring,
+					    "0123456789") ==
+					     strlen(tport->valuestring) &&
+	    tport->valuestring[0] != '\0' && strlen(tport->valuestring) <= 5)
+		snprintf(port, sizeof(port), "%s", tport->valuestring);
+	else if (cJSON_IsNumber(gport))
+		snprintf(port, sizeof(port), "%d", gport->valueint);
+	else {
+		fprintf(stderr, "nearest_service: member has no port\n");
+		goto out;
+	}
+	bool v6 = strchr(host->valuestring, ':') != NULL;
+	printf("%s%s%s:%s\n", v6 ? "[" : "", host->valuestring, v6 ? "]" : "",
+	       port);
+	status = 0;
+out:
+	cJSON_Delete(doc);
+	nc_httpc_response_destroy(&resp);
+	return status;
+}
