@@ -1,0 +1,832 @@
+/*
+ * env_latency.c - TEST FACILITY: an env decorator that delays outgoing
+ * datagrams and streams by half the RTT an RTT matrix lists to their
+ * destination, so that a cluster of agents on one machine (all on
+ * 127.0.0.1) sees wide-area latencies (see env_latency.h for the model).
+ *
+ * Why a decorator and not netem: tc/netem needs root and a network
+ * namespace per agent, and shapes by interface, not by destination port.
+ * Here every agent delays what it sends, the same way the simulator's
+ * latency function does, and the rest of the agent is the production code.
+ *
+ * Datagrams wait in a pool of fixed slots allocated at creation (no
+ * allocation on the probe path, STYLE.md §6). A slot carries its own env
+ * timer; the inner env fires equal deadlines in insertion order, so two
+ * datagrams to the same destination (same delay) leave in the order they
+ * were sent. Streams are rare (push/pull every 30 s, TCP ping fallback)
+ * and may be large (a push/pull of 10,000 members), so their request and
+ * reply are copied into malloc()ed buffers.
+ *
+ * Precision: the delay is an env timer, so it inherits the loop's timer
+ * resolution (epoll_wait's 1 ms rounding in the real env, exact in the
+ * simulator) and anything that keeps the loop busy. The real loopback
+ * round trip (tens of microseconds) comes on top.
+ */
+#include "gossip/env_latency.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Stream ids: undelayed requests return the inner env's ids, delayed ones
+ * ours. Both count up from 1 (env_real does), so they could collide; op_stream_cancel
+ * looks at our list first, which would cancel the wrong one. Avoid it by
+ * starting ours far above anything the inner env will reach.
+ */
+#define LAT_STREAM_ID_BASE (1L << 40)
+
+/** A datagram waiting for its departure time. */
+struct lat_packet {
+	/** Fires at departure; arg = this slot. */
+	struct nc_timer timer;
+	struct nc_env_latency *owner;
+	struct nc_addr to;
+	size_t len;
+	/** Link in the free list (valid while free). */
+	struct lat_packet *next_free;
+	char data[NC_ENV_LATENCY_SLOT_BYTES];
+};
+
+/** Where a delayed stream exchange is. */
+enum lat_stream_state {
+	/** Request waiting for its departure (timer armed). */
+	LAT_STREAM_OUT,
+	/** Handed to the inner env (inner_id valid). */
+	LAT_STREAM_INNER,
+	/** Reply (or failure) waiting to be delivered (timer armed). */
+	LAT_STREAM_BACK,
+};
+
+/** A delayed stream exchange. */
+struct lat_stream {
+	struct nc_timer timer;
+	struct nc_env_latency *owner;
+	enum lat_stream_state state;
+	/** Our id, returned to the caller. */
+	long id;
+	/** The inner env's id while LAT_STREAM_INNER. */
+	long inner_id;
+	struct nc_addr to;
+	/** Request copy (freed once handed over). */
+	char *req;
+	size_t req_len;
+	int expect_reply;
+	/** Caller's timeout and the two one-way delays, s. */
+	double timeout, delay_out, delay_back;
+	nc_stream_done_cb cb;
+	void *cb_arg;
+	/** Result to deliver in LAT_STREAM_BACK. */
+	int status;
+	char *reply;
+	size_t reply_len;
+	/** Links in in_stream_list. */
+	struct lat_stream *prev, *next;
+};
+
+struct nc_env_latency {
+	/** Our face to gossip (ops below, the sink gossip installs). */
+	struct nc_env base;
+	/** The wrapped env (borrowed). */
+	struct nc_env *inner;
+	/** Matrix size, this node's row, its row and column (ms, <0 missing). */
+	size_t n;
+	int self_row;
+	double *row_ms;
+	double *col_ms;
+	/** Address -> row. */
+	struct nc_env_latency_peer *peers;
+	size_t peers_n;
+	/** Datagram slots and their free list. */
+	struct lat_packet *slots;
+	size_t slots_n;
+	struct lat_packet *free_slots;
+	/** Pending streams (a list: boring, at most MAX_STREAMS long). */
+	struct lat_stream *in_stream_list;
+	size_t streams_n;
+	long next_stream_id;
+	struct nc_env_latency_stats stats;
+	/** Each drop reason is logged once. */
+	bool logged_full, logged_oversize, logged_streams;
+};
+
+static struct nc_env_latency *
+lat(struct nc_env *env)
+{
+	return (struct nc_env_latency *)env;
+}
+
+static void
+lat_log(struct nc_env_latency *l, enum nc_log_level level, const char *fmt,
+	...) __attribute__((format(printf, 3, 4)));
+
+static void
+lat_log(struct nc_env_latency *l, enum nc_log_level level, const char *fmt,
+	...)
+{
+	char msg[256];
+	va_list ap;
+	if (level < l->inner->log_level || l->inner->ops->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	l->inner->ops->log(l->inner, level, "latency", msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Delays                                                             */
+/* ------------------------------------------------------------------ */
+
+static int
+lat_row_of(const struct nc_env_latency *l, const struct nc_addr *to)
+{
+	for (size_t i = 0; i < l->peers_n; i++)
+		if (nc_addr_equal(&l->peers[i].addr, to))
+			return l->peers[i].row;
+	return -1;
+}
+
+/**
+ * Half of @a ms (an RTT), falling back to @a reverse_ms; 0 (counted) if
+ * both are missing.
+ */
+static double
+lat_half(struct nc_env_latency *l, double ms, double reverse_ms)
+{
+	if (ms < 0)
+		ms = reverse_ms;
+	if (ms < 0) {
+		l->stats.missing_entry++;
+		return 0;
+	}
+	return ms / 2000.0;
+}
+
+/** One-way delays to and back from @a to, s; false if @a to is unknown. */
+static bool
+lat_delays(struct nc_env_latency *l, const struct nc_addr *to, double *out,
+	   double *back)
+{
+	int row = lat_row_of(l, to);
+	*out = *back = 0;
+	if (row < 0) {
+		l->stats.unknown_dest++;
+		return false;
+	}
+	*out = lat_half(l, l->row_ms[row], l->col_ms[row]);
+	*back = lat_half(l, l->col_ms[row], l->row_ms[row]);
+	return true;
+}
+
+double
+nc_env_latency_delay(const struct nc_env *env, const struct nc_addr *to)
+{
+	const struct nc_env_latency *l = (const struct nc_env_latency *)env;
+	int row = lat_row_of(l, to);
+	if (row < 0)
+		return 0;
+	double ms = l->row_ms[row] >= 0 ? l->row_ms[row] : l->col_ms[row];
+	return ms >= 0 ? ms / 2000.0 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pass-through ops                                                   */
+/* ------------------------------------------------------------------ */
+
+static double
+op_now(struct nc_env *env)
+{
+	struct nc_env *in = lat(env)->inner;
+	return in->ops->now(in);
+}
+
+static void
+op_timer_start(struct nc_env *env, struct nc_timer *t, double after)
+{
+	struct nc_env *in = lat(env)->inner;
+	in->ops->timer_start(in, t, after);
+}
+
+static void
+op_timer_stop(struct nc_env *env, struct nc_timer *t)
+{
+	struct nc_env *in = lat(env)->inner;
+	in->ops->timer_stop(in, t);
+}
+
+static uint64_t
+op_rand(struct nc_env *env)
+{
+	struct nc_env *in = lat(env)->inner;
+	return in->ops->rand(in);
+}
+
+static void
+op_log(struct nc_env *env, enum nc_log_level level, const char *module,
+       const char *msg)
+{
+	struct nc_env *in = lat(env)->inner;
+	if (in->ops->log != NULL)
+		in->ops->log(in, level, module, msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Datagrams                                                          */
+/* ------------------------------------------------------------------ */
+
+static void
+packet_due(struct nc_timer *t)
+{
+	struct lat_packet *p = t->arg;
+	struct nc_env_latency *l = p->owner;
+	/* An error here is the inner env's to count (udp_send_errors). */
+	(void)l->inner->ops->send_packet(l->inner, &p->to, p->data, p->len);
+	p->next_free = l->free_slots;
+	l->free_slots = p;
+	l->stats.queued_now--;
+}
+
+static int
+op_send_packet(struct nc_env *env, const struct nc_addr *to, const char *buf,
+	       size_t len)
+{
+	struct nc_env_latency *l = lat(env);
+	double out, back;
+	lat_delays(l, to, &out, &back);
+	if (out <= 0) {
+		l->stats.packets_direct++;
+		return l->inner->ops->send_packet(l->inner, to, buf, len);
+	}
+	if (len > NC_ENV_LATENCY_SLOT_BYTES) {
+		l->stats.drop_oversize++;
+		if (!l->logged_oversize) {
+			lat_log(l, NC_LOG_WARN,
+				"dropping a %zu-byte datagram: larger than a "
+				"%d-byte delay slot (logged once)",
+				len, NC_ENV_LATENCY_SLOT_BYTES);
+			l->logged_oversize = true;
+		}
+		return -EMSGSIZE;
+	}
+	struct lat_packet *p = l->free_slots;
+	if (p == NULL) {
+		l->stats.drop_queue_full++;
+		if (!l->logged_full) {
+			lat_log(l, NC_LOG_WARN,
+				"delay queue full (%zu datagrams): dropping "
+				"(logged once)",
+				l->slots_n);
+			l->logged_full = true;
+		}
+		/* Like a full router queue: the sender does not learn. */
+		return 0;
+	}
+	l->free_slots = p->next_free;
+	p->to = *to;
+	p->len = len;
+	memcpy(p->data, buf, len);
+	l->inner->ops->timer_start(l->inner, &p->timer, out);
+	l->stats.packets_delayed++;
+	if (++l->stats.queued_now > l->stats.queued_max)
+		l->stats.queued_max = l->stats.queued_now;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Streams                                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+stream_free(struct lat_stream *s)
+{
+	struct nc_env_latency *l = s->owner;
+	l->inner->ops->timer_stop(l->inner, &s->timer);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		l->in_stream_list = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	l->streams_n--;
+	free(s->req);
+	free(s->reply);
+	free(s);
+}
+
+/** Deliver the result to the caller and forget the stream. */
+static void
+stream_finish(struct lat_stream *s)
+{
+	nc_stream_done_cb cb = s->cb;
+	void *arg = s->cb_arg;
+	int status = s->status;
+	char *reply = s->reply;
+	size_t reply_len = s->reply_len;
+	/* Unlink first: the callback may start or cancel other streams. */
+	s->reply = NULL;
+	stream_free(s);
+	cb(arg, status, status == 0 ? reply : NULL,
+	   status == 0 ? reply_len : 0);
+	free(reply);
+}
+
+/** Result @a status in @a after seconds (0: now). */
+static void
+stream_back(struct lat_stream *s, int status, double after)
+{
+	struct nc_env_latency *l = s->owner;
+	s->status = status;
+	s->state = LAT_STREAM_BACK;
+	if (after <= 0) {
+		stream_finish(s);
+		return;
+	}
+	l->inner->ops->timer_start(l->inner, &s->timer, after);
+}
+
+static void
+stream_inner_done(void *arg, int status, const char *reply, size_t reply_len)
+{
+	struct lat_stream *s = arg;
+	if (s->state != LAT_STREAM_INNER)
+		return;
+	s->inner_id = 0;
+	if (status == 0 && reply_len > 0) {
+		s->reply = malloc(reply_len);
+		if (s->reply == NULL) {
+			stream_back(s, -ENOMEM, 0);
+			return;
+		}
+		memcpy(s->reply, reply, reply_len);
+		s->reply_len = reply_len;
+	}
+	/* A write-only exchange ends at the write; a reply travels back. */
+	stream_back(s, status, s->expect_reply ? s->delay_back : 0);
+}
+
+static void
+stream_timer(struct nc_timer *t)
+{
+	struct lat_stream *s = t->arg;
+	struct nc_env_latency *l = s->owner;
+	if (s->state == LAT_STREAM_BACK) {
+		stream_finish(s);
+		return;
+	}
+	/* LAT_STREAM_OUT: the request leaves now, with what is left. */
+	double left = s->timeout - s->delay_out -
+		      (s->expect_reply ? s->delay_back : 0);
+	if (left <= 0) {
+		/* Cannot complete in time: fail at the caller's deadline. */
+		stream_back(s, -ETIMEDOUT, s->timeout - s->delay_out);
+		return;
+	}
+	s->state = LAT_STREAM_INNER;
+	long id = l->inner->ops->stream_request(l->inner, &s->to, s->req,
+						s->req_len, s->expect_reply,
+						left, stream_inner_done, s);
+	free(s->req);
+	s->req = NULL;
+	if (id < 0) {
+		stream_back(s, (int)id, 0);
+		return;
+	}
+	/* stream_inner_done may have run already (it checks the state). */
+	if (s->state == LAT_STREAM_INNER)
+		s->inner_id = id;
+}
+
+static long
+op_stream_request(struct nc_env *env, const struct nc_addr *to,
+		  const char *req, size_t req_len, int expect_reply,
+		  double timeout, nc_stream_done_cb cb, void *arg)
+{
+	struct nc_env_latency *l = lat(env);
+	double out, back;
+	lat_delays(l, to, &out, &back);
+	if (out <= 0 && back <= 0)
+		return l->inner->ops->stream_request(l->inner, to, req,
+						     req_len, expect_reply,
+						     timeout, cb, arg);
+	if (l->streams_n >= NC_ENV_LATENCY_MAX_STREAMS) {
+		l->stats.streams_refused++;
+		if (!l->logged_streams) {
+			lat_log(l, NC_LOG_WARN,
+				"%d delayed streams pending: refusing more "
+				"(logged once)",
+				NC_ENV_LATENCY_MAX_STREAMS);
+			l->logged_streams = true;
+		}
+		return -ENOBUFS;
+	}
+	struct lat_stream *s = calloc(1, sizeof(*s));
+	char *copy = malloc(req_len > 0 ? req_len : 1);
+	if (s == NULL || copy == NULL) {
+		free(s);
+		free(copy);
+		return -ENOMEM;
+	}
+	memcpy(copy, req, req_len);
+	nc_timer_init(&s->timer, stream_timer, s);
+	s->owner = l;
+	s->state = LAT_STREAM_OUT;
+	/* Ours start at LAT_STREAM_ID_BASE (see above). */
+	s->id = ++l->next_stream_id;
+	s->to = *to;
+	s->req = copy;
+	s->req_len = req_len;
+	s->expect_reply = expect_reply;
+	s->timeout = timeout;
+	s->delay_out = out;
+	s->delay_back = back;
+	s->cb = cb;
+	s->cb_arg = arg;
+	s->next = l->in_stream_list;
+	if (s->next != NULL)
+		s->next->prev = s;
+	l->in_stream_list = s;
+	l->streams_n++;
+	l->stats.streams_delayed++;
+	l->inner->ops->timer_start(l->inner, &s->timer, out);
+	return s->id;
+}
+
+static void
+op_stream_cancel(struct nc_env *env, long id)
+{
+	struct nc_env_latency *l = lat(env);
+	for (struct lat_stream *s = l->in_stream_list; s != NULL; s = s->next) {
+		if (s->id != id)
+			continue;
+		if (s->state == LAT_STREAM_INNER && s->inner_id > 0)
+			l->inner->ops->stream_cancel(l->inner, s->inner_id);
+		stream_free(s);
+		return;
+	}
+	/* Not ours: an undelayed request went straight to the inner env. */
+	l->inner->ops->stream_cancel(l->inner, id);
+}
+
+static const struct nc_env_ops latency_ops = {
+	.now = op_now,
+	.timer_start = op_timer_start,
+	.timer_stop = op_timer_stop,
+	.rand = op_rand,
+	.send_packet = op_send_packet,
+	.stream_request = op_stream_request,
+	.stream_cancel = op_stream_cancel,
+	.log = op_log,
+};
+
+/* ------------------------------------------------------------------ */
+/* Sink forwarding                                                    */
+/* ------------------------------------------------------------------ */
+
+static void
+fwd_on_packet(void *ctx, const struct nc_addr *from, const char *buf,
+	      size_t len, double rx_time)
+{
+	struct nc_env_latency *l = ctx;
+	if (l->base.sink.on_packet != NULL)
+		l->base.sink.on_packet(l->base.sink.ctx, from, buf, len,
+				       rx_time);
+}
+
+static int
+fwd_on_stream(void *ctx, const struct nc_addr *from, const char *req,
+	      size_t req_len, struct nc_buf *reply)
+{
+	struct nc_env_latency *l = ctx;
+	if (l->base.sink.on_stream == NULL)
+		return -1;
+	return l->base.sink.on_stream(l->base.sink.ctx, from, req, req_len,
+				      reply);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                         */
+/* ------------------------------------------------------------------ */
+
+static int
+fail(char *err, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *err, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err != NULL && cap > 0)
+		vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+struct nc_env *
+nc_env_latency_new(struct nc_env *inner,
+		   const struct nc_env_latency_config *cfg, char *err,
+		   size_t err_cap)
+{
+	if (inner == NULL || cfg == NULL || cfg->rtt_ms == NULL || cfg->n == 0) {
+		fail(err, err_cap, "latency: no matrix");
+		return NULL;
+	}
+	if (cfg->self_row < 0 || (size_t)cfg->self_row >= cfg->n) {
+		fail(err, err_cap, "latency: own row %d outside the %zu-row "
+				   "matrix", cfg->self_row, cfg->n);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->peers_n; i++) {
+		if (cfg->peers[i].row < 0 || (size_t)cfg->peers[i].row >= cfg->n) {
+			fail(err, err_cap,
+			     "latency: map row %d outside the %zu-row matrix",
+			     cfg->peers[i].row, cfg->n);
+			return NULL;
+		}
+	}
+	struct nc_env_latency *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		goto nomem;
+	l->inner = inner;
+	l->n = cfg->n;
+	l->self_row = cfg->self_row;
+	l->slots_n = cfg->max_packets > 0 ? cfg->max_packets
+					  : NC_ENV_LATENCY_DEFAULT_PACKETS;
+	l->row_ms = malloc(cfg->n * sizeof(double));
+	l->col_ms = malloc(cfg->n * sizeof(double));
+	l->peers = malloc((cfg->peers_n > 0 ? cfg->peers_n : 1) *
+			  sizeof(*l->peers));
+	l->slots = calloc(l->slots_n, sizeof(*l->slots));
+	if (l->row_ms == NULL || l->col_ms == NULL || l->peers == NULL ||
+	    l->slots == NULL)
+		goto nomem;
+	for (size_t j = 0; j < cfg->n; j++) {
+		l->row_ms[j] = cfg->rtt_ms[(size_t)cfg->self_row * cfg->n + j];
+		l->col_ms[j] = cfg->rtt_ms[j * cfg->n + (size_t)cfg->self_row];
+	}
+	if (cfg->peers_n > 0)
+		memcpy(l->peers, cfg->peers, cfg->peers_n * sizeof(*l->peers));
+	l->peers_n = cfg->peers_n;
+	for (size_t i = l->slots_n; i-- > 0;) {
+		struct lat_packet *p = &l->slots[i];
+		nc_timer_init(&p->timer, packet_due, p);
+		p->owner = l;
+		p->next_free = l->free_slots;
+		l->free_slots = p;
+	}
+	l->next_stream_id = LAT_STREAM_ID_BASE;
+	l->base.ops = &latency_ops;
+	l->base.log_level = inner->log_level;
+	struct nc_env_sink fwd = {
+		.ctx = l,
+		.on_packet = fwd_on_packet,
+		.on_stream = fwd_on_stream,
+	};
+	nc_env_set_sink(inner, &fwd);
+	return &l->base;
+nomem:
+	if (l != NULL) {
+		free(l->row_ms);
+		free(l->col_ms);
+		free(l->peers);
+		free(l->slots);
+		free(l);
+	}
+	fail(err, err_cap, "latency: out of memory");
+	return NULL;
+}
+
+void
+nc_env_latency_delete(struct nc_env *env)
+{
+	if (env == NULL)
+		return;
+	struct nc_env_latency *l = lat(env);
+	while (l->in_stream_list != NULL) {
+		struct lat_stream *s = l->in_stream_list;
+		if (s->state == LAT_STREAM_INNER && s->inner_id > 0)
+			l->inner->ops->stream_cancel(l->inner, s->inner_id);
+		stream_free(s);
+	}
+	for (size_t i = 0; i < l->slots_n; i++)
+		l->inner->ops->timer_stop(l->inner, &l->slots[i].timer);
+	struct nc_env_sink none = {0};
+	nc_env_set_sink(l->inner, &none);
+	free(l->row_ms);
+	free(l->col_ms);
+	free(l->peers);
+	free(l->slots);
+	free(l);
+}
+
+const struct nc_env_latency_stats *
+nc_env_latency_stats(const struct nc_env *env)
+{
+	return &((const struct nc_env_latency *)env)->stats;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files                                                              */
+/* ------------------------------------------------------------------ */
+
+/** Longest line of a matrix or map file (4096 values of "1234.567 "). */
+#define LAT_LINE_MAX (NC_ENV_LATENCY_MATRIX_MAX * 12)
+
+static bool
+line_blank(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	return *s == '\0' || *s == '#';
+}
+
+int
+nc_env_latency_matrix_load(const char *path, double **rtt_ms, size_t *n,
+			   char *err, size_t err_cap)
+{
+	*rtt_ms = NULL;
+	*n = 0;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return fail(err, err_cap, "%s: %s", path, strerror(errno));
+	char *line = malloc(LAT_LINE_MAX);
+	double *m = NULL;
+	size_t cols = 0, rows = 0, lineno = 0;
+	int rc = 0;
+	if (line == NULL) {
+		rc = fail(err, err_cap, "%s: out of memory", path);
+		goto out;
+	}
+	while (fgets(line, LAT_LINE_MAX, f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			rc = fail(err, err_cap, "%s:%zu: line too long", path,
+				  lineno);
+			goto out;
+		}
+		if (line_blank(line))
+			continue;
+		/* Count the values of the first row to size the matrix. */
+		if (m == NULL) {
+			char *p = line, *end;
+			for (;;) {
+				strtod(p, &end);
+				if (end == p)
+					break;
+				cols++;
+				p = end;
+			}
+			if (cols == 0 || cols > NC_ENV_LATENCY_MATRIX_MAX) {
+				rc = fail(err, err_cap,
+					  "%s:%zu: expected 1 to %d values",
+					  path, lineno,
+					  NC_ENV_LATENCY_MATRIX_MAX);
+				goto out;
+			}
+			m = malloc(cols * cols * sizeof(double));
+			if (m == NULL) {
+				rc = fail(err, err_cap, "%s: out of memory",
+					  path);
+				goto out;
+			}
+		}
+		if (rows == cols) {
+			rc = fail(err, err_cap,
+				  "%s:%zu: more than %zu rows (not square)",
+				  path, lineno, cols);
+			goto out;
+		}
+		char *p = line, *end;
+		size_t j = 0;
+		for (;;) {
+			double v = strtod(p, &end);
+			if (end == p)
+				break;
+			if (j < cols)
+				m[rows * cols + j] = v < 0 ? -1 : v;
+			j++;
+			p = end;
+		}
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p != '\0') {
+			rc = fail(err, err_cap, "%s:%zu: not a number: \"%.20s\"",
+				  path, lineno, p);
+			goto out;
+		}
+		if (j != cols) {
+			rc = fail(err, err_cap,
+				  "%s:%zu: expected %zu values, got %zu", path,
+				  lineno, cols, j);
+			goto out;
+		}
+		rows++;
+	}
+	if (rows == 0 || rows != cols) {
+		rc = fail(err, err_cap, "%s: %zu rows of %zu values (not square)",
+			  path, rows, cols);
+		goto out;
+	}
+	*rtt_ms = m;
+	*n = rows;
+	m = NULL;
+out:
+	free(m);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+int
+nc_env_latency_map_load(const char *path, size_t rows,
+			struct nc_env_latency_peer **peers, size_t *peers_n,
+			char *err, size_t err_cap)
+{
+	*peers = NULL;
+	*peers_n = 0;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return fail(err, err_cap, "%s: %s", path, strerror(errno));
+	struct nc_env_latency_peer *v = NULL;
+	size_t cnt = 0, cap = 0, lineno = 0;
+	char line[512];
+	int rc = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (line_blank(line))
+			continue;
+		char addr[128], name[NC_ENV_LATENCY_NAME_MAX + 1] = "";
+		long row;
+		char extra[8];
+		int k = sscanf(line, "%127s %ld %128s %7s", addr, &row, name,
+			       extra);
+		if (k < 2 || k > 3) {
+			rc = fail(err, err_cap,
+				  "%s:%zu: expected \"ADDR:PORT ROW [NAME]\"",
+				  path, lineno);
+			goto out;
+		}
+		struct nc_env_latency_peer p;
+		memset(&p, 0, sizeof(p));
+		if (nc_addr_parse(addr, 0, &p.addr) != 0 || p.addr.port == 0) {
+			rc = fail(err, err_cap,
+				  "%s:%zu: invalid address \"%s\" (want "
+				  "ip:port)",
+				  path, lineno, addr);
+			goto out;
+		}
+		if (row < 0 || (size_t)row >= rows) {
+			rc = fail(err, err_cap,
+				  "%s:%zu: row %ld outside the %zu-row matrix",
+				  path, lineno, row, rows);
+			goto out;
+		}
+		p.row = (int)row;
+		snprintf(p.name, sizeof(p.name), "%s", name);
+		if (cnt == NC_ENV_LATENCY_MAP_MAX) {
+			rc = fail(err, err_cap, "%s: more than %d entries",
+				  path, NC_ENV_LATENCY_MAP_MAX);
+			goto out;
+		}
+		if (cnt == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct nc_env_latency_peer *nv =
+				realloc(v, nc * sizeof(*v));
+			if (nv == NULL) {
+				rc = fail(err, err_cap, "%s: out of memory",
+					  path);
+				goto out;
+			}
+			v = nv;
+			cap = nc;
+		}
+		v[cnt++] = p;
+	}
+	*peers = v;
+	*peers_n = cnt;
+	v = NULL;
+out:
+	free(v);
+	fclose(f);
+	return rc;
+}
+
+int
+nc_env_latency_map_find(const struct nc_env_latency_peer *peers,
+			size_t peers_n, const char *name,
+			const struct nc_addr *addr)
+{
+	if (name != NULL && name[0] != '\0')
+		for (size_t i = 0; i < peers_n; i++)
+			if (strcmp(peers[i].name, name) == 0)
+				return peers[i].row;
+	if (addr != NULL)
+		for (size_t i = 0; i < peers_n; i++)
+			if (nc_addr_equal(&peers[i].addr, addr))
+				return peers[i].row;
+	return -1;
+}
