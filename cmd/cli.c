@@ -73,52 +73,52 @@ struct cli_cmd {
 };
 
 static const struct cli_cmd cmds[] = {
-	{"members", "list the cluster's members as the agent sees them",
-	 "[-status S] [-tag k=v]...",
-	 "Prints NAME, ADDRESS, STATUS and TAGS of every member known to the\n"
-	 "agent. -status keeps one status (alive, suspect, failed, left);\n"
-	 "-tag keeps members with that tag value (repeatable: all must "
-	 "match).\n",
-	 F_COMMON | F_STATUS | F_TAG, 0, 0},
-	{"rtt", "estimated round-trip time between two nodes", "A [B]",
-	 "Prints the RTT estimated from network coordinates between A and B,\n"
-	 "or between the agent's own node and A, and the last measured probe\n"
-	 "RTT when the agent has one.\n",
-	 F_COMMON, 1, 2},
-	{"nearest", "members nearest to a node by estimated RTT",
-	 "[-from X] [-n N] [-tag k=v]... [-status S]",
-	 "Prints members ordered by estimated RTT from -from (default: the\n"
-	 "agent's node): rank, NAME, ADDRESS, STATUS, EST_RTT and TAGS. -n "
-	 "caps\nthe list (the agent's default otherwise); -tag and -status "
-	 "filter.\n",
-	 F_COMMON | F_FROM | F_N | F_TAG | F_STATUS, 0, 0},
-	{"failover", "groups (e.g. datacenters) in failover order",
-	 "-group K [-from X] [-skip-local]",
-	 "Groups members by the value of tag K and orders the groups by the\n"
-	 "median estimated RTT of their healthy members from -from (default:\n"
-	 "the agent's node). -skip-local leaves out -from's own group. A\n"
-	 "MEDIAN_RTT of \"-\" means no healthy member.\n",
-	 F_COMMON | F_FROM | F_GROUP | F_SKIP_LOCAL, 0, 0},
-	{"join", "ask the agent to join a cluster via ADDR", "ADDR",
-	 "Asks the agent to contact ADDR (HOST:PORT of any member's gossip\n"
-	 "port) and join its cluster.\n",
-	 F_COMMON, 1, 1},
-	{"leave", "ask the agent to leave the cluster gracefully", "",
-	 "Asks the agent to broadcast its intent to leave and stop gossiping.\n",
-	 F_COMMON, 0, 0},
-	{"keygen", "print a new random gossip encryption key", "",
-	 "Prints 32 random bytes, base64-encoded: a key for `agent -encrypt`\n"
-	 "or `keys install` (same format as `serf keygen`). Local: no agent\n"
-	 "is contacted.\n",
-	 F_COMMON, 0, 0},
-	{"keys", "list, install, use or remove gossip encryption keys",
-	 "list | install KEY | use KEY | remove KEY",
-	 "Manages the agent's gossip keyring. list prints every key, the\n"
-	 "primary (used to encrypt) marked with *. install adds a key, use\n"
-	 "makes an installed key the primary, remove drops a non-primary "
-	 "key.\nserf's -list, -install=KEY, -use=KEY, -remove=KEY also "
-	 "work.\n",
-	 F_COMMON | F_KEYS, 1, 2},
+    {"members", "list the cluster's members as the agent sees them",
+     "[-status S] [-tag k=v]...",
+     "Prints NAME, ADDRESS, STATUS and TAGS of every member known to the\n"
+     "agent. -status keeps one status (alive, suspect, failed, left);\n"
+     "-tag keeps members with that tag value (repeatable: all must "
+     "match).\n",
+     F_COMMON | F_STATUS | F_TAG, 0, 0},
+    {"rtt", "estimated round-trip time between two nodes", "A [B]",
+     "Prints the RTT estimated from network coordinates between A and B,\n"
+     "or between the agent's own node and A, and the last measured probe\n"
+     "RTT when the agent has one.\n",
+     F_COMMON, 1, 2},
+    {"nearest", "members nearest to a node by estimated RTT",
+     "[-from X] [-n N] [-tag k=v]... [-status S]",
+     "Prints members ordered by estimated RTT from -from (default: the\n"
+     "agent's node): rank, NAME, ADDRESS, STATUS, EST_RTT and TAGS. -n "
+     "caps\nthe list (the agent's default otherwise); -tag and -status "
+     "filter.\n",
+     F_COMMON | F_FROM | F_N | F_TAG | F_STATUS, 0, 0},
+    {"failover", "groups (e.g. datacenters) in failover order",
+     "-group K [-from X] [-skip-local]",
+     "Groups members by the value of tag K and orders the groups by the\n"
+     "median estimated RTT of their healthy members from -from (default:\n"
+     "the agent's node). -skip-local leaves out -from's own group. A\n"
+     "MEDIAN_RTT of \"-\" means no healthy member.\n",
+     F_COMMON | F_FROM | F_GROUP | F_SKIP_LOCAL, 0, 0},
+    {"join", "ask the agent to join a cluster via ADDR", "ADDR",
+     "Asks the agent to contact ADDR (HOST:PORT of any member's gossip\n"
+     "port) and join its cluster.\n",
+     F_COMMON, 1, 1},
+    {"leave", "ask the agent to leave the cluster gracefully", "",
+     "Asks the agent to broadcast its intent to leave and stop gossiping.\n",
+     F_COMMON, 0, 0},
+    {"keygen", "print a new random gossip encryption key", "",
+     "Prints 32 random bytes, base64-encoded: a key for `agent -encrypt`\n"
+     "or `keys install` (same format as `serf keygen`). Local: no agent\n"
+     "is contacted.\n",
+     F_COMMON, 0, 0},
+    {"keys", "list, install, use or remove gossip encryption keys",
+     "list | install KEY | use KEY | remove KEY",
+     "Manages the agent's gossip keyring. list prints every key, the\n"
+     "primary (used to encrypt) marked with *. install adds a key, use\n"
+     "makes an installed key the primary, remove drops a non-primary "
+     "key.\nserf's -list, -install=KEY, -use=KEY, -remove=KEY also "
+     "work.\n",
+     F_COMMON | F_KEYS, 1, 2},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -262,14 +262,14 @@ nc_cli_parse(int argc, char **argv, const struct nc_cli_env *env,
 	}
 	o->cmd = c->name;
 	o->timeout_ms = 10000;
-	o->http_addr = env != NULL && env->http_addr != NULL &&
-				       env->http_addr[0] != '\0'
-			       ? env->http_addr
-			       : NC_CLI_HTTP_ADDR_DEFAULT;
-	o->token = env != NULL && env->http_token != NULL &&
-				   env->http_token[0] != '\0'
-			   ? env->http_token
-			   : NULL;
+	o->http_addr =
+	    env != NULL && env->http_addr != NULL && env->http_addr[0] != '\0'
+		? env->http_addr
+		: NC_CLI_HTTP_ADDR_DEFAULT;
+	o->token =
+	    env != NULL && env->http_token != NULL && env->http_token[0] != '\0'
+		? env->http_token
+		: NULL;
 	/* serf-style keys flags become the positional verb (+ key). */
 	const char *keys_verb = NULL, *keys_key = NULL;
 	bool flags_done = false;
@@ -381,9 +381,10 @@ nc_cli_parse(int argc, char **argv, const struct nc_cli_env *env,
 			long n = strtol(val, &end, 10);
 			if (end == val || *end != '\0' || errno != 0 || n < 1 ||
 			    n > 100000) {
-				set_err(err, err_len,
-					"%s: invalid -n \"%s\" (want 1..100000)",
-					c->name, val);
+				set_err(
+				    err, err_len,
+				    "%s: invalid -n \"%s\" (want 1..100000)",
+				    c->name, val);
 				return NC_CLI_EXIT_USAGE;
 			}
 			o->n = n;
@@ -396,7 +397,7 @@ nc_cli_parse(int argc, char **argv, const struct nc_cli_env *env,
 			o->tags[o->n_tags++] = val;
 		} else if (sflag == &keys_key) {
 			keys_verb = IS("install") ? "install"
-				    : IS("use")   ? "use"
+				    : IS("use")	  ? "use"
 						  : "remove";
 			keys_key = val;
 		} else {
@@ -419,8 +420,9 @@ nc_cli_parse(int argc, char **argv, const struct nc_cli_env *env,
 		return 0;
 	if (o->n_args < c->min_args || o->n_args > c->max_args) {
 		if (o->n_args < c->min_args)
-			set_err(err, err_len, "%s: missing argument (usage: "
-					      "netcoord %s %s)",
+			set_err(err, err_len,
+				"%s: missing argument (usage: "
+				"netcoord %s %s)",
 				c->name, c->name, c->synopsis);
 		else
 			set_err(err, err_len,
@@ -441,15 +443,14 @@ nc_cli_parse(int argc, char **argv, const struct nc_cli_env *env,
 
 /** Append "?k=v" or "&k=v" (v escaped) to call->path. */
 static int
-query_add(struct nc_cli_call *call, const char *key, const char *val,
-	  char *err, size_t err_len)
+query_add(struct nc_cli_call *call, const char *key, const char *val, char *err,
+	  size_t err_len)
 {
 	size_t len = strlen(call->path);
 	const char *sep = strchr(call->path, '?') != NULL ? "&" : "?";
 	if (len + strlen(key) + 3 >= sizeof(call->path))
 		goto toolong;
-	snprintf(call->path + len, sizeof(call->path) - len, "%s%s=", sep,
-		 key);
+	snprintf(call->path + len, sizeof(call->path) - len, "%s%s=", sep, key);
 	if (nc_httpc_append_escaped(call->path, sizeof(call->path), val) != 0)
 		goto toolong;
 	return 0;
@@ -584,8 +585,8 @@ nc_cli_build_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
 		}
 		memset(key, 0, sizeof(key));
 		call->method = "PUT";
-		snprintf(call->path, sizeof(call->path),
-			 "/v1/agent/keyring/%s", verb);
+		snprintf(call->path, sizeof(call->path), "/v1/agent/keyring/%s",
+			 verb);
 		snprintf(call->body, sizeof(call->body), "{\"Key\":\"%s\"}",
 			 b64);
 		return 0;
@@ -857,8 +858,8 @@ format_members(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 }
 
 static int
-format_rtt(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
-	   char *err, size_t err_len)
+format_rtt(const struct nc_cli_opts *o, const cJSON *doc, FILE *out, char *err,
+	   size_t err_len)
 {
 	if (!cJSON_IsObject(doc))
 		return bad_body(o, err, err_len, "not an object");
@@ -869,7 +870,8 @@ format_rtt(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 	sanitize(tt != NULL ? tt : o->args[o->n_args - 1], to, sizeof(to));
 	double est = jnum(doc, "EstimatedMs");
 	if (isnan(est))
-		fprintf(out, "Estimated %s <-> %s rtt: unknown (no coordinate)\n",
+		fprintf(out,
+			"Estimated %s <-> %s rtt: unknown (no coordinate)\n",
 			from, to);
 	else
 		fprintf(out, "Estimated %s <-> %s rtt: %.3f ms\n", from, to,
@@ -881,9 +883,10 @@ format_rtt(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 			fprintf(out, "Measured  %s -> %s rtt: %.3f ms\n", from,
 				to, meas);
 		else
-			fprintf(out,
-				"Measured  %s -> %s rtt: %.3f ms (%.0f s ago)\n",
-				from, to, meas, age);
+			fprintf(
+			    out,
+			    "Measured  %s -> %s rtt: %.3f ms (%.0f s ago)\n",
+			    from, to, meas, age);
 	}
 	return 0;
 }
@@ -896,8 +899,8 @@ format_nearest(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 	if (!cJSON_IsArray(nodes))
 		return bad_body(o, err, err_len, "no Nodes array");
 	struct table t = {.ncols = 6};
-	const char *hdr[] = {"#", "NAME", "ADDRESS", "STATUS", "EST_RTT",
-			     "TAGS"};
+	const char *hdr[] = {"#",      "NAME",	  "ADDRESS",
+			     "STATUS", "EST_RTT", "TAGS"};
 	table_row(&t, hdr);
 	const cJSON *m;
 	unsigned rank = 0;
@@ -909,12 +912,10 @@ format_nearest(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 		fmt_ms(jnum(m, "EstimatedMs"), ms, sizeof(ms));
 		char *tags = fmt_tags(m);
 		const char *st = jstr(m, "Status");
-		const char *row[] = {rk,
-				     jstr(m, "Name") ? jstr(m, "Name") : "?",
-				     addr,
-				     st ? st : "?",
-				     ms,
-				     tags};
+		const char *row[] = {
+		    rk,	  jstr(m, "Name") ? jstr(m, "Name") : "?",
+		    addr, st ? st : "?",
+		    ms,	  tags};
 		table_row(&t, row);
 		if (tags == NULL)
 			t.nomem = true;
@@ -937,8 +938,8 @@ format_failover(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 		g = o->group != NULL ? o->group : "group";
 	size_t i = 0;
 	for (; g[i] != '\0' && i + 1 < sizeof(key); i++)
-		key[i] = (g[i] >= 'a' && g[i] <= 'z') ? (char)(g[i] - 32)
-						       : g[i];
+		key[i] =
+		    (g[i] >= 'a' && g[i] <= 'z') ? (char)(g[i] - 32) : g[i];
 	key[i] = '\0';
 	struct table t = {.ncols = 5};
 	const char *hdr[] = {"#", key, "MEDIAN_RTT", "ALIVE", "MEMBERS"};
@@ -951,7 +952,7 @@ format_failover(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 		snprintf(rk, sizeof(rk), "%u", ++rank);
 		fmt_ms(jnum(grp, "MedianMs"), med, sizeof(med));
 		const cJSON *mem =
-			cJSON_GetObjectItemCaseSensitive(grp, "Members");
+		    cJSON_GetObjectItemCaseSensitive(grp, "Members");
 		/* "a (0.412 ms), b (suspect, 3.100 ms), c (failed)" */
 		size_t cap = 64, len = 0, n = 0, n_alive = 0;
 		char *list = malloc(cap);
@@ -1000,10 +1001,9 @@ format_failover(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 		}
 		snprintf(alive, sizeof(alive), "%zu/%zu", n_alive, n);
 		const char *val = jstr(grp, "Value");
-		const char *row[] = {rk,
-				     val == NULL || val[0] == '\0' ? "(none)"
-								   : val,
-				     med, alive, n > 0 ? list : "-"};
+		const char *row[] = {
+		    rk, val == NULL || val[0] == '\0' ? "(none)" : val, med,
+		    alive, n > 0 ? list : "-"};
 		table_row(&t, row);
 		free(list);
 	}
@@ -1011,8 +1011,8 @@ format_failover(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 }
 
 static int
-format_keys(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
-	    char *err, size_t err_len)
+format_keys(const struct nc_cli_opts *o, const cJSON *doc, FILE *out, char *err,
+	    size_t err_len)
 {
 	const char *verb = o->args[0];
 	if (strcmp(verb, "list") != 0) {
@@ -1038,8 +1038,8 @@ format_keys(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 	{
 		if (!cJSON_IsString(k))
 			continue;
-		bool prim = primary != NULL &&
-			    strcmp(primary, k->valuestring) == 0;
+		bool prim =
+		    primary != NULL && strcmp(primary, k->valuestring) == 0;
 		const char *row[] = {k->valuestring, prim ? "*" : ""};
 		table_row(&t, row);
 	}
@@ -1144,8 +1144,8 @@ report_http_error(const struct nc_cli_opts *o, const struct nc_cli_call *call,
 	const char *hint = "";
 	if (resp->status == 401)
 		hint = o->token == NULL
-			       ? " (pass -token or set " NC_CLI_ENV_TOKEN ")"
-			       : "";
+			   ? " (pass -token or set " NC_CLI_ENV_TOKEN ")"
+			   : "";
 	else if (resp->status == 403)
 		hint = " (the agent rejected the token)";
 	fprintf(ef, "netcoord: %s: %s%s\n", call->what, text, hint);
@@ -1174,14 +1174,14 @@ nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 		return rc;
 	}
 	struct nc_httpc_request req = {
-		.method = call.method,
-		.addr = o.http_addr,
-		.path = call.path,
-		.body = call.body[0] != '\0' ? call.body : NULL,
-		.body_len = strlen(call.body),
-		.token = o.token,
-		.timeout_ms = o.timeout_ms,
-		.connect_timeout_ms = o.timeout_ms < 3000 ? o.timeout_ms : 3000,
+	    .method = call.method,
+	    .addr = o.http_addr,
+	    .path = call.path,
+	    .body = call.body[0] != '\0' ? call.body : NULL,
+	    .body_len = strlen(call.body),
+	    .token = o.token,
+	    .timeout_ms = o.timeout_ms,
+	    .connect_timeout_ms = o.timeout_ms < 3000 ? o.timeout_ms : 3000,
 	};
 	struct nc_httpc_response resp;
 	char herr[256] = "";
@@ -1197,8 +1197,8 @@ nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 		fprintf(env->err, "netcoord: cannot reach agent at %s: %s\n",
 			addr,
 			rc == NC_HTTPC_ERESOLVE && herr[0] != '\0'
-				? herr
-				: nc_httpc_strerror(rc));
+			    ? herr
+			    : nc_httpc_strerror(rc));
 		return NC_CLI_EXIT_FAIL;
 	}
 	if (rc == -ETIMEDOUT) {
@@ -1209,7 +1209,8 @@ nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 		return NC_CLI_EXIT_FAIL;
 	}
 	if (rc != 0) {
-		fprintf(env->err, "netcoord: %s: bad response from agent at %s: %s%s%s\n",
+		fprintf(env->err,
+			"netcoord: %s: bad response from agent at %s: %s%s%s\n",
 			call.what, addr, nc_httpc_strerror(rc),
 			herr[0] != '\0' ? ": " : "", herr);
 		return NC_CLI_EXIT_FAIL;
@@ -1252,10 +1253,10 @@ int
 nc_cmd_cli(int argc, char **argv)
 {
 	struct nc_cli_env env = {
-		.out = stdout,
-		.err = stderr,
-		.http_addr = getenv(NC_CLI_ENV_ADDR),
-		.http_token = getenv(NC_CLI_ENV_TOKEN),
+	    .out = stdout,
+	    .err = stderr,
+	    .http_addr = getenv(NC_CLI_ENV_ADDR),
+	    .http_token = getenv(NC_CLI_ENV_TOKEN),
 	};
 	return nc_cli_run(argc, argv, &env);
 }

@@ -354,7 +354,8 @@ connect_one(const struct addrinfo *ai, int timeout_ms)
 		if (rc == 0) {
 			int soerr = 0;
 			socklen_t sl = sizeof(soerr);
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) !=
+			    0)
 				rc = -errno;
 			else
 				rc = -soerr;
@@ -408,8 +409,8 @@ trim(const char **b, const char **e)
 {
 	while (*b < *e && (**b == ' ' || **b == '\t'))
 		(*b)++;
-	while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t' ||
-			   (*e)[-1] == '\r'))
+	while (*e > *b &&
+	       ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r'))
 		(*e)--;
 }
 
@@ -464,12 +465,14 @@ parse_headers(struct httpc_parse *ps, const char *p, const char *end)
 		const char *nb = p, *ne = colon;
 		const char *vb = colon + 1, *ve = lend;
 		trim(&vb, &ve);
-		if (ne - nb == 14 && strncasecmp(nb, "Content-Length", 14) == 0) {
+		if (ne - nb == 14 &&
+		    strncasecmp(nb, "Content-Length", 14) == 0) {
 			size_t v = 0;
 			if (vb == ve)
 				goto bad_len;
 			for (const char *q = vb; q < ve; q++) {
-				if (*q < '0' || *q > '9' || v > SIZE_MAX / 10 - 1)
+				if (*q < '0' || *q > '9' ||
+				    v > SIZE_MAX / 10 - 1)
 					goto bad_len;
 				v = v * 10 + (size_t)(*q - '0');
 			}
@@ -518,7 +521,8 @@ decode_chunked(struct httpc_parse *ps)
 	while (rc == 0 && ps->chunk_state != CH_DONE) {
 		const char *b = raw->data + p;
 		const char *e = raw->data + raw->len;
-		if (ps->chunk_state == CH_SIZE || ps->chunk_state == CH_TRAILER) {
+		if (ps->chunk_state == CH_SIZE ||
+		    ps->chunk_state == CH_TRAILER) {
 			const char *le = line_end(b, e);
 			if (le == NULL) {
 				if ((size_t)(e - b) > HTTPC_CHUNK_LINE_MAX)
@@ -538,6 +542,7 @@ decode_chunked(struct httpc_parse *ps)
 				continue;
 			}
 			size_t size = 0;
+			bool too_big = false;
 			const char *q = b;
 			for (; q < lend; q++) {
 				int d;
@@ -550,15 +555,16 @@ decode_chunked(struct httpc_parse *ps)
 				else
 					break;
 				if (size > ps->body_max)
-					break; /* caught below, no overflow */
-				size = size * 16 + (size_t)d;
+					too_big = true; /* stop growing */
+				else
+					size = size * 16 + (size_t)d;
 			}
-			if (q == b ||
-			    (q < lend && *q != ';' && *q != ' ' && *q != '\t')) {
+			if (q == b || (q < lend && *q != ';' && *q != ' ' &&
+				       *q != '\t')) {
 				rc = NC_HTTPC_EPROTO;
 				break;
 			}
-			if (size > ps->body_max - ps->body.len) {
+			if (too_big || size > ps->body_max - ps->body.len) {
 				rc = NC_HTTPC_ETOOBIG;
 				break;
 			}
@@ -647,8 +653,8 @@ parse_step(struct httpc_parse *ps, bool eof)
 			if (eof) {
 				set_err(ps->err, ps->err_len, "%s",
 					raw->len == 0
-						? "empty reply"
-						: "reply ended in the headers");
+					    ? "empty reply"
+					    : "reply ended in the headers");
 				return NC_HTTPC_ETRUNC;
 			}
 			return 0;
@@ -739,8 +745,8 @@ header_safe(const char *s, bool allow_space)
 }
 
 int
-nc_httpc_do(const struct nc_httpc_request *req,
-	    struct nc_httpc_response *resp, char *err, size_t err_len)
+nc_httpc_do(const struct nc_httpc_request *req, struct nc_httpc_response *resp,
+	    char *err, size_t err_len)
 {
 	memset(resp, 0, sizeof(*resp));
 	if (err != NULL && err_len > 0)
@@ -766,9 +772,9 @@ nc_httpc_do(const struct nc_httpc_request *req,
 		return NC_HTTPC_EINVAL;
 	}
 	int connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms
-						      : HTTPC_CONNECT_TIMEOUT_MS;
-	int timeout_ms = req->timeout_ms > 0 ? req->timeout_ms
-					      : HTTPC_TIMEOUT_MS;
+						     : HTTPC_CONNECT_TIMEOUT_MS;
+	int timeout_ms =
+	    req->timeout_ms > 0 ? req->timeout_ms : HTTPC_TIMEOUT_MS;
 
 	struct addrinfo hints = {0}, *ais = NULL;
 	hints.ai_family = AF_UNSPEC;
@@ -792,8 +798,8 @@ nc_httpc_do(const struct nc_httpc_request *req,
 
 	long long deadline = now_ms() + timeout_ms;
 	struct httpc_parse ps = {0};
-	ps.body_max = req->body_max > 0 ? req->body_max
-					: NC_HTTPC_BODY_MAX_DEFAULT;
+	ps.body_max =
+	    req->body_max > 0 ? req->body_max : NC_HTTPC_BODY_MAX_DEFAULT;
 	ps.head = strcmp(req->method, "HEAD") == 0;
 	ps.err = err;
 	ps.err_len = err_len;

@@ -35,19 +35,16 @@
 /** Sites of the toy world. */
 #define N_SITES 5
 
-static const char *const site_names[N_SITES] = {"fra-a", "fra-b", "lon",
-						  "nyc", "tyo"};
+static const char *const site_names[N_SITES] = {"fra-a", "fra-b", "lon", "nyc",
+						"tyo"};
 
 /**
  * True RTTs, ms (symmetric). Roughly public inter-city figures; fra-a and
  * fra-b are two racks 1 ms apart. Nothing special in the exact values.
  */
 static const double true_ms[N_SITES][N_SITES] = {
-	{0, 1, 15, 90, 230},
-	{1, 0, 16, 91, 231},
-	{15, 16, 0, 75, 220},
-	{90, 91, 75, 0, 160},
-	{230, 231, 220, 160, 0},
+    {0, 1, 15, 90, 230},  {1, 0, 16, 91, 231},	   {15, 16, 0, 75, 220},
+    {90, 91, 75, 0, 160}, {230, 231, 220, 160, 0},
 };
 
 /** splitmix64: the example's own generator (peer choice, jitter). */
@@ -89,7 +86,8 @@ main(int argc, char **argv)
 	double check = -1;
 	double jitter_frac = 0.04;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "-help") == 0) {
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "-help") == 0) {
 			usage(stdout);
 			return 0;
 		}
@@ -144,7 +142,7 @@ main(int argc, char **argv)
 			if (j >= i)
 				j++; /* any peer but ourselves */
 			double jitter =
-				1.0 + (uniform(&rng) - 0.5) * jitter_frac;
+			    1.0 + (uniform(&rng) - 0.5) * jitter_frac;
 			double rtt_s = true_ms[i][j] * jitter / 1000.0;
 			struct nc_coord peer;
 			nc_coord_client_get(cl[j], &peer);
@@ -161,7 +159,7 @@ main(int argc, char **argv)
 			nc_coord_client_get(cl[3], &nyc);
 			printf("  round %4u: %8.3f ms\n", r,
 			       nc_coord_client_estimate_rtt(cl[0], &nyc) *
-				       1000.0);
+				   1000.0);
 			while (next_report <= r)
 				next_report *= 4;
 		}
@@ -181,8 +179,8 @@ main(int argc, char **argv)
 	}
 
 	printf("\nEstimated vs true RTT:\n");
-	printf("  %-6s %-6s %10s %10s %8s\n", "FROM", "TO", "EST_MS",
-	       "TRUE_MS", "REL_ERR");
+	printf("  %-6s %-6s %10s %10s %8s\n", "FROM", "TO", "EST_MS", "TRUE_MS",
+	       "REL_ERR");
 	/** Absolute slack of -check, ms (see the comment at the top). */
 	const double check_abs_ms = 2.0;
 	unsigned bad = 0;
@@ -192,8 +190,8 @@ main(int argc, char **argv)
 		for (int j = i + 1; j < N_SITES; j++) {
 			struct nc_coord cj;
 			nc_coord_client_get(cl[j], &cj);
-			double est = nc_coord_client_estimate_rtt(cl[i], &cj) *
-				     1000.0;
+			double est =
+			    nc_coord_client_estimate_rtt(cl[i], &cj) * 1000.0;
 			double re = fabs(est - true_ms[i][j]) / true_ms[i][j];
 			if (isnan(est))
 				re = INFINITY;
@@ -211,8 +209,8 @@ main(int argc, char **argv)
 				bad++;
 			}
 			printf("  %-6s %-6s %10.3f %10.0f %8.3f\n",
-			       site_names[i], site_names[j], est,
-			       true_ms[i][j], re);
+			       site_names[i], site_names[j], est, true_ms[i][j],
+			       re);
 		}
 	}
 	qsort(rel, n_rel, sizeof(rel[0]), cmp_double);

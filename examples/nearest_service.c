@@ -85,8 +85,8 @@ main(int argc, char **argv)
 				usage(stderr);
 				return 2;
 			}
-			snprintf(service_tag, sizeof(service_tag),
-				 "service=%s", a);
+			snprintf(service_tag, sizeof(service_tag), "service=%s",
+				 a);
 			if (n_tags == TAGS_MAX)
 				return 2;
 			tags[n_tags++] = service_tag;
@@ -129,20 +129,19 @@ main(int argc, char **argv)
 	}
 
 	struct nc_httpc_request req = {
-		.method = "GET",
-		.addr = addr,
-		.path = path,
-		.token = token,
-		.connect_timeout_ms = 1000,
-		.timeout_ms = 3000,
+	    .method = "GET",
+	    .addr = addr,
+	    .path = path,
+	    .token = token,
+	    .connect_timeout_ms = 1000,
+	    .timeout_ms = 3000,
 	};
 	struct nc_httpc_response resp;
 	char err[256] = "";
 	int rc = nc_httpc_do(&req, &resp, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "nearest_service: agent at %s: %s%s%s\n", addr,
-			nc_httpc_strerror(rc), err[0] != '\0' ? ": " : "",
-			err);
+			nc_httpc_strerror(rc), err[0] != '\0' ? ": " : "", err);
 		return 1;
 	}
 	cJSON *doc = cJSON_Parse(resp.body);
@@ -158,8 +157,7 @@ main(int argc, char **argv)
 	const cJSON *host = cJSON_GetObjectItemCaseSensitive(m, "Addr");
 	const cJSON *gport = cJSON_GetObjectItemCaseSensitive(m, "Port");
 	const cJSON *tagobj = cJSON_GetObjectItemCaseSensitive(m, "Tags");
-	const cJSON *tport =
-		cJSON_GetObjectItemCaseSensitive(tagobj, port_tag);
+	const cJSON *tport = cJSON_GetObjectItemCaseSensitive(tagobj, port_tag);
 	if (!cJSON_IsArray(nodes)) {
 		fprintf(stderr, "nearest_service: unexpected response\n");
 		goto out;
@@ -170,9 +168,9 @@ main(int argc, char **argv)
 	}
 	/* The service's port if the member advertises one, else gossip's. */
 	char port[16];
-	if (cJSON_IsString(tport) && strspn(tport->valuestring,
-					    "0123456789") ==
-					     strlen(tport->valuestring) &&
+	if (cJSON_IsString(tport) &&
+	    strspn(tport->valuestring, "0123456789") ==
+		strlen(tport->valuestring) &&
 	    tport->valuestring[0] != '\0' && strlen(tport->valuestring) <= 5)
 		snprintf(port, sizeof(port), "%s", tport->valuestring);
 	else if (cJSON_IsNumber(gport))

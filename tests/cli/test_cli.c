@@ -46,8 +46,8 @@ split(const char *line, char **argv, size_t max, char *store, size_t cap)
 
 /** Parse `line`; returns nc_cli_parse()'s code. */
 static int
-parse(const char *line, const struct nc_cli_env *env,
-      struct nc_cli_opts *o, char *err, size_t err_len)
+parse(const char *line, const struct nc_cli_env *env, struct nc_cli_opts *o,
+      char *err, size_t err_len)
 {
 	static char store[1024];
 	static char *argv[32];
@@ -106,9 +106,9 @@ test_parse_flags_anywhere(void)
 	CU_ASSERT_STRING_EQUAL(o.from, "a");
 	CU_ASSERT_STRING_EQUAL(o.status, "alive");
 
-	CU_ASSERT_EQUAL(parse("failover -skip-local -group dc", NULL, &o, err,
-			      sizeof(err)),
-			0);
+	CU_ASSERT_EQUAL(
+	    parse("failover -skip-local -group dc", NULL, &o, err, sizeof(err)),
+	    0);
 	CU_ASSERT_TRUE(o.skip_local);
 	CU_ASSERT_STRING_EQUAL(o.group, "dc");
 
@@ -130,8 +130,8 @@ test_parse_env(void)
 	CU_ASSERT_STRING_EQUAL(o.http_addr, "10.1.1.1:8555");
 	CU_ASSERT_STRING_EQUAL(o.token, "envtok");
 	/* Flags beat the environment. */
-	CU_ASSERT_EQUAL(parse("members -http-addr 1.2.3.4:5 -token x", &env,
-			      &o, err, sizeof(err)),
+	CU_ASSERT_EQUAL(parse("members -http-addr 1.2.3.4:5 -token x", &env, &o,
+			      err, sizeof(err)),
 			0);
 	CU_ASSERT_STRING_EQUAL(o.http_addr, "1.2.3.4:5");
 	CU_ASSERT_STRING_EQUAL(o.token, "x");
@@ -151,35 +151,38 @@ test_parse_errors(void)
 		const char *line;
 		const char *msg;
 	} cases[] = {
-		{"rtt", "rtt: missing argument (usage: netcoord rtt A [B])"},
-		{"rtt a b c",
-		 "rtt: unexpected argument \"c\" (usage: netcoord rtt A [B])"},
-		{"rtt -group dc a", "rtt: flag provided but not defined: -group"},
-		{"members -bogus", "members: flag provided but not defined: -bogus"},
-		{"members -status", "members: flag needs an argument: -status"},
-		{"nearest -n 0", "nearest: invalid -n \"0\" (want 1..100000)"},
-		{"nearest -n x", "nearest: invalid -n \"x\" (want 1..100000)"},
-		{"members -timeout 5parsecs",
-		 "members: invalid -timeout \"5parsecs\" (want e.g. 5s or "
-		 "500ms)"},
-		{"members -json=maybe",
-		 "invalid boolean value \"maybe\" for -json"},
-		{"leave now", "leave: unexpected argument \"now\" (usage: "
-			      "netcoord leave )"},
-		{"keys", "keys: missing argument (usage: netcoord keys list | "
-			 "install KEY | use KEY | remove KEY)"},
-		{"bogus", "unknown command \"bogus\""},
-		{"keys list -install x",
-		 "keys: use either -install or a verb, not both"},
-		{"members -http-addr=", "members: empty -http-addr"},
+	    {"rtt", "rtt: missing argument (usage: netcoord rtt A [B])"},
+	    {"rtt a b c",
+	     "rtt: unexpected argument \"c\" (usage: netcoord rtt A [B])"},
+	    {"rtt -group dc a", "rtt: flag provided but not defined: -group"},
+	    {"members -bogus",
+	     "members: flag provided but not defined: -bogus"},
+	    {"members -status", "members: flag needs an argument: -status"},
+	    {"nearest -n 0", "nearest: invalid -n \"0\" (want 1..100000)"},
+	    {"nearest -n x", "nearest: invalid -n \"x\" (want 1..100000)"},
+	    {"members -timeout 5parsecs",
+	     "members: invalid -timeout \"5parsecs\" (want e.g. 5s or "
+	     "500ms)"},
+	    {"members -json=maybe",
+	     "invalid boolean value \"maybe\" for -json"},
+	    {"leave now", "leave: unexpected argument \"now\" (usage: "
+			  "netcoord leave )"},
+	    {"keys", "keys: missing argument (usage: netcoord keys list | "
+		     "install KEY | use KEY | remove KEY)"},
+	    {"bogus", "unknown command \"bogus\""},
+	    {"keys list -install x",
+	     "keys: use either -install or a verb, not both"},
+	    {"members -http-addr=", "members: empty -http-addr"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
-		CU_ASSERT_EQUAL(parse(cases[i].line, NULL, &o, err, sizeof(err)),
-				NC_CLI_EXIT_USAGE);
+		CU_ASSERT_EQUAL(
+		    parse(cases[i].line, NULL, &o, err, sizeof(err)),
+		    NC_CLI_EXIT_USAGE);
 		CU_ASSERT_STRING_EQUAL(err, cases[i].msg);
 		if (strcmp(err, cases[i].msg) != 0)
-			fprintf(stderr, "\n  %s -> \"%s\"\n", cases[i].line, err);
+			fprintf(stderr, "\n  %s -> \"%s\"\n", cases[i].line,
+				err);
 	}
 }
 
@@ -190,9 +193,9 @@ test_build_calls(void)
 	CU_ASSERT_STRING_EQUAL(path_of("members", err, sizeof(err)),
 			       "/v1/members");
 	CU_ASSERT_STRING_EQUAL(
-		path_of("members -status alive -tag dc=us-east -tag a=b=c",
-			err, sizeof(err)),
-		"/v1/members?status=alive&tag=dc%3Aus-east&tag=a%3Ab%3Dc");
+	    path_of("members -status alive -tag dc=us-east -tag a=b=c", err,
+		    sizeof(err)),
+	    "/v1/members?status=alive&tag=dc%3Aus-east&tag=a%3Ab%3Dc");
 	CU_ASSERT_STRING_EQUAL(path_of("rtt web-1", err, sizeof(err)),
 			       "/v1/rtt?to=web-1");
 	CU_ASSERT_STRING_EQUAL(path_of("rtt -json a/b c d", err, sizeof(err)),
@@ -202,21 +205,19 @@ test_build_calls(void)
 	CU_ASSERT_STRING_EQUAL(path_of("nearest", err, sizeof(err)),
 			       "/v1/nearest");
 	CU_ASSERT_STRING_EQUAL(
-		path_of("nearest -tag service:web -n 1 -from x -status alive",
-			err, sizeof(err)),
-		"/v1/nearest?from=x&n=1&status=alive&tag=service%3Aweb");
+	    path_of("nearest -tag service:web -n 1 -from x -status alive", err,
+		    sizeof(err)),
+	    "/v1/nearest?from=x&n=1&status=alive&tag=service%3Aweb");
 	CU_ASSERT_STRING_EQUAL(
-		path_of("failover -group dc -from a -skip-local", err,
-			sizeof(err)),
-		"/v1/failover?from=a&group=dc&skip-local=1");
+	    path_of("failover -group dc -from a -skip-local", err, sizeof(err)),
+	    "/v1/failover?from=a&group=dc&skip-local=1");
 	CU_ASSERT_STRING_EQUAL(path_of("failover", err, sizeof(err)), "");
 	CU_ASSERT_STRING_EQUAL(err,
 			       "failover: -group is required (e.g. -group dc)");
-	CU_ASSERT_STRING_EQUAL(path_of("members -tag novalue", err,
-				       sizeof(err)),
-			       "");
 	CU_ASSERT_STRING_EQUAL(
-		err, "members: invalid -tag \"novalue\" (want key=value)");
+	    path_of("members -tag novalue", err, sizeof(err)), "");
+	CU_ASSERT_STRING_EQUAL(
+	    err, "members: invalid -tag \"novalue\" (want key=value)");
 	CU_ASSERT_STRING_EQUAL(path_of("keys -list", err, sizeof(err)),
 			       "/v1/agent/keyring");
 
@@ -253,9 +254,8 @@ test_build_calls(void)
 	CU_ASSERT_STRING_EQUAL(call.path, "/v1/agent/keyring/use");
 	CU_ASSERT_STRING_EQUAL(call.body, body);
 
-	CU_ASSERT_EQUAL(parse("keys install notbase64!", NULL, &o, err,
-			      sizeof(err)),
-			0);
+	CU_ASSERT_EQUAL(
+	    parse("keys install notbase64!", NULL, &o, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(nc_cli_build_call(&o, &call, err, sizeof(err)),
 			NC_CLI_EXIT_USAGE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "keys install: invalid key"));
@@ -275,8 +275,7 @@ test_build_calls(void)
 
 /** Format `json` for command line `line`; returns malloc'd output. */
 static char *
-format(const char *line, const char *json, int *rc, char *err,
-       size_t err_len)
+format(const char *line, const char *json, int *rc, char *err, size_t err_len)
 {
 	struct nc_cli_opts o;
 	char *buf = NULL;
@@ -308,13 +307,13 @@ expect_format(const char *line, const char *json, const char *want)
 }
 
 static const char *members_json =
-	"[{\"Name\":\"a\",\"Addr\":\"127.0.0.1\",\"Port\":27001,"
-	"\"Tags\":{\"role\":\"web\",\"dc\":\"east\"},\"Status\":\"alive\","
-	"\"Incarnation\":1},"
-	"{\"Name\":\"node-long-name\",\"Addr\":\"::1\",\"Port\":7946,"
-	"\"Tags\":{},\"Status\":\"failed\",\"Incarnation\":3},"
-	"{\"Name\":\"h\u00e9\",\"Addr\":\"10.0.0.3\",\"Port\":7946,"
-	"\"Status\":\"suspect\"}]";
+    "[{\"Name\":\"a\",\"Addr\":\"127.0.0.1\",\"Port\":27001,"
+    "\"Tags\":{\"role\":\"web\",\"dc\":\"east\"},\"Status\":\"alive\","
+    "\"Incarnation\":1},"
+    "{\"Name\":\"node-long-name\",\"Addr\":\"::1\",\"Port\":7946,"
+    "\"Tags\":{},\"Status\":\"failed\",\"Incarnation\":3},"
+    "{\"Name\":\"h\u00e9\",\"Addr\":\"10.0.0.3\",\"Port\":7946,"
+    "\"Status\":\"suspect\"}]";
 
 static void
 test_format_members(void)
@@ -360,62 +359,63 @@ static void
 test_format_nearest(void)
 {
 	expect_format(
-		"nearest -n 3",
-		"{\"From\":\"a\",\"Nodes\":["
-		"{\"Name\":\"b\",\"Addr\":\"127.0.0.1\",\"Port\":27002,"
-		"\"Tags\":{\"service\":\"web\",\"port\":\"8080\"},"
-		"\"Status\":\"alive\",\"EstimatedMs\":0.4121},"
-		"{\"Name\":\"c\",\"Addr\":\"127.0.0.1\",\"Port\":27003,"
-		"\"Tags\":{},\"Status\":\"alive\",\"EstimatedMs\":12.5},"
-		"{\"Name\":\"d\",\"Addr\":\"127.0.0.1\",\"Port\":27004,"
-		"\"Tags\":{},\"Status\":\"alive\",\"EstimatedMs\":null}]}",
-		"#  NAME  ADDRESS          STATUS  EST_RTT    TAGS\n"
-		"1  b     127.0.0.1:27002  alive   0.412 ms   "
-		"port=8080,service=web\n"
-		"2  c     127.0.0.1:27003  alive   12.500 ms\n"
-		"3  d     127.0.0.1:27004  alive   -\n");
+	    "nearest -n 3",
+	    "{\"From\":\"a\",\"Nodes\":["
+	    "{\"Name\":\"b\",\"Addr\":\"127.0.0.1\",\"Port\":27002,"
+	    "\"Tags\":{\"service\":\"web\",\"port\":\"8080\"},"
+	    "\"Status\":\"alive\",\"EstimatedMs\":0.4121},"
+	    "{\"Name\":\"c\",\"Addr\":\"127.0.0.1\",\"Port\":27003,"
+	    "\"Tags\":{},\"Status\":\"alive\",\"EstimatedMs\":12.5},"
+	    "{\"Name\":\"d\",\"Addr\":\"127.0.0.1\",\"Port\":27004,"
+	    "\"Tags\":{},\"Status\":\"alive\",\"EstimatedMs\":null}]}",
+	    "#  NAME  ADDRESS          STATUS  EST_RTT    TAGS\n"
+	    "1  b     127.0.0.1:27002  alive   0.412 ms   "
+	    "port=8080,service=web\n"
+	    "2  c     127.0.0.1:27003  alive   12.500 ms\n"
+	    "3  d     127.0.0.1:27004  alive   -\n");
 }
 
 static void
 test_format_failover(void)
 {
 	expect_format(
-		"failover -group dc",
-		"{\"From\":\"a\",\"Group\":\"dc\",\"Groups\":["
-		"{\"Value\":\"east\",\"MedianMs\":0.5,\"Members\":["
-		"{\"Name\":\"b\",\"Status\":\"alive\",\"EstimatedMs\":0.4},"
-		"{\"Name\":\"c\",\"Status\":\"alive\",\"EstimatedMs\":0.6}]},"
-		"{\"Value\":\"west\",\"MedianMs\":80.1,\"Members\":["
-		"{\"Name\":\"d\",\"Status\":\"alive\",\"EstimatedMs\":80.1},"
-		"{\"Name\":\"e\",\"Status\":\"suspect\",\"EstimatedMs\":81},"
-		"{\"Name\":\"f\",\"Status\":\"failed\",\"EstimatedMs\":null}]},"
-		"{\"Value\":\"south\",\"MedianMs\":null,\"Members\":["
-		"{\"Name\":\"g\",\"Status\":\"failed\"}]},"
-		"{\"Value\":\"\",\"MedianMs\":null,\"Members\":[]}]}",
-		"#  DC      MEDIAN_RTT  ALIVE  MEMBERS\n"
-		"1  east    0.500 ms    2/2    b (0.400 ms), c (0.600 ms)\n"
-		"2  west    80.100 ms   1/3    d (80.100 ms), e (suspect, "
-		"81.000 ms), f (failed)\n"
-		"3  south   -           0/1    g (failed)\n"
-		"4  (none)  -           0/0    -\n");
+	    "failover -group dc",
+	    "{\"From\":\"a\",\"Group\":\"dc\",\"Groups\":["
+	    "{\"Value\":\"east\",\"MedianMs\":0.5,\"Members\":["
+	    "{\"Name\":\"b\",\"Status\":\"alive\",\"EstimatedMs\":0.4},"
+	    "{\"Name\":\"c\",\"Status\":\"alive\",\"EstimatedMs\":0.6}]},"
+	    "{\"Value\":\"west\",\"MedianMs\":80.1,\"Members\":["
+	    "{\"Name\":\"d\",\"Status\":\"alive\",\"EstimatedMs\":80.1},"
+	    "{\"Name\":\"e\",\"Status\":\"suspect\",\"EstimatedMs\":81},"
+	    "{\"Name\":\"f\",\"Status\":\"failed\",\"EstimatedMs\":null}]},"
+	    "{\"Value\":\"south\",\"MedianMs\":null,\"Members\":["
+	    "{\"Name\":\"g\",\"Status\":\"failed\"}]},"
+	    "{\"Value\":\"\",\"MedianMs\":null,\"Members\":[]}]}",
+	    "#  DC      MEDIAN_RTT  ALIVE  MEMBERS\n"
+	    "1  east    0.500 ms    2/2    b (0.400 ms), c (0.600 ms)\n"
+	    "2  west    80.100 ms   1/3    d (80.100 ms), e (suspect, "
+	    "81.000 ms), f (failed)\n"
+	    "3  south   -           0/1    g (failed)\n"
+	    "4  (none)  -           0/0    -\n");
 }
 
 static void
 test_format_keys(void)
 {
-	expect_format("keys list",
-		      "{\"Keys\":[\"QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\","
-		      "\"T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s=\"],"
-		      "\"Primary\":\"T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s="
-		      "\"}",
-		      "KEY                                           PRIMARY\n"
-		      "QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\n"
-		      "T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s=  *\n");
+	expect_format(
+	    "keys list",
+	    "{\"Keys\":[\"QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\","
+	    "\"T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s=\"],"
+	    "\"Primary\":\"T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s="
+	    "\"}",
+	    "KEY                                           PRIMARY\n"
+	    "QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\n"
+	    "T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s=  *\n");
 	expect_format("keys list", "{\"Keys\":[],\"Primary\":\"\"}",
 		      "KEY  PRIMARY\n(no keys: gossip is not encrypted)\n");
-	expect_format("keys remove QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=",
-		      "{}",
-		      "Removed key QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\n");
+	expect_format(
+	    "keys remove QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=", "{}",
+	    "Removed key QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\n");
 	expect_format("join 10.0.0.1:7946", "{\"Joined\":1}",
 		      "Joined the cluster via 10.0.0.1:7946 (1 node(s) "
 		      "contacted)\n");
@@ -428,25 +428,28 @@ test_format_bad_bodies(void)
 	struct {
 		const char *line, *json, *msg;
 	} cases[] = {
-		{"members", "{\"error\":1}",
-		 "members: unexpected response from agent: members is not an "
-		 "array"},
-		{"members", "<html>", "members: unexpected response from agent: "
-				      "not JSON"},
-		{"nearest", "[]", "nearest: unexpected response from agent: no "
-				  "Nodes array"},
-		{"failover -group dc", "{}",
-		 "failover: unexpected response from agent: no Groups array"},
-		{"keys list", "{\"Keys\":3}",
-		 "keys: unexpected response from agent: no Keys array"},
-		{"rtt a", "[1]", "rtt: unexpected response from agent: not an "
-				 "object"},
+	    {"members", "{\"error\":1}",
+	     "members: unexpected response from agent: members is not an "
+	     "array"},
+	    {"members", "<html>",
+	     "members: unexpected response from agent: "
+	     "not JSON"},
+	    {"nearest", "[]",
+	     "nearest: unexpected response from agent: no "
+	     "Nodes array"},
+	    {"failover -group dc", "{}",
+	     "failover: unexpected response from agent: no Groups array"},
+	    {"keys list", "{\"Keys\":3}",
+	     "keys: unexpected response from agent: no Keys array"},
+	    {"rtt a", "[1]",
+	     "rtt: unexpected response from agent: not an "
+	     "object"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int rc = 0;
 		char err[256] = "";
-		char *got = format(cases[i].line, cases[i].json, &rc, err,
-				   sizeof(err));
+		char *got =
+		    format(cases[i].line, cases[i].json, &rc, err, sizeof(err));
 		CU_ASSERT_EQUAL(rc, NC_CLI_EXIT_FAIL);
 		CU_ASSERT_STRING_EQUAL(err, cases[i].msg);
 		free(got);
@@ -506,19 +509,21 @@ test_run_success(void)
 	struct nc_test_srv_req req;
 	nc_test_srv_last(srv, &req);
 	CU_ASSERT_PTR_NOT_NULL(
-		strstr(req.head, "GET /v1/members?status=alive HTTP/1.1\r\n"));
+	    strstr(req.head, "GET /v1/members?status=alive HTTP/1.1\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(
-		strstr(req.head, "\r\nAuthorization: Bearer tok\r\n"));
+	    strstr(req.head, "\r\nAuthorization: Bearer tok\r\n"));
 
 	/* -json: the API's document, re-indented, nothing else. */
-	nc_test_srv_set_raw(srv, "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
-				 "chunked\r\n\r\n"
-				 "1b\r\n{\"From\":\"a\",\"To\":\"b\",\"Estim\r\n"
-				 "c\r\natedMs\":1.5}\r\n0\r\n\r\n");
+	nc_test_srv_set_raw(srv,
+			    "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+			    "chunked\r\n\r\n"
+			    "1b\r\n{\"From\":\"a\",\"To\":\"b\",\"Estim\r\n"
+			    "c\r\natedMs\":1.5}\r\n0\r\n\r\n");
 	r = run("rtt a b -json", &env);
 	CU_ASSERT_EQUAL(r.rc, 0);
-	CU_ASSERT_STRING_EQUAL(r.out, "{\n\t\"From\":\t\"a\",\n\t\"To\":\t\"b\","
-				      "\n\t\"EstimatedMs\":\t1.5\n}\n");
+	CU_ASSERT_STRING_EQUAL(r.out,
+			       "{\n\t\"From\":\t\"a\",\n\t\"To\":\t\"b\","
+			       "\n\t\"EstimatedMs\":\t1.5\n}\n");
 	CU_ASSERT_STRING_EQUAL(r.err, "");
 	run_free(&r);
 
@@ -529,13 +534,13 @@ test_run_success(void)
 		&env);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT_STRING_EQUAL(
-		r.out,
-		"Installed key QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\n");
+	    r.out,
+	    "Installed key QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\n");
 	run_free(&r);
 	nc_test_srv_last(srv, &req);
 	CU_ASSERT_STRING_EQUAL(
-		req.body,
-		"{\"Key\":\"QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\"}");
+	    req.body,
+	    "{\"Key\":\"QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\"}");
 
 	/* -h prints usage on stdout, contacts nobody. */
 	unsigned before = nc_test_srv_last(srv, &req);
@@ -653,15 +658,14 @@ test_run_unreachable(void)
 	r = run(line, NULL);
 	CU_ASSERT_EQUAL(r.rc, NC_CLI_EXIT_USAGE);
 	CU_ASSERT_STRING_EQUAL(
-		r.err,
-		"netcoord: rtt: bad address \"nocolon\" (want HOST:PORT)\n");
+	    r.err, "netcoord: rtt: bad address \"nocolon\" (want HOST:PORT)\n");
 	run_free(&r);
 
 	r = run("members -bogus", NULL);
 	CU_ASSERT_EQUAL(r.rc, NC_CLI_EXIT_USAGE);
 	CU_ASSERT_STRING_EQUAL(
-		r.err, "netcoord: members: flag provided but not defined: "
-		       "-bogus\n");
+	    r.err, "netcoord: members: flag provided but not defined: "
+		   "-bogus\n");
 	run_free(&r);
 }
 
@@ -694,7 +698,7 @@ nc_test_cli_register(void)
 	if (s == NULL)
 		return -1;
 	if (CU_add_test(s, "parse_flags_anywhere", test_parse_flags_anywhere) ==
-		    NULL ||
+		NULL ||
 	    CU_add_test(s, "parse_env", test_parse_env) == NULL ||
 	    CU_add_test(s, "parse_errors", test_parse_errors) == NULL ||
 	    CU_add_test(s, "build_calls", test_build_calls) == NULL ||
@@ -705,7 +709,7 @@ nc_test_cli_register(void)
 	    CU_add_test(s, "format_failover", test_format_failover) == NULL ||
 	    CU_add_test(s, "format_keys", test_format_keys) == NULL ||
 	    CU_add_test(s, "format_bad_bodies", test_format_bad_bodies) ==
-		    NULL ||
+		NULL ||
 	    CU_add_test(s, "run_success", test_run_success) == NULL ||
 	    CU_add_test(s, "run_keygen", test_run_keygen) == NULL ||
 	    CU_add_test(s, "run_errors", test_run_errors) == NULL ||

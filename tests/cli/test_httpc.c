@@ -45,14 +45,13 @@ mono_ms(void)
 
 /** GET path from the suite's server; returns nc_httpc_do()'s code. */
 static int
-get(const char *path, struct nc_httpc_response *resp, char *err,
-    size_t err_len)
+get(const char *path, struct nc_httpc_response *resp, char *err, size_t err_len)
 {
 	struct nc_httpc_request req = {
-		.method = "GET",
-		.addr = nc_test_srv_addr(srv),
-		.path = path,
-		.timeout_ms = 2000,
+	    .method = "GET",
+	    .addr = nc_test_srv_addr(srv),
+	    .path = path,
+	    .timeout_ms = 2000,
 	};
 	return nc_httpc_do(&req, resp, err, err_len);
 }
@@ -92,12 +91,12 @@ test_put_body_and_token(void)
 			    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
 	const char *body = "{\"Key\":\"abc=\"}";
 	struct nc_httpc_request req = {
-		.method = "PUT",
-		.addr = nc_test_srv_addr(srv),
-		.path = "/v1/agent/keyring/install",
-		.body = body,
-		.body_len = strlen(body),
-		.token = "s3cret",
+	    .method = "PUT",
+	    .addr = nc_test_srv_addr(srv),
+	    .path = "/v1/agent/keyring/install",
+	    .body = body,
+	    .body_len = strlen(body),
+	    .token = "s3cret",
 	};
 	struct nc_httpc_response resp;
 	CU_ASSERT_EQUAL(nc_httpc_do(&req, &resp, NULL, 0), 0);
@@ -107,12 +106,12 @@ test_put_body_and_token(void)
 	struct nc_test_srv_req r;
 	nc_test_srv_last(srv, &r);
 	CU_ASSERT_PTR_NOT_NULL(
-		strstr(r.head, "PUT /v1/agent/keyring/install HTTP/1.1\r\n"));
+	    strstr(r.head, "PUT /v1/agent/keyring/install HTTP/1.1\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(
-		strstr(r.head, "\r\nAuthorization: Bearer s3cret\r\n"));
+	    strstr(r.head, "\r\nAuthorization: Bearer s3cret\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.head, "\r\nContent-Length: 14\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(
-		strstr(r.head, "\r\nContent-Type: application/json\r\n"));
+	    strstr(r.head, "\r\nContent-Type: application/json\r\n"));
 	CU_ASSERT_EQUAL(r.body_len, strlen(body));
 	CU_ASSERT_STRING_EQUAL(r.body, body);
 
@@ -133,13 +132,13 @@ static void
 test_chunked_bytewise(void)
 {
 	struct nc_test_srv_reply rep = {
-		.raw = "HTTP/1.1 200 OK\r\n"
-		       "Transfer-Encoding: chunked\r\n\r\n"
-		       "5;ext=1\r\n[{\"a\"\r\n"
-		       "A\r\n:1},{\"b\":2\r\n"
-		       "2\r\n}]\r\n"
-		       "0\r\nX-Trailer: yes\r\n\r\n",
-		.piece_bytes = 1,
+	    .raw = "HTTP/1.1 200 OK\r\n"
+		   "Transfer-Encoding: chunked\r\n\r\n"
+		   "5;ext=1\r\n[{\"a\"\r\n"
+		   "A\r\n:1},{\"b\":2\r\n"
+		   "2\r\n}]\r\n"
+		   "0\r\nX-Trailer: yes\r\n\r\n",
+	    .piece_bytes = 1,
 	};
 	nc_test_srv_set_reply(srv, &rep);
 	struct nc_httpc_response resp;
@@ -191,8 +190,9 @@ test_body_until_close(void)
 static void
 test_interim_and_no_content(void)
 {
-	nc_test_srv_set_raw(srv, "HTTP/1.1 100 Continue\r\n\r\n"
-				 "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
+	nc_test_srv_set_raw(srv,
+			    "HTTP/1.1 100 Continue\r\n\r\n"
+			    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
 	struct nc_httpc_response resp;
 	CU_ASSERT_EQUAL(get("/", &resp, NULL, 0), 0);
 	CU_ASSERT_EQUAL(resp.status, 200);
@@ -286,8 +286,9 @@ test_garbage(void)
 		    "3\r\nabcXX0\r\n\r\n",
 		    NC_HTTPC_EPROTO);
 	/* \0 inside the status line */
-	nc_test_srv_set_reply(srv, &(struct nc_test_srv_reply){
-		.raw = "HTTP/1.1 2\0000 OK\r\n\r\n", .raw_len = 19});
+	nc_test_srv_set_reply(
+	    srv, &(struct nc_test_srv_reply){
+		     .raw = "HTTP/1.1 2\0000 OK\r\n\r\n", .raw_len = 19});
 	CU_ASSERT_EQUAL(get("/", &resp, NULL, 0), NC_HTTPC_EPROTO);
 }
 
@@ -307,20 +308,20 @@ static void
 test_caps(void)
 {
 	struct nc_httpc_request req = {
-		.method = "GET",
-		.addr = nc_test_srv_addr(srv),
-		.path = "/",
-		.timeout_ms = 2000,
-		.body_max = 10,
+	    .method = "GET",
+	    .addr = nc_test_srv_addr(srv),
+	    .path = "/",
+	    .timeout_ms = 2000,
+	    .body_max = 10,
 	};
 	struct nc_httpc_response resp;
 	const char *raws[] = {
-		"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n01234567890",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		"6\r\n012345\r\n6\r\n012345\r\n0\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		"fffffffffffffffffffffffff\r\n",
-		"HTTP/1.1 200 OK\r\n\r\n01234567890",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n01234567890",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "6\r\n012345\r\n6\r\n012345\r\n0\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "fffffffffffffffffffffffff\r\n",
+	    "HTTP/1.1 200 OK\r\n\r\n01234567890",
 	};
 	for (size_t i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
 		nc_test_srv_set_raw(srv, raws[i]);
@@ -355,25 +356,24 @@ test_timeouts(void)
 	struct nc_test_srv_reply rep = {.hang = true};
 	nc_test_srv_set_reply(srv, &rep);
 	struct nc_httpc_request req = {
-		.method = "GET",
-		.addr = nc_test_srv_addr(srv),
-		.path = "/",
-		.timeout_ms = 300,
+	    .method = "GET",
+	    .addr = nc_test_srv_addr(srv),
+	    .path = "/",
+	    .timeout_ms = 300,
 	};
 	struct nc_httpc_response resp;
 	char err[128] = "";
 	long long t0 = mono_ms();
-	CU_ASSERT_EQUAL(nc_httpc_do(&req, &resp, err, sizeof(err)),
-			-ETIMEDOUT);
+	CU_ASSERT_EQUAL(nc_httpc_do(&req, &resp, err, sizeof(err)), -ETIMEDOUT);
 	long long dt = mono_ms() - t0;
 	CU_ASSERT_TRUE(dt >= 250 && dt < 2000);
 	CU_ASSERT_TRUE(resp.connected);
 	CU_ASSERT_STRING_EQUAL(err, "no complete response within 300 ms");
 
 	struct nc_test_srv_reply slow = {
-		.raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
-		.piece_bytes = 1,
-		.piece_delay_ms = 40,
+	    .raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+	    .piece_bytes = 1,
+	    .piece_delay_ms = 40,
 	};
 	nc_test_srv_set_reply(srv, &slow);
 	t0 = mono_ms();
@@ -390,7 +390,7 @@ test_refused(void)
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	struct nc_httpc_request req = {
-		.method = "GET", .addr = addr, .path = "/v1/health"};
+	    .method = "GET", .addr = addr, .path = "/v1/health"};
 	struct nc_httpc_response resp;
 	CU_ASSERT_EQUAL(nc_httpc_do(&req, &resp, NULL, 0), -ECONNREFUSED);
 	CU_ASSERT_FALSE(resp.connected);
@@ -402,17 +402,14 @@ static void
 test_bad_arguments(void)
 {
 	struct nc_httpc_response resp;
-	const char *bad_addrs[] = {"nohost",	   "127.0.0.1",
-				   "127.0.0.1:",   ":80",
-				   "1.2.3.4:0",	   "1.2.3.4:65536",
-				   "1.2.3.4:80x",  "::1:80",
-				   "[::1]80",	   "[::1]",
-				   "a b:80",	   "user@host:80",
-				   "1.2.3.4:123456"};
-	for (size_t i = 0; i < sizeof(bad_addrs) / sizeof(bad_addrs[0]);
-	     i++) {
+	const char *bad_addrs[] = {
+	    "nohost",	     "127.0.0.1",     "127.0.0.1:",  ":80",
+	    "1.2.3.4:0",     "1.2.3.4:65536", "1.2.3.4:80x", "::1:80",
+	    "[::1]80",	     "[::1]",	      "a b:80",	     "user@host:80",
+	    "1.2.3.4:123456"};
+	for (size_t i = 0; i < sizeof(bad_addrs) / sizeof(bad_addrs[0]); i++) {
 		struct nc_httpc_request req = {
-			.method = "GET", .addr = bad_addrs[i], .path = "/"};
+		    .method = "GET", .addr = bad_addrs[i], .path = "/"};
 		char err[128] = "";
 		CU_ASSERT_EQUAL(nc_httpc_do(&req, &resp, err, sizeof(err)),
 				NC_HTTPC_EINVAL);
@@ -436,7 +433,8 @@ test_bad_arguments(void)
 	/* http:// prefix and trailing slash are accepted. */
 	char addr[64];
 	snprintf(addr, sizeof(addr), "http://%s/", nc_test_srv_addr(srv));
-	nc_test_srv_set_raw(srv, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	nc_test_srv_set_raw(srv,
+			    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 	req.method = "GET";
 	req.addr = addr;
 	CU_ASSERT_EQUAL(nc_httpc_do(&req, &resp, NULL, 0), 0);
@@ -461,8 +459,7 @@ test_escape(void)
 	CU_ASSERT_STRING_EQUAL(small, "x");
 	CU_ASSERT_EQUAL(nc_httpc_append_escaped(small, sizeof(small), "+é"),
 			NC_HTTPC_ETOOBIG);
-	CU_ASSERT_EQUAL(nc_httpc_append_escaped(small, sizeof(small), "é"),
-			0);
+	CU_ASSERT_EQUAL(nc_httpc_append_escaped(small, sizeof(small), "é"), 0);
 	CU_ASSERT_STRING_EQUAL(small, "x%C3%A9");
 	CU_ASSERT_STRING_EQUAL(nc_httpc_strerror(NC_HTTPC_EPROTO),
 			       "malformed HTTP response");
@@ -477,7 +474,7 @@ nc_test_httpc_register(void)
 		return -1;
 	if (CU_add_test(s, "content_length", test_content_length) == NULL ||
 	    CU_add_test(s, "put_body_and_token", test_put_body_and_token) ==
-		    NULL ||
+		NULL ||
 	    CU_add_test(s, "chunked_bytewise", test_chunked_bytewise) == NULL ||
 	    CU_add_test(s, "chunked_lenient", test_chunked_lenient) == NULL ||
 	    CU_add_test(s, "error_status_is_not_an_error",

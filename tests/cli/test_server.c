@@ -130,11 +130,11 @@ serve(struct nc_test_srv *s, int c)
 		       recv(c, tmp, sizeof(tmp), 0) > 0)
 			;
 	} else if (raw != NULL) {
-		size_t off = 0, piece = r.piece_bytes > 0 ? r.piece_bytes
-							  : r.raw_len;
+		size_t off = 0,
+		       piece = r.piece_bytes > 0 ? r.piece_bytes : r.raw_len;
 		while (off < r.raw_len) {
-			size_t n = r.raw_len - off < piece ? r.raw_len - off
-							   : piece;
+			size_t n =
+			    r.raw_len - off < piece ? r.raw_len - off : piece;
 			if (send(c, raw + off, n, MSG_NOSIGNAL) < 0)
 				break;
 			off += n;
@@ -201,8 +201,7 @@ nc_test_srv_addr(const struct nc_test_srv *s)
 }
 
 void
-nc_test_srv_set_reply(struct nc_test_srv *s,
-		      const struct nc_test_srv_reply *r)
+nc_test_srv_set_reply(struct nc_test_srv *s, const struct nc_test_srv_reply *r)
 {
 	pthread_mutex_lock(&s->mu);
 	free((char *)s->reply.raw);
