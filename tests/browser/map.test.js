@@ -282,24 +282,29 @@ async function waitFirstRender(page) {
     const after = await sortState();
     assert(before !== after && after !== 'none', 'aria-sort did not change: ' + before + ' -> ' + after);
     if (after !== 'ascending') await hdr.click();
-    const rows = await model();
+    // Model and DOM read in one go (a refresh may re-sort in between calls).
+    const both = () => page.evaluate(() => ({
+      model: window.netcoordUI.tableRows(),
+      dom: [...document.querySelectorAll('#members-body tr[data-name]')].map((tr) => [tr.dataset.name, tr.children[2].textContent]),
+    }));
+    const { model: rows, dom: domPairs } = await both();
     const nums = rows.map((r) => r.rtt).filter((v) => v !== null);
     for (let i = 1; i < nums.length; i++) assert(nums[i - 1] <= nums[i], 'RTT column not ascending at row ' + i);
     assert(rows[0].name === target, 'selected node should sort first by RTT, got ' + rows[0].name);
-    const dom = await domRows();
+    const dom = domPairs.map((d) => d[0]);
     assert(dom.length >= 10 || dom.length === rows.length, 'too few rows rendered: ' + dom.length);
     assert(JSON.stringify(dom) === JSON.stringify(rows.slice(0, dom.length).map((r) => r.name)), 'DOM rows differ from the sorted model');
-    const domRtts = await page.locator('#members-body tr[data-name] td:nth-child(3)').evaluateAll((tds) => tds.map((td) => td.textContent));
-    const dn = domRtts.filter((t) => t !== '–').map(Number);
+    const dn = domPairs.map((d) => d[1]).filter((t) => t !== '–').map(Number);
     for (let i = 1; i < dn.length; i++) assert(dn[i - 1] <= dn[i], 'rendered RTT column not ascending at row ' + i);
     // Scrolling renders the rows further down.
     await page.locator('#table-wrap').evaluate((w) => { w.scrollTop = w.scrollHeight; });
-    await until('last row rendered', async () => (await domRows()).includes(rows[rows.length - 1].name), 3000);
+    await until('last row rendered', async () => { const b = await both(); return b.dom.some((d) => d[0] === b.model[b.model.length - 1].name); }, 3000);
     await page.locator('th button[data-sort="name"]').click();
-    const names = (await model()).map((r) => r.name);
+    const b2 = await both();
+    const names = b2.model.map((r) => r.name);
     const sorted = [...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
     assert(JSON.stringify(names) === JSON.stringify(sorted), 'name sort wrong');
-    const dom2 = await domRows();
+    const dom2 = b2.dom.map((d) => d[0]);
     assert(JSON.stringify(dom2) === JSON.stringify(names.slice(0, dom2.length)), 'name sort not rendered from the top');
     await page.locator('#filter').fill(target);
     await until('filtered', async () => {
