@@ -1096,6 +1096,74 @@ nc_cli_format(const struct nc_cli_opts *o, const char *json, FILE *out,
 	return rc;
 }
 
+/* ---- -json ------------------------------------------------------------ */
+
+/** Print s as a JSON string literal (quotes, escapes). */
+static void
+json_put_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c == '\t')
+			fputs("\\t", out);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+/**
+ * Print a parsed document indented by two spaces per level, like jq
+ * (cJSON_Print's tab layout puts "[{" on one line and nests oddly).
+ * Control characters inside strings stay escaped, so -json output is
+ * safe on a terminal too. Numbers are printed by cJSON.
+ * @retval 0, NC_CLI_EXIT_FAIL (out of memory).
+ */
+static int
+json_pretty(FILE *out, const cJSON *item, int depth)
+{
+	if (cJSON_IsArray(item) || cJSON_IsObject(item)) {
+		bool obj = cJSON_IsObject(item);
+		const cJSON *child = item->child;
+		if (child == NULL) {
+			fputs(obj ? "{}" : "[]", out);
+			return 0;
+		}
+		fputs(obj ? "{\n" : "[\n", out);
+		for (; child != NULL; child = child->next) {
+			fprintf(out, "%*s", 2 * (depth + 1), "");
+			if (obj) {
+				json_put_string(out, child->string != NULL
+							 ? child->string
+							 : "");
+				fputs(": ", out);
+			}
+			if (json_pretty(out, child, depth + 1) != 0)
+				return NC_CLI_EXIT_FAIL;
+			fputs(child->next != NULL ? ",\n" : "\n", out);
+		}
+		fprintf(out, "%*s%c", 2 * depth, "", obj ? '}' : ']');
+		return 0;
+	}
+	if (cJSON_IsString(item)) {
+		json_put_string(out, item->valuestring);
+		return 0;
+	}
+	char *text = cJSON_PrintUnformatted(item);
+	if (text == NULL)
+		return NC_CLI_EXIT_FAIL;
+	fputs(text, out);
+	cJSON_free(text);
+	return 0;
+}
+
 /* ---- running ---------------------------------------------------------- */
 
 /** `netcoord keygen`. */
@@ -1110,7 +1178,7 @@ run_keygen(const struct nc_cli_opts *o, const struct nc_cli_env *env)
 		return NC_CLI_EXIT_FAIL;
 	}
 	if (o->json)
-		fprintf(env->out, "{\n\t\"Key\":\t\"%s\"\n}\n", key);
+		fprintf(env->out, "{\n  \"Key\": \"%s\"\n}\n", key);
 	else
 		fprintf(env->out, "%s\n", key);
 	return 0;
@@ -1222,18 +1290,16 @@ nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 	}
 	if (o.json) {
 		cJSON *doc = cJSON_Parse(resp.body);
-		char *pretty = doc != NULL ? cJSON_Print(doc) : NULL;
-		if (pretty != NULL) {
-			fprintf(env->out, "%s\n", pretty);
-		} else if (doc == NULL) {
+		if (doc == NULL) {
 			rc = bad_body(&o, err, sizeof(err), "not JSON");
 			fprintf(env->err, "netcoord: %s\n", err);
-		} else {
+		} else if (json_pretty(env->out, doc, 0) != 0) {
 			fprintf(env->err, "netcoord: %s: out of memory\n",
 				call.what);
 			rc = NC_CLI_EXIT_FAIL;
+		} else {
+			fputc('\n', env->out);
 		}
-		cJSON_free(pretty);
 		cJSON_Delete(doc);
 	} else {
 		rc = nc_cli_format(&o, resp.body, env->out, err, sizeof(err));

@@ -522,9 +522,35 @@ test_run_success(void)
 	r = run("rtt a b -json", &env);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT_STRING_EQUAL(r.out,
-			       "{\n\t\"From\":\t\"a\",\n\t\"To\":\t\"b\","
-			       "\n\t\"EstimatedMs\":\t1.5\n}\n");
+			       "{\n  \"From\": \"a\",\n  \"To\": \"b\",\n"
+			       "  \"EstimatedMs\": 1.5\n}\n");
 	CU_ASSERT_STRING_EQUAL(r.err, "");
+	run_free(&r);
+
+	/* Nested documents, empty containers, escapes kept escaped. */
+	nc_test_srv_set_raw(
+	    srv, "HTTP/1.1 200 OK\r\n\r\n"
+		 "[{\"Name\":\"a\\u001b\\\"\",\"Tags\":{},\"V\":[1,2.5,null,"
+		 "true,[]]},{}]");
+	r = run("members -json", &env);
+	CU_ASSERT_EQUAL(r.rc, 0);
+	const char *want = "[\n"
+			   "  {\n"
+			   "    \"Name\": \"a\\u001b\\\"\",\n"
+			   "    \"Tags\": {},\n"
+			   "    \"V\": [\n"
+			   "      1,\n"
+			   "      2.5,\n"
+			   "      null,\n"
+			   "      true,\n"
+			   "      []\n"
+			   "    ]\n"
+			   "  },\n"
+			   "  {}\n"
+			   "]\n";
+	CU_ASSERT_STRING_EQUAL(r.out, want);
+	if (strcmp(r.out, want) != 0)
+		fprintf(stderr, "\n%s", r.out);
 	run_free(&r);
 
 	/* keys install: PUT with the key in the body. */
