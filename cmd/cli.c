@@ -419,16 +419,17 @@ nc_cli_parse(int argc, char **argv, const struct nc_cli_env *env,
 	if (o->help)
 		return 0;
 	if (o->n_args < c->min_args || o->n_args > c->max_args) {
+		const char *sp = c->synopsis[0] != '\0' ? " " : "";
 		if (o->n_args < c->min_args)
 			set_err(err, err_len,
 				"%s: missing argument (usage: "
-				"netcoord %s %s)",
-				c->name, c->name, c->synopsis);
+				"netcoord %s%s%s)",
+				c->name, c->name, sp, c->synopsis);
 		else
 			set_err(err, err_len,
 				"%s: unexpected argument \"%s\" (usage: "
-				"netcoord %s %s)",
-				c->name, o->args[c->max_args], c->name,
+				"netcoord %s%s%s)",
+				c->name, o->args[c->max_args], c->name, sp,
 				c->synopsis);
 		return NC_CLI_EXIT_USAGE;
 	}

@@ -166,7 +166,7 @@ test_parse_errors(void)
 	    {"members -json=maybe",
 	     "invalid boolean value \"maybe\" for -json"},
 	    {"leave now", "leave: unexpected argument \"now\" (usage: "
-			  "netcoord leave )"},
+			  "netcoord leave)"},
 	    {"keys", "keys: missing argument (usage: netcoord keys list | "
 		     "install KEY | use KEY | remove KEY)"},
 	    {"bogus", "unknown command \"bogus\""},
