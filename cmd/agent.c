@@ -47,7 +47,9 @@
 
 #include "api/api.h"
 #include "cmd/config.h"
+#include "cmd/serf_relay.h"
 #include "gossip/crypto.h"
+#include "gossip/env_latency.h"
 #include "gossip/env_real.h"
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
@@ -67,6 +69,12 @@ struct nc_agent {
 	struct nc_config cfg;
 	/** The loop (real env). */
 	struct nc_env *env;
+	/**
+	 * TEST FACILITY: the latency decorator around env that gossip uses
+	 * instead of env with -latency-matrix (gossip/env_latency.h); NULL
+	 * otherwise.
+	 */
+	struct nc_env *lat_env;
 	/** Keyring, NULL without -encrypt. */
 	struct nc_crypto_keyring *kr;
 	/** SWIM instance. */
@@ -82,11 +90,20 @@ struct nc_agent {
 	bool joined;
 	unsigned join_attempts;
 	bool key_mismatch_logged;
-	/** Decrypt drops counted when the current join attempt began. */
+	/**
+	 * Decrypt drops and stream errors counted when the current join
+	 * attempt began: if they grew, the peers answered in a way we could
+	 * not read, which with -encrypt almost always means a key mismatch.
+	 */
 	uint64_t join_drop_decrypt;
+	uint64_t join_stream_errors;
 	/** Leave in progress; delay timer after the broadcasts. */
 	bool leaving;
 	struct nc_timer leave_timer;
+	/** Rebroadcast of serf intents (cmd/serf_relay.c). */
+	struct nc_serf_relay relay;
+	/** memberlist's RetransmitMult of the profile, for the relay. */
+	int retransmit_mult;
 	/** Encoded serf ack payload (fresh coordinate). */
 	char ack[NC_AGENT_ACK_MAX];
 	size_t ack_len;
@@ -167,6 +184,29 @@ hook_member_event(void *ctx, enum nc_gossip_event ev,
 	}
 }
 
+/** Serf intents are relayed like serf does (cmd/serf_relay.c). */
+static void
+hook_user_msg(void *ctx, const char *buf, size_t len)
+{
+	struct nc_agent *a = ctx;
+	/* memberlist's retransmitLimit: mult * ceil(log10(n + 1)). */
+	size_t n = nc_gossip_member_count(a->g);
+	unsigned scale = 1;
+	for (size_t x = 10; x < n + 1; x *= 10)
+		scale++;
+	nc_serf_relay_on_msg(&a->relay, buf, len,
+			     (unsigned)a->retransmit_mult * scale);
+}
+
+static size_t
+hook_user_broadcast(void *ctx, const struct nc_gossip_member *to, char *buf,
+		    size_t cap)
+{
+	struct nc_agent *a = ctx;
+	(void)to;
+	return nc_serf_relay_take(&a->relay, buf, cap);
+}
+
 /* ------------------------------------------------------------------ */
 /* Join with retry                                                    */
 /* ------------------------------------------------------------------ */
@@ -187,13 +227,19 @@ join_done(void *arg, int joined)
 			  joined);
 		return;
 	}
-	uint64_t drops = nc_gossip_stats(a->g)->drop_decrypt;
-	if (drops > a->join_drop_decrypt && !a->key_mismatch_logged) {
+	const struct nc_gossip_stats *st = nc_gossip_stats(a->g);
+	bool unreadable = st->drop_decrypt > a->join_drop_decrypt ||
+			  (a->kr != NULL &&
+			   st->stream_errors > a->join_stream_errors);
+	if (unreadable && !a->key_mismatch_logged) {
 		agent_log(a, NC_LOG_ERR,
 			  "Join failed: the peers' replies could not be "
 			  "decrypted; check that -encrypt matches the "
-			  "cluster's key");
+			  "cluster's key (retrying every %.0f s)",
+			  NC_AGENT_JOIN_RETRY);
 		a->key_mismatch_logged = true;
+	} else if (unreadable) {
+		/* Said once already. */
 	} else if (a->join_attempts == 1 || a->join_attempts % 15 == 0) {
 		agent_log(a, NC_LOG_WARN,
 			  "Join failed: no address answered (attempt %u), "
@@ -210,6 +256,7 @@ join_attempt(struct nc_agent *a)
 		return;
 	a->join_attempts++;
 	a->join_drop_decrypt = nc_gossip_stats(a->g)->drop_decrypt;
+	a->join_stream_errors = nc_gossip_stats(a->g)->stream_errors;
 	a->join_in_flight = true;
 	int rc = nc_gossip_join(a->g, a->cfg.join, a->cfg.join_n, join_done,
 				a);
@@ -350,6 +397,12 @@ stats_route(void *ctx, const struct nc_api_request *req, cJSON **out,
 	NUM(e, es, streams_out);
 	NUM(e, es, streams_out_errors);
 	NUM(e, es, loop_iterations);
+	cJSON *r = cJSON_AddObjectToObject(o, "serf_relay");
+	if (r != NULL) {
+		NUM(r, &a->relay, relayed_in);
+		NUM(r, &a->relay, relayed_out);
+		NUM(r, &a->relay, ignored);
+	}
 #undef NUM
 	cJSON_AddNumberToObject(o, "health_score",
 				nc_gossip_health_score(a->g));
@@ -432,6 +485,67 @@ random_seed(void)
 	return s;
 }
 
+/**
+ * TEST FACILITY: with -latency-matrix, wrap the real env in the latency
+ * decorator (gossip/env_latency.h). Our row: -latency-row, else the map
+ * line named like this node, else the line with our advertise address.
+ * Returns 0 (also when off) or -EINVAL with a message on stderr.
+ */
+static int
+latency_setup(struct nc_agent *a, const struct nc_addr *advertise)
+{
+	struct nc_config *c = &a->cfg;
+	char err[512] = "";
+	double *m = NULL;
+	size_t n = 0, peers_n = 0;
+	struct nc_env_latency_peer *peers = NULL;
+	int rc = -EINVAL;
+
+	if (c->latency_matrix[0] == '\0') {
+		if (c->latency_map[0] != '\0' || c->latency_row_set)
+			fprintf(stderr, "netcoord: config: \"latency_map\" and "
+					"\"latency_row\" need \"latency_matrix\"\n");
+		return c->latency_map[0] != '\0' || c->latency_row_set ? -EINVAL
+									  : 0;
+	}
+	if (nc_env_latency_matrix_load(c->latency_matrix, &m, &n, err,
+				       sizeof(err)) < 0)
+		goto out;
+	if (c->latency_map[0] != '\0' &&
+	    nc_env_latency_map_load(c->latency_map, n, &peers, &peers_n, err,
+				    sizeof(err)) < 0)
+		goto out;
+	int row = c->latency_row_set
+			  ? c->latency_row
+			  : nc_env_latency_map_find(peers, peers_n,
+						    c->node_name, advertise);
+	if (row < 0) {
+		snprintf(err, sizeof(err),
+			 "no -latency-row, and no line of the map names "
+			 "\"%s\" or our address",
+			 c->node_name);
+		goto out;
+	}
+	struct nc_env_latency_config lc = {
+		.rtt_ms = m, .n = n, .self_row = row,
+		.peers = peers, .peers_n = peers_n,
+	};
+	a->lat_env = nc_env_latency_new(a->env, &lc, err, sizeof(err));
+	if (a->lat_env == NULL)
+		goto out;
+	agent_log(a, NC_LOG_WARN,
+		  "TEST FACILITY: latency emulation on (matrix %s, %zu rows, "
+		  "own row %d, %zu peers mapped)",
+		  c->latency_matrix, n, row, peers_n);
+	rc = 0;
+out:
+	if (rc < 0)
+		fprintf(stderr, "netcoord: config: latency: %s\n", err);
+	free(m);
+	free(peers);
+	return rc;
+}
+
 /** Everything after config parsing. Returns an exit code. */
 static int
 agent_start(struct nc_agent *a)
@@ -494,8 +608,15 @@ agent_start(struct nc_agent *a)
 		.ctx = a,
 		.ack_payload = hook_ack_payload,
 		.member_event = hook_member_event,
+		.user_msg = hook_user_msg,
+		.user_broadcast = hook_user_broadcast,
 	};
-	a->g = nc_gossip_new(a->env, &gc, &hooks, err, sizeof(err));
+	a->relay.self = c->node_name;
+	a->retransmit_mult = gc.retransmit_mult > 0 ? gc.retransmit_mult : 4;
+	if (latency_setup(a, &gc.advertise) < 0)
+		return 2;
+	a->g = nc_gossip_new(a->lat_env != NULL ? a->lat_env : a->env, &gc,
+			     &hooks, err, sizeof(err));
 	if (a->g == NULL) {
 		fprintf(stderr, "netcoord: config: %s\n", err);
 		return 2;
@@ -553,6 +674,7 @@ agent_cleanup(struct nc_agent *a)
 {
 	nc_api_delete(a->api);
 	nc_gossip_delete(a->g);
+	nc_env_latency_delete(a->lat_env);
 	if (a->env != NULL) {
 		a->env->ops->timer_stop(a->env, &a->join_timer);
 		a->env->ops->timer_stop(a->env, &a->leave_timer);

@@ -98,7 +98,7 @@ grep -q '"error"' "$NC_TMP/405" || die "405 body: $(cat "$NC_TMP/405")"
 log "ok: 404 and 405 with JSON errors"
 
 kill -TERM "$(pid_of cfgnode)"
-rc=$(wait_exit "$(pid_of cfgnode)" 10)
-[ "$rc" = 0 ] || die "SIGTERM exit: $rc"
+wait_exit "$(pid_of cfgnode)" 10
+[ "$WAIT_RC" = 0 ] || die "SIGTERM exit: $WAIT_RC"
 log "ok: SIGTERM -> exit 0"
 log "PASS agent_config"

@@ -164,17 +164,17 @@ never_within() {
 	log "ok: $desc did not happen in ${secs}s"
 }
 
-# wait_exit PID SECS : wait for PID to exit, print its exit code.
+# wait_exit PID SECS : wait (in this shell, not a subshell: PID must be
+# our child) for PID to exit; sets WAIT_RC to its exit code or "timeout".
 wait_exit() {
 	local pid=$1 secs=$2 i
+	WAIT_RC=timeout
 	for i in $(seq 1 $((secs * 10))); do
 		if ! kill -0 "$pid" 2>/dev/null; then
-			local rc=0
-			wait "$pid" || rc=$?
-			echo "$rc"
+			WAIT_RC=0
+			wait "$pid" || WAIT_RC=$?
 			return 0
 		fi
 		sleep 0.1
 	done
-	echo timeout
 }

@@ -1,0 +1,83 @@
+/*
+ * main.c - entry point of the `netcoord` executable: dispatches the first
+ * argument to a subcommand. Each subcommand lives in its own file with a
+ * header declaring `int nc_cmd_<name>(int argc, char **argv)`; add a row
+ * to the table below to add one.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/sim.h"
+#ifdef NC_HAVE_CLI
+#include "cmd/cli.h"
+#endif
+#ifdef NC_HAVE_AGENT
+#include "cmd/agent.h"
+#endif
+
+/* One subcommand. */
+struct nc_cmd {
+	/* Name on the command line. */
+	const char *name;
+	/* One-line description for the usage text. */
+	const char *help;
+	/* Handler: argv[0] is the subcommand name. */
+	int (*run)(int argc, char **argv);
+};
+
+static const struct nc_cmd cmds[] = {
+	{"sim", "run the coordinate accuracy simulator on an RTT matrix",
+	 nc_cmd_sim},
+#ifdef NC_HAVE_AGENT
+	{"agent", "run a gossip agent (joins serf 0.9.4 clusters)",
+	 nc_cmd_agent},
+#endif
+#ifdef NC_HAVE_CLI
+	{"members", NULL, nc_cmd_cli},
+	{"rtt", NULL, nc_cmd_cli},
+	{"nearest", NULL, nc_cmd_cli},
+	{"failover", NULL, nc_cmd_cli},
+	{"join", NULL, nc_cmd_cli},
+	{"leave", NULL, nc_cmd_cli},
+	{"keygen", NULL, nc_cmd_cli},
+	{"keys", NULL, nc_cmd_cli},
+#endif
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: netcoord <command> [flags]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		const char *help = cmds[i].help;
+#ifdef NC_HAVE_CLI
+		if (help == NULL) /* client subcommands: text in cli.c */
+			help = nc_cli_command_help(cmds[i].name);
+#endif
+		fprintf(f, "  %-8s %s\n", cmds[i].name, help);
+	}
+#ifdef NC_HAVE_CLI
+	nc_cli_usage_common(f);
+#endif
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "netcoord: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
