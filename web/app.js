@@ -913,6 +913,8 @@
         const [x1, y1] = screenOf(nd.Name);
         ctx.globalAlpha = 0.85;
         ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
+        ctx.globalAlpha = 1;
+        ctx.beginPath(); ctx.arc(x1, y1, r + 3, 0, 2 * Math.PI); ctx.stroke();  // ring: a nearest member
         lines.push({ name: nd.Name, ms: nd.EstimatedMs, x0, y0, x1, y1 });
       }
       ctx.globalAlpha = 1;
