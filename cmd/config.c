@@ -199,6 +199,45 @@ apply_seed(struct nc_config *cfg, const char *v, char *err, size_t cap)
 	return 0;
 }
 
+/* TEST FACILITY: latency emulation files and own row. */
+static int
+apply_path(const char *field, const char *v, char *out, char *err, size_t cap)
+{
+	if (strlen(v) >= NC_CONFIG_PATH_MAX)
+		return fail(err, cap, "\"%s\": path longer than %d bytes", field,
+			    NC_CONFIG_PATH_MAX - 1);
+	strcpy(out, v);
+	return 0;
+}
+
+static int
+apply_latency_matrix(struct nc_config *cfg, const char *v, char *err,
+		     size_t cap)
+{
+	return apply_path("latency_matrix", v, cfg->latency_matrix, err, cap);
+}
+
+static int
+apply_latency_map(struct nc_config *cfg, const char *v, char *err, size_t cap)
+{
+	return apply_path("latency_map", v, cfg->latency_map, err, cap);
+}
+
+static int
+apply_latency_row(struct nc_config *cfg, const char *v, char *err,
+		  size_t cap)
+{
+	char *end;
+	errno = 0;
+	long r = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || r < 0 || r > 1000000)
+		return fail(err, cap,
+			    "\"latency_row\": not a row number \"%s\"", v);
+	cfg->latency_row = (int)r;
+	cfg->latency_row_set = true;
+	return 0;
+}
+
 static int
 apply_tag_kv(struct nc_config *cfg, const char *k, const char *v, char *err,
 	     size_t cap)
@@ -295,6 +334,12 @@ static const struct flag flags[] = {
 	 "HTTP API address (default 127.0.0.1:8555; \"off\" disables)"},
 	{"seed", "seed", apply_seed,
 	 "PRNG seed (default: random; fix it for reproducible runs)"},
+	{"latency-matrix", "latency_matrix", apply_latency_matrix,
+	 "TEST FACILITY: RTT matrix (ms) to emulate; delays every packet"},
+	{"latency-map", "latency_map", apply_latency_map,
+	 "TEST FACILITY: lines \"ADDR:PORT ROW [NAME]\" mapping peers to rows"},
+	{"latency-row", "latency_row", apply_latency_row,
+	 "TEST FACILITY: own row (default: map line named like -node)"},
 	{"config-file", NULL, NULL,
 	 "JSON file with the keys above (flags override it); repeatable"},
 };
@@ -308,10 +353,13 @@ nc_config_usage(FILE *f)
 		   "Runs a gossip agent wire-compatible with serf 0.9.4.\n\n"
 		   "flags:\n");
 	for (size_t i = 0; i < NFLAGS; i++)
-		fprintf(f, "  -%-12s %s\n", flags[i].name, flags[i].help);
+		fprintf(f, "  -%-15s %s\n", flags[i].name, flags[i].help);
 	fprintf(f, "\nJSON keys: node_name, bind, advertise, join (array), "
 		   "encrypt, profile,\n  tags (object), log_level, http_addr, "
-		   "seed.\n");
+		   "seed,\n  latency_matrix, latency_map, latency_row.\n"
+		   "\nTEST FACILITY flags (-latency-*) emulate wide-area "
+		   "latency on one machine\n(scripts/cluster.sh); never use "
+		   "them in production.\n");
 }
 
 /**
@@ -414,7 +462,7 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 		return fail(err, cap, "top level must be a JSON object");
 	for (const cJSON *it = root->child; it != NULL; it = it->next) {
 		const char *key = it->string;
-		const char *s;
+		const char *s = NULL;
 		int rc = 0;
 		if (strcmp(key, "join") == 0) {
 			if (cJSON_IsString(it)) {
@@ -457,6 +505,11 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 				if (rc < 0)
 					return rc;
 			}
+		} else if (strcmp(key, "latency_row") == 0 &&
+			   cJSON_IsNumber(it)) {
+			char num[32];
+			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
+			rc = apply_latency_row(cfg, num, err, cap);
 		} else if (strcmp(key, "seed") == 0 && cJSON_IsNumber(it)) {
 			if (it->valuedouble < 0 || it->valuedouble > 9e15)
 				return fail(err, cap,

@@ -16,6 +16,13 @@
  *   -config-file FILE    -            repeatable, read in order
  *   -seed N              seed         random (getrandom); fixed in tests
  *
+ * TEST FACILITY (off by default; gossip/env_latency.h): wide-area latency
+ * on one machine, every outgoing packet delayed by half a matrix RTT.
+ *   -latency-matrix FILE latency_matrix  none (ms, `netcoord sim` format)
+ *   -latency-map FILE    latency_map     none ("ADDR:PORT ROW [NAME]")
+ *   -latency-row N       latency_row     the map line with our node name,
+ *                                        else with our advertise address
+ *
  * Flags may be written -name=value, -name value, or with two dashes.
  * Addresses are numeric (no DNS): "ip", "ip:port", "[ip6]:port".
  */
@@ -39,6 +46,8 @@
 #define NC_CONFIG_DEFAULT_PORT 7946
 /** Default HTTP port. */
 #define NC_CONFIG_DEFAULT_HTTP_PORT 8555
+/** Longest file path in the config (latency files). */
+#define NC_CONFIG_PATH_MAX 512
 
 /** One tag; key and value are owned (malloc) by the config. */
 struct nc_config_tag {
@@ -77,6 +86,14 @@ struct nc_config {
 	/** PRNG seed; seed_set false = take one from getrandom(). */
 	uint64_t seed;
 	bool seed_set;
+	/**
+	 * TEST FACILITY: latency emulation (gossip/env_latency.h). Paths are
+	 * "" when off; latency_row_set false = find our row in the map.
+	 */
+	char latency_matrix[NC_CONFIG_PATH_MAX];
+	char latency_map[NC_CONFIG_PATH_MAX];
+	int latency_row;
+	bool latency_row_set;
 };
 
 /** Defaults (node_name = hostname). */
