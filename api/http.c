@@ -14,9 +14,21 @@
  *
  * Request flow through MHD's access handler:
  *   1st call (headers)   allocate struct req (con_cls), return
- *   body chunks          append to req->body (capped at 1 MiB → 413)
- *   last call            nc_api_dispatch → queue the response
+ *   body chunks          append to req->body (capped at 64 KiB → 413)
+ *   last call            nc_api_handle → queue the response, or the
+ *                        handler suspends (PUT /v1/agent/join waits for
+ *                        the push/pull): MHD_suspend_connection, and
+ *                        nc_api_resume later stores the answer and
+ *                        resumes; MHD calls us again and we queue it.
  * MHD_OPTION_NOTIFY_COMPLETED frees struct req.
+ *
+ * Authentication (cfg.token): checked after routing, so an unknown path
+ * is still a 404. Routes flagged NC_API_PUBLIC (health, the static UI)
+ * need nothing; the others need "Authorization: Bearer <token>" (401
+ * without, 403 wrong; compared in constant time). NC_API_WRITE routes are
+ * refused (403) when no token is configured unless
+ * cfg.allow_unauthenticated_writes: a mutating endpoint is never open by
+ * accident.
  */
 #include "api/api.h"
 
@@ -27,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <cjson/cJSON.h>
@@ -35,14 +48,32 @@
 #include "api/api_int.h"
 #include "gossip/env_real.h"
 
-/** Largest request body accepted. Nothing special in this value. */
-#define NC_API_BODY_MAX (1024 * 1024)
+/**
+ * Largest request body accepted: our bodies are {"Key": "<44 chars>"}.
+ * Nothing special in the value beyond being far above that.
+ */
+#define NC_API_BODY_MAX (64 * 1024)
 
 /** Per-request state kept by MHD in con_cls. */
 struct req {
 	char *body;
 	size_t len, cap;
 	bool too_big;
+	/** Suspended: waiting for nc_api_resume. */
+	struct nc_api_pending *pending;
+	/** The endpoint (for nc_api_suspend). */
+	struct nc_api *api;
+};
+
+/** A suspended request. */
+struct nc_api_pending {
+	struct nc_api *api;
+	struct MHD_Connection *conn;
+	struct req *r;
+	/** Answer, once resumed. */
+	bool done;
+	struct nc_api_response resp;
+	struct nc_api_pending *next;
 };
 
 void
@@ -65,6 +96,14 @@ int
 nc_api_route_add(struct nc_api *api, const char *method, const char *path,
 		 bool prefix, nc_api_handler h, void *ctx)
 {
+	return nc_api_route_add_ex(api, method, path,
+				   prefix ? NC_API_PREFIX : 0, h, ctx);
+}
+
+int
+nc_api_route_add_ex(struct nc_api *api, const char *method, const char *path,
+		    unsigned flags, nc_api_handler h, void *ctx)
+{
 	if (api->routes_n == NC_API_MAX_ROUTES)
 		return -ENOSPC;
 	struct nc_api_route *r = &api->routes[api->routes_n];
@@ -72,7 +111,7 @@ nc_api_route_add(struct nc_api *api, const char *method, const char *path,
 	if (r->path == NULL)
 		return -ENOMEM;
 	snprintf(r->method, sizeof(r->method), "%s", method);
-	r->prefix = prefix;
+	r->flags = flags;
 	r->handler = h;
 	r->ctx = ctx;
 	api->routes_n++;
@@ -84,7 +123,7 @@ static bool
 route_match(const struct nc_api_route *r, const char *path,
 	    const char **suffix)
 {
-	if (r->prefix) {
+	if (r->flags & NC_API_PREFIX) {
 		size_t n = strlen(r->path);
 		if (strncmp(path, r->path, n) != 0)
 			return false;
@@ -106,15 +145,210 @@ error_body(const char *msg)
 	return s;
 }
 
+static void
+resp_error(struct nc_api_response *resp, int status, const char *msg)
+{
+	resp->status = status;
+	resp->body = error_body(msg);
+	resp->content_type = "application/json";
+	if (resp->body == NULL) {
+		resp->body = (char *)"{\"error\":\"out of memory\"}";
+		resp->body_static = true;
+		resp->status = 500;
+	}
+	resp->body_len = strlen(resp->body);
+}
+
+void
+nc_api_response_destroy(struct nc_api_response *resp)
+{
+	if (!resp->body_static)
+		free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+}
+
+void
+nc_api_set_raw(const struct nc_api_request *req, const char *ctype,
+	       const char *body, size_t len, bool take)
+{
+	struct nc_api_response *r = req->resp;
+	if (r == NULL) {
+		if (take)
+			free((char *)body);
+		return;
+	}
+	if (!r->body_static)
+		free(r->body);
+	r->body = (char *)body;
+	r->body_len = len;
+	r->body_static = !take;
+	r->content_type = ctype;
+}
+
+void
+nc_api_add_header(const struct nc_api_request *req, const char *name,
+		  const char *value)
+{
+	struct nc_api_response *r = req->resp;
+	if (r == NULL || r->n_hdr == NC_API_MAX_HEADERS)
+		return;
+	r->hdr_name[r->n_hdr] = name;
+	snprintf(r->hdr_value[r->n_hdr], sizeof(r->hdr_value[0]), "%s", value);
+	r->n_hdr++;
+}
+
+/** Constant-time comparison of the presented token with ours. */
+static bool
+token_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char d = (unsigned char)(la != lb);
+	for (size_t i = 0; i < lb; i++)
+		d |= (unsigned char)(a[i < la ? i : 0] ^ b[i]);
+	return d == 0;
+}
+
+/** 0 ok, else the status (401/403) with resp filled. */
+static int
+check_auth(struct nc_api *api, const struct nc_api_route *rt,
+	   const struct nc_api_request *req, struct nc_api_response *resp)
+{
+	const char *tok = api->cfg.token;
+	if (rt->flags & NC_API_PUBLIC)
+		return 0;
+	if (tok[0] == '\0') {
+		if ((rt->flags & NC_API_WRITE) &&
+		    !api->cfg.allow_unauthenticated_writes) {
+			resp_error(resp, 403,
+				   "mutating endpoints are disabled: start "
+				   "the agent with -http-token (or "
+				   "-http-allow-unauthenticated-writes=true)");
+			return 403;
+		}
+		return 0;
+	}
+	const char *h = req->authorization;
+	if (h == NULL || h[0] == '\0') {
+		api->stats.auth_missing++;
+		resp_error(resp, 401, "missing bearer token");
+		nc_api_add_header(req, "WWW-Authenticate",
+				  "Bearer realm=\"netcoord\"");
+		return 401;
+	}
+	if (strncasecmp(h, "Bearer ", 7) != 0) {
+		api->stats.auth_missing++;
+		resp_error(resp, 401,
+			   "Authorization must be \"Bearer <token>\"");
+		nc_api_add_header(req, "WWW-Authenticate",
+				  "Bearer realm=\"netcoord\"");
+		return 401;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	if (!token_equal(h, tok)) {
+		api->stats.auth_wrong++;
+		resp_error(resp, 403, "invalid token");
+		return 403;
+	}
+	return 0;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/** In-place URL decoding ('+' = space). */
+static void
+url_decode(char *s)
+{
+	char *o = s;
+	for (; *s != '\0'; s++) {
+		if (*s == '+') {
+			*o++ = ' ';
+		} else if (*s == '%' && hexval(s[1]) >= 0 &&
+			   hexval(s[2]) >= 0) {
+			*o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/** Split "a=b&c" (modified in place) into args; returns the count. */
+static size_t
+parse_query(char *q, struct nc_api_arg *args, size_t max)
+{
+	size_t n = 0;
+	while (q != NULL && *q != '\0' && n < max) {
+		char *amp = strchr(q, '&');
+		if (amp != NULL)
+			*amp = '\0';
+		if (*q != '\0') {
+			char *eq = strchr(q, '=');
+			if (eq != NULL)
+				*eq = '\0';
+			url_decode(q);
+			args[n].key = q;
+			if (eq != NULL) {
+				url_decode(eq + 1);
+				args[n].value = eq + 1;
+			} else {
+				args[n].value = "";
+			}
+			n++;
+		}
+		q = amp != NULL ? amp + 1 : NULL;
+	}
+	return n;
+}
+
+static void
+count_status(struct nc_api *api, int status)
+{
+	if (status >= 100 && status < 600)
+		api->stats.by_status[status - 100]++;
+}
+
 int
-nc_api_dispatch(struct nc_api *api, const struct nc_api_request *req_in,
-		char **body_out, char *allow, size_t allow_cap)
+nc_api_handle(struct nc_api *api, const struct nc_api_request *req_in,
+	      struct nc_api_response *resp)
 {
 	struct nc_api_request req = *req_in;
 	const struct nc_api_route *hit = NULL;
 	size_t allow_len = 0;
 	char allow_buf[128] = "";
-	*body_out = NULL;
+	char *pathcopy = NULL;
+	struct nc_api_arg args[NC_API_MAX_ARGS];
+
+	memset(resp, 0, sizeof(*resp));
+	resp->content_type = "application/json";
+	req.resp = resp;
+	const char *qm = strchr(req.path, '?');
+	if (qm != NULL) {
+		/* Socket-less requests may carry their query in the path. */
+		pathcopy = strdup(req.path);
+		if (pathcopy == NULL) {
+			resp_error(resp, 500, "out of memory");
+			goto out;
+		}
+		pathcopy[qm - req.path] = '\0';
+		req.path = pathcopy;
+		req.args = args;
+		req.n_args = parse_query(pathcopy + (qm - req_in->path) + 1,
+					 args, NC_API_MAX_ARGS);
+	}
 	for (size_t i = 0; i < api->routes_n; i++) {
 		const char *suffix;
 		if (!route_match(&api->routes[i], req.path, &suffix))
@@ -126,59 +360,147 @@ nc_api_dispatch(struct nc_api *api, const struct nc_api_request *req_in,
 			req.suffix = suffix;
 			break;
 		}
-		if (strstr(allow_buf, api->routes[i].method) == NULL)
+		if (strstr(allow_buf, api->routes[i].method) == NULL &&
+		    allow_len < sizeof(allow_buf))
 			allow_len += (size_t)snprintf(
 				allow_buf + allow_len,
-				allow_len < sizeof(allow_buf)
-					? sizeof(allow_buf) - allow_len
-					: 0,
-				"%s%s", allow_len ? ", " : "",
-				api->routes[i].method);
+				sizeof(allow_buf) - allow_len, "%s%s",
+				allow_len ? ", " : "", api->routes[i].method);
 	}
 	if (hit == NULL) {
-		char msg[160];
+		char msg[200];
 		if (allow_buf[0] != '\0') {
-			if (allow != NULL && allow_cap > 0)
-				snprintf(allow, allow_cap, "%s", allow_buf);
+			snprintf(resp->allow, sizeof(resp->allow), "%s",
+				 allow_buf);
 			snprintf(msg, sizeof(msg),
-				 "method %s not allowed on %s", req.method,
-				 req.path);
-			*body_out = error_body(msg);
-			return 405;
+				 "method %.16s not allowed on %.128s",
+				 req.method, req.path);
+			resp_error(resp, 405, msg);
+			goto out;
 		}
 		snprintf(msg, sizeof(msg), "no such endpoint: %.128s",
 			 req.path);
-		*body_out = error_body(msg);
-		return 404;
+		resp_error(resp, 404, msg);
+		goto out;
 	}
+	if (check_auth(api, hit, &req, resp) != 0)
+		goto out;
+
 	cJSON *doc = NULL;
 	char err[256] = "";
 	int status = hit->handler(hit->ctx, &req, &doc, err, sizeof(err));
-	if (doc != NULL) {
-		*body_out = cJSON_PrintUnformatted(doc);
+	if (status == NC_API_SUSPEND) {
 		cJSON_Delete(doc);
-		if (*body_out == NULL) {
-			*body_out = error_body("out of memory");
-			return 500;
+		resp->status = NC_API_SUSPEND;
+		goto out_nocount;
+	}
+	if (resp->body != NULL && doc == NULL) {
+		/* Raw body set by the handler. */
+		resp->status = status;
+		goto out;
+	}
+	if (doc != NULL) {
+		nc_api_response_destroy(resp);
+		resp->content_type = "application/json";
+		resp->body = cJSON_PrintUnformatted(doc);
+		cJSON_Delete(doc);
+		if (resp->body == NULL) {
+			resp_error(resp, 500, "out of memory");
+			goto out;
 		}
-		return status;
+		resp->body_len = strlen(resp->body);
+		resp->status = status;
+		goto out;
 	}
 	if (status < 400) {
 		/* A handler that succeeds without a body: {} keeps it JSON. */
-		*body_out = strdup("{}");
-		return status;
+		resp->body = (char *)"{}";
+		resp->body_static = true;
+		resp->body_len = 2;
+		resp->status = status;
+		goto out;
 	}
-	*body_out = error_body(err[0] ? err : "error");
+	resp_error(resp, status, err[0] ? err : "error");
+out:
+	count_status(api, resp->status);
+out_nocount:
+	free(pathcopy);
+	return resp->status;
+}
+
+int
+nc_api_dispatch(struct nc_api *api, const struct nc_api_request *req,
+		char **body_out, char *allow, size_t allow_cap)
+{
+	struct nc_api_response resp;
+	int status = nc_api_handle(api, req, &resp);
+	if (api->leave_asked && api->cfg.leave != NULL) {
+		api->leave_asked = false;
+		api->cfg.leave(api->cfg.leave_ctx);
+	}
+	if (allow != NULL && allow_cap > 0)
+		snprintf(allow, allow_cap, "%s", resp.allow);
+	if (resp.body_static || resp.body == NULL) {
+		*body_out = malloc(resp.body_len + 1);
+		if (*body_out != NULL) {
+			if (resp.body_len > 0)
+				memcpy(*body_out, resp.body, resp.body_len);
+			(*body_out)[resp.body_len] = '\0';
+		}
+	} else {
+		/* Raw bodies need not be NUL-terminated: copy. */
+		*body_out = malloc(resp.body_len + 1);
+		if (*body_out != NULL) {
+			memcpy(*body_out, resp.body, resp.body_len);
+			(*body_out)[resp.body_len] = '\0';
+		}
+		nc_api_response_destroy(&resp);
+	}
 	return status;
+}
+
+const char *
+nc_api_query_nth(const struct nc_api_request *req, const char *key,
+		 size_t i)
+{
+	for (size_t k = 0; k < req->n_args; k++)
+		if (strcmp(req->args[k].key, key) == 0 && i-- == 0)
+			return req->args[k].value;
+	return NULL;
 }
 
 const char *
 nc_api_query(const struct nc_api_request *req, const char *key)
 {
-	if (req->conn == NULL)
-		return NULL;
-	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
-					   key);
+	return nc_api_query_nth(req, key, 0);
+}
+
+const struct nc_api_stats *
+nc_api_stats(const struct nc_api *api)
+{
+	return &api->stats;
+}
+
+double
+nc__api_now(const struct nc_api *api)
+{
+	if (api->env != NULL)
+		return api->env->ops->now(api->env);
+	return api->now_cb != NULL ? api->now_cb(api->now_arg) : 0.0;
+}
+
+void
+nc_api_set_clock(struct nc_api *api, double (*now)(void *arg), void *arg)
+{
+	api->now_cb = now;
+	api->now_arg = arg;
+}
+
+int
+nc__api_oom(char *err, size_t err_cap)
+{
+	snprintf(err, err_cap, "out of memory");
+	return 500;
 }
 
 /* ------------------------------------------------------------------ */
@@ -186,28 +508,57 @@ nc_api_query(const struct nc_api_request *req, const char *key)
 /* ------------------------------------------------------------------ */
 
 static enum MHD_Result
-queue_json(struct MHD_Connection *conn, int status, char *body,
-	   const char *allow)
+queue_response(struct nc_api *api, struct MHD_Connection *conn,
+	       struct nc_api_response *resp)
 {
-	if (body == NULL) {
-		body = strdup("{\"error\":\"out of memory\"}");
-		status = 500;
-		if (body == NULL)
-			return MHD_NO;
-	}
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		strlen(body), body, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(body);
+	struct MHD_Response *mr = MHD_create_response_from_buffer(
+		resp->body_len, resp->body,
+		resp->body_static ? MHD_RESPMEM_PERSISTENT
+				  : MHD_RESPMEM_MUST_FREE);
+	if (mr == NULL) {
+		nc_api_response_destroy(resp);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"application/json");
-	if (allow != NULL && allow[0] != '\0')
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	enum MHD_Result r = MHD_queue_response(conn, (unsigned)status, resp);
-	MHD_destroy_response(resp);
+	resp->body = NULL; /* MHD owns it now */
+	MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+				resp->content_type ? resp->content_type
+						   : "application/json");
+	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	if (resp->allow[0] != '\0')
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW,
+					resp->allow);
+	for (size_t i = 0; i < resp->n_hdr; i++)
+		MHD_add_response_header(mr, resp->hdr_name[i],
+					resp->hdr_value[i]);
+	enum MHD_Result r =
+		MHD_queue_response(conn, (unsigned)resp->status, mr);
+	MHD_destroy_response(mr);
+	if (api->leave_asked && api->cfg.leave != NULL) {
+		/* The 200 is queued: start the leave now. */
+		api->leave_asked = false;
+		api->cfg.leave(api->cfg.leave_ctx);
+	}
 	return r;
+}
+
+/** Collect the query arguments MHD parsed (repeats kept, in order). */
+struct arg_walk {
+	struct nc_api_arg *args;
+	size_t n, max;
+};
+
+static enum MHD_Result
+arg_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+	 const char *value)
+{
+	struct arg_walk *w = cls;
+	(void)kind;
+	if (w->n == w->max)
+		return MHD_NO;
+	w->args[w->n].key = key;
+	w->args[w->n].value = value != NULL ? value : "";
+	w->n++;
+	return MHD_YES;
 }
 
 static enum MHD_Result
@@ -222,8 +573,20 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		r = calloc(1, sizeof(*r));
 		if (r == NULL)
 			return MHD_NO;
+		r->api = api;
 		*con_cls = r;
 		return MHD_YES;
+	}
+	if (r->pending != NULL) {
+		/* Resumed: the answer is ready. */
+		struct nc_api_pending *p = r->pending;
+		if (!p->done)
+			return MHD_YES;
+		r->pending = NULL;
+		count_status(api, p->resp.status);
+		enum MHD_Result res = queue_response(api, conn, &p->resp);
+		free(p);
+		return res;
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
@@ -247,21 +610,109 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		r->body[r->len] = '\0';
 		return MHD_YES;
 	}
-	if (r->too_big)
-		return queue_json(conn, 413, error_body("request body too large"),
-				  NULL);
+	struct nc_api_response resp;
+	if (r->too_big) {
+		memset(&resp, 0, sizeof(resp));
+		resp_error(&resp, 413, "request body too large");
+		count_status(api, 413);
+		return queue_response(api, conn, &resp);
+	}
+	struct nc_api_arg args[NC_API_MAX_ARGS];
+	struct arg_walk w = {args, 0, NC_API_MAX_ARGS};
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, arg_iter, &w);
 	struct nc_api_request req = {
 		.method = method,
 		.path = url,
 		.suffix = "",
 		.body = r->body,
 		.body_len = r->len,
+		.args = args,
+		.n_args = w.n,
+		.authorization = MHD_lookup_connection_value(
+			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+		.if_none_match = MHD_lookup_connection_value(
+			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
 		.conn = conn,
+		.conn_state = r,
 	};
-	char *body = NULL;
-	char allow[128] = "";
-	int status = nc_api_dispatch(api, &req, &body, allow, sizeof(allow));
-	return queue_json(conn, status, body, allow);
+	/* nc_api_handle would split a '?' inside the decoded path. */
+	if (strchr(url, '?') != NULL) {
+		memset(&resp, 0, sizeof(resp));
+		resp_error(&resp, 400, "bad path");
+		count_status(api, 400);
+		return queue_response(api, conn, &resp);
+	}
+	int status = nc_api_handle(api, &req, &resp);
+	if (status == NC_API_SUSPEND) {
+		/* The handler called nc_api_suspend(req): r->pending set. */
+		return MHD_YES;
+	}
+	return queue_response(api, conn, &resp);
+}
+
+struct nc_api_pending *
+nc_api_suspend(const struct nc_api_request *req)
+{
+	struct req *r = req->conn_state;
+	if (req->conn == NULL || r == NULL || r->api == NULL)
+		return NULL;
+	struct nc_api_pending *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->api = r->api;
+	p->conn = req->conn;
+	p->r = r;
+	r->pending = p;
+	p->next = r->api->pending;
+	r->api->pending = p;
+	MHD_suspend_connection(p->conn);
+	return p;
+}
+
+static void
+pending_unlink(struct nc_api_pending *p)
+{
+	if (p->api == NULL)
+		return;
+	for (struct nc_api_pending **pp = &p->api->pending; *pp != NULL;
+	     pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+}
+
+void
+nc_api_resume(struct nc_api_pending *p, int status, cJSON *doc,
+	      const char *msg)
+{
+	if (p->conn == NULL) {
+		/* The connection went away meanwhile (or the API stopped). */
+		cJSON_Delete(doc);
+		free(p);
+		return;
+	}
+	struct nc_api *api = p->api;
+	memset(&p->resp, 0, sizeof(p->resp));
+	if (doc != NULL) {
+		p->resp.body = cJSON_PrintUnformatted(doc);
+		cJSON_Delete(doc);
+	}
+	if (p->resp.body != NULL) {
+		p->resp.status = status;
+		p->resp.content_type = "application/json";
+		p->resp.body_len = strlen(p->resp.body);
+	} else {
+		resp_error(&p->resp, doc != NULL ? 500 : status,
+			   msg != NULL ? msg : "error");
+	}
+	p->done = true;
+	pending_unlink(p);
+	MHD_resume_connection(p->conn);
+	/* Let MHD pick it up on the next loop iteration. */
+	if (api->env != NULL)
+		api->env->ops->timer_start(api->env, &api->timer, 0);
 }
 
 static void
@@ -273,6 +724,17 @@ completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn;
 	(void)toe;
 	if (r != NULL) {
+		struct nc_api_pending *p = r->pending;
+		if (p != NULL && p->done) {
+			nc_api_response_destroy(&p->resp);
+			free(p);
+		} else if (p != NULL) {
+			/* Still waiting: the owner's nc_api_resume frees it. */
+			pending_unlink(p);
+			p->conn = NULL;
+			p->r = NULL;
+			p->api = NULL;
+		}
 		free(r->body);
 		free(r);
 		*con_cls = NULL;
@@ -344,8 +806,16 @@ nc_api_new(struct nc_env *env, struct nc_gossip *g,
 	}
 	api->env = env;
 	api->gossip = g;
+	api->cfg = cfg;
+	api->cfg.token[sizeof(api->cfg.token) - 1] = '\0';
+	if (api->cfg.version == NULL)
+		api->cfg.version = "";
 	nc_timer_init(&api->timer, mhd_timeout, api);
-	if (nc__api_add_builtin_routes(api) < 0) {
+	if (nc__api_add_builtin_routes(api) < 0 ||
+	    nc__api_add_coord_routes(api) < 0 ||
+	    nc__api_add_agent_routes(api) < 0 ||
+	    nc__api_add_metrics_route(api) < 0 ||
+	    nc__api_add_static_routes(api) < 0) {
 		snprintf(err, err_cap, "out of memory");
 		nc_api_delete(api);
 		return NULL;
@@ -355,7 +825,8 @@ nc_api_new(struct nc_env *env, struct nc_gossip *g,
 
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof(ss));
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags =
+		MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (cfg.addr.family == 6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		s6->sin6_family = AF_INET6;
@@ -416,8 +887,19 @@ nc_api_delete(struct nc_api *api)
 		nc_env_real_watch_stop(api->env, &api->watch);
 		api->env->ops->timer_stop(api->env, &api->timer);
 	}
+	/* MHD refuses to stop with suspended connections: resume them (they
+	 * are closed unanswered); their owners' nc_api_resume frees them. */
+	for (struct nc_api_pending *p = api->pending; p != NULL; p = p->next)
+		if (p->conn != NULL)
+			MHD_resume_connection(p->conn);
 	if (api->daemon != NULL)
 		MHD_stop_daemon(api->daemon);
+	for (struct nc_api_pending *p = api->pending, *nx; p != NULL;
+	     p = nx) {
+		nx = p->next;
+		p->conn = NULL;
+		p->api = NULL;
+	}
 	for (size_t i = 0; i < api->routes_n; i++)
 		free(api->routes[i].path);
 	free(api);

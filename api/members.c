@@ -9,13 +9,24 @@
  * field capitalisation (Name, Addr, Port, Tags, Status) so scripts written
  * for serf's RPC read ours too. It lists every member of the table,
  * including this node and failed / left members not yet reaped.
+ *
+ * Filters (shared with /v1/nearest and /v1/failover, api_int.h):
+ *   status=alive,suspect,failed,left|any   comma list and/or repeated
+ *                                          ("dead" = failed)
+ *   tag=key:value                          repeatable, all must match
+ *   near=<node>                            Consul's: sort by estimated
+ *                                          RTT from that node (members
+ *                                          without a coordinate last)
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "api/api_int.h"
+#include "coord/coord.h"
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
 
@@ -56,8 +67,8 @@ health(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 }
 
 /** Add {"k": "v", ...} decoded from serf Meta. */
-static bool
-add_tags(cJSON *obj, const uint8_t *meta, size_t len)
+bool
+nc__api_add_tags(cJSON *obj, const uint8_t *meta, size_t len)
 {
 	struct nc_proto_tag tags[NC_PROTO_MAX_TAGS];
 	unsigned n = 0;
@@ -87,8 +98,8 @@ add_tags(cJSON *obj, const uint8_t *meta, size_t len)
 	return true;
 }
 
-static cJSON *
-member_json(const struct nc_gossip_member *m)
+cJSON *
+nc__api_member_json(const struct nc_gossip_member *m)
 {
 	char ip[64], a[80];
 	cJSON *o = cJSON_CreateObject();
@@ -108,7 +119,7 @@ member_json(const struct nc_gossip_member *m)
 	if (cJSON_AddStringToObject(o, "Name", m->name) == NULL ||
 	    cJSON_AddStringToObject(o, "Addr", ip) == NULL ||
 	    cJSON_AddNumberToObject(o, "Port", m->addr.port) == NULL ||
-	    !add_tags(o, m->meta, m->meta_len) ||
+	    !nc__api_add_tags(o, m->meta, m->meta_len) ||
 	    cJSON_AddStringToObject(o, "Status",
 				    nc_api_status_str(m->state)) == NULL ||
 	    cJSON_AddNumberToObject(o, "Incarnation", m->incarnation) ==
@@ -119,36 +130,232 @@ member_json(const struct nc_gossip_member *m)
 	return o;
 }
 
+bool
+nc__api_meta_has_tag(const uint8_t *meta, size_t meta_len, const char *key,
+		     size_t key_len, const char *value, size_t value_len)
+{
+	struct nc_proto_tag tags[NC_PROTO_MAX_TAGS];
+	unsigned n = 0;
+	if (nc_proto_decode_tags((const char *)meta, meta_len, tags,
+				 NC_PROTO_MAX_TAGS, &n) != 0)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (tags[i].key.len == key_len &&
+		    (key_len == 0 ||
+		     memcmp(tags[i].key.data, key, key_len) == 0))
+			return tags[i].value.len == value_len &&
+			       (value_len == 0 ||
+				memcmp(tags[i].value.data, value,
+				       value_len) == 0);
+	return false;
+}
+
+bool
+nc__api_meta_tag(const uint8_t *meta, size_t meta_len, const char *key,
+		 char *buf, size_t cap)
+{
+	struct nc_proto_tag tags[NC_PROTO_MAX_TAGS];
+	unsigned n = 0;
+	buf[0] = '\0';
+	if (nc_proto_decode_tags((const char *)meta, meta_len, tags,
+				 NC_PROTO_MAX_TAGS, &n) != 0)
+		return false;
+	size_t kl = strlen(key);
+	for (unsigned i = 0; i < n; i++) {
+		if (tags[i].key.len != kl ||
+		    memcmp(tags[i].key.data, key, kl) != 0)
+			continue;
+		size_t vl = tags[i].value.len < cap - 1 ? tags[i].value.len
+							: cap - 1;
+		if (vl > 0)
+			memcpy(buf, tags[i].value.data, vl);
+		buf[vl] = '\0';
+		return true;
+	}
+	return false;
+}
+
+static int
+state_bits(const char *s, size_t len, unsigned *bits)
+{
+#define IS(w) (len == strlen(w) && memcmp(s, w, len) == 0)
+	if (IS("alive"))
+		*bits |= 1u << NC_MEMBER_ALIVE;
+	else if (IS("suspect"))
+		*bits |= 1u << NC_MEMBER_SUSPECT;
+	else if (IS("failed") || IS("dead"))
+		*bits |= 1u << NC_MEMBER_DEAD;
+	else if (IS("left"))
+		*bits |= 1u << NC_MEMBER_LEFT;
+	else if (IS("any") || IS("all"))
+		*bits |= NC__API_ST_ALL;
+	else
+		return -1;
+#undef IS
+	return 0;
+}
+
+int
+nc__api_filter_parse(const struct nc_api_request *req,
+		     unsigned default_states, struct nc__api_filter *f,
+		     char *err, size_t err_cap)
+{
+	const char *v;
+	memset(f, 0, sizeof(*f));
+	for (size_t i = 0; (v = nc_api_query_nth(req, "status", i)) != NULL;
+	     i++) {
+		const char *p = v;
+		do {
+			const char *comma = strchr(p, ',');
+			size_t len = comma ? (size_t)(comma - p) : strlen(p);
+			if (state_bits(p, len, &f->states) != 0) {
+				snprintf(err, err_cap,
+					 "bad parameter \"status\": \"%.64s\" "
+					 "(want alive, suspect, failed, left "
+					 "or any)",
+					 v);
+				return 400;
+			}
+			p = comma ? comma + 1 : NULL;
+		} while (p != NULL);
+	}
+	if (f->states == 0)
+		f->states = default_states;
+	for (size_t i = 0; (v = nc_api_query_nth(req, "tag", i)) != NULL;
+	     i++) {
+		const char *colon = strchr(v, ':');
+		if (colon == NULL || colon == v) {
+			snprintf(err, err_cap,
+				 "bad parameter \"tag\": \"%.64s\" (want "
+				 "key:value)",
+				 v);
+			return 400;
+		}
+		if (f->n_tags == sizeof(f->tags) / sizeof(f->tags[0])) {
+			snprintf(err, err_cap,
+				 "bad parameter \"tag\": more than %zu",
+				 sizeof(f->tags) / sizeof(f->tags[0]));
+			return 400;
+		}
+		f->tags[f->n_tags].key = v;
+		f->tags[f->n_tags].key_len = (size_t)(colon - v);
+		f->tags[f->n_tags].value = colon + 1;
+		f->tags[f->n_tags].value_len = strlen(colon + 1);
+		f->n_tags++;
+	}
+	return 0;
+}
+
+bool
+nc__api_filter_match(const struct nc__api_filter *f,
+		     const struct nc_gossip_member *m)
+{
+	if (!(f->states & (1u << m->state)))
+		return false;
+	for (size_t i = 0; i < f->n_tags; i++)
+		if (!nc__api_meta_has_tag(m->meta, m->meta_len,
+					  f->tags[i].key, f->tags[i].key_len,
+					  f->tags[i].value,
+					  f->tags[i].value_len))
+			return false;
+	return true;
+}
+
+struct near_item {
+	const struct nc_gossip_member *m;
+	double rtt;
+};
+
+static int
+near_cmp(const void *a, const void *b)
+{
+	const struct near_item *x = a, *y = b;
+	bool xn = isnan(x->rtt), yn = isnan(y->rtt);
+	if (xn != yn)
+		return xn ? 1 : -1;
+	if (!xn && x->rtt != y->rtt)
+		return x->rtt < y->rtt ? -1 : 1;
+	return strcmp(x->m->name, y->m->name);
+}
+
 static int
 members(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	size_t err_cap)
 {
 	struct nc_api *api = ctx;
-	(void)req;
-	cJSON *arr = cJSON_CreateArray();
-	if (arr == NULL)
-		goto oom;
+	struct nc__api_filter f;
+	int rc = nc__api_filter_parse(req, NC__API_ST_ALL, &f, err, err_cap);
+	if (rc != 0)
+		return rc;
 	size_t n = api->gossip != NULL ? nc_gossip_member_count(api->gossip)
 				       : 0;
+	const char *near = nc_api_query(req, "near");
+	struct nc_coord src;
+	bool have_src = false;
+	double now = nc__api_now(api);
+	if (near != NULL && near[0] != '\0') {
+		if (api->gossip == NULL ||
+		    nc_gossip_member_find(api->gossip, near) == NULL) {
+			snprintf(err, err_cap, "unknown node \"%.128s\"",
+				 near);
+			return 404;
+		}
+		struct nc_api_coord_info ci;
+		if (api->cfg.coords != NULL &&
+		    nc_api_coords_get(api->cfg.coords, now, near, &ci) == 0 &&
+		    ci.has_coord) {
+			src = *ci.coord;
+			have_src = true;
+		}
+	}
+	struct near_item *items = calloc(n + 1, sizeof(*items));
+	cJSON *arr = cJSON_CreateArray();
+	if (items == NULL || arr == NULL)
+		goto oom;
+	size_t k = 0;
+	enum nc_coord_algo algo = NC_COORD_ALGO_NC;
+	if (api->cfg.coords != NULL)
+		algo = nc_coord_client_config(
+			       nc_api_coords_client(api->cfg.coords))
+			       ->algo;
 	for (size_t i = 0; i < n; i++) {
-		cJSON *o = member_json(nc_gossip_member_at(api->gossip, i));
+		const struct nc_gossip_member *m =
+			nc_gossip_member_at(api->gossip, i);
+		if (!nc__api_filter_match(&f, m))
+			continue;
+		items[k].m = m;
+		items[k].rtt = NAN;
+		struct nc_api_coord_info ci;
+		if (have_src &&
+		    nc_api_coords_get(api->cfg.coords, now, m->name, &ci) ==
+			    0 &&
+		    ci.has_coord)
+			items[k].rtt = nc_coord_estimate_rtt(algo, &src,
+							     ci.coord);
+		k++;
+	}
+	if (have_src)
+		qsort(items, k, sizeof(*items), near_cmp);
+	for (size_t i = 0; i < k; i++) {
+		cJSON *o = nc__api_member_json(items[i].m);
 		if (o == NULL)
 			goto oom;
 		cJSON_AddItemToArray(arr, o);
 	}
+	free(items);
 	*out = arr;
 	return 200;
 oom:
+	free(items);
 	cJSON_Delete(arr);
-	snprintf(err, err_cap, "out of memory");
-	return 500;
+	return nc__api_oom(err, err_cap);
 }
 
 int
 nc__api_add_builtin_routes(struct nc_api *api)
 {
-	int rc = nc_api_route_add(api, "GET", "/v1/health", false, health,
-				  api);
+	int rc = nc_api_route_add_ex(api, "GET", "/v1/health", NC_API_PUBLIC,
+				     health, api);
 	if (rc == 0)
 		rc = nc_api_route_add(api, "GET", "/v1/members", false,
 				      members, api);

@@ -21,10 +21,11 @@
  * -retry-join, with a shorter interval). A failure whose cause was a
  * message we could not decrypt is reported once, as a key mismatch.
  *
- * Coordinates are not wired in yet: every ack to a ping carries serf's
- * fresh coordinate (8 zeros, Error 1.5, Height 1e-5, Adjustment 0,
- * PROTOCOL.md §7.3), which is valid and lets `serf rtt` estimate RTTs to
- * this node from the serf side.
+ * Coordinates (api/coords.c): every ack carries our coordinate in serf's
+ * format; every completed direct probe feeds the peer's ack payload and
+ * the RTT to the coordinate client; coordinates are also gossiped among
+ * netcoord agents (user messages, only to members tagged nc=<version>,
+ * which this agent adds to its own tags). The HTTP API reads them.
  */
 #include "cmd/agent.h"
 
@@ -46,6 +47,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/api.h"
+#include "coord/coord.h"
 #include "cmd/config.h"
 #include "cmd/serf_relay.h"
 #include "gossip/crypto.h"
@@ -60,6 +62,10 @@
 #define NC_AGENT_LEAVE_TIMEOUT 5.0
 /** serf's LeavePropagateDelay: keep answering pings after leaving. */
 #define NC_AGENT_LEAVE_PROPAGATE 1.0
+/** Version reported by /v1/agent/self. */
+#ifndef NC_AGENT_VERSION
+#define NC_AGENT_VERSION "0.1.0"
+#endif
 /** Ack payload room: 1 + map header + 4 keys + 11 doubles ~ 140 bytes. */
 #define NC_AGENT_ACK_MAX 192
 
@@ -107,6 +113,8 @@ struct nc_agent {
 	/** Encoded serf ack payload (fresh coordinate). */
 	char ack[NC_AGENT_ACK_MAX];
 	size_t ack_len;
+	/** Live coordinates (api/coords.c). */
+	struct nc_api_coords *coords;
 };
 
 static void
@@ -134,6 +142,8 @@ static size_t
 hook_ack_payload(void *ctx, char *buf, size_t cap)
 {
 	struct nc_agent *a = ctx;
+	if (a->coords != NULL)
+		return nc_api_coords_ack_payload(a->coords, buf, cap);
 	if (a->ack_len > cap)
 		return 0;
 	memcpy(buf, a->ack, a->ack_len);
@@ -141,10 +151,26 @@ hook_ack_payload(void *ctx, char *buf, size_t cap)
 }
 
 static void
+hook_probe_done(void *ctx, const struct nc_gossip_member *peer, double rtt_s,
+		const char *payload, size_t payload_len)
+{
+	struct nc_agent *a = ctx;
+	if (a->coords != NULL)
+		nc_api_coords_probe_done(a->coords, a->env->ops->now(a->env),
+					 peer->name, rtt_s, payload,
+					 payload_len);
+}
+
+static void
 hook_member_event(void *ctx, enum nc_gossip_event ev,
 		  const struct nc_gossip_member *m, const char *by)
 {
 	struct nc_agent *a = ctx;
+	if (a->coords != NULL && ev == NC_GOSSIP_EV_JOIN)
+		nc_api_coords_member_joined(a->coords,
+					    a->env->ops->now(a->env), m->name);
+	if (a->coords != NULL && ev == NC_GOSSIP_EV_REAPED)
+		nc_api_coords_member_reaped(a->coords, m->name);
 	char addr[64];
 	nc_addr_format(&m->addr, addr, sizeof(addr));
 	const char *who = by != NULL && by[0] != '\0' ? by : "unknown";
@@ -189,6 +215,11 @@ static void
 hook_user_msg(void *ctx, const char *buf, size_t len)
 {
 	struct nc_agent *a = ctx;
+	/* Coordinate gossip first: it is not a serf intent to relay. */
+	if (a->coords != NULL &&
+	    nc_api_coords_user_msg(a->coords, a->env->ops->now(a->env), buf,
+				   len))
+		return;
 	/* memberlist's retransmitLimit: mult * ceil(log10(n + 1)). */
 	size_t n = nc_gossip_member_count(a->g);
 	unsigned scale = 1;
@@ -203,8 +234,11 @@ hook_user_broadcast(void *ctx, const struct nc_gossip_member *to, char *buf,
 		    size_t cap)
 {
 	struct nc_agent *a = ctx;
-	(void)to;
-	return nc_serf_relay_take(&a->relay, buf, cap);
+	size_t n = nc_serf_relay_take(&a->relay, buf, cap);
+	if (n == 0 && a->coords != NULL)
+		n = nc_api_coords_user_broadcast(
+			a->coords, a->env->ops->now(a->env), to, buf, cap);
+	return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,6 +328,32 @@ leave_done(void *arg)
 				 NC_AGENT_LEAVE_PROPAGATE);
 }
 
+/** Graceful leave, from a signal or PUT /v1/agent/leave. */
+static int
+agent_leave(void *ctx)
+{
+	struct nc_agent *a = ctx;
+	if (a->leaving)
+		return 0;
+	a->leaving = true;
+	a->env->ops->timer_stop(a->env, &a->join_timer);
+	if (nc_gossip_leave(a->g, NC_AGENT_LEAVE_TIMEOUT, leave_done, a) < 0) {
+		agent_log(a, NC_LOG_WARN, "Leave failed, shutting down anyway");
+		nc_env_real_stop(a->env);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+api_leave(void *ctx)
+{
+	struct nc_agent *a = ctx;
+	agent_log(a, NC_LOG_INFO,
+		  "Leave requested over HTTP. Gracefully leaving the cluster");
+	return agent_leave(a);
+}
+
 static void
 signal_event(struct nc_env_watch *w, unsigned events)
 {
@@ -307,17 +367,10 @@ signal_event(struct nc_env_watch *w, unsigned events)
 			nc_env_real_stop(a->env);
 			return;
 		}
-		a->leaving = true;
 		agent_log(a, NC_LOG_INFO,
 			  "Caught signal: %s. Gracefully leaving the cluster",
 			  strsignal((int)si.ssi_signo));
-		a->env->ops->timer_stop(a->env, &a->join_timer);
-		if (nc_gossip_leave(a->g, NC_AGENT_LEAVE_TIMEOUT, leave_done,
-				    a) < 0) {
-			agent_log(a, NC_LOG_WARN,
-				  "Leave failed, shutting down anyway");
-			nc_env_real_stop(a->env);
-		}
+		agent_leave(a);
 	}
 }
 
@@ -450,21 +503,32 @@ pick_advertise_ip(struct nc_addr *out)
 	freeifaddrs(ifs);
 }
 
-/** Encode the tags as serf Meta (PROTOCOL.md §7.1). */
+/**
+ * Encode the tags as serf Meta (PROTOCOL.md §7.1), plus nc=<coordinate
+ * gossip version> (NC_API_COORDS_TAG) that marks us as a netcoord agent
+ * (unless the config sets that tag itself).
+ */
 static int
 encode_meta(const struct nc_config *cfg, uint8_t *meta, size_t *len,
 	    char *err, size_t cap)
 {
-	struct nc_proto_tag tags[NC_CONFIG_MAX_TAGS];
+	struct nc_proto_tag tags[NC_CONFIG_MAX_TAGS + 1];
+	size_t nt = 0;
+	bool has_nc = false;
 	*len = 0;
-	if (cfg->tags_n == 0)
-		return 0;
 	for (size_t i = 0; i < cfg->tags_n; i++) {
 		tags[i].key = nc_proto_cstr(cfg->tags[i].key);
 		tags[i].value = nc_proto_cstr(cfg->tags[i].value);
+		has_nc |= strcmp(cfg->tags[i].key, NC_API_COORDS_TAG) == 0;
+	}
+	nt = cfg->tags_n;
+	if (!has_nc) {
+		tags[nt].key = nc_proto_cstr(NC_API_COORDS_TAG);
+		tags[nt].value = nc_proto_cstr("1");
+		nt++;
 	}
 	int n = nc_proto_encode_tags((char *)meta, NC_GOSSIP_META_MAX, tags,
-				     (unsigned)cfg->tags_n);
+				     (unsigned)nt);
 	if (n < 0) {
 		snprintf(err, cap,
 			 "\"tags\": encoded tags exceed %d bytes (memberlist's "
@@ -604,8 +668,23 @@ agent_start(struct nc_agent *a)
 	int n = nc_proto_encode_coord(a->ack, sizeof(a->ack), &fresh);
 	a->ack_len = n > 0 ? (size_t)n : 0;
 
+	/* Coordinates: Serf's 8 dimensions; per-peer state for 1024 peers
+	 * (calloc()ed, so untouched pages cost nothing until used). */
+	struct nc_coord_config ccfg;
+	nc_coord_config_default(&ccfg);
+	ccfg.peer_cap = 1024;
+	ccfg.seed = ec.seed ^ 0x9e3779b97f4a7c15ULL;
+	a->coords = nc_api_coords_new(c->node_name, &ccfg, NULL,
+				      a->env->ops->now(a->env), err,
+				      sizeof(err));
+	if (a->coords == NULL) {
+		fprintf(stderr, "netcoord: coordinates: %s\n", err);
+		return 1;
+	}
+
 	struct nc_gossip_hooks hooks = {
 		.ctx = a,
+		.probe_done = hook_probe_done,
 		.ack_payload = hook_ack_payload,
 		.member_event = hook_member_event,
 		.user_msg = hook_user_msg,
@@ -621,12 +700,21 @@ agent_start(struct nc_agent *a)
 		fprintf(stderr, "netcoord: config: %s\n", err);
 		return 2;
 	}
+	nc_api_coords_set_gossip(a->coords, a->g);
 
 	/* HTTP. */
 	if (c->http_addr.family != 0) {
 		struct nc_api_config ac;
 		nc_api_config_default(&ac);
 		ac.addr = c->http_addr;
+		snprintf(ac.token, sizeof(ac.token), "%s", c->http_token);
+		ac.allow_unauthenticated_writes =
+			c->http_allow_unauthenticated_writes;
+		ac.keyring = a->kr;
+		ac.coords = a->coords;
+		ac.leave = api_leave;
+		ac.leave_ctx = a;
+		ac.version = NC_AGENT_VERSION;
 		a->api = nc_api_new(a->env, a->g, &ac, err, sizeof(err));
 		if (a->api == NULL) {
 			fprintf(stderr, "netcoord: config: \"http_addr\": %s\n",
@@ -674,6 +762,7 @@ agent_cleanup(struct nc_agent *a)
 {
 	nc_api_delete(a->api);
 	nc_gossip_delete(a->g);
+	nc_api_coords_delete(a->coords);
 	nc_env_latency_delete(a->lat_env);
 	if (a->env != NULL) {
 		a->env->ops->timer_stop(a->env, &a->join_timer);

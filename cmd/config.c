@@ -76,6 +76,9 @@ nc_config_destroy(struct nc_config *cfg)
 	for (size_t i = 0; i < sizeof(cfg->key); i++)
 		k[i] = 0;
 	cfg->key_len = 0;
+	volatile char *t = cfg->http_token;
+	for (size_t i = 0; i < sizeof(cfg->http_token); i++)
+		t[i] = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -196,6 +199,60 @@ apply_seed(struct nc_config *cfg, const char *v, char *err, size_t cap)
 		return fail(err, cap, "\"seed\": not an integer \"%s\"", v);
 	cfg->seed = s;
 	cfg->seed_set = true;
+	return 0;
+}
+
+static int
+apply_http_token(struct nc_config *cfg, const char *v, char *err, size_t cap)
+{
+	size_t n = strlen(v);
+	if (n >= sizeof(cfg->http_token))
+		return fail(err, cap, "\"http_token\": longer than %zu bytes",
+			    sizeof(cfg->http_token) - 1);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] > '~')
+			return fail(err, cap,
+				    "\"http_token\": only printable ASCII "
+				    "without spaces");
+	memcpy(cfg->http_token, v, n + 1);
+	return 0;
+}
+
+/** The token file holds the token, optionally followed by a newline. */
+static int
+apply_http_token_file(struct nc_config *cfg, const char *v, char *err,
+		      size_t cap)
+{
+	char buf[sizeof(cfg->http_token) + 2];
+	FILE *f = fopen(v, "rb");
+	if (f == NULL)
+		return fail(err, cap, "\"http_token_file\": %s: %s", v,
+			    strerror(errno));
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n == 0)
+		return fail(err, cap, "\"http_token_file\": %s is empty", v);
+	int rc = apply_http_token(cfg, buf, err, cap);
+	memset(buf, 0, sizeof(buf));
+	return rc;
+}
+
+static int
+apply_http_allow_writes(struct nc_config *cfg, const char *v, char *err,
+			size_t cap)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		cfg->http_allow_unauthenticated_writes = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		cfg->http_allow_unauthenticated_writes = false;
+	else
+		return fail(err, cap,
+			    "\"http_allow_unauthenticated_writes\": want true "
+			    "or false, got \"%s\"",
+			    v);
 	return 0;
 }
 
@@ -332,6 +389,13 @@ static const struct flag flags[] = {
 	 "debug, info (default), warn or error"},
 	{"http-addr", "http_addr", apply_http_addr,
 	 "HTTP API address (default 127.0.0.1:8555; \"off\" disables)"},
+	{"http-token", "http_token", apply_http_token,
+	 "API bearer token; every endpoint but /v1/health and /ui/ needs it"},
+	{"http-token-file", "http_token_file", apply_http_token_file,
+	 "file holding the API token (safer than the command line)"},
+	{"http-allow-unauthenticated-writes",
+	 "http_allow_unauthenticated_writes", apply_http_allow_writes,
+	 "true: join/leave/keyring work without a token (default false)"},
 	{"seed", "seed", apply_seed,
 	 "PRNG seed (default: random; fix it for reproducible runs)"},
 	{"latency-matrix", "latency_matrix", apply_latency_matrix,
@@ -356,7 +420,9 @@ nc_config_usage(FILE *f)
 		fprintf(f, "  -%-15s %s\n", flags[i].name, flags[i].help);
 	fprintf(f, "\nJSON keys: node_name, bind, advertise, join (array), "
 		   "encrypt, profile,\n  tags (object), log_level, http_addr, "
-		   "seed,\n  latency_matrix, latency_map, latency_row.\n"
+		   "http_token, http_token_file,\n  "
+		   "http_allow_unauthenticated_writes (bool), seed,\n  "
+		   "latency_matrix, latency_map, latency_row.\n"
 		   "\nTEST FACILITY flags (-latency-*) emulate wide-area "
 		   "latency on one machine\n(scripts/cluster.sh); never use "
 		   "them in production.\n");
@@ -510,6 +576,11 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 			char num[32];
 			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
 			rc = apply_latency_row(cfg, num, err, cap);
+		} else if (strcmp(key, "http_allow_unauthenticated_writes") ==
+				   0 &&
+			   cJSON_IsBool(it)) {
+			cfg->http_allow_unauthenticated_writes =
+				cJSON_IsTrue(it);
 		} else if (strcmp(key, "seed") == 0 && cJSON_IsNumber(it)) {
 			if (it->valuedouble < 0 || it->valuedouble > 9e15)
 				return fail(err, cap,

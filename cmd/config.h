@@ -13,6 +13,11 @@
  *   -tag K=V             tags {...}   none; repeatable, flags win per key
  *   -log-level L         log_level    info (debug|info|warn|error)
  *   -http-addr ADDR:P    http_addr    127.0.0.1:8555 ("off" disables)
+ *   -http-token T        http_token   none: the API is open (read-only)
+ *   -http-token-file F   http_token_file  token read from a file
+ *   -http-allow-unauthenticated-writes=B  http_allow_unauthenticated_writes
+ *                                     false: without a token, join/leave/
+ *                                     keyring answer 403
  *   -config-file FILE    -            repeatable, read in order
  *   -seed N              seed         random (getrandom); fixed in tests
  *
@@ -83,6 +88,10 @@ struct nc_config {
 	enum nc_log_level log_level;
 	/** HTTP listen address; family 0 = HTTP disabled. */
 	struct nc_addr http_addr;
+	/** API bearer token ("" = none; api/api.h nc_api_config.token). */
+	char http_token[256];
+	/** Mutating endpoints without a token (default false). */
+	bool http_allow_unauthenticated_writes;
 	/** PRNG seed; seed_set false = take one from getrandom(). */
 	uint64_t seed;
 	bool seed_set;

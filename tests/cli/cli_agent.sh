@@ -42,8 +42,10 @@ names=(east1 east2 west1 west2 west3)
 for i in 0 1 2 3 4; do
 	echo "127.0.0.1:${G[$i]} $i ${names[$i]}" >>"$NC_TMP/map.txt"
 done
+# Join/leave/keyring answer 403 on an agent without -http-token unless
+# writes are explicitly allowed (api/http.c).
 common=(-profile lan -latency-matrix "$NC_TMP/matrix.txt"
-	-latency-map "$NC_TMP/map.txt")
+	-latency-map "$NC_TMP/map.txt" -http-allow-unauthenticated-writes=true)
 start() { # start INDEX KEY TAGS...
 	local i=$1 key=$2; shift 2
 	nc_start "${names[$i]}" -bind "127.0.0.1:${G[$i]}" \
@@ -121,6 +123,7 @@ ncli keys list | grep -q "^$K2  \*\$" || die "K2 is not primary after use"
 
 # join + leave through the CLI, on a fifth agent (already on K2).
 start 4 "$K2" -tag dc=west
+wait_for 10 "west3 HTTP up" curl -sf -o /dev/null "http://127.0.0.1:${H[4]}/v1/health"
 NETCOORD_HTTP_ADDR=127.0.0.1:${H[4]} ncli join "127.0.0.1:${G[0]}" | sed 's/^/    /'
 wait_for 20 "east1 sees 5 alive" has_alive 5
 NETCOORD_HTTP_ADDR=127.0.0.1:${H[4]} ncli leave | sed 's/^/    /'

@@ -1,0 +1,837 @@
+/*
+ * api/coords.c - live coordinates: the translation layer between gossip/
+ * and coord/, and the coordinate gossip that lets every netcoord agent
+ * rank every member.
+ *
+ * Probes (as Serf's ping_delegate.go does). Our ack payload is serf's:
+ * 0x01 + msgpack {Adjustment, Error, Height, Vec} of our current
+ * coordinate. When a direct UDP probe completes, the peer's ack payload is
+ * decoded (nc_proto_decode_coord), validated (8 dims like serf, finite,
+ * |values| <= 10 s, error in [0, 10]) and cached as that peer's coordinate
+ * (source "probe"), and the RTT updates our own coordinate
+ * (nc_coord_client_update). A bad payload is counted and dropped; our
+ * coordinate is then not updated either (serf does the same).
+ *
+ * Why gossip coordinates too. Serf only knows the coordinates of peers it
+ * probed itself: one per probe interval, so a node needs N intervals
+ * (17 minutes at 1,000 members) to be able to rank everybody, and a new
+ * node knows nothing. A netcoord agent must answer /v1/nearest over the
+ * whole fleet seconds after joining, so agents also exchange the
+ * coordinates they hold, piggy-backed on gossip packets through the
+ * user_broadcast hook:
+ *
+ *   - only to members whose serf tags carry nc=<version> (every netcoord
+ *     agent sets it, cmd/agent.c); serf members never get one, and a
+ *     reply piggy-back (to == NULL: target known only by address) gets
+ *     nothing;
+ *   - as a second line of defence the message is shaped like a serf join
+ *     intent about the sender with LTime 0 (below), which a serf node
+ *     that knows the sender ignores without a log line;
+ *   - every message starts with our own coordinate (age 0), then entries
+ *     from a round-robin cursor over the cache, skipping the target, the
+ *     dead and coordinates older than relay_max_age_s;
+ *   - newest wins per node: each entry carries its age, the receiver
+ *     keeps the entry whose "produced at" (now - age) is latest, whatever
+ *     the source (a probe ack counts as age 0);
+ *   - a token bucket (gossip_bytes_per_s, default 1 KiB/s) bounds the
+ *     bandwidth, and a message is only sent once it can carry >= 384
+ *     bytes, so few gossip packets exist only because of us;
+ *   - a member that joined recently (new_member_window_s) gets a full
+ *     packet from us whenever we gossip to it (at most once a second,
+ *     outside the budget): with ~15 gossip packets/s reaching a node
+ *     from the fleet, a new node holds most coordinates within seconds.
+ *
+ * Message (a memberlist user message body; gossip adds the 0x08 byte):
+ *
+ *   01 83 a5 "LTime" 00  a4 "Node" da <len16> <sender>  a2 "NC" da <len16>
+ *   +---------+---+-----------------------------------------------+
+ *   | ver=1   | n | entry x n                                     |
+ *   +---------+---+-----------------------------------------------+
+ *   entry: name_len u8 | name | age u16 BE (0.1 s, saturating) |
+ *          flags u8 (bit0: sender's own) | dims u8 |
+ *          vec f32 BE x dims | error f32 | adjustment f32 | height f32
+ *
+ * 01 is serf's join intent type; serf decodes {LTime, Node}, skips the
+ * unknown "NC" key, and drops an intent whose LTime is not newer than the
+ * member's status time. float32 keeps ~7 significant digits: 10 ns on a
+ * 100 ms coordinate, far below what coordinates can predict. An entry
+ * with 8 dims and a 16-byte name takes 66 bytes; a 1400-byte packet
+ * holds ~20.
+ *
+ * Memory: one entry per member (~470 bytes, names inline) in an array
+ * indexed by an open-addressing hash table; the coordinate client gets
+ * peer_cap 1024 (its arrays are calloc()ed, i.e. untouched pages until
+ * used).
+ */
+#include "api/api.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord/coord.h"
+#include "gossip/gossip.h"
+#include "gossip/proto.h"
+
+/** Payload version byte inside the "NC" field. */
+#define NC_COORDS_MSG_VERSION 1
+/** Smallest message worth a packet of its own, bytes. Arbitrary. */
+#define NC_COORDS_MIN_MSG 384
+/** Fixed part of an entry besides name and vector: len, age, flags, dims,
+ * error, adjustment, height. */
+#define NC_COORDS_ENTRY_FIXED (1 + 2 + 1 + 1 + 12)
+/** Largest value (seconds) accepted in a coordinate: serf's max RTT. */
+#define NC_COORDS_VALUE_MAX 10.0
+/** Seconds between boost messages to the same new member. */
+#define NC_COORDS_BOOST_GAP 1.0
+/** Default peer_cap of the coordinate client (see top). */
+#define NC_COORDS_PEER_CAP 1024
+
+struct entry {
+	char name[NC_GOSSIP_NAME_MAX + 1];
+	bool has_coord;
+	struct nc_coord coord;
+	/** Local time at which coord was current (now - age). */
+	double produced;
+	uint8_t source;
+	char via[NC_GOSSIP_NAME_MAX + 1];
+	double measured_rtt;
+	double measured_at;
+	/** When the member joined (JOIN event), -inf if unknown. */
+	double joined_at;
+	/** Last boost message sent to it. */
+	double last_boost;
+	bool used;
+};
+
+struct nc_api_coords {
+	char self[NC_GOSSIP_NAME_MAX + 1];
+	struct nc_api_coords_config cfg;
+	struct nc_coord_client *client;
+	unsigned dims;
+	struct nc_gossip *g;
+	double started;
+	/** Entries; ent[i].used false = free slot. */
+	struct entry *ent;
+	size_t n_ent, cap_ent;
+	/** Hash index: slot -> entry index + 1 (0 = empty). */
+	uint32_t *slots;
+	size_t n_slots;
+	/** Round-robin cursor for relays. */
+	size_t cursor;
+	/** Token bucket. */
+	double tokens, tokens_at;
+	/** Scratch for get(self). */
+	struct nc_coord self_coord;
+	struct nc_api_coords_stats st;
+};
+
+const char *
+nc_api_coord_source_str(enum nc_api_coord_source s)
+{
+	switch (s) {
+	case NC_API_SRC_SELF: return "self";
+	case NC_API_SRC_PROBE: return "probe";
+	case NC_API_SRC_GOSSIP: return "gossip";
+	default: return "none";
+	}
+}
+
+void
+nc_api_coords_config_default(struct nc_api_coords_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->gossip_bytes_per_s = 1024;
+	cfg->relay_max_age_s = 600;
+	cfg->new_member_window_s = 20;
+	cfg->max_entries = 65536;
+}
+
+/* ------------------------------------------------------------------ */
+/* Table                                                              */
+/* ------------------------------------------------------------------ */
+
+static uint64_t
+hash_name(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static long
+find_idx(const struct nc_api_coords *c, const char *name)
+{
+	if (c->n_slots == 0)
+		return -1;
+	size_t mask = c->n_slots - 1;
+	for (size_t s = hash_name(name) & mask;; s = (s + 1) & mask) {
+		uint32_t v = c->slots[s];
+		if (v == 0)
+			return -1;
+		if (strcmp(c->ent[v - 1].name, name) == 0)
+			return (long)(v - 1);
+	}
+}
+
+static int
+rehash(struct nc_api_coords *c, size_t n_slots)
+{
+	uint32_t *sl = calloc(n_slots, sizeof(*sl));
+	if (sl == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_ent; i++) {
+		if (!c->ent[i].used)
+			continue;
+		size_t s = hash_name(c->ent[i].name) & (n_slots - 1);
+		while (sl[s] != 0)
+			s = (s + 1) & (n_slots - 1);
+		sl[s] = (uint32_t)i + 1;
+	}
+	free(c->slots);
+	c->slots = sl;
+	c->n_slots = n_slots;
+	return 0;
+}
+
+/** Find or create the entry of @a name; NULL if full / OOM / bad name. */
+static struct entry *
+get_entry(struct nc_api_coords *c, const char *name, bool create)
+{
+	long i = find_idx(c, name);
+	if (i >= 0)
+		return &c->ent[i];
+	size_t nl = strlen(name);
+	if (!create || nl == 0 || nl > NC_GOSSIP_NAME_MAX)
+		return NULL;
+	size_t live = 0, slot = c->n_ent;
+	for (size_t k = 0; k < c->n_ent; k++) {
+		if (c->ent[k].used)
+			live++;
+		else if (slot == c->n_ent)
+			slot = k;
+	}
+	if (live >= c->cfg.max_entries)
+		return NULL;
+	if (slot == c->n_ent) {
+		if (c->n_ent == c->cap_ent) {
+			size_t cap = c->cap_ent ? c->cap_ent * 2 : 16;
+			struct entry *e = realloc(c->ent, cap * sizeof(*e));
+			if (e == NULL)
+				return NULL;
+			c->ent = e;
+			c->cap_ent = cap;
+		}
+		c->n_ent++;
+	}
+	struct entry *e = &c->ent[slot];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->name, name, nl + 1);
+	e->used = true;
+	e->measured_rtt = NAN;
+	e->measured_at = NAN;
+	e->joined_at = -INFINITY;
+	e->last_boost = -INFINITY;
+	if (c->n_slots < 2 * c->n_ent + 2) {
+		size_t ns = c->n_slots ? c->n_slots : 32;
+		while (ns < 2 * c->n_ent + 2)
+			ns *= 2;
+		if (rehash(c, ns) < 0) {
+			e->used = false;
+			return NULL;
+		}
+	} else {
+		size_t mask = c->n_slots - 1;
+		size_t s = hash_name(name) & mask;
+		while (c->slots[s] != 0)
+			s = (s + 1) & mask;
+		c->slots[s] = (uint32_t)slot + 1;
+	}
+	return e;
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                         */
+/* ------------------------------------------------------------------ */
+
+struct nc_api_coords *
+nc_api_coords_new(const char *self, const struct nc_coord_config *ccfg,
+		  const struct nc_api_coords_config *cfg, double now,
+		  char *err, size_t err_cap)
+{
+	struct nc_coord_config cc;
+	char dummy[8];
+	if (err == NULL) {
+		err = dummy;
+		err_cap = sizeof(dummy);
+	}
+	if (ccfg != NULL) {
+		cc = *ccfg;
+	} else {
+		nc_coord_config_default(&cc);
+		cc.peer_cap = NC_COORDS_PEER_CAP;
+	}
+	if (cc.dims != NC_PROTO_MAX_DIMS) {
+		snprintf(err, err_cap,
+			 "coordinate dims must be %d (serf's payload)",
+			 NC_PROTO_MAX_DIMS);
+		return NULL;
+	}
+	if (self == NULL || self[0] == '\0' ||
+	    strlen(self) > NC_GOSSIP_NAME_MAX) {
+		snprintf(err, err_cap, "bad node name");
+		return NULL;
+	}
+	struct nc_api_coords *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		snprintf(err, err_cap, "out of memory");
+		return NULL;
+	}
+	snprintf(c->self, sizeof(c->self), "%s", self);
+	if (cfg != NULL)
+		c->cfg = *cfg;
+	else
+		nc_api_coords_config_default(&c->cfg);
+	if (c->cfg.max_entries == 0)
+		c->cfg.max_entries = 65536;
+	c->client = nc_coord_client_new(&cc, err, err_cap);
+	if (c->client == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->dims = cc.dims;
+	c->started = now;
+	c->tokens_at = now;
+	return c;
+}
+
+void
+nc_api_coords_delete(struct nc_api_coords *c)
+{
+	if (c == NULL)
+		return;
+	nc_coord_client_delete(c->client);
+	free(c->ent);
+	free(c->slots);
+	free(c);
+}
+
+void
+nc_api_coords_set_gossip(struct nc_api_coords *c, struct nc_gossip *g)
+{
+	c->g = g;
+}
+
+struct nc_coord_client *
+nc_api_coords_client(struct nc_api_coords *c)
+{
+	return c->client;
+}
+
+void
+nc_api_coords_stats(const struct nc_api_coords *c,
+		    struct nc_api_coords_stats *out)
+{
+	*out = c->st;
+	out->cached = 0;
+	for (size_t i = 0; i < c->n_ent; i++)
+		out->cached += c->ent[i].used && c->ent[i].has_coord;
+}
+
+/* ------------------------------------------------------------------ */
+/* Probes                                                             */
+/* ------------------------------------------------------------------ */
+
+/** Coordinate values we accept from the network. */
+static bool
+coord_sane(const struct nc_api_coords *c, const struct nc_coord *x)
+{
+	if (x->dims != c->dims || nc_coord_check(x) != 0)
+		return false;
+	for (unsigned i = 0; i < x->dims; i++)
+		if (fabs(x->vec[i]) > NC_COORDS_VALUE_MAX)
+			return false;
+	return fabs(x->adjustment) <= NC_COORDS_VALUE_MAX &&
+	       x->height <= NC_COORDS_VALUE_MAX &&
+	       x->error <= NC_COORDS_VALUE_MAX;
+}
+
+size_t
+nc_api_coords_ack_payload(struct nc_api_coords *c, char *buf, size_t cap)
+{
+	struct nc_coord me;
+	struct nc_proto_coord pc;
+	nc_coord_client_get(c->client, &me);
+	memset(&pc, 0, sizeof(pc));
+	pc.dims = me.dims;
+	memcpy(pc.vec, me.vec, sizeof(double) * me.dims);
+	pc.error = me.error;
+	pc.adjustment = me.adjustment;
+	pc.height = me.height;
+	int n = nc_proto_encode_coord(buf, cap, &pc);
+	return n > 0 ? (size_t)n : 0;
+}
+
+int
+nc_api_coords_probe_done(struct nc_api_coords *c, double now,
+			 const char *peer, double rtt_s, const char *payload,
+			 size_t len)
+{
+	struct nc_proto_coord pc;
+	struct nc_coord x;
+	if (payload == NULL || len == 0) {
+		c->st.payload_missing++;
+		return -EINVAL;
+	}
+	const char *pos = payload;
+	if (nc_proto_decode_coord(&pos, payload + len, &pc) != 0) {
+		c->st.payload_bad_decode++;
+		return -EINVAL;
+	}
+	memset(&x, 0, sizeof(x));
+	x.dims = pc.dims;
+	memcpy(x.vec, pc.vec, sizeof(double) * pc.dims);
+	x.error = pc.error;
+	x.adjustment = pc.adjustment;
+	x.height = pc.height;
+	if (!coord_sane(c, &x)) {
+		c->st.payload_bad_value++;
+		return -ERANGE;
+	}
+	struct entry *e = NULL;
+	if (strcmp(peer, c->self) != 0)
+		e = get_entry(c, peer, true);
+	if (e != NULL) {
+		e->has_coord = true;
+		e->coord = x;
+		e->produced = now;
+		e->source = NC_API_SRC_PROBE;
+		e->via[0] = '\0';
+		e->measured_rtt = rtt_s;
+		e->measured_at = now;
+	}
+	if (nc_coord_client_update(c->client, peer, &x, rtt_s, NULL) != 0) {
+		c->st.client_rejected++;
+		return -EINVAL;
+	}
+	c->st.probe_updates++;
+	return 0;
+}
+
+void
+nc_api_coords_member_joined(struct nc_api_coords *c, double now,
+			    const char *name)
+{
+	if (strcmp(name, c->self) == 0)
+		return;
+	struct entry *e = get_entry(c, name, true);
+	if (e != NULL)
+		e->joined_at = now;
+}
+
+void
+nc_api_coords_member_reaped(struct nc_api_coords *c, const char *name)
+{
+	long i = find_idx(c, name);
+	nc_coord_client_forget(c->client, name);
+	if (i < 0)
+		return;
+	c->ent[i].used = false;
+	/* Rebuild the index without it. If that fails (OOM) the old slot
+	 * still points here; the empty name below never matches. */
+	rehash(c, c->n_slots);
+	c->ent[i].name[0] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Lookup                                                             */
+/* ------------------------------------------------------------------ */
+
+int
+nc_api_coords_get(struct nc_api_coords *c, double now, const char *name,
+		  struct nc_api_coord_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->measured_rtt_s = NAN;
+	out->measured_age_s = NAN;
+	out->via = "";
+	if (strcmp(name, c->self) == 0) {
+		nc_coord_client_get(c->client, &c->self_coord);
+		out->has_coord = true;
+		out->coord = &c->self_coord;
+		out->age_s = 0;
+		out->source = NC_API_SRC_SELF;
+		return 0;
+	}
+	long i = find_idx(c, name);
+	if (i < 0)
+		return -1;
+	const struct entry *e = &c->ent[i];
+	out->has_coord = e->has_coord;
+	out->coord = e->has_coord ? &e->coord : NULL;
+	out->age_s = e->has_coord ? now - e->produced : NAN;
+	out->source = e->has_coord ? (enum nc_api_coord_source)e->source
+				   : NC_API_SRC_NONE;
+	out->via = e->via;
+	if (!isnan(e->measured_at)) {
+		out->measured_rtt_s = e->measured_rtt;
+		out->measured_age_s = now - e->measured_at;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Coordinate gossip                                                  */
+/* ------------------------------------------------------------------ */
+
+bool
+nc_api_member_is_nc(const struct nc_gossip_member *m)
+{
+	struct nc_proto_tag tags[NC_PROTO_MAX_TAGS];
+	unsigned n = 0;
+	if (m->meta_len == 0 || m->meta[0] != NC_PROTO_SERF_TAG_MAGIC)
+		return false;
+	if (nc_proto_decode_tags((const char *)m->meta, m->meta_len, tags,
+				 NC_PROTO_MAX_TAGS, &n) != 0)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (tags[i].key.len == strlen(NC_API_COORDS_TAG) &&
+		    memcmp(tags[i].key.data, NC_API_COORDS_TAG,
+			   tags[i].key.len) == 0)
+			return true;
+	return false;
+}
+
+static void
+put_u16(char *p, unsigned v)
+{
+	p[0] = (char)(v >> 8);
+	p[1] = (char)v;
+}
+
+static unsigned
+get_u16(const char *p)
+{
+	return (unsigned)(uint8_t)p[0] << 8 | (uint8_t)p[1];
+}
+
+static void
+put_f32(char *p, double v)
+{
+	float f = (float)v;
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	p[0] = (char)(u >> 24);
+	p[1] = (char)(u >> 16);
+	p[2] = (char)(u >> 8);
+	p[3] = (char)u;
+}
+
+static double
+get_f32(const char *p)
+{
+	uint32_t u = (uint32_t)(uint8_t)p[0] << 24 |
+		     (uint32_t)(uint8_t)p[1] << 16 |
+		     (uint32_t)(uint8_t)p[2] << 8 | (uint32_t)(uint8_t)p[3];
+	float f;
+	memcpy(&f, &u, 4);
+	return (double)f;
+}
+
+static size_t
+entry_size(const struct nc_api_coords *c, const char *name)
+{
+	return NC_COORDS_ENTRY_FIXED + strlen(name) + 4u * c->dims;
+}
+
+static size_t
+put_entry(char *p, const char *name, double age, bool own,
+	  const struct nc_coord *x)
+{
+	size_t nl = strlen(name), o = 0;
+	double ds = age * 10.0;
+	p[o++] = (char)nl;
+	memcpy(p + o, name, nl);
+	o += nl;
+	put_u16(p + o, ds <= 0 ? 0 : ds >= 65535 ? 65535 : (unsigned)ds);
+	o += 2;
+	p[o++] = (char)(own ? 1 : 0);
+	p[o++] = (char)x->dims;
+	for (unsigned i = 0; i < x->dims; i++, o += 4)
+		put_f32(p + o, x->vec[i]);
+	put_f32(p + o, x->error);
+	put_f32(p + o + 4, x->adjustment);
+	put_f32(p + o + 8, x->height);
+	return o + 12;
+}
+
+/** Header: 01 83 a5 LTime 00 a4 Node da len name a2 NC da len. */
+static size_t
+header_size(const char *self)
+{
+	return 1 + 1 + 6 + 1 + 5 + 3 + strlen(self) + 3 + 3;
+}
+
+static bool
+member_usable(const struct nc_api_coords *c, const char *name)
+{
+	if (c->g == NULL)
+		return true;
+	const struct nc_gossip_member *m = nc_gossip_member_find(c->g, name);
+	return m != NULL && (m->state == NC_MEMBER_ALIVE ||
+			     m->state == NC_MEMBER_SUSPECT);
+}
+
+size_t
+nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
+			     const struct nc_gossip_member *to, char *buf,
+			     size_t cap)
+{
+	if (c->cfg.gossip_bytes_per_s <= 0)
+		return 0;
+	if (to == NULL) {
+		c->st.skip_no_target++;
+		return 0;
+	}
+	if (!nc_api_member_is_nc(to) || to->is_self) {
+		c->st.skip_not_nc++;
+		return 0;
+	}
+	/* Refill the bucket (two packets' worth at most). */
+	double burst = 2.0 * 1400;
+	c->tokens += (now - c->tokens_at) * c->cfg.gossip_bytes_per_s;
+	if (c->tokens > burst)
+		c->tokens = burst;
+	c->tokens_at = now;
+
+	size_t room = cap;
+	bool boost = false;
+	struct entry *te = get_entry(c, to->name, false);
+	if (te != NULL && c->cfg.new_member_window_s > 0 &&
+	    now - te->joined_at < c->cfg.new_member_window_s &&
+	    te->joined_at - c->started >= c->cfg.new_member_window_s &&
+	    now - te->last_boost >= NC_COORDS_BOOST_GAP) {
+		boost = true;
+	} else {
+		if (c->tokens < NC_COORDS_MIN_MSG) {
+			c->st.skip_budget++;
+			return 0;
+		}
+		if ((double)room > c->tokens)
+			room = (size_t)c->tokens;
+	}
+	size_t hdr = header_size(c->self);
+	struct nc_coord me;
+	nc_coord_client_get(c->client, &me);
+	if (room < hdr + 2 + entry_size(c, c->self) ||
+	    strlen(c->self) > 255)
+		return 0;
+
+	/* Payload first, at its final offset. */
+	char *pl = buf + hdr;
+	size_t o = 2, n = 0, pl_room = room - hdr;
+	o += put_entry(pl + o, c->self, 0, true, &me);
+	n++;
+	size_t scanned = 0;
+	while (n < 255 && scanned < c->n_ent && c->n_ent > 0) {
+		size_t i = c->cursor % c->n_ent;
+		struct entry *e = &c->ent[i];
+		if (!e->used || !e->has_coord || e == te ||
+		    now - e->produced > c->cfg.relay_max_age_s ||
+		    !member_usable(c, e->name)) {
+			c->cursor = i + 1;
+			scanned++;
+			continue;
+		}
+		size_t es = entry_size(c, e->name);
+		if (o + es > pl_room)
+			break;
+		o += put_entry(pl + o, e->name, now - e->produced, false,
+			       &e->coord);
+		n++;
+		c->cursor = i + 1;
+		scanned++;
+	}
+	pl[0] = NC_COORDS_MSG_VERSION;
+	pl[1] = (char)n;
+
+	/* Serf join intent disguise around it. */
+	size_t h = 0, sl = strlen(c->self);
+	buf[h++] = NC_PROTO_SERF_JOIN;
+	buf[h++] = (char)0x83;
+	buf[h++] = (char)0xa5;
+	memcpy(buf + h, "LTime", 5);
+	h += 5;
+	buf[h++] = 0x00;
+	buf[h++] = (char)0xa4;
+	memcpy(buf + h, "Node", 4);
+	h += 4;
+	buf[h++] = (char)0xda;
+	put_u16(buf + h, (unsigned)sl);
+	h += 2;
+	memcpy(buf + h, c->self, sl);
+	h += sl;
+	buf[h++] = (char)0xa2;
+	buf[h++] = 'N';
+	buf[h++] = 'C';
+	buf[h++] = (char)0xda;
+	put_u16(buf + h, (unsigned)o);
+	h += 2;
+	if (h != hdr)
+		return 0; /* cannot happen: header_size() agrees */
+
+	if (boost) {
+		te->last_boost = now;
+		c->st.gossip_boosts++;
+	} else {
+		c->tokens -= (double)(h + o);
+	}
+	c->st.gossip_msgs_out++;
+	c->st.gossip_bytes_out += h + o;
+	c->st.gossip_entries_out += n;
+	return h + o;
+}
+
+/** Read a msgpack raw string (fixstr / str8 / str16). */
+static int
+read_str(const char **p, const char *end, const char **s, size_t *len)
+{
+	if (*p >= end)
+		return -1;
+	uint8_t t = (uint8_t)**p;
+	(*p)++;
+	if ((t & 0xe0) == 0xa0) {
+		*len = t & 0x1f;
+	} else if (t == 0xd9) {
+		if (end - *p < 1)
+			return -1;
+		*len = (uint8_t)**p;
+		(*p)++;
+	} else if (t == 0xda) {
+		if (end - *p < 2)
+			return -1;
+		*len = get_u16(*p);
+		*p += 2;
+	} else {
+		return -1;
+	}
+	if ((size_t)(end - *p) < *len)
+		return -1;
+	*s = *p;
+	*p += *len;
+	return 0;
+}
+
+/** Apply the payload of one message from @a sender. */
+static int
+apply_payload(struct nc_api_coords *c, double now, const char *sender,
+	      const char *p, const char *end)
+{
+	if (end - p < 2 || (uint8_t)p[0] != NC_COORDS_MSG_VERSION)
+		return -1;
+	unsigned n = (uint8_t)p[1];
+	p += 2;
+	for (unsigned k = 0; k < n; k++) {
+		char name[NC_GOSSIP_NAME_MAX + 1];
+		struct nc_coord x;
+		if (end - p < 1)
+			return -1;
+		size_t nl = (uint8_t)*p++;
+		if (nl == 0 || nl > NC_GOSSIP_NAME_MAX ||
+		    (size_t)(end - p) < nl + 4)
+			return -1;
+		memcpy(name, p, nl);
+		name[nl] = '\0';
+		p += nl;
+		double age = get_u16(p) / 10.0;
+		p += 2;
+		p++; /* flags: informational */
+		unsigned dims = (uint8_t)*p++;
+		if (dims == 0 || dims > NC_COORD_DIMS_MAX ||
+		    (size_t)(end - p) < 4u * dims + 12)
+			return -1;
+		memset(&x, 0, sizeof(x));
+		x.dims = dims;
+		for (unsigned i = 0; i < dims; i++, p += 4)
+			x.vec[i] = get_f32(p);
+		x.error = get_f32(p);
+		x.adjustment = get_f32(p + 4);
+		x.height = get_f32(p + 8);
+		p += 12;
+		if (memchr(name, '\0', nl) != NULL || !coord_sane(c, &x)) {
+			c->st.gossip_entries_bad++;
+			continue;
+		}
+		if (strcmp(name, c->self) == 0) {
+			c->st.gossip_entries_old++;
+			continue;
+		}
+		bool known = c->g == NULL ||
+			     nc_gossip_member_find(c->g, name) != NULL;
+		struct entry *e = known ? get_entry(c, name, true) : NULL;
+		double produced = now - age;
+		if (e == NULL || (e->has_coord && e->produced >= produced)) {
+			c->st.gossip_entries_old++;
+			continue;
+		}
+		e->has_coord = true;
+		e->coord = x;
+		e->produced = produced;
+		e->source = NC_API_SRC_GOSSIP;
+		snprintf(e->via, sizeof(e->via), "%s", sender);
+		c->st.gossip_entries_new++;
+	}
+	return 0;
+}
+
+int
+nc_api_coords_user_msg(struct nc_api_coords *c, double now, const char *buf,
+		       size_t len)
+{
+	const char *p = buf, *end = buf + len;
+	const char *node = NULL, *nc = NULL;
+	size_t node_len = 0, nc_len = 0;
+	if (len < 4 || (uint8_t)p[0] != NC_PROTO_SERF_JOIN ||
+	    ((uint8_t)p[1] & 0xf0) != 0x80)
+		return 0;
+	unsigned keys = (uint8_t)p[1] & 0x0f;
+	p += 2;
+	for (unsigned k = 0; k < keys; k++) {
+		const char *key;
+		size_t kl;
+		if (read_str(&p, end, &key, &kl) != 0)
+			return 0;
+		if (kl == 5 && memcmp(key, "LTime", 5) == 0) {
+			if (p >= end || (uint8_t)*p > 0x7f)
+				return 0;
+			p++;
+		} else if (kl == 4 && memcmp(key, "Node", 4) == 0) {
+			if (read_str(&p, end, &node, &node_len) != 0)
+				return 0;
+		} else if (kl == 2 && memcmp(key, "NC", 2) == 0) {
+			if (read_str(&p, end, &nc, &nc_len) != 0) {
+				c->st.gossip_msgs_bad++;
+				return 1;
+			}
+		} else {
+			return 0; /* a real serf join intent has no others */
+		}
+	}
+	if (nc == NULL)
+		return 0; /* a real join intent: not ours */
+	c->st.gossip_msgs_in++;
+	c->st.gossip_bytes_in += len;
+	char sender[NC_GOSSIP_NAME_MAX + 1] = "";
+	if (node != NULL && node_len <= NC_GOSSIP_NAME_MAX) {
+		memcpy(sender, node, node_len);
+		sender[node_len] = '\0';
+	}
+	if (apply_payload(c, now, sender, nc, nc + nc_len) != 0)
+		c->st.gossip_msgs_bad++;
+	return 1;
+}

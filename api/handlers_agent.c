@@ -1,0 +1,244 @@
+/*
+ * api/handlers_agent.c - the mutating endpoints (NC_API_WRITE: refused
+ * without a token unless the config allows unauthenticated writes):
+ *
+ *   PUT /v1/agent/join?address=IP[:PORT]  push/pull join; the request
+ *       waits (suspended MHD connection) until the join finished:
+ *       200 {"Joined": n}, or 502 when nobody answered.
+ *   PUT /v1/agent/leave                   200 {} then the agent's
+ *       graceful leave (the hook runs once the response is queued).
+ *   GET /v1/agent/keyring                 {"Keys": [...], "Primary": ...}
+ *       (read-only, but key material: needs the token when one is set)
+ *   PUT /v1/agent/keyring/install|use|remove  body {"Key": "<base64>"}
+ *
+ * Keyring changes are local to this agent (serf's `keys` command fans out
+ * over a query; run it on every agent, or use serf's). An agent started
+ * without -encrypt has no keyring: 409.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/api_int.h"
+#include "gossip/crypto.h"
+#include "gossip/gossip.h"
+#include "gossip/proto.h"
+
+/* ------------------------------------------------------------------ */
+/* join / leave                                                       */
+/* ------------------------------------------------------------------ */
+
+static void
+join_done(void *arg, int joined)
+{
+	struct nc_api_pending *p = arg;
+	if (joined > 0) {
+		cJSON *o = cJSON_CreateObject();
+		if (o != NULL)
+			cJSON_AddNumberToObject(o, "Joined", joined);
+		nc_api_resume(p, 200, o, "out of memory");
+	} else {
+		nc_api_resume(p, 502, NULL,
+			      "join failed: no address answered");
+	}
+}
+
+static int
+join(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
+     size_t err_cap)
+{
+	struct nc_api *api = ctx;
+	const char *v = nc_api_query(req, "address");
+	struct nc_addr a;
+	if (v == NULL || v[0] == '\0') {
+		snprintf(err, err_cap, "missing parameter \"address\"");
+		return 400;
+	}
+	if (nc_addr_parse(v, 7946, &a) != 0) {
+		snprintf(err, err_cap,
+			 "bad parameter \"address\": \"%.128s\" (want a "
+			 "numeric IP[:PORT])",
+			 v);
+		return 400;
+	}
+	if (api->gossip == NULL) {
+		snprintf(err, err_cap, "no gossip instance");
+		return 503;
+	}
+	struct nc_api_pending *p = nc_api_suspend(req);
+	if (p == NULL) {
+		/* No socket (or OOM): start it and answer at once. */
+		if (nc_gossip_join(api->gossip, &a, 1, NULL, NULL) < 0) {
+			snprintf(err, err_cap, "join failed to start");
+			return 500;
+		}
+		*out = cJSON_CreateObject();
+		if (*out == NULL)
+			return nc__api_oom(err, err_cap);
+		cJSON_AddNumberToObject(*out, "Joined", 0);
+		cJSON_AddBoolToObject(*out, "Pending", true);
+		return 200;
+	}
+	int rc = nc_gossip_join(api->gossip, &a, 1, join_done, p);
+	if (rc < 0) {
+		nc_api_resume(p, 500, NULL, "join failed to start");
+		return NC_API_SUSPEND;
+	}
+	return NC_API_SUSPEND;
+}
+
+static int
+leave(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
+      size_t err_cap)
+{
+	struct nc_api *api = ctx;
+	(void)req;
+	(void)out;
+	if (api->cfg.leave == NULL) {
+		snprintf(err, err_cap, "leave is not available here");
+		return 501;
+	}
+	api->leave_asked = true;
+	return 200;
+}
+
+/* ------------------------------------------------------------------ */
+/* keyring                                                            */
+/* ------------------------------------------------------------------ */
+
+static int
+no_keyring(char *err, size_t err_cap)
+{
+	snprintf(err, err_cap,
+		 "encryption is not enabled on this agent (start it with "
+		 "-encrypt)");
+	return 409;
+}
+
+static int
+keyring_list(void *ctx, const struct nc_api_request *req, cJSON **out,
+	     char *err, size_t err_cap)
+{
+	struct nc_api *api = ctx;
+	struct nc_crypto_keyring *kr = api->cfg.keyring;
+	(void)req;
+	if (kr == NULL)
+		return no_keyring(err, err_cap);
+	cJSON *o = cJSON_CreateObject();
+	cJSON *keys = cJSON_AddArrayToObject(o, "Keys");
+	if (o == NULL || keys == NULL) {
+		cJSON_Delete(o);
+		return nc__api_oom(err, err_cap);
+	}
+	unsigned n = nc_crypto_keyring_count(kr);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t key[NC_CRYPTO_KEY_MAX];
+		char b64[NC_CRYPTO_KEY_B64_LEN + 1];
+		int len = nc_crypto_keyring_get(kr, i, key, sizeof(key));
+		if (len < 0 ||
+		    nc_crypto_key_to_base64(key, (size_t)len, b64,
+					    sizeof(b64)) < 0)
+			continue;
+		memset(key, 0, sizeof(key));
+		cJSON_AddItemToArray(keys, cJSON_CreateString(b64));
+		if (i == 0)
+			cJSON_AddStringToObject(o, "Primary", b64);
+		memset(b64, 0, sizeof(b64));
+	}
+	if (n == 0)
+		cJSON_AddStringToObject(o, "Primary", "");
+	*out = o;
+	return 200;
+}
+
+static int
+keyring_op(void *ctx, const struct nc_api_request *req, cJSON **out,
+	   char *err, size_t err_cap)
+{
+	struct nc_api *api = ctx;
+	struct nc_crypto_keyring *kr = api->cfg.keyring;
+	const char *op = req->suffix;
+	(void)out;
+	if (strcmp(op, "install") != 0 && strcmp(op, "use") != 0 &&
+	    strcmp(op, "remove") != 0) {
+		snprintf(err, err_cap,
+			 "no such endpoint: /v1/agent/keyring/%.64s (want "
+			 "install, use or remove)",
+			 op);
+		return 404;
+	}
+	if (kr == NULL)
+		return no_keyring(err, err_cap);
+	if (req->body == NULL || req->body_len == 0) {
+		snprintf(err, err_cap, "missing body {\"Key\": \"<base64>\"}");
+		return 400;
+	}
+	cJSON *j = cJSON_ParseWithLength(req->body, req->body_len);
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "Key");
+	if (j == NULL || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		snprintf(err, err_cap, "body is not a JSON object");
+		return 400;
+	}
+	if (!cJSON_IsString(k)) {
+		cJSON_Delete(j);
+		snprintf(err, err_cap,
+			 "bad parameter \"Key\": want a base64 string");
+		return 400;
+	}
+	uint8_t key[NC_CRYPTO_KEY_MAX];
+	size_t key_len = 0;
+	char why[128] = "";
+	int rc = nc_crypto_key_parse_base64(k->valuestring, key, &key_len, why,
+					    sizeof(why));
+	cJSON_Delete(j);
+	if (rc != 0) {
+		snprintf(err, err_cap, "bad parameter \"Key\": %s",
+			 why[0] ? why : "want base64 of 16, 24 or 32 bytes");
+		return 400;
+	}
+	if (strcmp(op, "install") == 0)
+		rc = nc_crypto_keyring_install(kr, key, key_len);
+	else if (strcmp(op, "use") == 0)
+		rc = nc_crypto_keyring_use(kr, key, key_len);
+	else
+		rc = nc_crypto_keyring_remove(kr, key, key_len);
+	memset(key, 0, sizeof(key));
+	switch (rc) {
+	case 0:
+		return 200;
+	case NC_CRYPTO_ENOTFOUND:
+		snprintf(err, err_cap, "key is not installed");
+		return 404;
+	case NC_CRYPTO_EPRIMARY:
+		snprintf(err, err_cap,
+			 "cannot remove the primary key (use another first)");
+		return 409;
+	case NC_CRYPTO_EFULL:
+		snprintf(err, err_cap, "keyring is full");
+		return 409;
+	default:
+		snprintf(err, err_cap, "bad parameter \"Key\": %s",
+			 nc_proto_strerror(rc));
+		return 400;
+	}
+}
+
+int
+nc__api_add_agent_routes(struct nc_api *api)
+{
+	int rc = 0;
+	rc |= nc_api_route_add_ex(api, "PUT", "/v1/agent/join", NC_API_WRITE,
+				  join, api);
+	rc |= nc_api_route_add_ex(api, "PUT", "/v1/agent/leave", NC_API_WRITE,
+				  leave, api);
+	rc |= nc_api_route_add_ex(api, "GET", "/v1/agent/keyring", 0,
+				  keyring_list, api);
+	rc |= nc_api_route_add_ex(api, "PUT", "/v1/agent/keyring/",
+				  NC_API_PREFIX | NC_API_WRITE, keyring_op,
+				  api);
+	return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,768 @@
+/*
+ * api/handlers_coord.c - the coordinate endpoints:
+ *
+ *   GET /v1/agent/self              this node, its tags and coordinate
+ *   GET /v1/coordinate/nodes        Consul's [{Node, Segment, Coord}]
+ *   GET /v1/coordinate/node/<name>  the same for one node (404 unknown)
+ *   GET /v1/rtt?from=A&to=B         estimated (and measured) RTT
+ *   GET /v1/nearest?from=A&n=5&tag=k:v&status=alive   (or coord=<json>)
+ *   GET /v1/failover?from=A&group=<tag key>&skip-local=1
+ *
+ * Ranking uses coord/'s nc_coord_rank_nearest / nc_coord_rank_failover
+ * with the estimate of the local client's algorithm
+ * (nc_coord_estimate_rtt), over the gossip member table joined with the
+ * coordinate cache (api/coords.c). The source node is left out of its own
+ * answers. Unhealthy members (anything but alive) are left out of nearest
+ * unless status= asks for them; failover lists them after the healthy
+ * members of their group and leaves them out of the median.
+ *
+ * Coordinates are in seconds (Serf's unit) in "Coord"; RTTs are reported
+ * in milliseconds in fields named *Ms. Extra fields beyond Consul's shape
+ * on /v1/coordinate/nodes and /node: "AgeS", "Source" (self|probe|gossip), "Via".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/api_int.h"
+#include "coord/coord.h"
+#include "gossip/gossip.h"
+
+/** Default and largest n of /v1/nearest. Nothing special in the cap. */
+#define NEAREST_DEFAULT 5
+#define NEAREST_MAX 100000
+
+cJSON *
+nc__api_coord_json(const struct nc_coord *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *v = cJSON_AddArrayToObject(o, "Vec");
+	if (o == NULL || v == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	for (unsigned i = 0; i < c->dims; i++) {
+		cJSON *x = cJSON_CreateNumber(c->vec[i]);
+		if (x == NULL) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+		cJSON_AddItemToArray(v, x);
+	}
+	if (cJSON_AddNumberToObject(o, "Error", c->error) == NULL ||
+	    cJSON_AddNumberToObject(o, "Adjustment", c->adjustment) == NULL ||
+	    cJSON_AddNumberToObject(o, "Height", c->height) == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static enum nc_coord_algo
+api_algo(const struct nc_api *api)
+{
+	if (api->cfg.coords == NULL)
+		return NC_COORD_ALGO_NC;
+	return nc_coord_client_config(nc_api_coords_client(api->cfg.coords))
+		->algo;
+}
+
+/** Add a number, or null for NAN. */
+static cJSON *
+add_num_or_null(cJSON *o, const char *k, double v)
+{
+	if (isnan(v) || isinf(v))
+		return cJSON_AddNullToObject(o, k);
+	return cJSON_AddNumberToObject(o, k, v);
+}
+
+/** Parse Consul's Coord JSON into *out (dims must be 8). */
+static int
+parse_coord_param(const struct nc_api *api, const char *text,
+		  struct nc_coord *out, char *err, size_t err_cap)
+{
+	cJSON *j = cJSON_Parse(text);
+	const cJSON *vec = cJSON_GetObjectItemCaseSensitive(j, "Vec");
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "Error");
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "Adjustment");
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "Height");
+	unsigned want = 8;
+	if (api->cfg.coords != NULL)
+		want = nc_coord_client_config(
+			       nc_api_coords_client(api->cfg.coords))
+			       ->dims;
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsObject(j) || !cJSON_IsArray(vec) ||
+	    cJSON_GetArraySize(vec) != (int)want ||
+	    (e != NULL && !cJSON_IsNumber(e)) ||
+	    (a != NULL && !cJSON_IsNumber(a)) ||
+	    (h != NULL && !cJSON_IsNumber(h)))
+		goto bad;
+	out->dims = want;
+	int i = 0;
+	const cJSON *x;
+	cJSON_ArrayForEach(x, vec)
+	{
+		if (!cJSON_IsNumber(x))
+			goto bad;
+		out->vec[i++] = x->valuedouble;
+	}
+	out->error = e != NULL ? e->valuedouble : 1.5;
+	out->adjustment = a != NULL ? a->valuedouble : 0;
+	out->height = h != NULL ? h->valuedouble : 1e-5;
+	if (nc_coord_check(out) != 0)
+		goto bad;
+	cJSON_Delete(j);
+	return 0;
+bad:
+	cJSON_Delete(j);
+	snprintf(err, err_cap,
+		 "bad parameter \"coord\": want {\"Vec\":[%u numbers],"
+		 "\"Error\",\"Adjustment\",\"Height\"}",
+		 want);
+	return 400;
+}
+
+/**
+ * Resolve the source: coord= (raw coordinate) or from= (a node, default
+ * this one). *has is false when the node has no coordinate yet.
+ */
+static int
+resolve_source(struct nc_api *api, const struct nc_api_request *req,
+	       double now, const char **from, struct nc_coord *src,
+	       bool *has, char *err, size_t err_cap)
+{
+	const char *f = nc_api_query(req, "from");
+	const char *cp = nc_api_query(req, "coord");
+	*has = false;
+	if (cp != NULL) {
+		if (f != NULL) {
+			snprintf(err, err_cap,
+				 "bad parameter \"coord\": give either from "
+				 "or coord");
+			return 400;
+		}
+		int rc = parse_coord_param(api, cp, src, err, err_cap);
+		if (rc != 0)
+			return rc;
+		*from = "";
+		*has = true;
+		return 0;
+	}
+	if (f != NULL && f[0] == '\0') {
+		snprintf(err, err_cap, "bad parameter \"from\": empty");
+		return 400;
+	}
+	if (f == NULL) {
+		if (api->gossip == NULL) {
+			snprintf(err, err_cap, "no gossip instance");
+			return 503;
+		}
+		f = nc_gossip_self(api->gossip)->name;
+	}
+	if (api->gossip == NULL ||
+	    nc_gossip_member_find(api->gossip, f) == NULL) {
+		snprintf(err, err_cap, "unknown node \"%.128s\"", f);
+		return 404;
+	}
+	*from = f;
+	struct nc_api_coord_info ci;
+	if (api->cfg.coords != NULL &&
+	    nc_api_coords_get(api->cfg.coords, now, f, &ci) == 0 &&
+	    ci.has_coord) {
+		*src = *ci.coord;
+		*has = true;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* /v1/agent/self                                                     */
+/* ------------------------------------------------------------------ */
+
+static int
+agent_self(void *ctx, const struct nc_api_request *req, cJSON **out,
+	   char *err, size_t err_cap)
+{
+	struct nc_api *api = ctx;
+	(void)req;
+	if (api->gossip == NULL) {
+		snprintf(err, err_cap, "no gossip instance");
+		return 503;
+	}
+	const struct nc_gossip_member *me = nc_gossip_self(api->gossip);
+	cJSON *o = nc__api_member_json(me);
+	if (o == NULL)
+		return nc__api_oom(err, err_cap);
+	cJSON_AddStringToObject(o, "Version", api->cfg.version);
+	cJSON_AddNumberToObject(o, "HealthScore",
+				nc_gossip_health_score(api->gossip));
+	cJSON_AddNumberToObject(o, "Members",
+				(double)nc_gossip_member_count(api->gossip));
+	if (api->cfg.coords != NULL) {
+		struct nc_api_coord_info ci;
+		struct nc_coord_stats cs;
+		nc_api_coords_get(api->cfg.coords, nc__api_now(api), me->name,
+				  &ci);
+		cJSON *c = nc__api_coord_json(ci.coord);
+		if (c == NULL) {
+			cJSON_Delete(o);
+			return nc__api_oom(err, err_cap);
+		}
+		cJSON_AddItemToObject(o, "Coord", c);
+		nc_coord_client_stats(nc_api_coords_client(api->cfg.coords),
+				      &cs);
+		cJSON *s = cJSON_AddObjectToObject(o, "CoordStats");
+		if (s != NULL) {
+			cJSON_AddNumberToObject(s, "Updates",
+						(double)cs.updates);
+			cJSON_AddNumberToObject(s, "Resets",
+						(double)cs.resets);
+			cJSON_AddNumberToObject(s, "Rejected",
+						(double)cs.rejected);
+			cJSON_AddNumberToObject(s, "MeasuredError",
+						cs.measured_error);
+		}
+	} else {
+		cJSON_AddNullToObject(o, "Coord");
+	}
+	*out = o;
+	return 200;
+}
+
+/* ------------------------------------------------------------------ */
+/* /v1/coordinate/nodes, /v1/coordinate/node/<name>                   */
+/* ------------------------------------------------------------------ */
+
+static cJSON *
+node_coord_json(const char *name, const struct nc_api_coord_info *ci)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *c = nc__api_coord_json(ci->coord);
+	if (o == NULL || c == NULL) {
+		cJSON_Delete(o);
+		cJSON_Delete(c);
+		return NULL;
+	}
+	cJSON_AddStringToObject(o, "Node", name);
+	cJSON_AddStringToObject(o, "Segment", "");
+	cJSON_AddItemToObject(o, "Coord", c);
+	add_num_or_null(o, "AgeS", ci->age_s);
+	cJSON_AddStringToObject(o, "Source",
+				nc_api_coord_source_str(ci->source));
+	if (ci->via != NULL && ci->via[0] != '\0')
+		cJSON_AddStringToObject(o, "Via", ci->via);
+	return o;
+}
+
+static int
+coordinate_list(struct nc_api *api, const char *only, cJSON **out,
+		char *err, size_t err_cap)
+{
+	double now = nc__api_now(api);
+	cJSON *arr = cJSON_CreateArray();
+	if (arr == NULL)
+		return nc__api_oom(err, err_cap);
+	size_t n = api->gossip != NULL ? nc_gossip_member_count(api->gossip)
+				       : 0;
+	bool found = false;
+	for (size_t i = 0; i < n; i++) {
+		const struct nc_gossip_member *m =
+			nc_gossip_member_at(api->gossip, i);
+		struct nc_api_coord_info ci;
+		if (only != NULL && strcmp(m->name, only) != 0)
+			continue;
+		found = true;
+		if (api->cfg.coords == NULL ||
+		    nc_api_coords_get(api->cfg.coords, now, m->name, &ci) !=
+			    0 ||
+		    !ci.has_coord)
+			continue;
+		cJSON *o = node_coord_json(m->name, &ci);
+		if (o == NULL) {
+			cJSON_Delete(arr);
+			return nc__api_oom(err, err_cap);
+		}
+		cJSON_AddItemToArray(arr, o);
+	}
+	if (only != NULL && !found) {
+		cJSON_Delete(arr);
+		snprintf(err, err_cap, "unknown node \"%.128s\"", only);
+		return 404;
+	}
+	*out = arr;
+	return 200;
+}
+
+static int
+coordinate_nodes(void *ctx, const struct nc_api_request *req, cJSON **out,
+		 char *err, size_t err_cap)
+{
+	(void)req;
+	return coordinate_list(ctx, NULL, out, err, err_cap);
+}
+
+static int
+coordinate_node(void *ctx, const struct nc_api_request *req, cJSON **out,
+		char *err, size_t err_cap)
+{
+	if (req->suffix[0] == '\0') {
+		snprintf(err, err_cap, "missing node name in the path");
+		return 400;
+	}
+	return coordinate_list(ctx, req->suffix, out, err, err_cap);
+}
+
+/* ------------------------------------------------------------------ */
+/* /v1/rtt                                                            */
+/* ------------------------------------------------------------------ */
+
+static int
+rtt(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
+    size_t err_cap)
+{
+	struct nc_api *api = ctx;
+	double now = nc__api_now(api);
+	const char *to = nc_api_query(req, "to");
+	const char *from;
+	struct nc_coord src;
+	bool has_src;
+	if (to == NULL || to[0] == '\0') {
+		snprintf(err, err_cap, "missing parameter \"to\"");
+		return 400;
+	}
+	if (nc_api_query(req, "coord") != NULL) {
+		snprintf(err, err_cap,
+			 "bad parameter \"coord\": not supported by /v1/rtt");
+		return 400;
+	}
+	int rc = resolve_source(api, req, now, &from, &src, &has_src, err,
+				err_cap);
+	if (rc != 0)
+		return rc;
+	if (nc_gossip_member_find(api->gossip, to) == NULL) {
+		snprintf(err, err_cap, "unknown node \"%.128s\"", to);
+		return 404;
+	}
+	struct nc_api_coord_info ci;
+	bool has_to = api->cfg.coords != NULL &&
+		      nc_api_coords_get(api->cfg.coords, now, to, &ci) == 0 &&
+		      ci.has_coord;
+	double est = NAN;
+	if (has_src && has_to)
+		est = nc_coord_estimate_rtt(api_algo(api), &src, ci.coord);
+	cJSON *o = cJSON_CreateObject();
+	if (o == NULL)
+		return nc__api_oom(err, err_cap);
+	cJSON_AddStringToObject(o, "From", from);
+	cJSON_AddStringToObject(o, "To", to);
+	add_num_or_null(o, "EstimatedMs", est * 1000.0);
+	bool self = strcmp(from, nc_gossip_self(api->gossip)->name) == 0;
+	if (self && api->cfg.coords != NULL &&
+	    nc_api_coords_get(api->cfg.coords, now, to, &ci) == 0 &&
+	    !isnan(ci.measured_rtt_s)) {
+		cJSON_AddNumberToObject(o, "MeasuredMs",
+					ci.measured_rtt_s * 1000.0);
+		cJSON_AddNumberToObject(o, "MeasuredAgeS", ci.measured_age_s);
+	} else {
+		cJSON_AddNullToObject(o, "MeasuredMs");
+		cJSON_AddNullToObject(o, "MeasuredAgeS");
+	}
+	*out = o;
+	return 200;
+}
+
+/* ------------------------------------------------------------------ */
+/* Candidates                                                         */
+/* ------------------------------------------------------------------ */
+
+struct cand_set {
+	struct nc_coord_candidate *c;
+	const struct nc_gossip_member **m;
+	/** Coordinates copied (the cache pointer moves with self). */
+	struct nc_coord *coords;
+	char (*group)[NC_GOSSIP_META_MAX + 1];
+	size_t n;
+};
+
+static void
+cands_free(struct cand_set *s)
+{
+	free(s->c);
+	free(s->m);
+	free(s->coords);
+	free(s->group);
+}
+
+/**
+ * Every member passing @a f except @a skip, with its coordinate and (if
+ * @a group_key) its group tag value; members lacking the group tag are
+ * left out.
+ */
+static int
+cands_build(struct nc_api *api, double now, const struct nc__api_filter *f,
+	    const char *skip, const char *group_key, struct cand_set *s)
+{
+	size_t n = nc_gossip_member_count(api->gossip);
+	memset(s, 0, sizeof(*s));
+	s->c = calloc(n + 1, sizeof(*s->c));
+	s->m = calloc(n + 1, sizeof(*s->m));
+	s->coords = calloc(n + 1, sizeof(*s->coords));
+	if (group_key != NULL)
+		s->group = calloc(n + 1, sizeof(*s->group));
+	if (s->c == NULL || s->m == NULL || s->coords == NULL ||
+	    (group_key != NULL && s->group == NULL)) {
+		cands_free(s);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct nc_gossip_member *m =
+			nc_gossip_member_at(api->gossip, i);
+		if (f != NULL && !nc__api_filter_match(f, m))
+			continue;
+		if (skip != NULL && strcmp(m->name, skip) == 0)
+			continue;
+		size_t k = s->n;
+		if (group_key != NULL) {
+			if (!nc__api_meta_tag(m->meta, m->meta_len, group_key,
+					      s->group[k],
+					      sizeof(s->group[k])))
+				continue;
+			s->c[k].group = s->group[k];
+		}
+		s->m[k] = m;
+		s->c[k].name = m->name;
+		struct nc_api_coord_info ci;
+		if (api->cfg.coords != NULL &&
+		    nc_api_coords_get(api->cfg.coords, now, m->name, &ci) ==
+			    0 &&
+		    ci.has_coord) {
+			s->coords[k] = *ci.coord;
+			s->c[k].coord = &s->coords[k];
+		}
+		s->n++;
+	}
+	return 0;
+}
+
+static cJSON *
+ranked_member_json(const struct nc_gossip_member *m, double rtt_s)
+{
+	cJSON *o = nc__api_member_json(m);
+	if (o != NULL)
+		add_num_or_null(o, "EstimatedMs", rtt_s * 1000.0);
+	return o;
+}
+
+/* ------------------------------------------------------------------ */
+/* /v1/nearest                                                        */
+/* ------------------------------------------------------------------ */
+
+static int
+parse_n(const char *v, long *out, char *err, size_t err_cap)
+{
+	char *end;
+	long n;
+	if (v == NULL) {
+		*out = NEAREST_DEFAULT;
+		return 0;
+	}
+	n = strtol(v, &end, 10);
+	if (end == v || *end != '\0' || n < 1 || n > NEAREST_MAX) {
+		snprintf(err, err_cap,
+			 "bad parameter \"n\": \"%.32s\" (want an integer "
+			 "1..%d)",
+			 v, NEAREST_MAX);
+		return 400;
+	}
+	*out = n;
+	return 0;
+}
+
+static int
+nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
+	size_t err_cap)
+{
+	struct nc_api *api = ctx;
+	double now = nc__api_now(api);
+	struct nc__api_filter f;
+	const char *from;
+	struct nc_coord src;
+	bool has_src;
+	long n;
+	int rc = parse_n(nc_api_query(req, "n"), &n, err, err_cap);
+	if (rc == 0)
+		rc = nc__api_filter_parse(req, NC__API_ST_ALIVE, &f, err,
+					  err_cap);
+	if (rc == 0)
+		rc = resolve_source(api, req, now, &from, &src, &has_src, err,
+				    err_cap);
+	if (rc != 0)
+		return rc;
+	struct cand_set s;
+	if (cands_build(api, now, &f, from[0] ? from : NULL, NULL, &s) < 0)
+		return nc__api_oom(err, err_cap);
+	size_t want = (size_t)n < s.n ? (size_t)n : s.n;
+	size_t *idx = calloc(want + 1, sizeof(*idx));
+	double *est = calloc(want + 1, sizeof(*est));
+	cJSON *o = cJSON_CreateObject();
+	cJSON *arr = NULL;
+	int got = 0;
+	if (idx == NULL || est == NULL || o == NULL)
+		goto oom;
+	if (want > 0 && has_src) {
+		got = nc_coord_rank_nearest(api_algo(api), &src, s.c, s.n,
+					    NULL, NULL, want, idx, est);
+		if (got < 0)
+			goto oom;
+	} else if (want > 0) {
+		/* No source coordinate: every estimate is unknown; by name. */
+		struct nc_coord origin;
+		memset(&origin, 0, sizeof(origin));
+		origin.dims = s.n > 0 && s.c[0].coord != NULL
+				      ? s.c[0].coord->dims
+				      : 8;
+		for (size_t i = 0; i < s.n; i++)
+			s.c[i].coord = NULL;
+		got = nc_coord_rank_nearest(api_algo(api), &origin, s.c, s.n,
+					    NULL, NULL, want, idx, est);
+		if (got < 0)
+			goto oom;
+		for (int i = 0; i < got; i++)
+			est[i] = NAN;
+	}
+	if (from[0] != '\0')
+		cJSON_AddStringToObject(o, "From", from);
+	else
+		cJSON_AddNullToObject(o, "From");
+	arr = cJSON_AddArrayToObject(o, "Nodes");
+	if (arr == NULL)
+		goto oom;
+	for (int i = 0; i < got; i++) {
+		cJSON *m = ranked_member_json(s.m[idx[i]], est[i]);
+		if (m == NULL)
+			goto oom;
+		cJSON_AddItemToArray(arr, m);
+	}
+	free(idx);
+	free(est);
+	cands_free(&s);
+	*out = o;
+	return 200;
+oom:
+	free(idx);
+	free(est);
+	cands_free(&s);
+	cJSON_Delete(o);
+	return nc__api_oom(err, err_cap);
+}
+
+/* ------------------------------------------------------------------ */
+/* /v1/failover                                                       */
+/* ------------------------------------------------------------------ */
+
+static bool
+parse_bool(const char *v, bool *out)
+{
+	if (v == NULL)
+		return true;
+	if (v[0] == '\0' || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ||
+	    strcmp(v, "yes") == 0) {
+		*out = true;
+		return true;
+	}
+	if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "no") == 0) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+static int
+failover(void *ctx, const struct nc_api_request *req, cJSON **out,
+	 char *err, size_t err_cap)
+{
+	struct nc_api *api = ctx;
+	double now = nc__api_now(api);
+	const char *group = nc_api_query(req, "group");
+	const char *from;
+	struct nc_coord src;
+	bool has_src, skip_local = false;
+	struct nc__api_filter f;
+	if (group == NULL || group[0] == '\0') {
+		snprintf(err, err_cap,
+			 "missing parameter \"group\" (a tag key, e.g. dc)");
+		return 400;
+	}
+	if (!parse_bool(nc_api_query(req, "skip-local"), &skip_local)) {
+		snprintf(err, err_cap,
+			 "bad parameter \"skip-local\": want 1/0/true/false");
+		return 400;
+	}
+	int rc = nc__api_filter_parse(req, NC__API_ST_ALL, &f, err, err_cap);
+	if (rc == 0)
+		rc = resolve_source(api, req, now, &from, &src, &has_src, err,
+				    err_cap);
+	if (rc != 0)
+		return rc;
+	char local[NC_GOSSIP_META_MAX + 1] = "";
+	bool has_local = false;
+	if (from[0] != '\0') {
+		const struct nc_gossip_member *fm =
+			nc_gossip_member_find(api->gossip, from);
+		has_local = nc__api_meta_tag(fm->meta, fm->meta_len, group,
+					     local, sizeof(local));
+	}
+	struct cand_set s;
+	if (cands_build(api, now, &f, from[0] ? from : NULL, group, &s) < 0)
+		return nc__api_oom(err, err_cap);
+	/* Healthy (alive) candidates rank; the rest follow in their group. */
+	size_t nh = 0;
+	struct nc_coord_candidate *hc = calloc(s.n + 1, sizeof(*hc));
+	size_t *hmap = calloc(s.n + 1, sizeof(*hmap));
+	const char **all = calloc(s.n + 1, sizeof(*all));
+	size_t *order = calloc(s.n + 1, sizeof(*order));
+	size_t *uorder = calloc(s.n + 1, sizeof(*uorder));
+	double *ev = calloc(s.n + 1, sizeof(*ev));
+	struct nc_coord_group_rank *gr =
+		calloc(2 * s.n + 2, sizeof(*gr));
+	cJSON *o = cJSON_CreateObject();
+	size_t n_all = 0, n_groups = 0;
+	if (hc == NULL || hmap == NULL || all == NULL || order == NULL ||
+	    uorder == NULL || ev == NULL || gr == NULL || o == NULL)
+		goto oom;
+	for (size_t i = 0; i < s.n; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < n_all && !dup; j++)
+			dup = strcmp(all[j], s.group[i]) == 0;
+		if (!dup)
+			all[n_all++] = s.group[i];
+		if (s.m[i]->state == NC_MEMBER_ALIVE) {
+			hc[nh] = s.c[i];
+			if (!has_src)
+				hc[nh].coord = NULL;
+			hmap[nh++] = i;
+		}
+	}
+	struct nc_coord dummy;
+	memset(&dummy, 0, sizeof(dummy));
+	dummy.dims = 8;
+	rc = nc_coord_rank_failover(api_algo(api), has_src ? &src : &dummy,
+				    hc, nh, NULL, NULL,
+				    skip_local && has_local ? local : NULL,
+				    all, n_all, order, gr, &n_groups);
+	if (rc < 0)
+		goto oom;
+	cJSON_AddStringToObject(o, "From", from);
+	cJSON_AddStringToObject(o, "Group", group);
+	cJSON *groups = cJSON_AddArrayToObject(o, "Groups");
+	if (groups == NULL)
+		goto oom;
+	for (size_t g = 0; g < n_groups; g++) {
+		if (skip_local && has_local && strcmp(gr[g].group, local) == 0)
+			continue;
+		cJSON *go = cJSON_CreateObject();
+		if (go == NULL)
+			goto oom;
+		cJSON_AddItemToArray(groups, go);
+		cJSON_AddStringToObject(go, "Value", gr[g].group);
+		add_num_or_null(go, "MedianMs", gr[g].median_rtt * 1000.0);
+		cJSON *ms = cJSON_AddArrayToObject(go, "Members");
+		if (ms == NULL)
+			goto oom;
+		for (size_t k = 0; k < gr[g].count; k++) {
+			size_t ci = hmap[order[gr[g].first + k]];
+			double e = has_src && s.c[ci].coord != NULL
+					   ? nc_coord_estimate_rtt(
+						     api_algo(api), &src,
+						     s.c[ci].coord)
+					   : NAN;
+			cJSON *m = cJSON_CreateObject();
+			if (m == NULL)
+				goto oom;
+			cJSON_AddItemToArray(ms, m);
+			cJSON_AddStringToObject(m, "Name", s.m[ci]->name);
+			cJSON_AddStringToObject(
+				m, "Status",
+				nc_api_status_str(s.m[ci]->state));
+			add_num_or_null(m, "EstimatedMs", e * 1000.0);
+		}
+		/* Unhealthy members of the group, by estimate (few:
+		 * insertion sort). */
+		size_t nu = 0;
+		for (size_t i = 0; i < s.n; i++)
+			if (s.m[i]->state != NC_MEMBER_ALIVE &&
+			    strcmp(s.group[i], gr[g].group) == 0)
+				uorder[nu++] = i;
+		for (size_t i = 0; i < nu; i++)
+			ev[i] = has_src && s.c[uorder[i]].coord != NULL
+					? nc_coord_estimate_rtt(
+						  api_algo(api), &src,
+						  s.c[uorder[i]].coord)
+					: INFINITY;
+		for (size_t i = 1; i < nu; i++) {
+			for (size_t j = i; j > 0 && ev[j] < ev[j - 1]; j--) {
+				double t = ev[j];
+				ev[j] = ev[j - 1];
+				ev[j - 1] = t;
+				size_t u = uorder[j];
+				uorder[j] = uorder[j - 1];
+				uorder[j - 1] = u;
+			}
+		}
+		for (size_t i = 0; i < nu; i++) {
+			const struct nc_gossip_member *um = s.m[uorder[i]];
+			cJSON *m = cJSON_CreateObject();
+			if (m == NULL)
+				goto oom;
+			cJSON_AddItemToArray(ms, m);
+			cJSON_AddStringToObject(m, "Name", um->name);
+			cJSON_AddStringToObject(m, "Status",
+						nc_api_status_str(um->state));
+			add_num_or_null(m, "EstimatedMs",
+					isinf(ev[i]) ? NAN : ev[i] * 1000.0);
+		}
+	}
+	free(hc);
+	free(hmap);
+	free(all);
+	free(order);
+	free(uorder);
+	free(ev);
+	free(gr);
+	cands_free(&s);
+	*out = o;
+	return 200;
+oom:
+	free(hc);
+	free(hmap);
+	free(all);
+	free(order);
+	free(uorder);
+	free(ev);
+	free(gr);
+	cands_free(&s);
+	cJSON_Delete(o);
+	return nc__api_oom(err, err_cap);
+}
+
+int
+nc__api_add_coord_routes(struct nc_api *api)
+{
+	int rc = 0;
+	rc |= nc_api_route_add_ex(api, "GET", "/v1/agent/self", 0, agent_self,
+				  api);
+	rc |= nc_api_route_add_ex(api, "GET", "/v1/coordinate/nodes", 0,
+				  coordinate_nodes, api);
+	rc |= nc_api_route_add_ex(api, "GET", "/v1/coordinate/node/",
+				  NC_API_PREFIX, coordinate_node, api);
+	rc |= nc_api_route_add_ex(api, "GET", "/v1/rtt", 0, rtt, api);
+	rc |= nc_api_route_add_ex(api, "GET", "/v1/nearest", 0, nearest, api);
+	rc |= nc_api_route_add_ex(api, "GET", "/v1/failover", 0, failover,
+				  api);
+	return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,243 @@
+/*
+ * api/metrics.c - GET /metrics in the Prometheus text exposition format
+ * (version 0.0.4): gossip counters (nc_gossip_stats), members by state,
+ * the coordinate client's counters and error estimates, the coordinate
+ * cache and its gossip, and HTTP responses by status code.
+ *
+ * Names follow Prometheus conventions: netcoord_ prefix, _total for
+ * counters, base units (seconds, bytes).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/api_int.h"
+#include "coord/coord.h"
+#include "gossip/gossip.h"
+
+/** Growable text buffer; on OOM it stops growing and `oom` is set. */
+struct tbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void tb_printf(struct tbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+tb_printf(struct tbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		if (b->oom)
+			return;
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *ns = realloc(b->s, cap);
+		if (ns == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->s = ns;
+		b->cap = cap;
+	}
+}
+
+static void
+counter(struct tbuf *b, const char *name, const char *help, uint64_t v)
+{
+	tb_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help,
+		  name, name, (unsigned long long)v);
+}
+
+static void
+gauge(struct tbuf *b, const char *name, const char *help, double v)
+{
+	tb_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.9g\n", name, help,
+		  name, name, v);
+}
+
+static void
+gossip_metrics(struct tbuf *b, struct nc_gossip *g)
+{
+	const struct nc_gossip_stats *s = nc_gossip_stats(g);
+	size_t by[4] = {0, 0, 0, 0};
+	size_t n = nc_gossip_member_count(g);
+	for (size_t i = 0; i < n; i++) {
+		const struct nc_gossip_member *m = nc_gossip_member_at(g, i);
+		if ((unsigned)m->state < 4)
+			by[m->state]++;
+	}
+	tb_printf(b, "# HELP netcoord_members Members in the table by "
+		     "state.\n# TYPE netcoord_members gauge\n");
+	for (int st = 0; st < 4; st++)
+		tb_printf(b, "netcoord_members{state=\"%s\"} %zu\n",
+			  nc_api_status_str(st), by[st]);
+	gauge(b, "netcoord_health_score",
+	      "Lifeguard local health score (0 = healthy).",
+	      nc_gossip_health_score(g));
+	counter(b, "netcoord_packets_in_total", "UDP packets received.",
+		s->packets_in);
+	counter(b, "netcoord_packets_out_total", "UDP packets sent.",
+		s->packets_out);
+	counter(b, "netcoord_bytes_in_total", "UDP bytes received.",
+		s->bytes_in);
+	counter(b, "netcoord_bytes_out_total", "UDP bytes sent.",
+		s->bytes_out);
+	tb_printf(b, "# HELP netcoord_packets_dropped_total Inbound packets "
+		     "dropped, by reason.\n# TYPE "
+		     "netcoord_packets_dropped_total counter\n");
+	tb_printf(b,
+		  "netcoord_packets_dropped_total{reason=\"decrypt\"} %llu\n"
+		  "netcoord_packets_dropped_total{reason=\"crc\"} %llu\n"
+		  "netcoord_packets_dropped_total{reason=\"decode\"} %llu\n"
+		  "netcoord_packets_dropped_total{reason=\"type\"} %llu\n"
+		  "netcoord_packets_dropped_total{reason=\"other\"} %llu\n",
+		  (unsigned long long)s->drop_decrypt,
+		  (unsigned long long)s->drop_crc,
+		  (unsigned long long)s->drop_decode,
+		  (unsigned long long)s->drop_type,
+		  (unsigned long long)s->drop_other);
+	counter(b, "netcoord_probes_total", "Direct probes started.",
+		s->probes);
+	counter(b, "netcoord_probe_failures_total",
+		"Probes that ended without an ack.", s->probe_failures);
+	counter(b, "netcoord_indirect_probes_total",
+		"Indirect probe requests sent.", s->indirect_probes);
+	counter(b, "netcoord_tcp_pings_total", "TCP fallback pings.",
+		s->tcp_pings);
+	counter(b, "netcoord_acks_sent_total", "Acks sent.", s->acks_sent);
+	counter(b, "netcoord_nacks_sent_total", "Nacks sent.", s->nacks_sent);
+	counter(b, "netcoord_suspicions_total", "Members suspected.",
+		s->suspicions);
+	counter(b, "netcoord_refutations_total",
+		"Suspicions of this node refuted.", s->refutations);
+	counter(b, "netcoord_deaths_declared_total",
+		"Members declared dead by this node.", s->deaths_declared);
+	counter(b, "netcoord_pushpull_out_total", "Push/pulls initiated.",
+		s->pushpull_out);
+	counter(b, "netcoord_pushpull_in_total", "Push/pulls answered.",
+		s->pushpull_in);
+	counter(b, "netcoord_pushpull_failures_total", "Push/pulls failed.",
+		s->pushpull_fail);
+	counter(b, "netcoord_stream_errors_total", "TCP stream errors.",
+		s->stream_errors);
+	counter(b, "netcoord_broadcasts_queued_total",
+		"Gossip broadcasts queued.", s->broadcasts_queued);
+	counter(b, "netcoord_broadcasts_sent_total",
+		"Gossip broadcasts transmitted.", s->broadcasts_sent);
+}
+
+static void
+coord_metrics(struct tbuf *b, struct nc_api_coords *c)
+{
+	struct nc_coord_stats cs;
+	struct nc_api_coords_stats as;
+	struct nc_coord me;
+	struct nc_coord_client *cl = nc_api_coords_client(c);
+	nc_coord_client_stats(cl, &cs);
+	nc_coord_client_get(cl, &me);
+	nc_api_coords_stats(c, &as);
+	gauge(b, "netcoord_coord_error",
+	      "Vivaldi error estimate of this node's coordinate.", me.error);
+	gauge(b, "netcoord_coord_measured_relative_error",
+	      "Moving average of |estimate - rtt| / rtt before each update.",
+	      cs.measured_error);
+	gauge(b, "netcoord_coord_height_seconds",
+	      "Height of this node's coordinate.", me.height);
+	counter(b, "netcoord_coord_updates_total",
+		"Coordinate updates accepted.", cs.updates);
+	counter(b, "netcoord_coord_rejected_total",
+		"Coordinate updates rejected by the client.", cs.rejected);
+	counter(b, "netcoord_coord_resets_total",
+		"Coordinate resets (invalid coordinate).", cs.resets);
+	gauge(b, "netcoord_coord_peers",
+	      "Peers tracked by the coordinate client.", cs.peers);
+	gauge(b, "netcoord_coords_cached",
+	      "Members with a known coordinate.", as.cached);
+	tb_printf(b, "# HELP netcoord_coord_payload_rejected_total Probe ack "
+		     "payloads rejected, by reason.\n# TYPE "
+		     "netcoord_coord_payload_rejected_total counter\n"
+		     "netcoord_coord_payload_rejected_total{reason=\"decode\"} "
+		     "%llu\n"
+		     "netcoord_coord_payload_rejected_total{reason=\"value\"} "
+		     "%llu\n"
+		     "netcoord_coord_payload_rejected_total{reason=\"missing\"}"
+		     " %llu\n",
+		  (unsigned long long)as.payload_bad_decode,
+		  (unsigned long long)as.payload_bad_value,
+		  (unsigned long long)as.payload_missing);
+	counter(b, "netcoord_coord_gossip_msgs_out_total",
+		"Coordinate gossip messages sent.", as.gossip_msgs_out);
+	counter(b, "netcoord_coord_gossip_msgs_in_total",
+		"Coordinate gossip messages received.", as.gossip_msgs_in);
+	counter(b, "netcoord_coord_gossip_msgs_bad_total",
+		"Malformed coordinate gossip messages.", as.gossip_msgs_bad);
+	counter(b, "netcoord_coord_gossip_bytes_out_total",
+		"Coordinate gossip bytes sent.", as.gossip_bytes_out);
+	counter(b, "netcoord_coord_gossip_bytes_in_total",
+		"Coordinate gossip bytes received.", as.gossip_bytes_in);
+	counter(b, "netcoord_coord_gossip_entries_new_total",
+		"Gossiped coordinates accepted (newer).",
+		as.gossip_entries_new);
+	counter(b, "netcoord_coord_gossip_entries_old_total",
+		"Gossiped coordinates ignored (not newer).",
+		as.gossip_entries_old);
+	counter(b, "netcoord_coord_gossip_entries_bad_total",
+		"Gossiped coordinates rejected (bad values).",
+		as.gossip_entries_bad);
+}
+
+static int
+metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
+	size_t err_cap)
+{
+	struct nc_api *api = ctx;
+	struct tbuf b = {0};
+	(void)out;
+	if (api->gossip != NULL)
+		gossip_metrics(&b, api->gossip);
+	if (api->cfg.coords != NULL)
+		coord_metrics(&b, api->cfg.coords);
+	tb_printf(&b, "# HELP netcoord_http_responses_total HTTP responses "
+		      "by status code.\n# TYPE netcoord_http_responses_total "
+		      "counter\n");
+	for (int i = 0; i < 500; i++)
+		if (api->stats.by_status[i] > 0)
+			tb_printf(&b,
+				  "netcoord_http_responses_total{code=\"%d\"} "
+				  "%llu\n",
+				  i + 100,
+				  (unsigned long long)api->stats.by_status[i]);
+	counter(&b, "netcoord_http_auth_failures_total",
+		"Requests refused for a missing or wrong token.",
+		api->stats.auth_missing + api->stats.auth_wrong);
+	if (b.oom) {
+		free(b.s);
+		return nc__api_oom(err, err_cap);
+	}
+	nc_api_set_raw(req, "text/plain; version=0.0.4; charset=utf-8", b.s,
+		       b.len, true);
+	return 200;
+}
+
+int
+nc__api_add_metrics_route(struct nc_api *api)
+{
+	return nc_api_route_add_ex(api, "GET", "/metrics", 0, metrics, api);
+}
