@@ -822,6 +822,15 @@ fmt_tags(const cJSON *m)
 	return out;
 }
 
+/** qsort comparator: members by Name (missing names first). */
+static int
+cmp_member_name(const void *a, const void *b)
+{
+	const char *x = jstr(*(const cJSON *const *)a, "Name");
+	const char *y = jstr(*(const cJSON *const *)b, "Name");
+	return strcmp(x != NULL ? x : "", y != NULL ? y : "");
+}
+
 /** Bad body: the agent does not speak the API we expect. */
 static int
 bad_body(const struct nc_cli_opts *o, char *err, size_t err_len,
@@ -838,12 +847,25 @@ format_members(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 {
 	if (!cJSON_IsArray(doc))
 		return bad_body(o, err, err_len, "members is not an array");
-	struct table t = {.ncols = 4};
-	const char *hdr[] = {"NAME", "ADDRESS", "STATUS", "TAGS"};
-	table_row(&t, hdr);
+	/* Sorted by name: the agent's order is its member table's, which
+	 * changes from run to run; a table people read should not. */
+	size_t n = (size_t)cJSON_GetArraySize(doc), k = 0;
+	const cJSON **sorted = malloc((n > 0 ? n : 1) * sizeof(*sorted));
+	if (sorted == NULL) {
+		set_err(err, err_len, "out of memory");
+		return NC_CLI_EXIT_FAIL;
+	}
 	const cJSON *m;
 	cJSON_ArrayForEach(m, doc)
 	{
+		sorted[k++] = m;
+	}
+	qsort(sorted, k, sizeof(*sorted), cmp_member_name);
+	struct table t = {.ncols = 4};
+	const char *hdr[] = {"NAME", "ADDRESS", "STATUS", "TAGS"};
+	table_row(&t, hdr);
+	for (size_t i = 0; i < k; i++) {
+		m = sorted[i];
 		char addr[320];
 		fmt_addr(m, addr, sizeof(addr));
 		char *tags = fmt_tags(m);
@@ -855,6 +877,7 @@ format_members(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 			t.nomem = true;
 		free(tags);
 	}
+	free(sorted);
 	return table_print_free(&t, out, err, err_len);
 }
 
@@ -1215,7 +1238,7 @@ report_http_error(const struct nc_cli_opts *o, const struct nc_cli_call *call,
 		hint = o->token == NULL
 			   ? " (pass -token or set " NC_CLI_ENV_TOKEN ")"
 			   : "";
-	else if (resp->status == 403)
+	else if (resp->status == 403 && o->token != NULL)
 		hint = " (the agent rejected the token)";
 	fprintf(ef, "netcoord: %s: %s%s\n", call->what, text, hint);
 }

@@ -318,12 +318,13 @@ static const char *members_json =
 static void
 test_format_members(void)
 {
+	/* Sorted by name whatever the agent's order; UTF-8 names align. */
 	expect_format("members", members_json,
 		      "NAME            ADDRESS          STATUS   TAGS\n"
 		      "a               127.0.0.1:27001  alive    "
 		      "dc=east,role=web\n"
-		      "node-long-name  [::1]:7946       failed\n"
-		      "h\u00e9              10.0.0.3:7946    suspect\n");
+		      "h\u00e9              10.0.0.3:7946    suspect\n"
+		      "node-long-name  [::1]:7946       failed\n");
 	expect_format("members", "[]", "NAME  ADDRESS  STATUS  TAGS\n");
 }
 
@@ -628,6 +629,11 @@ test_run_errors(void)
 			 "keys list", "wrong",
 			 "netcoord: keys list: bad token (the agent rejected "
 			 "the token)\n");
+	/* 403 without a token: the agent's text alone (writes disabled). */
+	expect_run_error("HTTP/1.1 403 Forbidden\r\nContent-Length: 39\r\n"
+			 "\r\n{\"error\":\"mutating endpoints disabled\"}",
+			 "leave", NULL,
+			 "netcoord: leave: mutating endpoints disabled\n");
 	expect_run_error("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 21\r\n"
 			 "\r\n<html>oops\x1b[0m</html>",
 			 "leave", NULL,
