@@ -6,9 +6,10 @@
  * named by -http-addr (else $NETCOORD_HTTP_ADDR, else 127.0.0.1:8555) and
  * one rendering of its JSON answer. The table `cmds` below is the single
  * place that says which subcommand takes which flags and how many
- * arguments; the parser, the usage text and main()'s command list all
- * read it. keygen is the exception: it is local (like `serf keygen`) and
- * never talks to an agent.
+ * arguments; the parser and the usage texts read it (main.c only lists
+ * the names to dispatch them here, and takes their one-line descriptions
+ * from nc_cli_command_help()). keygen is the exception: it is local (like
+ * `serf keygen`) and never talks to an agent.
  *
  * Flags follow serf's CLI (Go's flag package: single dash, "-f v" or
  * "-f=v"), except that they may also come after positional arguments
