@@ -74,7 +74,7 @@ trap 'exit 130' INT TERM
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 port_busy() {
-	ss -Hantu 2>/dev/null | awk '{print $5}' | grep -Eq "[:.]$1\$"
+	ss -Hltun 2>/dev/null | awk '{print $5}' | grep -Eq "[:.]$1\$"
 }
 # free_ports N: first of N consecutive free ports in 30000-59999.
 free_ports() {

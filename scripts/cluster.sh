@@ -55,7 +55,7 @@ find_netcoord() {
 }
 
 port_busy() {
-	ss -Hantu 2>/dev/null | awk '{print $5}' | grep -Eq "[:.]$1\$"
+	ss -Hltun 2>/dev/null | awk '{print $5}' | grep -Eq "[:.]$1\$"
 }
 
 # Is PID $1 still our agent named $2? (PIDs are reused.)
