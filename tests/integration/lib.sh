@@ -68,11 +68,15 @@ port_busy() {
 	ss -Hantu 2>/dev/null | awk '{print $5}' | grep -Eq "[:.]$1\$"
 }
 
-# Print $1 consecutive free ports, starting somewhere in 28000-59999.
+# Print $1 consecutive free ports below the kernel's ephemeral range
+# (ip_local_port_range, usually from 32768), so that no outgoing
+# connection made after the check can take one of them.
 nc_ports() {
-	local n=$1 tries base i ok
+	local n=$1 tries base i ok lo=20000 hi
+	hi=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$hi" -gt $((lo + n + 100)) ] || { lo=1100; }
 	for tries in $(seq 1 50); do
-		base=$((28000 + (RANDOM * 32768 + RANDOM) % 32000))
+		base=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo - n)))
 		ok=1
 		for i in $(seq 0 $((n - 1))); do
 			if port_busy $((base + i)); then ok=0; break; fi
