@@ -1,0 +1,25 @@
+/* CUnit runner of test_api: exits non-zero if any test fails. */
+#include <CUnit/Basic.h>
+
+#include "tests/api/harness.h"
+
+int
+main(void)
+{
+	unsigned failures;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	if (nc_test_coords_register() != 0 ||
+	    nc_test_handlers_register() != 0 ||
+	    nc_test_socket_register() != 0) {
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures() +
+		   CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failures == 0 ? 0 : 1;
+}
