@@ -19,7 +19,9 @@
 #   the matrix, no pair above 400 ms; each agent is tagged dc=<region> and
 #   row=<matrix row>. --no-latency runs the same cluster without emulation.
 #   Returns once every agent answers /v1/health (bounded: 15 s).
-# stop: SIGTERM to every recorded PID (a graceful leave), SIGKILL after 8 s.
+# stop: SIGTERM to every recorded PID (a graceful leave), SIGKILL after
+#   10 s (a leave takes up to 6 s: 5 s for its broadcast when no peer is
+#   left to take it, then 1 s to spread).
 # status: one line per agent (alive or not, members seen as alive).
 #
 # Files in D (default /tmp/netcoord-cluster):
@@ -177,7 +179,7 @@ cmd_stop() {
 			live+=("$pid")
 		fi
 	done <"$DIR/cluster.pids"
-	local deadline=$(( $(date +%s) + 8 )) left
+	local deadline=$(( $(date +%s) + 10 )) left
 	while :; do
 		left=()
 		for pid in ${live[@]+"${live[@]}"}; do
@@ -186,7 +188,7 @@ cmd_stop() {
 		[ ${#left[@]} = 0 ] && break
 		if [ "$(date +%s)" -ge "$deadline" ]; then
 			for pid in "${left[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-			echo "cluster.sh: killed ${#left[@]} agents that did not leave in 8 s"
+			echo "cluster.sh: killed ${#left[@]} agents that did not leave in 10 s"
 			break
 		fi
 		sleep 0.2

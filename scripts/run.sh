@@ -11,7 +11,7 @@
 # gossip/env_latency.h). Agents are tagged dc=<region> (regions found in
 # the matrix) and row=<matrix row>. Prints the web map URL and keeps
 # running; Ctrl-C stops every agent by PID (graceful leave, SIGKILL after
-# 8 s). Options after N go to `scripts/cluster.sh start` (e.g. --no-latency,
+# 10 s). Options after N go to `scripts/cluster.sh start` (e.g. --no-latency,
 # --matrix FILE, --profile local).
 set -euo pipefail
 cd "$(dirname "$0")/.."
