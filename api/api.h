@@ -16,12 +16,50 @@
  * with an Allow header. Errors are JSON: {"error": "..."}. Every response
  * is Content-Type: application/json.
  *
- * Built-in routes (nc_api_new):
- *   GET /v1/health   → {"status":"ok"}
- *   GET /v1/members  → [{"Name","Addr","Port","Tags":{...},
- *                        "Status":"alive|suspect|failed|left",
- *                        "Incarnation"}, ...]
- * The agent adds more with nc_api_route_add().
+ * Routes (all registered by nc_api_new; JSON unless said otherwise;
+ * errors {"error": "..."}: 400 names the bad parameter, 404 unknown node
+ * or path, 405 wrong method (+ Allow), 409 state conflict, 413 body over
+ * 64 KiB, 401/403 token):
+ *
+ *   GET /v1/health                       {"status":"ok"}          public
+ *   GET /v1/members?status=&tag=k:v&near=NODE
+ *       [{"Name","Addr","Port","Tags":{},"Status":"alive|suspect|failed|
+ *         left","Incarnation"}]; status= is a comma list and/or repeated
+ *       (alive, suspect, failed|dead, left, any), tag= repeatable (AND),
+ *       near= sorts by estimated RTT from NODE (Consul's ?near)
+ *   GET /v1/agent/self   member fields + "Version", "HealthScore",
+ *       "Members", "Coord":{"Vec","Error","Adjustment","Height"},
+ *       "CoordStats":{"Updates","Resets","Rejected","MeasuredError"}
+ *   GET /v1/coordinate/nodes, /v1/coordinate/node/NAME
+ *       [{"Node","Segment":"","Coord":{...},"AgeS","Source":"self|probe|
+ *         gossip","Via"?}]                  (Consul's shape + AgeS/Source)
+ *   GET /v1/rtt?from=A&to=B     {"From","To","EstimatedMs","MeasuredMs",
+ *       "MeasuredAgeS"}; from defaults to this node; Measured* are null
+ *       unless from is this node and it probed B itself
+ *   GET /v1/nearest?from=A|coord=JSON&n=5&tag=k:v&status=alive
+ *       {"From","Nodes":[{member fields...,"EstimatedMs"}]}; from
+ *       defaults to this node and is left out of the answer; coord= is a
+ *       URL-encoded Consul Coord object ({"Vec":[8 numbers],"Error",
+ *       "Adjustment","Height"}) instead of a node ("From": null); only
+ *       alive members unless status= says otherwise (status=any); n in
+ *       1..100000
+ *   GET /v1/failover?from=A&group=TAGKEY&skip-local=1&status=&tag=
+ *       {"From","Group","Groups":[{"Value","MedianMs"|null,"Members":
+ *       [{"Name","Status","EstimatedMs"}]}]}; members lacking the tag are
+ *       left out; groups by median RTT of their alive members, groups
+ *       without one last; in a group alive members by RTT, then the
+ *       others; skip-local drops the group of `from`
+ *   GET /metrics    Prometheus text format 0.0.4 (text/plain)
+ *   PUT /v1/agent/join?address=IP[:PORT]   {"Joined":n} (waits), 502
+ *   PUT /v1/agent/leave                    {} then graceful leave
+ *   GET /v1/agent/keyring                  {"Keys":[...],"Primary":"..."}
+ *   PUT /v1/agent/keyring/install|use|remove   body {"Key":"<base64>"}
+ *   GET /  and /ui   302 -> /ui/;  GET /ui/...  embedded web UI  public
+ *
+ * join, leave and keyring/{install,use,remove} are NC_API_WRITE: with no token configured
+ * they answer 403 unless allow_unauthenticated_writes. Keyring operations
+ * act on this agent only (unlike `serf keys`, which fans out a query).
+ * The agent may add more with nc_api_route_add().
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -312,7 +350,7 @@ struct nc_api_coords_config {
 	 * A member that joined less than this ago (while we were already
 	 * running for as long) gets full messages from us, at most one per
 	 * second, outside the budget: a new agent learns the fleet within
-	 * seconds. Default 20 s; 0 disables.
+	 * seconds. Default 30 s; 0 disables.
 	 */
 	double new_member_window_s;
 	/** Most cached coordinates (beyond: new names dropped). Default
@@ -327,7 +365,7 @@ void nc_api_coords_config_default(struct nc_api_coords_config *cfg);
 struct nc_api_coord_info {
 	/** A coordinate is known (coord valid). */
 	bool has_coord;
-	/** Copy of the coordinate (self: the client's current one). */
+	/** The coordinate (self: the client's current one); see get(). */
 	const struct nc_coord *coord;
 	/** Age of the coordinate, s (how long ago it was current). */
 	double age_s;
@@ -426,8 +464,9 @@ int nc_api_coords_user_msg(struct nc_api_coords *c, double now,
 			   const char *buf, size_t len);
 
 /**
- * Look up @a name (self included). @a out->coord points into the cache
- * (valid until the next call that changes it).
+ * Look up @a name (self included). @a out->coord and out->via point into
+ * the cache: valid until the next call on @a c (copy the coordinate
+ * before looking up another node).
  * @retval 0 found (out filled; has_coord may be false), -1 not cached.
  */
 int nc_api_coords_get(struct nc_api_coords *c, double now, const char *name,

@@ -58,7 +58,7 @@
  * with 8 dims and a 16-byte name takes 66 bytes; a 1400-byte packet
  * holds ~20.
  *
- * Memory: one entry per member (~470 bytes, names inline) in an array
+ * Memory: one entry per member (~290 bytes, names inline) in an array
  * indexed by an open-addressing hash table; the coordinate client gets
  * peer_cap 1024 (its arrays are calloc()ed, i.e. untouched pages until
  * used).
@@ -89,21 +89,32 @@
 /** Default peer_cap of the coordinate client (see top). */
 #define NC_COORDS_PEER_CAP 1024
 
+/**
+ * One member (~290 bytes with a 129-byte name). The coordinate is kept
+ * compact (dims is the client's, NC_PROTO_MAX_DIMS); the member it was
+ * gossiped by is an index into the table plus that slot's generation, so
+ * a reused slot is never reported as the sender.
+ */
 struct entry {
 	char name[NC_GOSSIP_NAME_MAX + 1];
+	bool used;
 	bool has_coord;
-	struct nc_coord coord;
-	/** Local time at which coord was current (now - age). */
-	double produced;
 	uint8_t source;
-	char via[NC_GOSSIP_NAME_MAX + 1];
+	/** Coordinate: vec, error, adjustment, height (seconds). */
+	double vec[NC_PROTO_MAX_DIMS];
+	double error, adjustment, height;
+	/** Local time at which the coordinate was current (now - age). */
+	double produced;
+	/** Sender of a gossiped coordinate: slot and its generation. */
+	uint32_t via, via_gen;
+	/** Bumped whenever the slot gets a new member. */
+	uint32_t gen;
 	double measured_rtt;
 	double measured_at;
 	/** When the member joined (JOIN event), -inf if unknown. */
 	double joined_at;
 	/** Last boost message sent to it. */
 	double last_boost;
-	bool used;
 };
 
 struct nc_api_coords {
@@ -123,8 +134,8 @@ struct nc_api_coords {
 	size_t cursor;
 	/** Token bucket. */
 	double tokens, tokens_at;
-	/** Scratch for get(self). */
-	struct nc_coord self_coord;
+	/** Scratch for get(): the coordinate handed out. */
+	struct nc_coord out_coord;
 	struct nc_api_coords_stats st;
 };
 
@@ -145,7 +156,7 @@ nc_api_coords_config_default(struct nc_api_coords_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->gossip_bytes_per_s = 1024;
 	cfg->relay_max_age_s = 600;
-	cfg->new_member_window_s = 20;
+	cfg->new_member_window_s = 30;
 	cfg->max_entries = 65536;
 }
 
@@ -227,10 +238,13 @@ get_entry(struct nc_api_coords *c, const char *name, bool create)
 			c->ent = e;
 			c->cap_ent = cap;
 		}
+		c->ent[slot].gen = 0;
 		c->n_ent++;
 	}
 	struct entry *e = &c->ent[slot];
+	uint32_t gen = e->gen + 1;
 	memset(e, 0, sizeof(*e));
+	e->gen = gen;
 	memcpy(e->name, name, nl + 1);
 	e->used = true;
 	e->measured_rtt = NAN;
@@ -253,6 +267,27 @@ get_entry(struct nc_api_coords *c, const char *name, bool create)
 		c->slots[s] = (uint32_t)slot + 1;
 	}
 	return e;
+}
+
+static void
+entry_set_coord(struct entry *e, const struct nc_coord *x)
+{
+	memcpy(e->vec, x->vec, sizeof(double) * NC_PROTO_MAX_DIMS);
+	e->error = x->error;
+	e->adjustment = x->adjustment;
+	e->height = x->height;
+	e->has_coord = true;
+}
+
+static void
+entry_get_coord(const struct entry *e, unsigned dims, struct nc_coord *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->dims = dims;
+	memcpy(x->vec, e->vec, sizeof(double) * NC_PROTO_MAX_DIMS);
+	x->error = e->error;
+	x->adjustment = e->adjustment;
+	x->height = e->height;
 }
 
 /* ------------------------------------------------------------------ */
@@ -407,11 +442,9 @@ nc_api_coords_probe_done(struct nc_api_coords *c, double now,
 	if (strcmp(peer, c->self) != 0)
 		e = get_entry(c, peer, true);
 	if (e != NULL) {
-		e->has_coord = true;
-		e->coord = x;
+		entry_set_coord(e, &x);
 		e->produced = now;
 		e->source = NC_API_SRC_PROBE;
-		e->via[0] = '\0';
 		e->measured_rtt = rtt_s;
 		e->measured_at = now;
 	}
@@ -461,9 +494,9 @@ nc_api_coords_get(struct nc_api_coords *c, double now, const char *name,
 	out->measured_age_s = NAN;
 	out->via = "";
 	if (strcmp(name, c->self) == 0) {
-		nc_coord_client_get(c->client, &c->self_coord);
+		nc_coord_client_get(c->client, &c->out_coord);
 		out->has_coord = true;
-		out->coord = &c->self_coord;
+		out->coord = &c->out_coord;
 		out->age_s = 0;
 		out->source = NC_API_SRC_SELF;
 		return 0;
@@ -473,11 +506,18 @@ nc_api_coords_get(struct nc_api_coords *c, double now, const char *name,
 		return -1;
 	const struct entry *e = &c->ent[i];
 	out->has_coord = e->has_coord;
-	out->coord = e->has_coord ? &e->coord : NULL;
+	out->coord = NULL;
+	if (e->has_coord) {
+		entry_get_coord(e, c->dims, &c->out_coord);
+		out->coord = &c->out_coord;
+	}
 	out->age_s = e->has_coord ? now - e->produced : NAN;
 	out->source = e->has_coord ? (enum nc_api_coord_source)e->source
 				   : NC_API_SRC_NONE;
-	out->via = e->via;
+	if (e->has_coord && e->source == NC_API_SRC_GOSSIP &&
+	    e->via < c->n_ent && c->ent[e->via].used &&
+	    c->ent[e->via].gen == e->via_gen)
+		out->via = c->ent[e->via].name;
 	if (!isnan(e->measured_at)) {
 		out->measured_rtt_s = e->measured_rtt;
 		out->measured_age_s = now - e->measured_at;
@@ -651,8 +691,9 @@ nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
 		size_t es = entry_size(c, e->name);
 		if (o + es > pl_room)
 			break;
-		o += put_entry(pl + o, e->name, now - e->produced, false,
-			       &e->coord);
+		struct nc_coord x;
+		entry_get_coord(e, c->dims, &x);
+		o += put_entry(pl + o, e->name, now - e->produced, false, &x);
 		n++;
 		c->cursor = i + 1;
 		scanned++;
@@ -779,11 +820,14 @@ apply_payload(struct nc_api_coords *c, double now, const char *sender,
 			c->st.gossip_entries_old++;
 			continue;
 		}
-		e->has_coord = true;
-		e->coord = x;
+		entry_set_coord(e, &x);
 		e->produced = produced;
 		e->source = NC_API_SRC_GOSSIP;
-		snprintf(e->via, sizeof(e->via), "%s", sender);
+		/* The sender's own entry came first in the message, so it
+		 * is normally in the table already. */
+		long vi = sender[0] != '\0' ? find_idx(c, sender) : -1;
+		e->via = vi >= 0 ? (uint32_t)vi : UINT32_MAX;
+		e->via_gen = vi >= 0 ? c->ent[vi].gen : 0;
 		c->st.gossip_entries_new++;
 	}
 	return 0;

@@ -698,7 +698,10 @@ agent_start(struct nc_agent *a)
 	nc_coord_config_default(&ccfg);
 	ccfg.peer_cap = 1024;
 	ccfg.seed = ec.seed ^ 0x9e3779b97f4a7c15ULL;
-	a->coords = nc_api_coords_new(c->node_name, &ccfg, NULL,
+	struct nc_api_coords_config acfg;
+	nc_api_coords_config_default(&acfg);
+	acfg.gossip_bytes_per_s = c->coord_gossip_bytes_per_s;
+	a->coords = nc_api_coords_new(c->node_name, &ccfg, &acfg,
 				      a->env->ops->now(a->env), err,
 				      sizeof(err));
 	if (a->coords == NULL) {

@@ -61,6 +61,7 @@ nc_config_init(struct nc_config *cfg)
 	cfg->http_addr.ip[0] = 127;
 	cfg->http_addr.ip[3] = 1;
 	cfg->http_addr.port = NC_CONFIG_DEFAULT_HTTP_PORT;
+	cfg->coord_gossip_bytes_per_s = 1024;
 }
 
 void
@@ -256,6 +257,22 @@ apply_http_allow_writes(struct nc_config *cfg, const char *v, char *err,
 	return 0;
 }
 
+static int
+apply_coord_gossip_rate(struct nc_config *cfg, const char *v, char *err,
+			size_t cap)
+{
+	char *end;
+	errno = 0;
+	double r = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || !(r >= 0) || r > 1e7)
+		return fail(err, cap,
+			    "\"coord_gossip_rate\": want bytes/s in 0..1e7, "
+			    "got \"%s\"",
+			    v);
+	cfg->coord_gossip_bytes_per_s = r;
+	return 0;
+}
+
 /* TEST FACILITY: latency emulation files and own row. */
 static int
 apply_path(const char *field, const char *v, char *out, char *err, size_t cap)
@@ -396,6 +413,8 @@ static const struct flag flags[] = {
 	{"http-allow-unauthenticated-writes",
 	 "http_allow_unauthenticated_writes", apply_http_allow_writes,
 	 "true: join/leave/keyring work without a token (default false)"},
+	{"coord-gossip-rate", "coord_gossip_rate", apply_coord_gossip_rate,
+	 "coordinate gossip per agent, bytes/s (default 1024; 0 = off)"},
 	{"seed", "seed", apply_seed,
 	 "PRNG seed (default: random; fix it for reproducible runs)"},
 	{"latency-matrix", "latency_matrix", apply_latency_matrix,
@@ -421,7 +440,8 @@ nc_config_usage(FILE *f)
 	fprintf(f, "\nJSON keys: node_name, bind, advertise, join (array), "
 		   "encrypt, profile,\n  tags (object), log_level, http_addr, "
 		   "http_token, http_token_file,\n  "
-		   "http_allow_unauthenticated_writes (bool), seed,\n  "
+		   "http_allow_unauthenticated_writes (bool), "
+		   "coord_gossip_rate, seed,\n  "
 		   "latency_matrix, latency_map, latency_row.\n"
 		   "\nTEST FACILITY flags (-latency-*) emulate wide-area "
 		   "latency on one machine\n(scripts/cluster.sh); never use "
@@ -581,6 +601,11 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 			   cJSON_IsBool(it)) {
 			cfg->http_allow_unauthenticated_writes =
 				cJSON_IsTrue(it);
+		} else if (strcmp(key, "coord_gossip_rate") == 0 &&
+			   cJSON_IsNumber(it)) {
+			char num[64];
+			snprintf(num, sizeof(num), "%.17g", it->valuedouble);
+			rc = apply_coord_gossip_rate(cfg, num, err, cap);
 		} else if (strcmp(key, "seed") == 0 && cJSON_IsNumber(it)) {
 			if (it->valuedouble < 0 || it->valuedouble > 9e15)
 				return fail(err, cap,

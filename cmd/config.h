@@ -18,6 +18,8 @@
  *   -http-allow-unauthenticated-writes=B  http_allow_unauthenticated_writes
  *                                     false: without a token, join/leave/
  *                                     keyring answer 403
+ *   -coord-gossip-rate B coord_gossip_rate  1024 bytes/s of coordinate
+ *                                     gossip per agent (0 = off)
  *   -config-file FILE    -            repeatable, read in order
  *   -seed N              seed         random (getrandom); fixed in tests
  *
@@ -92,6 +94,8 @@ struct nc_config {
 	char http_token[256];
 	/** Mutating endpoints without a token (default false). */
 	bool http_allow_unauthenticated_writes;
+	/** Coordinate gossip budget, bytes/s (api/api.h; default 1024). */
+	double coord_gossip_bytes_per_s;
 	/** PRNG seed; seed_set false = take one from getrandom(). */
 	uint64_t seed;
 	bool seed_set;

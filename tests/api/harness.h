@@ -14,7 +14,7 @@
 #include "gossip/gossip.h"
 #include "tests/sim/sim.h"
 
-#define TH_MAX 16
+#define TH_MAX 1100
 
 struct th_node {
 	struct th_fleet *f;
@@ -66,5 +66,6 @@ int th_req(struct nc_api *api, const char *method, const char *url,
 int nc_test_coords_register(void);
 int nc_test_handlers_register(void);
 int nc_test_socket_register(void);
+int nc_test_bench_register(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* CUnit runner of test_api: exits non-zero if any test fails. */
 #include <CUnit/Basic.h>
+#include <stdlib.h>
 
 #include "tests/api/harness.h"
 
@@ -10,7 +11,11 @@ main(void)
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
-	if (nc_test_coords_register() != 0 ||
+	if (getenv("NC_API_BENCH") != NULL) {
+		/* Figures only (bench_gossip.c), not a test. */
+		if (nc_test_bench_register() != 0)
+			return 2;
+	} else if (nc_test_coords_register() != 0 ||
 	    nc_test_handlers_register() != 0 ||
 	    nc_test_socket_register() != 0) {
 		CU_cleanup_registry();
