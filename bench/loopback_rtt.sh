@@ -6,14 +6,14 @@
 #                         [--wait S]
 #
 # Starts N agents (default 5) with scripts/cluster.sh --no-latency, lets
-# them probe for S seconds (default 40), reads /v1/rtt for every ordered
+# them probe for S seconds (default 90), reads /v1/rtt for every ordered
 # pair (the coordinate estimate, and the last measured probe RTT), then
 # measures the true UDP round trip between two processes on 127.0.0.1 with
 # bench/udp_echo (1000 echoes, 10 ms apart) in the same run. Prints the
 # medians and the ratio estimate / true (target: within 2x).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-NETCOORD="" ECHO="" N=5 WAIT=40
+NETCOORD="" ECHO="" N=5 WAIT=90
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--netcoord) NETCOORD=$2; shift 2 ;;
