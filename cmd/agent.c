@@ -480,6 +480,22 @@ stats_route(void *ctx, const struct nc_api_request *req, cJSON **out,
 		NUM(r, &a->relay, relayed_out);
 		NUM(r, &a->relay, ignored);
 	}
+	/* TEST FACILITY counters, only with -latency-matrix. */
+	const struct nc_env_latency_stats *ls =
+		a->lat_env != NULL ? nc_env_latency_stats(a->lat_env) : NULL;
+	cJSON *l = ls != NULL ? cJSON_AddObjectToObject(o, "latency") : NULL;
+	if (l != NULL) {
+		NUM(l, ls, packets_delayed);
+		NUM(l, ls, packets_direct);
+		NUM(l, ls, drop_queue_full);
+		NUM(l, ls, drop_oversize);
+		NUM(l, ls, unknown_dest);
+		NUM(l, ls, missing_entry);
+		NUM(l, ls, streams_delayed);
+		NUM(l, ls, streams_refused);
+		NUM(l, ls, queued_now);
+		NUM(l, ls, queued_max);
+	}
 #undef NUM
 	cJSON_AddNumberToObject(o, "health_score",
 				nc_gossip_health_score(a->g));
