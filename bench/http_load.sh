@@ -174,8 +174,16 @@ HEALTH="http://127.0.0.1:$HTTP/v1/health"
 code=$(curl -s -o "$TMP/nearest.json" -w '%{http_code}' --max-time 5 "$NEAREST" || true)
 log "GET /v1/nearest?n=5 -> HTTP $code: $(head -c 300 "$TMP/nearest.json")"
 
+probe_stats() {  # "probes probe_failures suspicions" of the agent
+	curl -sf --max-time 5 "http://127.0.0.1:$HTTP/v1/stats" | python3 -c '
+import json, sys
+g = json.load(sys.stdin)["gossip"]
+print(g["probes"], g["probe_failures"], g["suspicions"])' 2>/dev/null || echo "0 0 0"
+}
 read -r h_rps h_p50 h_p99 h_bad h_err <<<"$(run_wrk health "$HEALTH")"
+read -r pr0 pf0 su0 <<<"$(probe_stats)"
 read -r n_rps n_p50 n_p99 n_bad n_err <<<"$(run_wrk nearest "$NEAREST")"
+read -r pr1 pf1 su1 <<<"$(probe_stats)"
 python3 - "$h_rps" "$h_p50" "$h_p99" "$h_bad" "$n_rps" "$n_p50" "$n_p99" "$n_bad" "$MEMBERS" <<'EOF'
 import sys
 h_rps, h_p50, h_p99, h_bad, n_rps, n_p50, n_p99, n_bad = map(float, sys.argv[1:9])
@@ -194,7 +202,7 @@ if n_bad > 0 or h_bad > 0:
     print("WARNING: non-2xx answers: the figures above are not valid")
 print()
 EOF
-curl -sf --max-time 5 "http://127.0.0.1:$HTTP/v1/stats" >"$TMP/agent-stats.json" 2>/dev/null || true
+echo "during the nearest run the agent probed $((pr1 - pr0)) fake members: $((pf1 - pf0)) probe failures, $((su1 - su0)) suspicions raised"
 kill -TERM "${PIDS[@]}" 2>/dev/null || true
 
 [ "$SKIP_CLUSTER" = 1 ] && exit 0
