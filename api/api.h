@@ -56,10 +56,10 @@
  *   PUT /v1/agent/keyring/install|use|remove   body {"Key":"<base64>"}
  *   GET /  and /ui   302 -> /ui/;  GET /ui/...  embedded web UI  public
  *
- * join, leave and keyring/{install,use,remove} are NC_API_WRITE: with no token configured
- * they answer 403 unless allow_unauthenticated_writes. Keyring operations
- * act on this agent only (unlike `serf keys`, which fans out a query).
- * The agent may add more with nc_api_route_add().
+ * join, leave and keyring/{install,use,remove} are NC_API_WRITE: with no token
+ * configured they answer 403 unless allow_unauthenticated_writes. Keyring
+ * operations act on this agent only (unlike `serf keys`, which fans out a
+ * query). The agent may add more with nc_api_route_add().
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -290,8 +290,8 @@ const char *nc_api_query(const struct nc_api_request *req, const char *key);
  * Value of the @a i-th (0-based) occurrence of query argument @a key, or
  * NULL past the last one (repeatable arguments such as tag=).
  */
-const char *nc_api_query_nth(const struct nc_api_request *req,
-			     const char *key, size_t i);
+const char *nc_api_query_nth(const struct nc_api_request *req, const char *key,
+			     size_t i);
 
 /** The gossip instance served (for handlers added by the agent). */
 struct nc_gossip *nc_api_gossip(const struct nc_api *api);
@@ -397,7 +397,7 @@ struct nc_api_coords_stats {
 	/** Entries sent / accepted (newer) / ignored (not newer, unknown
 	 * node, self) / rejected (bad values). */
 	uint64_t gossip_entries_out, gossip_entries_new, gossip_entries_old,
-		gossip_entries_bad;
+	    gossip_entries_bad;
 	/** Full messages sent to recently joined members. */
 	uint64_t gossip_boosts;
 	/** Broadcast offers skipped: target not a netcoord agent / reply
@@ -460,8 +460,8 @@ size_t nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
  * gossip hook user_msg: if @a buf is a coordinate message, apply it and
  * return 1 (consumed; do not pass it on); 0 if it is not ours.
  */
-int nc_api_coords_user_msg(struct nc_api_coords *c, double now,
-			   const char *buf, size_t len);
+int nc_api_coords_user_msg(struct nc_api_coords *c, double now, const char *buf,
+			   size_t len);
 
 /**
  * Look up @a name (self included). @a out->coord and out->via point into
@@ -480,7 +480,6 @@ void nc_api_coords_stats(const struct nc_api_coords *c,
 bool nc_api_member_is_nc(const struct nc_gossip_member *m);
 
 /** Set the clock used by handlers (the env's; NULL = 0). */
-void nc_api_set_clock(struct nc_api *api, double (*now)(void *arg),
-		      void *arg);
+void nc_api_set_clock(struct nc_api *api, double (*now)(void *arg), void *arg);
 
 #endif /* NC_API_API_H */

@@ -78,9 +78,8 @@ bool nc__api_add_tags(struct cJSON *obj, const uint8_t *meta, size_t len);
 /** Member as /v1/members shows it (members.c); NULL on OOM. */
 struct cJSON *nc__api_member_json(const struct nc_gossip_member *m);
 /** Does Meta carry tag key == value (lengths given)? */
-bool nc__api_meta_has_tag(const uint8_t *meta, size_t meta_len,
-			  const char *key, size_t key_len, const char *value,
-			  size_t value_len);
+bool nc__api_meta_has_tag(const uint8_t *meta, size_t meta_len, const char *key,
+			  size_t key_len, const char *value, size_t value_len);
 /** Value of tag @a key in Meta into buf ("" and false if absent). */
 bool nc__api_meta_tag(const uint8_t *meta, size_t meta_len, const char *key,
 		      char *buf, size_t cap);

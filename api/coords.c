@@ -143,10 +143,14 @@ const char *
 nc_api_coord_source_str(enum nc_api_coord_source s)
 {
 	switch (s) {
-	case NC_API_SRC_SELF: return "self";
-	case NC_API_SRC_PROBE: return "probe";
-	case NC_API_SRC_GOSSIP: return "gossip";
-	default: return "none";
+	case NC_API_SRC_SELF:
+		return "self";
+	case NC_API_SRC_PROBE:
+		return "probe";
+	case NC_API_SRC_GOSSIP:
+		return "gossip";
+	default:
+		return "none";
 	}
 }
 
@@ -296,8 +300,8 @@ entry_get_coord(const struct entry *e, unsigned dims, struct nc_coord *x)
 
 struct nc_api_coords *
 nc_api_coords_new(const char *self, const struct nc_coord_config *ccfg,
-		  const struct nc_api_coords_config *cfg, double now,
-		  char *err, size_t err_cap)
+		  const struct nc_api_coords_config *cfg, double now, char *err,
+		  size_t err_cap)
 {
 	struct nc_coord_config cc;
 	char dummy[8];
@@ -413,9 +417,8 @@ nc_api_coords_ack_payload(struct nc_api_coords *c, char *buf, size_t cap)
 }
 
 int
-nc_api_coords_probe_done(struct nc_api_coords *c, double now,
-			 const char *peer, double rtt_s, const char *payload,
-			 size_t len)
+nc_api_coords_probe_done(struct nc_api_coords *c, double now, const char *peer,
+			 double rtt_s, const char *payload, size_t len)
 {
 	struct nc_proto_coord pc;
 	struct nc_coord x;
@@ -623,8 +626,8 @@ member_usable(const struct nc_api_coords *c, const char *name)
 	if (c->g == NULL)
 		return true;
 	const struct nc_gossip_member *m = nc_gossip_member_find(c->g, name);
-	return m != NULL && (m->state == NC_MEMBER_ALIVE ||
-			     m->state == NC_MEMBER_SUSPECT);
+	return m != NULL &&
+	       (m->state == NC_MEMBER_ALIVE || m->state == NC_MEMBER_SUSPECT);
 }
 
 size_t
@@ -668,8 +671,7 @@ nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
 	size_t hdr = header_size(c->self);
 	struct nc_coord me;
 	nc_coord_client_get(c->client, &me);
-	if (room < hdr + 2 + entry_size(c, c->self) ||
-	    strlen(c->self) > 255)
+	if (room < hdr + 2 + entry_size(c, c->self) || strlen(c->self) > 255)
 		return 0;
 
 	/* Payload first, at its final offset. */
@@ -744,14 +746,14 @@ read_str(const char **p, const char *end, const char **s, size_t *len)
 {
 	if (*p >= end)
 		return -1;
-	uint8_t t = (uint8_t)**p;
+	uint8_t t = (uint8_t) * *p;
 	(*p)++;
 	if ((t & 0xe0) == 0xa0) {
 		*len = t & 0x1f;
 	} else if (t == 0xd9) {
 		if (end - *p < 1)
 			return -1;
-		*len = (uint8_t)**p;
+		*len = (uint8_t) * *p;
 		(*p)++;
 	} else if (t == 0xda) {
 		if (end - *p < 2)
@@ -812,8 +814,8 @@ apply_payload(struct nc_api_coords *c, double now, const char *sender,
 			c->st.gossip_entries_old++;
 			continue;
 		}
-		bool known = c->g == NULL ||
-			     nc_gossip_member_find(c->g, name) != NULL;
+		bool known =
+		    c->g == NULL || nc_gossip_member_find(c->g, name) != NULL;
 		struct entry *e = known ? get_entry(c, name, true) : NULL;
 		double produced = now - age;
 		if (e == NULL || (e->has_coord && e->produced >= produced)) {

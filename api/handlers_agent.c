@@ -41,8 +41,7 @@ join_done(void *arg, int joined)
 			cJSON_AddNumberToObject(o, "Joined", joined);
 		nc_api_resume(p, 200, o, "out of memory");
 	} else {
-		nc_api_resume(p, 502, NULL,
-			      "join failed: no address answered");
+		nc_api_resume(p, 502, NULL, "join failed: no address answered");
 	}
 }
 
@@ -138,9 +137,8 @@ keyring_list(void *ctx, const struct nc_api_request *req, cJSON **out,
 		uint8_t key[NC_CRYPTO_KEY_MAX];
 		char b64[NC_CRYPTO_KEY_B64_LEN + 1];
 		int len = nc_crypto_keyring_get(kr, i, key, sizeof(key));
-		if (len < 0 ||
-		    nc_crypto_key_to_base64(key, (size_t)len, b64,
-					    sizeof(b64)) < 0)
+		if (len < 0 || nc_crypto_key_to_base64(key, (size_t)len, b64,
+						       sizeof(b64)) < 0)
 			continue;
 		memset(key, 0, sizeof(key));
 		cJSON_AddItemToArray(keys, cJSON_CreateString(b64));
@@ -155,8 +153,8 @@ keyring_list(void *ctx, const struct nc_api_request *req, cJSON **out,
 }
 
 static int
-keyring_op(void *ctx, const struct nc_api_request *req, cJSON **out,
-	   char *err, size_t err_cap)
+keyring_op(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
+	   size_t err_cap)
 {
 	struct nc_api *api = ctx;
 	struct nc_crypto_keyring *kr = api->cfg.keyring;
@@ -237,8 +235,8 @@ nc__api_add_agent_routes(struct nc_api *api)
 				  leave, api);
 	rc |= nc_api_route_add_ex(api, "GET", "/v1/agent/keyring", 0,
 				  keyring_list, api);
-	rc |= nc_api_route_add_ex(api, "PUT", "/v1/agent/keyring/",
-				  NC_API_PREFIX | NC_API_WRITE, keyring_op,
-				  api);
+	rc |=
+	    nc_api_route_add_ex(api, "PUT", "/v1/agent/keyring/",
+				NC_API_PREFIX | NC_API_WRITE, keyring_op, api);
 	return rc < 0 ? -1 : 0;
 }

@@ -18,7 +18,8 @@
  *
  * Coordinates are in seconds (Serf's unit) in "Coord"; RTTs are reported
  * in milliseconds in fields named *Ms. Extra fields beyond Consul's shape
- * on /v1/coordinate/nodes and /node: "AgeS", "Source" (self|probe|gossip), "Via".
+ * on /v1/coordinate/nodes and /node: "AgeS", "Source" (self|probe|gossip),
+ * "Via".
  */
 #include <math.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ api_algo(const struct nc_api *api)
 	if (api->cfg.coords == NULL)
 		return NC_COORD_ALGO_NC;
 	return nc_coord_client_config(nc_api_coords_client(api->cfg.coords))
-		->algo;
+	    ->algo;
 }
 
 /** Add a number, or null for NAN. */
@@ -92,8 +93,8 @@ parse_coord_param(const struct nc_api *api, const char *text,
 	unsigned want = 8;
 	if (api->cfg.coords != NULL)
 		want = nc_coord_client_config(
-			       nc_api_coords_client(api->cfg.coords))
-			       ->dims;
+			   nc_api_coords_client(api->cfg.coords))
+			   ->dims;
 	memset(out, 0, sizeof(*out));
 	if (!cJSON_IsObject(j) || !cJSON_IsArray(vec) ||
 	    cJSON_GetArraySize(vec) != (int)want ||
@@ -131,9 +132,9 @@ bad:
  * this one). *has is false when the node has no coordinate yet.
  */
 static int
-resolve_source(struct nc_api *api, const struct nc_api_request *req,
-	       double now, const char **from, struct nc_coord *src,
-	       bool *has, char *err, size_t err_cap)
+resolve_source(struct nc_api *api, const struct nc_api_request *req, double now,
+	       const char **from, struct nc_coord *src, bool *has, char *err,
+	       size_t err_cap)
 {
 	const char *f = nc_api_query(req, "from");
 	const char *cp = nc_api_query(req, "coord");
@@ -184,8 +185,8 @@ resolve_source(struct nc_api *api, const struct nc_api_request *req,
 /* ------------------------------------------------------------------ */
 
 static int
-agent_self(void *ctx, const struct nc_api_request *req, cJSON **out,
-	   char *err, size_t err_cap)
+agent_self(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
+	   size_t err_cap)
 {
 	struct nc_api *api = ctx;
 	(void)req;
@@ -219,8 +220,7 @@ agent_self(void *ctx, const struct nc_api_request *req, cJSON **out,
 		if (s != NULL) {
 			cJSON_AddNumberToObject(s, "Updates",
 						(double)cs.updates);
-			cJSON_AddNumberToObject(s, "Resets",
-						(double)cs.resets);
+			cJSON_AddNumberToObject(s, "Resets", (double)cs.resets);
 			cJSON_AddNumberToObject(s, "Rejected",
 						(double)cs.rejected);
 			cJSON_AddNumberToObject(s, "MeasuredError",
@@ -259,26 +259,26 @@ node_coord_json(const char *name, const struct nc_api_coord_info *ci)
 }
 
 static int
-coordinate_list(struct nc_api *api, const char *only, cJSON **out,
-		char *err, size_t err_cap)
+coordinate_list(struct nc_api *api, const char *only, cJSON **out, char *err,
+		size_t err_cap)
 {
 	double now = nc__api_now(api);
 	cJSON *arr = cJSON_CreateArray();
 	if (arr == NULL)
 		return nc__api_oom(err, err_cap);
-	size_t n = api->gossip != NULL ? nc_gossip_member_count(api->gossip)
-				       : 0;
+	size_t n =
+	    api->gossip != NULL ? nc_gossip_member_count(api->gossip) : 0;
 	bool found = false;
 	for (size_t i = 0; i < n; i++) {
 		const struct nc_gossip_member *m =
-			nc_gossip_member_at(api->gossip, i);
+		    nc_gossip_member_at(api->gossip, i);
 		struct nc_api_coord_info ci;
 		if (only != NULL && strcmp(m->name, only) != 0)
 			continue;
 		found = true;
 		if (api->cfg.coords == NULL ||
 		    nc_api_coords_get(api->cfg.coords, now, m->name, &ci) !=
-			    0 ||
+			0 ||
 		    !ci.has_coord)
 			continue;
 		cJSON *o = node_coord_json(m->name, &ci);
@@ -339,8 +339,8 @@ rtt(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 			 "bad parameter \"coord\": not supported by /v1/rtt");
 		return 400;
 	}
-	int rc = resolve_source(api, req, now, &from, &src, &has_src, err,
-				err_cap);
+	int rc =
+	    resolve_source(api, req, now, &from, &src, &has_src, err, err_cap);
 	if (rc != 0)
 		return rc;
 	if (nc_gossip_member_find(api->gossip, to) == NULL) {
@@ -420,7 +420,7 @@ cands_build(struct nc_api *api, double now, const struct nc__api_filter *f,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct nc_gossip_member *m =
-			nc_gossip_member_at(api->gossip, i);
+		    nc_gossip_member_at(api->gossip, i);
 		if (f != NULL && !nc__api_filter_match(f, m))
 			continue;
 		if (skip != NULL && strcmp(m->name, skip) == 0)
@@ -428,8 +428,7 @@ cands_build(struct nc_api *api, double now, const struct nc__api_filter *f,
 		size_t k = s->n;
 		if (group_key != NULL) {
 			if (!nc__api_meta_tag(m->meta, m->meta_len, group_key,
-					      s->group[k],
-					      sizeof(s->group[k])))
+					      s->group[k], sizeof(s->group[k])))
 				continue;
 			s->c[k].group = s->group[k];
 		}
@@ -438,7 +437,7 @@ cands_build(struct nc_api *api, double now, const struct nc__api_filter *f,
 		struct nc_api_coord_info ci;
 		if (api->cfg.coords != NULL &&
 		    nc_api_coords_get(api->cfg.coords, now, m->name, &ci) ==
-			    0 &&
+			0 &&
 		    ci.has_coord) {
 			s->coords[k] = *ci.coord;
 			s->c[k].coord = &s->coords[k];
@@ -514,17 +513,16 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	if (idx == NULL || est == NULL || o == NULL)
 		goto oom;
 	if (want > 0 && has_src) {
-		got = nc_coord_rank_nearest(api_algo(api), &src, s.c, s.n,
-					    NULL, NULL, want, idx, est);
+		got = nc_coord_rank_nearest(api_algo(api), &src, s.c, s.n, NULL,
+					    NULL, want, idx, est);
 		if (got < 0)
 			goto oom;
 	} else if (want > 0) {
 		/* No source coordinate: every estimate is unknown; by name. */
 		struct nc_coord origin;
 		memset(&origin, 0, sizeof(origin));
-		origin.dims = s.n > 0 && s.c[0].coord != NULL
-				      ? s.c[0].coord->dims
-				      : 8;
+		origin.dims =
+		    s.n > 0 && s.c[0].coord != NULL ? s.c[0].coord->dims : 8;
 		for (size_t i = 0; i < s.n; i++)
 			s.c[i].coord = NULL;
 		got = nc_coord_rank_nearest(api_algo(api), &origin, s.c, s.n,
@@ -583,8 +581,8 @@ parse_bool(const char *v, bool *out)
 }
 
 static int
-failover(void *ctx, const struct nc_api_request *req, cJSON **out,
-	 char *err, size_t err_cap)
+failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
+	 size_t err_cap)
 {
 	struct nc_api *api = ctx;
 	double now = nc__api_now(api);
@@ -613,7 +611,7 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out,
 	bool has_local = false;
 	if (from[0] != '\0') {
 		const struct nc_gossip_member *fm =
-			nc_gossip_member_find(api->gossip, from);
+		    nc_gossip_member_find(api->gossip, from);
 		has_local = nc__api_meta_tag(fm->meta, fm->meta_len, group,
 					     local, sizeof(local));
 	}
@@ -628,8 +626,7 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out,
 	size_t *order = calloc(s.n + 1, sizeof(*order));
 	size_t *uorder = calloc(s.n + 1, sizeof(*uorder));
 	double *ev = calloc(s.n + 1, sizeof(*ev));
-	struct nc_coord_group_rank *gr =
-		calloc(2 * s.n + 2, sizeof(*gr));
+	struct nc_coord_group_rank *gr = calloc(2 * s.n + 2, sizeof(*gr));
 	cJSON *o = cJSON_CreateObject();
 	size_t n_all = 0, n_groups = 0;
 	if (hc == NULL || hmap == NULL || all == NULL || order == NULL ||
@@ -651,10 +648,10 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out,
 	struct nc_coord dummy;
 	memset(&dummy, 0, sizeof(dummy));
 	dummy.dims = 8;
-	rc = nc_coord_rank_failover(api_algo(api), has_src ? &src : &dummy,
-				    hc, nh, NULL, NULL,
-				    skip_local && has_local ? local : NULL,
-				    all, n_all, order, gr, &n_groups);
+	rc = nc_coord_rank_failover(api_algo(api), has_src ? &src : &dummy, hc,
+				    nh, NULL, NULL,
+				    skip_local && has_local ? local : NULL, all,
+				    n_all, order, gr, &n_groups);
 	if (rc < 0)
 		goto oom;
 	cJSON_AddStringToObject(o, "From", from);
@@ -677,18 +674,16 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out,
 		for (size_t k = 0; k < gr[g].count; k++) {
 			size_t ci = hmap[order[gr[g].first + k]];
 			double e = has_src && s.c[ci].coord != NULL
-					   ? nc_coord_estimate_rtt(
-						     api_algo(api), &src,
-						     s.c[ci].coord)
-					   : NAN;
+				       ? nc_coord_estimate_rtt(
+					     api_algo(api), &src, s.c[ci].coord)
+				       : NAN;
 			cJSON *m = cJSON_CreateObject();
 			if (m == NULL)
 				goto oom;
 			cJSON_AddItemToArray(ms, m);
 			cJSON_AddStringToObject(m, "Name", s.m[ci]->name);
 			cJSON_AddStringToObject(
-				m, "Status",
-				nc_api_status_str(s.m[ci]->state));
+			    m, "Status", nc_api_status_str(s.m[ci]->state));
 			add_num_or_null(m, "EstimatedMs", e * 1000.0);
 		}
 		/* Unhealthy members of the group, by estimate (few:
@@ -699,11 +694,11 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out,
 			    strcmp(s.group[i], gr[g].group) == 0)
 				uorder[nu++] = i;
 		for (size_t i = 0; i < nu; i++)
-			ev[i] = has_src && s.c[uorder[i]].coord != NULL
-					? nc_coord_estimate_rtt(
-						  api_algo(api), &src,
-						  s.c[uorder[i]].coord)
-					: INFINITY;
+			ev[i] =
+			    has_src && s.c[uorder[i]].coord != NULL
+				? nc_coord_estimate_rtt(api_algo(api), &src,
+							s.c[uorder[i]].coord)
+				: INFINITY;
 		for (size_t i = 1; i < nu; i++) {
 			for (size_t j = i; j > 0 && ev[j] < ev[j - 1]; j--) {
 				double t = ev[j];
@@ -762,7 +757,6 @@ nc__api_add_coord_routes(struct nc_api *api)
 				  NC_API_PREFIX, coordinate_node, api);
 	rc |= nc_api_route_add_ex(api, "GET", "/v1/rtt", 0, rtt, api);
 	rc |= nc_api_route_add_ex(api, "GET", "/v1/nearest", 0, nearest, api);
-	rc |= nc_api_route_add_ex(api, "GET", "/v1/failover", 0, failover,
-				  api);
+	rc |= nc_api_route_add_ex(api, "GET", "/v1/failover", 0, failover, api);
 	return rc < 0 ? -1 : 0;
 }

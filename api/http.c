@@ -120,8 +120,7 @@ nc_api_route_add_ex(struct nc_api *api, const char *method, const char *path,
 
 /** Does @a r match @a path? Sets *suffix for prefix routes. */
 static bool
-route_match(const struct nc_api_route *r, const char *path,
-	    const char **suffix)
+route_match(const struct nc_api_route *r, const char *path, const char **suffix)
 {
 	if (r->flags & NC_API_PREFIX) {
 		size_t n = strlen(r->path);
@@ -363,9 +362,9 @@ nc_api_handle(struct nc_api *api, const struct nc_api_request *req_in,
 		if (strstr(allow_buf, api->routes[i].method) == NULL &&
 		    allow_len < sizeof(allow_buf))
 			allow_len += (size_t)snprintf(
-				allow_buf + allow_len,
-				sizeof(allow_buf) - allow_len, "%s%s",
-				allow_len ? ", " : "", api->routes[i].method);
+			    allow_buf + allow_len,
+			    sizeof(allow_buf) - allow_len, "%s%s",
+			    allow_len ? ", " : "", api->routes[i].method);
 	}
 	if (hit == NULL) {
 		char msg[200];
@@ -460,8 +459,7 @@ nc_api_dispatch(struct nc_api *api, const struct nc_api_request *req,
 }
 
 const char *
-nc_api_query_nth(const struct nc_api_request *req, const char *key,
-		 size_t i)
+nc_api_query_nth(const struct nc_api_request *req, const char *key, size_t i)
 {
 	for (size_t k = 0; k < req->n_args; k++)
 		if (strcmp(req->args[k].key, key) == 0 && i-- == 0)
@@ -512,9 +510,8 @@ queue_response(struct nc_api *api, struct MHD_Connection *conn,
 	       struct nc_api_response *resp)
 {
 	struct MHD_Response *mr = MHD_create_response_from_buffer(
-		resp->body_len, resp->body,
-		resp->body_static ? MHD_RESPMEM_PERSISTENT
-				  : MHD_RESPMEM_MUST_FREE);
+	    resp->body_len, resp->body,
+	    resp->body_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
 	if (mr == NULL) {
 		nc_api_response_destroy(resp);
 		return MHD_NO;
@@ -525,13 +522,12 @@ queue_response(struct nc_api *api, struct MHD_Connection *conn,
 						   : "application/json");
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
 	if (resp->allow[0] != '\0')
-		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW,
-					resp->allow);
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
 	for (size_t i = 0; i < resp->n_hdr; i++)
 		MHD_add_response_header(mr, resp->hdr_name[i],
 					resp->hdr_value[i]);
 	enum MHD_Result r =
-		MHD_queue_response(conn, (unsigned)resp->status, mr);
+	    MHD_queue_response(conn, (unsigned)resp->status, mr);
 	MHD_destroy_response(mr);
 	if (api->leave_asked && api->cfg.leave != NULL) {
 		/* The 200 is queued: start the leave now. */
@@ -548,8 +544,7 @@ struct arg_walk {
 };
 
 static enum MHD_Result
-arg_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-	 const char *value)
+arg_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct arg_walk *w = cls;
 	(void)kind;
@@ -621,19 +616,19 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	struct arg_walk w = {args, 0, NC_API_MAX_ARGS};
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, arg_iter, &w);
 	struct nc_api_request req = {
-		.method = method,
-		.path = url,
-		.suffix = "",
-		.body = r->body,
-		.body_len = r->len,
-		.args = args,
-		.n_args = w.n,
-		.authorization = MHD_lookup_connection_value(
-			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-		.if_none_match = MHD_lookup_connection_value(
-			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
-		.conn = conn,
-		.conn_state = r,
+	    .method = method,
+	    .path = url,
+	    .suffix = "",
+	    .body = r->body,
+	    .body_len = r->len,
+	    .args = args,
+	    .n_args = w.n,
+	    .authorization = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+	    .if_none_match = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+	    .conn = conn,
+	    .conn_state = r,
 	};
 	/* nc_api_handle would split a '?' inside the decoded path. */
 	if (strchr(url, '?') != NULL) {
@@ -684,8 +679,7 @@ pending_unlink(struct nc_api_pending *p)
 }
 
 void
-nc_api_resume(struct nc_api_pending *p, int status, cJSON *doc,
-	      const char *msg)
+nc_api_resume(struct nc_api_pending *p, int status, cJSON *doc, const char *msg)
 {
 	if (p->conn == NULL) {
 		/* The connection went away meanwhile (or the API stopped). */
@@ -826,7 +820,7 @@ nc_api_new(struct nc_env *env, struct nc_gossip *g,
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof(ss));
 	unsigned flags =
-		MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (cfg.addr.family == 6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		s6->sin6_family = AF_INET6;
@@ -840,17 +834,16 @@ nc_api_new(struct nc_env *env, struct nc_gossip *g,
 		memcpy(&s4->sin_addr, cfg.addr.ip, 4);
 	}
 	api->daemon = MHD_start_daemon(
-		flags, cfg.addr.port, NULL, NULL, access_cb, api,
-		/* First, so that every MHD message goes through our log. */
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)(cfg.max_connections ? cfg.max_connections : 64),
-		MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)(cfg.conn_timeout_s ? cfg.conn_timeout_s : 10),
-		/* 16 KiB per connection is enough for our small requests. */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, api, MHD_OPTION_END);
+	    flags, cfg.addr.port, NULL, NULL, access_cb, api,
+	    /* First, so that every MHD message goes through our log. */
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)(cfg.max_connections ? cfg.max_connections : 64),
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)(cfg.conn_timeout_s ? cfg.conn_timeout_s : 10),
+	    /* 16 KiB per connection is enough for our small requests. */
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, api, MHD_OPTION_END);
 	if (api->daemon == NULL) {
 		char a[64];
 		snprintf(err, err_cap, "cannot listen on %s",
@@ -859,7 +852,7 @@ nc_api_new(struct nc_env *env, struct nc_gossip *g,
 		return NULL;
 	}
 	const union MHD_DaemonInfo *info =
-		MHD_get_daemon_info(api->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	    MHD_get_daemon_info(api->daemon, MHD_DAEMON_INFO_EPOLL_FD);
 	if (info == NULL) {
 		snprintf(err, err_cap, "libmicrohttpd without epoll support");
 		nc_api_delete(api);
@@ -894,8 +887,7 @@ nc_api_delete(struct nc_api *api)
 			MHD_resume_connection(p->conn);
 	if (api->daemon != NULL)
 		MHD_stop_daemon(api->daemon);
-	for (struct nc_api_pending *p = api->pending, *nx; p != NULL;
-	     p = nx) {
+	for (struct nc_api_pending *p = api->pending, *nx; p != NULL; p = nx) {
 		nx = p->next;
 		p->conn = NULL;
 		p->api = NULL;

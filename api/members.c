@@ -56,8 +56,8 @@ health(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	(void)err;
 	(void)err_cap;
 	*out = cJSON_CreateObject();
-	if (*out == NULL || cJSON_AddStringToObject(*out, "status", "ok") ==
-				    NULL) {
+	if (*out == NULL ||
+	    cJSON_AddStringToObject(*out, "status", "ok") == NULL) {
 		cJSON_Delete(*out);
 		*out = NULL;
 		snprintf(err, err_cap, "out of memory");
@@ -81,11 +81,11 @@ nc__api_add_tags(cJSON *obj, const uint8_t *meta, size_t len)
 	for (unsigned i = 0; i < n; i++) {
 		char k[NC_PROTO_META_MAX + 1], v[NC_PROTO_META_MAX + 1];
 		size_t kl = tags[i].key.len < NC_PROTO_META_MAX
-				    ? tags[i].key.len
-				    : NC_PROTO_META_MAX;
+				? tags[i].key.len
+				: NC_PROTO_META_MAX;
 		size_t vl = tags[i].value.len < NC_PROTO_META_MAX
-				    ? tags[i].value.len
-				    : NC_PROTO_META_MAX;
+				? tags[i].value.len
+				: NC_PROTO_META_MAX;
 		if (kl > 0)
 			memcpy(k, tags[i].key.data, kl);
 		if (vl > 0)
@@ -120,10 +120,9 @@ nc__api_member_json(const struct nc_gossip_member *m)
 	    cJSON_AddStringToObject(o, "Addr", ip) == NULL ||
 	    cJSON_AddNumberToObject(o, "Port", m->addr.port) == NULL ||
 	    !nc__api_add_tags(o, m->meta, m->meta_len) ||
-	    cJSON_AddStringToObject(o, "Status",
-				    nc_api_status_str(m->state)) == NULL ||
-	    cJSON_AddNumberToObject(o, "Incarnation", m->incarnation) ==
-		    NULL) {
+	    cJSON_AddStringToObject(o, "Status", nc_api_status_str(m->state)) ==
+		NULL ||
+	    cJSON_AddNumberToObject(o, "Incarnation", m->incarnation) == NULL) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -145,8 +144,8 @@ nc__api_meta_has_tag(const uint8_t *meta, size_t meta_len, const char *key,
 		     memcmp(tags[i].key.data, key, key_len) == 0))
 			return tags[i].value.len == value_len &&
 			       (value_len == 0 ||
-				memcmp(tags[i].value.data, value,
-				       value_len) == 0);
+				memcmp(tags[i].value.data, value, value_len) ==
+				    0);
 	return false;
 }
 
@@ -165,8 +164,8 @@ nc__api_meta_tag(const uint8_t *meta, size_t meta_len, const char *key,
 		if (tags[i].key.len != kl ||
 		    memcmp(tags[i].key.data, key, kl) != 0)
 			continue;
-		size_t vl = tags[i].value.len < cap - 1 ? tags[i].value.len
-							: cap - 1;
+		size_t vl =
+		    tags[i].value.len < cap - 1 ? tags[i].value.len : cap - 1;
 		if (vl > 0)
 			memcpy(buf, tags[i].value.data, vl);
 		buf[vl] = '\0';
@@ -196,9 +195,8 @@ state_bits(const char *s, size_t len, unsigned *bits)
 }
 
 int
-nc__api_filter_parse(const struct nc_api_request *req,
-		     unsigned default_states, struct nc__api_filter *f,
-		     char *err, size_t err_cap)
+nc__api_filter_parse(const struct nc_api_request *req, unsigned default_states,
+		     struct nc__api_filter *f, char *err, size_t err_cap)
 {
 	const char *v;
 	memset(f, 0, sizeof(*f));
@@ -221,8 +219,7 @@ nc__api_filter_parse(const struct nc_api_request *req,
 	}
 	if (f->states == 0)
 		f->states = default_states;
-	for (size_t i = 0; (v = nc_api_query_nth(req, "tag", i)) != NULL;
-	     i++) {
+	for (size_t i = 0; (v = nc_api_query_nth(req, "tag", i)) != NULL; i++) {
 		const char *colon = strchr(v, ':');
 		if (colon == NULL || colon == v) {
 			snprintf(err, err_cap,
@@ -253,9 +250,8 @@ nc__api_filter_match(const struct nc__api_filter *f,
 	if (!(f->states & (1u << m->state)))
 		return false;
 	for (size_t i = 0; i < f->n_tags; i++)
-		if (!nc__api_meta_has_tag(m->meta, m->meta_len,
-					  f->tags[i].key, f->tags[i].key_len,
-					  f->tags[i].value,
+		if (!nc__api_meta_has_tag(m->meta, m->meta_len, f->tags[i].key,
+					  f->tags[i].key_len, f->tags[i].value,
 					  f->tags[i].value_len))
 			return false;
 	return true;
@@ -287,8 +283,8 @@ members(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	int rc = nc__api_filter_parse(req, NC__API_ST_ALL, &f, err, err_cap);
 	if (rc != 0)
 		return rc;
-	size_t n = api->gossip != NULL ? nc_gossip_member_count(api->gossip)
-				       : 0;
+	size_t n =
+	    api->gossip != NULL ? nc_gossip_member_count(api->gossip) : 0;
 	const char *near = nc_api_query(req, "near");
 	struct nc_coord src;
 	bool have_src = false;
@@ -296,8 +292,7 @@ members(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	if (near != NULL && near[0] != '\0') {
 		if (api->gossip == NULL ||
 		    nc_gossip_member_find(api->gossip, near) == NULL) {
-			snprintf(err, err_cap, "unknown node \"%.128s\"",
-				 near);
+			snprintf(err, err_cap, "unknown node \"%.128s\"", near);
 			return 404;
 		}
 		struct nc_api_coord_info ci;
@@ -316,11 +311,11 @@ members(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	enum nc_coord_algo algo = NC_COORD_ALGO_NC;
 	if (api->cfg.coords != NULL)
 		algo = nc_coord_client_config(
-			       nc_api_coords_client(api->cfg.coords))
-			       ->algo;
+			   nc_api_coords_client(api->cfg.coords))
+			   ->algo;
 	for (size_t i = 0; i < n; i++) {
 		const struct nc_gossip_member *m =
-			nc_gossip_member_at(api->gossip, i);
+		    nc_gossip_member_at(api->gossip, i);
 		if (!nc__api_filter_match(&f, m))
 			continue;
 		items[k].m = m;
@@ -328,10 +323,10 @@ members(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		struct nc_api_coord_info ci;
 		if (have_src &&
 		    nc_api_coords_get(api->cfg.coords, now, m->name, &ci) ==
-			    0 &&
+			0 &&
 		    ci.has_coord)
-			items[k].rtt = nc_coord_estimate_rtt(algo, &src,
-							     ci.coord);
+			items[k].rtt =
+			    nc_coord_estimate_rtt(algo, &src, ci.coord);
 		k++;
 	}
 	if (have_src)
@@ -357,7 +352,7 @@ nc__api_add_builtin_routes(struct nc_api *api)
 	int rc = nc_api_route_add_ex(api, "GET", "/v1/health", NC_API_PUBLIC,
 				     health, api);
 	if (rc == 0)
-		rc = nc_api_route_add(api, "GET", "/v1/members", false,
-				      members, api);
+		rc = nc_api_route_add(api, "GET", "/v1/members", false, members,
+				      api);
 	return rc;
 }

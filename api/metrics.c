@@ -26,7 +26,7 @@ struct tbuf {
 };
 
 static void tb_printf(struct tbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void
 tb_printf(struct tbuf *b, const char *fmt, ...)
@@ -97,8 +97,7 @@ gossip_metrics(struct tbuf *b, struct nc_gossip *g)
 		s->packets_out);
 	counter(b, "netcoord_bytes_in_total", "UDP bytes received.",
 		s->bytes_in);
-	counter(b, "netcoord_bytes_out_total", "UDP bytes sent.",
-		s->bytes_out);
+	counter(b, "netcoord_bytes_out_total", "UDP bytes sent.", s->bytes_out);
 	tb_printf(b, "# HELP netcoord_packets_dropped_total Inbound packets "
 		     "dropped, by reason.\n# TYPE "
 		     "netcoord_packets_dropped_total counter\n");
@@ -168,17 +167,18 @@ coord_metrics(struct tbuf *b, struct nc_api_coords *c)
 		"Coordinate resets (invalid coordinate).", cs.resets);
 	gauge(b, "netcoord_coord_peers",
 	      "Peers tracked by the coordinate client.", cs.peers);
-	gauge(b, "netcoord_coords_cached",
-	      "Members with a known coordinate.", as.cached);
-	tb_printf(b, "# HELP netcoord_coord_payload_rejected_total Probe ack "
-		     "payloads rejected, by reason.\n# TYPE "
-		     "netcoord_coord_payload_rejected_total counter\n"
-		     "netcoord_coord_payload_rejected_total{reason=\"decode\"} "
-		     "%llu\n"
-		     "netcoord_coord_payload_rejected_total{reason=\"value\"} "
-		     "%llu\n"
-		     "netcoord_coord_payload_rejected_total{reason=\"missing\"}"
-		     " %llu\n",
+	gauge(b, "netcoord_coords_cached", "Members with a known coordinate.",
+	      as.cached);
+	tb_printf(b,
+		  "# HELP netcoord_coord_payload_rejected_total Probe ack "
+		  "payloads rejected, by reason.\n# TYPE "
+		  "netcoord_coord_payload_rejected_total counter\n"
+		  "netcoord_coord_payload_rejected_total{reason=\"decode\"} "
+		  "%llu\n"
+		  "netcoord_coord_payload_rejected_total{reason=\"value\"} "
+		  "%llu\n"
+		  "netcoord_coord_payload_rejected_total{reason=\"missing\"}"
+		  " %llu\n",
 		  (unsigned long long)as.payload_bad_decode,
 		  (unsigned long long)as.payload_bad_value,
 		  (unsigned long long)as.payload_missing);

@@ -29,17 +29,17 @@ content_type(const char *path)
 	static const struct {
 		const char *ext, *type;
 	} map[] = {
-		{".html", "text/html; charset=utf-8"},
-		{".js", "text/javascript; charset=utf-8"},
-		{".mjs", "text/javascript; charset=utf-8"},
-		{".css", "text/css; charset=utf-8"},
-		{".json", "application/json"},
-		{".map", "application/json"},
-		{".svg", "image/svg+xml"},
-		{".png", "image/png"},
-		{".ico", "image/x-icon"},
-		{".woff2", "font/woff2"},
-		{".txt", "text/plain; charset=utf-8"},
+	    {".html", "text/html; charset=utf-8"},
+	    {".js", "text/javascript; charset=utf-8"},
+	    {".mjs", "text/javascript; charset=utf-8"},
+	    {".css", "text/css; charset=utf-8"},
+	    {".json", "application/json"},
+	    {".map", "application/json"},
+	    {".svg", "image/svg+xml"},
+	    {".png", "image/png"},
+	    {".ico", "image/x-icon"},
+	    {".woff2", "font/woff2"},
+	    {".txt", "text/plain; charset=utf-8"},
 	};
 	const char *dot = strrchr(path, '.');
 	if (dot != NULL && strchr(dot, '/') == NULL)
@@ -67,8 +67,8 @@ etag_matches(const char *inm, const char *etag)
 }
 
 static int
-redirect_ui(void *ctx, const struct nc_api_request *req, cJSON **out,
-	    char *err, size_t err_cap)
+redirect_ui(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
+	    size_t err_cap)
 {
 	(void)ctx;
 	(void)out;
@@ -116,8 +116,8 @@ nc__api_add_static_routes(struct nc_api *api)
 	int rc = 0;
 	rc |= nc_api_route_add_ex(api, "GET", "/", NC_API_PUBLIC, redirect_ui,
 				  api);
-	rc |= nc_api_route_add_ex(api, "GET", "/ui", NC_API_PUBLIC,
-				  redirect_ui, api);
+	rc |= nc_api_route_add_ex(api, "GET", "/ui", NC_API_PUBLIC, redirect_ui,
+				  api);
 	rc |= nc_api_route_add_ex(api, "GET", "/ui/",
 				  NC_API_PREFIX | NC_API_PUBLIC, ui_file, api);
 	return rc < 0 ? -1 : 0;

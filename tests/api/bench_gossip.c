@@ -30,7 +30,7 @@ bench(void)
 	if (n < 2 || n > TH_MAX - 1)
 		n = 100;
 	struct th_spec *spec = calloc((size_t)n, sizeof(*spec));
-	char (*names)[16] = calloc((size_t)n + 1, sizeof(*names));
+	char(*names)[16] = calloc((size_t)n + 1, sizeof(*names));
 	uint64_t x = 12345;
 	for (int i = 0; i < n; i++) {
 		snprintf(names[i], sizeof(names[i]), "node-%04d", i);

@@ -29,8 +29,8 @@ h_ack(void *ctx, char *buf, size_t cap)
 	if (n->coords != NULL)
 		return nc_api_coords_ack_payload(n->coords, buf, cap);
 	/* A serf member: its fresh coordinate. */
-	struct nc_proto_coord fresh = {.dims = 8, .error = 1.5,
-				       .height = 1.0e-5};
+	struct nc_proto_coord fresh = {
+	    .dims = 8, .error = 1.5, .height = 1.0e-5};
 	int len = nc_proto_encode_coord(buf, cap, &fresh);
 	return len > 0 ? (size_t)len : 0;
 }
@@ -121,7 +121,7 @@ encode_tags(const char *spec, bool nc, uint8_t *meta, size_t *len)
 		*eq = '\0';
 		tags[n].key = (struct nc_proto_str){t, (uint32_t)strlen(t)};
 		tags[n].value =
-			(struct nc_proto_str){eq + 1, (uint32_t)strlen(eq + 1)};
+		    (struct nc_proto_str){eq + 1, (uint32_t)strlen(eq + 1)};
 		n++;
 	}
 	if (nc)
@@ -130,8 +130,8 @@ encode_tags(const char *spec, bool nc, uint8_t *meta, size_t *len)
 	*len = 0;
 	if (n == 0)
 		return 0;
-	int rc = nc_proto_encode_tags((char *)meta, NC_GOSSIP_META_MAX, tags,
-				      n);
+	int rc =
+	    nc_proto_encode_tags((char *)meta, NC_GOSSIP_META_MAX, tags, n);
 	if (rc < 0)
 		return rc;
 	*len = (size_t)rc;
@@ -146,12 +146,12 @@ add_node(struct th_fleet *f, const struct th_spec *s)
 	struct sim_node *sn = sim_node_add(f->w, s->name);
 	struct nc_gossip_config cfg;
 	struct nc_gossip_hooks hooks = {
-		.ctx = n,
-		.ack_payload = h_ack,
-		.probe_done = h_probe,
-		.member_event = h_event,
-		.user_msg = h_user,
-		.user_broadcast = h_bcast,
+	    .ctx = n,
+	    .ack_payload = h_ack,
+	    .probe_done = h_probe,
+	    .member_event = h_event,
+	    .user_msg = h_user,
+	    .user_broadcast = h_bcast,
 	};
 	memset(n, 0, sizeof(*n));
 	n->f = f;
@@ -194,8 +194,9 @@ th_fleet_new(uint64_t seed, const struct th_spec *spec, int n)
 	for (int i = 0; i < f->n; i++)
 		CU_ASSERT_EQUAL(nc_gossip_start(f->node[i].g), 0);
 	for (int i = 1; i < f->n; i++)
-		nc_gossip_join(f->node[i].g, sim_node_addr(sim_node_get(f->w, 0)),
-			       1, NULL, NULL);
+		nc_gossip_join(f->node[i].g,
+			       sim_node_addr(sim_node_get(f->w, 0)), 1, NULL,
+			       NULL);
 	return f;
 }
 
@@ -239,12 +240,12 @@ th_req(struct nc_api *api, const char *method, const char *url,
        const char *auth, const char *body, char **out, cJSON **json)
 {
 	struct nc_api_request req = {
-		.method = method,
-		.path = url,
-		.suffix = "",
-		.body = body,
-		.body_len = body != NULL ? strlen(body) : 0,
-		.authorization = auth,
+	    .method = method,
+	    .path = url,
+	    .suffix = "",
+	    .body = body,
+	    .body_len = body != NULL ? strlen(body) : 0,
+	    .authorization = auth,
 	};
 	char *b = NULL;
 	int st = nc_api_dispatch(api, &req, &b, NULL, 0);

@@ -45,8 +45,7 @@ struct th_spec {
 };
 
 /** Build the fleet (node 0 is the seed the others join), not run yet. */
-struct th_fleet *th_fleet_new(uint64_t seed, const struct th_spec *spec,
-			      int n);
+struct th_fleet *th_fleet_new(uint64_t seed, const struct th_spec *spec, int n);
 /** Add one more member later and join it to node 0. */
 struct th_node *th_fleet_add(struct th_fleet *f, const struct th_spec *s);
 void th_fleet_delete(struct th_fleet *f);
@@ -60,8 +59,7 @@ double th_clock(void *arg);
  * (malloc, parsed into *json if JSON and json != NULL).
  */
 int th_req(struct nc_api *api, const char *method, const char *url,
-	   const char *auth, const char *body, char **out,
-	   struct cJSON **json);
+	   const char *auth, const char *body, char **out, struct cJSON **json);
 
 int nc_test_coords_register(void);
 int nc_test_handlers_register(void);

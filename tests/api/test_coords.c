@@ -23,8 +23,8 @@ mk(const char *name, double now)
 {
 	struct nc_api_coords_config cfg;
 	nc_api_coords_config_default(&cfg);
-	struct nc_api_coords *c = nc_api_coords_new(name, NULL, &cfg, now,
-						    NULL, 0);
+	struct nc_api_coords *c =
+	    nc_api_coords_new(name, NULL, &cfg, now, NULL, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	return c;
 }
@@ -49,8 +49,8 @@ member(struct nc_gossip_member *m, const char *name, bool nc)
 	memset(m, 0, sizeof(*m));
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	struct nc_proto_tag t[2] = {
-		{nc_proto_cstr("role"), nc_proto_cstr("x")},
-		{nc_proto_cstr("nc"), nc_proto_cstr("1")},
+	    {nc_proto_cstr("role"), nc_proto_cstr("x")},
+	    {nc_proto_cstr("nc"), nc_proto_cstr("1")},
 	};
 	int n = nc_proto_encode_tags((char *)m->meta, sizeof(m->meta), t,
 				     nc ? 2 : 1);
@@ -163,12 +163,10 @@ test_broadcast_targets(void)
 	CU_ASSERT_FALSE(nc_api_member_is_nc(&serf));
 	/* Plenty of budget after 10 s, yet nothing for a reply piggy-back
 	 * or a serf member. */
-	CU_ASSERT_EQUAL(nc_api_coords_user_broadcast(c, 10, NULL, buf,
-						     sizeof(buf)),
-			0);
-	CU_ASSERT_EQUAL(nc_api_coords_user_broadcast(c, 10, &serf, buf,
-						     sizeof(buf)),
-			0);
+	CU_ASSERT_EQUAL(
+	    nc_api_coords_user_broadcast(c, 10, NULL, buf, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(
+	    nc_api_coords_user_broadcast(c, 10, &serf, buf, sizeof(buf)), 0);
 	size_t n = nc_api_coords_user_broadcast(c, 10, &nc, buf, sizeof(buf));
 	CU_ASSERT(n > 0);
 	/* Shaped like a serf join intent (type 1, map). */
@@ -192,8 +190,8 @@ test_broadcast_budget(void)
 	struct nc_api_coords_config cfg;
 	nc_api_coords_config_default(&cfg);
 	cfg.gossip_bytes_per_s = 1000;
-	struct nc_api_coords *c = nc_api_coords_new("a", NULL, &cfg, 0, NULL,
-						    0);
+	struct nc_api_coords *c =
+	    nc_api_coords_new("a", NULL, &cfg, 0, NULL, 0);
 	struct nc_gossip_member nc;
 	char buf[1400], pl[256];
 	member(&nc, "n", true);

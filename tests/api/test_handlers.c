@@ -29,10 +29,10 @@
 #include "tests/api/harness.h"
 
 static const struct th_spec fleet_spec[] = {
-	{"n0", 0, 0, "dc=a", true},   {"n1", 2, 0, "dc=a", true},
-	{"n2", 0, 3, "dc=a", true},   {"s0", 1, 1, "dc=a,role=serf", false},
-	{"n3", 40, 0, "dc=b", true},  {"n4", 42, 2, "dc=b,role=web", true},
-	{"n5", 100, 0, "dc=c", true},
+    {"n0", 0, 0, "dc=a", true},	  {"n1", 2, 0, "dc=a", true},
+    {"n2", 0, 3, "dc=a", true},	  {"s0", 1, 1, "dc=a,role=serf", false},
+    {"n3", 40, 0, "dc=b", true},  {"n4", 42, 2, "dc=b,role=web", true},
+    {"n5", 100, 0, "dc=c", true},
 };
 #define FLEET_N ((int)(sizeof(fleet_spec) / sizeof(fleet_spec[0])))
 
@@ -195,13 +195,12 @@ test_routing_errors(void)
 {
 	fixture();
 	struct nc_api_request req = {
-		.method = "DELETE",
-		.path = "/v1/members",
-		.suffix = "",
+	    .method = "DELETE",
+	    .path = "/v1/members",
+	    .suffix = "",
 	};
 	char *body = NULL, allow[64] = "";
-	CU_ASSERT_EQUAL(nc_api_dispatch(API, &req, &body, allow,
-					sizeof(allow)),
+	CU_ASSERT_EQUAL(nc_api_dispatch(API, &req, &body, allow, sizeof(allow)),
 			405);
 	CU_ASSERT_STRING_EQUAL(allow, "GET");
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"error\""));
@@ -222,8 +221,7 @@ test_self_and_coordinates(void)
 	CU_ASSERT_STRING_EQUAL(jstr(j, "Name"), "n0");
 	CU_ASSERT_STRING_EQUAL(jstr(j, "Status"), "alive");
 	CU_ASSERT_STRING_EQUAL(jstr(j, "Version"), "test");
-	CU_ASSERT_STRING_EQUAL(
-		jstr(cJSON_GetObjectItem(j, "Tags"), "dc"), "a");
+	CU_ASSERT_STRING_EQUAL(jstr(cJSON_GetObjectItem(j, "Tags"), "dc"), "a");
 	const cJSON *c = cJSON_GetObjectItem(j, "Coord");
 	CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(c, "Vec")), 8);
 	CU_ASSERT(jnum(c, "Error") > 0 && jnum(c, "Error") < 1.5);
@@ -242,13 +240,12 @@ test_self_and_coordinates(void)
 		CU_ASSERT_STRING_EQUAL(jstr(it, "Segment"), "");
 		const cJSON *cc = cJSON_GetObjectItem(it, "Coord");
 		CU_ASSERT_EQUAL(
-			cJSON_GetArraySize(cJSON_GetObjectItem(cc, "Vec")), 8);
+		    cJSON_GetArraySize(cJSON_GetObjectItem(cc, "Vec")), 8);
 		CU_ASSERT(jnum(it, "AgeS") >= 0 && jnum(it, "AgeS") < 90);
 		const char *src = jstr(it, "Source");
-		CU_ASSERT(src != NULL &&
-			  (strcmp(src, "self") == 0 ||
-			   strcmp(src, "probe") == 0 ||
-			   strcmp(src, "gossip") == 0));
+		CU_ASSERT(src != NULL && (strcmp(src, "self") == 0 ||
+					  strcmp(src, "probe") == 0 ||
+					  strcmp(src, "gossip") == 0));
 		if (src != NULL && strcmp(src, "gossip") == 0)
 			CU_ASSERT_PTR_NOT_NULL(jstr(it, "Via"));
 	}
@@ -259,8 +256,7 @@ test_self_and_coordinates(void)
 	cJSON_Delete(j);
 	expect_error(API, "GET", "/v1/coordinate/node/ghost", NULL, NULL, 404,
 		     "ghost");
-	expect_error(API, "GET", "/v1/coordinate/node/", NULL, NULL, 400,
-		     NULL);
+	expect_error(API, "GET", "/v1/coordinate/node/", NULL, NULL, 400, NULL);
 }
 
 static void
@@ -275,8 +271,7 @@ test_rtt(void)
 			       1e-9);
 	/* n0 probed n3: measured RTT ~ 40 ms, recent. */
 	CU_ASSERT_DOUBLE_EQUAL(jnum(j, "MeasuredMs"), 40.2, 2.0);
-	CU_ASSERT(jnum(j, "MeasuredAgeS") >= 0 &&
-		  jnum(j, "MeasuredAgeS") < 30);
+	CU_ASSERT(jnum(j, "MeasuredAgeS") >= 0 && jnum(j, "MeasuredAgeS") < 30);
 	/* The estimate is in the right range after 90 s. */
 	CU_ASSERT(jnum(j, "EstimatedMs") > 20 && jnum(j, "EstimatedMs") < 60);
 	cJSON_Delete(j);
@@ -317,9 +312,8 @@ check_nearest(const cJSON *nodes, const char *from)
 	int nearer = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct nc_gossip_member *m =
-			nc_gossip_member_at(F->node[0].g, i);
-		if (strcmp(m->name, from) != 0 &&
-		    m->state == NC_MEMBER_ALIVE &&
+		    nc_gossip_member_at(F->node[0].g, i);
+		if (strcmp(m->name, from) != 0 && m->state == NC_MEMBER_ALIVE &&
 		    est_ms(from, m->name) <= prev)
 			nearer++;
 	}
@@ -361,9 +355,8 @@ test_nearest(void)
 
 	/* A raw coordinate: n4's own coordinate ranks n4 first. */
 	struct nc_api_coord_info ci;
-	CU_ASSERT_EQUAL(nc_api_coords_get(F->node[0].coords, th_now(F), "n4",
-					  &ci),
-			0);
+	CU_ASSERT_EQUAL(
+	    nc_api_coords_get(F->node[0].coords, th_now(F), "n4", &ci), 0);
 	cJSON *cj = cJSON_CreateObject();
 	cJSON *v = cJSON_AddArrayToObject(cj, "Vec");
 	for (int i = 0; i < 8; i++)
@@ -380,8 +373,8 @@ test_nearest(void)
 		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-')
 			url[o++] = *p;
 		else
-			o += (size_t)snprintf(url + o, sizeof(url) - o, "%%%02X",
-					      (unsigned char)*p);
+			o += (size_t)snprintf(url + o, sizeof(url) - o,
+					      "%%%02X", (unsigned char)*p);
 	}
 	url[o] = '\0';
 	free(txt);
@@ -394,8 +387,7 @@ test_nearest(void)
 
 	expect_error(API, "GET", "/v1/nearest?n=0", NULL, NULL, 400, "\"n\"");
 	expect_error(API, "GET", "/v1/nearest?n=-3", NULL, NULL, 400, "\"n\"");
-	expect_error(API, "GET", "/v1/nearest?n=abc", NULL, NULL, 400,
-		     "\"n\"");
+	expect_error(API, "GET", "/v1/nearest?n=abc", NULL, NULL, 400, "\"n\"");
 	expect_error(API, "GET", "/v1/nearest?n=5x", NULL, NULL, 400, "\"n\"");
 	expect_error(API, "GET", "/v1/nearest?n=99999999999", NULL, NULL, 400,
 		     "\"n\"");
@@ -410,8 +402,8 @@ test_nearest(void)
 	expect_error(API, "GET", "/v1/nearest?coord=notjson", NULL, NULL, 400,
 		     "\"coord\"");
 	expect_error(API, "GET",
-		     "/v1/nearest?from=n1&coord=%7B%22Vec%22%3A%5B%5D%7D",
-		     NULL, NULL, 400, "\"coord\"");
+		     "/v1/nearest?from=n1&coord=%7B%22Vec%22%3A%5B%5D%7D", NULL,
+		     NULL, 400, "\"coord\"");
 }
 
 static void
@@ -460,19 +452,18 @@ test_failover(void)
 	CU_ASSERT_EQUAL(cJSON_GetArraySize(g), 2);
 	CU_ASSERT_STRING_EQUAL(jstr(cJSON_GetArrayItem(g, 0), "Value"), "b");
 	cJSON_Delete(j);
-	CU_ASSERT_EQUAL(get("/v1/failover?from=n5&group=dc&skip-local=true",
-			    &j),
-			200);
+	CU_ASSERT_EQUAL(
+	    get("/v1/failover?from=n5&group=dc&skip-local=true", &j), 200);
 	g = cJSON_GetObjectItem(j, "Groups");
 	CU_ASSERT_EQUAL(cJSON_GetArraySize(g), 2);
 	CU_ASSERT_STRING_EQUAL(jstr(cJSON_GetArrayItem(g, 0), "Value"), "b");
 	cJSON_Delete(j);
 
 	expect_error(API, "GET", "/v1/failover", NULL, NULL, 400, "\"group\"");
-	expect_error(API, "GET", "/v1/failover?group=dc&skip-local=maybe",
-		     NULL, NULL, 400, "\"skip-local\"");
-	expect_error(API, "GET", "/v1/failover?group=dc&from=ghost", NULL,
-		     NULL, 404, "ghost");
+	expect_error(API, "GET", "/v1/failover?group=dc&skip-local=maybe", NULL,
+		     NULL, 400, "\"skip-local\"");
+	expect_error(API, "GET", "/v1/failover?group=dc&from=ghost", NULL, NULL,
+		     404, "ghost");
 }
 
 static void
@@ -484,8 +475,8 @@ test_auth(void)
 	nc_api_config_default(&cfg);
 	cfg.coords = F->node[0].coords;
 	snprintf(cfg.token, sizeof(cfg.token), "s3cret");
-	struct nc_api *a = nc_api_new(NULL, F->node[0].g, &cfg, err,
-				      sizeof(err));
+	struct nc_api *a =
+	    nc_api_new(NULL, F->node[0].g, &cfg, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	nc_api_set_clock(a, th_clock, F);
 	expect_error(a, "GET", "/v1/members", NULL, NULL, 401, "token");
@@ -493,20 +484,19 @@ test_auth(void)
 		     "Bearer");
 	expect_error(a, "GET", "/v1/members", "Bearer nope", NULL, 403,
 		     "invalid token");
-	expect_error(a, "GET", "/v1/members", "Bearer s3cre", NULL, 403,
-		     NULL);
+	expect_error(a, "GET", "/v1/members", "Bearer s3cre", NULL, 403, NULL);
 	expect_error(a, "GET", "/v1/members", "Bearer s3cret2", NULL, 403,
 		     NULL);
 	expect_error(a, "GET", "/metrics", NULL, NULL, 401, NULL);
 	expect_error(a, "PUT", "/v1/agent/leave", NULL, NULL, 401, NULL);
 	CU_ASSERT_EQUAL(th_req(a, "GET", "/v1/members", NULL, NULL, NULL, NULL),
 			401);
-	CU_ASSERT_EQUAL(th_req(a, "GET", "/v1/members", "Bearer s3cret", NULL,
-			       NULL, NULL),
-			200);
-	CU_ASSERT_EQUAL(th_req(a, "GET", "/v1/members", "bearer  s3cret", NULL,
-			       NULL, NULL),
-			200);
+	CU_ASSERT_EQUAL(
+	    th_req(a, "GET", "/v1/members", "Bearer s3cret", NULL, NULL, NULL),
+	    200);
+	CU_ASSERT_EQUAL(
+	    th_req(a, "GET", "/v1/members", "bearer  s3cret", NULL, NULL, NULL),
+	    200);
 	/* Public: health and the UI. */
 	CU_ASSERT_EQUAL(th_req(a, "GET", "/v1/health", NULL, NULL, NULL, NULL),
 			200);
@@ -527,8 +517,8 @@ test_auth(void)
 	nc_api_delete(a);
 
 	/* No token: reads open, writes refused unless allowed. */
-	expect_error(API, "PUT", "/v1/agent/join?address=127.0.0.1", NULL,
-		     NULL, 403, "-http-token");
+	expect_error(API, "PUT", "/v1/agent/join?address=127.0.0.1", NULL, NULL,
+		     403, "-http-token");
 	expect_error(API, "PUT", "/v1/agent/leave", NULL, NULL, 403, NULL);
 	expect_error(API, "PUT", "/v1/agent/keyring/install", NULL,
 		     "{\"Key\":\"x\"}", 403, NULL);
@@ -552,8 +542,8 @@ test_writes_and_keyring(void)
 	nc_api_config_default(&cfg);
 	cfg.allow_unauthenticated_writes = true;
 	cfg.leave = leave_hook;
-	struct nc_api *a = nc_api_new(NULL, F->node[0].g, &cfg, err,
-				      sizeof(err));
+	struct nc_api *a =
+	    nc_api_new(NULL, F->node[0].g, &cfg, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	/* Without encryption there is no keyring: 409. */
 	expect_error(a, "GET", "/v1/agent/keyring", NULL, NULL, 409,
@@ -561,9 +551,8 @@ test_writes_and_keyring(void)
 	expect_error(a, "PUT", "/v1/agent/keyring/install", NULL,
 		     "{\"Key\":\"x\"}", 409, "encryption");
 	/* leave: 200, hook called once the response is out. */
-	CU_ASSERT_EQUAL(th_req(a, "PUT", "/v1/agent/leave", NULL, NULL, NULL,
-			       NULL),
-			200);
+	CU_ASSERT_EQUAL(
+	    th_req(a, "PUT", "/v1/agent/leave", NULL, NULL, NULL, NULL), 200);
 	CU_ASSERT_EQUAL(leave_calls, 1);
 	/* join without a socket starts the join and says so. */
 	cJSON *j;
@@ -585,9 +574,8 @@ test_writes_and_keyring(void)
 	cfg.keyring = kr;
 	a = nc_api_new(NULL, F->node[0].g, &cfg, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-	CU_ASSERT_EQUAL(th_req(a, "GET", "/v1/agent/keyring", NULL, NULL, NULL,
-			       &j),
-			200);
+	CU_ASSERT_EQUAL(
+	    th_req(a, "GET", "/v1/agent/keyring", NULL, NULL, NULL, &j), 200);
 	CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Keys")), 1);
 	CU_ASSERT_STRING_EQUAL(jstr(j, "Primary"), k1);
 	cJSON_Delete(j);
@@ -598,19 +586,18 @@ test_writes_and_keyring(void)
 	CU_ASSERT_EQUAL(th_req(a, "PUT", "/v1/agent/keyring/install", NULL,
 			       body, NULL, NULL),
 			200);
-	CU_ASSERT_EQUAL(th_req(a, "PUT", "/v1/agent/keyring/use", NULL, body,
-			       NULL, NULL),
-			200);
+	CU_ASSERT_EQUAL(
+	    th_req(a, "PUT", "/v1/agent/keyring/use", NULL, body, NULL, NULL),
+	    200);
 	snprintf(body, sizeof(body), "{\"Key\":\"%s\"}", k2);
 	expect_error(a, "PUT", "/v1/agent/keyring/remove", NULL, body, 409,
 		     "primary");
 	snprintf(body, sizeof(body), "{\"Key\":\"%s\"}", k1);
-	CU_ASSERT_EQUAL(th_req(a, "PUT", "/v1/agent/keyring/remove", NULL,
-			       body, NULL, NULL),
+	CU_ASSERT_EQUAL(th_req(a, "PUT", "/v1/agent/keyring/remove", NULL, body,
+			       NULL, NULL),
 			200);
-	CU_ASSERT_EQUAL(th_req(a, "GET", "/v1/agent/keyring", NULL, NULL, NULL,
-			       &j),
-			200);
+	CU_ASSERT_EQUAL(
+	    th_req(a, "GET", "/v1/agent/keyring", NULL, NULL, NULL, &j), 200);
 	CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Keys")), 1);
 	CU_ASSERT_STRING_EQUAL(jstr(j, "Primary"), k2);
 	cJSON_Delete(j);
@@ -620,8 +607,8 @@ test_writes_and_keyring(void)
 		     "object");
 	expect_error(a, "PUT", "/v1/agent/keyring/install", NULL, "{nope", 400,
 		     NULL);
-	expect_error(a, "PUT", "/v1/agent/keyring/install", NULL,
-		     "{\"Key\":5}", 400, "\"Key\"");
+	expect_error(a, "PUT", "/v1/agent/keyring/install", NULL, "{\"Key\":5}",
+		     400, "\"Key\"");
 	expect_error(a, "PUT", "/v1/agent/keyring/install", NULL,
 		     "{\"Key\":\"!!!\"}", 400, "\"Key\"");
 	expect_error(a, "PUT", "/v1/agent/keyring/install", NULL,
@@ -638,26 +625,26 @@ test_metrics_static(void)
 	fixture();
 	char *body = NULL;
 	struct nc_api_request req = {
-		.method = "GET", .path = "/metrics", .suffix = ""};
+	    .method = "GET", .path = "/metrics", .suffix = ""};
 	struct nc_api_response resp;
 	CU_ASSERT_EQUAL(nc_api_handle(API, &req, &resp), 200);
 	CU_ASSERT_STRING_EQUAL(resp.content_type,
 			       "text/plain; version=0.0.4; charset=utf-8");
 	body = strndup(resp.body, resp.body_len);
 	nc_api_response_destroy(&resp);
-	CU_ASSERT_PTR_NOT_NULL(strstr(body,
-				      "netcoord_members{state=\"alive\"} 7\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(body, "netcoord_members{state=\"alive\"} 7\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "# TYPE netcoord_probes_total "
 					    "counter\nnetcoord_probes_total "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "netcoord_coord_error "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "netcoord_coord_updates_total "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "netcoord_coord_resets_total "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(
-		body, "netcoord_packets_dropped_total{reason=\"crc\"}"));
 	CU_ASSERT_PTR_NOT_NULL(
-		strstr(body, "netcoord_http_responses_total{code=\"200\"}"));
+	    strstr(body, "netcoord_packets_dropped_total{reason=\"crc\"}"));
 	CU_ASSERT_PTR_NOT_NULL(
-		strstr(body, "netcoord_http_responses_total{code=\"404\"}"));
+	    strstr(body, "netcoord_http_responses_total{code=\"200\"}"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(body, "netcoord_http_responses_total{code=\"404\"}"));
 	free(body);
 
 	/* Static UI. */
@@ -695,7 +682,7 @@ test_metrics_static(void)
 	for (size_t i = 0; i < resp.n_hdr; i++)
 		if (strcmp(resp.hdr_name[i], "Cache-Control") == 0)
 			CU_ASSERT_PTR_NOT_NULL(
-				strstr(resp.hdr_value[i], "max-age="));
+			    strstr(resp.hdr_value[i], "max-age="));
 	nc_api_response_destroy(&resp);
 	req.path = "/ui/style.css";
 	CU_ASSERT_EQUAL(nc_api_handle(API, &req, &resp), 200);
@@ -771,7 +758,7 @@ n5_failed(struct sim_world *w, void *arg)
 	(void)w;
 	(void)arg;
 	const struct nc_gossip_member *m =
-		nc_gossip_member_find(F->node[0].g, "n5");
+	    nc_gossip_member_find(F->node[0].g, "n5");
 	return m != NULL && m->state == NC_MEMBER_DEAD;
 }
 
@@ -780,19 +767,21 @@ test_failed_member(void)
 {
 	fixture();
 	sim_node_set_down(sim_node_get(F->w, 6), true);
-	double t = sim_run_until_pred(F->w, th_now(F) + 60, 0.5, n5_failed,
-				      NULL);
+	double t =
+	    sim_run_until_pred(F->w, th_now(F) + 60, 0.5, n5_failed, NULL);
 	CU_ASSERT_FATAL(t >= 0);
 	cJSON *j;
 	CU_ASSERT_EQUAL(get("/v1/nearest?n=100", &j), 200);
 	const cJSON *it;
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "Nodes"))
-		CU_ASSERT_STRING_NOT_EQUAL(jstr(it, "Name"), "n5");
+	    CU_ASSERT_STRING_NOT_EQUAL(jstr(it, "Name"), "n5");
 	cJSON_Delete(j);
 	CU_ASSERT_EQUAL(get("/v1/nearest?n=100&status=any", &j), 200);
 	bool seen = false;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "Nodes"))
-		if (strcmp(jstr(it, "Name"), "n5") == 0) {
+	cJSON_ArrayForEach(
+	    it, cJSON_GetObjectItem(j, "Nodes")) if (strcmp(jstr(it, "Name"),
+							    "n5") == 0)
+	{
 		seen = true;
 		CU_ASSERT_STRING_EQUAL(jstr(it, "Status"), "failed");
 	}
@@ -810,9 +799,8 @@ test_failed_member(void)
 	const cJSON *last = cJSON_GetArrayItem(g, ng - 1);
 	CU_ASSERT_STRING_EQUAL(jstr(last, "Value"), "c");
 	CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(last, "MedianMs")));
-	const cJSON *lm = cJSON_GetArrayItem(cJSON_GetObjectItem(last,
-								 "Members"),
-					     0);
+	const cJSON *lm =
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(last, "Members"), 0);
 	CU_ASSERT_STRING_EQUAL(jstr(lm, "Name"), "n5");
 	CU_ASSERT_STRING_EQUAL(jstr(lm, "Status"), "failed");
 	cJSON_Delete(j);

@@ -16,15 +16,15 @@ main(void)
 		if (nc_test_bench_register() != 0)
 			return 2;
 	} else if (nc_test_coords_register() != 0 ||
-	    nc_test_handlers_register() != 0 ||
-	    nc_test_socket_register() != 0) {
+		   nc_test_handlers_register() != 0 ||
+		   nc_test_socket_register() != 0) {
 		CU_cleanup_registry();
 		return 2;
 	}
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() +
-		   CU_get_number_of_tests_failed();
+	failures =
+	    CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
 	return failures == 0 ? 0 : 1;
 }

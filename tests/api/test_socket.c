@@ -101,7 +101,8 @@ http(struct box *b, const char *head, const char *body, size_t body_len,
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	CU_ASSERT_FATAL(fd >= 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)nc_api_port(b->api))};
+				 .sin_port =
+				     htons((uint16_t)nc_api_port(b->api))};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	connect(fd, (struct sockaddr *)&sa, sizeof(sa));
@@ -110,8 +111,8 @@ http(struct box *b, const char *head, const char *body, size_t body_len,
 		nc_env_real_run_once(b->env, 0.002);
 		nc_env_real_run_once(b->env2, 0.0);
 		while (sent < total) {
-			const char *p = sent < hl ? head + sent
-						  : body + (sent - hl);
+			const char *p =
+			    sent < hl ? head + sent : body + (sent - hl);
 			size_t n = sent < hl ? hl - sent : total - sent;
 			ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 			if (w <= 0)
@@ -123,9 +124,9 @@ http(struct box *b, const char *head, const char *body, size_t body_len,
 			got += (size_t)r;
 			continue;
 		}
-		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-			       errno != ENOTCONN && errno != EINPROGRESS &&
-			       got > 0))
+		if (r == 0 ||
+		    (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		     errno != ENOTCONN && errno != EINPROGRESS && got > 0))
 			break;
 	}
 	close(fd);
@@ -180,15 +181,17 @@ test_socket_paths(void)
 	CU_ASSERT_EQUAL(http(&b, head, NULL, 0, resp, sizeof(resp)), 200);
 	CU_ASSERT_PTR_NOT_NULL(strstr(resp, "ETag: \""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(resp, "text/html"));
-	snprintf(head, sizeof(head),
-		 "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	snprintf(
+	    head, sizeof(head),
+	    "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 	CU_ASSERT_EQUAL(http(&b, head, NULL, 0, resp, sizeof(resp)), 200);
 	CU_ASSERT_PTR_NOT_NULL(strstr(resp, "text/plain; version=0.0.4"));
 
 	/* join, suspended until the push/pull ends: nobody on port 1. */
-	snprintf(head, sizeof(head),
-		 "PUT /v1/agent/join?address=127.0.0.1:1 HTTP/1.1\r\nHost: x\r\n"
-		 "Connection: close\r\nContent-Length: 0\r\n\r\n");
+	snprintf(
+	    head, sizeof(head),
+	    "PUT /v1/agent/join?address=127.0.0.1:1 HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\nContent-Length: 0\r\n\r\n");
 	CU_ASSERT_EQUAL(http(&b, head, NULL, 0, resp, sizeof(resp)), 502);
 	CU_ASSERT_PTR_NOT_NULL(strstr(resp, "no address answered"));
 	/* ... and with the second agent: Joined 1. */
