@@ -22,6 +22,9 @@
 # Everything binds to 127.0.0.1; every process started is stopped by PID on
 # exit; every wait is bounded.
 set -euo pipefail
+# Ports we bind stay below the kernel's ephemeral range, so no outgoing
+# connection (curl, wrk) can take one between the check and the bind.
+EPHEMERAL_LO=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NETCOORD=""
@@ -76,11 +79,11 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 port_busy() {
 	ss -Hltun 2>/dev/null | awk '{print $5}' | grep -Eq "[:.]$1\$"
 }
-# free_ports N: first of N consecutive free ports in 30000-59999.
+# free_ports N: first of N consecutive free ports in 20000-EPHEMERAL_LO.
 free_ports() {
 	local n=$1 base i ok
 	for _ in $(seq 1 50); do
-		base=$((30000 + (RANDOM * 32768 + RANDOM) % 29000))
+		base=$((20000 + (RANDOM * 32768 + RANDOM) % (EPHEMERAL_LO - 20000 - 200)))
 		ok=1
 		for i in $(seq 0 $((n - 1))); do
 			port_busy $((base + i)) && { ok=0; break; }

@@ -12,6 +12,9 @@
 # bench/udp_echo (1000 echoes, 10 ms apart) in the same run. Prints the
 # medians and the ratio estimate / true (target: within 2x).
 set -euo pipefail
+# Ports we bind stay below the kernel's ephemeral range, so no outgoing
+# connection (curl, wrk) can take one between the check and the bind.
+EPHEMERAL_LO=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NETCOORD="" ECHO="" N=5 WAIT=90
 while [ $# -gt 0 ]; do
@@ -43,7 +46,7 @@ port_busy() { ss -Hltun 2>/dev/null | awk '{print $5}' | grep -Eq "[:.]$1\$"; }
 free_base() {
 	local base i ok
 	for _ in $(seq 1 50); do
-		base=$((30000 + (RANDOM * 32768 + RANDOM) % 29000))
+		base=$((20000 + (RANDOM * 32768 + RANDOM) % (EPHEMERAL_LO - 20000 - 200)))
 		ok=1
 		for i in $(seq 0 $((2 * N - 1))); do
 			port_busy $((base + i)) && { ok=0; break; }

@@ -33,7 +33,8 @@ range_free() {  # range_free BASE COUNT
 GOSSIP=7946 HTTP=8555
 if ! range_free $GOSSIP "$N" || ! range_free $HTTP "$N"; then
 	for _ in $(seq 1 50); do
-		GOSSIP=$((20000 + (RANDOM * 32768 + RANDOM) % 20000))
+		# below the ephemeral range (usually 32768-60999)
+		GOSSIP=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
 		HTTP=$((GOSSIP + 100))
 		range_free $GOSSIP "$N" && range_free $HTTP "$N" && break
 	done
