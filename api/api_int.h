@@ -43,6 +43,8 @@ struct nc_api {
 	struct nc_env_watch watch;
 	/** MHD's own timeout (idle connections), folded into env timers. */
 	struct nc_timer timer;
+	/** MHD held connections at the last MHD_run (see mhd_service). */
+	bool had_connections;
 	/** Bound port. */
 	unsigned port;
 	/** Routing table, matched in order. */

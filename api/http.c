@@ -54,6 +54,12 @@
  */
 #define NC_API_BODY_MAX (64 * 1024)
 
+/**
+ * Re-run MHD this soon (s) while it holds connections and it has no
+ * timeout of its own (see mhd_service). Nothing special in the value.
+ */
+#define NC_API_IDLE_RECHECK 0.25
+
 /** Per-request state kept by MHD in con_cls. */
 struct req {
 	char *body;
@@ -759,11 +765,27 @@ mhd_service(struct nc_api *api)
 	nc_env_real_drain_packets(api->env);
 	MHD_run(api->daemon);
 	MHD_UNSIGNED_LONG_LONG ms;
-	if (MHD_get_timeout(api->daemon, &ms) == MHD_YES)
+	const union MHD_DaemonInfo *ci = MHD_get_daemon_info(
+		api->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	unsigned conns = ci != NULL ? ci->num_connections : 0;
+	if (MHD_get_timeout(api->daemon, &ms) == MHD_YES) {
 		api->env->ops->timer_start(api->env, &api->timer,
 					   (double)ms / 1000.0);
-	else
+	} else if (conns > 0 || api->had_connections) {
+		/*
+		 * At the connection limit MHD takes its listen socket out of
+		 * its epoll set and puts it back only from a later MHD_run();
+		 * once the last connection is gone nothing would make its
+		 * epoll fd readable again, and new clients would wait in the
+		 * backlog forever. So while connections exist, and once more
+		 * after the last one closed, run MHD again soon.
+		 */
+		api->env->ops->timer_start(api->env, &api->timer,
+					   NC_API_IDLE_RECHECK);
+	} else {
 		api->env->ops->timer_stop(api->env, &api->timer);
+	}
+	api->had_connections = conns > 0;
 }
 
 static void

@@ -97,6 +97,18 @@ code=$(curl -s -o "$NC_TMP/405" -w '%{http_code}' -X POST -d '{}' "http://127.0.
 grep -q '"error"' "$NC_TMP/405" || die "405 body: $(cat "$NC_TMP/405")"
 log "ok: 404 and 405 with JSON errors"
 
+# Hit MHD's connection limit (64), release, and the endpoint still answers
+# (MHD puts its listen socket back only from a later MHD_run()).
+fds=()
+for i in $(seq 1 70); do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$H" 2>/dev/null && fds+=("$fd") || true
+done
+sleep 0.5
+for fd in "${fds[@]}"; do exec {fd}>&-; done
+log "opened and closed ${#fds[@]} idle HTTP connections"
+curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$H/v1/health" || die "HTTP stuck after the connection limit"
+log "ok: HTTP answers after hitting the connection limit"
+
 kill -TERM "$(pid_of cfgnode)"
 wait_exit "$(pid_of cfgnode)" 10
 [ "$WAIT_RC" = 0 ] || die "SIGTERM exit: $WAIT_RC"
