@@ -400,6 +400,8 @@ struct nc_api_coords_stats {
 	    gossip_entries_bad;
 	/** Full messages sent to recently joined members. */
 	uint64_t gossip_boosts;
+	/** Greetings (own coordinate, own datagram) sent to new members. */
+	uint64_t gossip_greets;
 	/** Broadcast offers skipped: target not a netcoord agent / reply
 	 * piggy-back with unknown target / budget exhausted. */
 	uint64_t skip_not_nc, skip_no_target, skip_budget;
@@ -455,6 +457,18 @@ void nc_api_coords_member_reaped(struct nc_api_coords *c, const char *name);
 size_t nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
 				    const struct nc_gossip_member *to,
 				    char *buf, size_t cap);
+
+/**
+ * The next greeting due: a netcoord member that joined after we had been
+ * running for new_member_window_s gets our own coordinate once, in a
+ * datagram of its own, at a per-pair delay spread over 5 s. Call it
+ * (e.g. every 0.25 s) until it returns 0; send each message with
+ * nc_gossip_send_user(g, *to, buf, len).
+ * @return message length with *to set, or 0 (nothing due; *to NULL).
+ */
+size_t nc_api_coords_greet_take(struct nc_api_coords *c, double now,
+				const struct nc_gossip_member **to, char *buf,
+				size_t cap);
 
 /**
  * gossip hook user_msg: if @a buf is a coordinate message, apply it and

@@ -39,7 +39,12 @@
  *   - a member that joined recently (new_member_window_s) gets a full
  *     packet from us whenever we gossip to it (at most once a second,
  *     outside the budget): with ~15 gossip packets/s reaching a node
- *     from the fleet, a new node holds most coordinates within seconds.
+ *     from the fleet, a new node holds most coordinates within seconds;
+ *   - and every agent that was running before it greets it once with
+ *     its own coordinate in a small datagram of its own
+ *     (nc_gossip_send_user, ~100 bytes), after a delay spread over 5 s:
+ *     the new agent holds every agent's coordinate, fresh from its
+ *     owner, ~5 s after joining, for ~100 bytes per agent per join.
  *
  * Message (a memberlist user message body; gossip adds the 0x08 byte):
  *
@@ -86,6 +91,13 @@
 #define NC_COORDS_VALUE_MAX 10.0
 /** Seconds between boost messages to the same new member. */
 #define NC_COORDS_BOOST_GAP 1.0
+/**
+ * Greetings to a new member are spread over this many seconds (each agent
+ * picks its delay from a hash of both names), so that at 1,000 agents a
+ * new one receives ~200 small datagrams a second rather than 1,000 at
+ * once. Arbitrary, below the new-member window.
+ */
+#define NC_COORDS_GREET_SPREAD 5.0
 /** Default peer_cap of the coordinate client (see top). */
 #define NC_COORDS_PEER_CAP 1024
 
@@ -115,6 +127,8 @@ struct entry {
 	double joined_at;
 	/** Last boost message sent to it. */
 	double last_boost;
+	/** When to greet it with our coordinate (0 = not pending). */
+	double greet_at;
 };
 
 struct nc_api_coords {
@@ -134,6 +148,8 @@ struct nc_api_coords {
 	size_t cursor;
 	/** Token bucket. */
 	double tokens, tokens_at;
+	/** Greetings pending (entries with greet_at != 0). */
+	size_t greets;
 	/** Scratch for get(): the coordinate handed out. */
 	struct nc_coord out_coord;
 	struct nc_api_coords_stats st;
@@ -272,6 +288,10 @@ get_entry(struct nc_api_coords *c, const char *name, bool create)
 	}
 	return e;
 }
+
+static size_t build_msg(struct nc_api_coords *c, double now,
+			const struct entry *te, char *buf, size_t room,
+			bool own_only, size_t *n_out);
 
 static void
 entry_set_coord(struct entry *e, const struct nc_coord *x)
@@ -466,8 +486,54 @@ nc_api_coords_member_joined(struct nc_api_coords *c, double now,
 	if (strcmp(name, c->self) == 0)
 		return;
 	struct entry *e = get_entry(c, name, true);
-	if (e != NULL)
-		e->joined_at = now;
+	if (e == NULL)
+		return;
+	e->joined_at = now;
+	/* Greet it with our coordinate if we were here before it: it then
+	 * learns every agent's coordinate from the agent itself, seconds
+	 * after joining. A node that just started greets nobody (everyone
+	 * is new to it). */
+	if (c->cfg.new_member_window_s > 0 && c->cfg.gossip_bytes_per_s > 0 &&
+	    now - c->started >= c->cfg.new_member_window_s) {
+		uint64_t h = hash_name(c->self) ^ (hash_name(name) * 31);
+		h ^= h >> 29;
+		if (e->greet_at == 0)
+			c->greets++;
+		e->greet_at =
+		    now + NC_COORDS_GREET_SPREAD * (double)(h % 1000) / 1000.0 +
+		    1e-3;
+	}
+}
+
+size_t
+nc_api_coords_greet_take(struct nc_api_coords *c, double now,
+			 const struct nc_gossip_member **to, char *buf,
+			 size_t cap)
+{
+	*to = NULL;
+	for (size_t i = 0; c->greets > 0 && i < c->n_ent; i++) {
+		struct entry *e = &c->ent[i];
+		if (!e->used || e->greet_at == 0 || e->greet_at > now)
+			continue;
+		e->greet_at = 0;
+		c->greets--;
+		const struct nc_gossip_member *m =
+		    c->g != NULL ? nc_gossip_member_find(c->g, e->name) : NULL;
+		if (m == NULL || m->state != NC_MEMBER_ALIVE ||
+		    !nc_api_member_is_nc(m))
+			continue;
+		size_t n = 0;
+		size_t len = build_msg(c, now, e, buf, cap, true, &n);
+		if (len == 0)
+			continue;
+		c->st.gossip_greets++;
+		c->st.gossip_msgs_out++;
+		c->st.gossip_bytes_out += len;
+		c->st.gossip_entries_out += n;
+		*to = m;
+		return len;
+	}
+	return 0;
 }
 
 void
@@ -477,6 +543,8 @@ nc_api_coords_member_reaped(struct nc_api_coords *c, const char *name)
 	nc_coord_client_forget(c->client, name);
 	if (i < 0)
 		return;
+	if (c->ent[i].greet_at != 0)
+		c->greets--;
 	c->ent[i].used = false;
 	/* Rebuild the index without it. If that fails (OOM) the old slot
 	 * still points here; the empty name below never matches. */
@@ -630,44 +698,15 @@ member_usable(const struct nc_api_coords *c, const char *name)
 	       (m->state == NC_MEMBER_ALIVE || m->state == NC_MEMBER_SUSPECT);
 }
 
-size_t
-nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
-			     const struct nc_gossip_member *to, char *buf,
-			     size_t cap)
+/**
+ * Write a coordinate message into buf (room bytes): our own coordinate,
+ * then (unless own_only) entries from the relay cursor, skipping @a te.
+ * Returns its length, 0 if it does not fit.
+ */
+static size_t
+build_msg(struct nc_api_coords *c, double now, const struct entry *te,
+	  char *buf, size_t room, bool own_only, size_t *n_out)
 {
-	if (c->cfg.gossip_bytes_per_s <= 0)
-		return 0;
-	if (to == NULL) {
-		c->st.skip_no_target++;
-		return 0;
-	}
-	if (!nc_api_member_is_nc(to) || to->is_self) {
-		c->st.skip_not_nc++;
-		return 0;
-	}
-	/* Refill the bucket (two packets' worth at most). */
-	double burst = 2.0 * 1400;
-	c->tokens += (now - c->tokens_at) * c->cfg.gossip_bytes_per_s;
-	if (c->tokens > burst)
-		c->tokens = burst;
-	c->tokens_at = now;
-
-	size_t room = cap;
-	bool boost = false;
-	struct entry *te = get_entry(c, to->name, false);
-	if (te != NULL && c->cfg.new_member_window_s > 0 &&
-	    now - te->joined_at < c->cfg.new_member_window_s &&
-	    te->joined_at - c->started >= c->cfg.new_member_window_s &&
-	    now - te->last_boost >= NC_COORDS_BOOST_GAP) {
-		boost = true;
-	} else {
-		if (c->tokens < NC_COORDS_MIN_MSG) {
-			c->st.skip_budget++;
-			return 0;
-		}
-		if ((double)room > c->tokens)
-			room = (size_t)c->tokens;
-	}
 	size_t hdr = header_size(c->self);
 	struct nc_coord me;
 	nc_coord_client_get(c->client, &me);
@@ -680,7 +719,7 @@ nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
 	o += put_entry(pl + o, c->self, 0, true, &me);
 	n++;
 	size_t scanned = 0;
-	while (n < 255 && scanned < c->n_ent && c->n_ent > 0) {
+	while (!own_only && n < 255 && scanned < c->n_ent && c->n_ent > 0) {
 		size_t i = c->cursor % c->n_ent;
 		struct entry *e = &c->ent[i];
 		if (!e->used || !e->has_coord || e == te ||
@@ -728,16 +767,62 @@ nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
 	if (h != hdr)
 		return 0; /* cannot happen: header_size() agrees */
 
+	*n_out = n;
+	return h + o;
+}
+
+size_t
+nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
+			     const struct nc_gossip_member *to, char *buf,
+			     size_t cap)
+{
+	if (c->cfg.gossip_bytes_per_s <= 0)
+		return 0;
+	if (to == NULL) {
+		c->st.skip_no_target++;
+		return 0;
+	}
+	if (!nc_api_member_is_nc(to) || to->is_self) {
+		c->st.skip_not_nc++;
+		return 0;
+	}
+	/* Refill the bucket (two packets' worth at most). */
+	double burst = 2.0 * 1400;
+	c->tokens += (now - c->tokens_at) * c->cfg.gossip_bytes_per_s;
+	if (c->tokens > burst)
+		c->tokens = burst;
+	c->tokens_at = now;
+
+	size_t room = cap;
+	bool boost = false;
+	struct entry *te = get_entry(c, to->name, false);
+	if (te != NULL && c->cfg.new_member_window_s > 0 &&
+	    now - te->joined_at < c->cfg.new_member_window_s &&
+	    te->joined_at - c->started >= c->cfg.new_member_window_s &&
+	    now - te->last_boost >= NC_COORDS_BOOST_GAP) {
+		boost = true;
+	} else {
+		if (c->tokens < NC_COORDS_MIN_MSG) {
+			c->st.skip_budget++;
+			return 0;
+		}
+		if ((double)room > c->tokens)
+			room = (size_t)c->tokens;
+	}
+	size_t n = 0;
+	size_t len = build_msg(c, now, te, buf, room, false, &n);
+	if (len == 0)
+		return 0;
 	if (boost) {
 		te->last_boost = now;
 		c->st.gossip_boosts++;
 	} else {
-		c->tokens -= (double)(h + o);
+		c->tokens -= (double)len;
 	}
 	c->st.gossip_msgs_out++;
-	c->st.gossip_bytes_out += h + o;
+	c->st.gossip_bytes_out += len;
 	c->st.gossip_entries_out += n;
-	return h + o;
+	return len;
 }
 
 /** Read a msgpack raw string (fixstr / str8 / str16). */

@@ -192,6 +192,12 @@ coord_metrics(struct tbuf *b, struct nc_api_coords *c)
 		"Coordinate gossip bytes sent.", as.gossip_bytes_out);
 	counter(b, "netcoord_coord_gossip_bytes_in_total",
 		"Coordinate gossip bytes received.", as.gossip_bytes_in);
+	counter(b, "netcoord_coord_gossip_boosts_total",
+		"Full coordinate messages sent to recently joined members.",
+		as.gossip_boosts);
+	counter(b, "netcoord_coord_gossip_greets_total",
+		"Own-coordinate greetings sent to new members.",
+		as.gossip_greets);
 	counter(b, "netcoord_coord_gossip_entries_new_total",
 		"Gossiped coordinates accepted (newer).",
 		as.gossip_entries_new);

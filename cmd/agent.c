@@ -130,6 +130,8 @@ struct nc_agent {
 	size_t ack_len;
 	/** Live coordinates (api/coords.c). */
 	struct nc_api_coords *coords;
+	/** Sends the coordinate greetings to new members (every 0.25 s). */
+	struct nc_timer greet_timer;
 };
 
 static void
@@ -254,6 +256,21 @@ hook_user_broadcast(void *ctx, const struct nc_gossip_member *to, char *buf,
 		n = nc_api_coords_user_broadcast(
 			a->coords, a->env->ops->now(a->env), to, buf, cap);
 	return n;
+}
+
+/** Greet members that joined recently with our coordinate. */
+static void
+greet_timer_cb(struct nc_timer *t)
+{
+	struct nc_agent *a = t->arg;
+	const struct nc_gossip_member *to;
+	char buf[256];
+	size_t n;
+	double now = a->env->ops->now(a->env);
+	while ((n = nc_api_coords_greet_take(a->coords, now, &to, buf,
+					     sizeof(buf))) > 0)
+		nc_gossip_send_user(a->g, to, buf, n);
+	a->env->ops->timer_start(a->env, &a->greet_timer, 0.25);
 }
 
 /* ------------------------------------------------------------------ */
@@ -789,6 +806,7 @@ agent_start(struct nc_agent *a)
 		fprintf(stderr, "netcoord: cannot start gossip\n");
 		return 1;
 	}
+	a->env->ops->timer_start(a->env, &a->greet_timer, 0.25);
 	if (c->join_n > 0)
 		join_attempt(a);
 
@@ -812,6 +830,7 @@ agent_cleanup(struct nc_agent *a)
 	if (a->env != NULL) {
 		a->env->ops->timer_stop(a->env, &a->join_timer);
 		a->env->ops->timer_stop(a->env, &a->leave_timer);
+		a->env->ops->timer_stop(a->env, &a->greet_timer);
 		a->env->ops->timer_stop(a->env, &a->trim_timer);
 		nc_env_real_watch_stop(a->env, &a->sig_watch);
 	}
@@ -834,6 +853,7 @@ nc_cmd_agent(int argc, char **argv)
 	a->sigfd = -1;
 	nc_timer_init(&a->join_timer, join_timer_cb, a);
 	nc_timer_init(&a->leave_timer, leave_timer_cb, a);
+	nc_timer_init(&a->greet_timer, greet_timer_cb, a);
 	nc_timer_init(&a->trim_timer, trim_timer_cb, a);
 	nc_config_init(&a->cfg);
 	int rc = nc_config_parse_args(&a->cfg, argc, argv, err, sizeof(err));

@@ -230,6 +230,15 @@ int nc_gossip_health_score(const struct nc_gossip *g);
 /** Counters. */
 const struct nc_gossip_stats *nc_gossip_stats(const struct nc_gossip *g);
 
+/**
+ * Send one user message (memberlist type 8 body, @a len bytes, borrowed)
+ * to member @a to in a datagram of its own, best effort (memberlist's
+ * SendBestEffort). Returns 0, -EINVAL, -EMSGSIZE (over udp_buffer_size),
+ * -ENOENT (not a member, or self) or the send error.
+ */
+int nc_gossip_send_user(struct nc_gossip *g, const struct nc_gossip_member *to,
+			const char *buf, size_t len);
+
 /** Replace own Meta (bumps incarnation, broadcasts alive). */
 int nc_gossip_set_meta(struct nc_gossip *g, const uint8_t *meta, size_t len);
 

@@ -1341,6 +1341,30 @@ nc_gossip_stats(const struct nc_gossip *g)
 	return &g->stats;
 }
 
+/*
+ * Additive hook for the layer above (api/coords.c greets new members with
+ * its coordinate): memberlist's SendBestEffort, one user message in its
+ * own datagram, through the usual compress / CRC / encrypt path.
+ */
+int
+nc_gossip_send_user(struct nc_gossip *g, const struct nc_gossip_member *to,
+		    const char *buf, size_t len)
+{
+	char msg[NC__UDP_BUFFER_MAX + 1];
+	struct nc__member *m;
+
+	if (g == NULL || to == NULL || buf == NULL || len == 0)
+		return -EINVAL;
+	if (len + 1 > g->cfg.udp_buffer_size || len + 1 > sizeof(msg))
+		return -EMSGSIZE;
+	m = nc__member_find(g, to->name, strlen(to->name));
+	if (m == NULL || m == g->self)
+		return -ENOENT;
+	msg[0] = NC_PROTO_USER;
+	memcpy(msg + 1, buf, len);
+	return nc__send_raw(g, &m->pub.addr, m, msg, len + 1);
+}
+
 int
 nc_gossip_set_meta(struct nc_gossip *g, const uint8_t *meta, size_t len)
 {

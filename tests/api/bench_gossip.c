@@ -98,6 +98,14 @@ bench(void)
 		}
 	}
 	nc_api_coords_stats(l->coords, &st);
+	uint64_t greets = 0;
+	for (int i = 0; i < n; i++) {
+		struct nc_api_coords_stats gs;
+		nc_api_coords_stats(f->node[i].coords, &gs);
+		greets += gs.gossip_greets;
+	}
+	printf("greetings sent to the late joiner: %llu\n",
+	       (unsigned long long)greets);
 	printf("late joiner: 50%% after %.1f s, 90%% after %.1f s, 100%% after "
 	       "%.1f s (%u/%d); received %llu B of coordinate gossip\n",
 	       t50, t90, t100, st.cached, n,

@@ -84,6 +84,19 @@ h_bcast(void *ctx, const struct nc_gossip_member *to, char *buf, size_t cap)
 	return nc_api_coords_user_broadcast(n->coords, now_of(n), to, buf, cap);
 }
 
+static void
+greet_cb(struct nc_timer *t)
+{
+	struct th_node *n = t->arg;
+	const struct nc_gossip_member *to;
+	char buf[256];
+	size_t len;
+	while ((len = nc_api_coords_greet_take(n->coords, now_of(n), &to, buf,
+					       sizeof(buf))) > 0)
+		nc_gossip_send_user(n->g, to, buf, len);
+	n->env->ops->timer_start(n->env, &n->greet, 0.25);
+}
+
 static double
 latency(void *ctx, struct sim_world *w, int from, int to)
 {
@@ -175,8 +188,12 @@ add_node(struct th_fleet *f, const struct th_spec *s)
 	}
 	n->g = nc_gossip_new(sim_node_env(sn), &cfg, &hooks, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(n->g);
-	if (n->coords != NULL)
+	n->env = sim_node_env(sn);
+	nc_timer_init(&n->greet, greet_cb, n);
+	if (n->coords != NULL) {
 		nc_api_coords_set_gossip(n->coords, n->g);
+		n->env->ops->timer_start(n->env, &n->greet, 0.25);
+	}
 	f->n++;
 	return n;
 }
@@ -216,6 +233,8 @@ th_fleet_delete(struct th_fleet *f)
 	if (f == NULL)
 		return;
 	for (int i = 0; i < f->n; i++) {
+		f->node[i].env->ops->timer_stop(f->node[i].env,
+						&f->node[i].greet);
 		nc_gossip_delete(f->node[i].g);
 		nc_api_coords_delete(f->node[i].coords);
 	}

@@ -28,6 +28,9 @@ struct th_node {
 	unsigned nc_msgs_seen;
 	/** User messages received. */
 	unsigned user_msgs;
+	/** Greeting timer (as cmd/agent.c's) and the node's env. */
+	struct nc_env *env;
+	struct nc_timer greet;
 };
 
 struct th_fleet {

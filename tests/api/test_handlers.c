@@ -732,22 +732,33 @@ test_dissemination(void)
 	}
 	struct nc_api_coords_stats ls;
 	nc_api_coords_stats(n->coords, &ls);
-	unsigned boosts = 0;
+	unsigned boosts = 0, greets = 0;
 	for (int i = 0; i < FLEET_N; i++) {
 		if (!F->node[i].nc)
 			continue;
 		nc_api_coords_stats(F->node[i].coords, &st);
 		boosts += (unsigned)st.gossip_boosts;
+		greets += (unsigned)st.gossip_greets;
 	}
 	fprintf(stderr,
 		"\n  late joiner: %u/%d coordinates after %.1f s (%llu probe "
-		"updates; %u boost msgs in the fleet) ",
+		"updates; %u boost msgs, %u greetings in the fleet) ",
 		ls.cached, FLEET_N, th_now(F) - t0,
-		(unsigned long long)ls.probe_updates, boosts);
+		(unsigned long long)ls.probe_updates, boosts, greets);
 	CU_ASSERT_EQUAL(have, (unsigned)FLEET_N);
 	CU_ASSERT(when < 5.0);
 	CU_ASSERT(ls.probe_updates < (uint64_t)FLEET_N);
-	CU_ASSERT(boosts > 0);
+	CU_ASSERT(boosts + greets > 0);
+	/* Within 6 s every agent has greeted it (spread over 5 s). */
+	sim_run_until(F->w, t0 + 6);
+	greets = 0;
+	for (int i = 0; i < FLEET_N; i++) {
+		if (!F->node[i].nc)
+			continue;
+		nc_api_coords_stats(F->node[i].coords, &st);
+		greets += (unsigned)st.gossip_greets;
+	}
+	CU_ASSERT_EQUAL(greets, (unsigned)FLEET_N - 1); /* 6 agents */
 	CU_ASSERT_EQUAL(F->node[3].nc_msgs_seen, 0);
 }
 
