@@ -29,8 +29,9 @@
 #   mem@1000   one extra agent of each kind joins bench/fake_seed.py, which
 #              hands it FAKE (1000) members; RSS / Anonymous after MEMWAIT s
 #
-# Environment: N (30), PROFILE (lan), SETTLE (15), IDLE (60), FREEZE (60),
-# KILLS (3), FAKE (1000), MEMWAIT (20), KEEP=1 keeps logs.
+# Environment: N (30), PROFILE (lan), SETTLE (15), IDLE (60), FREEZE (60;
+# 0 skips), KILLS (3), FAKE (1000; 0 skips), MEMWAIT (20), KEEP=1 keeps
+# logs. KILLS must stay below N - 3 (victims are the highest-numbered).
 # Runtime with the defaults: about 5 minutes.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -103,7 +104,7 @@ our_udp_out() {
 	echo $s
 }
 mib() { awk -v k="$1" 'BEGIN{printf "%.2f", k / 1024}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (b == 0) print "n/a"; else printf "%.2f", a / b}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) print "n/a"; else printf "%.2f", a / b}'; }
 
 # ---------------------------------------------------------------- memory
 S_RSS=$(for p in $(spids); do rss_kb "$p"; done | median)
@@ -138,19 +139,22 @@ failed_since() {
 		tail -c +$((off + 1)) "$f" | grep -o 'EventMemberFailed: [^ ]*' || true
 	done <"$1" | awk '{print $2}' | sort -u
 }
-log "freeze experiment: s1-s3 and n1-n3 SIGSTOP 2 s / SIGCONT 2 s for ${FREEZE}s"
-record_offsets s "$NC_TMP/off_s"; record_offsets n "$NC_TMP/off_n"
-FZ=("$(pid_of s1)" "$(pid_of s2)" "$(pid_of s3)" "$(pid_of n1)" "$(pid_of n2)" "$(pid_of n3)")
-end=$(( $(date +%s) + FREEZE ))
-while [ "$(date +%s)" -lt "$end" ]; do
-	kill -STOP "${FZ[@]}"; sleep 2
-	kill -CONT "${FZ[@]}"; sleep 2
-done
-kill -CONT "${FZ[@]}" 2>/dev/null || true
-sleep 15
-S_FALSE=$(failed_since "$NC_TMP/off_s" | wc -l)
-N_FALSE=$(failed_since "$NC_TMP/off_n" | wc -l)
-log "freeze: serf declared $S_FALSE healthy agents failed, netcoord $N_FALSE"
+S_FALSE=n/a; N_FALSE=n/a
+if [ "$FREEZE" -gt 0 ]; then
+	log "freeze experiment: s1-s3 and n1-n3 SIGSTOP 2 s / SIGCONT 2 s for ${FREEZE}s"
+	record_offsets s "$NC_TMP/off_s"; record_offsets n "$NC_TMP/off_n"
+	FZ=("$(pid_of s1)" "$(pid_of s2)" "$(pid_of s3)" "$(pid_of n1)" "$(pid_of n2)" "$(pid_of n3)")
+	end=$(( $(date +%s) + FREEZE ))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		kill -STOP "${FZ[@]}"; sleep 2
+		kill -CONT "${FZ[@]}"; sleep 2
+	done
+	kill -CONT "${FZ[@]}" 2>/dev/null || true
+	sleep 15
+	S_FALSE=$(failed_since "$NC_TMP/off_s" | wc -l)
+	N_FALSE=$(failed_since "$NC_TMP/off_n" | wc -l)
+	log "freeze: serf declared $S_FALSE healthy agents failed, netcoord $N_FALSE"
+fi
 
 # ---------------------------------------------------------------- detection
 # detect VICTIM_S VICTIM_N : prints "sfirst slast nfirst nlast".
@@ -196,7 +200,7 @@ N_LAST=$(awk '{print $4}' "$NC_TMP/detect" | median)
 
 # ---------------------------------------------------------------- 1000 members
 M_N_RSS=nan; M_N_ANON=nan; M_N_PD=nan; M_S_RSS=nan; M_S_ANON=nan; M_N_CNT=0; M_S_CNT=0
-if command -v python3 >/dev/null; then
+if [ "$FAKE" -gt 0 ] && command -v python3 >/dev/null; then
 	log "memory at $FAKE members: fake seed on ${X[0]}"
 	python3 "$HERE/fake_seed.py" "${X[0]}" "$FAKE" 61000 &
 	NC_PIDS+=("$!")
