@@ -91,7 +91,7 @@ struct nc__coord_peers {
 	 * run of consecutive peers streams through the cache.
 	 */
 	double *hot;
-	/** Doubles per hot row: dims + 3. */
+	/** Doubles per hot row: dims + 4. */
 	unsigned stride;
 	/** Used entries. */
 	unsigned n;
@@ -102,8 +102,8 @@ struct nc__coord_peers {
 };
 
 /*
- * Layout of a hot row, for dims D: vec[0..D), then height, filtered RTT
- * and solve weight.
+ * Layout of a hot row, for dims D: vec[0..D), then height, filtered RTT,
+ * solve weight and the update count when it was written (memory age).
  */
 #define NC_PEER_HOT_HEIGHT(d) (d)
 #define NC_PEER_HOT_RTT(d) ((d) + 1)

@@ -17,6 +17,7 @@ int nc_test_vivaldi_register(void);
 int nc_test_client_register(void);
 int nc_test_rank_register(void);
 int nc_test_converge_register(void);
+int nc_test_small_register(void);
 
 /** A square RTT matrix, seconds, row-major; negative = missing. */
 struct nc_test_matrix {
