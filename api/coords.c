@@ -35,7 +35,9 @@
  *     the source (a probe ack counts as age 0);
  *   - a token bucket (gossip_bytes_per_s, default 1 KiB/s) bounds the
  *     bandwidth, and a message is only sent once it can carry >= 384
- *     bytes, so few gossip packets exist only because of us;
+ *     bytes, so few gossip packets exist only because of us; in a small
+ *     fleet the rate drops to one whole table per 10 s (~20 B/s for 3
+ *     agents), the 1 KiB/s cap binds from ~150 agents up;
  *   - a member that joined recently (new_member_window_s) gets a full
  *     packet from us whenever we gossip to it (at most once a second,
  *     outside the budget): with ~15 gossip packets/s reaching a node
@@ -84,6 +86,14 @@
 #define NC_COORDS_MSG_VERSION 1
 /** Smallest message worth a packet of its own, bytes. Arbitrary. */
 #define NC_COORDS_MIN_MSG 384
+/**
+ * In a small fleet the budget shrinks to sending the whole table once per
+ * this many seconds (probes refresh the coordinates of peers anyway).
+ * Arbitrary.
+ */
+#define NC_COORDS_REFRESH_S 10.0
+/** Typical entry size (8 dims, ~20-byte name) for that estimate. */
+#define NC_COORDS_ENTRY_AVG 70.0
 /** Fixed part of an entry besides name and vector: len, age, flags, dims,
  * error, adjustment, height. */
 #define NC_COORDS_ENTRY_FIXED (1 + 2 + 1 + 1 + 12)
@@ -786,9 +796,21 @@ nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
 		c->st.skip_not_nc++;
 		return 0;
 	}
-	/* Refill the bucket (two packets' worth at most). */
+	/* Refill the bucket (two packets' worth at most). The rate is the
+	 * budget, or less in a small fleet: what it takes to send our whole
+	 * table once per NC_COORDS_REFRESH_S (3 agents need ~20 B/s, not
+	 * 1 KiB/s); messages then need only carry the whole table. */
+	size_t cached = 1;
+	for (size_t i = 0; i < c->n_ent; i++)
+		cached += c->ent[i].used && c->ent[i].has_coord;
+	double table = (double)(header_size(c->self) + 2) +
+		       (double)cached * NC_COORDS_ENTRY_AVG;
+	double rate = table / NC_COORDS_REFRESH_S;
+	if (rate > c->cfg.gossip_bytes_per_s)
+		rate = c->cfg.gossip_bytes_per_s;
+	double min_msg = table < NC_COORDS_MIN_MSG ? table : NC_COORDS_MIN_MSG;
 	double burst = 2.0 * 1400;
-	c->tokens += (now - c->tokens_at) * c->cfg.gossip_bytes_per_s;
+	c->tokens += (now - c->tokens_at) * rate;
 	if (c->tokens > burst)
 		c->tokens = burst;
 	c->tokens_at = now;
@@ -802,7 +824,7 @@ nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
 	    now - te->last_boost >= NC_COORDS_BOOST_GAP) {
 		boost = true;
 	} else {
-		if (c->tokens < NC_COORDS_MIN_MSG) {
+		if (c->tokens < min_msg) {
 			c->st.skip_budget++;
 			return 0;
 		}

@@ -195,8 +195,8 @@ test_broadcast_budget(void)
 	struct nc_gossip_member nc;
 	char buf[1400], pl[256];
 	member(&nc, "n", true);
-	/* 30 peers known by probes. */
-	for (int i = 0; i < 30; i++) {
+	/* 300 peers known by probes (enough for the cap to bind). */
+	for (int i = 0; i < 300; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "peer-%02d", i);
 		size_t n = payload(pl, sizeof(pl), 0.001 * i, 8);
@@ -216,6 +216,25 @@ test_broadcast_budget(void)
 	CU_ASSERT(total >= 90 * 1000);
 	CU_ASSERT(msgs > 0);
 	CU_ASSERT(total / msgs >= 384);
+	nc_api_coords_delete(c);
+
+	/* A small fleet (a and 2 peers): the whole table once per ~10 s. */
+	c = nc_api_coords_new("a", NULL, &cfg, 0, NULL, 0);
+	for (int i = 0; i < 2; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "peer-%02d", i);
+		size_t n = payload(pl, sizeof(pl), 0.001 * i, 8);
+		nc_api_coords_probe_done(c, 0, name, 0.01, pl, n);
+	}
+	total = msgs = 0;
+	for (int t = 0; t < 1500; t++) {
+		size_t n = nc_api_coords_user_broadcast(c, t / 15.0, &nc, buf,
+							sizeof(buf));
+		total += n;
+		msgs += n > 0;
+	}
+	CU_ASSERT(msgs >= 8 && msgs <= 12);
+	CU_ASSERT(total <= 12 * (24 + 2 + 3 * 60));
 	nc_api_coords_delete(c);
 }
 
@@ -291,7 +310,7 @@ test_gossip_malformed(void)
 	member(&to, "t", true);
 	size_t n = payload(pl, sizeof(pl), 0.003, 8);
 	nc_api_coords_probe_done(a, 1, "x", 0.01, pl, n);
-	n = nc_api_coords_user_broadcast(a, 5, &to, buf, sizeof(buf));
+	n = nc_api_coords_user_broadcast(a, 50, &to, buf, sizeof(buf));
 	CU_ASSERT_FATAL(n > 40);
 	/* Every truncation: consumed or not ours, never a crash, never a
 	 * coordinate from a partial entry. */
