@@ -1143,7 +1143,15 @@ nc_env_real_new(const struct nc_env_real_config *cfg, char *err,
 		free(e);
 		return NULL;
 	}
-	if (open_sockets(e, err, err_cap) < 0) {
+	/*
+	 * Port 0: the kernel picks a free UDP port, which may be taken for
+	 * TCP (an outgoing connection's ephemeral port); pick again.
+	 */
+	int rc = open_sockets(e, err, err_cap);
+	for (int i = 0; rc == -EADDRINUSE && cfg->bind.port == 0 && i < 32;
+	     i++)
+		rc = open_sockets(e, err, err_cap);
+	if (rc < 0) {
 		close(e->epfd);
 		free(e);
 		return NULL;
