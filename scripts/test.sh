@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The browser tests (ctest label browser, tests/browser/) need chromium and
+# playwright-core: install them, and make a missing one a failure, not a skip.
+bash scripts/setup-browser.sh
+# browser_map (real agents) runs in both passes: ~40 s each, the agents
+# under ASan meet the same bounds; browser_mock (no agent) only in build/.
+export NC_REQUIRE_BROWSER=1
 rc=0
 for variant in build:-DNC_SANITIZE=OFF build-asan:-DNC_SANITIZE=ON; do
 	dir=${variant%%:*}; opt=${variant#*:}

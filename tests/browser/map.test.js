@@ -21,7 +21,11 @@
 //                       "nodes": [{"name": "n3", "pid": 12345}, ...]}
 //                      The test SIGKILLs the pid of the last node that is not
 //                      the UI agent itself. "ui" and "token" are used when
-//                      NC_UI_URL / NC_TOKEN are unset.
+//                      NC_UI_URL / NC_TOKEN are unset. Optional:
+//                      "token_agent": {"ui": "..", "token": ".."}, another
+//                      agent that requires a token (for the token-prompt
+//                      test when the main one has none); "dc" per node
+//                      (checked against the colour-by-dc map).
 //   NC_DETECT_BOUND_S  failure-detection bound in seconds (default 30): the
 //                      killed node must show as failed within this + 2 UI
 //                      polls.
@@ -137,6 +141,9 @@ async function waitFirstRender(page) {
     console.log('# using mock agents ' + baseUrl + ' and ' + mt.url + ' (token)');
   } else {
     if (token) tokenBase = { url: baseUrl, token };
+    else if (cluster && cluster.token_agent && cluster.token_agent.ui) {
+      tokenBase = { url: cluster.token_agent.ui.replace(/\/+$/, ''), token: cluster.token_agent.token };
+    }
     if (env.NC_KILL_CMD) killHook = async () => { execSync(env.NC_KILL_CMD, { stdio: 'inherit', shell: '/bin/sh' }); };
     else if (cluster && Array.isArray(cluster.nodes)) {
       killHook = async (name) => {
@@ -363,22 +370,40 @@ async function waitFirstRender(page) {
 
   await test('hover shows a card; click on a point selects it', async () => {
     const box = await page.locator('#map').boundingBox();
-    const snap = await snapshot(page);
-    // The most isolated point inside the canvas, so the click is unambiguous.
-    const pts = snap.points.filter((p) => p.x > 30 && p.y > 30 && p.x < box.width - 200 && p.y < box.height - 30 && p.name !== target);
-    let best = null, bestD = -1;
-    for (const p of pts) {
-      let d = Infinity;
-      for (const q of snap.points) if (q !== p) { const dd = (p.x - q.x) ** 2 + (p.y - q.y) ** 2; if (dd < d) d = dd; }
-      if (d > bestD) { bestD = d; best = p; }
-    }
-    assert(best, 'no point to hover');
+    // The most isolated point inside the canvas and not under an overlay
+    // (legend, hint), so the click is unambiguous. With a few real agents
+    // the view may be zoomed on the selection or points may sit under the
+    // legend: then Fit and look again.
+    let snap = null, best = null;
+    await until('a point to hover', async () => {
+      snap = await snapshot(page);
+      const onCanvas = await page.evaluate((pts) => pts.map((p) => {
+        const r = document.getElementById('map').getBoundingClientRect();
+        const e = document.elementFromPoint(r.left + p.x, r.top + p.y);
+        return e && e.id === 'map';
+      }), snap.points.map((p) => ({ x: p.x, y: p.y })));
+      const pts = snap.points.filter((p, i) => onCanvas[i] && p.x > 12 && p.y > 12 && p.x < box.width - 12 && p.y < box.height - 12 && p.name !== target);
+      let bestD = -1;
+      best = null;
+      for (const p of pts) {
+        let d = Infinity;
+        for (const q of snap.points) if (q !== p) { const dd = (p.x - q.x) ** 2 + (p.y - q.y) ** 2; if (dd < d) d = dd; }
+        if (d > bestD) { bestD = d; best = p; }
+      }
+      if (!best) { await page.locator('#fit').click(); await sleep(900); }
+      return best;
+    }, 8000, 100).catch((e) => {
+      throw new Error(e.message + ': canvas ' + Math.round(box.width) + 'x' + Math.round(box.height) + ', points ' +
+        snap.points.map((p) => p.name + '@' + Math.round(p.x) + ',' + Math.round(p.y)).join(' ') + ', selected ' + target);
+    });
     await page.mouse.move(box.x + best.x, box.y + best.y);
     await until('tooltip', async () => page.locator('#tooltip').isVisible(), 3000);
     const tt = await page.locator('#tooltip').textContent();
     assert(tt.includes(best.name) && tt.includes('address'), 'tooltip: ' + tt);
     assert(tt.includes('est. RTT from ' + target), 'tooltip lacks RTT from selected: ' + tt);
-    await page.mouse.click(box.x + best.x, box.y + best.y);
+    // Real coordinates move between refreshes: click where it is now.
+    const now = (await snapshot(page)).points.find((p) => p.name === best.name) || best;
+    await page.mouse.click(box.x + now.x, box.y + now.y);
     await until('clicked selection', async () => (await snapshot(page)).selected === best.name, 3000);
     // The table scrolled to the clicked node's row.
     await until('row of clicked node rendered', async () => page.locator('#members-body tr.selected[data-name="' + best.name + '"]').isVisible(), 3000);
@@ -424,6 +449,22 @@ async function waitFirstRender(page) {
     if (keys.length) {
       await page.locator('#color-by').selectOption(keys.includes('dc') ? 'dc' : keys[0]);
       await sleep(300);
+      // Colour by dc: one colour per dc tag value of the cluster's nodes.
+      const dcOf = new Map(((cluster && cluster.nodes) || []).filter((n) => n.dc).map((n) => [n.name, n.dc]));
+      if (keys.includes('dc') && dcOf.size) {
+        const byDc = new Map();
+        for (const p of (await snapshot(page)).points) {
+          const dc = dcOf.get(p.name);
+          if (dc === undefined) continue;
+          if (!byDc.has(dc)) byDc.set(dc, new Set());
+          byDc.get(dc).add(p.color);
+        }
+        const cols = [...byDc.values()].map((s) => [...s]);
+        assert(cols.every((c) => c.length === 1), 'a dc drawn in several colours: ' + JSON.stringify([...byDc].map(([k, v]) => [k, [...v]])));
+        assert(new Set(cols.map((c) => c[0])).size === byDc.size, 'two dcs share a colour');
+        const legend = await page.locator('#legend').textContent();
+        for (const dc of byDc.keys()) assert(legend.includes(dc), 'legend lacks dc ' + dc);
+      }
       await page.screenshot({ path: path.join(ARTIFACTS, 'map-by-tag.png') });
       await page.locator('#color-by').selectOption('');
     }
