@@ -35,6 +35,7 @@ command -v python3 >/dev/null || { log "SKIP: python3 not installed"; exit 77; }
 DIR=$NC_TMP/cluster
 cm_on_exit() {
 	local rc=$?
+	set +e
 	bash "$ROOT/scripts/cluster.sh" stop --dir "$DIR" >/dev/null 2>&1 || true
 	# lib.sh's handler prints the logs of a failed run and cleans up.
 	[ $rc -ne 0 ] && [ $rc -ne 77 ] && cp "$DIR"/*.log "$NC_TMP"/ 2>/dev/null
