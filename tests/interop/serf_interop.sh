@@ -103,7 +103,12 @@ rtt_ok() {
 # ---------------------------------------------------------------- plain
 log "== plaintext cluster: 3 serf + 3 netcoord"
 cluster p ""
-wait_for 30 "all 6 see all 6 alive" six_alive p
+# n3's alive is gossiped a few times only (RetransmitMult 4 at n = 6): in
+# about 1 % of runs one serf misses every copy and learns n3 at its next
+# push/pull, which can be up to two intervals (60 s with lan) after its
+# start. The bound allows for that; the usual case takes under 1 s.
+SIX_BOUND=${SIX_BOUND:-75}
+wait_for "$SIX_BOUND" "all 6 see all 6 alive" six_alive p
 serf members -rpc-addr="127.0.0.1:$R_s1" | sed 's/^/    /'
 serf members -rpc-addr="127.0.0.1:$R_s1" | grep -q '^pn2 .*role=nc' || die "serf does not show pn2's tag"
 
@@ -130,7 +135,7 @@ for n in ps1 ps2 pn1 pn3; do kill -KILL "$(pid_of $n)" 2>/dev/null || true; done
 log "== encrypted cluster: 3 serf + 3 netcoord"
 KEY=$(serf keygen)
 cluster e "$KEY"
-wait_for 30 "all 6 see all 6 alive (encrypted)" six_alive e
+wait_for "$SIX_BOUND" "all 6 see all 6 alive (encrypted)" six_alive e
 log "SIGTERM en2"
 kill -TERM "$(pid_of en2)"
 wait_exit "$(pid_of en2)" 15
