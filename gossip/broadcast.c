@@ -127,7 +127,6 @@ nc_bq_remove(struct nc__bqueue *q, struct nc__bcast *b, bool sent)
 	q->count--;
 	if (b->done != NULL)
 		b->done(b->done_arg, sent);
-	free(b->msg);
 	free(b);
 }
 
@@ -167,21 +166,21 @@ nc__bq_push(struct nc__bqueue *q, const char *key, const char *msg,
 
 	if (klen > NC_GOSSIP_NAME_MAX)
 		return -EINVAL;
-	b = calloc(1, sizeof(*b));
+	b = malloc(sizeof(*b) + klen + 1 + len);
 	if (b == NULL)
 		return -ENOMEM;
-	b->msg = malloc(len ? len : 1);
-	if (b->msg == NULL) {
-		free(b);
-		return -ENOMEM;
-	}
-	memcpy(b->msg, msg, len);
+	memset(b, 0, sizeof(*b));
+	memcpy(b->data, key != NULL ? key : "", klen);
+	b->data[klen] = '\0';
+	b->key = b->data;
+	if (len > 0)
+		memcpy(b->data + klen + 1, msg, len);
+	b->msg = b->data + klen + 1;
 	b->len = len;
 	b->done = done;
 	b->done_arg = done_arg;
 	b->id = q->next_id++;
 	if (klen > 0) {
-		memcpy(b->key, key, klen + 1);
 		b->key_hash = nc__hash_str(key, klen);
 		old = nc_bq_find(q, key, b->key_hash);
 		if (old != NULL)
@@ -246,7 +245,6 @@ nc__bq_take(struct nc__bqueue *q, int limit, size_t overhead, size_t room,
 			q->count--;
 			if (b->done != NULL)
 				b->done(b->done_arg, true);
-			free(b->msg);
 			free(b);
 			continue;
 		}

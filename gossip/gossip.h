@@ -36,17 +36,26 @@ enum nc_member_state {
 /** "alive", "suspect", "dead" or "left". */
 const char *nc_member_state_str(enum nc_member_state s);
 
-/** A member as the gossip layer sees it (read-only for callers). */
+/**
+ * A member as the gossip layer sees it (read-only for callers). Name and
+ * Meta are owned by gossip and sized to their content (a member costs
+ * ~300 bytes plus its name and Meta, whatever NC_GOSSIP_META_MAX is);
+ * like the struct, they stay valid until the next event about it.
+ */
 struct nc_gossip_member {
-	char name[NC_GOSSIP_NAME_MAX + 1];
+	/** Node name, NUL-terminated, 1..NC_GOSSIP_NAME_MAX bytes. */
+	const char *name;
 	/** Gossip address (UDP and TCP share the port). */
 	struct nc_addr addr;
 	uint32_t incarnation;
 	enum nc_member_state state;
 	/** Env time of the last state change. */
 	double state_change;
-	/** Raw Meta (serf tags encoding, PROTOCOL.md §7.1). */
-	uint8_t meta[NC_GOSSIP_META_MAX];
+	/**
+	 * Raw Meta (serf tags encoding, PROTOCOL.md §7.1), meta_len bytes
+	 * (<= NC_GOSSIP_META_MAX); NULL when empty.
+	 */
+	const uint8_t *meta;
 	size_t meta_len;
 	/** pmin pmax pcur dmin dmax dcur. */
 	uint8_t vsn[6];
@@ -239,7 +248,10 @@ const struct nc_gossip_stats *nc_gossip_stats(const struct nc_gossip *g);
 int nc_gossip_send_user(struct nc_gossip *g, const struct nc_gossip_member *to,
 			const char *buf, size_t len);
 
-/** Replace own Meta (bumps incarnation, broadcasts alive). */
+/**
+ * Replace own Meta (bumps incarnation, broadcasts alive). Returns 0,
+ * -EINVAL (over NC_GOSSIP_META_MAX) or -ENOMEM (nothing changed).
+ */
 int nc_gossip_set_meta(struct nc_gossip *g, const uint8_t *meta, size_t len);
 
 #endif /* NC_GOSSIP_GOSSIP_H */

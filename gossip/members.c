@@ -12,9 +12,11 @@
  * GossipToTheDeadTime are reaped and the array is reshuffled; left members
  * are never reaped, as in memberlist 0.2.2.
  *
- * Each member carries its suspicion timer and its accusers preallocated
- * (struct nc__member): suspecting allocates nothing. Accusers are
- * remembered by a 64-bit FNV-1a hash of their name instead of the name
+ * A member's suspicion timer and accusers live in a struct nc__suspicion
+ * allocated when it turns suspect and freed when that ends, so that a
+ * healthy member costs ~120 bytes plus its name and Meta (if that
+ * allocation fails the member is not suspected this time; the next probe
+ * failure tries again). Accusers are remembered by a 64-bit FNV-1a hash of their name instead of the name
  * itself (a false "already counted" needs a hash collision between two
  * accusers of the same suspicion; negligible, and it can only make the
  * timeout longer, never shorter).
@@ -100,16 +102,16 @@ nc_member_new(struct nc_gossip *g, const char *name, size_t len)
 	if (n + 1 > g->n_buckets &&
 	    nc_members_rehash(g, g->n_buckets ? g->n_buckets * 2 : 16) != 0)
 		return NULL;
-	m = calloc(1, sizeof(*m));
+	m = calloc(1, sizeof(*m) + len + 1);
 	if (m == NULL)
 		return NULL;
-	memcpy(m->pub.name, name, len);
-	m->pub.name[len] = '\0';
+	memcpy(m->name_buf, name, len);
+	m->name_buf[len] = '\0';
+	m->pub.name = m->name_buf;
 	m->pub.state = NC_MEMBER_DEAD;
 	m->pub.state_change = nc_env_now(g->env);
 	m->g = g;
 	m->name_hash = nc__hash_str(name, len);
-	nc_timer_init(&m->susp_timer, nc_susp_timer_cb, m);
 	m->hnext = g->buckets[m->name_hash & (g->n_buckets - 1)];
 	g->buckets[m->name_hash & (g->n_buckets - 1)] = m;
 	/* Append, then swap with a random earlier slot (memberlist). */
@@ -125,6 +127,18 @@ nc_member_new(struct nc_gossip *g, const char *name, size_t len)
 		o->pos = n;
 	}
 	return m;
+}
+
+/** Free a member and its Meta (already out of the table). */
+static void
+nc_member_free(struct nc__member *m)
+{
+	if (m->susp != NULL) {
+		m->g->env->ops->timer_stop(m->g->env, &m->susp->timer);
+		free(m->susp);
+	}
+	free((void *)m->pub.meta);
+	free(m);
 }
 
 static void
@@ -151,9 +165,8 @@ nc__members_reset(struct nc_gossip *g)
 			if (g->probe.active && g->probe.target == m)
 				nc__probe_abort(g);
 			nc_member_unhash(g, m);
-			g->env->ops->timer_stop(g->env, &m->susp_timer);
 			nc__member_event(g, NC_GOSSIP_EV_REAPED, m, NULL, 0);
-			free(m);
+			nc_member_free(m);
 			continue;
 		}
 		g->nodes[w++] = m;
@@ -173,10 +186,8 @@ nc__members_reset(struct nc_gossip *g)
 void
 nc__members_destroy(struct nc_gossip *g)
 {
-	for (size_t i = 0; i < g->n_nodes; i++) {
-		g->env->ops->timer_stop(g->env, &g->nodes[i]->susp_timer);
-		free(g->nodes[i]);
-	}
+	for (size_t i = 0; i < g->n_nodes; i++)
+		nc_member_free(g->nodes[i]);
 	free(g->nodes);
 	free(g->buckets);
 	g->nodes = NULL;
@@ -325,10 +336,17 @@ nc__refute(struct nc_gossip *g, uint32_t accused)
 	nc__broadcast_self_alive(g);
 }
 
+/** End @a m's suspicion, if any (timer stopped, state freed). */
 static void
 nc_susp_stop(struct nc__member *m)
 {
-	m->g->env->ops->timer_stop(m->g->env, &m->susp_timer);
+	struct nc__suspicion *s = m->susp;
+
+	if (s == NULL)
+		return;
+	m->g->env->ops->timer_stop(m->g->env, &s->timer);
+	m->susp = NULL;
+	free(s);
 }
 
 void
@@ -339,6 +357,7 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 	struct nc_addr addr;
 	bool is_self, updates_node = false, meta_changed;
 	enum nc_member_state old_state;
+	uint8_t *meta = NULL;
 	char abuf[64], obuf[64];
 
 	if (a->node.len == 0 || a->node.len > NC_GOSSIP_NAME_MAX ||
@@ -370,13 +389,21 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 
 	m = nc__member_find(g, a->node.data, a->node.len);
 	if (m == NULL) {
+		if (a->meta.len > 0) {
+			meta = malloc(a->meta.len);
+			if (meta == NULL)
+				return;
+			memcpy(meta, a->meta.data, a->meta.len);
+		}
 		m = nc_member_new(g, a->node.data, a->node.len);
-		if (m == NULL)
+		if (m == NULL) {
+			free(meta);
 			return;
+		}
 		m->pub.addr = addr;
-		if (a->meta.len > 0)
-			memcpy(m->pub.meta, a->meta.data, a->meta.len);
+		m->pub.meta = meta;
 		m->pub.meta_len = a->meta.len;
+		meta = NULL;
 		memcpy(m->pub.vsn, a->vsn.data, 6);
 		if (g->self == NULL) {
 			g->self = m;
@@ -406,11 +433,10 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 		return;
 	if (is_self && a->incarnation < m->pub.incarnation)
 		return;
-	nc_susp_stop(m);
-	old_state = m->pub.state;
 	meta_changed = m->pub.meta_len != a->meta.len ||
 		       (a->meta.len > 0 &&
 			memcmp(m->pub.meta, a->meta.data, a->meta.len) != 0);
+	/* (Own entry: never suspected, so no timer to stop first.) */
 	if (!bootstrap && is_self) {
 		if (a->incarnation == m->pub.incarnation && !meta_changed &&
 		    memcmp(a->vsn.data, m->pub.vsn, 6) == 0)
@@ -420,10 +446,21 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 			    "Refuting an alive message for '%s'", m->pub.name);
 		return;
 	}
+	/* The new Meta is copied before anything changes: OOM drops it. */
+	if (meta_changed && a->meta.len > 0) {
+		meta = malloc(a->meta.len);
+		if (meta == NULL)
+			return;
+		memcpy(meta, a->meta.data, a->meta.len);
+	}
+	nc_susp_stop(m);
+	old_state = m->pub.state;
 	m->pub.incarnation = a->incarnation;
-	if (a->meta.len > 0)
-		memcpy(m->pub.meta, a->meta.data, a->meta.len);
-	m->pub.meta_len = a->meta.len;
+	if (meta_changed) {
+		free((void *)m->pub.meta);
+		m->pub.meta = meta;
+		m->pub.meta_len = a->meta.len;
+	}
 	memcpy(m->pub.vsn, a->vsn.data, 6);
 	m->pub.addr = addr;
 	if (m->pub.state != NC_MEMBER_ALIVE) {
@@ -449,22 +486,22 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 
 /** Count @a from as a confirmation; true if it was new and counted. */
 static bool
-nc_susp_confirm(struct nc_gossip *g, struct nc__member *m, const char *from,
-		size_t from_len)
+nc_susp_confirm(struct nc_gossip *g, struct nc__suspicion *s,
+		const char *from, size_t from_len)
 {
 	uint64_t h = nc__hash_str(from, from_len);
 	double remaining;
 
-	if (m->susp_n >= m->susp.k)
+	if (s->n >= s->params.k)
 		return false;
-	for (int i = 0; i <= m->susp_n; i++)
-		if (m->susp_from[i] == h)
+	for (int i = 0; i <= s->n; i++)
+		if (s->from[i] == h)
 			return false;
-	m->susp_n++;
-	m->susp_from[m->susp_n] = h;
-	remaining = nc__suspicion_timeout(&m->susp, m->susp_n) -
-		    (nc_env_now(g->env) - m->susp_start);
-	g->env->ops->timer_start(g->env, &m->susp_timer,
+	s->n++;
+	s->from[s->n] = h;
+	remaining = nc__suspicion_timeout(&s->params, s->n) -
+		    (nc_env_now(g->env) - s->start);
+	g->env->ops->timer_start(g->env, &s->timer,
 				 remaining > 0 ? remaining : 0);
 	return true;
 }
@@ -474,11 +511,12 @@ nc__handle_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 		   size_t node_len, const char *from, size_t from_len)
 {
 	struct nc__member *m = nc__member_find(g, node, node_len);
+	struct nc__suspicion *s;
 
 	if (m == NULL || inc < m->pub.incarnation)
 		return;
-	if (nc_timer_active(&m->susp_timer)) {
-		if (nc_susp_confirm(g, m, from, from_len))
+	if (m->susp != NULL && nc_timer_active(&m->susp->timer)) {
+		if (nc_susp_confirm(g, m->susp, from, from_len))
 			nc_broadcast_suspect(g, inc, node, node_len, from,
 					     from_len);
 		return;
@@ -492,33 +530,44 @@ nc__handle_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 			    (int)from_len, from);
 		return;
 	}
+	nc_susp_stop(m);
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return;
 	nc_broadcast_suspect(g, inc, node, node_len, from, from_len);
 	m->pub.incarnation = inc;
 	m->pub.state = NC_MEMBER_SUSPECT;
 	m->pub.state_change = nc_env_now(g->env);
 	g->stats.suspicions++;
-	nc__suspicion_params(&g->cfg, g->n_nodes, &m->susp);
-	m->susp_start = m->pub.state_change;
-	m->susp_change = m->pub.state_change;
-	m->susp_n = 0;
-	m->susp_from[0] = nc__hash_str(from, from_len);
-	g->env->ops->timer_start(g->env, &m->susp_timer,
-				 m->susp.k < 1 ? m->susp.min : m->susp.max);
+	m->susp = s;
+	s->m = m;
+	nc_timer_init(&s->timer, nc_susp_timer_cb, s);
+	nc__suspicion_params(&g->cfg, g->n_nodes, &s->params);
+	s->start = m->pub.state_change;
+	s->change = m->pub.state_change;
+	s->n = 0;
+	s->from[0] = nc__hash_str(from, from_len);
+	g->env->ops->timer_start(g->env, &s->timer,
+				 s->params.k < 1 ? s->params.min
+						 : s->params.max);
 	nc__member_event(g, NC_GOSSIP_EV_SUSPECT, m, from, from_len);
 }
 
 static void
 nc_susp_timer_cb(struct nc_timer *t)
 {
-	struct nc__member *m = t->arg;
+	struct nc__suspicion *s = t->arg;
+	struct nc__member *m = s->m;
 	struct nc_gossip *g = m->g;
 
 	if (m->pub.state != NC_MEMBER_SUSPECT ||
-	    m->pub.state_change != m->susp_change)
+	    m->pub.state_change != s->change) {
+		nc_susp_stop(m);
 		return;
+	}
 	nc_env_logf(g->env, NC_LOG_INFO, "memberlist",
 		    "Marking %s as failed, suspect timeout reached (%d peer "
-		    "confirmations)", m->pub.name, m->susp_n);
+		    "confirmations)", m->pub.name, s->n);
 	nc__handle_dead(g, m->pub.incarnation, m->pub.name,
 			strlen(m->pub.name), g->self->pub.name,
 			strlen(g->self->pub.name));

@@ -1370,8 +1370,15 @@ nc_gossip_set_meta(struct nc_gossip *g, const uint8_t *meta, size_t len)
 {
 	if (g == NULL || len > NC_GOSSIP_META_MAX || (len > 0 && meta == NULL))
 		return -EINVAL;
-	if (len > 0)
-		memcpy(g->self->pub.meta, meta, len);
+	uint8_t *copy = NULL;
+	if (len > 0) {
+		copy = malloc(len);
+		if (copy == NULL)
+			return -ENOMEM;
+		memcpy(copy, meta, len);
+	}
+	free((void *)g->self->pub.meta);
+	g->self->pub.meta = copy;
 	g->self->pub.meta_len = len;
 	g->self->pub.incarnation++;
 	nc__broadcast_self_alive(g);

@@ -38,15 +38,20 @@
  * reached its transmit limit (false: replaced, evicted or flushed). */
 typedef void (*nc__bcast_done_cb)(void *arg, bool sent);
 
-/** One queued broadcast: a complete message (type byte + body). */
+/**
+ * One queued broadcast: a complete message (type byte + body). One
+ * allocation holds the entry, its key and its message (data[]), sized to
+ * them: ~100 bytes of overhead per entry, which matters when a push/pull
+ * of 1,000 members queues 1,000 alives at once.
+ */
 struct nc__bcast {
 	/** Node name this message is about (replacement key), or "" for a
-	 * message that never replaces (user messages). */
-	char key[NC_GOSSIP_NAME_MAX + 1];
+	 * message that never replaces (user messages). Points into data. */
+	const char *key;
 	/** FNV-1a of key. */
 	uint64_t key_hash;
-	/** Message bytes (owned) and length. */
-	char *msg;
+	/** Message bytes (into data, after the key) and length. */
+	const char *msg;
 	size_t len;
 	/** Transmissions so far (= level in the queue). */
 	int transmits;
@@ -59,6 +64,8 @@ struct nc__bcast {
 	struct nc__bcast *prev, *next;
 	/** Link in the key hash chain. */
 	struct nc__bcast *hnext;
+	/** key (NUL-terminated), then msg. */
+	char data[];
 };
 
 /** The queue: per-transmit-count lists plus a hash on the key. */
@@ -142,7 +149,32 @@ double nc__suspicion_timeout(const struct nc__susp_params *p, int c);
 /* Members (members.c)                                                */
 /* ------------------------------------------------------------------ */
 
-/** A member with its private state. Allocated once, pointer stable. */
+/**
+ * A suspicion in progress (members.c): allocated when a member turns
+ * suspect, freed when the suspicion ends (alive, dead, reaped). Healthy
+ * members carry none of it.
+ */
+struct nc__suspicion {
+	/** The suspect. */
+	struct nc__member *m;
+	/** Fires at the (shrinking) timeout. */
+	struct nc_timer timer;
+	/** Env time the suspicion started and its parameters. */
+	double start;
+	struct nc__susp_params params;
+	/** Confirmations counted (not including the first accuser). */
+	int n;
+	/** Name hashes of the accusers seen (first one included). */
+	uint64_t from[NC__SUSP_MAX_K + 1];
+	/** pub.state_change when the suspicion was armed (stale check). */
+	double change;
+};
+
+/**
+ * A member with its private state. Allocated once with its name (name_buf,
+ * sized to it), pointer stable; its Meta is a separate allocation
+ * (pub.meta) replaced when it changes. ~120 bytes plus the name.
+ */
 struct nc__member {
 	/** What callers see (must stay first: casts between the two). */
 	struct nc_gossip_member pub;
@@ -153,17 +185,10 @@ struct nc__member {
 	/** FNV-1a of the name and the hash chain link. */
 	uint64_t name_hash;
 	struct nc__member *hnext;
-	/** Suspicion timer (armed while suspect). */
-	struct nc_timer susp_timer;
-	/** Env time the suspicion started and its parameters. */
-	double susp_start;
-	struct nc__susp_params susp;
-	/** Confirmations counted (not including the first accuser). */
-	int susp_n;
-	/** Name hashes of the accusers seen (first one included). */
-	uint64_t susp_from[NC__SUSP_MAX_K + 1];
-	/** pub.state_change when the suspicion was armed (stale check). */
-	double susp_change;
+	/** Suspicion in progress, NULL otherwise. */
+	struct nc__suspicion *susp;
+	/** Storage of pub.name. */
+	char name_buf[];
 };
 
 /** Find by name (not NUL-terminated), NULL if unknown. */

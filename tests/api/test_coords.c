@@ -46,15 +46,21 @@ payload(char *buf, size_t cap, double v0, unsigned dims)
 static void
 member(struct nc_gossip_member *m, const char *name, bool nc)
 {
+	/* Meta storage (gossip owns it in a real table); at most two
+	 * members are live at once in these tests. */
+	static uint8_t metas[4][NC_GOSSIP_META_MAX];
+	static unsigned next;
+	uint8_t *meta = metas[next++ % 4];
 	memset(m, 0, sizeof(*m));
-	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->name = name;
 	struct nc_proto_tag t[2] = {
 	    {nc_proto_cstr("role"), nc_proto_cstr("x")},
 	    {nc_proto_cstr("nc"), nc_proto_cstr("1")},
 	};
-	int n = nc_proto_encode_tags((char *)m->meta, sizeof(m->meta), t,
+	int n = nc_proto_encode_tags((char *)meta, NC_GOSSIP_META_MAX, t,
 				     nc ? 2 : 1);
 	CU_ASSERT_FATAL(n > 0);
+	m->meta = meta;
 	m->meta_len = (size_t)n;
 }
 
