@@ -7,7 +7,7 @@
  *
  * Shape of one loop iteration (nc_env_real_run_once):
  *
- *	epoll_wait(until the earliest timer)
+ *	epoll_pwait2(until the earliest timer)
  *	drain the UDP socket        <- gossip first: acks and pings are never
  *	                               queued behind HTTP or stream work
  *	fire due timers             <- only those due before this pass began,
@@ -41,6 +41,12 @@
  * Timers are a binary min-heap of caller-owned struct nc_timer (deadline,
  * then insertion sequence for FIFO at equal deadlines): O(log n) start and
  * stop, which matters at 1,000 members with one suspicion timer each.
+ * The loop waits with epoll_pwait2 (nanosecond timeout; glibc 2.35,
+ * Linux 5.11), so a timer fires within the thread's timer slack (set to
+ * 1 us by default, cfg.timer_slack_ns) plus the wake-up latency of its
+ * deadline: env_latency's emulated delays stay sub-ms accurate. Where epoll_pwait2 is missing (older glibc at build time, or
+ * ENOSYS at run time) the wait is epoll_wait's whole milliseconds,
+ * rounded up, which makes timers up to ~1 ms late.
  *
  * Costs: 64 KiB receive buffer, a few hundred bytes per stream while it is
  * open, 8 bytes per armed timer. Nothing is allocated per datagram.
@@ -60,6 +66,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +154,8 @@ struct nc_env_real {
 	struct epoll_event batch[NC_ENV_BATCH];
 	int batch_len;
 	bool stop;
+	/** epoll_pwait2 failed with ENOSYS: epoll_wait from then on. */
+	bool no_pwait2;
 	/** Last log time of a refused stream (rate limit). */
 	double refuse_logged;
 	struct nc_env_real_stats stats;
@@ -399,17 +408,50 @@ timers_fire(struct nc_env_real *e)
 	}
 }
 
-/** Milliseconds until the earliest timer, rounded up; -1 if none. */
-static int
-timers_wait_ms(struct nc_env_real *e)
+/** Seconds until the earliest timer (>= 0); -1 if none. */
+static double
+timers_wait_s(struct nc_env_real *e)
 {
 	if (e->heap_len == 0)
 		return -1;
 	double d = e->heap[0]->deadline - mono_now();
-	if (d <= 0)
-		return 0;
-	double ms = d * 1000.0 + 0.999;
-	return ms > 3600000 ? 3600000 : (int)ms;
+	return d > 0 ? d : 0;
+}
+
+/**
+ * epoll wait of at most @a wait seconds (< 0 = no limit), capped at an
+ * hour. Nanosecond resolution with epoll_pwait2, else whole milliseconds
+ * rounded up (never early: an early wake-up would find no timer due and
+ * wait again, a short busy loop).
+ */
+static int
+loop_wait(struct nc_env_real *e, double wait)
+{
+	if (wait > 3600)
+		wait = 3600;
+#if defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 35)
+	if (!e->no_pwait2) {
+		struct timespec ts, *tp = NULL;
+		if (wait >= 0) {
+			ts.tv_sec = (time_t)wait;
+			ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9 +
+					    0.999);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			tp = &ts;
+		}
+		int n = epoll_pwait2(e->epfd, e->batch, NC_ENV_BATCH, tp, NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		e->no_pwait2 = true;
+	}
+#endif
+#endif
+	int ms = wait < 0 ? -1 : (int)(wait * 1000.0 + 0.999);
+	return epoll_wait(e->epfd, e->batch, NC_ENV_BATCH, ms);
 }
 
 /* ------------------------------------------------------------------ */
@@ -996,6 +1038,7 @@ nc_env_real_config_default(struct nc_env_real_config *cfg)
 	cfg->max_inbound_streams = 127;
 	cfg->udp_rcvbuf_bytes = 2 * 1024 * 1024;
 	cfg->log_fd = 2;
+	cfg->timer_slack_ns = 1000;
 }
 
 /** Bind @a fd to @a a; returns 0 or -errno. */
@@ -1125,6 +1168,9 @@ nc_env_real_new(const struct nc_env_real_config *cfg, char *err,
 		return NULL;
 	}
 	e->cfg = *cfg;
+	if (cfg->timer_slack_ns > 0)
+		(void)prctl(PR_SET_TIMERSLACK, (unsigned long)cfg->timer_slack_ns,
+			    0, 0, 0);
 	if (e->cfg.max_inbound_streams <= 0)
 		e->cfg.max_inbound_streams = 127;
 	if (!(e->cfg.tcp_timeout > 0))
@@ -1211,13 +1257,10 @@ int
 nc_env_real_run_once(struct nc_env *env, double max_wait)
 {
 	struct nc_env_real *e = real(env);
-	int wait_ms = timers_wait_ms(e);
-	if (max_wait >= 0) {
-		int mw = (int)(max_wait * 1000.0 + 0.999);
-		if (wait_ms < 0 || mw < wait_ms)
-			wait_ms = mw;
-	}
-	int n = epoll_wait(e->epfd, e->batch, NC_ENV_BATCH, wait_ms);
+	double wait = timers_wait_s(e);
+	if (max_wait >= 0 && (wait < 0 || max_wait < wait))
+		wait = max_wait;
+	int n = loop_wait(e, wait);
 	if (n < 0) {
 		if (errno == EINTR)
 			n = 0;
