@@ -215,8 +215,10 @@ int nc_gossip_join(struct nc_gossip *g, const struct nc_addr *addrs, size_t n,
 
 /**
  * Graceful leave: serf leave intent (if serf_compat), then dead{self,self},
- * each broadcast until sent or @a timeout; then @a cb. Pings are still
- * answered until nc_gossip_delete().
+ * each broadcast until sent or @a timeout, and each also sent directly to
+ * every member alive when it starts (one datagram each, in batches of 256
+ * every 10 ms; the dead's datagram repeats the intent before it); then
+ * @a cb. Pings are still answered until nc_gossip_delete().
  */
 int nc_gossip_leave(struct nc_gossip *g, double timeout,
 		    void (*cb)(void *arg), void *arg);

@@ -250,9 +250,10 @@ nc_reply_addr(struct nc_gossip *g, struct nc_proto_str ip, uint16_t port,
 /* Sending                                                            */
 /* ------------------------------------------------------------------ */
 
-int
-nc__send_raw(struct nc_gossip *g, const struct nc_addr *to,
-	     const struct nc__member *node, const char *msg, size_t len)
+/** nc__send_raw() with the CRC decision made by the caller. */
+static int
+nc_send_datagram(struct nc_gossip *g, const struct nc_addr *to, bool crc,
+		 const char *msg, size_t len)
 {
 	const char *p = msg;
 	size_t plen = len;
@@ -265,7 +266,7 @@ nc__send_raw(struct nc_gossip *g, const struct nc_addr *to,
 			plen = (size_t)rc;
 		}
 	}
-	if (node != NULL && node->pub.vsn[1] >= 5) {
+	if (crc) {
 		rc = nc_proto_encode_crc(g->buf_crc, NC__TX_BUF, p, plen);
 		if (rc < 0)
 			return rc;
@@ -287,6 +288,14 @@ nc__send_raw(struct nc_gossip *g, const struct nc_addr *to,
 	 * datagram is handed to the env (§6.3). */
 	g->last_send_time = nc_env_now(g->env);
 	return g->env->ops->send_packet(g->env, to, p, plen);
+}
+
+int
+nc__send_raw(struct nc_gossip *g, const struct nc_addr *to,
+	     const struct nc__member *node, const char *msg, size_t len)
+{
+	return nc_send_datagram(g, to, node != NULL && node->pub.vsn[1] >= 5,
+				msg, len);
 }
 
 /**
@@ -1070,16 +1079,49 @@ nc_any_other_alive(const struct nc_gossip *g)
 	return false;
 }
 
-/** Broadcast done for the leave intent or our own dead: next phase now. */
+/*
+ * Graceful leave. Phase 1: serf's leave intent (serf_compat, others
+ * alive); phase 2: dead{self, From: self}. Each phase's message is queued
+ * for gossip (which reaches random members, maybe recently dead ones) and
+ * also sent directly to every member alive when the phase begins, in
+ * batches (NC__LEAVE_DIRECT_BATCH): a serf that sees the dead without the
+ * intent records "failed" instead of "left". Phase 2's direct datagram is
+ * a compound of the intent and the dead, in that order, so a member that
+ * missed phase 1's datagram still gets them in order. A phase ends when
+ * its broadcast has left the queue and its direct sends are out, or after
+ * the leave timeout.
+ */
+
+static void nc_leave_direct_cb(struct nc_timer *t);
+
+static void
+nc_leave_direct_stop(struct nc_gossip *g)
+{
+	g->env->ops->timer_stop(g->env, &g->leave_direct_timer);
+	free(g->leave_to);
+	g->leave_to = NULL;
+	g->leave_to_n = g->leave_to_next = 0;
+}
+
+/** Next phase from the leave timer once this one is complete. */
+static void
+nc_leave_check(struct nc_gossip *g)
+{
+	/* Never touch the queue from inside it: continue from a timer. */
+	if ((g->leave_phase == 1 || g->leave_phase == 2) &&
+	    g->leave_bcast_done && g->leave_to == NULL)
+		g->env->ops->timer_start(g->env, &g->leave_timer, 0);
+}
+
+/** Broadcast done for the leave intent or our own dead. */
 static void
 nc_leave_bcast_done(void *arg, bool sent)
 {
 	struct nc_gossip *g = arg;
 
 	(void)sent;
-	/* Never touch the queue from inside it: continue from a timer. */
-	if (g->leave_phase == 1 || g->leave_phase == 2)
-		g->env->ops->timer_start(g->env, &g->leave_timer, 0);
+	g->leave_bcast_done = true;
+	nc_leave_check(g);
 }
 
 void
@@ -1088,28 +1130,115 @@ nc__leave_dead_done(void *arg, bool sent)
 	nc_leave_bcast_done(arg, sent);
 }
 
+/** Send the next batch of direct leave datagrams. */
+static void
+nc_leave_direct_batch(struct nc_gossip *g)
+{
+	size_t end = g->leave_to_next + NC__LEAVE_DIRECT_BATCH;
+
+	if (end > g->leave_to_n)
+		end = g->leave_to_n;
+	for (; g->leave_to_next < end; g->leave_to_next++) {
+		const struct nc__leave_target *d = &g->leave_to[g->leave_to_next];
+		(void)nc_send_datagram(g, &d->addr, d->crc, g->leave_msg,
+				       g->leave_msg_len);
+	}
+	if (g->leave_to_next < g->leave_to_n) {
+		g->env->ops->timer_start(g->env, &g->leave_direct_timer,
+					 NC__LEAVE_DIRECT_GAP);
+		return;
+	}
+	nc_leave_direct_stop(g);
+	nc_leave_check(g);
+}
+
+static void
+nc_leave_direct_cb(struct nc_timer *t)
+{
+	nc_leave_direct_batch(t->arg);
+}
+
+/**
+ * Send @a msg directly to every other member alive or suspect now, the
+ * first batch at once. Out of memory: gossip alone carries it.
+ */
+static void
+nc_leave_direct_start(struct nc_gossip *g, const char *msg, size_t len)
+{
+	size_t n = 0;
+
+	nc_leave_direct_stop(g);
+	if (len == 0 || len > sizeof(g->leave_msg))
+		return;
+	for (size_t i = 0; i < g->n_nodes; i++) {
+		const struct nc__member *m = g->nodes[i];
+		n += m != g->self && (m->pub.state == NC_MEMBER_ALIVE ||
+				      m->pub.state == NC_MEMBER_SUSPECT);
+	}
+	if (n == 0)
+		return;
+	g->leave_to = malloc(n * sizeof(*g->leave_to));
+	if (g->leave_to == NULL)
+		return;
+	for (size_t i = 0; i < g->n_nodes; i++) {
+		const struct nc__member *m = g->nodes[i];
+		if (m == g->self || (m->pub.state != NC_MEMBER_ALIVE &&
+				     m->pub.state != NC_MEMBER_SUSPECT))
+			continue;
+		g->leave_to[g->leave_to_n].addr = m->pub.addr;
+		g->leave_to[g->leave_to_n].crc = m->pub.vsn[1] >= 5;
+		g->leave_to_n++;
+	}
+	memcpy(g->leave_msg, msg, len);
+	g->leave_msg_len = len;
+	nc_leave_direct_batch(g);
+}
+
 static void
 nc_leave_finish(struct nc_gossip *g)
 {
 	g->leave_phase = 3;
 	g->env->ops->timer_stop(g->env, &g->leave_timer);
+	nc_leave_direct_stop(g);
 	nc_env_logf(g->env, NC_LOG_INFO, "memberlist", "left the cluster");
 	if (g->leave_cb != NULL)
 		g->leave_cb(g->leave_arg);
 }
 
-/** Phase 2: dead{self, self}, broadcast until sent or timeout. */
+/** Phase 2: dead{self, self}, broadcast and sent directly. */
 static void
 nc_leave_dead(struct nc_gossip *g)
 {
 	bool others = nc_any_other_alive(g);
+	const char *self = g->self->pub.name;
+	char dead[NC__LEAVE_INTENT_MAX], cpd[NC__LEAVE_MSG_MAX];
+	struct nc_proto_dead d = {
+		.incarnation = g->self->pub.incarnation,
+		.node = nc_proto_cstr(self),
+		.from = nc_proto_cstr(self),
+	};
+	int dlen = nc_proto_encode_dead(dead, sizeof(dead), &d);
 
 	g->leave_phase = 2;
 	g->leaving = true;
+	g->leave_bcast_done = false;
 	g->env->ops->timer_start(g->env, &g->leave_timer, g->leave_timeout);
-	nc__handle_dead(g, g->self->pub.incarnation, g->self->pub.name,
-			strlen(g->self->pub.name), g->self->pub.name,
-			strlen(g->self->pub.name));
+	if (dlen > 0 && others) {
+		if (g->leave_intent_len > 0) {
+			struct nc_proto_str parts[2] = {
+				nc_str(g->leave_intent, g->leave_intent_len),
+				nc_str(dead, (size_t)dlen),
+			};
+			int clen = nc_proto_encode_compound(cpd, sizeof(cpd),
+							    parts, 2);
+			if (clen > 0)
+				nc_leave_direct_start(g, cpd, (size_t)clen);
+		} else {
+			nc_leave_direct_start(g, dead, (size_t)dlen);
+		}
+	}
+	nc__handle_dead(g, g->self->pub.incarnation, self, strlen(self), self,
+			strlen(self));
 	if (!others && g->leave_phase == 2)
 		nc_leave_finish(g);
 }
@@ -1119,6 +1248,7 @@ nc_leave_timer_cb(struct nc_timer *t)
 {
 	struct nc_gossip *g = t->arg;
 
+	/* This phase is complete, or the timeout passed. */
 	if (g->leave_phase == 1)
 		nc_leave_dead(g);
 	else if (g->leave_phase == 2)
@@ -1138,20 +1268,23 @@ nc_gossip_leave(struct nc_gossip *g, double timeout, void (*cb)(void *arg),
 	g->leave_timeout = timeout;
 	if (g->cfg.serf_compat && nc_any_other_alive(g)) {
 		/* Serf leave intent first, so peers mark us left (§7.4). */
-		char buf[NC_GOSSIP_NAME_MAX + 64];
+		char *buf = g->leave_intent;
 		struct nc_proto_serf_leave li = {
 			.ltime = ++g->serf_ltime,
 			.node = nc_proto_cstr(g->self->pub.name),
 			.prune = false,
 		};
-		int len = nc_proto_encode_serf_leave(buf + 1, sizeof(buf) - 1,
-						     &li);
+		int len = nc_proto_encode_serf_leave(
+			buf + 1, sizeof(g->leave_intent) - 1, &li);
 		if (len > 0) {
 			buf[0] = NC_PROTO_USER;
+			g->leave_intent_len = (size_t)len + 1;
 			g->leave_phase = 1;
+			g->leave_bcast_done = false;
 			g->env->ops->timer_start(g->env, &g->leave_timer,
 						 timeout);
-			nc__broadcast(g, "", buf, (size_t)len + 1,
+			nc_leave_direct_start(g, buf, g->leave_intent_len);
+			nc__broadcast(g, "", buf, g->leave_intent_len,
 				      nc_leave_bcast_done, g);
 			return 0;
 		}
@@ -1207,6 +1340,7 @@ nc_gossip_new(struct nc_env *env, const struct nc_gossip_config *cfg,
 	nc_timer_init(&g->pushpull_timer, nc_pushpull_tick_cb, g);
 	nc_timer_init(&g->reconnect_timer, nc_reconnect_cb, g);
 	nc_timer_init(&g->leave_timer, nc_leave_timer_cb, g);
+	nc_timer_init(&g->leave_direct_timer, nc_leave_direct_cb, g);
 	nc_timer_init(&g->probe.timeout_timer, nc_probe_timeout_cb, g);
 	nc_timer_init(&g->probe.deadline_timer, nc_probe_deadline_cb, g);
 	for (int i = 0; i < NC__RELAY_MAX; i++)
@@ -1278,6 +1412,8 @@ nc_gossip_delete(struct nc_gossip *g)
 	env->ops->timer_stop(env, &g->pushpull_timer);
 	env->ops->timer_stop(env, &g->reconnect_timer);
 	env->ops->timer_stop(env, &g->leave_timer);
+	env->ops->timer_stop(env, &g->leave_direct_timer);
+	free(g->leave_to);
 	env->ops->timer_stop(env, &g->probe.timeout_timer);
 	env->ops->timer_stop(env, &g->probe.deadline_timer);
 	for (int i = 0; i < NC__RELAY_MAX; i++)

@@ -37,6 +37,9 @@ struct node_ctx {
 	int probe_done;
 	int probe_done_peer[MAX_NODES];
 	double last_rtt;
+	/** Sim time of the first serf leave intent and of the last LEFT
+	 * event this node saw (0 = none; the leave tests start later). */
+	double intent_at, left_at;
 	char last_payload[64];
 	size_t last_payload_len;
 };
@@ -98,8 +101,10 @@ hook_member_event(void *ctx, enum nc_gossip_event ev,
 	(void)by;
 	if (id < 0 || id >= MAX_NODES)
 		return;
-	if (ev == NC_GOSSIP_EV_LEFT)
+	if (ev == NC_GOSSIP_EV_LEFT) {
 		nc->c->left_about[id]++;
+		nc->left_at = sim_now(nc->c->w);
+	}
 	if (ev == NC_GOSSIP_EV_UPDATE)
 		nc->c->update_about[id]++;
 	if (ev != NC_GOSSIP_EV_FAILED)
@@ -115,8 +120,11 @@ hook_user_msg(void *ctx, const char *buf, size_t len)
 	struct node_ctx *nc = ctx;
 
 	nc->c->user_msgs++;
-	if (len > 0 && buf[0] == NC_PROTO_SERF_LEAVE)
+	if (len > 0 && buf[0] == NC_PROTO_SERF_LEAVE) {
 		nc->c->leave_intents++;
+		if (nc->intent_at == 0)
+			nc->intent_at = sim_now(nc->c->w);
+	}
 }
 
 typedef void (*cfg_fn)(struct nc_gossip_config *cfg, int i);
@@ -969,6 +977,41 @@ leave_done(void *arg)
 }
 
 static void
+test_leave_direct(void)
+{
+	/* The leave intent and then dead{self} reach every alive member
+	 * directly, not only the few that gossip picks: 20 ms after
+	 * nc_gossip_leave() (1 ms links, gossip every 200 ms to 3 of 15)
+	 * every other node holds the intent, and each saw the intent before
+	 * it marked the leaver left. */
+	struct cluster *c = cluster_new(11, 16, NULL);
+	int done = 0;
+
+	sim_set_latency_const(c->w, 0.001);
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	double t0 = sim_now(c->w);
+	CU_ASSERT_EQUAL(nc_gossip_leave(c->g[9], 5.0, leave_done, &done), 0);
+	sim_run_until(c->w, t0 + 0.02);
+	for (int i = 0; i < c->n; i++) {
+		if (i == 9)
+			continue;
+		CU_ASSERT(c->ctx[i].intent_at >= t0);
+	}
+	sim_run_until(c->w, t0 + 12);
+	CU_ASSERT_EQUAL(done, 1);
+	for (int i = 0; i < c->n; i++) {
+		if (i == 9)
+			continue;
+		CU_ASSERT_EQUAL(state_of(c, i, 9), NC_MEMBER_LEFT);
+		CU_ASSERT(c->ctx[i].left_at >= c->ctx[i].intent_at);
+	}
+	CU_ASSERT_EQUAL(c->failed_about[9], 0);
+	cluster_delete(c);
+}
+
+static void
 test_leave_graceful(void)
 {
 	/* Eight converged nodes; node-5 leaves gracefully: it sends serf's
@@ -1157,6 +1200,7 @@ nc_test_swim_register(void)
 	    CU_add_test(s, "partition_heal", test_partition_heal) == NULL ||
 	    CU_add_test(s, "loss_no_false_dead", test_loss_no_false_dead) == NULL ||
 	    CU_add_test(s, "leave_graceful", test_leave_graceful) == NULL ||
+	    CU_add_test(s, "leave_direct", test_leave_direct) == NULL ||
 	    CU_add_test(s, "set_meta_update", test_set_meta_update) == NULL ||
 	    CU_add_test(s, "encrypted_cluster", test_encrypted_cluster) == NULL ||
 	    CU_add_test(s, "tcp_fallback", test_tcp_fallback) == NULL ||
