@@ -44,9 +44,10 @@
  * The loop waits with epoll_pwait2 (nanosecond timeout; glibc 2.35,
  * Linux 5.11), so a timer fires within the thread's timer slack (set to
  * 1 us by default, cfg.timer_slack_ns) plus the wake-up latency of its
- * deadline: env_latency's emulated delays stay sub-ms accurate. Where epoll_pwait2 is missing (older glibc at build time, or
- * ENOSYS at run time) the wait is epoll_wait's whole milliseconds,
- * rounded up, which makes timers up to ~1 ms late.
+ * deadline: env_latency's emulated delays stay sub-ms accurate. Where
+ * epoll_pwait2 is missing (older glibc at build time, or ENOSYS at run
+ * time) the wait is epoll_wait's whole milliseconds, rounded up, which
+ * makes timers up to ~1 ms late.
  *
  * Costs: 64 KiB receive buffer, a few hundred bytes per stream while it is
  * open, 8 bytes per armed timer. Nothing is allocated per datagram.
@@ -435,8 +436,8 @@ loop_wait(struct nc_env_real *e, double wait)
 		struct timespec ts, *tp = NULL;
 		if (wait >= 0) {
 			ts.tv_sec = (time_t)wait;
-			ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9 +
-					    0.999);
+			ts.tv_nsec =
+			    (long)((wait - (double)ts.tv_sec) * 1e9 + 0.999);
 			if (ts.tv_nsec >= 1000000000L) {
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000L;
@@ -1169,8 +1170,8 @@ nc_env_real_new(const struct nc_env_real_config *cfg, char *err,
 	}
 	e->cfg = *cfg;
 	if (cfg->timer_slack_ns > 0)
-		(void)prctl(PR_SET_TIMERSLACK, (unsigned long)cfg->timer_slack_ns,
-			    0, 0, 0);
+		(void)prctl(PR_SET_TIMERSLACK,
+			    (unsigned long)cfg->timer_slack_ns, 0, 0, 0);
 	if (e->cfg.max_inbound_streams <= 0)
 		e->cfg.max_inbound_streams = 127;
 	if (!(e->cfg.tcp_timeout > 0))

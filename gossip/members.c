@@ -16,10 +16,10 @@
  * allocated when it turns suspect and freed when that ends, so that a
  * healthy member costs ~120 bytes plus its name and Meta (if that
  * allocation fails the member is not suspected this time; the next probe
- * failure tries again). Accusers are remembered by a 64-bit FNV-1a hash of their name instead of the name
- * itself (a false "already counted" needs a hash collision between two
- * accusers of the same suspicion; negligible, and it can only make the
- * timeout longer, never shorter).
+ * failure tries again). Accusers are remembered by a 64-bit FNV-1a hash
+ * of their name instead of the name itself (a false "already counted"
+ * needs a hash collision between two accusers of the same suspicion;
+ * negligible, and it can only make the timeout longer, never shorter).
  *
  * Departures from memberlist (all deliberate, each small):
  *   - an alive whose Vsn is not exactly 6 bytes is dropped. memberlist
@@ -486,8 +486,8 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 
 /** Count @a from as a confirmation; true if it was new and counted. */
 static bool
-nc_susp_confirm(struct nc_gossip *g, struct nc__suspicion *s,
-		const char *from, size_t from_len)
+nc_susp_confirm(struct nc_gossip *g, struct nc__suspicion *s, const char *from,
+		size_t from_len)
 {
 	uint64_t h = nc__hash_str(from, from_len);
 	double remaining;
@@ -547,9 +547,8 @@ nc__handle_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 	s->change = m->pub.state_change;
 	s->n = 0;
 	s->from[0] = nc__hash_str(from, from_len);
-	g->env->ops->timer_start(g->env, &s->timer,
-				 s->params.k < 1 ? s->params.min
-						 : s->params.max);
+	g->env->ops->timer_start(
+	    g->env, &s->timer, s->params.k < 1 ? s->params.min : s->params.max);
 	nc__member_event(g, NC_GOSSIP_EV_SUSPECT, m, from, from_len);
 }
 

@@ -1139,7 +1139,8 @@ nc_leave_direct_batch(struct nc_gossip *g)
 	if (end > g->leave_to_n)
 		end = g->leave_to_n;
 	for (; g->leave_to_next < end; g->leave_to_next++) {
-		const struct nc__leave_target *d = &g->leave_to[g->leave_to_next];
+		const struct nc__leave_target *d =
+		    &g->leave_to[g->leave_to_next];
 		(void)nc_send_datagram(g, &d->addr, d->crc, g->leave_msg,
 				       g->leave_msg_len);
 	}
@@ -1213,9 +1214,9 @@ nc_leave_dead(struct nc_gossip *g)
 	const char *self = g->self->pub.name;
 	char dead[NC__LEAVE_INTENT_MAX], cpd[NC__LEAVE_MSG_MAX];
 	struct nc_proto_dead d = {
-		.incarnation = g->self->pub.incarnation,
-		.node = nc_proto_cstr(self),
-		.from = nc_proto_cstr(self),
+	    .incarnation = g->self->pub.incarnation,
+	    .node = nc_proto_cstr(self),
+	    .from = nc_proto_cstr(self),
 	};
 	int dlen = nc_proto_encode_dead(dead, sizeof(dead), &d);
 
@@ -1226,8 +1227,8 @@ nc_leave_dead(struct nc_gossip *g)
 	if (dlen > 0 && others) {
 		if (g->leave_intent_len > 0) {
 			struct nc_proto_str parts[2] = {
-				nc_str(g->leave_intent, g->leave_intent_len),
-				nc_str(dead, (size_t)dlen),
+			    nc_str(g->leave_intent, g->leave_intent_len),
+			    nc_str(dead, (size_t)dlen),
 			};
 			int clen = nc_proto_encode_compound(cpd, sizeof(cpd),
 							    parts, 2);
@@ -1275,7 +1276,7 @@ nc_gossip_leave(struct nc_gossip *g, double timeout, void (*cb)(void *arg),
 			.prune = false,
 		};
 		int len = nc_proto_encode_serf_leave(
-			buf + 1, sizeof(g->leave_intent) - 1, &li);
+		    buf + 1, sizeof(g->leave_intent) - 1, &li);
 		if (len > 0) {
 			buf[0] = NC_PROTO_USER;
 			g->leave_intent_len = (size_t)len + 1;
