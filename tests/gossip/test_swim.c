@@ -1012,6 +1012,52 @@ test_leave_direct(void)
 }
 
 static void
+test_leave_direct_batches(void)
+{
+	/* 600 members (addresses nobody answers): each leave phase sends
+	 * 256 datagrams at once, 256 more 10 ms later and the last 88 at
+	 * 20 ms, not 600 in one burst; the leave still completes. */
+	enum { N = 600 };
+	static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
+	struct cluster *c = cluster_new(12, 1, NULL);
+	struct nc_gossip *g = c->g[0];
+	const struct sim_net_stats *st = sim_net_stats(c->w);
+	int done = 0;
+	char name[32];
+	uint8_t ip[4] = {10, 1, 0, 0};
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "far-%d", i);
+		ip[2] = (uint8_t)(i >> 8);
+		ip[3] = (uint8_t)i;
+		struct nc_proto_alive a = {
+		    .incarnation = 1,
+		    .node = nc_proto_cstr(name),
+		    .addr = {(const char *)ip, 4},
+		    .port = SIM_PORT,
+		    .vsn = {(const char *)vsn, 6},
+		};
+		nc__handle_alive(g, &a, false);
+	}
+	CU_ASSERT_EQUAL_FATAL(nc_gossip_member_count(g), N + 1);
+	CU_ASSERT_EQUAL(nc_gossip_start(g), 0);
+	sim_run_until(c->w, sim_now(c->w) + 1);
+	double t0 = sim_now(c->w);
+	uint64_t p0 = st->packets_sent;
+	CU_ASSERT_EQUAL(nc_gossip_leave(g, 5.0, leave_done, &done), 0);
+	CU_ASSERT_EQUAL(st->packets_sent - p0, NC__LEAVE_DIRECT_BATCH);
+	sim_run_until(c->w, t0 + 0.005);
+	CU_ASSERT(st->packets_sent - p0 < 2 * NC__LEAVE_DIRECT_BATCH);
+	sim_run_until(c->w, t0 + 0.025);
+	CU_ASSERT(st->packets_sent - p0 >= N);
+	sim_run_until(c->w, t0 + 12);
+	CU_ASSERT_EQUAL(done, 1);
+	/* Phase 2 went to the members still alive or suspect by then. */
+	CU_ASSERT(st->packets_sent - p0 >= N + NC__LEAVE_DIRECT_BATCH);
+	cluster_delete(c);
+}
+
+static void
 test_leave_graceful(void)
 {
 	/* Eight converged nodes; node-5 leaves gracefully: it sends serf's
@@ -1201,6 +1247,8 @@ nc_test_swim_register(void)
 	    CU_add_test(s, "loss_no_false_dead", test_loss_no_false_dead) == NULL ||
 	    CU_add_test(s, "leave_graceful", test_leave_graceful) == NULL ||
 	    CU_add_test(s, "leave_direct", test_leave_direct) == NULL ||
+	    CU_add_test(s, "leave_direct_batches",
+			test_leave_direct_batches) == NULL ||
 	    CU_add_test(s, "set_meta_update", test_set_meta_update) == NULL ||
 	    CU_add_test(s, "encrypted_cluster", test_encrypted_cluster) == NULL ||
 	    CU_add_test(s, "tcp_fallback", test_tcp_fallback) == NULL ||
