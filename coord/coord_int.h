@@ -95,6 +95,8 @@ struct nc__coord_peers {
 	unsigned stride;
 	/** Used entries. */
 	unsigned n;
+	/** Entries ever handed out: dense[k] for k >= fresh is implicitly k. */
+	unsigned fresh;
 	/** Most / least recently touched entry (UINT32_MAX = none). */
 	uint32_t lru_head, lru_tail;
 	/** Entries evicted because the table was full. */

@@ -61,11 +61,13 @@ nc__coord_peers_create(struct nc__coord_peers *t, unsigned cap, unsigned lfs,
 		nc__coord_peers_destroy(t);
 		return NC_COORD_ENOMEM;
 	}
-	/* Free entries are those at dense[n..cap): fill with all indices. */
-	for (unsigned i = 0; i < cap; i++) {
-		t->dense[i] = i;
-		t->ent[i].dense_pos = i;
-	}
+	/*
+	 * Free entries are those at dense[n..cap). Positions from `fresh` on
+	 * have never been used and are implicitly dense[k] = k: they are
+	 * filled on first use, so calloc's untouched pages stay unmapped and
+	 * a client that meets few peers costs little resident memory.
+	 */
+	t->fresh = 0;
 	return 0;
 }
 
@@ -184,6 +186,11 @@ nc__coord_peers_touch(struct nc__coord_peers *t, const char *name)
 		remove_slot(t, find_slot(t, old->name, old->hash));
 		t->evictions++;
 		s = find_slot(t, name, h);
+	}
+	if (t->n == t->fresh) {
+		t->dense[t->n] = t->n;
+		t->ent[t->n].dense_pos = t->n;
+		t->fresh++;
 	}
 	uint32_t i = t->dense[t->n];
 	struct nc__coord_peer *p = &t->ent[i];
