@@ -56,6 +56,11 @@
  *   PUT /v1/agent/keyring/install|use|remove   body {"Key":"<base64>"}
  *   GET /  and /ui   302 -> /ui/;  GET /ui/...  embedded web UI  public
  *
+ * /v1/members, /v1/nearest, /v1/failover and /v1/coordinate/nodes answer
+ * from a copy of the member table and coordinates (api/view.c) that is at
+ * most nc_api_config.max_stale_s (0.25 s) old, and identical queries get
+ * the same printed answer until that copy is rebuilt.
+ *
  * join, leave and keyring/{install,use,remove} are NC_API_WRITE: with no token
  * configured they answer 403 unless allow_unauthenticated_writes. Keyring
  * operations act on this agent only (unlike `serf keys`, which fans out a
@@ -187,12 +192,25 @@ struct nc_api_config {
 	void *leave_ctx;
 	/** Version string for /v1/agent/self. */
 	const char *version;
+	/**
+	 * Staleness bound of the read endpoints, s; default 0.25 (see
+	 * api/view.c). /v1/members, /v1/nearest, /v1/failover and
+	 * /v1/coordinate/nodes answer from a copy of the member table and
+	 * the coordinates (the view) that is rebuilt when members join or
+	 * are reaped and otherwise at most this often, and identical
+	 * queries get the same printed answer until the view is rebuilt.
+	 * So an answer reflects state at most this old (a member that
+	 * failed, a coordinate that moved). 0: rebuild for every request,
+	 * no answer cache (exact, O(members) per request).
+	 */
+	double max_stale_s;
 };
 
 struct nc_crypto_keyring;
 struct nc_api_coords;
 
-/** Defaults: 127.0.0.1:8555, 64 connections, 10 s, no token. */
+/** Defaults: 127.0.0.1:8555, 64 connections, 10 s, no token, answers
+ * at most 0.25 s stale. */
 void nc_api_config_default(struct nc_api_config *cfg);
 
 /**
@@ -269,10 +287,19 @@ struct nc_api_stats {
 	uint64_t by_status[500];
 	/** Requests refused for a missing / wrong token. */
 	uint64_t auth_missing, auth_wrong;
+	/**
+	 * Read endpoints (api/view.c): rebuilds of the member view, cached
+	 * answers served / computed, answers evicted at the cache cap and
+	 * answers too large to keep. Filled by nc_api_stats().
+	 */
+	uint64_t view_builds;
+	uint64_t cache_hits, cache_misses, cache_evictions, cache_too_big;
+	/** Answers and bytes held in the cache now. */
+	uint64_t cache_entries, cache_bytes;
 };
 
-/** Counters of an endpoint. */
-const struct nc_api_stats *nc_api_stats(const struct nc_api *api);
+/** Counters of an endpoint (the view / cache fields refreshed). */
+const struct nc_api_stats *nc_api_stats(struct nc_api *api);
 
 /**
  * Route one request without a socket: run the handler and print the

@@ -11,9 +11,32 @@
 #include "gossip/env_real.h"
 
 struct MHD_Daemon;
+struct nc_coord;
+struct nc_coord_candidate;
 
+/**
+ * Default staleness bound of the read endpoints, s (api/view.c: why
+ * 250 ms).
+ */
+#define NC_API_MAX_STALE_DEFAULT 0.25
+/**
+ * The view and the cached answers are freed when no request has needed
+ * a rebuild for this long, s (they cost ~300 bytes per member plus the
+ * answers). Arbitrary: long enough that a dashboard polling every few
+ * seconds keeps them.
+ */
+#define NC_API_VIEW_IDLE_S 30.0
 /** Most routes. Nothing special in this value; raise it when needed. */
 #define NC_API_MAX_ROUTES 48
+/**
+ * Answer cache caps (api/view.c): at most this many answers and bytes;
+ * at the cap the least recently used answers are dropped, and an answer
+ * larger than half the byte cap is served but not kept. 16 MiB holds
+ * ~10 /v1/members answers of 10,000 members; answers only live for one
+ * view epoch (<= max_stale_s), so the cache empties itself when idle.
+ */
+#define NC_API_CACHE_MAX_ENTRIES 128
+#define NC_API_CACHE_MAX_BYTES (16u << 20)
 /** Most query arguments looked at per request (more: ignored). */
 #define NC_API_MAX_ARGS 32
 
@@ -27,6 +50,84 @@ struct nc_api_route {
 	unsigned flags;
 	nc_api_handler handler;
 	void *ctx;
+};
+
+/**
+ * One member as the read endpoints serve it, copied out of the gossip
+ * table and the coordinate cache when the view is built (nothing here
+ * points into gossip/, whose members and Meta may move or be freed at
+ * the next event).
+ */
+struct nc__api_vent {
+	/** Name, Meta (meta_len bytes, NULL if none), "Via" ("" if none):
+	 * in the view's arena. */
+	const char *name;
+	const uint8_t *meta;
+	size_t meta_len;
+	const char *via;
+	struct nc_addr addr;
+	uint32_t incarnation;
+	/** enum nc_member_state. */
+	uint8_t state;
+	/** A coordinate is known (view->co[i] valid). */
+	bool has_coord;
+	/** enum nc_api_coord_source of the coordinate. */
+	uint8_t source;
+	/** Env time the coordinate was current (age = now - produced). */
+	double produced;
+};
+
+/**
+ * The dense candidate array every read endpoint works from: members in
+ * gossip table order, their coordinates, and the nc_coord_candidate
+ * array the ranking functions take (name and coord pointers into the
+ * view), rebuilt only when it may be stale (nc__api_view_get).
+ */
+struct nc__api_view {
+	/** n members: entries, coordinates, ranking candidates. */
+	struct nc__api_vent *ent;
+	struct nc_coord *co;
+	struct nc_coord_candidate *rc;
+	size_t n, cap;
+	/** Strings and Meta of the entries. */
+	char *arena;
+	size_t arena_len, arena_cap;
+	/** Index of this node (SIZE_MAX if none). */
+	size_t self;
+	/** Env time of the last build. */
+	double built_at;
+	/** Bumped by every build: cached answers carry it. */
+	uint64_t epoch;
+	/** Membership epoch of the coordinate cache at the last build. */
+	uint64_t coords_members_epoch;
+	/** Builds so far (metrics). */
+	uint64_t builds;
+	bool built;
+};
+
+/** One cached answer (api/view.c). */
+struct nc__api_rc_ent {
+	/** Key (malloc, NUL-terminated) and its hash. */
+	char *key;
+	uint64_t hash;
+	/** Body (malloc) and its length. */
+	char *body;
+	size_t len;
+	/** Use stamp for LRU eviction. */
+	uint64_t used;
+};
+
+/** Cache of whole answers, valid for one view epoch. */
+struct nc__api_rcache {
+	struct nc__api_rc_ent ent[NC_API_CACHE_MAX_ENTRIES];
+	size_t n;
+	/** Bytes of keys and bodies held. */
+	size_t bytes;
+	/** View epoch the entries were built from. */
+	uint64_t epoch;
+	uint64_t clock;
+	/** Counters (metrics). */
+	uint64_t hits, misses, evictions, too_big;
 };
 
 /** The HTTP endpoint. */
@@ -59,6 +160,11 @@ struct nc_api {
 	struct nc_api_pending *pending;
 	/** A leave was asked: call cfg.leave once the response is out. */
 	bool leave_asked;
+	/** Served state and cached answers (api/view.c). */
+	struct nc__api_view view;
+	struct nc__api_rcache rcache;
+	/** Frees them once idle (api/view.c; with a loop only). */
+	struct nc_timer idle_timer;
 };
 
 /** Env clock (or the test clock), seconds. */
@@ -109,6 +215,63 @@ int nc__api_filter_parse(const struct nc_api_request *req,
 /** Does member @a m pass @a f? */
 bool nc__api_filter_match(const struct nc__api_filter *f,
 			  const struct nc_gossip_member *m);
+
+/* ------------------------------------------------------------------ */
+/* Served state (api/view.c)                                          */
+/* ------------------------------------------------------------------ */
+
+/**
+ * The view, rebuilt first if it may be stale: never built, members
+ * joined or were reaped (count or coordinate cache membership epoch
+ * changed), or older than cfg.max_stale_s (always with max_stale_s 0 or
+ * without a clock). NULL on OOM.
+ */
+const struct nc__api_view *nc__api_view_get(struct nc_api *api, double now);
+/** Index of member @a name in the view, or SIZE_MAX (O(n) scan). */
+size_t nc__api_view_find(const struct nc__api_view *v, const char *name);
+/** Free the view's memory. */
+void nc__api_view_destroy(struct nc__api_view *v);
+/** The idle timer's callback (arg: the api). */
+void nc__api_view_idle(struct nc_timer *t);
+
+/**
+ * Look @a key up for view epoch @a epoch (entries of another epoch are
+ * dropped first). On a hit the body is copied into the response of
+ * @a req and true is returned; false on a miss (or OOM).
+ */
+bool nc__api_rcache_reply(struct nc_api *api, const struct nc_api_request *req,
+			  uint64_t epoch, const char *key);
+/**
+ * Print @a doc (taken: freed here) as the response of @a req and keep a
+ * copy under @a key for view epoch @a epoch. Returns the status to
+ * return from the handler (200, or 500 with err on OOM).
+ */
+int nc__api_rcache_store(struct nc_api *api, const struct nc_api_request *req,
+			 uint64_t epoch, const char *key, struct cJSON *doc,
+			 char *err, size_t err_cap);
+/** Free every cached answer. */
+void nc__api_rcache_destroy(struct nc__api_rcache *rc);
+
+/** Membership epoch of the coordinate cache (coords.c): bumped when an
+ * entry is created or removed, or a member (re)joins. */
+uint64_t nc__api_coords_members_epoch(const struct nc_api_coords *c);
+
+/** Member JSON from copied fields (members.c). */
+struct cJSON *nc__api_member_json_fields(const char *name,
+					 const struct nc_addr *addr,
+					 uint32_t incarnation, int state,
+					 const uint8_t *meta, size_t meta_len);
+/** Member JSON of view entry @a e. */
+struct cJSON *nc__api_vent_json(const struct nc__api_vent *e);
+/**
+ * Normalized text of @a f for cache keys (status bits, sorted tags).
+ * Returns 0, or -1 if it does not fit in @a cap (then do not cache).
+ */
+int nc__api_filter_key(const struct nc__api_filter *f, char *buf,
+		       size_t cap);
+/** Does view entry @a e pass filter @a f? */
+bool nc__api_filter_match_vent(const struct nc__api_filter *f,
+			       const struct nc__api_vent *e);
 
 /** States bit sets. */
 #define NC__API_ST_ALL 0xfu

@@ -71,6 +71,7 @@
  * used).
  */
 #include "api/api.h"
+#include "api/api_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -160,6 +161,9 @@ struct nc_api_coords {
 	double tokens, tokens_at;
 	/** Greetings pending (entries with greet_at != 0). */
 	size_t greets;
+	/** Bumped when an entry is created or removed or a member joins
+	 * (the api's view rebuilds on it, api/view.c). */
+	uint64_t members_epoch;
 	/** Scratch for get(): the coordinate handed out. */
 	struct nc_coord out_coord;
 	struct nc_api_coords_stats st;
@@ -281,6 +285,7 @@ get_entry(struct nc_api_coords *c, const char *name, bool create)
 	e->measured_at = NAN;
 	e->joined_at = -INFINITY;
 	e->last_boost = -INFINITY;
+	c->members_epoch++;
 	if (c->n_slots < 2 * c->n_ent + 2) {
 		size_t ns = c->n_slots ? c->n_slots : 32;
 		while (ns < 2 * c->n_ent + 2)
@@ -390,6 +395,12 @@ nc_api_coords_delete(struct nc_api_coords *c)
 	free(c);
 }
 
+uint64_t
+nc__api_coords_members_epoch(const struct nc_api_coords *c)
+{
+	return c->members_epoch;
+}
+
 void
 nc_api_coords_set_gossip(struct nc_api_coords *c, struct nc_gossip *g)
 {
@@ -496,6 +507,7 @@ nc_api_coords_member_joined(struct nc_api_coords *c, double now,
 	if (strcmp(name, c->self) == 0)
 		return;
 	struct entry *e = get_entry(c, name, true);
+	c->members_epoch++;
 	if (e == NULL)
 		return;
 	e->joined_at = now;
@@ -551,6 +563,7 @@ nc_api_coords_member_reaped(struct nc_api_coords *c, const char *name)
 {
 	long i = find_idx(c, name);
 	nc_coord_client_forget(c->client, name);
+	c->members_epoch++;
 	if (i < 0)
 		return;
 	if (c->ent[i].greet_at != 0)

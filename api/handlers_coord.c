@@ -11,7 +11,9 @@
  * Ranking uses coord/'s nc_coord_rank_nearest / nc_coord_rank_failover
  * with the estimate of the local client's algorithm
  * (nc_coord_estimate_rtt), over the gossip member table joined with the
- * coordinate cache (api/coords.c). The source node is left out of its own
+ * coordinate cache (api/coords.c) as the view holds them (api/view.c: a
+ * dense copy at most max_stale_s old; answers of identical queries are
+ * cached per view epoch). The source node is left out of its own
  * answers. Unhealthy members (anything but alive) are left out of nearest
  * unless status= asks for them; failover lists them after the healthy
  * members of their group and leaves them out of the median.
@@ -259,50 +261,70 @@ node_coord_json(const char *name, const struct nc_api_coord_info *ci)
 }
 
 static int
-coordinate_list(struct nc_api *api, const char *only, cJSON **out, char *err,
-		size_t err_cap)
+coordinate_list(struct nc_api *api, const struct nc_api_request *req,
+		const char *only, cJSON **out, char *err, size_t err_cap)
 {
 	double now = nc__api_now(api);
+	if (only != NULL) {
+		/* One node: a hash lookup each, live. */
+		struct nc_api_coord_info ci;
+		if (api->gossip == NULL ||
+		    nc_gossip_member_find(api->gossip, only) == NULL) {
+			snprintf(err, err_cap, "unknown node \"%.128s\"", only);
+			return 404;
+		}
+		cJSON *arr = cJSON_CreateArray();
+		if (arr == NULL)
+			return nc__api_oom(err, err_cap);
+		if (api->cfg.coords != NULL &&
+		    nc_api_coords_get(api->cfg.coords, now, only, &ci) == 0 &&
+		    ci.has_coord) {
+			cJSON *o = node_coord_json(only, &ci);
+			if (o == NULL) {
+				cJSON_Delete(arr);
+				return nc__api_oom(err, err_cap);
+			}
+			cJSON_AddItemToArray(arr, o);
+		}
+		*out = arr;
+		return 200;
+	}
+	const struct nc__api_view *v = nc__api_view_get(api, now);
+	if (v == NULL)
+		return nc__api_oom(err, err_cap);
+	static const char key[] = "coordinate/nodes";
+	if (nc__api_rcache_reply(api, req, v->epoch, key))
+		return 200;
 	cJSON *arr = cJSON_CreateArray();
 	if (arr == NULL)
 		return nc__api_oom(err, err_cap);
-	size_t n =
-	    api->gossip != NULL ? nc_gossip_member_count(api->gossip) : 0;
-	bool found = false;
-	for (size_t i = 0; i < n; i++) {
-		const struct nc_gossip_member *m =
-		    nc_gossip_member_at(api->gossip, i);
-		struct nc_api_coord_info ci;
-		if (only != NULL && strcmp(m->name, only) != 0)
+	for (size_t i = 0; i < v->n; i++) {
+		const struct nc__api_vent *e = &v->ent[i];
+		if (!e->has_coord)
 			continue;
-		found = true;
-		if (api->cfg.coords == NULL ||
-		    nc_api_coords_get(api->cfg.coords, now, m->name, &ci) !=
-			0 ||
-		    !ci.has_coord)
-			continue;
-		cJSON *o = node_coord_json(m->name, &ci);
+		struct nc_api_coord_info ci = {
+		    .has_coord = true,
+		    .coord = &v->co[i],
+		    .age_s = now - e->produced,
+		    .source = (enum nc_api_coord_source)e->source,
+		    .via = e->via,
+		};
+		cJSON *o = node_coord_json(e->name, &ci);
 		if (o == NULL) {
 			cJSON_Delete(arr);
 			return nc__api_oom(err, err_cap);
 		}
 		cJSON_AddItemToArray(arr, o);
 	}
-	if (only != NULL && !found) {
-		cJSON_Delete(arr);
-		snprintf(err, err_cap, "unknown node \"%.128s\"", only);
-		return 404;
-	}
-	*out = arr;
-	return 200;
+	return nc__api_rcache_store(api, req, v->epoch, key, arr, err,
+				    err_cap);
 }
 
 static int
 coordinate_nodes(void *ctx, const struct nc_api_request *req, cJSON **out,
 		 char *err, size_t err_cap)
 {
-	(void)req;
-	return coordinate_list(ctx, NULL, out, err, err_cap);
+	return coordinate_list(ctx, req, NULL, out, err, err_cap);
 }
 
 static int
@@ -313,7 +335,7 @@ coordinate_node(void *ctx, const struct nc_api_request *req, cJSON **out,
 		snprintf(err, err_cap, "missing node name in the path");
 		return 400;
 	}
-	return coordinate_list(ctx, req->suffix, out, err, err_cap);
+	return coordinate_list(ctx, req, req->suffix, out, err, err_cap);
 }
 
 /* ------------------------------------------------------------------ */
@@ -379,11 +401,16 @@ rtt(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 /* Candidates                                                         */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Candidates come from the view (api/view.c): a dense copy of the member
+ * table with coordinates, rebuilt at most every max_stale_s, not per
+ * request. Nearest ranks the view's candidate array in place through a
+ * filter; failover copies the members that pass into a cand_set.
+ */
 struct cand_set {
 	struct nc_coord_candidate *c;
-	const struct nc_gossip_member **m;
-	/** Coordinates copied (the cache pointer moves with self). */
-	struct nc_coord *coords;
+	/** Index of each candidate in the view. */
+	size_t *vi;
 	char (*group)[NC_GOSSIP_META_MAX + 1];
 	size_t n;
 };
@@ -392,68 +419,79 @@ static void
 cands_free(struct cand_set *s)
 {
 	free(s->c);
-	free(s->m);
-	free(s->coords);
+	free(s->vi);
 	free(s->group);
 }
 
 /**
- * Every member passing @a f except @a skip, with its coordinate and (if
+ * Every view member passing @a f except index @a skip, with (if
  * @a group_key) its group tag value; members lacking the group tag are
  * left out.
  */
 static int
-cands_build(struct nc_api *api, double now, const struct nc__api_filter *f,
-	    const char *skip, const char *group_key, struct cand_set *s)
+cands_build(const struct nc__api_view *v, const struct nc__api_filter *f,
+	    size_t skip, const char *group_key, struct cand_set *s)
 {
-	size_t n = nc_gossip_member_count(api->gossip);
+	size_t n = v->n;
 	memset(s, 0, sizeof(*s));
 	s->c = calloc(n + 1, sizeof(*s->c));
-	s->m = calloc(n + 1, sizeof(*s->m));
-	s->coords = calloc(n + 1, sizeof(*s->coords));
+	s->vi = calloc(n + 1, sizeof(*s->vi));
 	if (group_key != NULL)
 		s->group = calloc(n + 1, sizeof(*s->group));
-	if (s->c == NULL || s->m == NULL || s->coords == NULL ||
+	if (s->c == NULL || s->vi == NULL ||
 	    (group_key != NULL && s->group == NULL)) {
 		cands_free(s);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct nc_gossip_member *m =
-		    nc_gossip_member_at(api->gossip, i);
-		if (f != NULL && !nc__api_filter_match(f, m))
-			continue;
-		if (skip != NULL && strcmp(m->name, skip) == 0)
+		const struct nc__api_vent *e = &v->ent[i];
+		if (i == skip || (f != NULL && !nc__api_filter_match_vent(f, e)))
 			continue;
 		size_t k = s->n;
+		s->c[k] = v->rc[i];
 		if (group_key != NULL) {
-			if (!nc__api_meta_tag(m->meta, m->meta_len, group_key,
+			if (!nc__api_meta_tag(e->meta, e->meta_len, group_key,
 					      s->group[k], sizeof(s->group[k])))
 				continue;
 			s->c[k].group = s->group[k];
 		}
-		s->m[k] = m;
-		s->c[k].name = m->name;
-		struct nc_api_coord_info ci;
-		if (api->cfg.coords != NULL &&
-		    nc_api_coords_get(api->cfg.coords, now, m->name, &ci) ==
-			0 &&
-		    ci.has_coord) {
-			s->coords[k] = *ci.coord;
-			s->c[k].coord = &s->coords[k];
-		}
+		s->vi[k] = i;
 		s->n++;
 	}
 	return 0;
 }
 
-static cJSON *
-ranked_member_json(const struct nc_gossip_member *m, double rtt_s)
+/** Index of the source in the view ("" = raw coordinate: none). */
+static size_t
+view_source(const struct nc_api *api, const struct nc__api_view *v,
+	    const char *from)
 {
-	cJSON *o = nc__api_member_json(m);
-	if (o != NULL)
-		add_num_or_null(o, "EstimatedMs", rtt_s * 1000.0);
-	return o;
+	if (from[0] == '\0')
+		return SIZE_MAX;
+	if (v->self != SIZE_MAX && api->gossip != NULL &&
+	    strcmp(v->ent[v->self].name, from) == 0)
+		return v->self;
+	return nc__api_view_find(v, from);
+}
+
+/**
+ * Cache key of a ranking query: route, source (from= or coord=, as
+ * given; absent from= is this node), the filters, and @a extra.
+ */
+static bool
+rank_key(const struct nc_api_request *req, const char *route,
+	 const struct nc__api_filter *f, const char *extra, char *key,
+	 size_t cap)
+{
+	const char *from = nc_api_query(req, "from");
+	const char *coord = nc_api_query(req, "coord");
+	int w = snprintf(key, cap, "%s|from=%d%zu:%s|coord=%d%zu:%s|%s|",
+			 route, from != NULL, from ? strlen(from) : 0,
+			 from ? from : "", coord != NULL,
+			 coord ? strlen(coord) : 0, coord ? coord : "", extra);
+	if (w < 0 || (size_t)w >= cap)
+		return false;
+	return nc__api_filter_key(f, key + w, cap - (size_t)w) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -481,6 +519,20 @@ parse_n(const char *v, long *out, char *err, size_t err_cap)
 	return 0;
 }
 
+/** Ranking filter over the view: the request's filter. */
+struct near_filter {
+	const struct nc__api_view *v;
+	const struct nc__api_filter *f;
+};
+
+static int
+near_keep(const struct nc_coord_candidate *cand, size_t i, void *arg)
+{
+	const struct near_filter *nf = arg;
+	(void)cand;
+	return nc__api_filter_match_vent(nf->f, &nf->v->ent[i]);
+}
+
 static int
 nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	size_t err_cap)
@@ -492,19 +544,29 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	struct nc_coord src;
 	bool has_src;
 	long n;
+	char key[4096], extra[32];
+	(void)out; /* answered with nc__api_rcache_store */
 	int rc = parse_n(nc_api_query(req, "n"), &n, err, err_cap);
 	if (rc == 0)
 		rc = nc__api_filter_parse(req, NC__API_ST_ALIVE, &f, err,
 					  err_cap);
-	if (rc == 0)
-		rc = resolve_source(api, req, now, &from, &src, &has_src, err,
-				    err_cap);
 	if (rc != 0)
 		return rc;
-	struct cand_set s;
-	if (cands_build(api, now, &f, from[0] ? from : NULL, NULL, &s) < 0)
+	const struct nc__api_view *v = nc__api_view_get(api, now);
+	if (v == NULL)
 		return nc__api_oom(err, err_cap);
-	size_t want = (size_t)n < s.n ? (size_t)n : s.n;
+	snprintf(extra, sizeof(extra), "n=%ld", n);
+	bool keyed = rank_key(req, "nearest", &f, extra, key, sizeof(key));
+	if (keyed && nc__api_rcache_reply(api, req, v->epoch, key))
+		return 200;
+	rc = resolve_source(api, req, now, &from, &src, &has_src, err,
+			    err_cap);
+	if (rc != 0)
+		return rc;
+	/* One more than asked, then the source is dropped from the answer
+	 * (cheaper than finding it among the candidates: O(n) not O(N)). */
+	struct near_filter nf = {v, &f};
+	size_t want = (size_t)n + 1 < v->n ? (size_t)n + 1 : v->n;
 	size_t *idx = calloc(want + 1, sizeof(*idx));
 	double *est = calloc(want + 1, sizeof(*est));
 	cJSON *o = cJSON_CreateObject();
@@ -512,25 +574,31 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	int got = 0;
 	if (idx == NULL || est == NULL || o == NULL)
 		goto oom;
-	if (want > 0 && has_src) {
-		got = nc_coord_rank_nearest(api_algo(api), &src, s.c, s.n, NULL,
-					    NULL, want, idx, est);
-		if (got < 0)
-			goto oom;
-	} else if (want > 0) {
-		/* No source coordinate: every estimate is unknown; by name. */
+	if (want > 0) {
+		/* No source coordinate: every estimate is unknown and a
+		 * dims-0 origin matches no candidate, so the order is by
+		 * name. */
 		struct nc_coord origin;
 		memset(&origin, 0, sizeof(origin));
-		origin.dims =
-		    s.n > 0 && s.c[0].coord != NULL ? s.c[0].coord->dims : 8;
-		for (size_t i = 0; i < s.n; i++)
-			s.c[i].coord = NULL;
-		got = nc_coord_rank_nearest(api_algo(api), &origin, s.c, s.n,
-					    NULL, NULL, want, idx, est);
+		got = nc_coord_rank_nearest(api_algo(api),
+					    has_src ? &src : &origin, v->rc,
+					    v->n, near_keep, &nf, want, idx,
+					    est);
 		if (got < 0)
 			goto oom;
-		for (int i = 0; i < got; i++)
+		for (int i = 0; !has_src && i < got; i++)
 			est[i] = NAN;
+		/* Drop the source; keep at most n. */
+		int k = 0;
+		for (int i = 0; i < got; i++) {
+			if (from[0] != '\0' &&
+			    strcmp(v->ent[idx[i]].name, from) == 0)
+				continue;
+			idx[k] = idx[i];
+			est[k] = est[i];
+			k++;
+		}
+		got = k < n ? k : (int)n;
 	}
 	if (from[0] != '\0')
 		cJSON_AddStringToObject(o, "From", from);
@@ -540,20 +608,19 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	if (arr == NULL)
 		goto oom;
 	for (int i = 0; i < got; i++) {
-		cJSON *m = ranked_member_json(s.m[idx[i]], est[i]);
+		cJSON *m = nc__api_vent_json(&v->ent[idx[i]]);
 		if (m == NULL)
 			goto oom;
+		add_num_or_null(m, "EstimatedMs", est[i] * 1000.0);
 		cJSON_AddItemToArray(arr, m);
 	}
 	free(idx);
 	free(est);
-	cands_free(&s);
-	*out = o;
-	return 200;
+	return nc__api_rcache_store(api, req, v->epoch, keyed ? key : NULL, o,
+				    err, err_cap);
 oom:
 	free(idx);
 	free(est);
-	cands_free(&s);
 	cJSON_Delete(o);
 	return nc__api_oom(err, err_cap);
 }
@@ -591,6 +658,7 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	struct nc_coord src;
 	bool has_src, skip_local = false;
 	struct nc__api_filter f;
+	(void)out; /* answered with nc__api_rcache_store */
 	if (group == NULL || group[0] == '\0') {
 		snprintf(err, err_cap,
 			 "missing parameter \"group\" (a tag key, e.g. dc)");
@@ -602,9 +670,19 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		return 400;
 	}
 	int rc = nc__api_filter_parse(req, NC__API_ST_ALL, &f, err, err_cap);
-	if (rc == 0)
-		rc = resolve_source(api, req, now, &from, &src, &has_src, err,
-				    err_cap);
+	if (rc != 0)
+		return rc;
+	const struct nc__api_view *v = nc__api_view_get(api, now);
+	if (v == NULL)
+		return nc__api_oom(err, err_cap);
+	char key[4096], extra[NC_GOSSIP_META_MAX + 64];
+	snprintf(extra, sizeof(extra), "skip=%d|group=%zu:%s", skip_local,
+		 strlen(group), group);
+	bool keyed = rank_key(req, "failover", &f, extra, key, sizeof(key));
+	if (keyed && nc__api_rcache_reply(api, req, v->epoch, key))
+		return 200;
+	rc = resolve_source(api, req, now, &from, &src, &has_src, err,
+			    err_cap);
 	if (rc != 0)
 		return rc;
 	char local[NC_GOSSIP_META_MAX + 1] = "";
@@ -616,7 +694,7 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 					     local, sizeof(local));
 	}
 	struct cand_set s;
-	if (cands_build(api, now, &f, from[0] ? from : NULL, group, &s) < 0)
+	if (cands_build(v, &f, view_source(api, v, from), group, &s) < 0)
 		return nc__api_oom(err, err_cap);
 	/* Healthy (alive) candidates rank; the rest follow in their group. */
 	size_t nh = 0;
@@ -638,7 +716,7 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 			dup = strcmp(all[j], s.group[i]) == 0;
 		if (!dup)
 			all[n_all++] = s.group[i];
-		if (s.m[i]->state == NC_MEMBER_ALIVE) {
+		if (v->ent[s.vi[i]].state == NC_MEMBER_ALIVE) {
 			hc[nh] = s.c[i];
 			if (!has_src)
 				hc[nh].coord = NULL;
@@ -681,16 +759,17 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 			if (m == NULL)
 				goto oom;
 			cJSON_AddItemToArray(ms, m);
-			cJSON_AddStringToObject(m, "Name", s.m[ci]->name);
-			cJSON_AddStringToObject(
-			    m, "Status", nc_api_status_str(s.m[ci]->state));
+			const struct nc__api_vent *ve = &v->ent[s.vi[ci]];
+			cJSON_AddStringToObject(m, "Name", ve->name);
+			cJSON_AddStringToObject(m, "Status",
+						nc_api_status_str(ve->state));
 			add_num_or_null(m, "EstimatedMs", e * 1000.0);
 		}
 		/* Unhealthy members of the group, by estimate (few:
 		 * insertion sort). */
 		size_t nu = 0;
 		for (size_t i = 0; i < s.n; i++)
-			if (s.m[i]->state != NC_MEMBER_ALIVE &&
+			if (v->ent[s.vi[i]].state != NC_MEMBER_ALIVE &&
 			    strcmp(s.group[i], gr[g].group) == 0)
 				uorder[nu++] = i;
 		for (size_t i = 0; i < nu; i++)
@@ -710,7 +789,7 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 			}
 		}
 		for (size_t i = 0; i < nu; i++) {
-			const struct nc_gossip_member *um = s.m[uorder[i]];
+			const struct nc__api_vent *um = &v->ent[s.vi[uorder[i]]];
 			cJSON *m = cJSON_CreateObject();
 			if (m == NULL)
 				goto oom;
@@ -730,8 +809,8 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	free(ev);
 	free(gr);
 	cands_free(&s);
-	*out = o;
-	return 200;
+	return nc__api_rcache_store(api, req, v->epoch, keyed ? key : NULL, o,
+				    err, err_cap);
 oom:
 	free(hc);
 	free(hmap);

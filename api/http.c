@@ -92,6 +92,7 @@ nc_api_config_default(struct nc_api_config *cfg)
 	cfg->addr.port = 8555;
 	cfg->max_connections = 64;
 	cfg->conn_timeout_s = 10;
+	cfg->max_stale_s = NC_API_MAX_STALE_DEFAULT;
 }
 
 /* ------------------------------------------------------------------ */
@@ -480,8 +481,15 @@ nc_api_query(const struct nc_api_request *req, const char *key)
 }
 
 const struct nc_api_stats *
-nc_api_stats(const struct nc_api *api)
+nc_api_stats(struct nc_api *api)
 {
+	api->stats.view_builds = api->view.builds;
+	api->stats.cache_hits = api->rcache.hits;
+	api->stats.cache_misses = api->rcache.misses;
+	api->stats.cache_evictions = api->rcache.evictions;
+	api->stats.cache_too_big = api->rcache.too_big;
+	api->stats.cache_entries = api->rcache.n;
+	api->stats.cache_bytes = api->rcache.bytes;
 	return &api->stats;
 }
 
@@ -827,6 +835,7 @@ nc_api_new(struct nc_env *env, struct nc_gossip *g,
 	if (api->cfg.version == NULL)
 		api->cfg.version = "";
 	nc_timer_init(&api->timer, mhd_timeout, api);
+	nc_timer_init(&api->idle_timer, nc__api_view_idle, api);
 	if (nc__api_add_builtin_routes(api) < 0 ||
 	    nc__api_add_coord_routes(api) < 0 ||
 	    nc__api_add_agent_routes(api) < 0 ||
@@ -901,6 +910,7 @@ nc_api_delete(struct nc_api *api)
 	if (api->env != NULL) {
 		nc_env_real_watch_stop(api->env, &api->watch);
 		api->env->ops->timer_stop(api->env, &api->timer);
+		api->env->ops->timer_stop(api->env, &api->idle_timer);
 	}
 	/* MHD refuses to stop with suspended connections: resume them (they
 	 * are closed unanswered); their owners' nc_api_resume frees them. */
@@ -916,6 +926,8 @@ nc_api_delete(struct nc_api *api)
 	}
 	for (size_t i = 0; i < api->routes_n; i++)
 		free(api->routes[i].path);
+	nc__api_view_destroy(&api->view);
+	nc__api_rcache_destroy(&api->rcache);
 	free(api);
 }
 

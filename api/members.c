@@ -99,13 +99,15 @@ nc__api_add_tags(cJSON *obj, const uint8_t *meta, size_t len)
 }
 
 cJSON *
-nc__api_member_json(const struct nc_gossip_member *m)
+nc__api_member_json_fields(const char *name, const struct nc_addr *addr,
+			   uint32_t incarnation, int state,
+			   const uint8_t *meta, size_t meta_len)
 {
 	char ip[64], a[80];
 	cJSON *o = cJSON_CreateObject();
 	if (o == NULL)
 		return NULL;
-	nc_addr_format(&m->addr, a, sizeof(a));
+	nc_addr_format(addr, a, sizeof(a));
 	/* "ip:port" or "[ip6]:port" → the address part only. */
 	const char *colon = strrchr(a, ':');
 	size_t il = colon != NULL ? (size_t)(colon - a) : strlen(a);
@@ -116,17 +118,31 @@ nc__api_member_json(const struct nc_gossip_member *m)
 		memcpy(ip, a, il);
 		ip[il] = '\0';
 	}
-	if (cJSON_AddStringToObject(o, "Name", m->name) == NULL ||
+	if (cJSON_AddStringToObject(o, "Name", name) == NULL ||
 	    cJSON_AddStringToObject(o, "Addr", ip) == NULL ||
-	    cJSON_AddNumberToObject(o, "Port", m->addr.port) == NULL ||
-	    !nc__api_add_tags(o, m->meta, m->meta_len) ||
-	    cJSON_AddStringToObject(o, "Status", nc_api_status_str(m->state)) ==
+	    cJSON_AddNumberToObject(o, "Port", addr->port) == NULL ||
+	    !nc__api_add_tags(o, meta, meta_len) ||
+	    cJSON_AddStringToObject(o, "Status", nc_api_status_str(state)) ==
 		NULL ||
-	    cJSON_AddNumberToObject(o, "Incarnation", m->incarnation) == NULL) {
+	    cJSON_AddNumberToObject(o, "Incarnation", incarnation) == NULL) {
 		cJSON_Delete(o);
 		return NULL;
 	}
 	return o;
+}
+
+cJSON *
+nc__api_member_json(const struct nc_gossip_member *m)
+{
+	return nc__api_member_json_fields(m->name, &m->addr, m->incarnation,
+					  (int)m->state, m->meta, m->meta_len);
+}
+
+cJSON *
+nc__api_vent_json(const struct nc__api_vent *e)
+{
+	return nc__api_member_json_fields(e->name, &e->addr, e->incarnation,
+					  e->state, e->meta, e->meta_len);
 }
 
 bool
@@ -257,8 +273,54 @@ nc__api_filter_match(const struct nc__api_filter *f,
 	return true;
 }
 
+bool
+nc__api_filter_match_vent(const struct nc__api_filter *f,
+			  const struct nc__api_vent *e)
+{
+	if (!(f->states & (1u << e->state)))
+		return false;
+	for (size_t i = 0; i < f->n_tags; i++)
+		if (!nc__api_meta_has_tag(e->meta, e->meta_len, f->tags[i].key,
+					  f->tags[i].key_len, f->tags[i].value,
+					  f->tags[i].value_len))
+			return false;
+	return true;
+}
+
+static int
+tag_cmp(const void *a, const void *b)
+{
+	const char *const *x = a, *const *y = b;
+	return strcmp(*x, *y);
+}
+
+int
+nc__api_filter_key(const struct nc__api_filter *f, char *buf, size_t cap)
+{
+	/* tag= values are "key:value" strings of the request; sorted, so
+	 * that the order of the filters does not matter (they AND). */
+	const char *t[sizeof(f->tags) / sizeof(f->tags[0])];
+	size_t o = 0;
+	for (size_t i = 0; i < f->n_tags; i++)
+		t[i] = f->tags[i].key;
+	qsort(t, f->n_tags, sizeof(t[0]), tag_cmp);
+	int w = snprintf(buf, cap, "st=%x", f->states);
+	if (w < 0 || (size_t)w >= cap)
+		return -1;
+	o = (size_t)w;
+	for (size_t i = 0; i < f->n_tags; i++) {
+		w = snprintf(buf + o, cap - o, "|tag=%zu:%s", strlen(t[i]),
+			     t[i]);
+		if (w < 0 || (size_t)w >= cap - o)
+			return -1;
+		o += (size_t)w;
+	}
+	return 0;
+}
+
 struct near_item {
-	const struct nc_gossip_member *m;
+	size_t i;
+	const char *name;
 	double rtt;
 };
 
@@ -271,7 +333,7 @@ near_cmp(const void *a, const void *b)
 		return xn ? 1 : -1;
 	if (!xn && x->rtt != y->rtt)
 		return x->rtt < y->rtt ? -1 : 1;
-	return strcmp(x->m->name, y->m->name);
+	return strcmp(x->name, y->name);
 }
 
 static int
@@ -280,30 +342,38 @@ members(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 {
 	struct nc_api *api = ctx;
 	struct nc__api_filter f;
+	char key[2048];
+	(void)out; /* answered with nc__api_rcache_store */
 	int rc = nc__api_filter_parse(req, NC__API_ST_ALL, &f, err, err_cap);
 	if (rc != 0)
 		return rc;
-	size_t n =
-	    api->gossip != NULL ? nc_gossip_member_count(api->gossip) : 0;
 	const char *near = nc_api_query(req, "near");
-	struct nc_coord src;
-	bool have_src = false;
+	if (near != NULL && near[0] == '\0')
+		near = NULL;
 	double now = nc__api_now(api);
-	if (near != NULL && near[0] != '\0') {
-		if (api->gossip == NULL ||
-		    nc_gossip_member_find(api->gossip, near) == NULL) {
-			snprintf(err, err_cap, "unknown node \"%.128s\"", near);
-			return 404;
-		}
-		struct nc_api_coord_info ci;
-		if (api->cfg.coords != NULL &&
-		    nc_api_coords_get(api->cfg.coords, now, near, &ci) == 0 &&
-		    ci.has_coord) {
-			src = *ci.coord;
-			have_src = true;
-		}
+	if (near != NULL && (api->gossip == NULL ||
+			     nc_gossip_member_find(api->gossip, near) == NULL)) {
+		snprintf(err, err_cap, "unknown node \"%.128s\"", near);
+		return 404;
 	}
-	struct near_item *items = calloc(n + 1, sizeof(*items));
+	const struct nc__api_view *v = nc__api_view_get(api, now);
+	if (v == NULL)
+		return nc__api_oom(err, err_cap);
+	int kl = snprintf(key, sizeof(key), "members|near=%zu:%s|",
+			  near != NULL ? strlen(near) : 0,
+			  near != NULL ? near : "");
+	bool keyed = kl > 0 && (size_t)kl < sizeof(key) &&
+		     nc__api_filter_key(&f, key + kl, sizeof(key) - (size_t)kl) ==
+			 0;
+	if (keyed && nc__api_rcache_reply(api, req, v->epoch, key))
+		return 200;
+	const struct nc_coord *src = NULL;
+	if (near != NULL) {
+		size_t si = nc__api_view_find(v, near);
+		if (si != SIZE_MAX && v->ent[si].has_coord)
+			src = &v->co[si];
+	}
+	struct near_item *items = calloc(v->n + 1, sizeof(*items));
 	cJSON *arr = cJSON_CreateArray();
 	if (items == NULL || arr == NULL)
 		goto oom;
@@ -313,33 +383,28 @@ members(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		algo = nc_coord_client_config(
 			   nc_api_coords_client(api->cfg.coords))
 			   ->algo;
-	for (size_t i = 0; i < n; i++) {
-		const struct nc_gossip_member *m =
-		    nc_gossip_member_at(api->gossip, i);
-		if (!nc__api_filter_match(&f, m))
+	for (size_t i = 0; i < v->n; i++) {
+		if (!nc__api_filter_match_vent(&f, &v->ent[i]))
 			continue;
-		items[k].m = m;
+		items[k].i = i;
+		items[k].name = v->ent[i].name;
 		items[k].rtt = NAN;
-		struct nc_api_coord_info ci;
-		if (have_src &&
-		    nc_api_coords_get(api->cfg.coords, now, m->name, &ci) ==
-			0 &&
-		    ci.has_coord)
+		if (src != NULL && v->ent[i].has_coord)
 			items[k].rtt =
-			    nc_coord_estimate_rtt(algo, &src, ci.coord);
+			    nc_coord_estimate_rtt(algo, src, &v->co[i]);
 		k++;
 	}
-	if (have_src)
+	if (src != NULL)
 		qsort(items, k, sizeof(*items), near_cmp);
 	for (size_t i = 0; i < k; i++) {
-		cJSON *o = nc__api_member_json(items[i].m);
+		cJSON *o = nc__api_vent_json(&v->ent[items[i].i]);
 		if (o == NULL)
 			goto oom;
 		cJSON_AddItemToArray(arr, o);
 	}
 	free(items);
-	*out = arr;
-	return 200;
+	return nc__api_rcache_store(api, req, v->epoch, keyed ? key : NULL,
+				    arr, err, err_cap);
 oom:
 	free(items);
 	cJSON_Delete(arr);

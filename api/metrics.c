@@ -233,6 +233,16 @@ metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	counter(&b, "netcoord_http_auth_failures_total",
 		"Requests refused for a missing or wrong token.",
 		api->stats.auth_missing + api->stats.auth_wrong);
+	const struct nc_api_stats *st = nc_api_stats(api);
+	counter(&b, "netcoord_http_view_builds_total",
+		"Rebuilds of the member view the read endpoints serve.",
+		st->view_builds);
+	counter(&b, "netcoord_http_cache_hits_total",
+		"Answers served from the answer cache.", st->cache_hits);
+	counter(&b, "netcoord_http_cache_misses_total",
+		"Cacheable answers computed.", st->cache_misses);
+	counter(&b, "netcoord_http_cache_evictions_total",
+		"Answers evicted at the cache cap.", st->cache_evictions);
 	if (b.oom) {
 		free(b.s);
 		return nc__api_oom(err, err_cap);

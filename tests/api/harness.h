@@ -68,5 +68,6 @@ int nc_test_coords_register(void);
 int nc_test_handlers_register(void);
 int nc_test_socket_register(void);
 int nc_test_bench_register(void);
+int nc_test_cache_register(void);
 
 #endif
