@@ -475,6 +475,12 @@ int nc_api_coords_probe_done(struct nc_api_coords *c, double now,
 void nc_api_coords_member_joined(struct nc_api_coords *c, double now,
 				 const char *name);
 void nc_api_coords_member_reaped(struct nc_api_coords *c, const char *name);
+/**
+ * A member's state or Meta changed (suspect, alive again, failed, left,
+ * tags): read endpoints stop answering from the old view at once instead
+ * of within the view's staleness bound.
+ */
+void nc_api_coords_member_changed(struct nc_api_coords *c);
 
 /**
  * gossip hook user_broadcast: a coordinate message for @a to, or 0.

@@ -559,6 +559,12 @@ nc_api_coords_greet_take(struct nc_api_coords *c, double now,
 }
 
 void
+nc_api_coords_member_changed(struct nc_api_coords *c)
+{
+	c->members_epoch++;
+}
+
+void
 nc_api_coords_member_reaped(struct nc_api_coords *c, const char *name)
 {
 	long i = find_idx(c, name);

@@ -14,13 +14,13 @@
  * are freed at the next event), so a view is safe to use however late.
  *
  * When it is rebuilt (nc__api_view_get), lazily on the next request:
- *   - members joined or were reaped: the table's size changed, or the
- *     coordinate cache's membership epoch moved (JOIN / REAPED events
- *     reach it through the agent wiring, also for a rejoin at equal size);
+ *   - membership changed: the table's size changed, or the coordinate
+ *     cache's membership epoch moved (every member event — join, reap,
+ *     suspect, alive, failed, left, new Meta — reaches it through the
+ *     agent wiring);
  *   - otherwise once it is older than cfg.max_stale_s (default 250 ms):
- *     the other changes (suspect, failed, left, new Meta, coordinates)
- *     reach the api only by looking, so every answer reflects the table
- *     and the coordinates as they were at most 250 ms earlier.
+ *     coordinates reach the api only by looking, so every answer
+ *     reflects the coordinates as they were at most 250 ms earlier.
  * Why 250 ms: coordinates move about once per second per peer (one probe
  * per interval, gossip relays a few times a second) and by well under a
  * millisecond at a time once converged; a failure takes the suspicion

@@ -186,8 +186,10 @@ hook_member_event(void *ctx, enum nc_gossip_event ev,
 	if (a->coords != NULL && ev == NC_GOSSIP_EV_JOIN)
 		nc_api_coords_member_joined(a->coords,
 					    a->env->ops->now(a->env), m->name);
-	if (a->coords != NULL && ev == NC_GOSSIP_EV_REAPED)
+	else if (a->coords != NULL && ev == NC_GOSSIP_EV_REAPED)
 		nc_api_coords_member_reaped(a->coords, m->name);
+	else if (a->coords != NULL)
+		nc_api_coords_member_changed(a->coords);
 	char addr[64];
 	nc_addr_format(&m->addr, addr, sizeof(addr));
 	const char *who = by != NULL && by[0] != '\0' ? by : "unknown";
