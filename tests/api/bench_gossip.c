@@ -80,6 +80,11 @@ bench(void)
 	       na ? ages[na / 2] : NAN, na ? ages[na * 9 / 10] : NAN,
 	       na ? ages[na - 1] : NAN, (unsigned long long)boosts);
 	free(ages);
+	/* The figures come with the properties they stand for: the budget
+	 * (coord_gossip_rate, 1 KiB/s by default) holds on average, and
+	 * every agent holds coordinates of others. */
+	CU_ASSERT((double)(b1 - b0) / n / 120.0 <= 1024.0 * 1.1);
+	CU_ASSERT(cached > 0);
 	/* A late joiner. */
 	static struct th_spec late = {"late-joiner", 100, 100, "dc=x", true};
 	struct th_node *l = th_fleet_add(f, &late);
@@ -110,6 +115,8 @@ bench(void)
 	       "%.1f s (%u/%d); received %llu B of coordinate gossip\n",
 	       t50, t90, t100, st.cached, n,
 	       (unsigned long long)st.gossip_bytes_in);
+	/* A late joiner learns (almost) the whole fleet within a minute. */
+	CU_ASSERT(!isnan(t90));
 	th_fleet_delete(f);
 	free(spec);
 	free(names);
