@@ -29,36 +29,14 @@ needed. Runs until killed (SIGTERM/SIGINT).
 import random
 import selectors
 import signal
+import os
 import socket
 import struct
 import sys
 import time
 
-
-def raw(b):
-    if isinstance(b, str):
-        b = b.encode()
-    n = len(b)
-    if n < 32:
-        return bytes([0xA0 | n]) + b
-    return b"\xda" + struct.pack(">H", n) + b
-
-
-def uint(v):
-    if v < 128:
-        return bytes([v])
-    if v < 256:
-        return b"\xcc" + bytes([v])
-    if v < 65536:
-        return b"\xcd" + struct.pack(">H", v)
-    return b"\xce" + struct.pack(">I", v)
-
-
-def fmap(pairs):
-    out = bytes([0x80 | len(pairs)])
-    for k, v in pairs:
-        out += raw(k) + v
-    return out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gomsgpack import fmap, raw, uint  # noqa: E402
 
 
 def pushpull(names, port):
