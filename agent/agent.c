@@ -1,108 +1,64 @@
 /*
- * cmd/agent.c - `netcoord agent`: the wiring of a long-running node.
+ * agent/agent.c - the agent: gossip hooks -> coordinate service, serf
+ * intent relay, join with retry, graceful leave, keyring and tags for the
+ * API (agent/agent.h has the picture).
  *
- *   config (cmd/config.c) ─┐
- *                          ├─> real env (gossip/env_real.c, one epoll loop)
- *                          ├─> gossip (SWIM, memberlist/serf wire format)
- *                          └─> HTTP API (api/, MHD inside the same loop)
- *
- * The agent owns everything in one struct nc_agent; there are no globals.
- * Signals reach the loop through a signalfd (SIGTERM / SIGINT are blocked
- * and read as ordinary events), so shutdown is an ordinary callback:
- *
- *   1st signal: nc_gossip_leave() — serf leave intent, then memberlist
- *               dead{self}, each broadcast until sent or 5 s (serf's
- *               BroadcastTimeout) — then keep answering pings for 1 s
- *               (serf's LeavePropagateDelay), then stop the loop, exit 0.
- *   2nd signal: stop at once.
- *
- * Joining (-join): a push/pull with Join=true to every address; if none
- * answers, retry every NC_AGENT_JOIN_RETRY seconds until one does (serf's
+ * Joining: a push/pull with Join=true to every configured address; if
+ * none answers, retry every NC_AGENT_JOIN_RETRY_S until one does (serf's
  * -retry-join, with a shorter interval). A failure whose cause was a
  * message we could not decrypt is reported once, as a key mismatch.
  *
- * Coordinates (api/coords.c): every ack carries our coordinate in serf's
- * format; every completed direct probe feeds the peer's ack payload and
- * the RTT to the coordinate client; coordinates are also gossiped among
- * netcoord agents (user messages, only to members tagged nc=<version>,
- * which this agent adds to its own tags). The HTTP API reads them.
+ * Leaving: nc_gossip_leave() — serf leave intent, then memberlist
+ * dead{self}, each broadcast until sent or 5 s (serf's BroadcastTimeout) —
+ * then keep answering pings for 1 s (serf's LeavePropagateDelay), then
+ * on_left (the process stops its loop there).
+ *
+ * Coordinates (agent/coords.c): every ack carries our coordinate in
+ * serf's format; every completed direct probe feeds the peer's ack
+ * payload and the RTT to the coordinate client; coordinates are also
+ * gossiped among netcoord agents (user messages, only to members tagged
+ * nc=<version>, which this agent adds to its own tags).
+ *
+ * Time, timers and randomness come from the env only, so the simulator
+ * runs this file unchanged.
  */
-#include "cmd/agent.h"
+#include "agent/agent.h"
 
 #include <errno.h>
-#include <ifaddrs.h>
-#include <malloc.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/signalfd.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <cjson/cJSON.h>
-
-#include "api/api.h"
+#include "agent/serf_relay.h"
 #include "coord/coord.h"
-#include "cmd/config.h"
-#include "cmd/serf_relay.h"
 #include "gossip/crypto.h"
-#include "gossip/env_latency.h"
-#include "gossip/env_real.h"
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
 
-/** Seconds between join attempts while no address answered. */
-#define NC_AGENT_JOIN_RETRY 2.0
-/** serf's BroadcastTimeout: max wait for each leave broadcast. */
-#define NC_AGENT_LEAVE_TIMEOUT 5.0
-/** serf's LeavePropagateDelay: keep answering pings after leaving. */
-#define NC_AGENT_LEAVE_PROPAGATE 1.0
-/** Version reported by /v1/agent/self. */
-#ifndef NC_AGENT_VERSION
-#define NC_AGENT_VERSION "0.1.0"
-#endif
+/** Seconds between greeting rounds (agent/coords.h greet_take). */
+#define NC_AGENT_GREET_INTERVAL_S 0.25
 /**
- * Memory. Resident memory is a target (half of serf's), so transient
- * allocations must not stay resident after use: a JSON list of 1,000
- * members is ~1 MiB of small cJSON nodes, freed in the middle of the heap
- * where glibc keeps it. Every NC_AGENT_TRIM_INTERVAL seconds the free
- * pages inside the heap are given back with malloc_trim(0) (glibc
- * madvises them away; well under a millisecond at 1,000 members).
- * Measured at 1,000 members: -1 MiB after a GET /v1/members. (Lowering
- * M_MMAP_THRESHOLD instead made things worse: blocks that used to reuse
- * freed heap space got fresh mappings.) The interval is arbitrary.
+ * Coordinate client peer state: 1024 peers (calloc()ed, so untouched
+ * pages cost nothing until used).
  */
-#define NC_AGENT_TRIM_INTERVAL 10.0
-/** Ack payload room: 1 + map header + 4 keys + 11 doubles ~ 140 bytes. */
-#define NC_AGENT_ACK_MAX 192
+#define NC_AGENT_COORD_PEERS 1024
 
 /** A running agent. */
 struct nc_agent {
-	/** Parsed configuration (owns tag strings and the key). */
-	struct nc_config cfg;
-	/** The loop (real env). */
+	/** Env of gossip (borrowed). */
 	struct nc_env *env;
-	/**
-	 * TEST FACILITY: the latency decorator around env that gossip uses
-	 * instead of env with -latency-matrix (gossip/env_latency.h); NULL
-	 * otherwise.
-	 */
-	struct nc_env *lat_env;
-	/** Keyring, NULL without -encrypt. */
+	char name[NC_CONFIG_NAME_MAX + 1];
+	/** Keyring, NULL without encryption. */
 	struct nc_crypto_keyring *kr;
 	/** SWIM instance. */
 	struct nc_gossip *g;
-	/** HTTP endpoint, NULL with -http-addr=off. */
-	struct nc_api *api;
-	/** signalfd for SIGTERM/SIGINT and its watch. */
-	int sigfd;
-	struct nc_env_watch sig_watch;
+	/** Live coordinates (agent/coords.c). */
+	struct nc_agent_coords *coords;
+	/** Addresses to join (copied from the config). */
+	struct nc_addr join[NC_CONFIG_MAX_JOIN];
+	size_t join_n;
 	/** Join retry timer and state. */
 	struct nc_timer join_timer;
 	bool join_in_flight;
@@ -119,20 +75,21 @@ struct nc_agent {
 	/** Leave in progress; delay timer after the broadcasts. */
 	bool leaving;
 	struct nc_timer leave_timer;
-	/** Periodic malloc_trim() (see NC_AGENT_TRIM_INTERVAL). */
-	struct nc_timer trim_timer;
-	/** Rebroadcast of serf intents (cmd/serf_relay.c). */
-	struct nc_serf_relay relay;
+	nc_agent_left_cb on_left;
+	void *on_left_ctx;
+	/** Rebroadcast of serf intents (agent/serf_relay.c). */
+	struct nc_agent_serf_relay relay;
 	/** memberlist's RetransmitMult of the profile, for the relay. */
 	int retransmit_mult;
-	/** Encoded serf ack payload (fresh coordinate). */
-	char ack[NC_AGENT_ACK_MAX];
-	size_t ack_len;
-	/** Live coordinates (api/coords.c). */
-	struct nc_api_coords *coords;
-	/** Sends the coordinate greetings to new members (every 0.25 s). */
+	/** Sends the coordinate greetings to new members. */
 	struct nc_timer greet_timer;
 };
+
+static double
+now(const struct nc_agent *a)
+{
+	return a->env->ops->now(a->env);
+}
 
 static void
 agent_log(struct nc_agent *a, enum nc_log_level lvl, const char *fmt, ...)
@@ -159,12 +116,7 @@ static size_t
 hook_ack_payload(void *ctx, char *buf, size_t cap)
 {
 	struct nc_agent *a = ctx;
-	if (a->coords != NULL)
-		return nc_api_coords_ack_payload(a->coords, buf, cap);
-	if (a->ack_len > cap)
-		return 0;
-	memcpy(buf, a->ack, a->ack_len);
-	return a->ack_len;
+	return nc_agent_coords_ack_payload(a->coords, buf, cap);
 }
 
 static void
@@ -172,10 +124,8 @@ hook_probe_done(void *ctx, const struct nc_gossip_member *peer, double rtt_s,
 		const char *payload, size_t payload_len)
 {
 	struct nc_agent *a = ctx;
-	if (a->coords != NULL)
-		nc_api_coords_probe_done(a->coords, a->env->ops->now(a->env),
-					 peer->name, rtt_s, payload,
-					 payload_len);
+	nc_agent_coords_probe_done(a->coords, now(a), peer->name, rtt_s,
+				   payload, payload_len);
 }
 
 static void
@@ -183,13 +133,12 @@ hook_member_event(void *ctx, enum nc_gossip_event ev,
 		  const struct nc_gossip_member *m, const char *by)
 {
 	struct nc_agent *a = ctx;
-	if (a->coords != NULL && ev == NC_GOSSIP_EV_JOIN)
-		nc_api_coords_member_joined(a->coords,
-					    a->env->ops->now(a->env), m->name);
-	else if (a->coords != NULL && ev == NC_GOSSIP_EV_REAPED)
-		nc_api_coords_member_reaped(a->coords, m->name);
-	else if (a->coords != NULL)
-		nc_api_coords_member_changed(a->coords);
+	if (ev == NC_GOSSIP_EV_JOIN)
+		nc_agent_coords_member_joined(a->coords, now(a), m->name);
+	else if (ev == NC_GOSSIP_EV_REAPED)
+		nc_agent_coords_member_reaped(a->coords, m->name);
+	else
+		nc_agent_coords_member_changed(a->coords);
 	char addr[64];
 	nc_addr_format(&m->addr, addr, sizeof(addr));
 	const char *who = by != NULL && by[0] != '\0' ? by : "unknown";
@@ -229,22 +178,20 @@ hook_member_event(void *ctx, enum nc_gossip_event ev,
 	}
 }
 
-/** Serf intents are relayed like serf does (cmd/serf_relay.c). */
+/** Serf intents are relayed like serf does (agent/serf_relay.c). */
 static void
 hook_user_msg(void *ctx, const char *buf, size_t len)
 {
 	struct nc_agent *a = ctx;
 	/* Coordinate gossip first: it is not a serf intent to relay. */
-	if (a->coords != NULL &&
-	    nc_api_coords_user_msg(a->coords, a->env->ops->now(a->env), buf,
-				   len))
+	if (nc_agent_coords_user_msg(a->coords, now(a), buf, len))
 		return;
 	/* memberlist's retransmitLimit: mult * ceil(log10(n + 1)). */
 	size_t n = nc_gossip_member_count(a->g);
 	unsigned scale = 1;
 	for (size_t x = 10; x < n + 1; x *= 10)
 		scale++;
-	nc_serf_relay_on_msg(&a->relay, buf, len,
+	nc_agent_serf_relay_on_msg(&a->relay, buf, len,
 			     (unsigned)a->retransmit_mult * scale);
 }
 
@@ -253,10 +200,10 @@ hook_user_broadcast(void *ctx, const struct nc_gossip_member *to, char *buf,
 		    size_t cap)
 {
 	struct nc_agent *a = ctx;
-	size_t n = nc_serf_relay_take(&a->relay, buf, cap);
-	if (n == 0 && a->coords != NULL)
-		n = nc_api_coords_user_broadcast(
-			a->coords, a->env->ops->now(a->env), to, buf, cap);
+	size_t n = nc_agent_serf_relay_take(&a->relay, buf, cap);
+	if (n == 0)
+		n = nc_agent_coords_user_broadcast(a->coords, now(a), to, buf,
+						   cap);
 	return n;
 }
 
@@ -268,11 +215,11 @@ greet_timer_cb(struct nc_timer *t)
 	const struct nc_gossip_member *to;
 	char buf[256];
 	size_t n;
-	double now = a->env->ops->now(a->env);
-	while ((n = nc_api_coords_greet_take(a->coords, now, &to, buf,
+	while ((n = nc_agent_coords_greet_take(a->coords, now(a), &to, buf,
 					     sizeof(buf))) > 0)
 		nc_gossip_send_user(a->g, to, buf, n);
-	a->env->ops->timer_start(a->env, &a->greet_timer, 0.25);
+	a->env->ops->timer_start(a->env, &a->greet_timer,
+				 NC_AGENT_GREET_INTERVAL_S);
 }
 
 /* ------------------------------------------------------------------ */
@@ -304,7 +251,7 @@ join_done(void *arg, int joined)
 			  "Join failed: the peers' replies could not be "
 			  "decrypted; check that -encrypt matches the "
 			  "cluster's key (retrying every %.0f s)",
-			  NC_AGENT_JOIN_RETRY);
+			  NC_AGENT_JOIN_RETRY_S);
 		a->key_mismatch_logged = true;
 	} else if (unreadable) {
 		/* Said once already. */
@@ -312,9 +259,9 @@ join_done(void *arg, int joined)
 		agent_log(a, NC_LOG_WARN,
 			  "Join failed: no address answered (attempt %u), "
 			  "retrying every %.0f s",
-			  a->join_attempts, NC_AGENT_JOIN_RETRY);
+			  a->join_attempts, NC_AGENT_JOIN_RETRY_S);
 	}
-	a->env->ops->timer_start(a->env, &a->join_timer, NC_AGENT_JOIN_RETRY);
+	a->env->ops->timer_start(a->env, &a->join_timer, NC_AGENT_JOIN_RETRY_S);
 }
 
 static void
@@ -326,12 +273,12 @@ join_attempt(struct nc_agent *a)
 	a->join_drop_decrypt = nc_gossip_stats(a->g)->drop_decrypt;
 	a->join_stream_errors = nc_gossip_stats(a->g)->stream_errors;
 	a->join_in_flight = true;
-	int rc = nc_gossip_join(a->g, a->cfg.join, a->cfg.join_n, join_done,
+	int rc = nc_gossip_join(a->g, a->join, a->join_n, join_done,
 				a);
 	if (rc < 0) {
 		a->join_in_flight = false;
 		a->env->ops->timer_start(a->env, &a->join_timer,
-					 NC_AGENT_JOIN_RETRY);
+					 NC_AGENT_JOIN_RETRY_S);
 	}
 }
 
@@ -342,24 +289,16 @@ join_timer_cb(struct nc_timer *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* Signals and leave                                                  */
+/* Leave                                                              */
 /* ------------------------------------------------------------------ */
-
-static void
-trim_timer_cb(struct nc_timer *t)
-{
-	struct nc_agent *a = t->arg;
-	malloc_trim(0);
-	a->env->ops->timer_start(a->env, &a->trim_timer,
-				 NC_AGENT_TRIM_INTERVAL);
-}
 
 static void
 leave_timer_cb(struct nc_timer *t)
 {
 	struct nc_agent *a = t->arg;
 	agent_log(a, NC_LOG_INFO, "Leave complete, shutting down");
-	nc_env_real_stop(a->env);
+	if (a->on_left != NULL)
+		a->on_left(a->on_left_ctx);
 }
 
 static void
@@ -368,203 +307,39 @@ leave_done(void *arg)
 	struct nc_agent *a = arg;
 	/* Keep answering pings while the leave spreads (serf does too). */
 	a->env->ops->timer_start(a->env, &a->leave_timer,
-				 NC_AGENT_LEAVE_PROPAGATE);
+				 NC_AGENT_LEAVE_PROPAGATE_S);
 }
 
-/** Graceful leave, from a signal or PUT /v1/agent/leave. */
-static int
-agent_leave(void *ctx)
+int
+nc_agent_leave(struct nc_agent *a)
 {
-	struct nc_agent *a = ctx;
 	if (a->leaving)
 		return 0;
 	a->leaving = true;
 	a->env->ops->timer_stop(a->env, &a->join_timer);
-	if (nc_gossip_leave(a->g, NC_AGENT_LEAVE_TIMEOUT, leave_done, a) < 0) {
+	int rc = nc_gossip_leave(a->g, NC_AGENT_LEAVE_TIMEOUT_S, leave_done, a);
+	if (rc < 0) {
 		agent_log(a, NC_LOG_WARN, "Leave failed, shutting down anyway");
-		nc_env_real_stop(a->env);
-		return -1;
+		if (a->on_left != NULL)
+			a->on_left(a->on_left_ctx);
+		return rc;
 	}
 	return 0;
 }
 
-static int
-api_leave(void *ctx)
+bool
+nc_agent_leaving(const struct nc_agent *a)
 {
-	struct nc_agent *a = ctx;
-	agent_log(a, NC_LOG_INFO,
-		  "Leave requested over HTTP. Gracefully leaving the cluster");
-	return agent_leave(a);
-}
-
-static void
-signal_event(struct nc_env_watch *w, unsigned events)
-{
-	struct nc_agent *a = w->arg;
-	struct signalfd_siginfo si;
-	(void)events;
-	while (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (a->leaving) {
-			agent_log(a, NC_LOG_WARN,
-				  "Caught second signal, exiting at once");
-			nc_env_real_stop(a->env);
-			return;
-		}
-		agent_log(a, NC_LOG_INFO,
-			  "Caught signal: %s. Gracefully leaving the cluster",
-			  strsignal((int)si.ssi_signo));
-		agent_leave(a);
-	}
-}
-
-static int
-signals_setup(struct nc_agent *a)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	signal(SIGPIPE, SIG_IGN);
-	a->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (a->sigfd < 0)
-		return -errno;
-	return nc_env_real_watch_start(a->env, &a->sig_watch, a->sigfd,
-				       NC_ENV_READ, signal_event, a);
+	return a->leaving;
 }
 
 /* ------------------------------------------------------------------ */
-/* /v1/stats: counters, for the benchmark and for operators           */
+/* Life cycle                                                         */
 /* ------------------------------------------------------------------ */
-
-static int
-stats_route(void *ctx, const struct nc_api_request *req, cJSON **out,
-	    char *err, size_t err_cap)
-{
-	struct nc_agent *a = ctx;
-	const struct nc_gossip_stats *gs = nc_gossip_stats(a->g);
-	const struct nc_env_real_stats *es = nc_env_real_stats(a->env);
-	(void)req;
-	cJSON *o = cJSON_CreateObject();
-	cJSON *g = cJSON_AddObjectToObject(o, "gossip");
-	cJSON *e = cJSON_AddObjectToObject(o, "env");
-	if (o == NULL || g == NULL || e == NULL) {
-		cJSON_Delete(o);
-		snprintf(err, err_cap, "out of memory");
-		return 500;
-	}
-#define NUM(obj, s, f) cJSON_AddNumberToObject(obj, #f, (double)(s)->f)
-	NUM(g, gs, packets_in);
-	NUM(g, gs, packets_out);
-	NUM(g, gs, bytes_in);
-	NUM(g, gs, bytes_out);
-	NUM(g, gs, drop_decrypt);
-	NUM(g, gs, drop_crc);
-	NUM(g, gs, drop_decode);
-	NUM(g, gs, drop_type);
-	NUM(g, gs, drop_other);
-	NUM(g, gs, probes);
-	NUM(g, gs, probe_failures);
-	NUM(g, gs, indirect_probes);
-	NUM(g, gs, tcp_pings);
-	NUM(g, gs, acks_sent);
-	NUM(g, gs, nacks_sent);
-	NUM(g, gs, suspicions);
-	NUM(g, gs, refutations);
-	NUM(g, gs, deaths_declared);
-	NUM(g, gs, pushpull_out);
-	NUM(g, gs, pushpull_in);
-	NUM(g, gs, pushpull_fail);
-	NUM(g, gs, streams_in);
-	NUM(g, gs, stream_errors);
-	NUM(g, gs, broadcasts_queued);
-	NUM(g, gs, broadcasts_sent);
-	NUM(e, es, udp_in);
-	NUM(e, es, udp_out);
-	NUM(e, es, udp_bytes_in);
-	NUM(e, es, udp_bytes_out);
-	NUM(e, es, udp_send_errors);
-	NUM(e, es, udp_no_timestamp);
-	NUM(e, es, streams_in);
-	NUM(e, es, streams_in_refused);
-	NUM(e, es, streams_in_timeouts);
-	NUM(e, es, streams_in_errors);
-	NUM(e, es, streams_out);
-	NUM(e, es, streams_out_errors);
-	NUM(e, es, loop_iterations);
-	cJSON *r = cJSON_AddObjectToObject(o, "serf_relay");
-	if (r != NULL) {
-		NUM(r, &a->relay, relayed_in);
-		NUM(r, &a->relay, relayed_out);
-		NUM(r, &a->relay, ignored);
-	}
-	/* TEST FACILITY counters, only with -latency-matrix. */
-	const struct nc_env_latency_stats *ls =
-		a->lat_env != NULL ? nc_env_latency_stats(a->lat_env) : NULL;
-	cJSON *l = ls != NULL ? cJSON_AddObjectToObject(o, "latency") : NULL;
-	if (l != NULL) {
-		NUM(l, ls, packets_delayed);
-		NUM(l, ls, packets_direct);
-		NUM(l, ls, drop_queue_full);
-		NUM(l, ls, drop_oversize);
-		NUM(l, ls, unknown_dest);
-		NUM(l, ls, missing_entry);
-		NUM(l, ls, streams_delayed);
-		NUM(l, ls, streams_refused);
-		NUM(l, ls, queued_now);
-		NUM(l, ls, queued_max);
-	}
-#undef NUM
-	cJSON_AddNumberToObject(o, "health_score",
-				nc_gossip_health_score(a->g));
-	cJSON_AddNumberToObject(o, "members",
-				(double)nc_gossip_member_count(a->g));
-	*out = o;
-	return 200;
-}
-
-/* ------------------------------------------------------------------ */
-/* Start-up                                                           */
-/* ------------------------------------------------------------------ */
-
-static bool
-addr_is_any(const struct nc_addr *x)
-{
-	for (size_t i = 0; i < nc_addr_ip_len(x); i++)
-		if (x->ip[i] != 0)
-			return false;
-	return true;
-}
-
-/**
- * memberlist advertises the first private IPv4 when bound to a wildcard;
- * we take the first up, non-loopback IPv4 (or 127.0.0.1 if there is none).
- */
-static void
-pick_advertise_ip(struct nc_addr *out)
-{
-	struct ifaddrs *ifs = NULL, *i;
-	out->family = 4;
-	memset(out->ip, 0, sizeof(out->ip));
-	out->ip[0] = 127;
-	out->ip[3] = 1;
-	if (getifaddrs(&ifs) != 0)
-		return;
-	for (i = ifs; i != NULL; i = i->ifa_next) {
-		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET ||
-		    (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
-			continue;
-		memcpy(out->ip,
-		       &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
-		break;
-	}
-	freeifaddrs(ifs);
-}
 
 /**
  * Encode the tags as serf Meta (PROTOCOL.md §7.1), plus nc=<coordinate
- * gossip version> (NC_API_COORDS_TAG) that marks us as a netcoord agent
+ * gossip version> (NC_AGENT_COORDS_TAG) that marks us as a netcoord agent
  * (unless the config sets that tag itself).
  */
 static int
@@ -578,11 +353,11 @@ encode_meta(const struct nc_config *cfg, uint8_t *meta, size_t *len,
 	for (size_t i = 0; i < cfg->tags_n; i++) {
 		tags[i].key = nc_proto_cstr(cfg->tags[i].key);
 		tags[i].value = nc_proto_cstr(cfg->tags[i].value);
-		has_nc |= strcmp(cfg->tags[i].key, NC_API_COORDS_TAG) == 0;
+		has_nc |= strcmp(cfg->tags[i].key, NC_AGENT_COORDS_TAG) == 0;
 	}
 	nt = cfg->tags_n;
 	if (!has_nc) {
-		tags[nt].key = nc_proto_cstr(NC_API_COORDS_TAG);
+		tags[nt].key = nc_proto_cstr(NC_AGENT_COORDS_TAG);
 		tags[nt].value = nc_proto_cstr("1");
 		nt++;
 	}
@@ -599,151 +374,50 @@ encode_meta(const struct nc_config *cfg, uint8_t *meta, size_t *len,
 	return 0;
 }
 
-static uint64_t
-random_seed(void)
+static int
+keyring_setup(struct nc_agent *a, const struct nc_config *c, char *err,
+	      size_t err_cap)
 {
-	uint64_t s = 0;
-	if (getrandom(&s, sizeof(s), 0) != (ssize_t)sizeof(s))
-		s = (uint64_t)getpid() ^ (uint64_t)time(NULL) << 20;
-	return s;
+	if (c->key_len == 0)
+		return 0;
+	a->kr = nc_crypto_keyring_new();
+	if (a->kr == NULL ||
+	    nc_crypto_keyring_install(a->kr, c->key, c->key_len) != 0) {
+		snprintf(err, err_cap, "\"encrypt\": cannot set up encryption");
+		return -EINVAL;
+	}
+	return 0;
 }
 
-/**
- * TEST FACILITY: with -latency-matrix, wrap the real env in the latency
- * decorator (gossip/env_latency.h). Our row: -latency-row, else the map
- * line named like this node, else the line with our advertise address.
- * Returns 0 (also when off) or -EINVAL with a message on stderr.
- */
 static int
-latency_setup(struct nc_agent *a, const struct nc_addr *advertise)
+coords_setup(struct nc_agent *a, const struct nc_config *c, char *err,
+	     size_t err_cap)
 {
-	struct nc_config *c = &a->cfg;
-	char err[512] = "";
-	double *m = NULL;
-	size_t n = 0, peers_n = 0;
-	struct nc_env_latency_peer *peers = NULL;
-	int rc = -EINVAL;
-
-	if (c->latency_matrix[0] == '\0') {
-		if (c->latency_map[0] != '\0' || c->latency_row_set)
-			fprintf(stderr, "netcoord: config: \"latency_map\" and "
-					"\"latency_row\" need \"latency_matrix\"\n");
-		return c->latency_map[0] != '\0' || c->latency_row_set ? -EINVAL
-									  : 0;
-	}
-	if (nc_env_latency_matrix_load(c->latency_matrix, &m, &n, err,
-				       sizeof(err)) < 0)
-		goto out;
-	if (c->latency_map[0] != '\0' &&
-	    nc_env_latency_map_load(c->latency_map, n, &peers, &peers_n, err,
-				    sizeof(err)) < 0)
-		goto out;
-	int row = c->latency_row_set
-			  ? c->latency_row
-			  : nc_env_latency_map_find(peers, peers_n,
-						    c->node_name, advertise);
-	if (row < 0) {
-		snprintf(err, sizeof(err),
-			 "no -latency-row, and no line of the map names "
-			 "\"%s\" or our address",
-			 c->node_name);
-		goto out;
-	}
-	struct nc_env_latency_config lc = {
-		.rtt_ms = m, .n = n, .self_row = row,
-		.peers = peers, .peers_n = peers_n,
-	};
-	a->lat_env = nc_env_latency_new(a->env, &lc, err, sizeof(err));
-	if (a->lat_env == NULL)
-		goto out;
-	agent_log(a, NC_LOG_WARN,
-		  "TEST FACILITY: latency emulation on (matrix %s, %zu rows, "
-		  "own row %d, %zu peers mapped)",
-		  c->latency_matrix, n, row, peers_n);
-	rc = 0;
-out:
-	if (rc < 0)
-		fprintf(stderr, "netcoord: config: latency: %s\n", err);
-	free(m);
-	free(peers);
-	return rc;
-}
-
-/** Everything after config parsing. Returns an exit code. */
-static int
-agent_start(struct nc_agent *a)
-{
-	char err[256] = "";
-	struct nc_config *c = &a->cfg;
-
-	/* Loop and sockets. */
-	struct nc_env_real_config ec;
-	nc_env_real_config_default(&ec);
-	ec.bind = c->bind;
-	ec.seed = c->seed_set ? c->seed : random_seed();
-	ec.log_level = c->log_level;
-
-	struct nc_gossip_config gc;
-	nc_gossip_config_default(&gc, (enum nc_gossip_profile)c->profile);
-	ec.tcp_timeout = gc.tcp_timeout;
-
-	a->env = nc_env_real_new(&ec, err, sizeof(err));
-	if (a->env == NULL) {
-		fprintf(stderr, "netcoord: config: \"bind\": %s\n", err);
-		return 2;
-	}
-
-	/* Gossip configuration. */
-	snprintf(gc.name, sizeof(gc.name), "%s", c->node_name);
-	struct nc_addr local;
-	nc_env_real_local_addr(a->env, &local);
-	if (c->advertise.family != 0) {
-		gc.advertise = c->advertise;
-		if (gc.advertise.port == 0)
-			gc.advertise.port = local.port;
-	} else if (addr_is_any(&c->bind)) {
-		pick_advertise_ip(&gc.advertise);
-		gc.advertise.port = local.port;
-	} else {
-		gc.advertise = local;
-	}
-	if (encode_meta(c, gc.meta, &gc.meta_len, err, sizeof(err)) < 0) {
-		fprintf(stderr, "netcoord: config: %s\n", err);
-		return 2;
-	}
-	if (c->key_len > 0) {
-		a->kr = nc_crypto_keyring_new();
-		if (a->kr == NULL ||
-		    nc_crypto_keyring_install(a->kr, c->key, c->key_len) != 0) {
-			fprintf(stderr, "netcoord: cannot set up encryption\n");
-			return 1;
-		}
-		gc.keyring = a->kr;
-	}
-	gc.serf_compat = true;
-
-	struct nc_proto_coord fresh = {.dims = 8, .error = 1.5,
-				       .height = 1.0e-5};
-	int n = nc_proto_encode_coord(a->ack, sizeof(a->ack), &fresh);
-	a->ack_len = n > 0 ? (size_t)n : 0;
-
-	/* Coordinates: Serf's 8 dimensions; per-peer state for 1024 peers
-	 * (calloc()ed, so untouched pages cost nothing until used). */
+	/* Serf's 8 dimensions. */
 	struct nc_coord_config ccfg;
 	nc_coord_config_default(&ccfg);
-	ccfg.peer_cap = 1024;
-	ccfg.seed = ec.seed ^ 0x9e3779b97f4a7c15ULL;
-	struct nc_api_coords_config acfg;
-	nc_api_coords_config_default(&acfg);
+	ccfg.peer_cap = NC_AGENT_COORD_PEERS;
+	ccfg.seed = a->env->ops->rand(a->env);
+	struct nc_agent_coords_config acfg;
+	nc_agent_coords_config_default(&acfg);
 	acfg.gossip_bytes_per_s = c->coord_gossip_bytes_per_s;
-	a->coords = nc_api_coords_new(c->node_name, &ccfg, &acfg,
-				      a->env->ops->now(a->env), err,
-				      sizeof(err));
-	if (a->coords == NULL) {
-		fprintf(stderr, "netcoord: coordinates: %s\n", err);
-		return 1;
-	}
+	a->coords = nc_agent_coords_new(c->node_name, &ccfg, &acfg, now(a), err,
+					err_cap);
+	return a->coords != NULL ? 0 : -EINVAL;
+}
 
+static int
+gossip_setup(struct nc_agent *a, const struct nc_config *c,
+	     const struct nc_addr *advertise, char *err, size_t err_cap)
+{
+	struct nc_gossip_config gc;
+	nc_gossip_config_default(&gc, (enum nc_gossip_profile)c->profile);
+	snprintf(gc.name, sizeof(gc.name), "%s", c->node_name);
+	gc.advertise = *advertise;
+	gc.keyring = a->kr;
+	gc.serf_compat = true;
+	if (encode_meta(c, gc.meta, &gc.meta_len, err, err_cap) < 0)
+		return -EINVAL;
 	struct nc_gossip_hooks hooks = {
 		.ctx = a,
 		.probe_done = hook_probe_done,
@@ -752,122 +426,190 @@ agent_start(struct nc_agent *a)
 		.user_msg = hook_user_msg,
 		.user_broadcast = hook_user_broadcast,
 	};
-	a->relay.self = c->node_name;
 	a->retransmit_mult = gc.retransmit_mult > 0 ? gc.retransmit_mult : 4;
-	if (latency_setup(a, &gc.advertise) < 0)
-		return 2;
-	a->g = nc_gossip_new(a->lat_env != NULL ? a->lat_env : a->env, &gc,
-			     &hooks, err, sizeof(err));
-	if (a->g == NULL) {
-		fprintf(stderr, "netcoord: config: %s\n", err);
-		return 2;
-	}
-	nc_api_coords_set_gossip(a->coords, a->g);
-
-	/* HTTP. */
-	if (c->http_addr.family != 0) {
-		struct nc_api_config ac;
-		nc_api_config_default(&ac);
-		ac.addr = c->http_addr;
-		snprintf(ac.token, sizeof(ac.token), "%s", c->http_token);
-		ac.allow_unauthenticated_writes =
-			c->http_allow_unauthenticated_writes;
-		ac.keyring = a->kr;
-		ac.coords = a->coords;
-		ac.leave = api_leave;
-		ac.leave_ctx = a;
-		ac.version = NC_AGENT_VERSION;
-		a->api = nc_api_new(a->env, a->g, &ac, err, sizeof(err));
-		if (a->api == NULL) {
-			fprintf(stderr, "netcoord: config: \"http_addr\": %s\n",
-				err);
-			return 2;
-		}
-		nc_api_route_add(a->api, "GET", "/v1/stats", false,
-				 stats_route, a);
-	}
-
-	if (signals_setup(a) < 0) {
-		fprintf(stderr, "netcoord: signalfd: %s\n", strerror(errno));
-		return 1;
-	}
-
-	char as[64], hs[64] = "off";
-	nc_addr_format(&gc.advertise, as, sizeof(as));
-	if (c->http_addr.family != 0) {
-		struct nc_addr h = c->http_addr;
-		h.port = (uint16_t)nc_api_port(a->api);
-		nc_addr_format(&h, hs, sizeof(hs));
-	}
-	agent_log(a, NC_LOG_INFO,
-		  "netcoord agent running: node '%s', gossip %s, http %s, "
-		  "encrypted: %s",
-		  c->node_name, as, hs, a->kr != NULL ? "yes" : "no");
-
-	if (nc_gossip_start(a->g) < 0) {
-		fprintf(stderr, "netcoord: cannot start gossip\n");
-		return 1;
-	}
-	a->env->ops->timer_start(a->env, &a->greet_timer, 0.25);
-	if (c->join_n > 0)
-		join_attempt(a);
-
-	a->env->ops->timer_start(a->env, &a->trim_timer,
-				 NC_AGENT_TRIM_INTERVAL);
-	int rc = nc_env_real_run(a->env);
-	if (rc < 0) {
-		fprintf(stderr, "netcoord: event loop: %s\n", strerror(-rc));
-		return 1;
-	}
+	a->g = nc_gossip_new(a->env, &gc, &hooks, err, err_cap);
+	if (a->g == NULL)
+		return -EINVAL;
+	nc_agent_coords_set_gossip(a->coords, a->g);
 	return 0;
 }
 
-static void
-agent_cleanup(struct nc_agent *a)
-{
-	nc_api_delete(a->api);
-	nc_gossip_delete(a->g);
-	nc_api_coords_delete(a->coords);
-	nc_env_latency_delete(a->lat_env);
-	if (a->env != NULL) {
-		a->env->ops->timer_stop(a->env, &a->join_timer);
-		a->env->ops->timer_stop(a->env, &a->leave_timer);
-		a->env->ops->timer_stop(a->env, &a->greet_timer);
-		a->env->ops->timer_stop(a->env, &a->trim_timer);
-		nc_env_real_watch_stop(a->env, &a->sig_watch);
-	}
-	if (a->sigfd >= 0)
-		close(a->sigfd);
-	nc_env_real_delete(a->env);
-	nc_crypto_keyring_delete(a->kr);
-	nc_config_destroy(&a->cfg);
-}
-
-int
-nc_cmd_agent(int argc, char **argv)
+struct nc_agent *
+nc_agent_new(struct nc_env *env, const struct nc_config *cfg,
+	     const struct nc_addr *advertise, nc_agent_left_cb on_left,
+	     void *on_left_ctx, char *err, size_t err_cap)
 {
 	struct nc_agent *a = calloc(1, sizeof(*a));
-	char err[512] = "";
 	if (a == NULL) {
-		fprintf(stderr, "netcoord: out of memory\n");
-		return 1;
+		snprintf(err, err_cap, "out of memory");
+		return NULL;
 	}
-	a->sigfd = -1;
+	a->env = env;
+	snprintf(a->name, sizeof(a->name), "%s", cfg->node_name);
+	memcpy(a->join, cfg->join, cfg->join_n * sizeof(cfg->join[0]));
+	a->join_n = cfg->join_n;
+	a->on_left = on_left;
+	a->on_left_ctx = on_left_ctx;
+	a->relay.self = a->name;
 	nc_timer_init(&a->join_timer, join_timer_cb, a);
 	nc_timer_init(&a->leave_timer, leave_timer_cb, a);
 	nc_timer_init(&a->greet_timer, greet_timer_cb, a);
-	nc_timer_init(&a->trim_timer, trim_timer_cb, a);
-	nc_config_init(&a->cfg);
-	int rc = nc_config_parse_args(&a->cfg, argc, argv, err, sizeof(err));
-	if (rc != 0) {
-		if (rc < 0)
-			fprintf(stderr, "netcoord: config: %s\n", err);
-		nc_config_destroy(&a->cfg);
-		free(a);
-		return rc > 0 ? 0 : 2;
+	if (keyring_setup(a, cfg, err, err_cap) < 0 ||
+	    coords_setup(a, cfg, err, err_cap) < 0 ||
+	    gossip_setup(a, cfg, advertise, err, err_cap) < 0) {
+		nc_agent_delete(a);
+		return NULL;
 	}
-	rc = agent_start(a);
-	agent_cleanup(a);
+	return a;
+}
+
+int
+nc_agent_start(struct nc_agent *a)
+{
+	int rc = nc_gossip_start(a->g);
+	if (rc < 0)
+		return rc;
+	a->env->ops->timer_start(a->env, &a->greet_timer,
+				 NC_AGENT_GREET_INTERVAL_S);
+	if (a->join_n > 0)
+		join_attempt(a);
+	return 0;
+}
+
+void
+nc_agent_delete(struct nc_agent *a)
+{
+	if (a == NULL)
+		return;
+	a->env->ops->timer_stop(a->env, &a->join_timer);
+	a->env->ops->timer_stop(a->env, &a->leave_timer);
+	a->env->ops->timer_stop(a->env, &a->greet_timer);
+	nc_gossip_delete(a->g);
+	nc_agent_coords_delete(a->coords);
+	nc_crypto_keyring_delete(a->kr);
 	free(a);
-	return rc;
+}
+
+struct nc_gossip *
+nc_agent_gossip(const struct nc_agent *a)
+{
+	return a->g;
+}
+
+struct nc_agent_coords *
+nc_agent_coords(const struct nc_agent *a)
+{
+	return a->coords;
+}
+
+struct nc_env *
+nc_agent_env(const struct nc_agent *a)
+{
+	return a->env;
+}
+
+const char *
+nc_agent_name(const struct nc_agent *a)
+{
+	return a->name;
+}
+
+void
+nc_agent_stats(const struct nc_agent *a, struct nc_agent_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->relay_in = a->relay.relayed_in;
+	out->relay_out = a->relay.relayed_out;
+	out->relay_ignored = a->relay.ignored;
+	out->join_attempts = a->join_attempts;
+	out->joined = a->joined;
+}
+
+/* ------------------------------------------------------------------ */
+/* Keyring and tags, for the API                                      */
+/* ------------------------------------------------------------------ */
+
+int
+nc_agent_keyring_list(struct nc_agent *a, char (*keys)[NC_AGENT_KEY_B64_CAP],
+		      size_t cap)
+{
+	if (a->kr == NULL)
+		return -ENOTSUP;
+	unsigned n = nc_crypto_keyring_count(a->kr);
+	size_t out = 0;
+	for (unsigned i = 0; i < n && out < cap; i++) {
+		uint8_t key[NC_CRYPTO_KEY_MAX];
+		int len = nc_crypto_keyring_get(a->kr, i, key, sizeof(key));
+		if (len >= 0 && nc_crypto_key_to_base64(key, (size_t)len,
+							keys[out],
+							NC_AGENT_KEY_B64_CAP) >= 0)
+			out++;
+		memset(key, 0, sizeof(key));
+	}
+	return (int)out;
+}
+
+int
+nc_agent_keyring_change(struct nc_agent *a, enum nc_agent_key_op op,
+			const char *b64, char *err, size_t err_cap)
+{
+	if (a->kr == NULL)
+		return -ENOTSUP;
+	uint8_t key[NC_CRYPTO_KEY_MAX];
+	size_t key_len = 0;
+	char why[128] = "";
+	int rc = nc_crypto_key_parse_base64(b64, key, &key_len, why,
+					    sizeof(why));
+	if (rc != 0) {
+		snprintf(err, err_cap, "%s",
+			 why[0] ? why : "want base64 of 16, 24 or 32 bytes");
+		return -EINVAL;
+	}
+	switch (op) {
+	case NC_AGENT_KEY_INSTALL:
+		rc = nc_crypto_keyring_install(a->kr, key, key_len);
+		break;
+	case NC_AGENT_KEY_USE:
+		rc = nc_crypto_keyring_use(a->kr, key, key_len);
+		break;
+	case NC_AGENT_KEY_REMOVE:
+		rc = nc_crypto_keyring_remove(a->kr, key, key_len);
+		break;
+	}
+	memset(key, 0, sizeof(key));
+	switch (rc) {
+	case 0:
+		return 0;
+	case NC_CRYPTO_ENOTFOUND:
+		return -ENOENT;
+	case NC_CRYPTO_EPRIMARY:
+		return -EBUSY;
+	case NC_CRYPTO_EFULL:
+		return -ENOSPC;
+	default:
+		snprintf(err, err_cap, "%s", nc_proto_strerror(rc));
+		return -EINVAL;
+	}
+}
+
+int
+nc_agent_tags_decode(const uint8_t *meta, size_t len, struct nc_agent_tag *out,
+		     size_t cap)
+{
+	struct nc_proto_tag tags[NC_AGENT_MAX_TAGS];
+	unsigned n = 0;
+	int rc = nc_proto_decode_tags((const char *)meta, len, tags,
+				      NC_AGENT_MAX_TAGS, &n);
+	if (rc != 0)
+		return rc;
+	if (n > cap)
+		n = (unsigned)cap;
+	for (unsigned i = 0; i < n; i++)
+		out[i] = (struct nc_agent_tag){
+			.key = tags[i].key.data,
+			.key_len = tags[i].key.len,
+			.value = tags[i].value.data,
+			.value_len = tags[i].value.len,
+		};
+	return (int)n;
 }

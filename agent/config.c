@@ -14,7 +14,7 @@
  * The JSON file is read whole (capped at 1 MiB) and parsed with cJSON; the
  * tree is freed once at its root.
  */
-#include "cmd/config.h"
+#include "agent/config.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /*
- * api/coords.c - live coordinates: the translation layer between gossip/
+ * agent/coords.c - live coordinates: the translation layer between gossip/
  * and coord/, and the coordinate gossip that lets every netcoord agent
  * rank every member.
  *
@@ -70,8 +70,7 @@
  * peer_cap 1024 (its arrays are calloc()ed, i.e. untouched pages until
  * used).
  */
-#include "api/api.h"
-#include "api/api_int.h"
+#include "agent/coords.h"
 
 #include <errno.h>
 #include <math.h>
@@ -142,9 +141,9 @@ struct entry {
 	double greet_at;
 };
 
-struct nc_api_coords {
+struct nc_agent_coords {
 	char self[NC_GOSSIP_NAME_MAX + 1];
-	struct nc_api_coords_config cfg;
+	struct nc_agent_coords_config cfg;
 	struct nc_coord_client *client;
 	unsigned dims;
 	struct nc_gossip *g;
@@ -166,18 +165,18 @@ struct nc_api_coords {
 	uint64_t members_epoch;
 	/** Scratch for get(): the coordinate handed out. */
 	struct nc_coord out_coord;
-	struct nc_api_coords_stats st;
+	struct nc_agent_coords_stats st;
 };
 
 const char *
-nc_api_coord_source_str(enum nc_api_coord_source s)
+nc_agent_coord_source_str(enum nc_agent_coord_source s)
 {
 	switch (s) {
-	case NC_API_SRC_SELF:
+	case NC_AGENT_SRC_SELF:
 		return "self";
-	case NC_API_SRC_PROBE:
+	case NC_AGENT_SRC_PROBE:
 		return "probe";
-	case NC_API_SRC_GOSSIP:
+	case NC_AGENT_SRC_GOSSIP:
 		return "gossip";
 	default:
 		return "none";
@@ -185,7 +184,7 @@ nc_api_coord_source_str(enum nc_api_coord_source s)
 }
 
 void
-nc_api_coords_config_default(struct nc_api_coords_config *cfg)
+nc_agent_coords_config_default(struct nc_agent_coords_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->gossip_bytes_per_s = 1024;
@@ -210,7 +209,7 @@ hash_name(const char *s)
 }
 
 static long
-find_idx(const struct nc_api_coords *c, const char *name)
+find_idx(const struct nc_agent_coords *c, const char *name)
 {
 	if (c->n_slots == 0)
 		return -1;
@@ -225,7 +224,7 @@ find_idx(const struct nc_api_coords *c, const char *name)
 }
 
 static int
-rehash(struct nc_api_coords *c, size_t n_slots)
+rehash(struct nc_agent_coords *c, size_t n_slots)
 {
 	uint32_t *sl = calloc(n_slots, sizeof(*sl));
 	if (sl == NULL)
@@ -246,7 +245,7 @@ rehash(struct nc_api_coords *c, size_t n_slots)
 
 /** Find or create the entry of @a name; NULL if full / OOM / bad name. */
 static struct entry *
-get_entry(struct nc_api_coords *c, const char *name, bool create)
+get_entry(struct nc_agent_coords *c, const char *name, bool create)
 {
 	long i = find_idx(c, name);
 	if (i >= 0)
@@ -304,7 +303,7 @@ get_entry(struct nc_api_coords *c, const char *name, bool create)
 	return e;
 }
 
-static size_t build_msg(struct nc_api_coords *c, double now,
+static size_t build_msg(struct nc_agent_coords *c, double now,
 			const struct entry *te, char *buf, size_t room,
 			bool own_only, size_t *n_out);
 
@@ -333,9 +332,9 @@ entry_get_coord(const struct entry *e, unsigned dims, struct nc_coord *x)
 /* Life cycle                                                         */
 /* ------------------------------------------------------------------ */
 
-struct nc_api_coords *
-nc_api_coords_new(const char *self, const struct nc_coord_config *ccfg,
-		  const struct nc_api_coords_config *cfg, double now, char *err,
+struct nc_agent_coords *
+nc_agent_coords_new(const char *self, const struct nc_coord_config *ccfg,
+		  const struct nc_agent_coords_config *cfg, double now, char *err,
 		  size_t err_cap)
 {
 	struct nc_coord_config cc;
@@ -361,7 +360,7 @@ nc_api_coords_new(const char *self, const struct nc_coord_config *ccfg,
 		snprintf(err, err_cap, "bad node name");
 		return NULL;
 	}
-	struct nc_api_coords *c = calloc(1, sizeof(*c));
+	struct nc_agent_coords *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		snprintf(err, err_cap, "out of memory");
 		return NULL;
@@ -370,7 +369,7 @@ nc_api_coords_new(const char *self, const struct nc_coord_config *ccfg,
 	if (cfg != NULL)
 		c->cfg = *cfg;
 	else
-		nc_api_coords_config_default(&c->cfg);
+		nc_agent_coords_config_default(&c->cfg);
 	if (c->cfg.max_entries == 0)
 		c->cfg.max_entries = 65536;
 	c->client = nc_coord_client_new(&cc, err, err_cap);
@@ -385,7 +384,7 @@ nc_api_coords_new(const char *self, const struct nc_coord_config *ccfg,
 }
 
 void
-nc_api_coords_delete(struct nc_api_coords *c)
+nc_agent_coords_delete(struct nc_agent_coords *c)
 {
 	if (c == NULL)
 		return;
@@ -396,26 +395,26 @@ nc_api_coords_delete(struct nc_api_coords *c)
 }
 
 uint64_t
-nc__api_coords_members_epoch(const struct nc_api_coords *c)
+nc_agent_coords_members_epoch(const struct nc_agent_coords *c)
 {
 	return c->members_epoch;
 }
 
 void
-nc_api_coords_set_gossip(struct nc_api_coords *c, struct nc_gossip *g)
+nc_agent_coords_set_gossip(struct nc_agent_coords *c, struct nc_gossip *g)
 {
 	c->g = g;
 }
 
 struct nc_coord_client *
-nc_api_coords_client(struct nc_api_coords *c)
+nc_agent_coords_client(struct nc_agent_coords *c)
 {
 	return c->client;
 }
 
 void
-nc_api_coords_stats(const struct nc_api_coords *c,
-		    struct nc_api_coords_stats *out)
+nc_agent_coords_stats(const struct nc_agent_coords *c,
+		    struct nc_agent_coords_stats *out)
 {
 	*out = c->st;
 	out->cached = 0;
@@ -429,7 +428,7 @@ nc_api_coords_stats(const struct nc_api_coords *c,
 
 /** Coordinate values we accept from the network. */
 static bool
-coord_sane(const struct nc_api_coords *c, const struct nc_coord *x)
+coord_sane(const struct nc_agent_coords *c, const struct nc_coord *x)
 {
 	if (x->dims != c->dims || nc_coord_check(x) != 0)
 		return false;
@@ -442,7 +441,7 @@ coord_sane(const struct nc_api_coords *c, const struct nc_coord *x)
 }
 
 size_t
-nc_api_coords_ack_payload(struct nc_api_coords *c, char *buf, size_t cap)
+nc_agent_coords_ack_payload(struct nc_agent_coords *c, char *buf, size_t cap)
 {
 	struct nc_coord me;
 	struct nc_proto_coord pc;
@@ -458,7 +457,7 @@ nc_api_coords_ack_payload(struct nc_api_coords *c, char *buf, size_t cap)
 }
 
 int
-nc_api_coords_probe_done(struct nc_api_coords *c, double now, const char *peer,
+nc_agent_coords_probe_done(struct nc_agent_coords *c, double now, const char *peer,
 			 double rtt_s, const char *payload, size_t len)
 {
 	struct nc_proto_coord pc;
@@ -488,7 +487,7 @@ nc_api_coords_probe_done(struct nc_api_coords *c, double now, const char *peer,
 	if (e != NULL) {
 		entry_set_coord(e, &x);
 		e->produced = now;
-		e->source = NC_API_SRC_PROBE;
+		e->source = NC_AGENT_SRC_PROBE;
 		e->measured_rtt = rtt_s;
 		e->measured_at = now;
 	}
@@ -501,7 +500,7 @@ nc_api_coords_probe_done(struct nc_api_coords *c, double now, const char *peer,
 }
 
 void
-nc_api_coords_member_joined(struct nc_api_coords *c, double now,
+nc_agent_coords_member_joined(struct nc_agent_coords *c, double now,
 			    const char *name)
 {
 	if (strcmp(name, c->self) == 0)
@@ -528,7 +527,7 @@ nc_api_coords_member_joined(struct nc_api_coords *c, double now,
 }
 
 size_t
-nc_api_coords_greet_take(struct nc_api_coords *c, double now,
+nc_agent_coords_greet_take(struct nc_agent_coords *c, double now,
 			 const struct nc_gossip_member **to, char *buf,
 			 size_t cap)
 {
@@ -542,7 +541,7 @@ nc_api_coords_greet_take(struct nc_api_coords *c, double now,
 		const struct nc_gossip_member *m =
 		    c->g != NULL ? nc_gossip_member_find(c->g, e->name) : NULL;
 		if (m == NULL || m->state != NC_MEMBER_ALIVE ||
-		    !nc_api_member_is_nc(m))
+		    !nc_agent_member_is_nc(m))
 			continue;
 		size_t n = 0;
 		size_t len = build_msg(c, now, e, buf, cap, true, &n);
@@ -559,13 +558,13 @@ nc_api_coords_greet_take(struct nc_api_coords *c, double now,
 }
 
 void
-nc_api_coords_member_changed(struct nc_api_coords *c)
+nc_agent_coords_member_changed(struct nc_agent_coords *c)
 {
 	c->members_epoch++;
 }
 
 void
-nc_api_coords_member_reaped(struct nc_api_coords *c, const char *name)
+nc_agent_coords_member_reaped(struct nc_agent_coords *c, const char *name)
 {
 	long i = find_idx(c, name);
 	nc_coord_client_forget(c->client, name);
@@ -586,8 +585,8 @@ nc_api_coords_member_reaped(struct nc_api_coords *c, const char *name)
 /* ------------------------------------------------------------------ */
 
 int
-nc_api_coords_get(struct nc_api_coords *c, double now, const char *name,
-		  struct nc_api_coord_info *out)
+nc_agent_coords_get(struct nc_agent_coords *c, double now, const char *name,
+		  struct nc_agent_coord_info *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->measured_rtt_s = NAN;
@@ -598,7 +597,7 @@ nc_api_coords_get(struct nc_api_coords *c, double now, const char *name,
 		out->has_coord = true;
 		out->coord = &c->out_coord;
 		out->age_s = 0;
-		out->source = NC_API_SRC_SELF;
+		out->source = NC_AGENT_SRC_SELF;
 		return 0;
 	}
 	long i = find_idx(c, name);
@@ -612,9 +611,9 @@ nc_api_coords_get(struct nc_api_coords *c, double now, const char *name,
 		out->coord = &c->out_coord;
 	}
 	out->age_s = e->has_coord ? now - e->produced : NAN;
-	out->source = e->has_coord ? (enum nc_api_coord_source)e->source
-				   : NC_API_SRC_NONE;
-	if (e->has_coord && e->source == NC_API_SRC_GOSSIP &&
+	out->source = e->has_coord ? (enum nc_agent_coord_source)e->source
+				   : NC_AGENT_SRC_NONE;
+	if (e->has_coord && e->source == NC_AGENT_SRC_GOSSIP &&
 	    e->via < c->n_ent && c->ent[e->via].used &&
 	    c->ent[e->via].gen == e->via_gen)
 		out->via = c->ent[e->via].name;
@@ -630,7 +629,7 @@ nc_api_coords_get(struct nc_api_coords *c, double now, const char *name,
 /* ------------------------------------------------------------------ */
 
 bool
-nc_api_member_is_nc(const struct nc_gossip_member *m)
+nc_agent_member_is_nc(const struct nc_gossip_member *m)
 {
 	struct nc_proto_tag tags[NC_PROTO_MAX_TAGS];
 	unsigned n = 0;
@@ -640,8 +639,8 @@ nc_api_member_is_nc(const struct nc_gossip_member *m)
 				 NC_PROTO_MAX_TAGS, &n) != 0)
 		return false;
 	for (unsigned i = 0; i < n; i++)
-		if (tags[i].key.len == strlen(NC_API_COORDS_TAG) &&
-		    memcmp(tags[i].key.data, NC_API_COORDS_TAG,
+		if (tags[i].key.len == strlen(NC_AGENT_COORDS_TAG) &&
+		    memcmp(tags[i].key.data, NC_AGENT_COORDS_TAG,
 			   tags[i].key.len) == 0)
 			return true;
 	return false;
@@ -684,7 +683,7 @@ get_f32(const char *p)
 }
 
 static size_t
-entry_size(const struct nc_api_coords *c, const char *name)
+entry_size(const struct nc_agent_coords *c, const char *name)
 {
 	return NC_COORDS_ENTRY_FIXED + strlen(name) + 4u * c->dims;
 }
@@ -718,7 +717,7 @@ header_size(const char *self)
 }
 
 static bool
-member_usable(const struct nc_api_coords *c, const char *name)
+member_usable(const struct nc_agent_coords *c, const char *name)
 {
 	if (c->g == NULL)
 		return true;
@@ -733,7 +732,7 @@ member_usable(const struct nc_api_coords *c, const char *name)
  * Returns its length, 0 if it does not fit.
  */
 static size_t
-build_msg(struct nc_api_coords *c, double now, const struct entry *te,
+build_msg(struct nc_agent_coords *c, double now, const struct entry *te,
 	  char *buf, size_t room, bool own_only, size_t *n_out)
 {
 	size_t hdr = header_size(c->self);
@@ -801,7 +800,7 @@ build_msg(struct nc_api_coords *c, double now, const struct entry *te,
 }
 
 size_t
-nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
+nc_agent_coords_user_broadcast(struct nc_agent_coords *c, double now,
 			     const struct nc_gossip_member *to, char *buf,
 			     size_t cap)
 {
@@ -811,7 +810,7 @@ nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
 		c->st.skip_no_target++;
 		return 0;
 	}
-	if (!nc_api_member_is_nc(to) || to->is_self) {
+	if (!nc_agent_member_is_nc(to) || to->is_self) {
 		c->st.skip_not_nc++;
 		return 0;
 	}
@@ -898,7 +897,7 @@ read_str(const char **p, const char *end, const char **s, size_t *len)
 
 /** Apply the payload of one message from @a sender. */
 static int
-apply_payload(struct nc_api_coords *c, double now, const char *sender,
+apply_payload(struct nc_agent_coords *c, double now, const char *sender,
 	      const char *p, const char *end)
 {
 	if (end - p < 2 || (uint8_t)p[0] != NC_COORDS_MSG_VERSION)
@@ -950,7 +949,7 @@ apply_payload(struct nc_api_coords *c, double now, const char *sender,
 		}
 		entry_set_coord(e, &x);
 		e->produced = produced;
-		e->source = NC_API_SRC_GOSSIP;
+		e->source = NC_AGENT_SRC_GOSSIP;
 		/* The sender's own entry came first in the message, so it
 		 * is normally in the table already. */
 		long vi = sender[0] != '\0' ? find_idx(c, sender) : -1;
@@ -962,7 +961,7 @@ apply_payload(struct nc_api_coords *c, double now, const char *sender,
 }
 
 int
-nc_api_coords_user_msg(struct nc_api_coords *c, double now, const char *buf,
+nc_agent_coords_user_msg(struct nc_agent_coords *c, double now, const char *buf,
 		       size_t len)
 {
 	const char *p = buf, *end = buf + len;

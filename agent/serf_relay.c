@@ -19,18 +19,18 @@
  * Memory: a fixed queue of 32 messages and a ring of 256 (node, LTime)
  * pairs, ~45 KiB with the agent; nothing is allocated.
  */
-#include "cmd/serf_relay.h"
+#include "agent/serf_relay.h"
 
 #include <string.h>
 
 #include "gossip/proto.h"
 
 /** The last intent remembered for @a name (NULL if none). */
-static struct nc_serf_relay_seen *
-seen_find(struct nc_serf_relay *r, const char *name, size_t nlen)
+static struct nc_agent_serf_relay_seen *
+seen_find(struct nc_agent_serf_relay *r, const char *name, size_t nlen)
 {
-	for (size_t i = 0; i < NC_SERF_RELAY_SEEN; i++) {
-		struct nc_serf_relay_seen *s = &r->seen[i];
+	for (size_t i = 0; i < NC_AGENT_SERF_RELAY_SEEN; i++) {
+		struct nc_agent_serf_relay_seen *s = &r->seen[i];
 		if (s->name[0] != '\0' && strlen(s->name) == nlen &&
 		    memcmp(s->name, name, nlen) == 0)
 			return s;
@@ -39,10 +39,10 @@ seen_find(struct nc_serf_relay *r, const char *name, size_t nlen)
 }
 
 int
-nc_serf_relay_on_msg(struct nc_serf_relay *r, const char *buf, size_t len,
+nc_agent_serf_relay_on_msg(struct nc_agent_serf_relay *r, const char *buf, size_t len,
 		     unsigned transmits)
 {
-	if (len < 2 || len > NC_SERF_RELAY_MSG_MAX || transmits == 0)
+	if (len < 2 || len > NC_AGENT_SERF_RELAY_MSG_MAX || transmits == 0)
 		return 0;
 	uint8_t type = (uint8_t)buf[0];
 	const char *pos = buf + 1, *end = buf + len;
@@ -71,25 +71,25 @@ nc_serf_relay_on_msg(struct nc_serf_relay *r, const char *buf, size_t len,
 		return 0;
 	}
 	/* Serf: an intent not newer than what we know is old news. */
-	struct nc_serf_relay_seen *s = seen_find(r, node.data, node.len);
+	struct nc_agent_serf_relay_seen *s = seen_find(r, node.data, node.len);
 	if (s != NULL && ltime <= s->ltime) {
 		r->ignored++;
 		return 0;
 	}
 	if (s == NULL) {
 		s = &r->seen[r->seen_next];
-		r->seen_next = (r->seen_next + 1) % NC_SERF_RELAY_SEEN;
+		r->seen_next = (r->seen_next + 1) % NC_AGENT_SERF_RELAY_SEEN;
 		memcpy(s->name, node.data, node.len);
 		s->name[node.len] = '\0';
 	}
 	s->type = type;
 	s->ltime = ltime;
 	/* Queue; when full, the oldest entry gives way. */
-	if (r->q_len == NC_SERF_RELAY_QUEUE) {
+	if (r->q_len == NC_AGENT_SERF_RELAY_QUEUE) {
 		memmove(&r->q[0], &r->q[1], sizeof(r->q[0]) * (r->q_len - 1));
 		r->q_len--;
 	}
-	struct nc_serf_relay_item *it = &r->q[r->q_len++];
+	struct nc_agent_serf_relay_item *it = &r->q[r->q_len++];
 	memcpy(it->msg, buf, len);
 	it->len = len;
 	it->left = transmits;
@@ -98,11 +98,11 @@ nc_serf_relay_on_msg(struct nc_serf_relay *r, const char *buf, size_t len,
 }
 
 size_t
-nc_serf_relay_take(struct nc_serf_relay *r, char *buf, size_t cap)
+nc_agent_serf_relay_take(struct nc_agent_serf_relay *r, char *buf, size_t cap)
 {
 	for (size_t k = 0; k < r->q_len; k++) {
 		size_t i = (r->q_next + k) % r->q_len;
-		struct nc_serf_relay_item *it = &r->q[i];
+		struct nc_agent_serf_relay_item *it = &r->q[i];
 		if (it->len > cap)
 			continue;
 		memcpy(buf, it->msg, it->len);

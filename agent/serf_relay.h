@@ -9,37 +9,37 @@
 #include <stdint.h>
 
 /** Pending rebroadcasts held at once; older ones are dropped first. */
-#define NC_SERF_RELAY_QUEUE 32
+#define NC_AGENT_SERF_RELAY_QUEUE 32
 /** Nodes whose last intent time we remember (ring). */
-#define NC_SERF_RELAY_SEEN 256
+#define NC_AGENT_SERF_RELAY_SEEN 256
 /** Largest serf intent we relay: type + map + LTime + name (<=128). */
-#define NC_SERF_RELAY_MSG_MAX 192
+#define NC_AGENT_SERF_RELAY_MSG_MAX 192
 
 /** One intent waiting to be rebroadcast. */
-struct nc_serf_relay_item {
+struct nc_agent_serf_relay_item {
 	/** Serf message: type byte (0 leave, 1 join) + msgpack body. */
-	char msg[NC_SERF_RELAY_MSG_MAX];
+	char msg[NC_AGENT_SERF_RELAY_MSG_MAX];
 	size_t len;
 	/** Transmissions left. */
 	unsigned left;
 };
 
 /** Last intent seen for one node. */
-struct nc_serf_relay_seen {
+struct nc_agent_serf_relay_seen {
 	char name[129];
 	uint8_t type;
 	uint64_t ltime;
 };
 
 /** Relay state (embedded in the agent; zero it, then set self). */
-struct nc_serf_relay {
+struct nc_agent_serf_relay {
 	/** This node's name: intents about it are not relayed. */
 	const char *self;
-	struct nc_serf_relay_item q[NC_SERF_RELAY_QUEUE];
+	struct nc_agent_serf_relay_item q[NC_AGENT_SERF_RELAY_QUEUE];
 	size_t q_len;
 	/** Round-robin position in q. */
 	size_t q_next;
-	struct nc_serf_relay_seen seen[NC_SERF_RELAY_SEEN];
+	struct nc_agent_serf_relay_seen seen[NC_AGENT_SERF_RELAY_SEEN];
 	size_t seen_next;
 	/** Counters. */
 	uint64_t relayed_in, relayed_out, ignored;
@@ -50,13 +50,13 @@ struct nc_serf_relay {
  * join or leave intent newer than the last one seen for that node, queue
  * it for @a transmits rebroadcasts. Returns 1 if queued, 0 otherwise.
  */
-int nc_serf_relay_on_msg(struct nc_serf_relay *r, const char *buf,
+int nc_agent_serf_relay_on_msg(struct nc_agent_serf_relay *r, const char *buf,
 			 size_t len, unsigned transmits);
 
 /**
  * Fill @a buf (room @a cap) with the next intent to rebroadcast; returns
  * its length or 0 if nothing fits / nothing is pending.
  */
-size_t nc_serf_relay_take(struct nc_serf_relay *r, char *buf, size_t cap);
+size_t nc_agent_serf_relay_take(struct nc_agent_serf_relay *r, char *buf, size_t cap);
 
 #endif /* NC_CMD_SERF_RELAY_H */

@@ -50,6 +50,8 @@
  *       without one last; in a group alive members by RTT, then the
  *       others; skip-local drops the group of `from`
  *   GET /metrics    Prometheus text format 0.0.4 (text/plain)
+ *   GET /v1/stats   raw counters of gossip, the loop, the serf relay (and
+ *       the latency emulation when on), for benchmarks and operators
  *   PUT /v1/agent/join?address=IP[:PORT]   {"Joined":n} (waits), 502
  *   PUT /v1/agent/leave                    {} then graceful leave
  *   GET /v1/agent/keyring                  {"Keys":[...],"Primary":"..."}
@@ -64,7 +66,7 @@
  * join, leave and keyring/{install,use,remove} are NC_API_WRITE: with no token
  * configured they answer 403 unless allow_unauthenticated_writes. Keyring
  * operations act on this agent only (unlike `serf keys`, which fans out a
- * query). The agent may add more with nc_api_route_add().
+ * query). More routes can be added with nc_api_route_add().
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -73,6 +75,7 @@
 #include "gossip/env.h"
 
 struct nc_api;
+struct nc_agent;
 struct nc_gossip;
 struct cJSON;
 
@@ -180,16 +183,11 @@ struct nc_api_config {
 	 * token configured they answer 403.
 	 */
 	bool allow_unauthenticated_writes;
-	/** Keyring served by /v1/agent/keyring (borrowed; NULL = none). */
-	struct nc_crypto_keyring *keyring;
-	/** Coordinates served (borrowed; NULL = none: no Coord fields). */
-	struct nc_api_coords *coords;
 	/**
-	 * Graceful leave (PUT /v1/agent/leave), called after the response
-	 * is queued; NULL = endpoint answers 501.
+	 * TEST FACILITY: the latency decorator (loop/latency.h) whose
+	 * counters GET /v1/stats reports; NULL = none.
 	 */
-	int (*leave)(void *leave_ctx);
-	void *leave_ctx;
+	struct nc_env *latency_env;
 	/** Version string for /v1/agent/self. */
 	const char *version;
 	/**
@@ -206,8 +204,6 @@ struct nc_api_config {
 	double max_stale_s;
 };
 
-struct nc_crypto_keyring;
-struct nc_api_coords;
 
 /** Defaults: 127.0.0.1:8555, 64 connections, 10 s, no token, answers
  * at most 0.25 s stale. */
@@ -215,11 +211,12 @@ void nc_api_config_default(struct nc_api_config *cfg);
 
 /**
  * Start the HTTP endpoint on the loop of @a env (an env made by
- * nc_env_real_new) serving @a g (borrowed; may be NULL: no members).
+ * nc_env_real_new) serving @a agent (borrowed, must outlive the API; NULL:
+ * no members, no coordinates, no keyring).
  * Pass env == NULL to get a router without a socket (tests: use
  * nc_api_dispatch). Returns NULL on failure with a message in @a err.
  */
-struct nc_api *nc_api_new(struct nc_env *env, struct nc_gossip *g,
+struct nc_api *nc_api_new(struct nc_env *env, struct nc_agent *agent,
 			  const struct nc_api_config *cfg, char *err,
 			  size_t err_cap);
 
@@ -320,211 +317,8 @@ const char *nc_api_query(const struct nc_api_request *req, const char *key);
 const char *nc_api_query_nth(const struct nc_api_request *req, const char *key,
 			     size_t i);
 
-/** The gossip instance served (for handlers added by the agent). */
-struct nc_gossip *nc_api_gossip(const struct nc_api *api);
-
 /** "alive", "suspect", "failed" or "left" (serf's words). */
 const char *nc_api_status_str(int member_state);
-
-/* ------------------------------------------------------------------ */
-/* Live coordinates (api/coords.c): the translation layer between     */
-/* gossip/ and coord/                                                 */
-/* ------------------------------------------------------------------ */
-
-struct nc_coord;
-struct nc_coord_config;
-struct nc_coord_client;
-struct nc_gossip_member;
-
-/**
- * Tag key marking a netcoord agent in its serf tags (Meta); the value is
- * the coordinate gossip protocol version (NC_API_COORDS_PROTO). Only
- * members carrying it are sent coordinate messages: serf logs every user
- * message it cannot decode.
- */
-#define NC_API_COORDS_TAG "nc"
-/** Coordinate gossip protocol version (the tag's value). */
-#define NC_API_COORDS_PROTO 1
-
-/** Where a cached coordinate came from. */
-enum nc_api_coord_source {
-	NC_API_SRC_NONE = 0,
-	/** This node's own coordinate. */
-	NC_API_SRC_SELF,
-	/** Carried in the ack of a direct probe by us. */
-	NC_API_SRC_PROBE,
-	/** Received in a coordinate gossip message (from `via`). */
-	NC_API_SRC_GOSSIP,
-};
-
-/** "self", "probe", "gossip" or "none". */
-const char *nc_api_coord_source_str(enum nc_api_coord_source s);
-
-/** Parameters of the coordinate cache; fill with _default(). */
-struct nc_api_coords_config {
-	/**
-	 * Coordinate gossip budget per agent, bytes/s of user-message
-	 * payload (token bucket refilled at this rate, holding at most two
-	 * packets' worth). 0 turns coordinate gossip off. Default 1024.
-	 */
-	double gossip_bytes_per_s;
-	/**
-	 * Coordinates older than this are not relayed (still served, with
-	 * their age). Default 600 s.
-	 */
-	double relay_max_age_s;
-	/**
-	 * A member that joined less than this ago (while we were already
-	 * running for as long) gets full messages from us, at most one per
-	 * second, outside the budget: a new agent learns the fleet within
-	 * seconds. Default 30 s; 0 disables.
-	 */
-	double new_member_window_s;
-	/** Most cached coordinates (beyond: new names dropped). Default
-	 * 65536. */
-	unsigned max_entries;
-};
-
-/** Fill the defaults. */
-void nc_api_coords_config_default(struct nc_api_coords_config *cfg);
-
-/** One cached coordinate as the API reports it (copied out). */
-struct nc_api_coord_info {
-	/** A coordinate is known (coord valid). */
-	bool has_coord;
-	/** The coordinate (self: the client's current one); see get(). */
-	const struct nc_coord *coord;
-	/** Age of the coordinate, s (how long ago it was current). */
-	double age_s;
-	enum nc_api_coord_source source;
-	/** For NC_API_SRC_GOSSIP: the member that sent it ("" otherwise). */
-	const char *via;
-	/** Last RTT we measured to this member, s (NAN if none). */
-	double measured_rtt_s;
-	/** Age of that measurement, s (NAN if none). */
-	double measured_age_s;
-};
-
-/** Counters of the coordinate cache. */
-struct nc_api_coords_stats {
-	/** Probe acks whose payload was decoded and fed to the client. */
-	uint64_t probe_updates;
-	/** Ack payloads rejected: undecodable / bad version. */
-	uint64_t payload_bad_decode;
-	/** Ack payloads rejected: NaN/Inf, wrong dims, out of range. */
-	uint64_t payload_bad_value;
-	/** Acks without a payload (peer not speaking serf). */
-	uint64_t payload_missing;
-	/** Samples the coordinate client refused (bad RTT, ...). */
-	uint64_t client_rejected;
-	/** Coordinate gossip messages sent / received / malformed. */
-	uint64_t gossip_msgs_out, gossip_msgs_in, gossip_msgs_bad;
-	/** Bytes of coordinate gossip sent / received. */
-	uint64_t gossip_bytes_out, gossip_bytes_in;
-	/** Entries sent / accepted (newer) / ignored (not newer, unknown
-	 * node, self) / rejected (bad values). */
-	uint64_t gossip_entries_out, gossip_entries_new, gossip_entries_old,
-	    gossip_entries_bad;
-	/** Full messages sent to recently joined members. */
-	uint64_t gossip_boosts;
-	/** Greetings (own coordinate, own datagram) sent to new members. */
-	uint64_t gossip_greets;
-	/** Broadcast offers skipped: target not a netcoord agent / reply
-	 * piggy-back with unknown target / budget exhausted. */
-	uint64_t skip_not_nc, skip_no_target, skip_budget;
-	/** Entries currently cached (with a coordinate). */
-	unsigned cached;
-};
-
-/**
- * Create the cache and the coordinate client (@a ccfg copied; NULL =
- * defaults with peer_cap 1024). @a self is this node's name. @a now is
- * the env clock. Returns NULL (message in err) on bad config / OOM.
- */
-struct nc_api_coords *nc_api_coords_new(const char *self,
-					const struct nc_coord_config *ccfg,
-					const struct nc_api_coords_config *cfg,
-					double now, char *err, size_t err_cap);
-
-/** Free (NULL is fine). */
-void nc_api_coords_delete(struct nc_api_coords *c);
-
-/**
- * Member table used to validate names and member states (borrowed; NULL
- * = accept any name, every member counts as alive).
- */
-void nc_api_coords_set_gossip(struct nc_api_coords *c, struct nc_gossip *g);
-
-/** The coordinate client (borrowed). */
-struct nc_coord_client *nc_api_coords_client(struct nc_api_coords *c);
-
-/** gossip hook ack_payload: our coordinate in serf's format. */
-size_t nc_api_coords_ack_payload(struct nc_api_coords *c, char *buf,
-				 size_t cap);
-
-/**
- * gossip hook probe_done: decode and validate the peer's ack payload,
- * cache it as the peer's coordinate, update ours with @a rtt_s.
- * @retval 0 used; negative: rejected and counted.
- */
-int nc_api_coords_probe_done(struct nc_api_coords *c, double now,
-			     const char *peer, double rtt_s,
-			     const char *payload, size_t len);
-
-/** A member joined (start of its new-member window) or was reaped. */
-void nc_api_coords_member_joined(struct nc_api_coords *c, double now,
-				 const char *name);
-void nc_api_coords_member_reaped(struct nc_api_coords *c, const char *name);
-/**
- * A member's state or Meta changed (suspect, alive again, failed, left,
- * tags): read endpoints stop answering from the old view at once instead
- * of within the view's staleness bound.
- */
-void nc_api_coords_member_changed(struct nc_api_coords *c);
-
-/**
- * gossip hook user_broadcast: a coordinate message for @a to, or 0.
- * Nothing is sent to @a to == NULL or to members without the
- * NC_API_COORDS_TAG tag.
- */
-size_t nc_api_coords_user_broadcast(struct nc_api_coords *c, double now,
-				    const struct nc_gossip_member *to,
-				    char *buf, size_t cap);
-
-/**
- * The next greeting due: a netcoord member that joined after we had been
- * running for new_member_window_s gets our own coordinate once, in a
- * datagram of its own, at a per-pair delay spread over 5 s. Call it
- * (e.g. every 0.25 s) until it returns 0; send each message with
- * nc_gossip_send_user(g, *to, buf, len).
- * @return message length with *to set, or 0 (nothing due; *to NULL).
- */
-size_t nc_api_coords_greet_take(struct nc_api_coords *c, double now,
-				const struct nc_gossip_member **to, char *buf,
-				size_t cap);
-
-/**
- * gossip hook user_msg: if @a buf is a coordinate message, apply it and
- * return 1 (consumed; do not pass it on); 0 if it is not ours.
- */
-int nc_api_coords_user_msg(struct nc_api_coords *c, double now, const char *buf,
-			   size_t len);
-
-/**
- * Look up @a name (self included). @a out->coord and out->via point into
- * the cache: valid until the next call on @a c (copy the coordinate
- * before looking up another node).
- * @retval 0 found (out filled; has_coord may be false), -1 not cached.
- */
-int nc_api_coords_get(struct nc_api_coords *c, double now, const char *name,
-		      struct nc_api_coord_info *out);
-
-/** Counters. */
-void nc_api_coords_stats(const struct nc_api_coords *c,
-			 struct nc_api_coords_stats *out);
-
-/** Is @a m tagged as a netcoord agent (NC_API_COORDS_TAG present)? */
-bool nc_api_member_is_nc(const struct nc_gossip_member *m);
 
 /** Set the clock used by handlers (the env's; NULL = 0). */
 void nc_api_set_clock(struct nc_api *api, double (*now)(void *arg), void *arg);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "agent/agent.h"
 #include "api/api.h"
 #include "gossip/env_real.h"
 
@@ -71,7 +72,7 @@ struct nc__api_vent {
 	uint8_t state;
 	/** A coordinate is known (view->co[i] valid). */
 	bool has_coord;
-	/** enum nc_api_coord_source of the coordinate. */
+	/** enum nc_agent_coord_source of the coordinate. */
 	uint8_t source;
 	/** Env time the coordinate was current (age = now - produced). */
 	double produced;
@@ -134,9 +135,11 @@ struct nc__api_rcache {
 struct nc_api {
 	/** Loop (NULL for a socket-less router). */
 	struct nc_env *env;
-	/** Served gossip instance (borrowed, may be NULL). */
+	/** Served agent (borrowed, may be NULL) and two of its parts. */
+	struct nc_agent *agent;
 	struct nc_gossip *gossip;
-	/** Configuration (token, keyring, coords, leave hook). */
+	struct nc_agent_coords *coords;
+	/** Configuration (address, token, limits). */
 	struct nc_api_config cfg;
 	/** MHD daemon (NULL without a socket). */
 	struct MHD_Daemon *daemon;
@@ -158,7 +161,7 @@ struct nc_api {
 	void *now_arg;
 	/** Suspended requests (list, for nc_api_delete). */
 	struct nc_api_pending *pending;
-	/** A leave was asked: call cfg.leave once the response is out. */
+	/** A leave was asked: start it once the response is out. */
 	bool leave_asked;
 	/** Served state and cached answers (api/view.c). */
 	struct nc__api_view view;
@@ -252,9 +255,6 @@ int nc__api_rcache_store(struct nc_api *api, const struct nc_api_request *req,
 /** Free every cached answer. */
 void nc__api_rcache_destroy(struct nc__api_rcache *rc);
 
-/** Membership epoch of the coordinate cache (coords.c): bumped when an
- * entry is created or removed, or a member (re)joins. */
-uint64_t nc__api_coords_members_epoch(const struct nc_api_coords *c);
 
 /** Member JSON from copied fields (members.c). */
 struct cJSON *nc__api_member_json_fields(const char *name,

@@ -23,9 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/api_int.h"
-#include "gossip/crypto.h"
 #include "gossip/gossip.h"
-#include "gossip/proto.h"
 
 /* ------------------------------------------------------------------ */
 /* join / leave                                                       */
@@ -96,7 +94,7 @@ leave(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	struct nc_api *api = ctx;
 	(void)req;
 	(void)out;
-	if (api->cfg.leave == NULL) {
+	if (api->agent == NULL) {
 		snprintf(err, err_cap, "leave is not available here");
 		return 501;
 	}
@@ -122,34 +120,66 @@ keyring_list(void *ctx, const struct nc_api_request *req, cJSON **out,
 	     char *err, size_t err_cap)
 {
 	struct nc_api *api = ctx;
-	struct nc_crypto_keyring *kr = api->cfg.keyring;
+	char keys[NC_AGENT_KEYS_MAX][NC_AGENT_KEY_B64_CAP];
 	(void)req;
-	if (kr == NULL)
+	int n = api->agent != NULL
+			? nc_agent_keyring_list(api->agent, keys, NC_AGENT_KEYS_MAX)
+			: -ENOTSUP;
+	if (n < 0)
 		return no_keyring(err, err_cap);
 	cJSON *o = cJSON_CreateObject();
-	cJSON *keys = cJSON_AddArrayToObject(o, "Keys");
-	if (o == NULL || keys == NULL) {
+	cJSON *arr = cJSON_AddArrayToObject(o, "Keys");
+	for (int i = 0; arr != NULL && i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(keys[i]));
+	if (arr != NULL)
+		cJSON_AddStringToObject(o, "Primary", n > 0 ? keys[0] : "");
+	memset(keys, 0, sizeof(keys));
+	if (o == NULL || arr == NULL) {
 		cJSON_Delete(o);
 		return nc__api_oom(err, err_cap);
 	}
-	unsigned n = nc_crypto_keyring_count(kr);
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t key[NC_CRYPTO_KEY_MAX];
-		char b64[NC_CRYPTO_KEY_B64_LEN + 1];
-		int len = nc_crypto_keyring_get(kr, i, key, sizeof(key));
-		if (len < 0 || nc_crypto_key_to_base64(key, (size_t)len, b64,
-						       sizeof(b64)) < 0)
-			continue;
-		memset(key, 0, sizeof(key));
-		cJSON_AddItemToArray(keys, cJSON_CreateString(b64));
-		if (i == 0)
-			cJSON_AddStringToObject(o, "Primary", b64);
-		memset(b64, 0, sizeof(b64));
-	}
-	if (n == 0)
-		cJSON_AddStringToObject(o, "Primary", "");
 	*out = o;
 	return 200;
+}
+
+/** The key operation named by the path suffix; false if none. */
+static bool
+key_op_parse(const char *s, enum nc_agent_key_op *op)
+{
+	if (strcmp(s, "install") == 0)
+		*op = NC_AGENT_KEY_INSTALL;
+	else if (strcmp(s, "use") == 0)
+		*op = NC_AGENT_KEY_USE;
+	else if (strcmp(s, "remove") == 0)
+		*op = NC_AGENT_KEY_REMOVE;
+	else
+		return false;
+	return true;
+}
+
+/** HTTP status of nc_agent_keyring_change()'s result. */
+static int
+key_op_status(int rc, const char *why, char *err, size_t err_cap)
+{
+	switch (rc) {
+	case 0:
+		return 200;
+	case -ENOTSUP:
+		return no_keyring(err, err_cap);
+	case -ENOENT:
+		snprintf(err, err_cap, "key is not installed");
+		return 404;
+	case -EBUSY:
+		snprintf(err, err_cap,
+			 "cannot remove the primary key (use another first)");
+		return 409;
+	case -ENOSPC:
+		snprintf(err, err_cap, "keyring is full");
+		return 409;
+	default:
+		snprintf(err, err_cap, "bad parameter \"Key\": %s", why);
+		return 400;
+	}
 }
 
 static int
@@ -157,18 +187,16 @@ keyring_op(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	   size_t err_cap)
 {
 	struct nc_api *api = ctx;
-	struct nc_crypto_keyring *kr = api->cfg.keyring;
-	const char *op = req->suffix;
+	enum nc_agent_key_op op;
 	(void)out;
-	if (strcmp(op, "install") != 0 && strcmp(op, "use") != 0 &&
-	    strcmp(op, "remove") != 0) {
+	if (!key_op_parse(req->suffix, &op)) {
 		snprintf(err, err_cap,
 			 "no such endpoint: /v1/agent/keyring/%.64s (want "
 			 "install, use or remove)",
-			 op);
+			 req->suffix);
 		return 404;
 	}
-	if (kr == NULL)
+	if (api->agent == NULL || nc_agent_keyring_list(api->agent, NULL, 0) < 0)
 		return no_keyring(err, err_cap);
 	if (req->body == NULL || req->body_len == 0) {
 		snprintf(err, err_cap, "missing body {\"Key\": \"<base64>\"}");
@@ -187,42 +215,11 @@ keyring_op(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 			 "bad parameter \"Key\": want a base64 string");
 		return 400;
 	}
-	uint8_t key[NC_CRYPTO_KEY_MAX];
-	size_t key_len = 0;
 	char why[128] = "";
-	int rc = nc_crypto_key_parse_base64(k->valuestring, key, &key_len, why,
-					    sizeof(why));
+	int rc = nc_agent_keyring_change(api->agent, op, k->valuestring, why,
+					 sizeof(why));
 	cJSON_Delete(j);
-	if (rc != 0) {
-		snprintf(err, err_cap, "bad parameter \"Key\": %s",
-			 why[0] ? why : "want base64 of 16, 24 or 32 bytes");
-		return 400;
-	}
-	if (strcmp(op, "install") == 0)
-		rc = nc_crypto_keyring_install(kr, key, key_len);
-	else if (strcmp(op, "use") == 0)
-		rc = nc_crypto_keyring_use(kr, key, key_len);
-	else
-		rc = nc_crypto_keyring_remove(kr, key, key_len);
-	memset(key, 0, sizeof(key));
-	switch (rc) {
-	case 0:
-		return 200;
-	case NC_CRYPTO_ENOTFOUND:
-		snprintf(err, err_cap, "key is not installed");
-		return 404;
-	case NC_CRYPTO_EPRIMARY:
-		snprintf(err, err_cap,
-			 "cannot remove the primary key (use another first)");
-		return 409;
-	case NC_CRYPTO_EFULL:
-		snprintf(err, err_cap, "keyring is full");
-		return 409;
-	default:
-		snprintf(err, err_cap, "bad parameter \"Key\": %s",
-			 nc_proto_strerror(rc));
-		return 400;
-	}
+	return key_op_status(rc, why, err, err_cap);
 }
 
 int

@@ -67,9 +67,9 @@ nc__api_coord_json(const struct nc_coord *c)
 static enum nc_coord_algo
 api_algo(const struct nc_api *api)
 {
-	if (api->cfg.coords == NULL)
+	if (api->coords == NULL)
 		return NC_COORD_ALGO_NC;
-	return nc_coord_client_config(nc_api_coords_client(api->cfg.coords))
+	return nc_coord_client_config(nc_agent_coords_client(api->coords))
 	    ->algo;
 }
 
@@ -93,9 +93,9 @@ parse_coord_param(const struct nc_api *api, const char *text,
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "Adjustment");
 	const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "Height");
 	unsigned want = 8;
-	if (api->cfg.coords != NULL)
+	if (api->coords != NULL)
 		want = nc_coord_client_config(
-			   nc_api_coords_client(api->cfg.coords))
+			   nc_agent_coords_client(api->coords))
 			   ->dims;
 	memset(out, 0, sizeof(*out));
 	if (!cJSON_IsObject(j) || !cJSON_IsArray(vec) ||
@@ -172,9 +172,9 @@ resolve_source(struct nc_api *api, const struct nc_api_request *req, double now,
 		return 404;
 	}
 	*from = f;
-	struct nc_api_coord_info ci;
-	if (api->cfg.coords != NULL &&
-	    nc_api_coords_get(api->cfg.coords, now, f, &ci) == 0 &&
+	struct nc_agent_coord_info ci;
+	if (api->coords != NULL &&
+	    nc_agent_coords_get(api->coords, now, f, &ci) == 0 &&
 	    ci.has_coord) {
 		*src = *ci.coord;
 		*has = true;
@@ -205,10 +205,10 @@ agent_self(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 				nc_gossip_health_score(api->gossip));
 	cJSON_AddNumberToObject(o, "Members",
 				(double)nc_gossip_member_count(api->gossip));
-	if (api->cfg.coords != NULL) {
-		struct nc_api_coord_info ci;
+	if (api->coords != NULL) {
+		struct nc_agent_coord_info ci;
 		struct nc_coord_stats cs;
-		nc_api_coords_get(api->cfg.coords, nc__api_now(api), me->name,
+		nc_agent_coords_get(api->coords, nc__api_now(api), me->name,
 				  &ci);
 		cJSON *c = nc__api_coord_json(ci.coord);
 		if (c == NULL) {
@@ -216,7 +216,7 @@ agent_self(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 			return nc__api_oom(err, err_cap);
 		}
 		cJSON_AddItemToObject(o, "Coord", c);
-		nc_coord_client_stats(nc_api_coords_client(api->cfg.coords),
+		nc_coord_client_stats(nc_agent_coords_client(api->coords),
 				      &cs);
 		cJSON *s = cJSON_AddObjectToObject(o, "CoordStats");
 		if (s != NULL) {
@@ -240,7 +240,7 @@ agent_self(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 /* ------------------------------------------------------------------ */
 
 static cJSON *
-node_coord_json(const char *name, const struct nc_api_coord_info *ci)
+node_coord_json(const char *name, const struct nc_agent_coord_info *ci)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *c = nc__api_coord_json(ci->coord);
@@ -254,7 +254,7 @@ node_coord_json(const char *name, const struct nc_api_coord_info *ci)
 	cJSON_AddItemToObject(o, "Coord", c);
 	add_num_or_null(o, "AgeS", ci->age_s);
 	cJSON_AddStringToObject(o, "Source",
-				nc_api_coord_source_str(ci->source));
+				nc_agent_coord_source_str(ci->source));
 	if (ci->via != NULL && ci->via[0] != '\0')
 		cJSON_AddStringToObject(o, "Via", ci->via);
 	return o;
@@ -267,7 +267,7 @@ coordinate_list(struct nc_api *api, const struct nc_api_request *req,
 	double now = nc__api_now(api);
 	if (only != NULL) {
 		/* One node: a hash lookup each, live. */
-		struct nc_api_coord_info ci;
+		struct nc_agent_coord_info ci;
 		if (api->gossip == NULL ||
 		    nc_gossip_member_find(api->gossip, only) == NULL) {
 			snprintf(err, err_cap, "unknown node \"%.128s\"", only);
@@ -276,8 +276,8 @@ coordinate_list(struct nc_api *api, const struct nc_api_request *req,
 		cJSON *arr = cJSON_CreateArray();
 		if (arr == NULL)
 			return nc__api_oom(err, err_cap);
-		if (api->cfg.coords != NULL &&
-		    nc_api_coords_get(api->cfg.coords, now, only, &ci) == 0 &&
+		if (api->coords != NULL &&
+		    nc_agent_coords_get(api->coords, now, only, &ci) == 0 &&
 		    ci.has_coord) {
 			cJSON *o = node_coord_json(only, &ci);
 			if (o == NULL) {
@@ -302,11 +302,11 @@ coordinate_list(struct nc_api *api, const struct nc_api_request *req,
 		const struct nc__api_vent *e = &v->ent[i];
 		if (!e->has_coord)
 			continue;
-		struct nc_api_coord_info ci = {
+		struct nc_agent_coord_info ci = {
 		    .has_coord = true,
 		    .coord = &v->co[i],
 		    .age_s = now - e->produced,
-		    .source = (enum nc_api_coord_source)e->source,
+		    .source = (enum nc_agent_coord_source)e->source,
 		    .via = e->via,
 		};
 		cJSON *o = node_coord_json(e->name, &ci);
@@ -369,9 +369,9 @@ rtt(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		snprintf(err, err_cap, "unknown node \"%.128s\"", to);
 		return 404;
 	}
-	struct nc_api_coord_info ci;
-	bool has_to = api->cfg.coords != NULL &&
-		      nc_api_coords_get(api->cfg.coords, now, to, &ci) == 0 &&
+	struct nc_agent_coord_info ci;
+	bool has_to = api->coords != NULL &&
+		      nc_agent_coords_get(api->coords, now, to, &ci) == 0 &&
 		      ci.has_coord;
 	double est = NAN;
 	if (has_src && has_to)
@@ -383,8 +383,8 @@ rtt(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	cJSON_AddStringToObject(o, "To", to);
 	add_num_or_null(o, "EstimatedMs", est * 1000.0);
 	bool self = strcmp(from, nc_gossip_self(api->gossip)->name) == 0;
-	if (self && api->cfg.coords != NULL &&
-	    nc_api_coords_get(api->cfg.coords, now, to, &ci) == 0 &&
+	if (self && api->coords != NULL &&
+	    nc_agent_coords_get(api->coords, now, to, &ci) == 0 &&
 	    !isnan(ci.measured_rtt_s)) {
 		cJSON_AddNumberToObject(o, "MeasuredMs",
 					ci.measured_rtt_s * 1000.0);

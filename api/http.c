@@ -434,16 +434,27 @@ out_nocount:
 	return resp->status;
 }
 
+/** PUT /v1/agent/leave answered: start the agent's graceful leave. */
+static void
+start_leave_if_asked(struct nc_api *api)
+{
+	if (!api->leave_asked || api->agent == NULL)
+		return;
+	api->leave_asked = false;
+	struct nc_env *env = nc_agent_env(api->agent);
+	env->ops->log(env, NC_LOG_INFO, "agent",
+		      "Leave requested over HTTP. Gracefully leaving the "
+		      "cluster");
+	nc_agent_leave(api->agent);
+}
+
 int
 nc_api_dispatch(struct nc_api *api, const struct nc_api_request *req,
 		char **body_out, char *allow, size_t allow_cap)
 {
 	struct nc_api_response resp;
 	int status = nc_api_handle(api, req, &resp);
-	if (api->leave_asked && api->cfg.leave != NULL) {
-		api->leave_asked = false;
-		api->cfg.leave(api->cfg.leave_ctx);
-	}
+	start_leave_if_asked(api);
 	if (allow != NULL && allow_cap > 0)
 		snprintf(allow, allow_cap, "%s", resp.allow);
 	if (resp.body_static || resp.body == NULL) {
@@ -543,11 +554,8 @@ queue_response(struct nc_api *api, struct MHD_Connection *conn,
 	enum MHD_Result r =
 	    MHD_queue_response(conn, (unsigned)resp->status, mr);
 	MHD_destroy_response(mr);
-	if (api->leave_asked && api->cfg.leave != NULL) {
-		/* The 200 is queued: start the leave now. */
-		api->leave_asked = false;
-		api->cfg.leave(api->cfg.leave_ctx);
-	}
+	/* The 200 is queued: start the leave now. */
+	start_leave_if_asked(api);
 	return r;
 }
 
@@ -810,7 +818,7 @@ mhd_timeout(struct nc_timer *t)
 }
 
 struct nc_api *
-nc_api_new(struct nc_env *env, struct nc_gossip *g,
+nc_api_new(struct nc_env *env, struct nc_agent *agent,
 	   const struct nc_api_config *cfg_in, char *err, size_t err_cap)
 {
 	struct nc_api_config cfg;
@@ -829,7 +837,9 @@ nc_api_new(struct nc_env *env, struct nc_gossip *g,
 		return NULL;
 	}
 	api->env = env;
-	api->gossip = g;
+	api->agent = agent;
+	api->gossip = agent != NULL ? nc_agent_gossip(agent) : NULL;
+	api->coords = agent != NULL ? nc_agent_coords(agent) : NULL;
 	api->cfg = cfg;
 	api->cfg.token[sizeof(api->cfg.token) - 1] = '\0';
 	if (api->cfg.version == NULL)
@@ -937,8 +947,3 @@ nc_api_port(const struct nc_api *api)
 	return api->port;
 }
 
-struct nc_gossip *
-nc_api_gossip(const struct nc_api *api)
-{
-	return api->gossip;
-}

@@ -28,7 +28,6 @@
 #include "api/api_int.h"
 #include "coord/coord.h"
 #include "gossip/gossip.h"
-#include "gossip/proto.h"
 
 const char *
 nc_api_status_str(int member_state)
@@ -70,26 +69,24 @@ health(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 bool
 nc__api_add_tags(cJSON *obj, const uint8_t *meta, size_t len)
 {
-	struct nc_proto_tag tags[NC_PROTO_MAX_TAGS];
-	unsigned n = 0;
+	struct nc_agent_tag tags[NC_AGENT_MAX_TAGS];
 	cJSON *t = cJSON_AddObjectToObject(obj, "Tags");
 	if (t == NULL)
 		return false;
-	if (nc_proto_decode_tags((const char *)meta, len, tags,
-				 NC_PROTO_MAX_TAGS, &n) != 0)
-		return true; /* undecodable Meta: no tags rather than a 500 */
-	for (unsigned i = 0; i < n; i++) {
-		char k[NC_PROTO_META_MAX + 1], v[NC_PROTO_META_MAX + 1];
-		size_t kl = tags[i].key.len < NC_PROTO_META_MAX
-				? tags[i].key.len
-				: NC_PROTO_META_MAX;
-		size_t vl = tags[i].value.len < NC_PROTO_META_MAX
-				? tags[i].value.len
-				: NC_PROTO_META_MAX;
+	int n = nc_agent_tags_decode(meta, len, tags, NC_AGENT_MAX_TAGS);
+	/* An undecodable Meta gives no tags rather than a 500. */
+	for (int i = 0; i < n; i++) {
+		char k[NC_GOSSIP_META_MAX + 1], v[NC_GOSSIP_META_MAX + 1];
+		size_t kl = tags[i].key_len < NC_GOSSIP_META_MAX
+				? tags[i].key_len
+				: NC_GOSSIP_META_MAX;
+		size_t vl = tags[i].value_len < NC_GOSSIP_META_MAX
+				? tags[i].value_len
+				: NC_GOSSIP_META_MAX;
 		if (kl > 0)
-			memcpy(k, tags[i].key.data, kl);
+			memcpy(k, tags[i].key, kl);
 		if (vl > 0)
-			memcpy(v, tags[i].value.data, vl);
+			memcpy(v, tags[i].value, vl);
 		k[kl] = '\0';
 		v[vl] = '\0';
 		if (cJSON_AddStringToObject(t, k, v) == NULL)
@@ -149,19 +146,14 @@ bool
 nc__api_meta_has_tag(const uint8_t *meta, size_t meta_len, const char *key,
 		     size_t key_len, const char *value, size_t value_len)
 {
-	struct nc_proto_tag tags[NC_PROTO_MAX_TAGS];
-	unsigned n = 0;
-	if (nc_proto_decode_tags((const char *)meta, meta_len, tags,
-				 NC_PROTO_MAX_TAGS, &n) != 0)
-		return false;
-	for (unsigned i = 0; i < n; i++)
-		if (tags[i].key.len == key_len &&
-		    (key_len == 0 ||
-		     memcmp(tags[i].key.data, key, key_len) == 0))
-			return tags[i].value.len == value_len &&
+	struct nc_agent_tag tags[NC_AGENT_MAX_TAGS];
+	int n = nc_agent_tags_decode(meta, meta_len, tags, NC_AGENT_MAX_TAGS);
+	for (int i = 0; i < n; i++)
+		if (tags[i].key_len == key_len &&
+		    (key_len == 0 || memcmp(tags[i].key, key, key_len) == 0))
+			return tags[i].value_len == value_len &&
 			       (value_len == 0 ||
-				memcmp(tags[i].value.data, value, value_len) ==
-				    0);
+				memcmp(tags[i].value, value, value_len) == 0);
 	return false;
 }
 
@@ -169,21 +161,17 @@ bool
 nc__api_meta_tag(const uint8_t *meta, size_t meta_len, const char *key,
 		 char *buf, size_t cap)
 {
-	struct nc_proto_tag tags[NC_PROTO_MAX_TAGS];
-	unsigned n = 0;
+	struct nc_agent_tag tags[NC_AGENT_MAX_TAGS];
 	buf[0] = '\0';
-	if (nc_proto_decode_tags((const char *)meta, meta_len, tags,
-				 NC_PROTO_MAX_TAGS, &n) != 0)
-		return false;
+	int n = nc_agent_tags_decode(meta, meta_len, tags, NC_AGENT_MAX_TAGS);
 	size_t kl = strlen(key);
-	for (unsigned i = 0; i < n; i++) {
-		if (tags[i].key.len != kl ||
-		    memcmp(tags[i].key.data, key, kl) != 0)
+	for (int i = 0; i < n; i++) {
+		if (tags[i].key_len != kl || memcmp(tags[i].key, key, kl) != 0)
 			continue;
 		size_t vl =
-		    tags[i].value.len < cap - 1 ? tags[i].value.len : cap - 1;
+		    tags[i].value_len < cap - 1 ? tags[i].value_len : cap - 1;
 		if (vl > 0)
-			memcpy(buf, tags[i].value.data, vl);
+			memcpy(buf, tags[i].value, vl);
 		buf[vl] = '\0';
 		return true;
 	}
@@ -379,9 +367,9 @@ members(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		goto oom;
 	size_t k = 0;
 	enum nc_coord_algo algo = NC_COORD_ALGO_NC;
-	if (api->cfg.coords != NULL)
+	if (api->coords != NULL)
 		algo = nc_coord_client_config(
-			   nc_api_coords_client(api->cfg.coords))
+			   nc_agent_coords_client(api->coords))
 			   ->algo;
 	for (size_t i = 0; i < v->n; i++) {
 		if (!nc__api_filter_match_vent(&f, &v->ent[i]))

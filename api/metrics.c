@@ -2,7 +2,9 @@
  * api/metrics.c - GET /metrics in the Prometheus text exposition format
  * (version 0.0.4): gossip counters (nc_gossip_stats), members by state,
  * the coordinate client's counters and error estimates, the coordinate
- * cache and its gossip, and HTTP responses by status code.
+ * cache and its gossip, and HTTP responses by status code. And GET
+ * /v1/stats: the raw counters of gossip, the loop, the serf relay and the
+ * latency emulation as JSON (what bench/ reads).
  *
  * Names follow Prometheus conventions: netcoord_ prefix, _total for
  * counters, base units (seconds, bytes).
@@ -17,6 +19,8 @@
 #include "api/api_int.h"
 #include "coord/coord.h"
 #include "gossip/gossip.h"
+#include "loop/latency.h"
+#include "loop/loop.h"
 
 /** Growable text buffer; on OOM it stops growing and `oom` is set. */
 struct tbuf {
@@ -143,15 +147,15 @@ gossip_metrics(struct tbuf *b, struct nc_gossip *g)
 }
 
 static void
-coord_metrics(struct tbuf *b, struct nc_api_coords *c)
+coord_metrics(struct tbuf *b, struct nc_agent_coords *c)
 {
 	struct nc_coord_stats cs;
-	struct nc_api_coords_stats as;
+	struct nc_agent_coords_stats as;
 	struct nc_coord me;
-	struct nc_coord_client *cl = nc_api_coords_client(c);
+	struct nc_coord_client *cl = nc_agent_coords_client(c);
 	nc_coord_client_stats(cl, &cs);
 	nc_coord_client_get(cl, &me);
-	nc_api_coords_stats(c, &as);
+	nc_agent_coords_stats(c, &as);
 	gauge(b, "netcoord_coord_error",
 	      "Vivaldi error estimate of this node's coordinate.", me.error);
 	gauge(b, "netcoord_coord_measured_relative_error",
@@ -218,8 +222,8 @@ metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	(void)out;
 	if (api->gossip != NULL)
 		gossip_metrics(&b, api->gossip);
-	if (api->cfg.coords != NULL)
-		coord_metrics(&b, api->cfg.coords);
+	if (api->coords != NULL)
+		coord_metrics(&b, api->coords);
 	tb_printf(&b, "# HELP netcoord_http_responses_total HTTP responses "
 		      "by status code.\n# TYPE netcoord_http_responses_total "
 		      "counter\n");
@@ -252,8 +256,107 @@ metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	return 200;
 }
 
+/** GET /v1/stats: raw counters as JSON (benchmarks, operators). */
+static int
+stats_route(void *ctx, const struct nc_api_request *req, cJSON **out,
+	    char *err, size_t err_cap)
+{
+	struct nc_api *api = ctx;
+	(void)req;
+	if (api->agent == NULL || api->env == NULL) {
+		snprintf(err, err_cap, "no agent or loop here");
+		return 501;
+	}
+	const struct nc_gossip_stats *gs = nc_gossip_stats(api->gossip);
+	const struct nc_env_real_stats *es = nc_env_real_stats(api->env);
+	struct nc_agent_stats as;
+	nc_agent_stats(api->agent, &as);
+	cJSON *o = cJSON_CreateObject();
+	cJSON *g = cJSON_AddObjectToObject(o, "gossip");
+	cJSON *e = cJSON_AddObjectToObject(o, "env");
+	if (o == NULL || g == NULL || e == NULL) {
+		cJSON_Delete(o);
+		snprintf(err, err_cap, "out of memory");
+		return 500;
+	}
+#define NUM(obj, s, f) cJSON_AddNumberToObject(obj, #f, (double)(s)->f)
+	NUM(g, gs, packets_in);
+	NUM(g, gs, packets_out);
+	NUM(g, gs, bytes_in);
+	NUM(g, gs, bytes_out);
+	NUM(g, gs, drop_decrypt);
+	NUM(g, gs, drop_crc);
+	NUM(g, gs, drop_decode);
+	NUM(g, gs, drop_type);
+	NUM(g, gs, drop_other);
+	NUM(g, gs, probes);
+	NUM(g, gs, probe_failures);
+	NUM(g, gs, indirect_probes);
+	NUM(g, gs, tcp_pings);
+	NUM(g, gs, acks_sent);
+	NUM(g, gs, nacks_sent);
+	NUM(g, gs, suspicions);
+	NUM(g, gs, refutations);
+	NUM(g, gs, deaths_declared);
+	NUM(g, gs, pushpull_out);
+	NUM(g, gs, pushpull_in);
+	NUM(g, gs, pushpull_fail);
+	NUM(g, gs, streams_in);
+	NUM(g, gs, stream_errors);
+	NUM(g, gs, broadcasts_queued);
+	NUM(g, gs, broadcasts_sent);
+	NUM(e, es, udp_in);
+	NUM(e, es, udp_out);
+	NUM(e, es, udp_bytes_in);
+	NUM(e, es, udp_bytes_out);
+	NUM(e, es, udp_send_errors);
+	NUM(e, es, udp_no_timestamp);
+	NUM(e, es, streams_in);
+	NUM(e, es, streams_in_refused);
+	NUM(e, es, streams_in_timeouts);
+	NUM(e, es, streams_in_errors);
+	NUM(e, es, streams_out);
+	NUM(e, es, streams_out_errors);
+	NUM(e, es, loop_iterations);
+	cJSON *r = cJSON_AddObjectToObject(o, "serf_relay");
+	if (r != NULL) {
+		cJSON_AddNumberToObject(r, "relayed_in", (double)as.relay_in);
+		cJSON_AddNumberToObject(r, "relayed_out", (double)as.relay_out);
+		cJSON_AddNumberToObject(r, "ignored", (double)as.relay_ignored);
+	}
+	/* TEST FACILITY counters, only with -latency-matrix. */
+	const struct nc_env_latency_stats *ls =
+		api->cfg.latency_env != NULL
+			? nc_env_latency_stats(api->cfg.latency_env)
+			: NULL;
+	cJSON *l = ls != NULL ? cJSON_AddObjectToObject(o, "latency") : NULL;
+	if (l != NULL) {
+		NUM(l, ls, packets_delayed);
+		NUM(l, ls, packets_direct);
+		NUM(l, ls, drop_queue_full);
+		NUM(l, ls, drop_oversize);
+		NUM(l, ls, unknown_dest);
+		NUM(l, ls, missing_entry);
+		NUM(l, ls, streams_delayed);
+		NUM(l, ls, streams_refused);
+		NUM(l, ls, queued_now);
+		NUM(l, ls, queued_max);
+	}
+#undef NUM
+	cJSON_AddNumberToObject(o, "health_score",
+				nc_gossip_health_score(api->gossip));
+	cJSON_AddNumberToObject(o, "members",
+				(double)nc_gossip_member_count(api->gossip));
+	*out = o;
+	return 200;
+}
+
 int
 nc__api_add_metrics_route(struct nc_api *api)
 {
-	return nc_api_route_add_ex(api, "GET", "/metrics", 0, metrics, api);
+	int rc = nc_api_route_add_ex(api, "GET", "/metrics", 0, metrics, api);
+	if (rc == 0)
+		rc = nc_api_route_add_ex(api, "GET", "/v1/stats", 0,
+					 stats_route, api);
+	return rc;
 }

@@ -118,7 +118,7 @@ static int
 view_build(struct nc_api *api, double now)
 {
 	struct nc__api_view *v = &api->view;
-	struct nc_api_coords *c = api->cfg.coords;
+	struct nc_agent_coords *c = api->coords;
 	size_t n =
 	    api->gossip != NULL ? nc_gossip_member_count(api->gossip) : 0;
 	if (view_reserve(v, n) < 0)
@@ -130,7 +130,7 @@ view_build(struct nc_api *api, double now)
 		const struct nc_gossip_member *m =
 		    nc_gossip_member_at(api->gossip, i);
 		struct nc__api_vent *e = &v->ent[i];
-		struct nc_api_coord_info ci;
+		struct nc_agent_coord_info ci;
 		size_t name = arena_put(v, m->name, strlen(m->name));
 		size_t meta = m->meta_len > 0
 				  ? arena_put(v, m->meta, m->meta_len)
@@ -149,7 +149,7 @@ view_build(struct nc_api *api, double now)
 		e->produced = NAN;
 		if (m->is_self)
 			v->self = i;
-		if (c != NULL && nc_api_coords_get(c, now, m->name, &ci) == 0 &&
+		if (c != NULL && nc_agent_coords_get(c, now, m->name, &ci) == 0 &&
 		    ci.has_coord) {
 			e->has_coord = true;
 			e->source = (uint8_t)ci.source;
@@ -182,7 +182,7 @@ view_build(struct nc_api *api, double now)
 		api->env->ops->timer_start(api->env, &api->idle_timer,
 					   NC_API_VIEW_IDLE_S);
 	v->coords_members_epoch =
-	    c != NULL ? nc__api_coords_members_epoch(c) : 0;
+	    c != NULL ? nc_agent_coords_members_epoch(c) : 0;
 	v->epoch++;
 	v->builds++;
 	v->built = true;
@@ -200,8 +200,8 @@ nc__api_view_get(struct nc_api *api, double now)
 	    !v->built || !clock || api->cfg.max_stale_s <= 0 || v->n != n ||
 	    !(now - v->built_at < api->cfg.max_stale_s) ||
 	    now < v->built_at ||
-	    (api->cfg.coords != NULL &&
-	     nc__api_coords_members_epoch(api->cfg.coords) !=
+	    (api->coords != NULL &&
+	     nc_agent_coords_members_epoch(api->coords) !=
 		 v->coords_members_epoch);
 	if (stale && view_build(api, now) < 0) {
 		/* Half-built: force a rebuild next time. */

@@ -44,9 +44,9 @@ bench(void)
 	struct th_fleet *f = th_fleet_new(7, spec, n);
 	sim_run_until(f->w, 60);
 	uint64_t b0 = 0;
-	struct nc_api_coords_stats st;
+	struct nc_agent_coords_stats st;
 	for (int i = 0; i < n; i++) {
-		nc_api_coords_stats(f->node[i].coords, &st);
+		nc_agent_coords_stats(f->node[i].coords, &st);
 		b0 += st.gossip_bytes_out;
 	}
 	sim_run_until(f->w, 180);
@@ -54,16 +54,16 @@ bench(void)
 	double *ages = calloc((size_t)n * (size_t)n, sizeof(double));
 	size_t na = 0, cached = 0;
 	for (int i = 0; i < n; i++) {
-		nc_api_coords_stats(f->node[i].coords, &st);
+		nc_agent_coords_stats(f->node[i].coords, &st);
 		b1 += st.gossip_bytes_out;
 		msgs += st.gossip_msgs_out;
 		ent += st.gossip_entries_out;
 		boosts += st.gossip_boosts;
 		cached += st.cached;
 		for (int k = 0; k < n; k++) {
-			struct nc_api_coord_info ci;
+			struct nc_agent_coord_info ci;
 			if (k != i &&
-			    nc_api_coords_get(f->node[i].coords, th_now(f),
+			    nc_agent_coords_get(f->node[i].coords, th_now(f),
 					      names[k], &ci) == 0 &&
 			    ci.has_coord)
 				ages[na++] = ci.age_s;
@@ -91,7 +91,7 @@ bench(void)
 	double t0 = th_now(f), t50 = NAN, t90 = NAN, t100 = NAN;
 	while (th_now(f) < t0 + 60) {
 		sim_run_until(f->w, th_now(f) + 0.1);
-		nc_api_coords_stats(l->coords, &st);
+		nc_agent_coords_stats(l->coords, &st);
 		double frac = (double)st.cached / n;
 		if (isnan(t50) && frac >= 0.5)
 			t50 = th_now(f) - t0;
@@ -102,11 +102,11 @@ bench(void)
 			break;
 		}
 	}
-	nc_api_coords_stats(l->coords, &st);
+	nc_agent_coords_stats(l->coords, &st);
 	uint64_t greets = 0;
 	for (int i = 0; i < n; i++) {
-		struct nc_api_coords_stats gs;
-		nc_api_coords_stats(f->node[i].coords, &gs);
+		struct nc_agent_coords_stats gs;
+		nc_agent_coords_stats(f->node[i].coords, &gs);
 		greets += gs.gossip_greets;
 	}
 	printf("greetings sent to the late joiner: %llu\n",

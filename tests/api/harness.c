@@ -27,7 +27,7 @@ h_ack(void *ctx, char *buf, size_t cap)
 {
 	struct th_node *n = ctx;
 	if (n->coords != NULL)
-		return nc_api_coords_ack_payload(n->coords, buf, cap);
+		return nc_agent_coords_ack_payload(n->coords, buf, cap);
 	/* A serf member: its fresh coordinate. */
 	struct nc_proto_coord fresh = {
 	    .dims = 8, .error = 1.5, .height = 1.0e-5};
@@ -41,7 +41,7 @@ h_probe(void *ctx, const struct nc_gossip_member *peer, double rtt,
 {
 	struct th_node *n = ctx;
 	if (n->coords != NULL)
-		nc_api_coords_probe_done(n->coords, now_of(n), peer->name, rtt,
+		nc_agent_coords_probe_done(n->coords, now_of(n), peer->name, rtt,
 					 payload, len);
 }
 
@@ -54,9 +54,9 @@ h_event(void *ctx, enum nc_gossip_event ev, const struct nc_gossip_member *m,
 	if (n->coords == NULL)
 		return;
 	if (ev == NC_GOSSIP_EV_JOIN)
-		nc_api_coords_member_joined(n->coords, now_of(n), m->name);
+		nc_agent_coords_member_joined(n->coords, now_of(n), m->name);
 	if (ev == NC_GOSSIP_EV_REAPED)
-		nc_api_coords_member_reaped(n->coords, m->name);
+		nc_agent_coords_member_reaped(n->coords, m->name);
 }
 
 static void
@@ -65,7 +65,7 @@ h_user(void *ctx, const char *buf, size_t len)
 	struct th_node *n = ctx;
 	n->user_msgs++;
 	if (n->coords != NULL) {
-		nc_api_coords_user_msg(n->coords, now_of(n), buf, len);
+		nc_agent_coords_user_msg(n->coords, now_of(n), buf, len);
 		return;
 	}
 	/* A serf member: count anything that looks like ours. */
@@ -81,7 +81,7 @@ h_bcast(void *ctx, const struct nc_gossip_member *to, char *buf, size_t cap)
 	struct th_node *n = ctx;
 	if (n->coords == NULL)
 		return 0;
-	return nc_api_coords_user_broadcast(n->coords, now_of(n), to, buf, cap);
+	return nc_agent_coords_user_broadcast(n->coords, now_of(n), to, buf, cap);
 }
 
 static void
@@ -91,7 +91,7 @@ greet_cb(struct nc_timer *t)
 	const struct nc_gossip_member *to;
 	char buf[256];
 	size_t len;
-	while ((len = nc_api_coords_greet_take(n->coords, now_of(n), &to, buf,
+	while ((len = nc_agent_coords_greet_take(n->coords, now_of(n), &to, buf,
 					       sizeof(buf))) > 0)
 		nc_gossip_send_user(n->g, to, buf, len);
 	n->env->ops->timer_start(n->env, &n->greet, 0.25);
@@ -182,7 +182,7 @@ add_node(struct th_fleet *f, const struct th_spec *s)
 		nc_coord_config_default(&cc);
 		cc.peer_cap = 64;
 		cc.seed = (uint64_t)f->n + 1;
-		n->coords = nc_api_coords_new(s->name, &cc, NULL, sim_now(f->w),
+		n->coords = nc_agent_coords_new(s->name, &cc, NULL, sim_now(f->w),
 					      err, sizeof(err));
 		CU_ASSERT_PTR_NOT_NULL_FATAL(n->coords);
 	}
@@ -191,7 +191,7 @@ add_node(struct th_fleet *f, const struct th_spec *s)
 	n->env = sim_node_env(sn);
 	nc_timer_init(&n->greet, greet_cb, n);
 	if (n->coords != NULL) {
-		nc_api_coords_set_gossip(n->coords, n->g);
+		nc_agent_coords_set_gossip(n->coords, n->g);
 		n->env->ops->timer_start(n->env, &n->greet, 0.25);
 	}
 	f->n++;
@@ -236,7 +236,7 @@ th_fleet_delete(struct th_fleet *f)
 		f->node[i].env->ops->timer_stop(f->node[i].env,
 						&f->node[i].greet);
 		nc_gossip_delete(f->node[i].g);
-		nc_api_coords_delete(f->node[i].coords);
+		nc_agent_coords_delete(f->node[i].coords);
 	}
 	sim_world_delete(f->w);
 	free(f);

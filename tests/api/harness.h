@@ -21,7 +21,7 @@ struct th_node {
 	int id;
 	bool nc;
 	struct nc_gossip *g;
-	struct nc_api_coords *coords;
+	struct nc_agent_coords *coords;
 	/** Position (ms) on a plane: RTT = distance. */
 	double x, y;
 	/** Coordinate messages received by a non-nc member. */

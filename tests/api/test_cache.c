@@ -210,7 +210,7 @@ test_coordinate_change(void)
 	CU_ASSERT_STRING_EQUAL(before, x);
 	free(x);
 	/* c3's coordinate jumps (as a probe ack would carry it). */
-	CU_ASSERT_EQUAL(nc_api_coords_probe_done(F->node[0].coords, T, "c3",
+	CU_ASSERT_EQUAL(nc_agent_coords_probe_done(F->node[0].coords, T, "c3",
 						 0.040, pl, (size_t)pn),
 			0);
 	T += 0.2; /* within 0.25 s: the old answer */

@@ -18,13 +18,13 @@
 #include "gossip/proto.h"
 #include "tests/api/harness.h"
 
-static struct nc_api_coords *
+static struct nc_agent_coords *
 mk(const char *name, double now)
 {
-	struct nc_api_coords_config cfg;
-	nc_api_coords_config_default(&cfg);
-	struct nc_api_coords *c =
-	    nc_api_coords_new(name, NULL, &cfg, now, NULL, 0);
+	struct nc_agent_coords_config cfg;
+	nc_agent_coords_config_default(&cfg);
+	struct nc_agent_coords *c =
+	    nc_agent_coords_new(name, NULL, &cfg, now, NULL, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	return c;
 }
@@ -67,64 +67,64 @@ member(struct nc_gossip_member *m, const char *name, bool nc)
 static void
 test_probe_payload_ok(void)
 {
-	struct nc_api_coords *c = mk("a", 0);
+	struct nc_agent_coords *c = mk("a", 0);
 	char buf[256];
 	size_t n = payload(buf, sizeof(buf), 0.01, 8);
-	struct nc_api_coord_info ci;
-	struct nc_api_coords_stats st;
-	CU_ASSERT_EQUAL(nc_api_coords_get(c, 1, "b", &ci), -1);
-	CU_ASSERT_EQUAL(nc_api_coords_probe_done(c, 10, "b", 0.02, buf, n), 0);
-	CU_ASSERT_EQUAL(nc_api_coords_get(c, 12, "b", &ci), 0);
+	struct nc_agent_coord_info ci;
+	struct nc_agent_coords_stats st;
+	CU_ASSERT_EQUAL(nc_agent_coords_get(c, 1, "b", &ci), -1);
+	CU_ASSERT_EQUAL(nc_agent_coords_probe_done(c, 10, "b", 0.02, buf, n), 0);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(c, 12, "b", &ci), 0);
 	CU_ASSERT_TRUE(ci.has_coord);
-	CU_ASSERT_EQUAL(ci.source, NC_API_SRC_PROBE);
+	CU_ASSERT_EQUAL(ci.source, NC_AGENT_SRC_PROBE);
 	CU_ASSERT_DOUBLE_EQUAL(ci.coord->vec[0], 0.01, 1e-12);
 	CU_ASSERT_DOUBLE_EQUAL(ci.age_s, 2, 1e-9);
 	CU_ASSERT_DOUBLE_EQUAL(ci.measured_rtt_s, 0.02, 1e-12);
 	CU_ASSERT_DOUBLE_EQUAL(ci.measured_age_s, 2, 1e-9);
-	nc_api_coords_stats(c, &st);
+	nc_agent_coords_stats(c, &st);
 	CU_ASSERT_EQUAL(st.probe_updates, 1);
 	CU_ASSERT_EQUAL(st.cached, 1);
 	/* Self is always there, source self, age 0. */
-	CU_ASSERT_EQUAL(nc_api_coords_get(c, 12, "a", &ci), 0);
-	CU_ASSERT_EQUAL(ci.source, NC_API_SRC_SELF);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(c, 12, "a", &ci), 0);
+	CU_ASSERT_EQUAL(ci.source, NC_AGENT_SRC_SELF);
 	CU_ASSERT_EQUAL(ci.coord->dims, 8);
 	/* Our ack payload decodes as serf's. */
-	n = nc_api_coords_ack_payload(c, buf, sizeof(buf));
+	n = nc_agent_coords_ack_payload(c, buf, sizeof(buf));
 	CU_ASSERT(n > 0);
 	struct nc_proto_coord pc;
 	const char *p = buf;
 	CU_ASSERT_EQUAL(nc_proto_decode_coord(&p, buf + n, &pc), 0);
 	CU_ASSERT_EQUAL(pc.dims, 8);
-	nc_api_coords_delete(c);
+	nc_agent_coords_delete(c);
 }
 
 static void
 test_probe_payload_bad(void)
 {
-	struct nc_api_coords *c = mk("a", 0);
-	struct nc_api_coords_stats st;
+	struct nc_agent_coords *c = mk("a", 0);
+	struct nc_agent_coords_stats st;
 	struct nc_coord_stats cs;
 	char buf[256];
 	size_t n;
 	/* Missing. */
-	CU_ASSERT(nc_api_coords_probe_done(c, 1, "b", 0.01, NULL, 0) < 0);
+	CU_ASSERT(nc_agent_coords_probe_done(c, 1, "b", 0.01, NULL, 0) < 0);
 	/* Version byte 2. */
 	n = payload(buf, sizeof(buf), 0.01, 8);
 	buf[0] = 2;
-	CU_ASSERT(nc_api_coords_probe_done(c, 1, "b", 0.01, buf, n) < 0);
+	CU_ASSERT(nc_agent_coords_probe_done(c, 1, "b", 0.01, buf, n) < 0);
 	/* Truncated at every length. */
 	n = payload(buf, sizeof(buf), 0.01, 8);
 	for (size_t k = 1; k < n; k++)
-		CU_ASSERT(nc_api_coords_probe_done(c, 1, "b", 0.01, buf, k) <
+		CU_ASSERT(nc_agent_coords_probe_done(c, 1, "b", 0.01, buf, k) <
 			  0);
 	/* Wrong dims (serf requires 8). */
 	n = payload(buf, sizeof(buf), 0.01, 4);
-	CU_ASSERT(nc_api_coords_probe_done(c, 1, "b", 0.01, buf, n) < 0);
+	CU_ASSERT(nc_agent_coords_probe_done(c, 1, "b", 0.01, buf, n) < 0);
 	/* NaN, infinity, absurd values. */
 	double bad[] = {NAN, INFINITY, -INFINITY, 100.0, -11.0};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		n = payload(buf, sizeof(buf), bad[i], 8);
-		CU_ASSERT(nc_api_coords_probe_done(c, 1, "b", 0.01, buf, n) <
+		CU_ASSERT(nc_agent_coords_probe_done(c, 1, "b", 0.01, buf, n) <
 			  0);
 	}
 	/* Random garbage never crashes. */
@@ -138,42 +138,42 @@ test_probe_payload_bad(void)
 			buf[k] = (char)x;
 		}
 		buf[0] = it % 3 == 0 ? 1 : buf[0];
-		nc_api_coords_probe_done(c, 1, "b", 0.01, buf, len);
+		nc_agent_coords_probe_done(c, 1, "b", 0.01, buf, len);
 	}
-	nc_api_coords_stats(c, &st);
+	nc_agent_coords_stats(c, &st);
 	CU_ASSERT_EQUAL(st.payload_missing, 1);
 	CU_ASSERT(st.payload_bad_decode >= 1 + (n - 1));
 	CU_ASSERT(st.payload_bad_value >= 6);
-	nc_coord_client_stats(nc_api_coords_client(c), &cs);
+	nc_coord_client_stats(nc_agent_coords_client(c), &cs);
 	CU_ASSERT_EQUAL(cs.updates, st.probe_updates);
 	/* A good one still works afterwards; a bad RTT is refused by the
 	 * client and counted. */
 	n = payload(buf, sizeof(buf), 0.01, 8);
-	CU_ASSERT_EQUAL(nc_api_coords_probe_done(c, 2, "b", 0.01, buf, n), 0);
-	CU_ASSERT(nc_api_coords_probe_done(c, 2, "b", -1.0, buf, n) < 0);
-	nc_api_coords_stats(c, &st);
+	CU_ASSERT_EQUAL(nc_agent_coords_probe_done(c, 2, "b", 0.01, buf, n), 0);
+	CU_ASSERT(nc_agent_coords_probe_done(c, 2, "b", -1.0, buf, n) < 0);
+	nc_agent_coords_stats(c, &st);
 	CU_ASSERT(st.client_rejected >= 1);
-	nc_api_coords_delete(c);
+	nc_agent_coords_delete(c);
 }
 
 static void
 test_broadcast_targets(void)
 {
-	struct nc_api_coords *c = mk("a", 0);
+	struct nc_agent_coords *c = mk("a", 0);
 	struct nc_gossip_member serf, nc;
-	struct nc_api_coords_stats st;
+	struct nc_agent_coords_stats st;
 	char buf[1400];
 	member(&serf, "s", false);
 	member(&nc, "n", true);
-	CU_ASSERT_TRUE(nc_api_member_is_nc(&nc));
-	CU_ASSERT_FALSE(nc_api_member_is_nc(&serf));
+	CU_ASSERT_TRUE(nc_agent_member_is_nc(&nc));
+	CU_ASSERT_FALSE(nc_agent_member_is_nc(&serf));
 	/* Plenty of budget after 10 s, yet nothing for a reply piggy-back
 	 * or a serf member. */
 	CU_ASSERT_EQUAL(
-	    nc_api_coords_user_broadcast(c, 10, NULL, buf, sizeof(buf)), 0);
+	    nc_agent_coords_user_broadcast(c, 10, NULL, buf, sizeof(buf)), 0);
 	CU_ASSERT_EQUAL(
-	    nc_api_coords_user_broadcast(c, 10, &serf, buf, sizeof(buf)), 0);
-	size_t n = nc_api_coords_user_broadcast(c, 10, &nc, buf, sizeof(buf));
+	    nc_agent_coords_user_broadcast(c, 10, &serf, buf, sizeof(buf)), 0);
+	size_t n = nc_agent_coords_user_broadcast(c, 10, &nc, buf, sizeof(buf));
 	CU_ASSERT(n > 0);
 	/* Shaped like a serf join intent (type 1, map). */
 	CU_ASSERT_EQUAL((uint8_t)buf[0], NC_PROTO_SERF_JOIN);
@@ -183,21 +183,21 @@ test_broadcast_targets(void)
 	uint64_t lt = 99;
 	CU_ASSERT_EQUAL(nc_proto_decode_serf_ltime(&p, buf + n, &lt), 0);
 	CU_ASSERT_EQUAL(lt, 0);
-	nc_api_coords_stats(c, &st);
+	nc_agent_coords_stats(c, &st);
 	CU_ASSERT_EQUAL(st.skip_no_target, 1);
 	CU_ASSERT_EQUAL(st.skip_not_nc, 1);
 	CU_ASSERT_EQUAL(st.gossip_msgs_out, 1);
-	nc_api_coords_delete(c);
+	nc_agent_coords_delete(c);
 }
 
 static void
 test_broadcast_budget(void)
 {
-	struct nc_api_coords_config cfg;
-	nc_api_coords_config_default(&cfg);
+	struct nc_agent_coords_config cfg;
+	nc_agent_coords_config_default(&cfg);
 	cfg.gossip_bytes_per_s = 1000;
-	struct nc_api_coords *c =
-	    nc_api_coords_new("a", NULL, &cfg, 0, NULL, 0);
+	struct nc_agent_coords *c =
+	    nc_agent_coords_new("a", NULL, &cfg, 0, NULL, 0);
 	struct nc_gossip_member nc;
 	char buf[1400], pl[256];
 	member(&nc, "n", true);
@@ -206,13 +206,13 @@ test_broadcast_budget(void)
 		char name[16];
 		snprintf(name, sizeof(name), "peer-%02d", i);
 		size_t n = payload(pl, sizeof(pl), 0.001 * i, 8);
-		nc_api_coords_probe_done(c, 0, name, 0.01, pl, n);
+		nc_agent_coords_probe_done(c, 0, name, 0.01, pl, n);
 	}
 	/* Over 100 s at 15 offers/s, what is sent stays within the budget
 	 * (1000 B/s plus the initial two-packet burst). */
 	size_t total = 0, msgs = 0;
 	for (int t = 0; t < 1500; t++) {
-		size_t n = nc_api_coords_user_broadcast(c, t / 15.0, &nc, buf,
+		size_t n = nc_agent_coords_user_broadcast(c, t / 15.0, &nc, buf,
 							sizeof(buf));
 		CU_ASSERT(n <= sizeof(buf));
 		total += n;
@@ -222,122 +222,122 @@ test_broadcast_budget(void)
 	CU_ASSERT(total >= 90 * 1000);
 	CU_ASSERT(msgs > 0);
 	CU_ASSERT(total / msgs >= 384);
-	nc_api_coords_delete(c);
+	nc_agent_coords_delete(c);
 
 	/* A small fleet (a and 2 peers): the whole table once per ~10 s. */
-	c = nc_api_coords_new("a", NULL, &cfg, 0, NULL, 0);
+	c = nc_agent_coords_new("a", NULL, &cfg, 0, NULL, 0);
 	for (int i = 0; i < 2; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "peer-%02d", i);
 		size_t n = payload(pl, sizeof(pl), 0.001 * i, 8);
-		nc_api_coords_probe_done(c, 0, name, 0.01, pl, n);
+		nc_agent_coords_probe_done(c, 0, name, 0.01, pl, n);
 	}
 	total = msgs = 0;
 	for (int t = 0; t < 1500; t++) {
-		size_t n = nc_api_coords_user_broadcast(c, t / 15.0, &nc, buf,
+		size_t n = nc_agent_coords_user_broadcast(c, t / 15.0, &nc, buf,
 							sizeof(buf));
 		total += n;
 		msgs += n > 0;
 	}
 	CU_ASSERT(msgs >= 8 && msgs <= 12);
 	CU_ASSERT(total <= 12 * (24 + 2 + 3 * 60));
-	nc_api_coords_delete(c);
+	nc_agent_coords_delete(c);
 }
 
 /** Decode what a sends into b at time now. */
 static void
-relay(struct nc_api_coords *a, struct nc_api_coords *b, double now)
+relay(struct nc_agent_coords *a, struct nc_agent_coords *b, double now)
 {
 	struct nc_gossip_member to;
 	char buf[1400];
 	member(&to, "whatever", true);
-	size_t n = nc_api_coords_user_broadcast(a, now, &to, buf, sizeof(buf));
+	size_t n = nc_agent_coords_user_broadcast(a, now, &to, buf, sizeof(buf));
 	CU_ASSERT_FATAL(n > 0);
-	CU_ASSERT_EQUAL(nc_api_coords_user_msg(b, now, buf, n), 1);
+	CU_ASSERT_EQUAL(nc_agent_coords_user_msg(b, now, buf, n), 1);
 }
 
 static void
 test_gossip_newest_wins(void)
 {
-	struct nc_api_coords *a = mk("a", 0), *b = mk("b", 0);
-	struct nc_api_coord_info ci;
+	struct nc_agent_coords *a = mk("a", 0), *b = mk("b", 0);
+	struct nc_agent_coord_info ci;
 	char pl[256];
 	size_t n = payload(pl, sizeof(pl), 0.003, 8);
 	/* a measured x at t=100; b hears about it at t=130 via a: age 30. */
-	CU_ASSERT_EQUAL(nc_api_coords_probe_done(a, 100, "x", 0.01, pl, n), 0);
+	CU_ASSERT_EQUAL(nc_agent_coords_probe_done(a, 100, "x", 0.01, pl, n), 0);
 	relay(a, b, 130);
-	CU_ASSERT_EQUAL(nc_api_coords_get(b, 130, "x", &ci), 0);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(b, 130, "x", &ci), 0);
 	CU_ASSERT_TRUE(ci.has_coord);
-	CU_ASSERT_EQUAL(ci.source, NC_API_SRC_GOSSIP);
+	CU_ASSERT_EQUAL(ci.source, NC_AGENT_SRC_GOSSIP);
 	CU_ASSERT_STRING_EQUAL(ci.via, "a");
 	CU_ASSERT_DOUBLE_EQUAL(ci.age_s, 30, 0.11);
 	CU_ASSERT_DOUBLE_EQUAL(ci.coord->vec[0], 0.003, 1e-9);
 	CU_ASSERT(isnan(ci.measured_rtt_s));
 	/* a itself (age 0) came along. */
-	CU_ASSERT_EQUAL(nc_api_coords_get(b, 130, "a", &ci), 0);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(b, 130, "a", &ci), 0);
 	CU_ASSERT_TRUE(ci.has_coord);
 	CU_ASSERT_DOUBLE_EQUAL(ci.age_s, 0, 0.11);
 	/* b now probes x itself at t=140 (newer): kept over a's relay. */
 	n = payload(pl, sizeof(pl), 0.005, 8);
-	CU_ASSERT_EQUAL(nc_api_coords_probe_done(b, 140, "x", 0.01, pl, n), 0);
+	CU_ASSERT_EQUAL(nc_agent_coords_probe_done(b, 140, "x", 0.01, pl, n), 0);
 	relay(a, b, 150); /* a's copy of x is from t=100: older */
-	CU_ASSERT_EQUAL(nc_api_coords_get(b, 150, "x", &ci), 0);
-	CU_ASSERT_EQUAL(ci.source, NC_API_SRC_PROBE);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(b, 150, "x", &ci), 0);
+	CU_ASSERT_EQUAL(ci.source, NC_AGENT_SRC_PROBE);
 	CU_ASSERT_DOUBLE_EQUAL(ci.coord->vec[0], 0.005, 1e-12);
 	CU_ASSERT_DOUBLE_EQUAL(ci.age_s, 10, 1e-9);
-	struct nc_api_coords_stats st;
-	nc_api_coords_stats(b, &st);
+	struct nc_agent_coords_stats st;
+	nc_agent_coords_stats(b, &st);
 	CU_ASSERT(st.gossip_entries_old >= 1);
 	/* a probes x again at t=200: newer, b takes it. */
 	n = payload(pl, sizeof(pl), 0.007, 8);
-	CU_ASSERT_EQUAL(nc_api_coords_probe_done(a, 200, "x", 0.01, pl, n), 0);
+	CU_ASSERT_EQUAL(nc_agent_coords_probe_done(a, 200, "x", 0.01, pl, n), 0);
 	relay(a, b, 201);
 	relay(a, b, 230); /* cursor wraps around to x */
-	CU_ASSERT_EQUAL(nc_api_coords_get(b, 230, "x", &ci), 0);
-	CU_ASSERT_EQUAL(ci.source, NC_API_SRC_GOSSIP);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(b, 230, "x", &ci), 0);
+	CU_ASSERT_EQUAL(ci.source, NC_AGENT_SRC_GOSSIP);
 	CU_ASSERT_DOUBLE_EQUAL(ci.coord->vec[0], 0.007, 1e-8);
 	CU_ASSERT_DOUBLE_EQUAL(ci.age_s, 30, 0.11);
 	/* Old coordinates are not relayed (relay_max_age_s = 600). */
-	nc_api_coords_delete(b);
+	nc_agent_coords_delete(b);
 	b = mk("b", 0);
 	relay(a, b, 1000);
-	CU_ASSERT_EQUAL(nc_api_coords_get(b, 1000, "x", &ci), -1);
-	nc_api_coords_delete(a);
-	nc_api_coords_delete(b);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(b, 1000, "x", &ci), -1);
+	nc_agent_coords_delete(a);
+	nc_agent_coords_delete(b);
 }
 
 static void
 test_gossip_malformed(void)
 {
-	struct nc_api_coords *a = mk("a", 0), *b = mk("b", 0);
+	struct nc_agent_coords *a = mk("a", 0), *b = mk("b", 0);
 	struct nc_gossip_member to;
-	struct nc_api_coords_stats st;
+	struct nc_agent_coords_stats st;
 	char buf[1400], pl[256];
 	member(&to, "t", true);
 	size_t n = payload(pl, sizeof(pl), 0.003, 8);
-	nc_api_coords_probe_done(a, 1, "x", 0.01, pl, n);
-	n = nc_api_coords_user_broadcast(a, 50, &to, buf, sizeof(buf));
+	nc_agent_coords_probe_done(a, 1, "x", 0.01, pl, n);
+	n = nc_agent_coords_user_broadcast(a, 50, &to, buf, sizeof(buf));
 	CU_ASSERT_FATAL(n > 40);
 	/* Every truncation: consumed or not ours, never a crash, never a
 	 * coordinate from a partial entry. */
 	for (size_t k = 0; k < n; k++)
-		nc_api_coords_user_msg(b, 6, buf, k);
-	struct nc_api_coord_info ci;
-	CU_ASSERT(nc_api_coords_get(b, 6, "x", &ci) != 0 || !ci.has_coord);
-	nc_api_coords_stats(b, &st);
+		nc_agent_coords_user_msg(b, 6, buf, k);
+	struct nc_agent_coord_info ci;
+	CU_ASSERT(nc_agent_coords_get(b, 6, "x", &ci) != 0 || !ci.has_coord);
+	nc_agent_coords_stats(b, &st);
 	CU_ASSERT(st.gossip_msgs_bad > 0);
 	/* A real serf join intent is not ours. */
 	char join[64];
 	struct nc_proto_serf_join j = {.ltime = 5, .node = nc_proto_cstr("q")};
 	int jl = nc_proto_encode_serf_join(join, sizeof(join), &j);
 	CU_ASSERT_FATAL(jl > 0);
-	CU_ASSERT_EQUAL(nc_api_coords_user_msg(b, 6, join, (size_t)jl), 0);
+	CU_ASSERT_EQUAL(nc_agent_coords_user_msg(b, 6, join, (size_t)jl), 0);
 	/* Bit flips over the whole message. */
 	for (size_t k = 0; k < n; k++) {
 		char m[1400];
 		memcpy(m, buf, n);
 		m[k] ^= (char)0x5a;
-		nc_api_coords_user_msg(b, 7, m, n);
+		nc_agent_coords_user_msg(b, 7, m, n);
 	}
 	/* Bad values inside a well-formed message: entry rejected. */
 	char m[1400];
@@ -347,14 +347,14 @@ test_gossip_malformed(void)
 	 * dims. */
 	size_t off = 24 + 1 + 1 + 1 + 1 + 2 + 1 + 1;
 	memset(m + off, 0x7f, 4); /* NaN */
-	struct nc_api_coords *c = mk("c", 0);
-	CU_ASSERT_EQUAL(nc_api_coords_user_msg(c, 8, m, n), 1);
-	nc_api_coords_stats(c, &st);
+	struct nc_agent_coords *c = mk("c", 0);
+	CU_ASSERT_EQUAL(nc_agent_coords_user_msg(c, 8, m, n), 1);
+	nc_agent_coords_stats(c, &st);
 	CU_ASSERT_EQUAL(st.gossip_entries_bad, 1);
-	CU_ASSERT_EQUAL(nc_api_coords_get(c, 8, "a", &ci), -1);
-	nc_api_coords_delete(a);
-	nc_api_coords_delete(b);
-	nc_api_coords_delete(c);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(c, 8, "a", &ci), -1);
+	nc_agent_coords_delete(a);
+	nc_agent_coords_delete(b);
+	nc_agent_coords_delete(c);
 }
 
 int

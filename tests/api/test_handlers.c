@@ -96,14 +96,14 @@ expect_error(struct nc_api *api, const char *method, const char *url,
 static double
 est_ms(const char *from, const char *to)
 {
-	struct nc_api_coord_info a, b;
+	struct nc_agent_coord_info a, b;
 	struct nc_coord ca;
 	double now = th_now(F);
-	if (nc_api_coords_get(F->node[0].coords, now, from, &a) != 0 ||
+	if (nc_agent_coords_get(F->node[0].coords, now, from, &a) != 0 ||
 	    !a.has_coord)
 		return NAN;
 	ca = *a.coord;
-	if (nc_api_coords_get(F->node[0].coords, now, to, &b) != 0 ||
+	if (nc_agent_coords_get(F->node[0].coords, now, to, &b) != 0 ||
 	    !b.has_coord)
 		return NAN;
 	return nc_coord_estimate_rtt(NC_COORD_ALGO_NC, &ca, b.coord) * 1000;
@@ -354,9 +354,9 @@ test_nearest(void)
 	cJSON_Delete(j);
 
 	/* A raw coordinate: n4's own coordinate ranks n4 first. */
-	struct nc_api_coord_info ci;
+	struct nc_agent_coord_info ci;
 	CU_ASSERT_EQUAL(
-	    nc_api_coords_get(F->node[0].coords, th_now(F), "n4", &ci), 0);
+	    nc_agent_coords_get(F->node[0].coords, th_now(F), "n4", &ci), 0);
 	cJSON *cj = cJSON_CreateObject();
 	cJSON *v = cJSON_AddArrayToObject(cj, "Vec");
 	for (int i = 0; i < 8; i++)
@@ -704,14 +704,14 @@ static void
 test_dissemination(void)
 {
 	fixture();
-	struct nc_api_coords_stats st;
+	struct nc_agent_coords_stats st;
 	/* s0 gets serf's join intents, never one of ours. */
 	CU_ASSERT(F->node[3].user_msgs > 0);
 	CU_ASSERT_EQUAL(F->node[3].nc_msgs_seen, 0);
 	for (int i = 0; i < FLEET_N; i++) {
 		if (!F->node[i].nc)
 			continue;
-		nc_api_coords_stats(F->node[i].coords, &st);
+		nc_agent_coords_stats(F->node[i].coords, &st);
 		CU_ASSERT(st.gossip_msgs_in > 0);
 		CU_ASSERT_EQUAL(st.gossip_msgs_bad, 0);
 		CU_ASSERT(st.skip_not_nc > 0);
@@ -723,20 +723,20 @@ test_dissemination(void)
 	double when = NAN;
 	while (th_now(F) < t0 + 10) {
 		sim_run_until(F->w, th_now(F) + 0.1);
-		nc_api_coords_stats(n->coords, &st);
+		nc_agent_coords_stats(n->coords, &st);
 		if (st.cached >= (unsigned)FLEET_N) {
 			have = st.cached;
 			when = th_now(F) - t0;
 			break;
 		}
 	}
-	struct nc_api_coords_stats ls;
-	nc_api_coords_stats(n->coords, &ls);
+	struct nc_agent_coords_stats ls;
+	nc_agent_coords_stats(n->coords, &ls);
 	unsigned boosts = 0, greets = 0;
 	for (int i = 0; i < FLEET_N; i++) {
 		if (!F->node[i].nc)
 			continue;
-		nc_api_coords_stats(F->node[i].coords, &st);
+		nc_agent_coords_stats(F->node[i].coords, &st);
 		boosts += (unsigned)st.gossip_boosts;
 		greets += (unsigned)st.gossip_greets;
 	}
@@ -755,7 +755,7 @@ test_dissemination(void)
 	for (int i = 0; i < FLEET_N; i++) {
 		if (!F->node[i].nc)
 			continue;
-		nc_api_coords_stats(F->node[i].coords, &st);
+		nc_agent_coords_stats(F->node[i].coords, &st);
 		greets += (unsigned)st.gossip_greets;
 	}
 	CU_ASSERT_EQUAL(greets, (unsigned)FLEET_N - 1); /* 6 agents */

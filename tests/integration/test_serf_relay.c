@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd/serf_relay.h"
+#include "agent/serf_relay.h"
 #include "gossip/proto.h"
 
 static size_t
@@ -30,7 +30,7 @@ join_msg(char *buf, size_t cap, const char *node, uint64_t lt)
 	return (size_t)n;
 }
 
-static struct nc_serf_relay r;
+static struct nc_agent_serf_relay r;
 
 static void
 test_relay_rules(void)
@@ -39,25 +39,25 @@ test_relay_rules(void)
 	memset(&r, 0, sizeof(r));
 	r.self = "me";
 	size_t n = leave_msg(m, sizeof(m), "s1", 5);
-	CU_ASSERT_EQUAL(nc_serf_relay_on_msg(&r, m, n, 2), 1);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, n, 2), 1);
 	/* Same or older LTime: old news. */
-	CU_ASSERT_EQUAL(nc_serf_relay_on_msg(&r, m, n, 2), 0);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, n, 2), 0);
 	n = join_msg(m, sizeof(m), "s1", 4);
-	CU_ASSERT_EQUAL(nc_serf_relay_on_msg(&r, m, n, 2), 0);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, n, 2), 0);
 	/* About ourselves: never relayed. */
 	n = leave_msg(m, sizeof(m), "me", 9);
-	CU_ASSERT_EQUAL(nc_serf_relay_on_msg(&r, m, n, 2), 0);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, n, 2), 0);
 	/* Not an intent (user event type 3): ignored. */
 	m[0] = 3;
-	CU_ASSERT_EQUAL(nc_serf_relay_on_msg(&r, m, n, 2), 0);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, n, 2), 0);
 	/* A newer join for another node. */
 	size_t j = join_msg(m, sizeof(m), "n2", 1);
-	CU_ASSERT_EQUAL(nc_serf_relay_on_msg(&r, m, j, 1), 1);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, j, 1), 1);
 
 	/* 2 + 1 transmissions in all, then nothing. */
 	int leaves = 0, joins = 0;
 	for (int i = 0; i < 5; i++) {
-		size_t k = nc_serf_relay_take(&r, out, sizeof(out));
+		size_t k = nc_agent_serf_relay_take(&r, out, sizeof(out));
 		if (k == 0)
 			break;
 		if (out[0] == NC_PROTO_SERF_LEAVE)
@@ -67,12 +67,12 @@ test_relay_rules(void)
 	}
 	CU_ASSERT_EQUAL(leaves, 2);
 	CU_ASSERT_EQUAL(joins, 1);
-	CU_ASSERT_EQUAL(nc_serf_relay_take(&r, out, sizeof(out)), 0);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_take(&r, out, sizeof(out)), 0);
 	/* Does not fit: stays queued. */
 	n = leave_msg(m, sizeof(m), "s1", 6);
-	CU_ASSERT_EQUAL(nc_serf_relay_on_msg(&r, m, n, 1), 1);
-	CU_ASSERT_EQUAL(nc_serf_relay_take(&r, out, 3), 0);
-	CU_ASSERT_EQUAL(nc_serf_relay_take(&r, out, sizeof(out)), n);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, n, 1), 1);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_take(&r, out, 3), 0);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_take(&r, out, sizeof(out)), n);
 	CU_ASSERT_EQUAL(memcmp(out, m, n), 0);
 }
 
@@ -81,16 +81,16 @@ test_relay_queue_cap(void)
 {
 	char m[128], out[256], name[16];
 	memset(&r, 0, sizeof(r));
-	for (int i = 0; i < NC_SERF_RELAY_QUEUE + 5; i++) {
+	for (int i = 0; i < NC_AGENT_SERF_RELAY_QUEUE + 5; i++) {
 		snprintf(name, sizeof(name), "node%d", i);
 		size_t n = leave_msg(m, sizeof(m), name, 1);
-		CU_ASSERT_EQUAL(nc_serf_relay_on_msg(&r, m, n, 1), 1);
+		CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, n, 1), 1);
 	}
-	CU_ASSERT_EQUAL(r.q_len, NC_SERF_RELAY_QUEUE);
+	CU_ASSERT_EQUAL(r.q_len, NC_AGENT_SERF_RELAY_QUEUE);
 	int got = 0;
-	while (nc_serf_relay_take(&r, out, sizeof(out)) > 0)
+	while (nc_agent_serf_relay_take(&r, out, sizeof(out)) > 0)
 		got++;
-	CU_ASSERT_EQUAL(got, NC_SERF_RELAY_QUEUE);
+	CU_ASSERT_EQUAL(got, NC_AGENT_SERF_RELAY_QUEUE);
 }
 
 int

@@ -1,0 +1,152 @@
+#ifndef NC_AGENT_AGENT_H
+#define NC_AGENT_AGENT_H
+/*
+ * agent/agent.h - a netcoord agent: the one place where gossip/ and coord/
+ * meet. It owns the SWIM instance, the coordinate service
+ * (agent/coords.h), the relay of serf intents (agent/serf_relay.h), the
+ * keyring, the join retries and the graceful leave. It runs on any env
+ * (gossip/env.h): `netcoord agent` gives it the real loop (loop/), the
+ * tests and the simulator a virtual-time env — the same code either way.
+ *
+ *   probe ack ──> gossip ── probe_done(peer, rtt, payload) ──> coords
+ *   coords ── ack_payload (serf's coordinate) ──> gossip ──> peer
+ *   gossip ── user_msg ──> coords (coordinate gossip) | serf relay
+ *   gossip ── user_broadcast <── serf relay, then coords (budgeted)
+ *   gossip ── member_event ──> coords (new-member window, view epoch), log
+ *
+ * The HTTP API (api/) reads everything through this header and
+ * agent/coords.h; it never needs a gossip/ internal header.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/config.h"
+#include "agent/coords.h"
+#include "gossip/env.h"
+
+struct nc_agent;
+struct nc_gossip;
+
+/** Version reported by /v1/agent/self. */
+#define NC_AGENT_VERSION "0.1.0"
+/** Seconds between join attempts while no address answered. */
+#define NC_AGENT_JOIN_RETRY_S 2.0
+/** serf's BroadcastTimeout: max wait for each leave broadcast, s. */
+#define NC_AGENT_LEAVE_TIMEOUT_S 5.0
+/** serf's LeavePropagateDelay: keep answering pings after leaving, s. */
+#define NC_AGENT_LEAVE_PROPAGATE_S 1.0
+
+/** Called once a graceful leave has spread (the process may stop). */
+typedef void (*nc_agent_left_cb)(void *ctx);
+
+/**
+ * Create an agent on @a env (borrowed; outlives the agent) from @a cfg
+ * (only read during the call), advertising @a advertise (the caller
+ * resolves it: it knows the socket the env bound). Nothing is sent until
+ * nc_agent_start(). @a on_left (may be NULL) is called after a graceful
+ * leave (nc_agent_leave) has spread.
+ * Returns NULL with a message naming the field in @a err.
+ */
+struct nc_agent *nc_agent_new(struct nc_env *env, const struct nc_config *cfg,
+			      const struct nc_addr *advertise,
+			      nc_agent_left_cb on_left, void *on_left_ctx,
+			      char *err, size_t err_cap);
+
+/** Stop timers, free everything (no leave is sent). NULL is a no-op. */
+void nc_agent_delete(struct nc_agent *a);
+
+/**
+ * Start probing and gossiping, and join the configured addresses (retried
+ * every NC_AGENT_JOIN_RETRY_S until one answers). 0 or a negative errno.
+ */
+int nc_agent_start(struct nc_agent *a);
+
+/**
+ * Graceful leave: serf's leave intent, then memberlist's dead{self}, each
+ * broadcast until sent or NC_AGENT_LEAVE_TIMEOUT_S; then answer pings for
+ * NC_AGENT_LEAVE_PROPAGATE_S more and call on_left. A second call is a
+ * no-op. Returns 0, or a negative errno when the leave could not start
+ * (logged; on_left is then called at once: the process stops anyway).
+ */
+int nc_agent_leave(struct nc_agent *a);
+
+/** A leave was started. */
+bool nc_agent_leaving(const struct nc_agent *a);
+
+/** Borrowed parts, valid for the agent's life. */
+struct nc_gossip *nc_agent_gossip(const struct nc_agent *a);
+struct nc_agent_coords *nc_agent_coords(const struct nc_agent *a);
+struct nc_env *nc_agent_env(const struct nc_agent *a);
+const char *nc_agent_name(const struct nc_agent *a);
+
+/** Counters of the agent's own parts (gossip has nc_gossip_stats). */
+struct nc_agent_stats {
+	/** serf intents relayed: received new / sent / ignored (old). */
+	uint64_t relay_in, relay_out, relay_ignored;
+	/** Join attempts so far; a join succeeded. */
+	unsigned join_attempts;
+	bool joined;
+};
+void nc_agent_stats(const struct nc_agent *a, struct nc_agent_stats *out);
+
+/* ------------------------------------------------------------------ */
+/* Keyring                                                            */
+/* ------------------------------------------------------------------ */
+
+/** Room for one base64 key (44 characters for 32 bytes) and its NUL. */
+#define NC_AGENT_KEY_B64_CAP 48
+/** Most keys listed (the keyring's own cap is lower). */
+#define NC_AGENT_KEYS_MAX 16
+
+/** Keyring changes (serf's keys -install / -use / -remove). */
+enum nc_agent_key_op {
+	NC_AGENT_KEY_INSTALL,
+	NC_AGENT_KEY_USE,
+	NC_AGENT_KEY_REMOVE,
+};
+
+/**
+ * The installed keys as base64, primary first, into @a keys (room for
+ * @a cap). Returns how many, or -ENOTSUP when encryption is off. The
+ * caller should wipe @a keys after use.
+ */
+int nc_agent_keyring_list(struct nc_agent *a,
+			  char (*keys)[NC_AGENT_KEY_B64_CAP], size_t cap);
+
+/**
+ * Install, use (make primary) or remove the base64 key @a b64.
+ * @retval 0 done
+ * @retval -ENOTSUP encryption is off on this agent
+ * @retval -EINVAL not a valid key (why in @a err)
+ * @retval -ENOENT use/remove of a key that is not installed
+ * @retval -EBUSY remove of the primary key
+ * @retval -ENOSPC install into a full keyring
+ */
+int nc_agent_keyring_change(struct nc_agent *a, enum nc_agent_key_op op,
+			    const char *b64, char *err, size_t err_cap);
+
+/* ------------------------------------------------------------------ */
+/* Tags                                                               */
+/* ------------------------------------------------------------------ */
+
+/** Most tags decoded from one member's Meta. */
+#define NC_AGENT_MAX_TAGS 64
+
+/** One serf tag, pointing into the Meta it was decoded from. */
+struct nc_agent_tag {
+	const char *key;
+	size_t key_len;
+	const char *value;
+	size_t value_len;
+};
+
+/**
+ * Decode a member's serf tags (its memberlist Meta) into @a out (room for
+ * @a cap). Returns how many, or a negative code for a Meta that is not a
+ * serf tag map (treat as no tags).
+ */
+int nc_agent_tags_decode(const uint8_t *meta, size_t len,
+			 struct nc_agent_tag *out, size_t cap);
+
+#endif /* NC_AGENT_AGENT_H */

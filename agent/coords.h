@@ -1,0 +1,217 @@
+#ifndef NC_AGENT_COORDS_H
+#define NC_AGENT_COORDS_H
+/*
+ * agent/coords.h - the coordinate service of an agent (agent/coords.c):
+ * the translation layer between gossip/ and coord/ (serf's ack payload,
+ * probe RTTs into the coordinate client), the cache of every member's
+ * coordinate, and the coordinate gossip among netcoord agents. Its wire
+ * format is documented at the top of agent/coords.c.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nc_gossip;
+struct nc_coord;
+struct nc_coord_config;
+struct nc_coord_client;
+struct nc_gossip_member;
+
+/**
+ * Tag key marking a netcoord agent in its serf tags (Meta); the value is
+ * the coordinate gossip protocol version (NC_AGENT_COORDS_PROTO). Only
+ * members carrying it are sent coordinate messages: serf logs every user
+ * message it cannot decode.
+ */
+#define NC_AGENT_COORDS_TAG "nc"
+/** Coordinate gossip protocol version (the tag's value). */
+#define NC_AGENT_COORDS_PROTO 1
+
+/** Where a cached coordinate came from. */
+enum nc_agent_coord_source {
+	NC_AGENT_SRC_NONE = 0,
+	/** This node's own coordinate. */
+	NC_AGENT_SRC_SELF,
+	/** Carried in the ack of a direct probe by us. */
+	NC_AGENT_SRC_PROBE,
+	/** Received in a coordinate gossip message (from `via`). */
+	NC_AGENT_SRC_GOSSIP,
+};
+
+/** "self", "probe", "gossip" or "none". */
+const char *nc_agent_coord_source_str(enum nc_agent_coord_source s);
+
+/** Parameters of the coordinate cache; fill with _default(). */
+struct nc_agent_coords_config {
+	/**
+	 * Coordinate gossip budget per agent, bytes/s of user-message
+	 * payload (token bucket refilled at this rate, holding at most two
+	 * packets' worth). 0 turns coordinate gossip off. Default 1024.
+	 */
+	double gossip_bytes_per_s;
+	/**
+	 * Coordinates older than this are not relayed (still served, with
+	 * their age). Default 600 s.
+	 */
+	double relay_max_age_s;
+	/**
+	 * A member that joined less than this ago (while we were already
+	 * running for as long) gets full messages from us, at most one per
+	 * second, outside the budget: a new agent learns the fleet within
+	 * seconds. Default 30 s; 0 disables.
+	 */
+	double new_member_window_s;
+	/** Most cached coordinates (beyond: new names dropped). Default
+	 * 65536. */
+	unsigned max_entries;
+};
+
+/** Fill the defaults. */
+void nc_agent_coords_config_default(struct nc_agent_coords_config *cfg);
+
+/** One cached coordinate as the API reports it (copied out). */
+struct nc_agent_coord_info {
+	/** A coordinate is known (coord valid). */
+	bool has_coord;
+	/** The coordinate (self: the client's current one); see get(). */
+	const struct nc_coord *coord;
+	/** Age of the coordinate, s (how long ago it was current). */
+	double age_s;
+	enum nc_agent_coord_source source;
+	/** For NC_AGENT_SRC_GOSSIP: the member that sent it ("" otherwise). */
+	const char *via;
+	/** Last RTT we measured to this member, s (NAN if none). */
+	double measured_rtt_s;
+	/** Age of that measurement, s (NAN if none). */
+	double measured_age_s;
+};
+
+/** Counters of the coordinate cache. */
+struct nc_agent_coords_stats {
+	/** Probe acks whose payload was decoded and fed to the client. */
+	uint64_t probe_updates;
+	/** Ack payloads rejected: undecodable / bad version. */
+	uint64_t payload_bad_decode;
+	/** Ack payloads rejected: NaN/Inf, wrong dims, out of range. */
+	uint64_t payload_bad_value;
+	/** Acks without a payload (peer not speaking serf). */
+	uint64_t payload_missing;
+	/** Samples the coordinate client refused (bad RTT, ...). */
+	uint64_t client_rejected;
+	/** Coordinate gossip messages sent / received / malformed. */
+	uint64_t gossip_msgs_out, gossip_msgs_in, gossip_msgs_bad;
+	/** Bytes of coordinate gossip sent / received. */
+	uint64_t gossip_bytes_out, gossip_bytes_in;
+	/** Entries sent / accepted (newer) / ignored (not newer, unknown
+	 * node, self) / rejected (bad values). */
+	uint64_t gossip_entries_out, gossip_entries_new, gossip_entries_old,
+	    gossip_entries_bad;
+	/** Full messages sent to recently joined members. */
+	uint64_t gossip_boosts;
+	/** Greetings (own coordinate, own datagram) sent to new members. */
+	uint64_t gossip_greets;
+	/** Broadcast offers skipped: target not a netcoord agent / reply
+	 * piggy-back with unknown target / budget exhausted. */
+	uint64_t skip_not_nc, skip_no_target, skip_budget;
+	/** Entries currently cached (with a coordinate). */
+	unsigned cached;
+};
+
+/**
+ * Create the cache and the coordinate client (@a ccfg copied; NULL =
+ * defaults with peer_cap 1024). @a self is this node's name. @a now is
+ * the env clock. Returns NULL (message in err) on bad config / OOM.
+ */
+struct nc_agent_coords *nc_agent_coords_new(const char *self,
+					const struct nc_coord_config *ccfg,
+					const struct nc_agent_coords_config *cfg,
+					double now, char *err, size_t err_cap);
+
+/** Free (NULL is fine). */
+void nc_agent_coords_delete(struct nc_agent_coords *c);
+
+/**
+ * Member table used to validate names and member states (borrowed; NULL
+ * = accept any name, every member counts as alive).
+ */
+void nc_agent_coords_set_gossip(struct nc_agent_coords *c, struct nc_gossip *g);
+
+/** The coordinate client (borrowed). */
+struct nc_coord_client *nc_agent_coords_client(struct nc_agent_coords *c);
+
+/** gossip hook ack_payload: our coordinate in serf's format. */
+size_t nc_agent_coords_ack_payload(struct nc_agent_coords *c, char *buf,
+				 size_t cap);
+
+/**
+ * gossip hook probe_done: decode and validate the peer's ack payload,
+ * cache it as the peer's coordinate, update ours with @a rtt_s.
+ * @retval 0 used; negative: rejected and counted.
+ */
+int nc_agent_coords_probe_done(struct nc_agent_coords *c, double now,
+			     const char *peer, double rtt_s,
+			     const char *payload, size_t len);
+
+/** A member joined (start of its new-member window) or was reaped. */
+void nc_agent_coords_member_joined(struct nc_agent_coords *c, double now,
+				 const char *name);
+void nc_agent_coords_member_reaped(struct nc_agent_coords *c, const char *name);
+/**
+ * A member's state or Meta changed (suspect, alive again, failed, left,
+ * tags): read endpoints stop answering from the old view at once instead
+ * of within the view's staleness bound.
+ */
+void nc_agent_coords_member_changed(struct nc_agent_coords *c);
+
+/**
+ * gossip hook user_broadcast: a coordinate message for @a to, or 0.
+ * Nothing is sent to @a to == NULL or to members without the
+ * NC_AGENT_COORDS_TAG tag.
+ */
+size_t nc_agent_coords_user_broadcast(struct nc_agent_coords *c, double now,
+				    const struct nc_gossip_member *to,
+				    char *buf, size_t cap);
+
+/**
+ * The next greeting due: a netcoord member that joined after we had been
+ * running for new_member_window_s gets our own coordinate once, in a
+ * datagram of its own, at a per-pair delay spread over 5 s. Call it
+ * (e.g. every 0.25 s) until it returns 0; send each message with
+ * nc_gossip_send_user(g, *to, buf, len).
+ * @return message length with *to set, or 0 (nothing due; *to NULL).
+ */
+size_t nc_agent_coords_greet_take(struct nc_agent_coords *c, double now,
+				const struct nc_gossip_member **to, char *buf,
+				size_t cap);
+
+/**
+ * gossip hook user_msg: if @a buf is a coordinate message, apply it and
+ * return 1 (consumed; do not pass it on); 0 if it is not ours.
+ */
+int nc_agent_coords_user_msg(struct nc_agent_coords *c, double now, const char *buf,
+			   size_t len);
+
+/**
+ * Look up @a name (self included). @a out->coord and out->via point into
+ * the cache: valid until the next call on @a c (copy the coordinate
+ * before looking up another node).
+ * @retval 0 found (out filled; has_coord may be false), -1 not cached.
+ */
+int nc_agent_coords_get(struct nc_agent_coords *c, double now, const char *name,
+		      struct nc_agent_coord_info *out);
+
+/** Counters. */
+void nc_agent_coords_stats(const struct nc_agent_coords *c,
+			 struct nc_agent_coords_stats *out);
+
+/** Is @a m tagged as a netcoord agent (NC_AGENT_COORDS_TAG present)? */
+bool nc_agent_member_is_nc(const struct nc_gossip_member *m);
+
+/**
+ * Membership epoch: bumped whenever a member joins, changes state or is
+ * reaped, so that a reader holding a copy of the member table (api/view.c)
+ * knows it must rebuild it.
+ */
+uint64_t nc_agent_coords_members_epoch(const struct nc_agent_coords *c);
+
+#endif /* NC_AGENT_COORDS_H */

@@ -1,0 +1,410 @@
+/*
+ * cmd/agent.c - `netcoord agent`: parse the configuration, start the
+ * process's loop and the agent on it, serve HTTP, run until a signal.
+ *
+ *   config (agent/config.c) ─┐
+ *                            ├─> real loop (loop/, one epoll loop)
+ *                            ├─> agent (agent/: gossip + coordinates)
+ *                            └─> HTTP API (api/, MHD inside the same loop)
+ *
+ * Everything the process owns is in one struct proc; there are no
+ * globals. Signals reach the loop through a signalfd (SIGTERM / SIGINT are
+ * blocked and read as ordinary events), so shutdown is an ordinary
+ * callback: the 1st signal starts the agent's graceful leave
+ * (nc_agent_leave; the loop stops once it has spread), the 2nd stops at
+ * once.
+ */
+#include "cmd/agent.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <malloc.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "api/api.h"
+#include "gossip/gossip.h"
+#include "loop/latency.h"
+#include "loop/loop.h"
+
+/**
+ * Memory. Resident memory is a target (half of serf's), so transient
+ * allocations must not stay resident after use: a JSON list of 1,000
+ * members is ~1 MiB of small cJSON nodes, freed in the middle of the heap
+ * where glibc keeps it. Every TRIM_INTERVAL_S seconds the free pages
+ * inside the heap are given back with malloc_trim(0) (glibc madvises them
+ * away; well under a millisecond at 1,000 members). Measured at 1,000
+ * members: -1 MiB after a GET /v1/members. (Lowering M_MMAP_THRESHOLD
+ * instead made things worse: blocks that used to reuse freed heap space
+ * got fresh mappings.) The interval is arbitrary.
+ */
+#define TRIM_INTERVAL_S 10.0
+
+/** The process: configuration, loop, agent, HTTP. */
+struct proc {
+	/** Parsed configuration (owns tag strings and the key). */
+	struct nc_config cfg;
+	/** The loop (real env). */
+	struct nc_env *env;
+	/**
+	 * TEST FACILITY: the latency decorator around env that the agent
+	 * uses instead of env with -latency-matrix (loop/latency.h); NULL
+	 * otherwise.
+	 */
+	struct nc_env *lat_env;
+	struct nc_agent *agent;
+	/** HTTP endpoint, NULL with -http-addr=off. */
+	struct nc_api *api;
+	/** signalfd for SIGTERM/SIGINT and its watch. */
+	int sigfd;
+	struct nc_env_watch sig_watch;
+	/** Periodic malloc_trim() (see TRIM_INTERVAL_S). */
+	struct nc_timer trim_timer;
+};
+
+static void
+proc_log(struct proc *p, enum nc_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+proc_log(struct proc *p, enum nc_log_level lvl, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	if (lvl < p->env->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->env->ops->log(p->env, lvl, "agent", msg);
+}
+
+static void
+trim_timer_cb(struct nc_timer *t)
+{
+	struct proc *p = t->arg;
+	malloc_trim(0);
+	p->env->ops->timer_start(p->env, &p->trim_timer, TRIM_INTERVAL_S);
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals and leave                                                  */
+/* ------------------------------------------------------------------ */
+
+/** The agent's leave has spread: stop the loop. */
+static void
+left(void *ctx)
+{
+	struct proc *p = ctx;
+	nc_env_real_stop(p->env);
+}
+
+static void
+signal_event(struct nc_env_watch *w, unsigned events)
+{
+	struct proc *p = w->arg;
+	struct signalfd_siginfo si;
+	(void)events;
+	while (read(p->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (nc_agent_leaving(p->agent)) {
+			proc_log(p, NC_LOG_WARN,
+				 "Caught second signal, exiting at once");
+			nc_env_real_stop(p->env);
+			return;
+		}
+		proc_log(p, NC_LOG_INFO,
+			 "Caught signal: %s. Gracefully leaving the cluster",
+			 strsignal((int)si.ssi_signo));
+		nc_agent_leave(p->agent);
+	}
+}
+
+static int
+signals_setup(struct proc *p)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	p->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (p->sigfd < 0)
+		return -errno;
+	return nc_env_real_watch_start(p->env, &p->sig_watch, p->sigfd,
+				       NC_ENV_READ, signal_event, p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Start-up                                                           */
+/* ------------------------------------------------------------------ */
+
+static bool
+addr_is_any(const struct nc_addr *x)
+{
+	for (size_t i = 0; i < nc_addr_ip_len(x); i++)
+		if (x->ip[i] != 0)
+			return false;
+	return true;
+}
+
+/**
+ * memberlist advertises the first private IPv4 when bound to a wildcard;
+ * we take the first up, non-loopback IPv4 (or 127.0.0.1 if there is none).
+ */
+static void
+pick_advertise_ip(struct nc_addr *out)
+{
+	struct ifaddrs *ifs = NULL, *i;
+	out->family = 4;
+	memset(out->ip, 0, sizeof(out->ip));
+	out->ip[0] = 127;
+	out->ip[3] = 1;
+	if (getifaddrs(&ifs) != 0)
+		return;
+	for (i = ifs; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET ||
+		    (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+			continue;
+		memcpy(out->ip,
+		       &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+		break;
+	}
+	freeifaddrs(ifs);
+}
+
+static uint64_t
+random_seed(void)
+{
+	uint64_t s = 0;
+	if (getrandom(&s, sizeof(s), 0) != (ssize_t)sizeof(s))
+		s = (uint64_t)getpid() ^ (uint64_t)time(NULL) << 20;
+	return s;
+}
+
+/**
+ * TEST FACILITY: with -latency-matrix, wrap the real env in the latency
+ * decorator (loop/latency.h). Our row: -latency-row, else the map
+ * line named like this node, else the line with our advertise address.
+ * Returns 0 (also when off) or -EINVAL with a message on stderr.
+ */
+static int
+latency_setup(struct proc *p, const struct nc_addr *advertise)
+{
+	struct nc_config *c = &p->cfg;
+	char err[512] = "";
+	double *m = NULL;
+	size_t n = 0, peers_n = 0;
+	struct nc_env_latency_peer *peers = NULL;
+	int rc = -EINVAL;
+
+	if (c->latency_matrix[0] == '\0') {
+		if (c->latency_map[0] != '\0' || c->latency_row_set)
+			fprintf(stderr, "netcoord: config: \"latency_map\" and "
+					"\"latency_row\" need \"latency_matrix\"\n");
+		return c->latency_map[0] != '\0' || c->latency_row_set ? -EINVAL
+									  : 0;
+	}
+	if (nc_env_latency_matrix_load(c->latency_matrix, &m, &n, err,
+				       sizeof(err)) < 0)
+		goto out;
+	if (c->latency_map[0] != '\0' &&
+	    nc_env_latency_map_load(c->latency_map, n, &peers, &peers_n, err,
+				    sizeof(err)) < 0)
+		goto out;
+	int row = c->latency_row_set
+			  ? c->latency_row
+			  : nc_env_latency_map_find(peers, peers_n,
+						    c->node_name, advertise);
+	if (row < 0) {
+		snprintf(err, sizeof(err),
+			 "no -latency-row, and no line of the map names "
+			 "\"%s\" or our address",
+			 c->node_name);
+		goto out;
+	}
+	struct nc_env_latency_config lc = {
+		.rtt_ms = m, .n = n, .self_row = row,
+		.peers = peers, .peers_n = peers_n,
+	};
+	p->lat_env = nc_env_latency_new(p->env, &lc, err, sizeof(err));
+	if (p->lat_env == NULL)
+		goto out;
+	proc_log(p, NC_LOG_WARN,
+		 "TEST FACILITY: latency emulation on (matrix %s, %zu rows, "
+		 "own row %d, %zu peers mapped)",
+		 c->latency_matrix, n, row, peers_n);
+	rc = 0;
+out:
+	if (rc < 0)
+		fprintf(stderr, "netcoord: config: latency: %s\n", err);
+	free(m);
+	free(peers);
+	return rc;
+}
+
+/** The address gossip advertises: -advertise, else the bound one. */
+static void
+advertise_addr(struct proc *p, struct nc_addr *out)
+{
+	const struct nc_config *c = &p->cfg;
+	struct nc_addr local;
+	nc_env_real_local_addr(p->env, &local);
+	if (c->advertise.family != 0) {
+		*out = c->advertise;
+		if (out->port == 0)
+			out->port = local.port;
+	} else if (addr_is_any(&c->bind)) {
+		pick_advertise_ip(out);
+		out->port = local.port;
+	} else {
+		*out = local;
+	}
+}
+
+static int
+loop_start(struct proc *p)
+{
+	char err[256] = "";
+	const struct nc_config *c = &p->cfg;
+	struct nc_env_real_config ec;
+	nc_env_real_config_default(&ec);
+	ec.bind = c->bind;
+	ec.seed = c->seed_set ? c->seed : random_seed();
+	ec.log_level = c->log_level;
+	struct nc_gossip_config gc;
+	nc_gossip_config_default(&gc, (enum nc_gossip_profile)c->profile);
+	ec.tcp_timeout = gc.tcp_timeout;
+	p->env = nc_env_real_new(&ec, err, sizeof(err));
+	if (p->env == NULL) {
+		fprintf(stderr, "netcoord: config: \"bind\": %s\n", err);
+		return 2;
+	}
+	return 0;
+}
+
+static int
+http_start(struct proc *p)
+{
+	char err[256] = "";
+	const struct nc_config *c = &p->cfg;
+	if (c->http_addr.family == 0)
+		return 0;
+	struct nc_api_config ac;
+	nc_api_config_default(&ac);
+	ac.addr = c->http_addr;
+	snprintf(ac.token, sizeof(ac.token), "%s", c->http_token);
+	ac.allow_unauthenticated_writes = c->http_allow_unauthenticated_writes;
+	ac.latency_env = p->lat_env;
+	ac.version = NC_AGENT_VERSION;
+	p->api = nc_api_new(p->env, p->agent, &ac, err, sizeof(err));
+	if (p->api == NULL) {
+		fprintf(stderr, "netcoord: config: \"http_addr\": %s\n", err);
+		return 2;
+	}
+	return 0;
+}
+
+/** Everything after config parsing. Returns an exit code. */
+static int
+proc_run(struct proc *p)
+{
+	char err[256] = "";
+	const struct nc_config *c = &p->cfg;
+	int rc = loop_start(p);
+	if (rc != 0)
+		return rc;
+	struct nc_addr adv;
+	advertise_addr(p, &adv);
+	if (latency_setup(p, &adv) < 0)
+		return 2;
+	p->agent = nc_agent_new(p->lat_env != NULL ? p->lat_env : p->env, c,
+				&adv, left, p, err, sizeof(err));
+	if (p->agent == NULL) {
+		fprintf(stderr, "netcoord: config: %s\n", err);
+		return 2;
+	}
+	if ((rc = http_start(p)) != 0)
+		return rc;
+	if (signals_setup(p) < 0) {
+		fprintf(stderr, "netcoord: signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+	char as[64], hs[64] = "off";
+	nc_addr_format(&adv, as, sizeof(as));
+	if (p->api != NULL) {
+		struct nc_addr h = c->http_addr;
+		h.port = (uint16_t)nc_api_port(p->api);
+		nc_addr_format(&h, hs, sizeof(hs));
+	}
+	proc_log(p, NC_LOG_INFO,
+		 "netcoord agent running: node '%s', gossip %s, http %s, "
+		 "encrypted: %s",
+		 c->node_name, as, hs, c->key_len > 0 ? "yes" : "no");
+	if (nc_agent_start(p->agent) < 0) {
+		fprintf(stderr, "netcoord: cannot start gossip\n");
+		return 1;
+	}
+	p->env->ops->timer_start(p->env, &p->trim_timer, TRIM_INTERVAL_S);
+	rc = nc_env_real_run(p->env);
+	if (rc < 0) {
+		fprintf(stderr, "netcoord: event loop: %s\n", strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+static void
+proc_cleanup(struct proc *p)
+{
+	nc_api_delete(p->api);
+	nc_agent_delete(p->agent);
+	nc_env_latency_delete(p->lat_env);
+	if (p->env != NULL) {
+		p->env->ops->timer_stop(p->env, &p->trim_timer);
+		nc_env_real_watch_stop(p->env, &p->sig_watch);
+	}
+	if (p->sigfd >= 0)
+		close(p->sigfd);
+	nc_env_real_delete(p->env);
+	nc_config_destroy(&p->cfg);
+}
+
+int
+nc_cmd_agent(int argc, char **argv)
+{
+	struct proc *p = calloc(1, sizeof(*p));
+	char err[512] = "";
+	if (p == NULL) {
+		fprintf(stderr, "netcoord: out of memory\n");
+		return 1;
+	}
+	p->sigfd = -1;
+	nc_timer_init(&p->trim_timer, trim_timer_cb, p);
+	nc_config_init(&p->cfg);
+	int rc = nc_config_parse_args(&p->cfg, argc, argv, err, sizeof(err));
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(stderr, "netcoord: config: %s\n", err);
+		nc_config_destroy(&p->cfg);
+		free(p);
+		return rc > 0 ? 0 : 2;
+	}
+	rc = proc_run(p);
+	proc_cleanup(p);
+	free(p);
+	return rc;
+}
