@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "api/api.h"
-#include "gossip/env_real.h"
+#include "loop/loop.h"
 
 struct MHD_Daemon;
 struct nc_coord;

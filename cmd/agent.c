@@ -52,8 +52,8 @@
 #include "cmd/config.h"
 #include "cmd/serf_relay.h"
 #include "gossip/crypto.h"
-#include "gossip/env_latency.h"
-#include "gossip/env_real.h"
+#include "loop/latency.h"
+#include "loop/loop.h"
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
 
