@@ -9,7 +9,7 @@
 
 #include "agent/agent.h"
 #include "api/api.h"
-#include "gossip/env_real.h"
+#include "loop/loop.h"
 
 struct MHD_Daemon;
 struct nc_coord;

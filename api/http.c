@@ -46,7 +46,7 @@
 #include <microhttpd.h>
 
 #include "api/api_int.h"
-#include "gossip/env_real.h"
+#include "loop/loop.h"
 
 /**
  * Largest request body accepted: our bodies are {"Key": "<44 chars>"}.

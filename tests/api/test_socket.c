@@ -22,7 +22,7 @@
 #include <CUnit/CUnit.h>
 
 #include "api/api.h"
-#include "gossip/env_real.h"
+#include "loop/loop.h"
 #include "gossip/gossip.h"
 #include "tests/api/harness.h"
 

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gossip/env_real.h"
+#include "loop/loop.h"
 #include "gossip/proto.h"
 
 static struct nc_env *

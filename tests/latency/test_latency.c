@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gossip/env_latency.h"
+#include "loop/latency.h"
 #include "tests/sim/sim.h"
 
 /*

@@ -23,7 +23,7 @@
  * receive stamp on loopback; exact in the simulator) and anything that
  * keeps the loop busy.
  */
-#include "gossip/env_latency.h"
+#include "loop/latency.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -54,7 +54,7 @@
  */
 /* accept4() */
 #define _GNU_SOURCE
-#include "gossip/env_real.h"
+#include "loop/loop.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
-#ifndef NC_GOSSIP_ENV_LATENCY_H
-#define NC_GOSSIP_ENV_LATENCY_H
+#ifndef NC_LOOP_LATENCY_H
+#define NC_LOOP_LATENCY_H
 /*
  * TEST FACILITY: wide-area latency on one machine (gossip/env_latency.c).
  *
@@ -171,4 +171,4 @@ int nc_env_latency_map_find(const struct nc_env_latency_peer *peers,
 			    size_t peers_n, const char *name,
 			    const struct nc_addr *addr);
 
-#endif /* NC_GOSSIP_ENV_LATENCY_H */
+#endif /* NC_LOOP_LATENCY_H */

@@ -1,5 +1,5 @@
-#ifndef NC_GOSSIP_ENV_REAL_H
-#define NC_GOSSIP_ENV_REAL_H
+#ifndef NC_LOOP_LOOP_H
+#define NC_LOOP_LOOP_H
 /*
  * The real environment (gossip/env_real.c): one epoll loop on
  * CLOCK_MONOTONIC that owns the gossip UDP socket, the TCP listener on the
@@ -179,4 +179,4 @@ const struct nc_env_real_stats *nc_env_real_stats(struct nc_env *env);
 /** Change the log level (also sets env->log_level). */
 void nc_env_real_set_log_level(struct nc_env *env, enum nc_log_level level);
 
-#endif /* NC_GOSSIP_ENV_REAL_H */
+#endif /* NC_LOOP_LOOP_H */
