@@ -1,7 +1,7 @@
 /*
- * harness.c - the simulated fleet of harness.h. Hooks are those of
- * cmd/agent.c minus the serf relay: ack payload, probe_done, member
- * events, user messages and user broadcasts go to api/coords.c.
+ * harness.c - the simulated fleet of harness.h. netcoord members are the
+ * real agent (nc_agent_new on a simulator env, configured through the
+ * same JSON config code as `netcoord agent`); no hook is copied here.
  */
 #include "tests/api/harness.h"
 
@@ -13,88 +13,30 @@
 #include <CUnit/CUnit.h>
 #include <cjson/cJSON.h>
 
-#include "coord/coord.h"
 #include "gossip/proto.h"
 
-static double
-now_of(struct th_node *n)
-{
-	return sim_now(n->f->w);
-}
+/* Serf stand-ins: gossip only, serf's fresh coordinate in every ack. */
 
 static size_t
-h_ack(void *ctx, char *buf, size_t cap)
+serf_ack(void *ctx, char *buf, size_t cap)
 {
-	struct th_node *n = ctx;
-	if (n->coords != NULL)
-		return nc_agent_coords_ack_payload(n->coords, buf, cap);
-	/* A serf member: its fresh coordinate. */
+	(void)ctx;
 	struct nc_proto_coord fresh = {
 	    .dims = 8, .error = 1.5, .height = 1.0e-5};
 	int len = nc_proto_encode_coord(buf, cap, &fresh);
 	return len > 0 ? (size_t)len : 0;
 }
 
+/** Count anything that looks like a coordinate message. */
 static void
-h_probe(void *ctx, const struct nc_gossip_member *peer, double rtt,
-	const char *payload, size_t len)
-{
-	struct th_node *n = ctx;
-	if (n->coords != NULL)
-		nc_agent_coords_probe_done(n->coords, now_of(n), peer->name, rtt,
-					 payload, len);
-}
-
-static void
-h_event(void *ctx, enum nc_gossip_event ev, const struct nc_gossip_member *m,
-	const char *by)
-{
-	struct th_node *n = ctx;
-	(void)by;
-	if (n->coords == NULL)
-		return;
-	if (ev == NC_GOSSIP_EV_JOIN)
-		nc_agent_coords_member_joined(n->coords, now_of(n), m->name);
-	if (ev == NC_GOSSIP_EV_REAPED)
-		nc_agent_coords_member_reaped(n->coords, m->name);
-}
-
-static void
-h_user(void *ctx, const char *buf, size_t len)
+serf_user(void *ctx, const char *buf, size_t len)
 {
 	struct th_node *n = ctx;
 	n->user_msgs++;
-	if (n->coords != NULL) {
-		nc_agent_coords_user_msg(n->coords, now_of(n), buf, len);
-		return;
-	}
-	/* A serf member: count anything that looks like ours. */
 	for (size_t i = 0; i + 3 <= len; i++)
 		if (buf[i] == (char)0xa2 && buf[i + 1] == 'N' &&
 		    buf[i + 2] == 'C')
 			n->nc_msgs_seen++;
-}
-
-static size_t
-h_bcast(void *ctx, const struct nc_gossip_member *to, char *buf, size_t cap)
-{
-	struct th_node *n = ctx;
-	if (n->coords == NULL)
-		return 0;
-	return nc_agent_coords_user_broadcast(n->coords, now_of(n), to, buf, cap);
-}
-
-static void
-greet_cb(struct nc_timer *t)
-{
-	struct th_node *n = t->arg;
-	const struct nc_gossip_member *to;
-	char buf[256];
-	size_t len;
-	while ((len = nc_agent_coords_greet_take(n->coords, now_of(n), &to, buf,
-					       sizeof(buf))) > 0)
-		nc_gossip_send_user(n->g, to, buf, len);
-	n->env->ops->timer_start(n->env, &n->greet, 0.25);
 }
 
 static double
@@ -120,7 +62,7 @@ quiet(void *ctx, struct sim_world *w, int node, enum nc_log_level level,
 }
 
 static int
-encode_tags(const char *spec, bool nc, uint8_t *meta, size_t *len)
+encode_serf_tags(const char *spec, uint8_t *meta, size_t *len)
 {
 	struct nc_proto_tag tags[16];
 	char buf[256];
@@ -129,7 +71,7 @@ encode_tags(const char *spec, bool nc, uint8_t *meta, size_t *len)
 	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
 	     t = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(t, '=');
-		if (eq == NULL || n == 15)
+		if (eq == NULL || n == 16)
 			continue;
 		*eq = '\0';
 		tags[n].key = (struct nc_proto_str){t, (uint32_t)strlen(t)};
@@ -137,9 +79,6 @@ encode_tags(const char *spec, bool nc, uint8_t *meta, size_t *len)
 		    (struct nc_proto_str){eq + 1, (uint32_t)strlen(eq + 1)};
 		n++;
 	}
-	if (nc)
-		tags[n++] = (struct nc_proto_tag){nc_proto_cstr("nc"),
-						  nc_proto_cstr("1")};
 	*len = 0;
 	if (n == 0)
 		return 0;
@@ -151,69 +90,120 @@ encode_tags(const char *spec, bool nc, uint8_t *meta, size_t *len)
 	return 0;
 }
 
-static struct th_node *
-add_node(struct th_fleet *f, const struct th_spec *s)
+static void
+add_serf(struct th_node *n, const struct th_spec *s, struct sim_node *sn)
 {
 	char err[128];
-	struct th_node *n = &f->node[f->n];
-	struct sim_node *sn = sim_node_add(f->w, s->name);
 	struct nc_gossip_config cfg;
 	struct nc_gossip_hooks hooks = {
 	    .ctx = n,
-	    .ack_payload = h_ack,
-	    .probe_done = h_probe,
-	    .member_event = h_event,
-	    .user_msg = h_user,
-	    .user_broadcast = h_bcast,
+	    .ack_payload = serf_ack,
+	    .user_msg = serf_user,
 	};
+	nc_gossip_config_default(&cfg, NC_GOSSIP_PROFILE_LAN);
+	snprintf(cfg.name, sizeof(cfg.name), "%s", s->name);
+	cfg.advertise = *sim_node_addr(sn);
+	CU_ASSERT_FATAL(encode_serf_tags(s->tags, cfg.meta, &cfg.meta_len) ==
+			0);
+	n->g = nc_gossip_new(n->env, &cfg, &hooks, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n->g);
+}
+
+/**
+ * A netcoord agent, configured as `netcoord agent` would be from a JSON
+ * config file: name, tags, key; it joins node 0 (unless it is node 0).
+ */
+static void
+add_agent(struct th_node *n, const struct th_spec *s, struct sim_node *sn)
+{
+	char err[256], json[1024], tags[512] = "", buf[256];
+	const char *key = n->f->key;
+	size_t tl = 0;
+	snprintf(buf, sizeof(buf), "%s", s->tags != NULL ? s->tags : "");
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
+	     t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '=');
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		tl += (size_t)snprintf(tags + tl, sizeof(tags) - tl,
+				       "%s\"%s\":\"%s\"", tl ? "," : "", t,
+				       eq + 1);
+	}
+	snprintf(json, sizeof(json),
+		 "{\"node_name\":\"%s\",\"tags\":{%s}%s%s%s}", s->name, tags,
+		 key != NULL ? ",\"encrypt\":\"" : "", key != NULL ? key : "",
+		 key != NULL ? "\"" : "");
+	struct nc_config cfg;
+	nc_config_init(&cfg);
+	CU_ASSERT_EQUAL_FATAL(
+	    nc_config_load_json(&cfg, json, err, sizeof(err)), 0);
+	if (n->id > 0) {
+		cfg.join[0] = *sim_node_addr(sim_node_get(n->f->w, 0));
+		cfg.join_n = 1;
+	}
+	n->agent = nc_agent_new(n->env, &cfg, sim_node_addr(sn), NULL, NULL,
+				err, sizeof(err));
+	nc_config_destroy(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n->agent);
+	n->g = nc_agent_gossip(n->agent);
+	n->coords = nc_agent_coords(n->agent);
+}
+
+static struct th_node *
+add_node(struct th_fleet *f, const struct th_spec *s)
+{
+	struct th_node *n = &f->node[f->n];
+	struct sim_node *sn = sim_node_add(f->w, s->name);
 	memset(n, 0, sizeof(*n));
 	n->f = f;
 	n->id = f->n;
 	n->nc = s->nc;
 	n->x = s->x;
 	n->y = s->y;
-	nc_gossip_config_default(&cfg, NC_GOSSIP_PROFILE_LAN);
-	snprintf(cfg.name, sizeof(cfg.name), "%s", s->name);
-	cfg.advertise = *sim_node_addr(sn);
-	CU_ASSERT_FATAL(encode_tags(s->tags, s->nc, cfg.meta, &cfg.meta_len) ==
-			0);
-	if (s->nc) {
-		struct nc_coord_config cc;
-		nc_coord_config_default(&cc);
-		cc.peer_cap = 64;
-		cc.seed = (uint64_t)f->n + 1;
-		n->coords = nc_agent_coords_new(s->name, &cc, NULL, sim_now(f->w),
-					      err, sizeof(err));
-		CU_ASSERT_PTR_NOT_NULL_FATAL(n->coords);
-	}
-	n->g = nc_gossip_new(sim_node_env(sn), &cfg, &hooks, err, sizeof(err));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(n->g);
 	n->env = sim_node_env(sn);
-	nc_timer_init(&n->greet, greet_cb, n);
-	if (n->coords != NULL) {
-		nc_agent_coords_set_gossip(n->coords, n->g);
-		n->env->ops->timer_start(n->env, &n->greet, 0.25);
-	}
+	if (s->nc)
+		add_agent(n, s, sn);
+	else
+		add_serf(n, s, sn);
 	f->n++;
 	return n;
+}
+
+/** Start a node: an agent joins node 0 itself, a serf stand-in is told. */
+static void
+start_node(struct th_fleet *f, struct th_node *n)
+{
+	if (n->agent != NULL) {
+		CU_ASSERT_EQUAL(nc_agent_start(n->agent), 0);
+		return;
+	}
+	CU_ASSERT_EQUAL(nc_gossip_start(n->g), 0);
+	if (n->id > 0)
+		nc_gossip_join(n->g, sim_node_addr(sim_node_get(f->w, 0)), 1,
+			       NULL, NULL);
 }
 
 struct th_fleet *
 th_fleet_new(uint64_t seed, const struct th_spec *spec, int n)
 {
+	return th_fleet_new_keyed(seed, spec, n, NULL);
+}
+
+struct th_fleet *
+th_fleet_new_keyed(uint64_t seed, const struct th_spec *spec, int n,
+		   const char *key_b64)
+{
 	struct th_fleet *f = calloc(1, sizeof(*f));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	f->key = key_b64;
 	f->w = sim_world_new(seed);
 	sim_set_log(f->w, quiet, NULL);
 	sim_set_latency_fn(f->w, latency, f);
 	for (int i = 0; i < n; i++)
 		add_node(f, &spec[i]);
 	for (int i = 0; i < f->n; i++)
-		CU_ASSERT_EQUAL(nc_gossip_start(f->node[i].g), 0);
-	for (int i = 1; i < f->n; i++)
-		nc_gossip_join(f->node[i].g,
-			       sim_node_addr(sim_node_get(f->w, 0)), 1, NULL,
-			       NULL);
+		start_node(f, &f->node[i]);
 	return f;
 }
 
@@ -221,9 +211,7 @@ struct th_node *
 th_fleet_add(struct th_fleet *f, const struct th_spec *s)
 {
 	struct th_node *n = add_node(f, s);
-	CU_ASSERT_EQUAL(nc_gossip_start(n->g), 0);
-	nc_gossip_join(n->g, sim_node_addr(sim_node_get(f->w, 0)), 1, NULL,
-		       NULL);
+	start_node(f, n);
 	return n;
 }
 
@@ -233,10 +221,10 @@ th_fleet_delete(struct th_fleet *f)
 	if (f == NULL)
 		return;
 	for (int i = 0; i < f->n; i++) {
-		f->node[i].env->ops->timer_stop(f->node[i].env,
-						&f->node[i].greet);
-		nc_gossip_delete(f->node[i].g);
-		nc_agent_coords_delete(f->node[i].coords);
+		if (f->node[i].agent != NULL)
+			nc_agent_delete(f->node[i].agent);
+		else
+			nc_gossip_delete(f->node[i].g);
 	}
 	sim_world_delete(f->w);
 	free(f);

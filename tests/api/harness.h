@@ -1,15 +1,17 @@
 #ifndef NC_TESTS_API_HARNESS_H
 #define NC_TESTS_API_HARNESS_H
 /*
- * harness.h - a small fleet in the simulator wired like cmd/agent.c:
- * netcoord agents (gossip + api/coords.c hooks, tag nc=1) and, optionally,
- * "serf" members (gossip only, serf's fresh coordinate in their acks, no
- * nc tag) that count every coordinate message they receive.
+ * harness.h - a small fleet in the simulator: netcoord agents — the real
+ * agent (agent/agent.h, the code `netcoord agent` runs) on a virtual-time
+ * env — and, optionally, stand-ins for serf members (gossip only, serf's
+ * fresh coordinate in their acks, no nc tag) that count every coordinate
+ * message they receive.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/agent.h"
 #include "api/api.h"
 #include "gossip/gossip.h"
 #include "tests/sim/sim.h"
@@ -20,6 +22,9 @@ struct th_node {
 	struct th_fleet *f;
 	int id;
 	bool nc;
+	/** The agent (netcoord members; NULL for serf stand-ins). */
+	struct nc_agent *agent;
+	/** Its gossip (or the serf stand-in's) and coordinates (or NULL). */
 	struct nc_gossip *g;
 	struct nc_agent_coords *coords;
 	/** Position (ms) on a plane: RTT = distance. */
@@ -28,13 +33,14 @@ struct th_node {
 	unsigned nc_msgs_seen;
 	/** User messages received. */
 	unsigned user_msgs;
-	/** Greeting timer (as cmd/agent.c's) and the node's env. */
+	/** The node's env. */
 	struct nc_env *env;
-	struct nc_timer greet;
 };
 
 struct th_fleet {
 	struct sim_world *w;
+	/** Gossip key of the netcoord agents (base64), NULL = none. */
+	const char *key;
 	int n;
 	struct th_node node[TH_MAX];
 };
@@ -49,6 +55,9 @@ struct th_spec {
 
 /** Build the fleet (node 0 is the seed the others join), not run yet. */
 struct th_fleet *th_fleet_new(uint64_t seed, const struct th_spec *spec, int n);
+/** The same, every netcoord agent started with gossip key @a key_b64. */
+struct th_fleet *th_fleet_new_keyed(uint64_t seed, const struct th_spec *spec,
+				    int n, const char *key_b64);
 /** Add one more member later and join it to node 0. */
 struct th_node *th_fleet_add(struct th_fleet *f, const struct th_spec *s);
 void th_fleet_delete(struct th_fleet *f);

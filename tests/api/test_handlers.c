@@ -50,9 +50,8 @@ fixture(void)
 	sim_run_until(F->w, 90);
 	struct nc_api_config cfg;
 	nc_api_config_default(&cfg);
-	cfg.coords = F->node[0].coords;
 	cfg.version = "test";
-	API = nc_api_new(NULL, F->node[0].g, &cfg, err, sizeof(err));
+	API = nc_api_new(NULL, F->node[0].agent, &cfg, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(API);
 	nc_api_set_clock(API, th_clock, F);
 }
@@ -473,10 +472,9 @@ test_auth(void)
 	char err[128];
 	struct nc_api_config cfg;
 	nc_api_config_default(&cfg);
-	cfg.coords = F->node[0].coords;
 	snprintf(cfg.token, sizeof(cfg.token), "s3cret");
 	struct nc_api *a =
-	    nc_api_new(NULL, F->node[0].g, &cfg, err, sizeof(err));
+	    nc_api_new(NULL, F->node[0].agent, &cfg, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	nc_api_set_clock(a, th_clock, F);
 	expect_error(a, "GET", "/v1/members", NULL, NULL, 401, "token");
@@ -507,9 +505,13 @@ test_auth(void)
 		     "\"address\"");
 	expect_error(a, "PUT", "/v1/agent/join?address=not-an-ip",
 		     "Bearer s3cret", NULL, 400, "\"address\"");
-	/* No leave hook in this router: 501. */
-	expect_error(a, "PUT", "/v1/agent/leave", "Bearer s3cret", NULL, 501,
+	/* A router without an agent cannot leave: 501. */
+	struct nc_api *bare = nc_api_new(NULL, NULL, &cfg, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bare);
+	expect_error(bare, "PUT", "/v1/agent/leave", "Bearer s3cret", NULL, 501,
 		     NULL);
+	nc_api_delete(bare);
+	CU_ASSERT_FALSE(nc_agent_leaving(F->node[0].agent));
 	const struct nc_api_stats *st = nc_api_stats(a);
 	CU_ASSERT(st->auth_missing >= 4);
 	CU_ASSERT(st->auth_wrong >= 3);
@@ -524,15 +526,6 @@ test_auth(void)
 		     "{\"Key\":\"x\"}", 403, NULL);
 }
 
-static int leave_calls;
-static int
-leave_hook(void *ctx)
-{
-	(void)ctx;
-	leave_calls++;
-	return 0;
-}
-
 static void
 test_writes_and_keyring(void)
 {
@@ -541,19 +534,14 @@ test_writes_and_keyring(void)
 	struct nc_api_config cfg;
 	nc_api_config_default(&cfg);
 	cfg.allow_unauthenticated_writes = true;
-	cfg.leave = leave_hook;
 	struct nc_api *a =
-	    nc_api_new(NULL, F->node[0].g, &cfg, err, sizeof(err));
+	    nc_api_new(NULL, F->node[0].agent, &cfg, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	/* Without encryption there is no keyring: 409. */
 	expect_error(a, "GET", "/v1/agent/keyring", NULL, NULL, 409,
 		     "encryption");
 	expect_error(a, "PUT", "/v1/agent/keyring/install", NULL,
 		     "{\"Key\":\"x\"}", 409, "encryption");
-	/* leave: 200, hook called once the response is out. */
-	CU_ASSERT_EQUAL(
-	    th_req(a, "PUT", "/v1/agent/leave", NULL, NULL, NULL, NULL), 200);
-	CU_ASSERT_EQUAL(leave_calls, 1);
 	/* join without a socket starts the join and says so. */
 	cJSON *j;
 	CU_ASSERT_EQUAL(th_req(a, "PUT", "/v1/agent/join?address=10.0.0.2",
@@ -563,16 +551,13 @@ test_writes_and_keyring(void)
 	cJSON_Delete(j);
 	nc_api_delete(a);
 
-	/* With a keyring. */
-	struct nc_crypto_keyring *kr = nc_crypto_keyring_new();
-	uint8_t key[32];
-	size_t kl;
+	/* With a keyring: an agent of its own, started with a key (the
+	 * leave at the end must not touch the shared fleet). */
 	CU_ASSERT_EQUAL(nc_crypto_keygen_base64(k1, sizeof(k1)), 0);
 	CU_ASSERT_EQUAL(nc_crypto_keygen_base64(k2, sizeof(k2)), 0);
-	nc_crypto_key_parse_base64(k1, key, &kl, NULL, 0);
-	nc_crypto_keyring_install(kr, key, kl);
-	cfg.keyring = kr;
-	a = nc_api_new(NULL, F->node[0].g, &cfg, err, sizeof(err));
+	struct th_spec ks[] = {{"keyed", 0, 0, NULL, true}};
+	struct th_fleet *kf = th_fleet_new_keyed(99, ks, 1, k1);
+	a = nc_api_new(NULL, kf->node[0].agent, &cfg, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_EQUAL(
 	    th_req(a, "GET", "/v1/agent/keyring", NULL, NULL, NULL, &j), 200);
@@ -615,8 +600,13 @@ test_writes_and_keyring(void)
 		     "{\"Key\":\"aGVsbG8=\"}", 400, "\"Key\"");
 	expect_error(a, "PUT", "/v1/agent/keyring/rotate", NULL, body, 404,
 		     "rotate");
+	/* leave: 200, then the agent's graceful leave starts. */
+	CU_ASSERT_FALSE(nc_agent_leaving(kf->node[0].agent));
+	CU_ASSERT_EQUAL(
+	    th_req(a, "PUT", "/v1/agent/leave", NULL, NULL, NULL, NULL), 200);
+	CU_ASSERT_TRUE(nc_agent_leaving(kf->node[0].agent));
 	nc_api_delete(a);
-	nc_crypto_keyring_delete(kr);
+	th_fleet_delete(kf);
 }
 
 static void

@@ -28,7 +28,9 @@
 
 struct box {
 	struct nc_env *env, *env2;
-	struct nc_gossip *g, *g2;
+	/** The agent served (sock-a) and a bare gossip peer (sock-b). */
+	struct nc_agent *agent;
+	struct nc_gossip *g2;
 	struct nc_api *api;
 	struct nc_addr gaddr2;
 };
@@ -60,13 +62,32 @@ gossip_new(struct nc_env *env, const char *name)
 	return g;
 }
 
+/** The agent as `netcoord agent -node NAME -profile local` on @a env. */
+static struct nc_agent *
+agent_new(struct nc_env *env, const char *name)
+{
+	struct nc_config cfg;
+	struct nc_addr adv;
+	char err[128];
+	nc_config_init(&cfg);
+	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", name);
+	cfg.profile = NC_CONFIG_PROFILE_LOCAL;
+	nc_env_real_local_addr(env, &adv);
+	struct nc_agent *a =
+	    nc_agent_new(env, &cfg, &adv, NULL, NULL, err, sizeof(err));
+	nc_config_destroy(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(nc_agent_start(a), 0);
+	return a;
+}
+
 static void
 box_open(struct box *b)
 {
 	char err[128];
 	memset(b, 0, sizeof(*b));
 	b->env = env_new();
-	b->g = gossip_new(b->env, "sock-a");
+	b->agent = agent_new(b->env, "sock-a");
 	b->env2 = env_new();
 	b->g2 = gossip_new(b->env2, "sock-b");
 	nc_env_real_local_addr(b->env2, &b->gaddr2);
@@ -74,7 +95,7 @@ box_open(struct box *b)
 	nc_api_config_default(&cfg);
 	nc_addr_parse("127.0.0.1:0", 0, &cfg.addr);
 	cfg.allow_unauthenticated_writes = true;
-	b->api = nc_api_new(b->env, b->g, &cfg, err, sizeof(err));
+	b->api = nc_api_new(b->env, b->agent, &cfg, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b->api);
 	CU_ASSERT(nc_api_port(b->api) > 0);
 }
@@ -83,7 +104,7 @@ static void
 box_close(struct box *b)
 {
 	nc_api_delete(b->api);
-	nc_gossip_delete(b->g);
+	nc_agent_delete(b->agent);
 	nc_gossip_delete(b->g2);
 	nc_env_real_delete(b->env);
 	nc_env_real_delete(b->env2);
@@ -203,7 +224,7 @@ test_socket_paths(void)
 		 a2);
 	CU_ASSERT_EQUAL(http(&b, head, NULL, 0, resp, sizeof(resp)), 200);
 	CU_ASSERT_PTR_NOT_NULL(strstr(resp, "{\"Joined\":1}"));
-	CU_ASSERT(nc_gossip_member_count(b.g) == 2);
+	CU_ASSERT(nc_gossip_member_count(nc_agent_gossip(b.agent)) == 2);
 	const struct nc_api_stats *st = nc_api_stats(b.api);
 	CU_ASSERT_EQUAL(st->by_status[413 - 100], 1);
 	CU_ASSERT_EQUAL(st->by_status[502 - 100], 1);
