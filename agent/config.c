@@ -1,5 +1,5 @@
 /*
- * cmd/config.c - flags and JSON config file of `netcoord agent`.
+ * agent/config.c - flags and JSON config file of `netcoord agent`.
  *
  * One setter per field (apply_*) takes the value as text, validates it and
  * stores it; both the flag parser and the JSON loader go through the same

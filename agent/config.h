@@ -1,5 +1,5 @@
 /*
- * cmd/config.h - configuration of `netcoord agent`: command-line flags and
+ * agent/config.h - configuration of `netcoord agent`: command-line flags and
  * a JSON config file with the same keys (flags override the file).
  *
  *   flag                 JSON key     default
@@ -23,7 +23,7 @@
  *   -config-file FILE    -            repeatable, read in order
  *   -seed N              seed         random (getrandom); fixed in tests
  *
- * TEST FACILITY (off by default; gossip/env_latency.h): wide-area latency
+ * TEST FACILITY (off by default; loop/latency.h): wide-area latency
  * on one machine, every outgoing packet delayed by half a matrix RTT.
  *   -latency-matrix FILE latency_matrix  none (ms, `netcoord sim` format)
  *   -latency-map FILE    latency_map     none ("ADDR:PORT ROW [NAME]")
@@ -33,8 +33,8 @@
  * Flags may be written -name=value, -name value, or with two dashes.
  * Addresses are numeric (no DNS): "ip", "ip:port", "[ip6]:port".
  */
-#ifndef NC_CMD_CONFIG_H
-#define NC_CMD_CONFIG_H
+#ifndef NC_AGENT_CONFIG_H
+#define NC_AGENT_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -100,7 +100,7 @@ struct nc_config {
 	uint64_t seed;
 	bool seed_set;
 	/**
-	 * TEST FACILITY: latency emulation (gossip/env_latency.h). Paths are
+	 * TEST FACILITY: latency emulation (loop/latency.h). Paths are
 	 * "" when off; latency_row_set false = find our row in the map.
 	 */
 	char latency_matrix[NC_CONFIG_PATH_MAX];
@@ -139,4 +139,4 @@ int nc_config_load_json(struct nc_config *cfg, const char *text, char *err,
 /** Usage text of `netcoord agent`. */
 void nc_config_usage(FILE *f);
 
-#endif /* NC_CMD_CONFIG_H */
+#endif /* NC_AGENT_CONFIG_H */

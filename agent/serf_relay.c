@@ -1,5 +1,5 @@
 /*
- * cmd/serf_relay.c - a netcoord agent helps spread serf's join and leave
+ * agent/serf_relay.c - a netcoord agent helps spread serf's join and leave
  * intents, as a serf node does.
  *
  * Why: serf marks a member "left" (not "failed") only if a leave intent

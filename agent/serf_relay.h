@@ -2,8 +2,8 @@
  * serf_relay.h - rebroadcast of serf join / leave intents by a netcoord
  * agent, as every serf node does (PROTOCOL.md §7.2).
  */
-#ifndef NC_CMD_SERF_RELAY_H
-#define NC_CMD_SERF_RELAY_H
+#ifndef NC_AGENT_SERF_RELAY_H
+#define NC_AGENT_SERF_RELAY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -59,4 +59,4 @@ int nc_agent_serf_relay_on_msg(struct nc_agent_serf_relay *r, const char *buf,
  */
 size_t nc_agent_serf_relay_take(struct nc_agent_serf_relay *r, char *buf, size_t cap);
 
-#endif /* NC_CMD_SERF_RELAY_H */
+#endif /* NC_AGENT_SERF_RELAY_H */

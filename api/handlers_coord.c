@@ -11,7 +11,7 @@
  * Ranking uses coord/'s nc_coord_rank_nearest / nc_coord_rank_failover
  * with the estimate of the local client's algorithm
  * (nc_coord_estimate_rtt), over the gossip member table joined with the
- * coordinate cache (api/coords.c) as the view holds them (api/view.c: a
+ * coordinate cache (agent/coords.c) as the view holds them (api/view.c: a
  * dense copy at most max_stale_s old; answers of identical queries are
  * cached per view epoch). The source node is left out of its own
  * answers. Unhealthy members (anything but alive) are left out of nearest

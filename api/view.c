@@ -4,7 +4,7 @@
  * answers cached per view epoch.
  *
  * Why. /v1/nearest used to walk the gossip table and look every member's
- * coordinate up by name in the coordinate cache (api/coords.c, a hash and
+ * coordinate up by name in the coordinate cache (agent/coords.c, a hash and
  * a strcmp) on every request: ~100 ns per member, 1 ms per request at
  * 10,000 members, two thirds of the time. The view pays for that walk
  * once per rebuild instead: every member's name, address, state, Meta and

@@ -18,7 +18,7 @@ One process plays all N fake members "fake-<i>", every one advertised at
             ignored;
   coordinates: every 5 s it sends each agent that pinged it the N fake
             coordinates as netcoord coordinate-gossip user messages (the
-            format in api/coords.c: a serf join intent with an "NC" field,
+            format in agent/coords.c: a serf join intent with an "NC" field,
             ~20 entries per datagram), age 0, sender "fake-0".
 
 Coordinates are deterministic for --seed: 8 dimensions uniform in

@@ -1,6 +1,6 @@
 /*
  * agent.h - `netcoord agent`: a gossip agent that joins serf 0.9.4 clusters
- * (flags and config keys: cmd/config.h).
+ * (flags and config keys: agent/config.h).
  */
 #ifndef NC_CMD_AGENT_H
 #define NC_CMD_AGENT_H

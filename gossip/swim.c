@@ -1479,7 +1479,7 @@ nc_gossip_stats(const struct nc_gossip *g)
 }
 
 /*
- * Additive hook for the layer above (api/coords.c greets new members with
+ * Additive hook for the layer above (agent/coords.c greets new members with
  * its coordinate): memberlist's SendBestEffort, one user message in its
  * own datagram, through the usual compress / CRC / encrypt path.
  */

@@ -1,5 +1,5 @@
 /*
- * tests/integration/test_serf_relay.c - cmd/serf_relay.c: a netcoord agent
+ * tests/agent/test_serf_relay.c - agent/serf_relay.c: a netcoord agent
  * rebroadcasts serf join/leave intents the way serf does: only newer ones
  * (LTime) per node, never about itself, each a bounded number of times.
  */

@@ -1,5 +1,5 @@
 /*
- * test_coords.c - api/coords.c without a network: the ack payload decoder
+ * test_coords.c - agent/coords.c without a network: the ack payload decoder
  * and its validation (bad payloads rejected and counted, never a crash),
  * the coordinate gossip message (round trip, newest wins, age kept, never
  * for a reply piggy-back or a member without the nc tag, budget), and
