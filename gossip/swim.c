@@ -526,7 +526,7 @@ nc_probe_deadline_cb(struct nc_timer *t)
 
 	if (!p->active)
 		return;
-	if (p->tcp_result > 0) {
+	if (p->tcp_result == NC__TCP_PING_ACKED) {
 		nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
 			    "Was able to connect to %s but other probes "
 			    "failed, network may be misconfigured",
@@ -577,7 +577,7 @@ nc_probe_node(struct nc_gossip *g, struct nc__member *m)
 	p->seq = ping.seq_no;
 	p->expected_nacks = p->nacks = 0;
 	p->tcp_id = 0;
-	p->tcp_result = 0;
+	p->tcp_result = NC__TCP_PING_PENDING;
 	g->stats.probes++;
 	if (m->pub.state == NC_MEMBER_ALIVE || !g->cfg.lifeguard) {
 		rc = nc_send_msg(g, &m->pub.addr, buf, (size_t)len);
@@ -729,18 +729,27 @@ nc_handle_indirect(struct nc_gossip *g, const struct nc_proto_indirect_ping *in)
 /* Receiving                                                           */
 /* ------------------------------------------------------------------ */
 
+/** Why an inbound packet or message was dropped: its bit in drop_logged. */
+enum drop_reason {
+	DROP_UNKNOWN_MSG_TYPE,
+	DROP_UNDECODABLE_MSG,
+	DROP_DECRYPT_FAILED,
+	DROP_BAD_CRC,
+	DROP_MALFORMED_PACKET,
+};
+
 /**
  * Count a dropped inbound packet/message and log the first drop of each
  * reason only (per-packet events are counters, STYLE.md §7).
  */
 static void
-nc_drop(struct nc_gossip *g, uint64_t *counter, unsigned reason_bit,
+nc_drop(struct nc_gossip *g, uint64_t *counter, enum drop_reason reason,
 	const char *what, int err)
 {
 	(*counter)++;
-	if (g->drop_logged & (1u << reason_bit))
+	if (g->drop_logged & (1u << reason))
 		return;
-	g->drop_logged |= 1u << reason_bit;
+	g->drop_logged |= 1u << reason;
 	nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
 		    "dropping %s: %s (logged once; see stats)", what,
 		    nc_proto_strerror(err));
@@ -892,12 +901,13 @@ nc_walk_cb(void *ctx, uint8_t type, const char *body, const char *end)
 		nc_handle_user(g, body, end);
 		break;
 	default:
-		nc_drop(g, &g->stats.drop_type, 0, "unsupported msg type",
-			NC_PROTO_ETYPE);
+		nc_drop(g, &g->stats.drop_type, DROP_UNKNOWN_MSG_TYPE,
+			"unsupported msg type", NC_PROTO_ETYPE);
 		return;
 	}
 	if (rc < 0)
-		nc_drop(g, &g->stats.drop_decode, 1, "undecodable message", rc);
+		nc_drop(g, &g->stats.drop_decode, DROP_UNDECODABLE_MSG,
+			"undecodable message", rc);
 }
 
 static void
@@ -923,7 +933,7 @@ nc_on_packet(void *ctx, const struct nc_addr *from, const char *buf,
 			p = g->buf_rx;
 			plen = (size_t)rc;
 		} else if (g->cfg.verify_incoming) {
-			nc_drop(g, &g->stats.drop_decrypt, 2,
+			nc_drop(g, &g->stats.drop_decrypt, DROP_DECRYPT_FAILED,
 				"packet (decrypt failed)", rc);
 			return;
 		}
@@ -937,9 +947,11 @@ nc_on_packet(void *ctx, const struct nc_addr *from, const char *buf,
 	rc = nc_proto_packet_walk(p, plen, g->buf_walk, NC__PKT_BUF,
 				  nc_walk_cb, g);
 	if (rc == NC_PROTO_ECRC)
-		nc_drop(g, &g->stats.drop_crc, 3, "packet (bad CRC)", rc);
+		nc_drop(g, &g->stats.drop_crc, DROP_BAD_CRC,
+			"packet (bad CRC)", rc);
 	else if (rc < 0)
-		nc_drop(g, &g->stats.drop_decode, 4, "malformed packet", rc);
+		nc_drop(g, &g->stats.drop_decode, DROP_MALFORMED_PACKET,
+			"malformed packet", rc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1108,7 +1120,8 @@ static void
 nc_leave_check(struct nc_gossip *g)
 {
 	/* Never touch the queue from inside it: continue from a timer. */
-	if ((g->leave_phase == 1 || g->leave_phase == 2) &&
+	if ((g->leave_phase == NC__LEAVE_INTENT ||
+	     g->leave_phase == NC__LEAVE_DEAD) &&
 	    g->leave_bcast_done && g->leave_to == NULL)
 		g->env->ops->timer_start(g->env, &g->leave_timer, 0);
 }
@@ -1198,7 +1211,7 @@ nc_leave_direct_start(struct nc_gossip *g, const char *msg, size_t len)
 static void
 nc_leave_finish(struct nc_gossip *g)
 {
-	g->leave_phase = 3;
+	g->leave_phase = NC__LEAVE_DONE;
 	g->env->ops->timer_stop(g->env, &g->leave_timer);
 	nc_leave_direct_stop(g);
 	nc_env_logf(g->env, NC_LOG_INFO, "memberlist", "left the cluster");
@@ -1220,7 +1233,7 @@ nc_leave_dead(struct nc_gossip *g)
 	};
 	int dlen = nc_proto_encode_dead(dead, sizeof(dead), &d);
 
-	g->leave_phase = 2;
+	g->leave_phase = NC__LEAVE_DEAD;
 	g->leaving = true;
 	g->leave_bcast_done = false;
 	g->env->ops->timer_start(g->env, &g->leave_timer, g->leave_timeout);
@@ -1240,7 +1253,7 @@ nc_leave_dead(struct nc_gossip *g)
 	}
 	nc__handle_dead(g, g->self->pub.incarnation, self, strlen(self), self,
 			strlen(self));
-	if (!others && g->leave_phase == 2)
+	if (!others && g->leave_phase == NC__LEAVE_DEAD)
 		nc_leave_finish(g);
 }
 
@@ -1250,9 +1263,9 @@ nc_leave_timer_cb(struct nc_timer *t)
 	struct nc_gossip *g = t->arg;
 
 	/* This phase is complete, or the timeout passed. */
-	if (g->leave_phase == 1)
+	if (g->leave_phase == NC__LEAVE_INTENT)
 		nc_leave_dead(g);
-	else if (g->leave_phase == 2)
+	else if (g->leave_phase == NC__LEAVE_DEAD)
 		nc_leave_finish(g);
 }
 
@@ -1262,7 +1275,7 @@ nc_gossip_leave(struct nc_gossip *g, double timeout, void (*cb)(void *arg),
 {
 	if (g == NULL || !(timeout >= 0))
 		return -EINVAL;
-	if (g->leave_phase != 0)
+	if (g->leave_phase != NC__LEAVE_NONE)
 		return -EALREADY;
 	g->leave_cb = cb;
 	g->leave_arg = arg;
@@ -1280,7 +1293,7 @@ nc_gossip_leave(struct nc_gossip *g, double timeout, void (*cb)(void *arg),
 		if (len > 0) {
 			buf[0] = NC_PROTO_USER;
 			g->leave_intent_len = (size_t)len + 1;
-			g->leave_phase = 1;
+			g->leave_phase = NC__LEAVE_INTENT;
 			g->leave_bcast_done = false;
 			g->env->ops->timer_start(g->env, &g->leave_timer,
 						 timeout);
@@ -1407,7 +1420,8 @@ nc_gossip_delete(struct nc_gossip *g)
 	if (g == NULL)
 		return;
 	env = g->env;
-	g->leave_phase = 3; /* silences leave callbacks during teardown */
+	/* Silences leave callbacks during teardown. */
+	g->leave_phase = NC__LEAVE_DONE;
 	env->ops->timer_stop(env, &g->probe_timer);
 	env->ops->timer_stop(env, &g->gossip_timer);
 	env->ops->timer_stop(env, &g->pushpull_timer);

@@ -589,7 +589,8 @@ nc_tcp_ping_done(void *arg, int status, const char *reply, size_t len)
 	if (g->probe.active && g->probe.seq == o->seq &&
 	    g->probe.tcp_id == o->id) {
 		g->probe.tcp_id = 0;
-		g->probe.tcp_result = ok ? 1 : -1;
+		g->probe.tcp_result =
+		    ok ? NC__TCP_PING_ACKED : NC__TCP_PING_FAILED;
 	}
 }
 
