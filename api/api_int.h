@@ -273,9 +273,11 @@ int nc__api_filter_key(const struct nc__api_filter *f, char *buf,
 bool nc__api_filter_match_vent(const struct nc__api_filter *f,
 			       const struct nc__api_vent *e);
 
-/** States bit sets. */
-#define NC__API_ST_ALL 0xfu
-#define NC__API_ST_ALIVE 0x1u
+/** Member state bit sets (bit 1 << enum nc_member_state). */
+#define NC__API_ST_ALIVE (1u << NC_MEMBER_ALIVE)
+#define NC__API_ST_ALL                                                   \
+	(NC__API_ST_ALIVE | (1u << NC_MEMBER_SUSPECT) |                    \
+	 (1u << NC_MEMBER_DEAD) | (1u << NC_MEMBER_LEFT))
 
 /** Fill {"Vec","Error","Adjustment","Height"} (Consul's Coord shape). */
 struct cJSON *nc__api_coord_json(const struct nc_coord *c);

@@ -647,29 +647,267 @@ parse_bool(const char *v, bool *out)
 	return false;
 }
 
+/** group=, skip-local= and the filters of a /v1/failover query. */
+static int
+failover_params(const struct nc_api_request *req, const char **group,
+		bool *skip_local, struct nc__api_filter *f, char *err,
+		size_t err_cap)
+{
+	*group = nc_api_query(req, "group");
+	*skip_local = false;
+	if (*group == NULL || (*group)[0] == '\0') {
+		snprintf(err, err_cap,
+			 "missing parameter \"group\" (a tag key, e.g. dc)");
+		return 400;
+	}
+	if (!parse_bool(nc_api_query(req, "skip-local"), skip_local)) {
+		snprintf(err, err_cap,
+			 "bad parameter \"skip-local\": want 1/0/true/false");
+		return 400;
+	}
+	return nc__api_filter_parse(req, NC__API_ST_ALL, f, err, err_cap);
+}
+
+/** The source node's value of tag @a group (false: raw coord or none). */
+static bool
+source_group(const struct nc_api *api, const char *from, const char *group,
+	     char *local, size_t cap)
+{
+	if (from[0] == '\0')
+		return false;
+	const struct nc_gossip_member *fm =
+	    nc_gossip_member_find(api->gossip, from);
+	return nc__api_meta_tag(fm->meta, fm->meta_len, group, local, cap);
+}
+
+/**
+ * One failover ranking: the candidates, the source coordinate, and the
+ * working arrays sized to the candidates. Healthy (alive) candidates
+ * rank; the rest follow in their group.
+ */
+struct failover_rank {
+	struct nc_api *api;
+	const struct nc__api_view *v;
+	struct cand_set s;
+	/** Source coordinate, NULL if unknown. */
+	const struct nc_coord *src;
+	/** Healthy candidates to rank, and the cand_set index of each. */
+	struct nc_coord_candidate *hc;
+	size_t *hmap;
+	size_t nh;
+	/** Every group value among the candidates, healthy or not. */
+	const char **all;
+	size_t n_all;
+	/** Result: indices into hc, in the groups gr describes. */
+	size_t *order;
+	struct nc_coord_group_rank *gr;
+	size_t n_groups;
+	/** Scratch: one group's unhealthy members and their estimates. */
+	size_t *uorder;
+	double *ev;
+};
+
+static int
+failover_rank_alloc(struct failover_rank *fr)
+{
+	size_t n = fr->s.n;
+	fr->hc = calloc(n + 1, sizeof(*fr->hc));
+	fr->hmap = calloc(n + 1, sizeof(*fr->hmap));
+	fr->all = calloc(n + 1, sizeof(*fr->all));
+	fr->order = calloc(n + 1, sizeof(*fr->order));
+	fr->uorder = calloc(n + 1, sizeof(*fr->uorder));
+	fr->ev = calloc(n + 1, sizeof(*fr->ev));
+	fr->gr = calloc(2 * n + 2, sizeof(*fr->gr));
+	if (fr->hc == NULL || fr->hmap == NULL || fr->all == NULL ||
+	    fr->order == NULL || fr->uorder == NULL || fr->ev == NULL ||
+	    fr->gr == NULL)
+		return -1;
+	return 0;
+}
+
+/** Free the working arrays and the candidates. */
+static void
+failover_rank_free(struct failover_rank *fr)
+{
+	free(fr->hc);
+	free(fr->hmap);
+	free(fr->all);
+	free(fr->order);
+	free(fr->uorder);
+	free(fr->ev);
+	free(fr->gr);
+	cands_free(&fr->s);
+}
+
+/**
+ * The distinct group values (in order of first appearance) and the
+ * healthy candidates (without coordinates if the source has none).
+ */
+static void
+failover_collect(struct failover_rank *fr)
+{
+	const struct cand_set *s = &fr->s;
+	for (size_t i = 0; i < s->n; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < fr->n_all && !dup; j++)
+			dup = strcmp(fr->all[j], s->group[i]) == 0;
+		if (!dup)
+			fr->all[fr->n_all++] = s->group[i];
+		if (fr->v->ent[s->vi[i]].state == NC_MEMBER_ALIVE) {
+			fr->hc[fr->nh] = s->c[i];
+			if (fr->src == NULL)
+				fr->hc[fr->nh].coord = NULL;
+			fr->hmap[fr->nh++] = i;
+		}
+	}
+}
+
+/** Append {Name, Status, EstimatedMs} of @a ve to @a ms; false on OOM. */
+static bool
+failover_member_add(cJSON *ms, const struct nc__api_vent *ve, double est_ms)
+{
+	cJSON *m = cJSON_CreateObject();
+	if (m == NULL)
+		return false;
+	cJSON_AddItemToArray(ms, m);
+	cJSON_AddStringToObject(m, "Name", ve->name);
+	cJSON_AddStringToObject(m, "Status", nc_api_status_str(ve->state));
+	add_num_or_null(m, "EstimatedMs", est_ms);
+	return true;
+}
+
+/** The ranked healthy members of group @a g, nearest first. */
+static bool
+failover_add_healthy(const struct failover_rank *fr, size_t g, cJSON *ms)
+{
+	const struct nc_coord_group_rank *gr = &fr->gr[g];
+	for (size_t k = 0; k < gr->count; k++) {
+		size_t ci = fr->hmap[fr->order[gr->first + k]];
+		const struct nc_coord *c = fr->s.c[ci].coord;
+		double e = fr->src != NULL && c != NULL
+			       ? nc_coord_estimate_rtt(api_algo(fr->api),
+						       fr->src, c)
+			       : NAN;
+		if (!failover_member_add(ms, &fr->v->ent[fr->s.vi[ci]],
+					 e * 1000.0))
+			return false;
+	}
+	return true;
+}
+
+/** Sort @a idx by @a est, ascending (few entries: insertion sort). */
+static void
+sort_by_estimate(size_t *idx, double *est, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		for (size_t j = i; j > 0 && est[j] < est[j - 1]; j--) {
+			double t = est[j];
+			est[j] = est[j - 1];
+			est[j - 1] = t;
+			size_t u = idx[j];
+			idx[j] = idx[j - 1];
+			idx[j - 1] = u;
+		}
+	}
+}
+
+/** The unhealthy members of group @a group, by estimate (unknown last). */
+static bool
+failover_add_unhealthy(struct failover_rank *fr, const char *group,
+		       cJSON *ms)
+{
+	const struct cand_set *s = &fr->s;
+	size_t nu = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (fr->v->ent[s->vi[i]].state != NC_MEMBER_ALIVE &&
+		    strcmp(s->group[i], group) == 0)
+			fr->uorder[nu++] = i;
+	for (size_t i = 0; i < nu; i++) {
+		const struct nc_coord *c = s->c[fr->uorder[i]].coord;
+		fr->ev[i] = fr->src != NULL && c != NULL
+				? nc_coord_estimate_rtt(api_algo(fr->api),
+							fr->src, c)
+				: INFINITY;
+	}
+	sort_by_estimate(fr->uorder, fr->ev, nu);
+	for (size_t i = 0; i < nu; i++) {
+		double e = fr->ev[i];
+		if (!failover_member_add(ms, &fr->v->ent[s->vi[fr->uorder[i]]],
+					 isinf(e) ? NAN : e * 1000.0))
+			return false;
+	}
+	return true;
+}
+
+/** Append group @a g of the ranking to @a groups; false on OOM. */
+static bool
+failover_group_json(struct failover_rank *fr, size_t g, cJSON *groups)
+{
+	const struct nc_coord_group_rank *gr = &fr->gr[g];
+	cJSON *go = cJSON_CreateObject();
+	if (go == NULL)
+		return false;
+	cJSON_AddItemToArray(groups, go);
+	cJSON_AddStringToObject(go, "Value", gr->group);
+	add_num_or_null(go, "MedianMs", gr->median_rtt * 1000.0);
+	cJSON *ms = cJSON_AddArrayToObject(go, "Members");
+	if (ms == NULL)
+		return false;
+	return failover_add_healthy(fr, g, ms) &&
+	       failover_add_unhealthy(fr, gr->group, ms);
+}
+
+/**
+ * Rank the candidates by group and build the answer, leaving out group
+ * @a skip_group (NULL: none). NULL on OOM.
+ */
+static cJSON *
+failover_answer(struct failover_rank *fr, const char *from,
+		const char *group, const char *skip_group)
+{
+	struct nc_coord dummy;
+	memset(&dummy, 0, sizeof(dummy));
+	dummy.dims = 8;
+	failover_collect(fr);
+	if (nc_coord_rank_failover(api_algo(fr->api),
+				   fr->src != NULL ? fr->src : &dummy, fr->hc,
+				   fr->nh, NULL, NULL, skip_group, fr->all,
+				   fr->n_all, fr->order, fr->gr,
+				   &fr->n_groups) < 0)
+		return NULL;
+	cJSON *o = cJSON_CreateObject();
+	if (o == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "From", from);
+	cJSON_AddStringToObject(o, "Group", group);
+	cJSON *groups = cJSON_AddArrayToObject(o, "Groups");
+	if (groups == NULL)
+		goto oom;
+	for (size_t g = 0; g < fr->n_groups; g++) {
+		if (skip_group != NULL &&
+		    strcmp(fr->gr[g].group, skip_group) == 0)
+			continue;
+		if (!failover_group_json(fr, g, groups))
+			goto oom;
+	}
+	return o;
+oom:
+	cJSON_Delete(o);
+	return NULL;
+}
+
 static int
 failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	 size_t err_cap)
 {
 	struct nc_api *api = ctx;
 	double now = nc__api_now(api);
-	const char *group = nc_api_query(req, "group");
-	const char *from;
+	const char *group, *from;
 	struct nc_coord src;
-	bool has_src, skip_local = false;
+	bool has_src, skip_local;
 	struct nc__api_filter f;
 	(void)out; /* answered with nc__api_rcache_store */
-	if (group == NULL || group[0] == '\0') {
-		snprintf(err, err_cap,
-			 "missing parameter \"group\" (a tag key, e.g. dc)");
-		return 400;
-	}
-	if (!parse_bool(nc_api_query(req, "skip-local"), &skip_local)) {
-		snprintf(err, err_cap,
-			 "bad parameter \"skip-local\": want 1/0/true/false");
-		return 400;
-	}
-	int rc = nc__api_filter_parse(req, NC__API_ST_ALL, &f, err, err_cap);
+	int rc = failover_params(req, &group, &skip_local, &f, err, err_cap);
 	if (rc != 0)
 		return rc;
 	const struct nc__api_view *v = nc__api_view_get(api, now);
@@ -686,142 +924,20 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	if (rc != 0)
 		return rc;
 	char local[NC_GOSSIP_META_MAX + 1] = "";
-	bool has_local = false;
-	if (from[0] != '\0') {
-		const struct nc_gossip_member *fm =
-		    nc_gossip_member_find(api->gossip, from);
-		has_local = nc__api_meta_tag(fm->meta, fm->meta_len, group,
-					     local, sizeof(local));
-	}
-	struct cand_set s;
-	if (cands_build(v, &f, view_source(api, v, from), group, &s) < 0)
+	bool has_local = source_group(api, from, group, local, sizeof(local));
+	struct failover_rank fr = {
+	    .api = api, .v = v, .src = has_src ? &src : NULL};
+	if (cands_build(v, &f, view_source(api, v, from), group, &fr.s) < 0)
 		return nc__api_oom(err, err_cap);
-	/* Healthy (alive) candidates rank; the rest follow in their group. */
-	size_t nh = 0;
-	struct nc_coord_candidate *hc = calloc(s.n + 1, sizeof(*hc));
-	size_t *hmap = calloc(s.n + 1, sizeof(*hmap));
-	const char **all = calloc(s.n + 1, sizeof(*all));
-	size_t *order = calloc(s.n + 1, sizeof(*order));
-	size_t *uorder = calloc(s.n + 1, sizeof(*uorder));
-	double *ev = calloc(s.n + 1, sizeof(*ev));
-	struct nc_coord_group_rank *gr = calloc(2 * s.n + 2, sizeof(*gr));
-	cJSON *o = cJSON_CreateObject();
-	size_t n_all = 0, n_groups = 0;
-	if (hc == NULL || hmap == NULL || all == NULL || order == NULL ||
-	    uorder == NULL || ev == NULL || gr == NULL || o == NULL)
-		goto oom;
-	for (size_t i = 0; i < s.n; i++) {
-		bool dup = false;
-		for (size_t j = 0; j < n_all && !dup; j++)
-			dup = strcmp(all[j], s.group[i]) == 0;
-		if (!dup)
-			all[n_all++] = s.group[i];
-		if (v->ent[s.vi[i]].state == NC_MEMBER_ALIVE) {
-			hc[nh] = s.c[i];
-			if (!has_src)
-				hc[nh].coord = NULL;
-			hmap[nh++] = i;
-		}
-	}
-	struct nc_coord dummy;
-	memset(&dummy, 0, sizeof(dummy));
-	dummy.dims = 8;
-	rc = nc_coord_rank_failover(api_algo(api), has_src ? &src : &dummy, hc,
-				    nh, NULL, NULL,
-				    skip_local && has_local ? local : NULL, all,
-				    n_all, order, gr, &n_groups);
-	if (rc < 0)
-		goto oom;
-	cJSON_AddStringToObject(o, "From", from);
-	cJSON_AddStringToObject(o, "Group", group);
-	cJSON *groups = cJSON_AddArrayToObject(o, "Groups");
-	if (groups == NULL)
-		goto oom;
-	for (size_t g = 0; g < n_groups; g++) {
-		if (skip_local && has_local && strcmp(gr[g].group, local) == 0)
-			continue;
-		cJSON *go = cJSON_CreateObject();
-		if (go == NULL)
-			goto oom;
-		cJSON_AddItemToArray(groups, go);
-		cJSON_AddStringToObject(go, "Value", gr[g].group);
-		add_num_or_null(go, "MedianMs", gr[g].median_rtt * 1000.0);
-		cJSON *ms = cJSON_AddArrayToObject(go, "Members");
-		if (ms == NULL)
-			goto oom;
-		for (size_t k = 0; k < gr[g].count; k++) {
-			size_t ci = hmap[order[gr[g].first + k]];
-			double e = has_src && s.c[ci].coord != NULL
-				       ? nc_coord_estimate_rtt(
-					     api_algo(api), &src, s.c[ci].coord)
-				       : NAN;
-			cJSON *m = cJSON_CreateObject();
-			if (m == NULL)
-				goto oom;
-			cJSON_AddItemToArray(ms, m);
-			const struct nc__api_vent *ve = &v->ent[s.vi[ci]];
-			cJSON_AddStringToObject(m, "Name", ve->name);
-			cJSON_AddStringToObject(m, "Status",
-						nc_api_status_str(ve->state));
-			add_num_or_null(m, "EstimatedMs", e * 1000.0);
-		}
-		/* Unhealthy members of the group, by estimate (few:
-		 * insertion sort). */
-		size_t nu = 0;
-		for (size_t i = 0; i < s.n; i++)
-			if (v->ent[s.vi[i]].state != NC_MEMBER_ALIVE &&
-			    strcmp(s.group[i], gr[g].group) == 0)
-				uorder[nu++] = i;
-		for (size_t i = 0; i < nu; i++)
-			ev[i] =
-			    has_src && s.c[uorder[i]].coord != NULL
-				? nc_coord_estimate_rtt(api_algo(api), &src,
-							s.c[uorder[i]].coord)
-				: INFINITY;
-		for (size_t i = 1; i < nu; i++) {
-			for (size_t j = i; j > 0 && ev[j] < ev[j - 1]; j--) {
-				double t = ev[j];
-				ev[j] = ev[j - 1];
-				ev[j - 1] = t;
-				size_t u = uorder[j];
-				uorder[j] = uorder[j - 1];
-				uorder[j - 1] = u;
-			}
-		}
-		for (size_t i = 0; i < nu; i++) {
-			const struct nc__api_vent *um = &v->ent[s.vi[uorder[i]]];
-			cJSON *m = cJSON_CreateObject();
-			if (m == NULL)
-				goto oom;
-			cJSON_AddItemToArray(ms, m);
-			cJSON_AddStringToObject(m, "Name", um->name);
-			cJSON_AddStringToObject(m, "Status",
-						nc_api_status_str(um->state));
-			add_num_or_null(m, "EstimatedMs",
-					isinf(ev[i]) ? NAN : ev[i] * 1000.0);
-		}
-	}
-	free(hc);
-	free(hmap);
-	free(all);
-	free(order);
-	free(uorder);
-	free(ev);
-	free(gr);
-	cands_free(&s);
+	cJSON *o = NULL;
+	if (failover_rank_alloc(&fr) == 0)
+		o = failover_answer(&fr, from, group,
+				    skip_local && has_local ? local : NULL);
+	failover_rank_free(&fr);
+	if (o == NULL)
+		return nc__api_oom(err, err_cap);
 	return nc__api_rcache_store(api, req, v->epoch, keyed ? key : NULL, o,
 				    err, err_cap);
-oom:
-	free(hc);
-	free(hmap);
-	free(all);
-	free(order);
-	free(uorder);
-	free(ev);
-	free(gr);
-	cands_free(&s);
-	cJSON_Delete(o);
-	return nc__api_oom(err, err_cap);
 }
 
 int

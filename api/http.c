@@ -327,44 +327,54 @@ count_status(struct nc_api *api, int status)
 		api->stats.by_status[status - 100]++;
 }
 
-int
-nc_api_handle(struct nc_api *api, const struct nc_api_request *req_in,
-	      struct nc_api_response *resp)
+/**
+ * Socket-less requests may carry their query in the path: cut it off
+ * into a copy of the path (*pathcopy, caller frees) and parse it into
+ * @a args. -1 on OOM, with @a resp set.
+ */
+static int
+split_path_query(struct nc_api_request *req, struct nc_api_arg *args,
+		 char **pathcopy, struct nc_api_response *resp)
 {
-	struct nc_api_request req = *req_in;
-	const struct nc_api_route *hit = NULL;
+	const char *qm = strchr(req->path, '?');
+	if (qm == NULL)
+		return 0;
+	size_t cut = (size_t)(qm - req->path);
+	char *copy = strdup(req->path);
+	if (copy == NULL) {
+		resp_error(resp, 500, "out of memory");
+		return -1;
+	}
+	copy[cut] = '\0';
+	*pathcopy = copy;
+	req->path = copy;
+	req->args = args;
+	req->n_args = parse_query(copy + cut + 1, args, NC_API_MAX_ARGS);
+	return 0;
+}
+
+/**
+ * The route of @a req (req->suffix set), HEAD served by GET routes; or
+ * NULL with @a resp set: 405 with Allow listing the methods the path
+ * takes, or 404.
+ */
+static const struct nc_api_route *
+find_route(struct nc_api *api, struct nc_api_request *req,
+	   struct nc_api_response *resp)
+{
 	size_t allow_len = 0;
 	char allow_buf[128] = "";
-	char *pathcopy = NULL;
-	struct nc_api_arg args[NC_API_MAX_ARGS];
+	char msg[200];
 
-	memset(resp, 0, sizeof(*resp));
-	resp->content_type = "application/json";
-	req.resp = resp;
-	const char *qm = strchr(req.path, '?');
-	if (qm != NULL) {
-		/* Socket-less requests may carry their query in the path. */
-		pathcopy = strdup(req.path);
-		if (pathcopy == NULL) {
-			resp_error(resp, 500, "out of memory");
-			goto out;
-		}
-		pathcopy[qm - req.path] = '\0';
-		req.path = pathcopy;
-		req.args = args;
-		req.n_args = parse_query(pathcopy + (qm - req_in->path) + 1,
-					 args, NC_API_MAX_ARGS);
-	}
 	for (size_t i = 0; i < api->routes_n; i++) {
 		const char *suffix;
-		if (!route_match(&api->routes[i], req.path, &suffix))
+		if (!route_match(&api->routes[i], req->path, &suffix))
 			continue;
-		if (strcmp(api->routes[i].method, req.method) == 0 ||
-		    (strcmp(req.method, "HEAD") == 0 &&
+		if (strcmp(api->routes[i].method, req->method) == 0 ||
+		    (strcmp(req->method, "HEAD") == 0 &&
 		     strcmp(api->routes[i].method, "GET") == 0)) {
-			hit = &api->routes[i];
-			req.suffix = suffix;
-			break;
+			req->suffix = suffix;
+			return &api->routes[i];
 		}
 		if (strstr(allow_buf, api->routes[i].method) == NULL &&
 		    allow_len < sizeof(allow_buf))
@@ -373,37 +383,39 @@ nc_api_handle(struct nc_api *api, const struct nc_api_request *req_in,
 			    sizeof(allow_buf) - allow_len, "%s%s",
 			    allow_len ? ", " : "", api->routes[i].method);
 	}
-	if (hit == NULL) {
-		char msg[200];
-		if (allow_buf[0] != '\0') {
-			snprintf(resp->allow, sizeof(resp->allow), "%s",
-				 allow_buf);
-			snprintf(msg, sizeof(msg),
-				 "method %.16s not allowed on %.128s",
-				 req.method, req.path);
-			resp_error(resp, 405, msg);
-			goto out;
-		}
-		snprintf(msg, sizeof(msg), "no such endpoint: %.128s",
-			 req.path);
-		resp_error(resp, 404, msg);
-		goto out;
+	if (allow_buf[0] != '\0') {
+		snprintf(resp->allow, sizeof(resp->allow), "%s", allow_buf);
+		snprintf(msg, sizeof(msg), "method %.16s not allowed on %.128s",
+			 req->method, req->path);
+		resp_error(resp, 405, msg);
+		return NULL;
 	}
-	if (check_auth(api, hit, &req, resp) != 0)
-		goto out;
+	snprintf(msg, sizeof(msg), "no such endpoint: %.128s", req->path);
+	resp_error(resp, 404, msg);
+	return NULL;
+}
 
+/**
+ * Run the handler of @a hit and turn its result into @a resp: its JSON
+ * document, a raw body it set, {} for a success without a body, or an
+ * error. False if the handler suspended the request (NC_API_SUSPEND).
+ */
+static bool
+run_handler(const struct nc_api_route *hit, struct nc_api_request *req,
+	    struct nc_api_response *resp)
+{
 	cJSON *doc = NULL;
 	char err[256] = "";
-	int status = hit->handler(hit->ctx, &req, &doc, err, sizeof(err));
+	int status = hit->handler(hit->ctx, req, &doc, err, sizeof(err));
 	if (status == NC_API_SUSPEND) {
 		cJSON_Delete(doc);
 		resp->status = NC_API_SUSPEND;
-		goto out_nocount;
+		return false;
 	}
 	if (resp->body != NULL && doc == NULL) {
 		/* Raw body set by the handler. */
 		resp->status = status;
-		goto out;
+		return true;
 	}
 	if (doc != NULL) {
 		nc_api_response_destroy(resp);
@@ -412,11 +424,11 @@ nc_api_handle(struct nc_api *api, const struct nc_api_request *req_in,
 		cJSON_Delete(doc);
 		if (resp->body == NULL) {
 			resp_error(resp, 500, "out of memory");
-			goto out;
+			return true;
 		}
 		resp->body_len = strlen(resp->body);
 		resp->status = status;
-		goto out;
+		return true;
 	}
 	if (status < 400) {
 		/* A handler that succeeds without a body: {} keeps it JSON. */
@@ -424,12 +436,33 @@ nc_api_handle(struct nc_api *api, const struct nc_api_request *req_in,
 		resp->body_static = true;
 		resp->body_len = 2;
 		resp->status = status;
-		goto out;
+		return true;
 	}
 	resp_error(resp, status, err[0] ? err : "error");
-out:
-	count_status(api, resp->status);
-out_nocount:
+	return true;
+}
+
+int
+nc_api_handle(struct nc_api *api, const struct nc_api_request *req_in,
+	      struct nc_api_response *resp)
+{
+	struct nc_api_request req = *req_in;
+	const struct nc_api_route *hit;
+	char *pathcopy = NULL;
+	struct nc_api_arg args[NC_API_MAX_ARGS];
+	bool answered = true;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->content_type = "application/json";
+	req.resp = resp;
+	if (split_path_query(&req, args, &pathcopy, resp) == 0) {
+		hit = find_route(api, &req, resp);
+		if (hit != NULL && check_auth(api, hit, &req, resp) == 0)
+			answered = run_handler(hit, &req, resp);
+	}
+	/* A suspended request is counted when it is resumed. */
+	if (answered)
+		count_status(api, resp->status);
 	free(pathcopy);
 	return resp->status;
 }

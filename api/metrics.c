@@ -76,20 +76,23 @@ gauge(struct tbuf *b, const char *name, const char *help, double v)
 		  name, name, v);
 }
 
+/** Number of member states (enum nc_member_state: 0..NC_MEMBER_LEFT). */
+#define N_MEMBER_STATES (NC_MEMBER_LEFT + 1)
+
 static void
 gossip_metrics(struct tbuf *b, struct nc_gossip *g)
 {
 	const struct nc_gossip_stats *s = nc_gossip_stats(g);
-	size_t by[4] = {0, 0, 0, 0};
+	size_t by[N_MEMBER_STATES] = {0};
 	size_t n = nc_gossip_member_count(g);
 	for (size_t i = 0; i < n; i++) {
 		const struct nc_gossip_member *m = nc_gossip_member_at(g, i);
-		if ((unsigned)m->state < 4)
+		if ((unsigned)m->state < N_MEMBER_STATES)
 			by[m->state]++;
 	}
 	tb_printf(b, "# HELP netcoord_members Members in the table by "
 		     "state.\n# TYPE netcoord_members gauge\n");
-	for (int st = 0; st < 4; st++)
+	for (int st = 0; st < N_MEMBER_STATES; st++)
 		tb_printf(b, "netcoord_members{state=\"%s\"} %zu\n",
 			  nc_api_status_str(st), by[st]);
 	gauge(b, "netcoord_health_score",

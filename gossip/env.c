@@ -64,7 +64,7 @@ nc_addr_format(const struct nc_addr *a, char *out, size_t cap)
 
 /** Parse a decimal port "1".."65535" occupying the whole string. */
 static int
-nc_addr_parse_port(const char *s, uint16_t *out)
+addr_parse_port(const char *s, uint16_t *out)
 {
 	char *end;
 	unsigned long v;
@@ -129,7 +129,7 @@ nc_addr_parse(const char *s, uint16_t default_port, struct nc_addr *out)
 				port_str = colon + 1;
 		}
 	}
-	if (port_str != NULL && nc_addr_parse_port(port_str, &a.port) != 0)
+	if (port_str != NULL && addr_parse_port(port_str, &a.port) != 0)
 		return -EINVAL;
 	*out = a;
 	return 0;

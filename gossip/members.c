@@ -349,112 +349,136 @@ nc_susp_stop(struct nc__member *m)
 	free(s);
 }
 
-void
-nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
-		 bool bootstrap)
+/** Sizes out of range: dropped without a word (counted). */
+static bool
+alive_malformed(const struct nc_proto_alive *a)
+{
+	return a->node.len == 0 || a->node.len > NC_GOSSIP_NAME_MAX ||
+	       a->meta.len > NC_GOSSIP_META_MAX ||
+	       (a->addr.len != 4 && a->addr.len != 16) ||
+	       a->vsn.len != NC_PROTO_VSN_LEN;
+}
+
+/** Protocol versions set and min <= max; logged and false otherwise. */
+static bool
+alive_vsn_ok(struct nc_gossip *g, const struct nc_proto_alive *a)
+{
+	const uint8_t *v = (const uint8_t *)a->vsn.data;
+
+	if (v[0] == 0 || v[1] == 0 || v[0] > v[1]) {
+		nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
+			    "Ignoring an alive message for '%.*s' "
+			    "because protocol version(s) are wrong",
+			    (int)a->node.len, a->node.data);
+		return false;
+	}
+	return true;
+}
+
+/** The address an alive announces (port 0: ours). */
+static void
+alive_addr(const struct nc_gossip *g, const struct nc_proto_alive *a,
+	   struct nc_addr *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->family = a->addr.len == 4 ? 4 : 6;
+	memcpy(addr->ip, a->addr.data, a->addr.len);
+	addr->port = a->port != 0 ? a->port : g->cfg.advertise.port;
+}
+
+/**
+ * First alive about a node: add it with the alive's address, Meta and
+ * versions (the first member ever added is our own). NULL on OOM.
+ */
+static struct nc__member *
+alive_add_member(struct nc_gossip *g, const struct nc_proto_alive *a,
+		 const struct nc_addr *addr)
 {
 	struct nc__member *m;
-	struct nc_addr addr;
-	bool is_self, updates_node = false, meta_changed;
-	enum nc_member_state old_state;
 	uint8_t *meta = NULL;
+
+	if (a->meta.len > 0) {
+		meta = malloc(a->meta.len);
+		if (meta == NULL)
+			return NULL;
+		memcpy(meta, a->meta.data, a->meta.len);
+	}
+	m = nc_member_new(g, a->node.data, a->node.len);
+	if (m == NULL) {
+		free(meta);
+		return NULL;
+	}
+	m->pub.addr = *addr;
+	m->pub.meta = meta;
+	m->pub.meta_len = a->meta.len;
+	memcpy(m->pub.vsn, a->vsn.data, 6);
+	if (g->self == NULL) {
+		g->self = m;
+		m->pub.is_self = true;
+	}
+	return m;
+}
+
+/**
+ * An alive gives known member @a m another address: a left member may
+ * come back at a new one (true); for anyone else it is a conflict, logged,
+ * and the alive is refused (false).
+ */
+static bool
+alive_addr_change_ok(struct nc_gossip *g, const struct nc__member *m,
+		     const struct nc_addr *addr)
+{
 	char abuf[64], obuf[64];
 
-	if (a->node.len == 0 || a->node.len > NC_GOSSIP_NAME_MAX ||
-	    a->meta.len > NC_GOSSIP_META_MAX ||
-	    (a->addr.len != 4 && a->addr.len != 16) ||
-	    a->vsn.len != NC_PROTO_VSN_LEN) {
-		g->stats.drop_other++;
-		return;
+	if (m->pub.state == NC_MEMBER_LEFT) {
+		nc_env_logf(g->env, NC_LOG_INFO, "memberlist",
+			    "Updating address for left node %s from "
+			    "%s to %s", m->pub.name,
+			    nc_addr_format(&m->pub.addr, obuf, sizeof(obuf)),
+			    nc_addr_format(addr, abuf, sizeof(abuf)));
+		return true;
 	}
-	/* The first alive ever handled is our own (bootstrap in new()). */
-	is_self = g->self == NULL ||
-		  nc_name_eq(g->self, a->node.data, a->node.len);
-	if (is_self && g->leaving)
-		return;
-	{
-		const uint8_t *v = (const uint8_t *)a->vsn.data;
-		if (v[0] == 0 || v[1] == 0 || v[0] > v[1]) {
-			nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
-				    "Ignoring an alive message for '%.*s' "
-				    "because protocol version(s) are wrong",
-				    (int)a->node.len, a->node.data);
-			return;
-		}
-	}
-	memset(&addr, 0, sizeof(addr));
-	addr.family = a->addr.len == 4 ? 4 : 6;
-	memcpy(addr.ip, a->addr.data, a->addr.len);
-	addr.port = a->port != 0 ? a->port : g->cfg.advertise.port;
+	nc_env_logf(g->env, NC_LOG_ERR, "memberlist",
+		    "Conflicting address for %s. Mine: %s "
+		    "Theirs: %s Old state: %s", m->pub.name,
+		    nc_addr_format(&m->pub.addr, obuf, sizeof(obuf)),
+		    nc_addr_format(addr, abuf, sizeof(abuf)),
+		    nc_member_state_str(m->pub.state));
+	return false;
+}
 
-	m = nc__member_find(g, a->node.data, a->node.len);
-	if (m == NULL) {
-		if (a->meta.len > 0) {
-			meta = malloc(a->meta.len);
-			if (meta == NULL)
-				return;
-			memcpy(meta, a->meta.data, a->meta.len);
-		}
-		m = nc_member_new(g, a->node.data, a->node.len);
-		if (m == NULL) {
-			free(meta);
-			return;
-		}
-		m->pub.addr = addr;
-		m->pub.meta = meta;
-		m->pub.meta_len = a->meta.len;
-		meta = NULL;
-		memcpy(m->pub.vsn, a->vsn.data, 6);
-		if (g->self == NULL) {
-			g->self = m;
-			m->pub.is_self = true;
-		}
-	} else if (!nc_addr_equal(&m->pub.addr, &addr)) {
-		if (m->pub.state == NC_MEMBER_LEFT) {
-			nc_env_logf(g->env, NC_LOG_INFO, "memberlist",
-				    "Updating address for left node %s from "
-				    "%s to %s", m->pub.name,
-				    nc_addr_format(&m->pub.addr, obuf,
-						   sizeof(obuf)),
-				    nc_addr_format(&addr, abuf, sizeof(abuf)));
-			updates_node = true;
-		} else {
-			nc_env_logf(g->env, NC_LOG_ERR, "memberlist",
-				    "Conflicting address for %s. Mine: %s "
-				    "Theirs: %s Old state: %s", m->pub.name,
-				    nc_addr_format(&m->pub.addr, obuf,
-						   sizeof(obuf)),
-				    nc_addr_format(&addr, abuf, sizeof(abuf)),
-				    nc_member_state_str(m->pub.state));
-			return;
-		}
-	}
-	if (!is_self && !updates_node && a->incarnation <= m->pub.incarnation)
+/** Someone else's alive about us: refute it unless it says what we say. */
+static void
+alive_about_self(struct nc_gossip *g, struct nc__member *m,
+		 const struct nc_proto_alive *a, bool meta_changed)
+{
+	if (a->incarnation == m->pub.incarnation && !meta_changed &&
+	    memcmp(a->vsn.data, m->pub.vsn, 6) == 0)
 		return;
-	if (is_self && a->incarnation < m->pub.incarnation)
-		return;
-	meta_changed = m->pub.meta_len != a->meta.len ||
-		       (a->meta.len > 0 &&
-			memcmp(m->pub.meta, a->meta.data, a->meta.len) != 0);
-	/* (Own entry: never suspected, so no timer to stop first.) */
-	if (!bootstrap && is_self) {
-		if (a->incarnation == m->pub.incarnation && !meta_changed &&
-		    memcmp(a->vsn.data, m->pub.vsn, 6) == 0)
-			return;
-		nc__refute(g, a->incarnation);
-		nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
-			    "Refuting an alive message for '%s'", m->pub.name);
-		return;
-	}
-	/* The new Meta is copied before anything changes: OOM drops it. */
+	nc__refute(g, a->incarnation);
+	nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
+		    "Refuting an alive message for '%s'", m->pub.name);
+}
+
+/**
+ * Take the alive's incarnation, Meta, versions and address; @a m is alive
+ * (its suspicion, if any, ends). The new Meta is copied before anything
+ * changes: on OOM nothing changes and false is returned.
+ */
+static bool
+alive_apply(struct nc_gossip *g, struct nc__member *m,
+	    const struct nc_proto_alive *a, const struct nc_addr *addr,
+	    bool meta_changed)
+{
+	uint8_t *meta = NULL;
+
 	if (meta_changed && a->meta.len > 0) {
 		meta = malloc(a->meta.len);
 		if (meta == NULL)
-			return;
+			return false;
 		memcpy(meta, a->meta.data, a->meta.len);
 	}
 	nc_susp_stop(m);
-	old_state = m->pub.state;
 	m->pub.incarnation = a->incarnation;
 	if (meta_changed) {
 		free((void *)m->pub.meta);
@@ -462,14 +486,19 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 		m->pub.meta_len = a->meta.len;
 	}
 	memcpy(m->pub.vsn, a->vsn.data, 6);
-	m->pub.addr = addr;
+	m->pub.addr = *addr;
 	if (m->pub.state != NC_MEMBER_ALIVE) {
 		m->pub.state = NC_MEMBER_ALIVE;
 		m->pub.state_change = nc_env_now(g->env);
 	}
-	nc_broadcast_alive_of(g, m);
-	if (is_self)
-		return;
+	return true;
+}
+
+/** Events of an applied alive: (re)join, back from suspect, new Meta. */
+static void
+alive_events(struct nc_gossip *g, struct nc__member *m,
+	     enum nc_member_state old_state, bool meta_changed)
+{
 	if (old_state == NC_MEMBER_DEAD || old_state == NC_MEMBER_LEFT) {
 		nc__failed_remove(g, m->pub.name);
 		nc__member_event(g, NC_GOSSIP_EV_JOIN, m, m->pub.name,
@@ -482,6 +511,58 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 			nc__member_event(g, NC_GOSSIP_EV_UPDATE, m,
 					 m->pub.name, strlen(m->pub.name));
 	}
+}
+
+void
+nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
+		 bool bootstrap)
+{
+	struct nc__member *m;
+	struct nc_addr addr;
+	bool is_self, updates_node = false, meta_changed;
+	enum nc_member_state old_state;
+
+	if (alive_malformed(a)) {
+		g->stats.drop_other++;
+		return;
+	}
+	/* The first alive ever handled is our own (bootstrap in new()). */
+	is_self = g->self == NULL ||
+		  nc_name_eq(g->self, a->node.data, a->node.len);
+	if (is_self && g->leaving)
+		return;
+	if (!alive_vsn_ok(g, a))
+		return;
+	alive_addr(g, a, &addr);
+
+	m = nc__member_find(g, a->node.data, a->node.len);
+	if (m == NULL) {
+		m = alive_add_member(g, a, &addr);
+		if (m == NULL)
+			return;
+	} else if (!nc_addr_equal(&m->pub.addr, &addr)) {
+		if (!alive_addr_change_ok(g, m, &addr))
+			return;
+		updates_node = true;
+	}
+	if (!is_self && !updates_node && a->incarnation <= m->pub.incarnation)
+		return;
+	if (is_self && a->incarnation < m->pub.incarnation)
+		return;
+	meta_changed = m->pub.meta_len != a->meta.len ||
+		       (a->meta.len > 0 &&
+			memcmp(m->pub.meta, a->meta.data, a->meta.len) != 0);
+	/* (Own entry: never suspected, so no timer to stop first.) */
+	if (!bootstrap && is_self) {
+		alive_about_self(g, m, a, meta_changed);
+		return;
+	}
+	old_state = m->pub.state;
+	if (!alive_apply(g, m, a, &addr, meta_changed))
+		return;
+	nc_broadcast_alive_of(g, m);
+	if (!is_self)
+		alive_events(g, m, old_state, meta_changed);
 }
 
 /** Count @a from as a confirmation; true if it was new and counted. */

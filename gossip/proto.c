@@ -1210,8 +1210,6 @@ nc_proto_stream_scan_init(struct nc_proto_stream_scan *s, size_t max)
 	s->max = max != 0 ? max : NC_PROTO_MAX_STREAM;
 }
 
-enum { SCAN_START = 0, SCAN_NODES = 1, SCAN_TAIL = 2 };
-
 /* Map a decoder result on a prefix to the scanner's result. */
 static int
 scan_rc(const struct nc_proto_stream_scan *s, int rc, size_t len)
@@ -1221,103 +1219,137 @@ scan_rc(const struct nc_proto_stream_scan *s, int rc, size_t len)
 	return rc;
 }
 
+/*
+ * The stage steps below move s->stage on only when their part of the
+ * message is complete; otherwise their result (NC_PROTO_NEED_MORE or an
+ * error) is the scanner's.
+ */
+
+/** Ping, ack, err, compress: one map after the type byte, nothing after. */
+static int
+scan_single_map(struct nc_proto_stream_scan *s, const char *buf, size_t len)
+{
+	const char *p = buf + 1, *end = buf + len;
+	union {
+		struct nc_proto_ping ping;
+		struct nc_proto_ack ack;
+		struct nc_proto_err err;
+		struct nc_proto_compress compress;
+	} u;
+	int rc;
+	switch ((uint8_t)buf[0]) {
+	case NC_PROTO_PING:
+		rc = nc_proto_decode_ping(&p, end, &u.ping);
+		break;
+	case NC_PROTO_ACK:
+		rc = nc_proto_decode_ack(&p, end, &u.ack);
+		break;
+	case NC_PROTO_ERR:
+		rc = nc_proto_decode_err(&p, end, &u.err);
+		break;
+	default:
+		rc = nc_proto_decode_compress(&p, end, &u.compress);
+		break;
+	}
+	if (rc != 0)
+		return scan_rc(s, rc, len);
+	s->off = (size_t)(p - buf);
+	s->tail = 0;
+	s->stage = NC_PROTO_SCAN_TAIL;
+	return 0;
+}
+
+/** Type byte and header: how the rest of the message is delimited. */
+static int
+scan_header(struct nc_proto_stream_scan *s, const char *buf, size_t len)
+{
+	const char *p = buf + 1, *end = buf + len;
+	int rc;
+	if (len == 0)
+		return NC_PROTO_NEED_MORE;
+	switch ((uint8_t)buf[0]) {
+	case NC_PROTO_ENCRYPT: {
+		/* 0a | uint32be L | L bytes */
+		if (len < 5)
+			return NC_PROTO_NEED_MORE;
+		uint64_t total = 5 + (uint64_t)ld32(buf + 1);
+		if (total > s->max)
+			return NC_PROTO_ETOOBIG;
+		s->off = 5;
+		s->tail = ld32(buf + 1);
+		s->stage = NC_PROTO_SCAN_TAIL;
+		return 0;
+	}
+	case NC_PROTO_PING:
+	case NC_PROTO_ACK:
+	case NC_PROTO_ERR:
+	case NC_PROTO_COMPRESS:
+		return scan_single_map(s, buf, len);
+	case NC_PROTO_USER: {
+		struct nc_proto_user_stream u;
+		rc = nc_proto_decode_user_stream(&p, end, &u);
+		if (rc != 0)
+			return scan_rc(s, rc, len);
+		s->off = (size_t)(p - buf);
+		s->tail = u.user_msg_len;
+		s->stage = NC_PROTO_SCAN_TAIL;
+		return 0;
+	}
+	case NC_PROTO_PUSH_PULL: {
+		struct nc_proto_push_pull h;
+		rc = nc_proto_decode_push_pull(&p, end, &h);
+		if (rc != 0)
+			return scan_rc(s, rc, len);
+		s->off = (size_t)(p - buf);
+		s->nodes_left = h.nodes;
+		s->tail = h.user_state_len;
+		s->stage = NC_PROTO_SCAN_NODES;
+		return 0;
+	}
+	default:
+		return NC_PROTO_ETYPE;
+	}
+}
+
+/** Push/pull: the node states still to come, one at a time. */
+static int
+scan_nodes(struct nc_proto_stream_scan *s, const char *buf, size_t len)
+{
+	const char *end = buf + len;
+	/* each node state needs >= 1 byte: cheap bomb check */
+	if ((uint64_t)s->off + s->nodes_left + s->tail > s->max)
+		return NC_PROTO_ETOOBIG;
+	while (s->nodes_left > 0) {
+		const char *p = buf + s->off;
+		struct nc_proto_push_node n;
+		int rc = nc_proto_decode_push_node(&p, end, &n);
+		if (rc != 0)
+			return scan_rc(s, rc, len);
+		s->off = (size_t)(p - buf);
+		s->nodes_left--;
+	}
+	s->stage = NC_PROTO_SCAN_TAIL;
+	return 0;
+}
+
 int
 nc_proto_stream_scan(struct nc_proto_stream_scan *s, const char *buf,
 		     size_t len)
 {
+	int rc;
 	if (s->max == 0)
 		s->max = NC_PROTO_MAX_STREAM;
-	const char *end = buf + len;
-	if (s->stage == SCAN_START) {
-		if (len == 0)
-			return NC_PROTO_NEED_MORE;
-		const char *p = buf + 1;
-		int rc;
-		switch ((uint8_t)buf[0]) {
-		case NC_PROTO_ENCRYPT: {
-			/* 0a | uint32be L | L bytes */
-			if (len < 5)
-				return NC_PROTO_NEED_MORE;
-			uint64_t total = 5 + (uint64_t)ld32(buf + 1);
-			if (total > s->max)
-				return NC_PROTO_ETOOBIG;
-			s->off = 5;
-			s->tail = ld32(buf + 1);
-			s->stage = SCAN_TAIL;
-			break;
-		}
-		case NC_PROTO_PING:
-		case NC_PROTO_ACK:
-		case NC_PROTO_ERR:
-		case NC_PROTO_COMPRESS: {
-			/* one map, nothing after it */
-			union {
-				struct nc_proto_ping ping;
-				struct nc_proto_ack ack;
-				struct nc_proto_err err;
-				struct nc_proto_compress compress;
-			} u;
-			switch ((uint8_t)buf[0]) {
-			case NC_PROTO_PING:
-				rc = nc_proto_decode_ping(&p, end, &u.ping);
-				break;
-			case NC_PROTO_ACK:
-				rc = nc_proto_decode_ack(&p, end, &u.ack);
-				break;
-			case NC_PROTO_ERR:
-				rc = nc_proto_decode_err(&p, end, &u.err);
-				break;
-			default:
-				rc = nc_proto_decode_compress(&p, end, &u.compress);
-				break;
-			}
-			if (rc != 0)
-				return scan_rc(s, rc, len);
-			s->off = (size_t)(p - buf);
-			s->tail = 0;
-			s->stage = SCAN_TAIL;
-			break;
-		}
-		case NC_PROTO_USER: {
-			struct nc_proto_user_stream u;
-			rc = nc_proto_decode_user_stream(&p, end, &u);
-			if (rc != 0)
-				return scan_rc(s, rc, len);
-			s->off = (size_t)(p - buf);
-			s->tail = u.user_msg_len;
-			s->stage = SCAN_TAIL;
-			break;
-		}
-		case NC_PROTO_PUSH_PULL: {
-			struct nc_proto_push_pull h;
-			rc = nc_proto_decode_push_pull(&p, end, &h);
-			if (rc != 0)
-				return scan_rc(s, rc, len);
-			s->off = (size_t)(p - buf);
-			s->nodes_left = h.nodes;
-			s->tail = h.user_state_len;
-			s->stage = SCAN_NODES;
-			break;
-		}
-		default:
-			return NC_PROTO_ETYPE;
-		}
+	if (s->stage == NC_PROTO_SCAN_START) {
+		rc = scan_header(s, buf, len);
+		if (s->stage == NC_PROTO_SCAN_START)
+			return rc;
 	}
-	if (s->stage == SCAN_NODES) {
-		/* each node state needs >= 1 byte: cheap bomb check */
-		if ((uint64_t)s->off + s->nodes_left + s->tail > s->max)
-			return NC_PROTO_ETOOBIG;
-		while (s->nodes_left > 0) {
-			const char *p = buf + s->off;
-			struct nc_proto_push_node n;
-			int rc = nc_proto_decode_push_node(&p, end, &n);
-			if (rc != 0)
-				return scan_rc(s, rc, len);
-			s->off = (size_t)(p - buf);
-			s->nodes_left--;
-		}
-		s->stage = SCAN_TAIL;
+	if (s->stage == NC_PROTO_SCAN_NODES) {
+		rc = scan_nodes(s, buf, len);
+		if (s->stage == NC_PROTO_SCAN_NODES)
+			return rc;
 	}
+	/* NC_PROTO_SCAN_TAIL: only raw bytes are left. */
 	uint64_t total = (uint64_t)s->off + s->tail;
 	if (total > s->max)
 		return NC_PROTO_ETOOBIG;

@@ -517,6 +517,13 @@ int
 nc_proto_decode_user_stream(const char **pos, const char *end,
 			    struct nc_proto_user_stream *out);
 
+/** Where nc_proto_stream_scan() is in a message (internal). */
+enum nc_proto_scan_stage {
+	NC_PROTO_SCAN_START = 0,	/**< type byte and header to come */
+	NC_PROTO_SCAN_NODES,		/**< push/pull node states to come */
+	NC_PROTO_SCAN_TAIL,		/**< only raw bytes (tail) to come */
+};
+
 /**
  * Incremental framing of a plaintext TCP stream message (§3.1): there is
  * no length prefix, so the responder must parse as bytes arrive.
@@ -527,7 +534,7 @@ struct nc_proto_stream_scan {
 	size_t off;		/**< bytes of complete items so far */
 	uint32_t nodes_left;	/**< push/pull node states still to come */
 	uint32_t tail;		/**< raw bytes after the last map */
-	int stage;		/**< internal: 0 start, 1 nodes, 2 tail */
+	enum nc_proto_scan_stage stage;	/**< internal */
 	size_t max;		/**< size cap (0 = NC_PROTO_MAX_STREAM) */
 };
 

@@ -152,7 +152,7 @@ nc_gossip_profile_parse(const char *s, enum nc_gossip_profile *out)
 }
 
 static int
-nc_config_check(const struct nc_gossip_config *c, char *err, size_t cap)
+config_check(const struct nc_gossip_config *c, char *err, size_t cap)
 {
 	const char *why = NULL;
 	size_t nlen = strnlen(c->name, sizeof(c->name));
@@ -192,14 +192,14 @@ nc_config_check(const struct nc_gossip_config *c, char *err, size_t cap)
 /* ------------------------------------------------------------------ */
 
 static struct nc_proto_str
-nc_str(const void *p, size_t len)
+proto_str(const void *p, size_t len)
 {
 	struct nc_proto_str s = {.data = p, .len = (uint32_t)len};
 	return s;
 }
 
 static bool
-nc_encrypting(const struct nc_gossip *g)
+encrypting(const struct nc_gossip *g)
 {
 	return g->cfg.keyring != NULL && g->cfg.verify_outgoing &&
 	       nc_crypto_keyring_count(g->cfg.keyring) > 0;
@@ -223,18 +223,18 @@ nc__broadcast(struct nc_gossip *g, const char *node, const char *msg,
 
 /** Fill the ping fields that name us. */
 static void
-nc_ping_self(struct nc_gossip *g, struct nc_proto_ping *p)
+ping_self(struct nc_gossip *g, struct nc_proto_ping *p)
 {
-	p->source_addr = nc_str(g->cfg.advertise.ip,
-				nc_addr_ip_len(&g->cfg.advertise));
+	p->source_addr =
+	    proto_str(g->cfg.advertise.ip, nc_addr_ip_len(&g->cfg.advertise));
 	p->source_port = g->cfg.advertise.port;
 	p->source_node = nc_proto_cstr(g->self->pub.name);
 }
 
 /** The address a ping/indirect request asks us to answer to. */
 static void
-nc_reply_addr(struct nc_gossip *g, struct nc_proto_str ip, uint16_t port,
-	      struct nc_addr *out)
+reply_addr(struct nc_gossip *g, struct nc_proto_str ip, uint16_t port,
+	   struct nc_addr *out)
 {
 	if ((ip.len == 4 || ip.len == 16) && port > 0) {
 		memset(out, 0, sizeof(*out));
@@ -252,8 +252,8 @@ nc_reply_addr(struct nc_gossip *g, struct nc_proto_str ip, uint16_t port,
 
 /** nc__send_raw() with the CRC decision made by the caller. */
 static int
-nc_send_datagram(struct nc_gossip *g, const struct nc_addr *to, bool crc,
-		 const char *msg, size_t len)
+send_datagram(struct nc_gossip *g, const struct nc_addr *to, bool crc,
+	      const char *msg, size_t len)
 {
 	const char *p = msg;
 	size_t plen = len;
@@ -273,7 +273,7 @@ nc_send_datagram(struct nc_gossip *g, const struct nc_addr *to, bool crc,
 		p = g->buf_crc;
 		plen = (size_t)rc;
 	}
-	if (nc_encrypting(g)) {
+	if (encrypting(g)) {
 		rc = nc_crypto_packet_encrypt(g->cfg.keyring,
 					      NC_CRYPTO_VERSION_DEFAULT, p,
 					      plen, g->buf_enc, NC__TX_BUF);
@@ -294,8 +294,8 @@ int
 nc__send_raw(struct nc_gossip *g, const struct nc_addr *to,
 	     const struct nc__member *node, const char *msg, size_t len)
 {
-	return nc_send_datagram(g, to, node != NULL && node->pub.vsn[1] >= 5,
-				msg, len);
+	return send_datagram(g, to, node != NULL && node->pub.vsn[1] >= 5, msg,
+			     len);
 }
 
 /**
@@ -303,8 +303,8 @@ nc__send_raw(struct nc_gossip *g, const struct nc_addr *to,
  * whose room is @a room. Returns the number of parts added.
  */
 static size_t
-nc_collect_broadcasts(struct nc_gossip *g, const struct nc__member *to,
-		      size_t room, struct nc_proto_str *parts, size_t max)
+collect_broadcasts(struct nc_gossip *g, const struct nc__member *to,
+		   size_t room, struct nc_proto_str *parts, size_t max)
 {
 	size_t n, used = 0;
 
@@ -330,7 +330,7 @@ nc_collect_broadcasts(struct nc_gossip *g, const struct nc__member *to,
 				dst + 1, cap);
 			if (ulen > 0 && ulen <= cap) {
 				dst[0] = NC_PROTO_USER;
-				parts[n++] = nc_str(dst, ulen + 1);
+				parts[n++] = proto_str(dst, ulen + 1);
 			}
 		}
 	}
@@ -343,8 +343,8 @@ nc_collect_broadcasts(struct nc_gossip *g, const struct nc__member *to,
  * finds the node on this path (§1.4).
  */
 static int
-nc_send_msg(struct nc_gossip *g, const struct nc_addr *to, const char *msg,
-	    size_t len)
+send_msg(struct nc_gossip *g, const struct nc_addr *to, const char *msg,
+	 size_t len)
 {
 	struct nc_proto_str parts[NC_PROTO_COMPOUND_MAX_PARTS];
 	size_t room, n;
@@ -354,12 +354,12 @@ nc_send_msg(struct nc_gossip *g, const struct nc_addr *to, const char *msg,
 	if (len + NC_PROTO_COMPOUND_HEADER >= room)
 		return nc__send_raw(g, to, NULL, msg, len);
 	room -= len + NC_PROTO_COMPOUND_HEADER;
-	if (nc_encrypting(g))
+	if (encrypting(g))
 		room = room > NC_CRYPTO_OVERHEAD ? room - NC_CRYPTO_OVERHEAD
 						 : 0;
-	parts[0] = nc_str(msg, len);
-	n = nc_collect_broadcasts(g, NULL, room, parts + 1,
-				  NC_PROTO_COMPOUND_MAX_PARTS - 1);
+	parts[0] = proto_str(msg, len);
+	n = collect_broadcasts(g, NULL, room, parts + 1,
+			       NC_PROTO_COMPOUND_MAX_PARTS - 1);
 	if (n == 0)
 		return nc__send_raw(g, to, NULL, msg, len);
 	clen = nc_proto_encode_compound(g->buf_cpd, NC__TX_BUF, parts,
@@ -380,8 +380,8 @@ enum nc_pick {
 };
 
 static bool
-nc_pick_ok(struct nc_gossip *g, const struct nc__member *m, enum nc_pick k,
-	   const struct nc__member *exclude, double now)
+pick_ok(struct nc_gossip *g, const struct nc__member *m, enum nc_pick k,
+	const struct nc__member *exclude, double now)
 {
 	if (m == g->self || m == exclude)
 		return false;
@@ -402,8 +402,8 @@ nc_pick_ok(struct nc_gossip *g, const struct nc__member *m, enum nc_pick k,
 
 /** Up to @a k distinct random members passing the filter (3n tries). */
 static size_t
-nc_pick_random(struct nc_gossip *g, size_t k, enum nc_pick kind,
-	       const struct nc__member *exclude, struct nc__member **out)
+pick_random(struct nc_gossip *g, size_t k, enum nc_pick kind,
+	    const struct nc__member *exclude, struct nc__member **out)
 {
 	size_t n = g->n_nodes, got = 0;
 	double now = nc_env_now(g->env);
@@ -412,7 +412,7 @@ nc_pick_random(struct nc_gossip *g, size_t k, enum nc_pick kind,
 		struct nc__member *m =
 			g->nodes[nc_env_rand_below(g->env, n)];
 		bool dup = false;
-		if (!nc_pick_ok(g, m, kind, exclude, now))
+		if (!pick_ok(g, m, kind, exclude, now))
 			continue;
 		for (size_t j = 0; j < got; j++)
 			dup |= out[j] == m;
@@ -426,17 +426,17 @@ nc_pick_random(struct nc_gossip *g, size_t k, enum nc_pick kind,
 /* Probe (§6.3)                                                        */
 /* ------------------------------------------------------------------ */
 
-static void nc_probe_round(struct nc_gossip *g);
+static void probe_round(struct nc_gossip *g);
 
 static double
-nc_scaled_interval(const struct nc_gossip *g)
+scaled_interval(const struct nc_gossip *g)
 {
 	return g->cfg.probe_interval * (g->awareness + 1);
 }
 
 /** End the probe; @a delta is the awareness change to apply. */
 static void
-nc_probe_finish(struct nc_gossip *g, int delta)
+probe_finish(struct nc_gossip *g, int delta)
 {
 	struct nc__probe *p = &g->probe;
 
@@ -457,7 +457,7 @@ nc_probe_finish(struct nc_gossip *g, int delta)
 	nc__awareness_delta(g, delta);
 	if (g->tick_pending) {
 		g->tick_pending = false;
-		nc_probe_round(g);
+		probe_round(g);
 	}
 }
 
@@ -467,12 +467,12 @@ nc__probe_abort(struct nc_gossip *g)
 	bool pending = g->tick_pending;
 
 	g->tick_pending = false;
-	nc_probe_finish(g, 0);
+	probe_finish(g, 0);
 	g->tick_pending = pending;
 }
 
 static void
-nc_probe_timeout_cb(struct nc_timer *t)
+probe_timeout_cb(struct nc_timer *t)
 {
 	struct nc_gossip *g = t->arg;
 	struct nc__probe *p = &g->probe;
@@ -488,16 +488,16 @@ nc_probe_timeout_cb(struct nc_timer *t)
 	p->direct = false;
 	nc_env_logf(g->env, NC_LOG_DEBUG, "memberlist",
 		    "Failed ping: %s (timeout reached)", target->pub.name);
-	n = nc_pick_random(g, (size_t)g->cfg.indirect_checks, NC_PICK_HELPER,
-			   target, helpers);
+	n = pick_random(g, (size_t)g->cfg.indirect_checks, NC_PICK_HELPER,
+			target, helpers);
 	memset(&ind, 0, sizeof(ind));
 	ind.seq_no = p->seq;
-	ind.target = nc_str(target->pub.addr.ip,
-			    nc_addr_ip_len(&target->pub.addr));
+	ind.target =
+	    proto_str(target->pub.addr.ip, nc_addr_ip_len(&target->pub.addr));
 	ind.port = target->pub.addr.port;
 	ind.node = nc_proto_cstr(target->pub.name);
-	ind.source_addr = nc_str(g->cfg.advertise.ip,
-				 nc_addr_ip_len(&g->cfg.advertise));
+	ind.source_addr =
+	    proto_str(g->cfg.advertise.ip, nc_addr_ip_len(&g->cfg.advertise));
 	ind.source_port = g->cfg.advertise.port;
 	ind.source_node = nc_proto_cstr(g->self->pub.name);
 	for (size_t i = 0; i < n; i++) {
@@ -508,7 +508,7 @@ nc_probe_timeout_cb(struct nc_timer *t)
 		len = nc_proto_encode_indirect_ping(buf, sizeof(buf), &ind);
 		if (len > 0) {
 			g->stats.indirect_probes++;
-			nc_send_msg(g, &helpers[i]->pub.addr, buf, (size_t)len);
+			send_msg(g, &helpers[i]->pub.addr, buf, (size_t)len);
 		}
 	}
 	left = p->deadline_timer.deadline - nc_env_now(g->env);
@@ -517,7 +517,7 @@ nc_probe_timeout_cb(struct nc_timer *t)
 }
 
 static void
-nc_probe_deadline_cb(struct nc_timer *t)
+probe_deadline_cb(struct nc_timer *t)
 {
 	struct nc_gossip *g = t->arg;
 	struct nc__probe *p = &g->probe;
@@ -526,12 +526,12 @@ nc_probe_deadline_cb(struct nc_timer *t)
 
 	if (!p->active)
 		return;
-	if (p->tcp_result > 0) {
+	if (p->tcp_result == NC__TCP_PING_ACKED) {
 		nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
 			    "Was able to connect to %s but other probes "
 			    "failed, network may be misconfigured",
 			    target->pub.name);
-		nc_probe_finish(g, -1);
+		probe_finish(g, -1);
 		return;
 	}
 	delta = p->expected_nacks > 0 ? p->expected_nacks - p->nacks : 1;
@@ -548,25 +548,25 @@ nc_probe_deadline_cb(struct nc_timer *t)
 		nc__handle_suspect(g, inc, name, strlen(name),
 				   g->self->pub.name,
 				   strlen(g->self->pub.name));
-		nc_probe_finish(g, delta);
+		probe_finish(g, delta);
 	}
 }
 
 /** Probe @a m (memberlist's probeNode). */
 static void
-nc_probe_node(struct nc_gossip *g, struct nc__member *m)
+probe_node(struct nc_gossip *g, struct nc__member *m)
 {
 	struct nc__probe *p = &g->probe;
 	struct nc_proto_ping ping;
 	char buf[NC_GOSSIP_NAME_MAX * 2 + 128];
 	char sbuf[NC_GOSSIP_NAME_MAX * 2 + 64];
-	double interval = nc_scaled_interval(g);
+	double interval = scaled_interval(g);
 	int len, rc;
 
 	memset(&ping, 0, sizeof(ping));
 	ping.seq_no = ++g->seq_no;
 	ping.node = nc_proto_cstr(m->pub.name);
-	nc_ping_self(g, &ping);
+	ping_self(g, &ping);
 	len = nc_proto_encode_ping(buf, sizeof(buf), &ping);
 	if (len < 0)
 		return;
@@ -577,10 +577,10 @@ nc_probe_node(struct nc_gossip *g, struct nc__member *m)
 	p->seq = ping.seq_no;
 	p->expected_nacks = p->nacks = 0;
 	p->tcp_id = 0;
-	p->tcp_result = 0;
+	p->tcp_result = NC__TCP_PING_PENDING;
 	g->stats.probes++;
 	if (m->pub.state == NC_MEMBER_ALIVE || !g->cfg.lifeguard) {
-		rc = nc_send_msg(g, &m->pub.addr, buf, (size_t)len);
+		rc = send_msg(g, &m->pub.addr, buf, (size_t)len);
 	} else {
 		/* Buddy system (§6.4): ping + suspect in one compound. */
 		struct nc_proto_suspect s = {
@@ -591,8 +591,8 @@ nc_probe_node(struct nc_gossip *g, struct nc__member *m)
 		struct nc_proto_str parts[2];
 		int slen = nc_proto_encode_suspect(sbuf, sizeof(sbuf), &s);
 		int clen;
-		parts[0] = nc_str(buf, (size_t)len);
-		parts[1] = nc_str(sbuf, slen > 0 ? (size_t)slen : 0);
+		parts[0] = proto_str(buf, (size_t)len);
+		parts[1] = proto_str(sbuf, slen > 0 ? (size_t)slen : 0);
 		clen = nc_proto_encode_compound(g->buf_cpd, NC__TX_BUF, parts,
 						slen > 0 ? 2 : 1);
 		rc = clen > 0 ? nc__send_raw(g, &m->pub.addr, m, g->buf_cpd,
@@ -614,7 +614,7 @@ nc_probe_node(struct nc_gossip *g, struct nc__member *m)
 
 /** Pick the next member to probe (memberlist's probe()). */
 static void
-nc_probe_round(struct nc_gossip *g)
+probe_round(struct nc_gossip *g)
 {
 	size_t checks = 0;
 
@@ -636,13 +636,13 @@ nc_probe_round(struct nc_gossip *g)
 			checks++;
 			continue;
 		}
-		nc_probe_node(g, m);
+		probe_node(g, m);
 		return;
 	}
 }
 
 static void
-nc_probe_tick_cb(struct nc_timer *t)
+probe_tick_cb(struct nc_timer *t)
 {
 	struct nc_gossip *g = t->arg;
 
@@ -652,7 +652,7 @@ nc_probe_tick_cb(struct nc_timer *t)
 		g->tick_pending = true;
 		return;
 	}
-	nc_probe_round(g);
+	probe_round(g);
 }
 
 /* ------------------------------------------------------------------ */
@@ -660,7 +660,7 @@ nc_probe_tick_cb(struct nc_timer *t)
 /* ------------------------------------------------------------------ */
 
 static void
-nc_relay_timer_cb(struct nc_timer *t)
+relay_timer_cb(struct nc_timer *t)
 {
 	struct nc__relay *r = t->arg;
 	struct nc_gossip *g = r->g;
@@ -676,12 +676,12 @@ nc_relay_timer_cb(struct nc_timer *t)
 	}
 	if (len > 0) {
 		g->stats.nacks_sent++;
-		nc_send_msg(g, &r->reply_to, buf, (size_t)len);
+		send_msg(g, &r->reply_to, buf, (size_t)len);
 	}
 }
 
 static void
-nc_handle_indirect(struct nc_gossip *g, const struct nc_proto_indirect_ping *in)
+handle_indirect(struct nc_gossip *g, const struct nc_proto_indirect_ping *in)
 {
 	struct nc__relay *r = NULL;
 	struct nc_proto_ping ping;
@@ -710,7 +710,7 @@ nc_handle_indirect(struct nc_gossip *g, const struct nc_proto_indirect_ping *in)
 	memset(&ping, 0, sizeof(ping));
 	ping.seq_no = ++g->seq_no;
 	ping.node = in->node;
-	nc_ping_self(g, &ping);
+	ping_self(g, &ping);
 	len = nc_proto_encode_ping(buf, sizeof(buf), &ping);
 	if (len < 0)
 		return;
@@ -719,35 +719,44 @@ nc_handle_indirect(struct nc_gossip *g, const struct nc_proto_indirect_ping *in)
 	r->our_seq = ping.seq_no;
 	r->req_seq = in->seq_no;
 	r->nack = in->nack;
-	nc_reply_addr(g, in->source_addr, in->source_port, &r->reply_to);
-	nc_timer_init(&r->timer, nc_relay_timer_cb, r);
+	reply_addr(g, in->source_addr, in->source_port, &r->reply_to);
+	nc_timer_init(&r->timer, relay_timer_cb, r);
 	g->env->ops->timer_start(g->env, &r->timer, g->cfg.probe_timeout);
-	nc_send_msg(g, &target, buf, (size_t)len);
+	send_msg(g, &target, buf, (size_t)len);
 }
 
 /* ------------------------------------------------------------------ */
 /* Receiving                                                           */
 /* ------------------------------------------------------------------ */
 
+/** Why an inbound packet or message was dropped: its bit in drop_logged. */
+enum drop_reason {
+	DROP_UNKNOWN_MSG_TYPE,
+	DROP_UNDECODABLE_MSG,
+	DROP_DECRYPT_FAILED,
+	DROP_BAD_CRC,
+	DROP_MALFORMED_PACKET,
+};
+
 /**
  * Count a dropped inbound packet/message and log the first drop of each
  * reason only (per-packet events are counters, STYLE.md §7).
  */
 static void
-nc_drop(struct nc_gossip *g, uint64_t *counter, unsigned reason_bit,
-	const char *what, int err)
+count_drop(struct nc_gossip *g, uint64_t *counter, enum drop_reason reason,
+	   const char *what, int err)
 {
 	(*counter)++;
-	if (g->drop_logged & (1u << reason_bit))
+	if (g->drop_logged & (1u << reason))
 		return;
-	g->drop_logged |= 1u << reason_bit;
+	g->drop_logged |= 1u << reason;
 	nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
 		    "dropping %s: %s (logged once; see stats)", what,
 		    nc_proto_strerror(err));
 }
 
 static void
-nc_handle_ping(struct nc_gossip *g, const struct nc_proto_ping *ping)
+handle_ping(struct nc_gossip *g, const struct nc_proto_ping *ping)
 {
 	char payload[NC__ACK_PAYLOAD_MAX];
 	struct nc_proto_ack ack;
@@ -771,17 +780,17 @@ nc_handle_ping(struct nc_gossip *g, const struct nc_proto_ping *ping)
 			plen = 0;
 	}
 	ack.seq_no = ping->seq_no;
-	ack.payload = nc_str(payload, plen);
+	ack.payload = proto_str(payload, plen);
 	len = nc_proto_encode_ack(g->buf_msg, NC__TX_BUF, &ack);
 	if (len < 0)
 		return;
-	nc_reply_addr(g, ping->source_addr, ping->source_port, &to);
+	reply_addr(g, ping->source_addr, ping->source_port, &to);
 	g->stats.acks_sent++;
-	nc_send_msg(g, &to, g->buf_msg, (size_t)len);
+	send_msg(g, &to, g->buf_msg, (size_t)len);
 }
 
 static void
-nc_handle_ack(struct nc_gossip *g, const struct nc_proto_ack *ack)
+handle_ack(struct nc_gossip *g, const struct nc_proto_ack *ack)
 {
 	struct nc__probe *p = &g->probe;
 
@@ -793,7 +802,7 @@ nc_handle_ack(struct nc_gossip *g, const struct nc_proto_ack *ack)
 					    rtt < 0 ? 0 : rtt,
 					    ack->payload.data,
 					    ack->payload.len);
-		nc_probe_finish(g, -1);
+		probe_finish(g, -1);
 		return;
 	}
 	for (int i = 0; i < NC__RELAY_MAX; i++) {
@@ -806,7 +815,7 @@ nc_handle_ack(struct nc_gossip *g, const struct nc_proto_ack *ack)
 			r->used = false;
 			if (len > 0) {
 				g->stats.acks_sent++;
-				nc_send_msg(g, &r->reply_to, buf, (size_t)len);
+				send_msg(g, &r->reply_to, buf, (size_t)len);
 			}
 			return;
 		}
@@ -815,7 +824,7 @@ nc_handle_ack(struct nc_gossip *g, const struct nc_proto_ack *ack)
 }
 
 static void
-nc_handle_user(struct nc_gossip *g, const char *body, const char *end)
+handle_user(struct nc_gossip *g, const char *body, const char *end)
 {
 	if (g->cfg.serf_compat && end > body) {
 		uint8_t t = (uint8_t)body[0];
@@ -835,7 +844,7 @@ nc_handle_user(struct nc_gossip *g, const char *body, const char *end)
 
 /** nc_proto_packet_walk callback: one leaf message. */
 static void
-nc_walk_cb(void *ctx, uint8_t type, const char *body, const char *end)
+walk_cb(void *ctx, uint8_t type, const char *body, const char *end)
 {
 	struct nc_gossip *g = ctx;
 	const char *pos = body;
@@ -845,19 +854,19 @@ nc_walk_cb(void *ctx, uint8_t type, const char *body, const char *end)
 	case NC_PROTO_PING: {
 		struct nc_proto_ping m;
 		if ((rc = nc_proto_decode_ping(&pos, end, &m)) == 0)
-			nc_handle_ping(g, &m);
+			handle_ping(g, &m);
 		break;
 	}
 	case NC_PROTO_INDIRECT_PING: {
 		struct nc_proto_indirect_ping m;
 		if ((rc = nc_proto_decode_indirect_ping(&pos, end, &m)) == 0)
-			nc_handle_indirect(g, &m);
+			handle_indirect(g, &m);
 		break;
 	}
 	case NC_PROTO_ACK: {
 		struct nc_proto_ack m;
 		if ((rc = nc_proto_decode_ack(&pos, end, &m)) == 0)
-			nc_handle_ack(g, &m);
+			handle_ack(g, &m);
 		break;
 	}
 	case NC_PROTO_NACK: {
@@ -889,20 +898,21 @@ nc_walk_cb(void *ctx, uint8_t type, const char *body, const char *end)
 		break;
 	}
 	case NC_PROTO_USER:
-		nc_handle_user(g, body, end);
+		handle_user(g, body, end);
 		break;
 	default:
-		nc_drop(g, &g->stats.drop_type, 0, "unsupported msg type",
-			NC_PROTO_ETYPE);
+		count_drop(g, &g->stats.drop_type, DROP_UNKNOWN_MSG_TYPE,
+			   "unsupported msg type", NC_PROTO_ETYPE);
 		return;
 	}
 	if (rc < 0)
-		nc_drop(g, &g->stats.drop_decode, 1, "undecodable message", rc);
+		count_drop(g, &g->stats.drop_decode, DROP_UNDECODABLE_MSG,
+			   "undecodable message", rc);
 }
 
 static void
-nc_on_packet(void *ctx, const struct nc_addr *from, const char *buf,
-	     size_t len, double rx_time)
+on_packet(void *ctx, const struct nc_addr *from, const char *buf, size_t len,
+	  double rx_time)
 {
 	struct nc_gossip *g = ctx;
 	const char *p = buf;
@@ -923,8 +933,9 @@ nc_on_packet(void *ctx, const struct nc_addr *from, const char *buf,
 			p = g->buf_rx;
 			plen = (size_t)rc;
 		} else if (g->cfg.verify_incoming) {
-			nc_drop(g, &g->stats.drop_decrypt, 2,
-				"packet (decrypt failed)", rc);
+			count_drop(g, &g->stats.drop_decrypt,
+				   DROP_DECRYPT_FAILED,
+				   "packet (decrypt failed)", rc);
 			return;
 		}
 		if (plen == 0) {
@@ -935,11 +946,13 @@ nc_on_packet(void *ctx, const struct nc_addr *from, const char *buf,
 	g->rx_from = *from;
 	g->rx_time = rx_time;
 	rc = nc_proto_packet_walk(p, plen, g->buf_walk, NC__PKT_BUF,
-				  nc_walk_cb, g);
+				  walk_cb, g);
 	if (rc == NC_PROTO_ECRC)
-		nc_drop(g, &g->stats.drop_crc, 3, "packet (bad CRC)", rc);
+		count_drop(g, &g->stats.drop_crc, DROP_BAD_CRC,
+			   "packet (bad CRC)", rc);
 	else if (rc < 0)
-		nc_drop(g, &g->stats.drop_decode, 4, "malformed packet", rc);
+		count_drop(g, &g->stats.drop_decode, DROP_MALFORMED_PACKET,
+			   "malformed packet", rc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -947,7 +960,7 @@ nc_on_packet(void *ctx, const struct nc_addr *from, const char *buf,
 /* ------------------------------------------------------------------ */
 
 static void
-nc_gossip_tick_cb(struct nc_timer *t)
+gossip_tick_cb(struct nc_timer *t)
 {
 	struct nc_gossip *g = t->arg;
 	struct nc__member *targets[64];
@@ -958,14 +971,14 @@ nc_gossip_tick_cb(struct nc_timer *t)
 				 g->cfg.gossip_interval);
 	if (nc__bq_count(&g->bq) == 0 && g->hooks.user_broadcast == NULL)
 		return;
-	k = nc_pick_random(g, (size_t)g->cfg.gossip_nodes, NC_PICK_GOSSIP,
-			   NULL, targets);
+	k = pick_random(g, (size_t)g->cfg.gossip_nodes, NC_PICK_GOSSIP, NULL,
+			targets);
 	room = g->cfg.udp_buffer_size - NC_PROTO_COMPOUND_HEADER;
-	if (nc_encrypting(g))
+	if (encrypting(g))
 		room -= NC_CRYPTO_OVERHEAD;
 	for (size_t i = 0; i < k; i++) {
-		size_t n = nc_collect_broadcasts(g, targets[i], room, parts,
-						 NC_PROTO_COMPOUND_MAX_PARTS);
+		size_t n = collect_broadcasts(g, targets[i], room, parts,
+					      NC_PROTO_COMPOUND_MAX_PARTS);
 		int clen;
 		if (n == 0)
 			return;
@@ -1023,7 +1036,7 @@ nc__failed_remove(struct nc_gossip *g, const char *name)
 }
 
 static void
-nc_reconnect_cb(struct nc_timer *t)
+reconnect_cb(struct nc_timer *t)
 {
 	struct nc_gossip *g = t->arg;
 	double now = nc_env_now(g->env), alive, prob;
@@ -1052,14 +1065,14 @@ nc_reconnect_cb(struct nc_timer *t)
 }
 
 static void
-nc_pushpull_tick_cb(struct nc_timer *t)
+pushpull_tick_cb(struct nc_timer *t)
 {
 	struct nc_gossip *g = t->arg;
 	struct nc__member *m;
 
 	g->env->ops->timer_start(g->env, &g->pushpull_timer,
 				 nc__pushpull_scaled(g));
-	if (nc_pick_random(g, 1, NC_PICK_ALIVE, NULL, &m) == 1)
+	if (pick_random(g, 1, NC_PICK_ALIVE, NULL, &m) == 1)
 		nc__pushpull_start(g, &m->pub.addr, false, NULL);
 }
 
@@ -1068,7 +1081,7 @@ nc_pushpull_tick_cb(struct nc_timer *t)
 /* ------------------------------------------------------------------ */
 
 static bool
-nc_any_other_alive(const struct nc_gossip *g)
+any_other_alive(const struct nc_gossip *g)
 {
 	for (size_t i = 0; i < g->n_nodes; i++) {
 		const struct nc__member *m = g->nodes[i];
@@ -1092,10 +1105,10 @@ nc_any_other_alive(const struct nc_gossip *g)
  * the leave timeout.
  */
 
-static void nc_leave_direct_cb(struct nc_timer *t);
+static void leave_direct_cb(struct nc_timer *t);
 
 static void
-nc_leave_direct_stop(struct nc_gossip *g)
+leave_direct_stop(struct nc_gossip *g)
 {
 	g->env->ops->timer_stop(g->env, &g->leave_direct_timer);
 	free(g->leave_to);
@@ -1105,34 +1118,35 @@ nc_leave_direct_stop(struct nc_gossip *g)
 
 /** Next phase from the leave timer once this one is complete. */
 static void
-nc_leave_check(struct nc_gossip *g)
+leave_check(struct nc_gossip *g)
 {
 	/* Never touch the queue from inside it: continue from a timer. */
-	if ((g->leave_phase == 1 || g->leave_phase == 2) &&
+	if ((g->leave_phase == NC__LEAVE_INTENT ||
+	     g->leave_phase == NC__LEAVE_DEAD) &&
 	    g->leave_bcast_done && g->leave_to == NULL)
 		g->env->ops->timer_start(g->env, &g->leave_timer, 0);
 }
 
 /** Broadcast done for the leave intent or our own dead. */
 static void
-nc_leave_bcast_done(void *arg, bool sent)
+leave_bcast_done_cb(void *arg, bool sent)
 {
 	struct nc_gossip *g = arg;
 
 	(void)sent;
 	g->leave_bcast_done = true;
-	nc_leave_check(g);
+	leave_check(g);
 }
 
 void
 nc__leave_dead_done(void *arg, bool sent)
 {
-	nc_leave_bcast_done(arg, sent);
+	leave_bcast_done_cb(arg, sent);
 }
 
 /** Send the next batch of direct leave datagrams. */
 static void
-nc_leave_direct_batch(struct nc_gossip *g)
+leave_direct_batch(struct nc_gossip *g)
 {
 	size_t end = g->leave_to_next + NC__LEAVE_DIRECT_BATCH;
 
@@ -1141,22 +1155,22 @@ nc_leave_direct_batch(struct nc_gossip *g)
 	for (; g->leave_to_next < end; g->leave_to_next++) {
 		const struct nc__leave_target *d =
 		    &g->leave_to[g->leave_to_next];
-		(void)nc_send_datagram(g, &d->addr, d->crc, g->leave_msg,
-				       g->leave_msg_len);
+		(void)send_datagram(g, &d->addr, d->crc, g->leave_msg,
+				    g->leave_msg_len);
 	}
 	if (g->leave_to_next < g->leave_to_n) {
 		g->env->ops->timer_start(g->env, &g->leave_direct_timer,
 					 NC__LEAVE_DIRECT_GAP);
 		return;
 	}
-	nc_leave_direct_stop(g);
-	nc_leave_check(g);
+	leave_direct_stop(g);
+	leave_check(g);
 }
 
 static void
-nc_leave_direct_cb(struct nc_timer *t)
+leave_direct_cb(struct nc_timer *t)
 {
-	nc_leave_direct_batch(t->arg);
+	leave_direct_batch(t->arg);
 }
 
 /**
@@ -1164,11 +1178,11 @@ nc_leave_direct_cb(struct nc_timer *t)
  * first batch at once. Out of memory: gossip alone carries it.
  */
 static void
-nc_leave_direct_start(struct nc_gossip *g, const char *msg, size_t len)
+leave_direct_start(struct nc_gossip *g, const char *msg, size_t len)
 {
 	size_t n = 0;
 
-	nc_leave_direct_stop(g);
+	leave_direct_stop(g);
 	if (len == 0 || len > sizeof(g->leave_msg))
 		return;
 	for (size_t i = 0; i < g->n_nodes; i++) {
@@ -1192,15 +1206,15 @@ nc_leave_direct_start(struct nc_gossip *g, const char *msg, size_t len)
 	}
 	memcpy(g->leave_msg, msg, len);
 	g->leave_msg_len = len;
-	nc_leave_direct_batch(g);
+	leave_direct_batch(g);
 }
 
 static void
-nc_leave_finish(struct nc_gossip *g)
+leave_finish(struct nc_gossip *g)
 {
-	g->leave_phase = 3;
+	g->leave_phase = NC__LEAVE_DONE;
 	g->env->ops->timer_stop(g->env, &g->leave_timer);
-	nc_leave_direct_stop(g);
+	leave_direct_stop(g);
 	nc_env_logf(g->env, NC_LOG_INFO, "memberlist", "left the cluster");
 	if (g->leave_cb != NULL)
 		g->leave_cb(g->leave_arg);
@@ -1208,9 +1222,9 @@ nc_leave_finish(struct nc_gossip *g)
 
 /** Phase 2: dead{self, self}, broadcast and sent directly. */
 static void
-nc_leave_dead(struct nc_gossip *g)
+leave_dead(struct nc_gossip *g)
 {
-	bool others = nc_any_other_alive(g);
+	bool others = any_other_alive(g);
 	const char *self = g->self->pub.name;
 	char dead[NC__LEAVE_INTENT_MAX], cpd[NC__LEAVE_MSG_MAX];
 	struct nc_proto_dead d = {
@@ -1220,40 +1234,40 @@ nc_leave_dead(struct nc_gossip *g)
 	};
 	int dlen = nc_proto_encode_dead(dead, sizeof(dead), &d);
 
-	g->leave_phase = 2;
+	g->leave_phase = NC__LEAVE_DEAD;
 	g->leaving = true;
 	g->leave_bcast_done = false;
 	g->env->ops->timer_start(g->env, &g->leave_timer, g->leave_timeout);
 	if (dlen > 0 && others) {
 		if (g->leave_intent_len > 0) {
 			struct nc_proto_str parts[2] = {
-			    nc_str(g->leave_intent, g->leave_intent_len),
-			    nc_str(dead, (size_t)dlen),
+			    proto_str(g->leave_intent, g->leave_intent_len),
+			    proto_str(dead, (size_t)dlen),
 			};
 			int clen = nc_proto_encode_compound(cpd, sizeof(cpd),
 							    parts, 2);
 			if (clen > 0)
-				nc_leave_direct_start(g, cpd, (size_t)clen);
+				leave_direct_start(g, cpd, (size_t)clen);
 		} else {
-			nc_leave_direct_start(g, dead, (size_t)dlen);
+			leave_direct_start(g, dead, (size_t)dlen);
 		}
 	}
 	nc__handle_dead(g, g->self->pub.incarnation, self, strlen(self), self,
 			strlen(self));
-	if (!others && g->leave_phase == 2)
-		nc_leave_finish(g);
+	if (!others && g->leave_phase == NC__LEAVE_DEAD)
+		leave_finish(g);
 }
 
 static void
-nc_leave_timer_cb(struct nc_timer *t)
+leave_timer_cb(struct nc_timer *t)
 {
 	struct nc_gossip *g = t->arg;
 
 	/* This phase is complete, or the timeout passed. */
-	if (g->leave_phase == 1)
-		nc_leave_dead(g);
-	else if (g->leave_phase == 2)
-		nc_leave_finish(g);
+	if (g->leave_phase == NC__LEAVE_INTENT)
+		leave_dead(g);
+	else if (g->leave_phase == NC__LEAVE_DEAD)
+		leave_finish(g);
 }
 
 int
@@ -1262,12 +1276,12 @@ nc_gossip_leave(struct nc_gossip *g, double timeout, void (*cb)(void *arg),
 {
 	if (g == NULL || !(timeout >= 0))
 		return -EINVAL;
-	if (g->leave_phase != 0)
+	if (g->leave_phase != NC__LEAVE_NONE)
 		return -EALREADY;
 	g->leave_cb = cb;
 	g->leave_arg = arg;
 	g->leave_timeout = timeout;
-	if (g->cfg.serf_compat && nc_any_other_alive(g)) {
+	if (g->cfg.serf_compat && any_other_alive(g)) {
 		/* Serf leave intent first, so peers mark us left (§7.4). */
 		char *buf = g->leave_intent;
 		struct nc_proto_serf_leave li = {
@@ -1280,17 +1294,17 @@ nc_gossip_leave(struct nc_gossip *g, double timeout, void (*cb)(void *arg),
 		if (len > 0) {
 			buf[0] = NC_PROTO_USER;
 			g->leave_intent_len = (size_t)len + 1;
-			g->leave_phase = 1;
+			g->leave_phase = NC__LEAVE_INTENT;
 			g->leave_bcast_done = false;
 			g->env->ops->timer_start(g->env, &g->leave_timer,
 						 timeout);
-			nc_leave_direct_start(g, buf, g->leave_intent_len);
+			leave_direct_start(g, buf, g->leave_intent_len);
 			nc__broadcast(g, "", buf, g->leave_intent_len,
-				      nc_leave_bcast_done, g);
+				      leave_bcast_done_cb, g);
 			return 0;
 		}
 	}
-	nc_leave_dead(g);
+	leave_dead(g);
 	return 0;
 }
 
@@ -1311,7 +1325,7 @@ nc_gossip_new(struct nc_env *env, const struct nc_gossip_config *cfg,
 			snprintf(err, err_cap, "env and cfg are required");
 		return NULL;
 	}
-	if (nc_config_check(cfg, err, err_cap) != 0)
+	if (config_check(cfg, err, err_cap) != 0)
 		return NULL;
 	g = calloc(1, sizeof(*g));
 	if (g == NULL)
@@ -1336,16 +1350,16 @@ nc_gossip_new(struct nc_env *env, const struct nc_gossip_config *cfg,
 	    g->buf_cmp == NULL || g->buf_crc == NULL || g->buf_enc == NULL ||
 	    g->buf_walk == NULL || (cfg->keyring != NULL && g->buf_rx == NULL))
 		goto nomem;
-	nc_timer_init(&g->probe_timer, nc_probe_tick_cb, g);
-	nc_timer_init(&g->gossip_timer, nc_gossip_tick_cb, g);
-	nc_timer_init(&g->pushpull_timer, nc_pushpull_tick_cb, g);
-	nc_timer_init(&g->reconnect_timer, nc_reconnect_cb, g);
-	nc_timer_init(&g->leave_timer, nc_leave_timer_cb, g);
-	nc_timer_init(&g->leave_direct_timer, nc_leave_direct_cb, g);
-	nc_timer_init(&g->probe.timeout_timer, nc_probe_timeout_cb, g);
-	nc_timer_init(&g->probe.deadline_timer, nc_probe_deadline_cb, g);
+	nc_timer_init(&g->probe_timer, probe_tick_cb, g);
+	nc_timer_init(&g->gossip_timer, gossip_tick_cb, g);
+	nc_timer_init(&g->pushpull_timer, pushpull_tick_cb, g);
+	nc_timer_init(&g->reconnect_timer, reconnect_cb, g);
+	nc_timer_init(&g->leave_timer, leave_timer_cb, g);
+	nc_timer_init(&g->leave_direct_timer, leave_direct_cb, g);
+	nc_timer_init(&g->probe.timeout_timer, probe_timeout_cb, g);
+	nc_timer_init(&g->probe.deadline_timer, probe_deadline_cb, g);
 	for (int i = 0; i < NC__RELAY_MAX; i++)
-		nc_timer_init(&g->relays[i].timer, nc_relay_timer_cb,
+		nc_timer_init(&g->relays[i].timer, relay_timer_cb,
 			      &g->relays[i]);
 	/* Our own entry: incarnation 1 (an alive with 0 is never accepted
 	 * for a new node, §6.6), queued for broadcast like memberlist's
@@ -1353,15 +1367,16 @@ nc_gossip_new(struct nc_env *env, const struct nc_gossip_config *cfg,
 	memset(&self, 0, sizeof(self));
 	self.incarnation = 1;
 	self.node = nc_proto_cstr(g->cfg.name);
-	self.addr = nc_str(cfg->advertise.ip, nc_addr_ip_len(&cfg->advertise));
+	self.addr =
+	    proto_str(cfg->advertise.ip, nc_addr_ip_len(&cfg->advertise));
 	self.port = cfg->advertise.port;
-	self.meta = nc_str(cfg->meta, cfg->meta_len);
-	self.vsn = nc_str(cfg->vsn, 6);
+	self.meta = proto_str(cfg->meta, cfg->meta_len);
+	self.vsn = proto_str(cfg->vsn, 6);
 	nc__handle_alive(g, &self, true);
 	if (g->self == NULL)
 		goto nomem;
 	sink.ctx = g;
-	sink.on_packet = nc_on_packet;
+	sink.on_packet = on_packet;
 	sink.on_stream = nc__on_stream;
 	nc_env_set_sink(env, &sink);
 	return g;
@@ -1407,7 +1422,8 @@ nc_gossip_delete(struct nc_gossip *g)
 	if (g == NULL)
 		return;
 	env = g->env;
-	g->leave_phase = 3; /* silences leave callbacks during teardown */
+	/* Silences leave callbacks during teardown. */
+	g->leave_phase = NC__LEAVE_DONE;
 	env->ops->timer_stop(env, &g->probe_timer);
 	env->ops->timer_stop(env, &g->gossip_timer);
 	env->ops->timer_stop(env, &g->pushpull_timer);

@@ -260,6 +260,16 @@ struct nc__leave_target {
 	bool crc;
 };
 
+/** Where the TCP ping fallback of the probe in progress stands. */
+enum nc__tcp_ping_result {
+	/** None started yet, or started and not answered yet. */
+	NC__TCP_PING_PENDING = 0,
+	/** The target acked over TCP: it lives, only UDP failed. */
+	NC__TCP_PING_ACKED = 1,
+	/** Connection failed, timed out, or the reply was no matching ack. */
+	NC__TCP_PING_FAILED = -1,
+};
+
 /** The probe in progress (§6.3). At most one at a time. */
 struct nc__probe {
 	/** A probe is running. */
@@ -275,9 +285,9 @@ struct nc__probe {
 	double sent_at;
 	/** Nacks expected from helpers and received. */
 	int expected_nacks, nacks;
-	/** TCP fallback: id (0 none), result (1 ok, 0 pending, -1 failed). */
+	/** TCP fallback: env stream id (0 none) and its result. */
 	long tcp_id;
-	int tcp_result;
+	enum nc__tcp_ping_result tcp_result;
 	/** ProbeTimeout and end-of-probe (scaled interval) timers. */
 	struct nc_timer timeout_timer, deadline_timer;
 };
@@ -313,6 +323,18 @@ enum nc__out_kind {
 };
 
 struct nc__join;
+
+/** Progress of a graceful leave (swim.c, nc_gossip_leave). */
+enum nc__leave_phase {
+	/** No leave asked. */
+	NC__LEAVE_NONE = 0,
+	/** Phase 1: serf's leave intent queued and sent directly. */
+	NC__LEAVE_INTENT,
+	/** Phase 2: dead{self, self} queued and sent directly. */
+	NC__LEAVE_DEAD,
+	/** Left, or the instance is being deleted: no more leave steps. */
+	NC__LEAVE_DONE,
+};
 
 /** An outbound stream in flight. */
 struct nc__outstream {
@@ -371,8 +393,8 @@ struct nc_gossip {
 		reconnect_timer, leave_timer;
 	bool started;
 
-	/** Leave state: 0 none, 1 intent queued, 2 dead queued, 3 done. */
-	int leave_phase;
+	/** Leave state. */
+	enum nc__leave_phase leave_phase;
 	bool leaving;
 	void (*leave_cb)(void *arg);
 	void *leave_arg;
@@ -394,7 +416,7 @@ struct nc_gossip {
 
 	/** Env time taken right before the last send_packet (probe RTT). */
 	double last_send_time;
-	/** Drop reasons already logged once (bit per reason). */
+	/** Drop reasons already logged once (bit per swim.c drop_reason). */
 	unsigned drop_logged;
 	/** Inbound packet context for the walker callback. */
 	struct nc_addr rx_from;

@@ -34,14 +34,14 @@
 #define NC__PUSHPULL_MAX_NODES (1u << 20)
 
 static struct nc_proto_str
-nc_str(const void *p, size_t len)
+proto_str(const void *p, size_t len)
 {
 	struct nc_proto_str s = {.data = p, .len = (uint32_t)len};
 	return s;
 }
 
 static bool
-nc_keyring_on(const struct nc_gossip *g)
+keyring_on(const struct nc_gossip *g)
 {
 	return g->cfg.keyring != NULL &&
 	       nc_crypto_keyring_count(g->cfg.keyring) > 0;
@@ -67,7 +67,7 @@ nc__pushpull_scaled(const struct nc_gossip *g)
  * buffer (*out, caller frees). Returns its length or a negative error.
  */
 static int
-nc_stream_encode(struct nc_gossip *g, const char *in, size_t len, char **out)
+stream_encode(struct nc_gossip *g, const char *in, size_t len, char **out)
 {
 	size_t cap = len + len / 2 + 256;
 	char *a = NULL, *b = NULL;
@@ -89,7 +89,7 @@ nc_stream_encode(struct nc_gossip *g, const char *in, size_t len, char **out)
 		p = a;
 		len = (size_t)rc;
 	}
-	if (nc_keyring_on(g) && g->cfg.verify_outgoing) {
+	if (keyring_on(g) && g->cfg.verify_outgoing) {
 		size_t ecap = len + NC_CRYPTO_STREAM_HEADER +
 			      NC_CRYPTO_OVERHEAD_V0 + 16;
 		b = malloc(ecap);
@@ -128,7 +128,7 @@ struct nc_stream_msg {
 };
 
 static void
-nc_stream_msg_free(struct nc_stream_msg *m)
+stream_msg_free(struct nc_stream_msg *m)
 {
 	free(m->own_dec);
 	free(m->own_unz);
@@ -137,8 +137,8 @@ nc_stream_msg_free(struct nc_stream_msg *m)
 
 /** Undo encryption and compression of a stream message. */
 static int
-nc_stream_decode(struct nc_gossip *g, const char *in, size_t len,
-		 struct nc_stream_msg *m)
+stream_decode(struct nc_gossip *g, const char *in, size_t len,
+	      struct nc_stream_msg *m)
 {
 	const char *p = in, *end = in + len;
 	int rc;
@@ -149,7 +149,7 @@ nc_stream_decode(struct nc_gossip *g, const char *in, size_t len,
 		return NC_PROTO_EEMPTY;
 	}
 	if ((uint8_t)p[0] == NC_PROTO_ENCRYPT) {
-		if (!nc_keyring_on(g)) {
+		if (!keyring_on(g)) {
 			m->err = "Remote state is encrypted and encryption "
 				 "is not configured";
 			return NC_CRYPTO_ENOKEY;
@@ -161,12 +161,12 @@ nc_stream_decode(struct nc_gossip *g, const char *in, size_t len,
 					      m->own_dec, len, NULL);
 		if (rc <= 0) {
 			m->err = "Failed to decrypt remote state";
-			nc_stream_msg_free(m);
+			stream_msg_free(m);
 			return rc < 0 ? rc : NC_PROTO_EEMPTY;
 		}
 		p = m->own_dec;
 		end = p + rc;
-	} else if (nc_keyring_on(g) && g->cfg.verify_incoming) {
+	} else if (keyring_on(g) && g->cfg.verify_incoming) {
 		m->err = "Encryption is configured but remote state is not "
 			 "encrypted";
 		return NC_CRYPTO_EDECRYPT;
@@ -181,7 +181,7 @@ nc_stream_decode(struct nc_gossip *g, const char *in, size_t len,
 				c.buf.len);
 		if (rc <= 0) {
 			m->err = "Failed to decompress remote state";
-			nc_stream_msg_free(m);
+			stream_msg_free(m);
 			return rc < 0 ? rc : NC_PROTO_EEMPTY;
 		}
 		p = m->own_unz;
@@ -195,11 +195,11 @@ nc_stream_decode(struct nc_gossip *g, const char *in, size_t len,
 
 /** Append a framed stream message made from plaintext @a in to @a reply. */
 static int
-nc_reply_append(struct nc_gossip *g, struct nc_buf *reply, const char *in,
-		size_t len)
+reply_append(struct nc_gossip *g, struct nc_buf *reply, const char *in,
+	     size_t len)
 {
 	char *framed;
-	int flen = nc_stream_encode(g, in, len, &framed);
+	int flen = stream_encode(g, in, len, &framed);
 
 	if (flen < 0)
 		return flen;
@@ -220,14 +220,14 @@ nc_reply_append(struct nc_gossip *g, struct nc_buf *reply, const char *in,
 }
 
 static void
-nc_reply_err(struct nc_gossip *g, struct nc_buf *reply, const char *text)
+reply_err(struct nc_gossip *g, struct nc_buf *reply, const char *text)
 {
 	char buf[512];
 	struct nc_proto_err e = {.error = nc_proto_cstr(text)};
 	int len = nc_proto_encode_err(buf, sizeof(buf), &e);
 
 	if (len > 0)
-		nc_reply_append(g, reply, buf, (size_t)len);
+		reply_append(g, reply, buf, (size_t)len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -236,7 +236,7 @@ nc_reply_err(struct nc_gossip *g, struct nc_buf *reply, const char *text)
 
 /** Encode our push/pull (plaintext) into a new buffer. */
 static int
-nc_pushpull_encode(struct nc_gossip *g, bool join, char **out)
+pushpull_encode(struct nc_gossip *g, bool join, char **out)
 {
 	size_t cap = 64 + g->n_nodes * (NC_GOSSIP_NAME_MAX +
 					 NC_GOSSIP_META_MAX + 96);
@@ -260,12 +260,12 @@ nc_pushpull_encode(struct nc_gossip *g, bool join, char **out)
 		const struct nc_gossip_member *m = &g->nodes[i]->pub;
 		struct nc_proto_push_node s = {
 			.name = nc_proto_cstr(m->name),
-			.addr = nc_str(m->addr.ip, nc_addr_ip_len(&m->addr)),
+			.addr = proto_str(m->addr.ip, nc_addr_ip_len(&m->addr)),
 			.port = m->addr.port,
-			.meta = nc_str(m->meta, m->meta_len),
+			.meta = proto_str(m->meta, m->meta_len),
 			.incarnation = m->incarnation,
 			.state = (uint32_t)m->state,
-			.vsn = nc_str(m->vsn, 6),
+			.vsn = proto_str(m->vsn, 6),
 		};
 		rc = nc_proto_encode_push_node(buf + off, cap - off, &s);
 		if (rc < 0)
@@ -332,8 +332,7 @@ struct nc_remote_state {
 
 /** Decode a push/pull body (after the 06 byte). */
 static int
-nc_pushpull_decode(const char *body, const char *end,
-		   struct nc_remote_state *rs)
+pushpull_decode(const char *body, const char *end, struct nc_remote_state *rs)
 {
 	struct nc_proto_push_pull h;
 	const char *pos = body;
@@ -365,7 +364,7 @@ nc_pushpull_decode(const char *body, const char *end,
 
 /** Apply a decoded remote state (§3.3). Returns 0 or -EPROTO. */
 static int
-nc_merge(struct nc_gossip *g, const struct nc_remote_state *rs)
+pushpull_merge(struct nc_gossip *g, const struct nc_remote_state *rs)
 {
 	const char *self = g->self->pub.name;
 
@@ -407,7 +406,7 @@ nc_merge(struct nc_gossip *g, const struct nc_remote_state *rs)
 }
 
 static struct nc__outstream *
-nc_out_alloc(struct nc_gossip *g, enum nc__out_kind kind)
+out_alloc(struct nc_gossip *g, enum nc__out_kind kind)
 {
 	for (int i = 0; i < NC__OUT_STREAMS_MAX; i++) {
 		if (g->out[i].kind == NC__OUT_FREE) {
@@ -422,7 +421,7 @@ nc_out_alloc(struct nc_gossip *g, enum nc__out_kind kind)
 
 /** One join attempt finished; report when all are done. */
 static void
-nc_join_step(struct nc_gossip *g, struct nc__join *j, bool ok)
+join_step(struct nc_gossip *g, struct nc__join *j, bool ok)
 {
 	if (j == NULL)
 		return;
@@ -449,7 +448,7 @@ nc_join_step(struct nc_gossip *g, struct nc__join *j, bool ok)
 }
 
 static void
-nc_pushpull_done(void *arg, int status, const char *reply, size_t len)
+pushpull_done(void *arg, int status, const char *reply, size_t len)
 {
 	struct nc__outstream *o = arg;
 	struct nc_gossip *g = o->g;
@@ -464,10 +463,10 @@ nc_pushpull_done(void *arg, int status, const char *reply, size_t len)
 		g->stats.pushpull_fail++;
 		nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
 			    "Push/Pull failed: %d", status);
-		nc_join_step(g, j, false);
+		join_step(g, j, false);
 		return;
 	}
-	rc = nc_stream_decode(g, reply, len, &m);
+	rc = stream_decode(g, reply, len, &m);
 	if (rc == 0 && m.type == NC_PROTO_ERR) {
 		struct nc_proto_err e;
 		const char *pos = m.body;
@@ -480,38 +479,38 @@ nc_pushpull_done(void *arg, int status, const char *reply, size_t len)
 		rc = NC_PROTO_ETYPE;
 	}
 	if (rc == 0)
-		rc = nc_pushpull_decode(m.body, m.end, &rs);
+		rc = pushpull_decode(m.body, m.end, &rs);
 	if (rc == 0) {
-		rc = nc_merge(g, &rs);
+		rc = pushpull_merge(g, &rs);
 		free(rs.nodes);
 	}
-	nc_stream_msg_free(&m);
+	stream_msg_free(&m);
 	if (rc == 0) {
 		ok = true;
 	} else {
 		g->stats.pushpull_fail++;
 		g->stats.stream_errors++;
 	}
-	nc_join_step(g, j, ok);
+	join_step(g, j, ok);
 }
 
 int
 nc__pushpull_start(struct nc_gossip *g, const struct nc_addr *to, bool join,
 		   struct nc__join *jctx)
 {
-	struct nc__outstream *o = nc_out_alloc(g, NC__OUT_PUSHPULL);
+	struct nc__outstream *o = out_alloc(g, NC__OUT_PUSHPULL);
 	char *plain, *framed;
 	int plen, flen;
 	long id;
 
 	if (o == NULL)
 		return -EBUSY;
-	plen = nc_pushpull_encode(g, join, &plain);
+	plen = pushpull_encode(g, join, &plain);
 	if (plen < 0) {
 		o->kind = NC__OUT_FREE;
 		return plen;
 	}
-	flen = nc_stream_encode(g, plain, (size_t)plen, &framed);
+	flen = stream_encode(g, plain, (size_t)plen, &framed);
 	free(plain);
 	if (flen < 0) {
 		o->kind = NC__OUT_FREE;
@@ -521,8 +520,7 @@ nc__pushpull_start(struct nc_gossip *g, const struct nc_addr *to, bool join,
 	o->join_ctx = jctx;
 	g->stats.pushpull_out++;
 	id = g->env->ops->stream_request(g->env, to, framed, (size_t)flen, 1,
-					 g->cfg.tcp_timeout, nc_pushpull_done,
-					 o);
+					 g->cfg.tcp_timeout, pushpull_done, o);
 	free(framed);
 	if (id < 0) {
 		o->kind = NC__OUT_FREE;
@@ -561,7 +559,7 @@ nc_gossip_join(struct nc_gossip *g, const struct nc_addr *addrs, size_t n,
 		free(j);
 		return last;
 	}
-	nc_join_step(g, j, false); /* drop the guard */
+	join_step(g, j, false); /* drop the guard */
 	return 0;
 }
 
@@ -570,7 +568,7 @@ nc_gossip_join(struct nc_gossip *g, const struct nc_addr *addrs, size_t n,
 /* ------------------------------------------------------------------ */
 
 static void
-nc_tcp_ping_done(void *arg, int status, const char *reply, size_t len)
+tcp_ping_done(void *arg, int status, const char *reply, size_t len)
 {
 	struct nc__outstream *o = arg;
 	struct nc_gossip *g = o->g;
@@ -578,18 +576,19 @@ nc_tcp_ping_done(void *arg, int status, const char *reply, size_t len)
 	bool ok = false;
 
 	o->kind = NC__OUT_FREE;
-	if (status == 0 && nc_stream_decode(g, reply, len, &m) == 0) {
+	if (status == 0 && stream_decode(g, reply, len, &m) == 0) {
 		struct nc_proto_ack ack;
 		const char *pos = m.body;
 		ok = m.type == NC_PROTO_ACK &&
 		     nc_proto_decode_ack(&pos, m.end, &ack) == 0 &&
 		     ack.seq_no == o->seq;
-		nc_stream_msg_free(&m);
+		stream_msg_free(&m);
 	}
 	if (g->probe.active && g->probe.seq == o->seq &&
 	    g->probe.tcp_id == o->id) {
 		g->probe.tcp_id = 0;
-		g->probe.tcp_result = ok ? 1 : -1;
+		g->probe.tcp_result =
+		    ok ? NC__TCP_PING_ACKED : NC__TCP_PING_FAILED;
 	}
 }
 
@@ -597,7 +596,7 @@ void
 nc__tcp_ping_start(struct nc_gossip *g, const struct nc__member *m,
 		   uint32_t seq, double timeout)
 {
-	struct nc__outstream *o = nc_out_alloc(g, NC__OUT_PING);
+	struct nc__outstream *o = out_alloc(g, NC__OUT_PING);
 	char buf[NC_GOSSIP_NAME_MAX * 2 + 128], *framed;
 	struct nc_proto_ping ping;
 	int len;
@@ -608,13 +607,13 @@ nc__tcp_ping_start(struct nc_gossip *g, const struct nc__member *m,
 	memset(&ping, 0, sizeof(ping));
 	ping.seq_no = seq;
 	ping.node = nc_proto_cstr(m->pub.name);
-	ping.source_addr = nc_str(g->cfg.advertise.ip,
-				  nc_addr_ip_len(&g->cfg.advertise));
+	ping.source_addr =
+	    proto_str(g->cfg.advertise.ip, nc_addr_ip_len(&g->cfg.advertise));
 	ping.source_port = g->cfg.advertise.port;
 	ping.source_node = nc_proto_cstr(g->self->pub.name);
 	len = nc_proto_encode_ping(buf, sizeof(buf), &ping);
 	if (len > 0)
-		len = nc_stream_encode(g, buf, (size_t)len, &framed);
+		len = stream_encode(g, buf, (size_t)len, &framed);
 	if (len < 0) {
 		o->kind = NC__OUT_FREE;
 		return;
@@ -622,8 +621,8 @@ nc__tcp_ping_start(struct nc_gossip *g, const struct nc__member *m,
 	o->seq = seq;
 	g->stats.tcp_pings++;
 	id = g->env->ops->stream_request(g->env, &m->pub.addr, framed,
-					 (size_t)len, 1, timeout,
-					 nc_tcp_ping_done, o);
+					 (size_t)len, 1, timeout, tcp_ping_done,
+					 o);
 	free(framed);
 	if (id < 0) {
 		o->kind = NC__OUT_FREE;
@@ -661,13 +660,13 @@ nc__on_stream(void *ctx, const struct nc_addr *from, const char *req,
 
 	(void)from;
 	g->stats.streams_in++;
-	rc = nc_stream_decode(g, req, req_len, &m);
+	rc = stream_decode(g, req, req_len, &m);
 	if (rc < 0) {
 		g->stats.stream_errors++;
 		nc_env_logf(g->env, NC_LOG_ERR, "memberlist",
 			    "Failed to receive: %s",
 			    m.err != NULL ? m.err : nc_proto_strerror(rc));
-		nc_reply_err(g, reply, m.err != NULL ? m.err : "bad stream");
+		reply_err(g, reply, m.err != NULL ? m.err : "bad stream");
 		return 0;
 	}
 	switch (m.type) {
@@ -675,17 +674,17 @@ nc__on_stream(void *ctx, const struct nc_addr *from, const char *req,
 		struct nc_remote_state rs;
 		char *plain;
 		int plen;
-		rc = nc_pushpull_decode(m.body, m.end, &rs);
+		rc = pushpull_decode(m.body, m.end, &rs);
 		if (rc < 0)
 			break;
 		g->stats.pushpull_in++;
 		/* Reply first with the same Join flag, then merge (Go). */
-		plen = nc_pushpull_encode(g, rs.join, &plain);
+		plen = pushpull_encode(g, rs.join, &plain);
 		if (plen > 0) {
-			nc_reply_append(g, reply, plain, (size_t)plen);
+			reply_append(g, reply, plain, (size_t)plen);
 			free(plain);
 		}
-		nc_merge(g, &rs);
+		pushpull_merge(g, &rs);
 		free(rs.nodes);
 		break;
 	}
@@ -710,7 +709,7 @@ nc__on_stream(void *ctx, const struct nc_addr *from, const char *req,
 		len = nc_proto_encode_ack(buf, sizeof(buf), &ack);
 		if (len > 0) {
 			g->stats.acks_sent++;
-			nc_reply_append(g, reply, buf, (size_t)len);
+			reply_append(g, reply, buf, (size_t)len);
 		}
 		break;
 	}
@@ -732,7 +731,7 @@ nc__on_stream(void *ctx, const struct nc_addr *from, const char *req,
 		rc = NC_PROTO_ETYPE;
 		break;
 	}
-	nc_stream_msg_free(&m);
+	stream_msg_free(&m);
 	if (rc < 0) {
 		g->stats.stream_errors++;
 		nc_env_logf(g->env, NC_LOG_ERR, "memberlist",
