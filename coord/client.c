@@ -515,7 +515,7 @@ solve_add_height(const struct nc_coord_client *c, const double *row, double tau,
  * memory sequentially. Both steps read the same run.
  */
 static void
-nc_solve(struct nc_coord_client *c)
+local_solve(struct nc_coord_client *c)
 {
 	struct nc_coord *me = &c->coord;
 	unsigned k = me->dims;
@@ -559,8 +559,8 @@ nc_solve(struct nc_coord_client *c)
 
 /* NC update: remember the peer, update the error estimate, solve. */
 static void
-nc_update(struct nc_coord_client *c, struct nc__coord_peer *p,
-	  const struct nc_coord *other, double rtt)
+apply_sample(struct nc_coord_client *c, struct nc__coord_peer *p,
+	     const struct nc_coord *other, double rtt)
 {
 	if (rtt < ZERO_RTT)
 		rtt = ZERO_RTT;
@@ -573,7 +573,7 @@ nc_update(struct nc_coord_client *c, struct nc__coord_peer *p,
 	row[NC_PEER_HOT_TICK(other->dims)] = (double)c->stats.updates;
 	double weight = vivaldi_weight_and_error(c, other, dist, rtt);
 	if (c->cfg.relax_peers > 0) {
-		nc_solve(c);
+		local_solve(c);
 	} else {
 		double force = c->cfg.vivaldi_cc * weight * (rtt - dist);
 		nc__coord_apply_force(&c->coord, other, force,
@@ -622,7 +622,7 @@ nc_coord_client_update(struct nc_coord_client *c, const char *name,
 	if (c->cfg.algo == NC_COORD_ALGO_SERF) {
 		serf_vivaldi(c, peer, filtered);
 	} else {
-		nc_update(c, p, peer, filtered);
+		apply_sample(c, p, peer, filtered);
 	}
 	update_adjustment(c, peer, filtered);
 	update_gravity(c);
