@@ -4,7 +4,7 @@
  * api/: the agent's HTTP endpoint (libmicrohttpd) with JSON bodies (cJSON).
  *
  * Threading: none. MHD runs with MHD_USE_EPOLL and no thread of its own;
- * its epoll fd sits in the env's loop (gossip/env_real.h) and MHD_run() is
+ * its epoll fd sits in the env's loop (loop/loop.h) and MHD_run() is
  * called when it is readable or when MHD's own timeout expires. Gossip
  * datagrams are drained before every MHD_run(), so a burst of HTTP
  * requests cannot delay an ack. Handlers run on the loop thread and read

@@ -23,7 +23,7 @@
  *   -config-file FILE    -            repeatable, read in order
  *   -seed N              seed         random (getrandom); fixed in tests
  *
- * TEST FACILITY (off by default; gossip/env_latency.h): wide-area latency
+ * TEST FACILITY (off by default; loop/latency.h): wide-area latency
  * on one machine, every outgoing packet delayed by half a matrix RTT.
  *   -latency-matrix FILE latency_matrix  none (ms, `netcoord sim` format)
  *   -latency-map FILE    latency_map     none ("ADDR:PORT ROW [NAME]")
@@ -100,7 +100,7 @@ struct nc_config {
 	uint64_t seed;
 	bool seed_set;
 	/**
-	 * TEST FACILITY: latency emulation (gossip/env_latency.h). Paths are
+	 * TEST FACILITY: latency emulation (loop/latency.h). Paths are
 	 * "" when off; latency_row_set false = find our row in the map.
 	 */
 	char latency_matrix[NC_CONFIG_PATH_MAX];
