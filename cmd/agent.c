@@ -2,7 +2,7 @@
  * cmd/agent.c - `netcoord agent`: the wiring of a long-running node.
  *
  *   config (cmd/config.c) ─┐
- *                          ├─> real env (loop/, one epoll loop)
+ *                          ├─> real env (gossip/env_real.c, one epoll loop)
  *                          ├─> gossip (SWIM, memberlist/serf wire format)
  *                          └─> HTTP API (api/, MHD inside the same loop)
  *
@@ -90,7 +90,7 @@ struct nc_agent {
 	struct nc_env *env;
 	/**
 	 * TEST FACILITY: the latency decorator around env that gossip uses
-	 * instead of env with -latency-matrix (loop/latency.h); NULL
+	 * instead of env with -latency-matrix (gossip/env_latency.h); NULL
 	 * otherwise.
 	 */
 	struct nc_env *lat_env;
@@ -610,7 +610,7 @@ random_seed(void)
 
 /**
  * TEST FACILITY: with -latency-matrix, wrap the real env in the latency
- * decorator (loop/latency.h). Our row: -latency-row, else the map
+ * decorator (gossip/env_latency.h). Our row: -latency-row, else the map
  * line named like this node, else the line with our advertise address.
  * Returns 0 (also when off) or -EINVAL with a message on stderr.
  */
