@@ -6,7 +6,7 @@
  * creation (STYLE.md §2, after SQLite's vfs and Tarantool's swim_ev).
  *
  * Two implementations exist:
- *   - the real one (gossip/env_real.c): one epoll loop on CLOCK_MONOTONIC,
+ *   - the real one (loop/, nc_loop): one epoll loop on CLOCK_MONOTONIC,
  *     nonblocking UDP + TCP sockets, IPv4 and IPv6;
  *   - the simulated one (tests/sim/): a virtual clock that jumps to the next
  *     deadline and an in-memory network with per-link latency, loss,

@@ -1,8 +1,10 @@
 /*
- * env_latency.c - TEST FACILITY: an env decorator that delays outgoing
+ * loop/latency.c - TEST FACILITY: an env decorator that delays outgoing
  * datagrams and streams by half the RTT an RTT matrix lists to their
  * destination, so that a cluster of agents on one machine (all on
- * 127.0.0.1) sees wide-area latencies (see env_latency.h for the model).
+ * 127.0.0.1) sees wide-area latencies (see latency.h for the model).
+ * scripts/run.sh uses it for demos (through scripts/cluster.sh and
+ * `netcoord agent -latency-matrix`); it is off in production.
  *
  * Why a decorator and not netem: tc/netem needs root and a network
  * namespace per agent, and shapes by interface, not by destination port.
@@ -34,9 +36,10 @@
 
 /*
  * Stream ids: undelayed requests return the inner env's ids, delayed ones
- * ours. Both count up from 1 (env_real does), so they could collide; op_stream_cancel
- * looks at our list first, which would cancel the wrong one. Avoid it by
- * starting ours far above anything the inner env will reach.
+ * ours. Both count up from 1 (the real env's stream.c does), so they could
+ * collide; op_stream_cancel looks at our list first, which would cancel the
+ * wrong one. Avoid it by starting ours far above anything the inner env
+ * will reach.
  */
 #define LAT_STREAM_ID_BASE (1L << 40)
 

@@ -1,7 +1,10 @@
 #ifndef NC_LOOP_LATENCY_H
 #define NC_LOOP_LATENCY_H
 /*
- * TEST FACILITY: wide-area latency on one machine (gossip/env_latency.c).
+ * loop/latency.h - TEST FACILITY: wide-area latency on one machine
+ * (loop/latency.c). scripts/run.sh and scripts/cluster.sh use it for the
+ * local demo cluster (`netcoord agent -latency-matrix ...`), and the
+ * cluster_matrix and browser tests through them.
  *
  * An env decorator: it wraps another struct nc_env (the real one, or a
  * simulated one in tests) and delays this node's outgoing traffic by half

@@ -1,9 +1,12 @@
 #ifndef NC_LOOP_LOOP_H
 #define NC_LOOP_LOOP_H
 /*
- * The real environment (gossip/env_real.c): one epoll loop on
- * CLOCK_MONOTONIC that owns the gossip UDP socket, the TCP listener on the
- * same port, inbound and outbound streams, the timer heap and the PRNG.
+ * loop/loop.h - the public header of nc_loop, the real environment: one
+ * epoll loop on CLOCK_MONOTONIC that implements gossip/env.h for a real
+ * process and owns the gossip UDP socket, the TCP listener on the same
+ * port, inbound and outbound streams, the timer heap, the PRNG and the
+ * logger (how the files of loop/ divide this: loop/loop_int.h). The
+ * latency-emulation decorator beside it has its own header, loop/latency.h.
  *
  * Usage (the agent):
  *
@@ -91,7 +94,7 @@ struct nc_env_real_config {
 	 * Timer slack (prctl PR_SET_TIMERSLACK) set on the thread calling
 	 * nc_env_real_new(), which should be the loop's, in ns; 0 leaves it
 	 * (Linux's default is 50 us). Default 1000: timers, and so
-	 * env_latency's emulated delays, fire within ~40 us of their
+	 * loop/latency.c's emulated delays, fire within ~40 us of their
 	 * deadline instead of ~90 us; idle wake-ups are few either way.
 	 */
 	long timer_slack_ns;

@@ -2,7 +2,7 @@
 # scripts/cluster.sh - a local demo cluster of `netcoord agent`s on 127.0.0.1,
 # with wide-area latency emulated from an RTT matrix (TEST FACILITY: every
 # agent delays what it sends by half the matrix RTT to the destination, see
-# gossip/env_latency.h).
+# loop/latency.h).
 #
 #   scripts/cluster.sh start N [--matrix FILE] [--base-port P] [--http-port H]
 #                              [--dir D] [--profile lan|wan|local]

@@ -8,7 +8,7 @@
 # each emulating one host of the bundled 200-node PlanetLab RTT matrix
 # (TEST FACILITY latency emulation: every agent delays what it sends by half
 # the matrix RTT to the destination; see scripts/cluster.sh and
-# gossip/env_latency.h). Agents are tagged dc=<region> (regions found in
+# loop/latency.h). Agents are tagged dc=<region> (regions found in
 # the matrix) and row=<matrix row>. Prints the web map URL and keeps
 # running; Ctrl-C stops every agent by PID (graceful leave, SIGKILL after
 # 10 s). Options after N go to `scripts/cluster.sh start` (e.g. --no-latency,

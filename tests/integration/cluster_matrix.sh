@@ -5,7 +5,7 @@
 # Story: 12 agents on 127.0.0.1 (scripts/cluster.sh) emulate 12 PlanetLab
 # hosts of tests/data/planetlab200_ms.txt spread over three regions
 # (TEST FACILITY latency emulation: each agent delays what it sends by half
-# the matrix RTT, gossip/env_latency.h). Once they all see each other, they
+# the matrix RTT, loop/latency.h). Once they all see each other, they
 # probe for NC_CONVERGE_S seconds (default 75: ~75 probes each, LAN
 # profile). Then:
 #   1. `netcoord sim` runs on the same 12x12 sub-matrix for as many rounds

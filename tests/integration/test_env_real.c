@@ -1,5 +1,5 @@
 /*
- * tests/integration/test_env_real.c - the real env (gossip/env_real.c) on
+ * tests/integration/test_env_real.c - the real env (loop/, nc_loop) on
  * loopback sockets: timers, datagrams with receive timestamps, stream
  * request/reply with the codec's framing, timeouts, refusals, the inbound
  * cap, cancellation and extra watches.

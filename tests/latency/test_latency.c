@@ -1,5 +1,5 @@
 /*
- * Tests of the latency env decorator (gossip/env_latency.c), a TEST
+ * Tests of the latency env decorator (loop/latency.c), a TEST
  * FACILITY that makes a loopback cluster see the RTTs of a matrix.
  *
  * Story: three simulated nodes with a zero-latency network. Node 0's env is
@@ -7,7 +7,7 @@
  * must arrive exactly half the listed RTT later, in order, and the
  * decorator's caps and fallbacks (unknown destination, missing entry, full
  * queue, oversize datagram, stream timeout and cancel) must behave as
- * env_latency.h documents. Time moves only when the simulator steps.
+ * loop/latency.h documents. Time moves only when the simulator steps.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>

@@ -1,0 +1,405 @@
+/*
+ * loop/stream.c - the real env's TCP streams (PROTOCOL.md §3): one request
+ * and at most one reply per connection.
+ *
+ * Plaintext streams have no length prefix, so inbound and reply bytes go
+ * through nc_proto_stream_scan() (gossip/proto.h), which says when one
+ * complete message is present. Inbound (accepted by listen.c): read until
+ * complete, hand to sink.on_stream, write the reply, close; bounded by
+ * cfg.tcp_timeout from accept. Outbound (ops->stream_request): nonblocking
+ * connect, write, read one complete reply (or EOF), call back exactly
+ * once, unless cancelled. A peer that closes after a partial message is an
+ * error; one that closes after a complete one is not asked anything more.
+ *
+ * Lifetime: a connection is freed at once when it ends; its watch is
+ * stopped first, which blanks any event of it still pending in the
+ * current batch (loop.c), so no stale pointer is followed. Costs: a few
+ * hundred bytes per stream while it is open, plus its buffers.
+ */
+#include "loop/loop_int.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gossip/proto.h"
+
+/** Read chunk for streams. */
+#define NC_ENV_STREAM_CHUNK 16384
+
+/** Kind of a stream connection. */
+enum nc_conn_kind {
+	NC_CONN_IN,  /**< accepted; we read a request and write a reply */
+	NC_CONN_OUT, /**< connected by us; we write and read a reply */
+};
+
+/** Stage of a connection. */
+enum nc_conn_stage {
+	NC_CONN_CONNECTING, /**< outbound, waiting for connect() */
+	NC_CONN_WRITING,    /**< writing wbuf */
+	NC_CONN_READING,    /**< reading into rbuf until scan completes */
+};
+
+/** One TCP stream, inbound or outbound. */
+struct nc_conn {
+	/** Loop registration; w.fd is the socket. */
+	struct nc_env_watch w;
+	/** Owning env. */
+	struct nc_env_real *env;
+	enum nc_conn_kind kind;
+	enum nc_conn_stage stage;
+	/** Peer address. */
+	struct nc_addr peer;
+	/** Deadline of the whole exchange. */
+	struct nc_timer deadline;
+	/** Bytes received so far. */
+	struct nc_buf rbuf;
+	/** Framing state over rbuf. */
+	struct nc_proto_stream_scan scan;
+	/** Bytes to send (request or reply) and how many went out. */
+	struct nc_buf wbuf;
+	size_t woff;
+	/** Outbound only: request id, callback, whether a reply is read. */
+	long id;
+	nc_stream_done_cb cb;
+	void *cb_arg;
+	int expect_reply;
+	/** Links in the env's list of open connections. */
+	struct nc_conn *prev, *next;
+};
+
+static int
+buf_reserve(struct nc_buf *b, size_t extra)
+{
+	if (b->cap - b->len >= extra)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap - b->len < extra)
+		cap *= 2;
+	char *d = realloc(b->data, cap);
+	if (d == NULL)
+		return -ENOMEM;
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
+static void conn_event(struct nc_env_watch *w, unsigned events);
+static void conn_deadline(struct nc_timer *t);
+
+static struct nc_conn *
+conn_new(struct nc_env_real *e, int fd, enum nc_conn_kind kind,
+	 const struct nc_addr *peer, double timeout)
+{
+	struct nc_conn *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->w.fd = -1;
+	c->env = e;
+	c->kind = kind;
+	c->stage = kind == NC_CONN_IN ? NC_CONN_READING : NC_CONN_CONNECTING;
+	c->peer = *peer;
+	nc_proto_stream_scan_init(&c->scan, 0);
+	nc_timer_init(&c->deadline, conn_deadline, c);
+	unsigned ev = kind == NC_CONN_IN ? NC_ENV_READ : NC_ENV_WRITE;
+	if (nc_env_real_watch_start(&e->base, &c->w, fd, ev, conn_event, c) <
+	    0) {
+		free(c);
+		return NULL;
+	}
+	nc__loop_op_timer_start(&e->base, &c->deadline, timeout);
+	c->next = e->conns;
+	if (e->conns != NULL)
+		e->conns->prev = c;
+	e->conns = c;
+	if (kind == NC_CONN_IN)
+		e->inbound_count++;
+	return c;
+}
+
+/** Unlink, close and free a connection. No callback. */
+static void
+conn_free(struct nc_conn *c)
+{
+	struct nc_env_real *e = c->env;
+	int fd = c->w.fd;
+	nc_env_real_watch_stop(&e->base, &c->w);
+	if (fd >= 0)
+		close(fd);
+	nc__loop_op_timer_stop(&e->base, &c->deadline);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		e->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (c->kind == NC_CONN_IN)
+		e->inbound_count--;
+	free(c->rbuf.data);
+	free(c->wbuf.data);
+	free(c);
+}
+
+/**
+ * End an outbound request: free it, then call back (so the callback may
+ * start new requests or cancel others freely).
+ */
+static void
+conn_finish_out(struct nc_conn *c, int status)
+{
+	nc_stream_done_cb cb = c->cb;
+	void *arg = c->cb_arg;
+	struct nc_env_real *e = c->env;
+	if (status < 0)
+		e->stats.streams_out_errors++;
+	if (status == 0 && c->expect_reply) {
+		/* Hand the reply over, then free. */
+		char *reply = c->rbuf.data;
+		size_t len = c->rbuf.len;
+		c->rbuf.data = NULL;
+		conn_free(c);
+		cb(arg, 0, reply, len);
+		free(reply);
+		return;
+	}
+	conn_free(c);
+	cb(arg, status, NULL, 0);
+}
+
+static void
+conn_fail(struct nc_conn *c, int status)
+{
+	if (c->kind == NC_CONN_OUT) {
+		conn_finish_out(c, status);
+	} else {
+		c->env->stats.streams_in_errors++;
+		conn_free(c);
+	}
+}
+
+static void
+conn_deadline(struct nc_timer *t)
+{
+	struct nc_conn *c = t->arg;
+	char a[64];
+	nc_addr_format(&c->peer, a, sizeof(a));
+	if (c->kind == NC_CONN_IN) {
+		c->env->stats.streams_in_timeouts++;
+		nc__loop_logf(c->env, NC_LOG_DEBUG, "stream from %s timed out",
+			      a);
+		conn_free(c);
+	} else {
+		nc__loop_logf(c->env, NC_LOG_DEBUG, "stream to %s timed out",
+			      a);
+		conn_finish_out(c, -ETIMEDOUT);
+	}
+}
+
+/** Write what is left of wbuf. Returns 1 when done, 0 if blocked, <0. */
+static int
+conn_write(struct nc_conn *c)
+{
+	while (c->woff < c->wbuf.len) {
+		ssize_t n = send(c->w.fd, c->wbuf.data + c->woff,
+				 c->wbuf.len - c->woff, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		c->woff += (size_t)n;
+	}
+	return 1;
+}
+
+/** A complete inbound request is in rbuf[0..len): answer it. */
+static void
+conn_serve(struct nc_conn *c, size_t len)
+{
+	struct nc_env_real *e = c->env;
+	int rc = -1;
+	if (e->base.sink.on_stream != NULL)
+		rc = e->base.sink.on_stream(e->base.sink.ctx, &c->peer,
+					    c->rbuf.data, len, &c->wbuf);
+	if (rc < 0 || c->wbuf.len == 0) {
+		conn_free(c);
+		return;
+	}
+	c->stage = NC_CONN_WRITING;
+	c->woff = 0;
+	int w = conn_write(c);
+	if (w != 0) {
+		/* Done (or failed): memberlist closes after its reply. */
+		conn_free(c);
+		return;
+	}
+	nc_env_real_watch_start(&e->base, &c->w, c->w.fd, NC_ENV_WRITE,
+				conn_event, c);
+}
+
+/**
+ * Read what is available into rbuf and check framing.
+ * Returns >0 complete length, 0 need more (would block), <0 error;
+ * -ECONNRESET for EOF before completion.
+ */
+static int
+conn_read(struct nc_conn *c)
+{
+	for (;;) {
+		if (buf_reserve(&c->rbuf, NC_ENV_STREAM_CHUNK) < 0)
+			return -ENOMEM;
+		ssize_t n = recv(c->w.fd, c->rbuf.data + c->rbuf.len,
+				 c->rbuf.cap - c->rbuf.len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		c->rbuf.len += (size_t)n;
+		int s = nc_proto_stream_scan(&c->scan, c->rbuf.data,
+					     c->rbuf.len);
+		if (s != NC_PROTO_NEED_MORE)
+			return s > 0 ? s : -EPROTO;
+	}
+}
+
+static void
+conn_event(struct nc_env_watch *w, unsigned events)
+{
+	struct nc_conn *c = w->arg;
+	struct nc_env_real *e = c->env;
+	(void)events;
+	if (c->stage == NC_CONN_CONNECTING) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+		getsockopt(c->w.fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err != 0) {
+			conn_fail(c, -err);
+			return;
+		}
+		c->stage = NC_CONN_WRITING;
+	}
+	if (c->stage == NC_CONN_WRITING) {
+		int r = conn_write(c);
+		if (r < 0) {
+			conn_fail(c, r);
+			return;
+		}
+		if (r == 0)
+			return;
+		if (c->kind == NC_CONN_IN) {
+			conn_free(c);
+			return;
+		}
+		if (!c->expect_reply) {
+			conn_finish_out(c, 0);
+			return;
+		}
+		c->stage = NC_CONN_READING;
+		nc_env_real_watch_start(&e->base, &c->w, c->w.fd, NC_ENV_READ,
+					conn_event, c);
+		return;
+	}
+	int r = conn_read(c);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		if (c->kind == NC_CONN_IN && r != -ECONNRESET) {
+			char a[64];
+			nc_addr_format(&c->peer, a, sizeof(a));
+			nc__loop_logf(e, NC_LOG_WARN,
+				      "Failed to read stream from %s: %s", a,
+				      r == -EPROTO ? "malformed message"
+						   : strerror(-r));
+		}
+		conn_fail(c, r);
+		return;
+	}
+	if (c->kind == NC_CONN_IN) {
+		e->stats.streams_in++;
+		conn_serve(c, (size_t)r);
+	} else {
+		c->rbuf.len = (size_t)r;
+		conn_finish_out(c, 0);
+	}
+}
+
+int
+nc__loop_stream_accept(struct nc_env_real *e, int fd,
+		       const struct nc_addr *peer)
+{
+	if (conn_new(e, fd, NC_CONN_IN, peer, e->cfg.tcp_timeout) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+void
+nc__loop_streams_close(struct nc_env_real *e)
+{
+	while (e->conns != NULL)
+		conn_free(e->conns);
+}
+
+long
+nc__loop_op_stream_request(struct nc_env *env, const struct nc_addr *to,
+			   const char *req, size_t req_len, int expect_reply,
+			   double timeout, nc_stream_done_cb cb, void *arg)
+{
+	struct nc_env_real *e = nc__loop_real(env);
+	struct sockaddr_storage ss;
+	socklen_t sl = nc__loop_addr_to_sockaddr(to, e->family, &ss);
+	if (sl == 0)
+		return -EAFNOSUPPORT;
+	int fd = socket(e->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 &&
+	    errno != EINPROGRESS) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	struct nc_conn *c = conn_new(e, fd, NC_CONN_OUT, to, timeout);
+	if (c == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (buf_reserve(&c->wbuf, req_len) < 0) {
+		conn_free(c);
+		return -ENOMEM;
+	}
+	memcpy(c->wbuf.data, req, req_len);
+	c->wbuf.len = req_len;
+	c->cb = cb;
+	c->cb_arg = arg;
+	c->expect_reply = expect_reply;
+	if (++e->next_id <= 0)
+		e->next_id = 1;
+	c->id = e->next_id;
+	e->stats.streams_out++;
+	return c->id;
+}
+
+void
+nc__loop_op_stream_cancel(struct nc_env *env, long id)
+{
+	struct nc_env_real *e = nc__loop_real(env);
+	for (struct nc_conn *c = e->conns; c != NULL; c = c->next) {
+		if (c->kind == NC_CONN_OUT && c->id == id) {
+			conn_free(c);
+			return;
+		}
+	}
+}
