@@ -99,6 +99,10 @@ struct nc_hmap {
 	size_t count;
 };
 
+/** The struct of type @a type whose member @a field is at @a ptr. */
+#define NC_CONTAINER_OF(ptr, type, field) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, field)))
+
 /** Smallest bucket array allocated. Nothing special in this value. */
 #define NC_HMAP_MIN_BUCKETS 16
 
