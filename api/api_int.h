@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "api/api.h"
 #include "loop/loop.h"
+#include "util/util.h"
 
 struct MHD_Daemon;
 struct nc_coord;
@@ -90,9 +91,8 @@ struct nc__api_view {
 	struct nc_coord *co;
 	struct nc_coord_candidate *rc;
 	size_t n, cap;
-	/** Strings and Meta of the entries. */
-	char *arena;
-	size_t arena_len, arena_cap;
+	/** Strings and Meta of the entries (cap NC__API_VIEW_ARENA_MAX). */
+	struct nc_dbuf arena;
 	/** Index of this node (SIZE_MAX if none). */
 	size_t self;
 	/** Env time of the last build. */

@@ -57,6 +57,14 @@
 #include "api/api_int.h"
 #include "coord/coord.h"
 #include "gossip/gossip.h"
+#include "util/util.h"
+
+/**
+ * Cap on the view's string arena. Arbitrary, far above any real table:
+ * 100,000 members with 128-byte names, 512-byte Meta and a Via name take
+ * ~77 MB. At the cap the build fails like an allocation failure.
+ */
+#define NC__API_VIEW_ARENA_MAX ((size_t)1 << 30)
 
 /* ------------------------------------------------------------------ */
 /* View                                                               */
@@ -90,21 +98,12 @@ view_reserve(struct nc__api_view *v, size_t n)
 static size_t
 arena_put(struct nc__api_view *v, const void *p, size_t len)
 {
-	if (v->arena_len + len + 1 > v->arena_cap) {
-		size_t cap = v->arena_cap ? v->arena_cap : 4096;
-		while (cap < v->arena_len + len + 1)
-			cap *= 2;
-		char *a = realloc(v->arena, cap);
-		if (a == NULL)
-			return SIZE_MAX;
-		v->arena = a;
-		v->arena_cap = cap;
-	}
-	size_t off = v->arena_len;
-	if (len > 0)
-		memcpy(v->arena + off, p, len);
-	v->arena[off + len] = '\0';
-	v->arena_len += len + 1;
+	size_t off = v->arena.len;
+	if (nc_dbuf_reserve(&v->arena, len + 1) != 0)
+		return SIZE_MAX;
+	/* Room reserved: neither append can fail. */
+	nc_dbuf_append(&v->arena, p, len);
+	nc_dbuf_append(&v->arena, "", 1);
 	return off;
 }
 
@@ -112,7 +111,7 @@ arena_put(struct nc__api_view *v, const void *p, size_t len)
  * While building, the string fields hold arena offsets (the arena may
  * move); view_fixup turns them into pointers.
  */
-#define OFF2PTR(v, off) ((v)->arena + (uintptr_t)(off))
+#define OFF2PTR(v, off) ((v)->arena.data + (uintptr_t)(off))
 
 static int
 view_build(struct nc_api *api, double now)
@@ -123,7 +122,9 @@ view_build(struct nc_api *api, double now)
 	    api->gossip != NULL ? nc_gossip_member_count(api->gossip) : 0;
 	if (view_reserve(v, n) < 0)
 		return -ENOMEM;
-	v->arena_len = 0;
+	if (v->arena.max_bytes == 0) /* zeroed with the api: first build */
+		nc_dbuf_init(&v->arena, NC__API_VIEW_ARENA_MAX);
+	nc_dbuf_reset(&v->arena);
 	v->n = 0;
 	v->self = SIZE_MAX;
 	for (size_t i = 0; i < n; i++) {
@@ -229,12 +230,11 @@ view_release(struct nc__api_view *v)
 	free(v->ent);
 	free(v->co);
 	free(v->rc);
-	free(v->arena);
+	nc_dbuf_free(&v->arena);
 	v->ent = NULL;
 	v->co = NULL;
 	v->rc = NULL;
-	v->arena = NULL;
-	v->n = v->cap = v->arena_len = v->arena_cap = 0;
+	v->n = v->cap = 0;
 	v->built = false;
 }
 
@@ -254,24 +254,13 @@ nc__api_view_destroy(struct nc__api_view *v)
 	free(v->ent);
 	free(v->co);
 	free(v->rc);
-	free(v->arena);
+	nc_dbuf_free(&v->arena);
 	memset(v, 0, sizeof(*v));
 }
 
 /* ------------------------------------------------------------------ */
 /* Answer cache                                                       */
 /* ------------------------------------------------------------------ */
-
-static uint64_t
-key_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static void
 rc_drop(struct nc__api_rcache *rc, size_t i)
@@ -308,7 +297,7 @@ nc__api_rcache_reply(struct nc_api *api, const struct nc_api_request *req,
 	if (api->cfg.max_stale_s <= 0)
 		return false;
 	rc_epoch(rc, epoch);
-	uint64_t h = key_hash(key);
+	uint64_t h = nc_hash_str(key);
 	for (size_t i = 0; i < rc->n; i++) {
 		struct nc__api_rc_ent *e = &rc->ent[i];
 		if (e->hash != h || strcmp(e->key, key) != 0)
@@ -358,7 +347,7 @@ rc_put(struct nc__api_rcache *rc, const char *key, const char *body,
 	memcpy(e->key, key, kl + 1);
 	memcpy(e->body, body, len + 1);
 	e->len = len;
-	e->hash = key_hash(key);
+	e->hash = nc_hash_str(key);
 	e->used = ++rc->clock;
 	rc->bytes += need;
 	rc->n++;

@@ -250,31 +250,13 @@ nc__coord_apply_force(struct nc_coord *c, const struct nc_coord *other,
 	}
 }
 
-/* splitmix64 (Vigna): expands one seed into the xoshiro state. */
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 void
 nc__coord_rng_seed(struct nc__coord_rng *rng, uint64_t seed,
 		   nc_coord_rand_cb cb, void *arg)
 {
-	uint64_t x = seed;
-	for (int i = 0; i < 4; i++)
-		rng->s[i] = splitmix64(&x);
+	nc_rng_seed(&rng->rng, seed);
 	rng->cb = cb;
 	rng->arg = arg;
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
 }
 
 uint64_t
@@ -282,21 +264,11 @@ nc__coord_rng_next(struct nc__coord_rng *rng)
 {
 	if (rng->cb != NULL)
 		return rng->cb(rng->arg);
-	uint64_t *s = rng->s;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
+	return nc_rng_next(&rng->rng);
 }
 
 double
 nc__coord_rng_double(struct nc__coord_rng *rng)
 {
-	/* Top 53 bits -> [0, 1). */
-	return (double)(nc__coord_rng_next(rng) >> 11) * 0x1.0p-53;
+	return nc_rng_double_of(nc__coord_rng_next(rng));
 }

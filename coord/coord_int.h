@@ -8,6 +8,7 @@
 #define NC_COORD_INT_H
 
 #include "coord/coord.h"
+#include "util/util.h"
 
 /**
  * Two vectors closer than this (seconds) are treated as coincident: the
@@ -15,10 +16,10 @@
  */
 #define NC__COORD_ZERO 1.0e-6
 
-/** Seedable generator state (xoshiro256**, Blackman & Vigna 2018). */
+/** Seedable generator (util's xoshiro256**, or an injected one). */
 struct nc__coord_rng {
-	/** Generator state; never all zero. */
-	uint64_t s[4];
+	/** Built-in generator state. */
+	struct nc_rng rng;
 	/** Injected generator, or NULL for the built-in one. */
 	nc_coord_rand_cb cb;
 	/** Argument of cb. */
@@ -52,7 +53,7 @@ void nc__coord_apply_force(struct nc_coord *c, const struct nc_coord *other,
 struct nc__coord_peer {
 	/** NUL-terminated name. */
 	char name[NC_COORD_NAME_MAX + 1];
-	/** Hash of name (FNV-1a 64). */
+	/** Hash of name (nc_hash_str: FNV-1a 64). */
 	uint64_t hash;
 	/** Samples held in the ring (<= latency_filter_size). */
 	unsigned n_samples;

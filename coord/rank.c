@@ -19,6 +19,7 @@
  * other dimensionality) come after every candidate with one.
  */
 #include "coord/coord.h"
+#include "util/util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -249,12 +250,7 @@ static uint32_t
 group_id(uint32_t *slots, uint32_t mask, struct grp *g, size_t *ng,
 	 const char *name)
 {
-	/* FNV-1a 64, as in peers.c. */
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (const char *p = name; *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 0x100000001b3ULL;
-	}
+	uint64_t h = nc_hash_str(name);
 	for (uint32_t s = (uint32_t)h & mask;; s = (s + 1) & mask) {
 		uint32_t v = slots[s];
 		if (v == 0) {

@@ -1,6 +1,6 @@
 /*
- * coord_only: network coordinates with coord/ alone - no sockets, no
- * gossip, no agent.
+ * coord_only: network coordinates with coord/ alone (and the small util/
+ * it builds on) - no sockets, no gossip, no agent.
  *
  *   coord_only [-rounds N] [-seed S] [-jitter J] [-check MAX_REL_ERR]
  *
@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "coord/coord.h"
+#include "util/util.h"
 
 /** Sites of the toy world. */
 #define N_SITES 5
@@ -47,21 +48,11 @@ static const double true_ms[N_SITES][N_SITES] = {
     {90, 91, 75, 0, 160}, {230, 231, 220, 160, 0},
 };
 
-/** splitmix64: the example's own generator (peer choice, jitter). */
-static uint64_t
-next_rand(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/** Uniform double in [0, 1). */
+/** Uniform double in [0, 1) from the example's own generator. */
 static double
 uniform(uint64_t *s)
 {
-	return (double)(next_rand(s) >> 11) / 9007199254740992.0;
+	return nc_rng_double_of(nc_splitmix64(s));
 }
 
 static int
@@ -138,7 +129,7 @@ main(int argc, char **argv)
 	unsigned next_report = 1;
 	for (unsigned r = 1; r <= rounds; r++) {
 		for (int i = 0; i < N_SITES; i++) {
-			int j = (int)(next_rand(&rng) % (N_SITES - 1));
+			int j = (int)(nc_splitmix64(&rng) % (N_SITES - 1));
 			if (j >= i)
 				j++; /* any peer but ourselves */
 			double jitter =

@@ -26,27 +26,31 @@
 #include "gossip/swim_internal.h"
 
 #include <errno.h>
-#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t
-nc__hash_str(const char *s, size_t len)
+int
+nc_gossip_retransmit_limit(int retransmit_mult, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	/*
+	 * ceil(log10(n + 1)) = how many powers of ten (1, 10, 100, ...) are
+	 * <= n; counted in integers, so exact at every power of ten.
+	 */
+	int scale = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
+	for (size_t p = 1; p <= n; p *= 10) {
+		scale++;
+		if (p > SIZE_MAX / 10)
+			break;
 	}
-	return h;
+	return retransmit_mult * scale;
 }
 
 int
 nc__bq_transmit_limit(int retransmit_mult, size_t n)
 {
-	int scale = (int)ceil(log10((double)n + 1.0));
-	int limit = retransmit_mult * scale;
+	int limit = nc_gossip_retransmit_limit(retransmit_mult, n);
 
 	if (limit < 1)
 		limit = 1;
@@ -58,17 +62,12 @@ nc__bq_transmit_limit(int retransmit_mult, size_t n)
 int
 nc__bq_create(struct nc__bqueue *q, size_t cap)
 {
-	size_t nb = 64;
-
 	memset(q, 0, sizeof(*q));
 	if (cap == 0)
 		cap = NC__BQ_DEFAULT_CAP;
-	while (nb < cap)
-		nb <<= 1;
-	q->buckets = calloc(nb, sizeof(*q->buckets));
-	if (q->buckets == NULL)
+	/* At least 64 buckets, and >= cap so the map never grows. */
+	if (nc_hmap_create(&q->keys, cap < 64 ? 64 : cap) != 0)
 		return -ENOMEM;
-	q->n_buckets = nb;
 	q->cap = cap;
 	return 0;
 }
@@ -106,16 +105,8 @@ nc_bq_level_push_head(struct nc__bqueue *q, struct nc__bcast *b)
 static void
 nc_bq_hash_unlink(struct nc__bqueue *q, struct nc__bcast *b)
 {
-	struct nc__bcast **pp;
-
-	if (b->key[0] == '\0')
-		return;
-	pp = &q->buckets[b->key_hash & (q->n_buckets - 1)];
-	while (*pp != NULL && *pp != b)
-		pp = &(*pp)->hnext;
-	if (*pp == b)
-		*pp = b->hnext;
-	b->hnext = NULL;
+	if (b->key[0] != '\0')
+		nc_hmap_remove(&q->keys, &b->in_keys);
 }
 
 /** Remove @a b from the queue, notify and free it. */
@@ -136,25 +127,22 @@ nc__bq_destroy(struct nc__bqueue *q)
 	for (int l = 0; l < NC__BQ_LEVELS; l++)
 		while (q->head[l] != NULL)
 			nc_bq_remove(q, q->head[l], false);
-	free(q->buckets);
-	q->buckets = NULL;
+	nc_hmap_destroy(&q->keys);
 }
 
 static struct nc__bcast *
-nc_bq_find(const struct nc__bqueue *q, const char *key, uint64_t h)
+nc_bq_find(const struct nc__bqueue *q, const char *key, size_t klen)
 {
-	struct nc__bcast *b = q->buckets[h & (q->n_buckets - 1)];
+	struct nc_hmap_node *n = nc_hmap_find(&q->keys, key, klen);
 
-	for (; b != NULL; b = b->hnext)
-		if (b->key_hash == h && strcmp(b->key, key) == 0)
-			return b;
-	return NULL;
+	return n != NULL ? NC_CONTAINER_OF(n, struct nc__bcast, in_keys)
+			 : NULL;
 }
 
 bool
 nc__bq_has(const struct nc__bqueue *q, const char *key)
 {
-	return nc_bq_find(q, key, nc__hash_str(key, strlen(key))) != NULL;
+	return nc_bq_find(q, key, strlen(key)) != NULL;
 }
 
 int
@@ -181,8 +169,7 @@ nc__bq_push(struct nc__bqueue *q, const char *key, const char *msg,
 	b->done_arg = done_arg;
 	b->id = q->next_id++;
 	if (klen > 0) {
-		b->key_hash = nc__hash_str(key, klen);
-		old = nc_bq_find(q, key, b->key_hash);
+		old = nc_bq_find(q, key, klen);
 		if (old != NULL)
 			nc_bq_remove(q, old, false);
 	}
@@ -195,11 +182,11 @@ nc__bq_push(struct nc__bqueue *q, const char *key, const char *msg,
 			}
 		}
 	}
-	if (klen > 0) {
-		struct nc__bcast **bk =
-			&q->buckets[b->key_hash & (q->n_buckets - 1)];
-		b->hnext = *bk;
-		*bk = b;
+	/* Cannot fail: the map has >= cap buckets and so never grows. */
+	if (klen > 0 &&
+	    nc_hmap_insert(&q->keys, &b->in_keys, b->key, klen) != 0) {
+		free(b);
+		return -ENOMEM;
 	}
 	nc_bq_level_push_head(q, b);
 	q->count++;

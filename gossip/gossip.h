@@ -228,6 +228,13 @@ void nc_gossip_delete(struct nc_gossip *g);
 
 /** Number of members in the table (including self, dead and left). */
 size_t nc_gossip_member_count(const struct nc_gossip *g);
+/**
+ * memberlist's retransmitLimit: how many times a broadcast is sent in a
+ * cluster of @a n members, RetransmitMult x ceil(log10(n + 1)). The queue
+ * of this module and anything relaying gossip beside it (serf intents) use
+ * the same figure.
+ */
+int nc_gossip_retransmit_limit(int retransmit_mult, size_t n);
 /** Member @a i, 0 <= i < count; the pointer is valid until the next event. */
 const struct nc_gossip_member *nc_gossip_member_at(const struct nc_gossip *g,
 						   size_t i);

@@ -3,8 +3,8 @@
  * §6.7): what to do with an alive, suspect or dead message, refutation,
  * suspicion timers, reaping, and the events the layer above sees.
  *
- * Table: one array in probe order (memberlist's m.nodes) and a chained hash
- * on the name (m.nodeMap). A new member is appended and swapped with a
+ * Table: one array in probe order (memberlist's m.nodes) and an nc_hmap
+ * on the name (m.nodeMap; names compared by length, not strlen). A new member is appended and swapped with a
  * uniformly random position, so a newcomer is probed after a random share of
  * the round rather than always last (SWIM's "round-robin over a random
  * permutation" keeps the detection bound at 2n-1 probe periods in the worst
@@ -34,7 +34,6 @@
  */
 #include "gossip/swim_internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,41 +46,19 @@ static void nc_susp_timer_cb(struct nc_timer *t);
 static bool
 nc_name_eq(const struct nc__member *m, const char *name, size_t len)
 {
-	return strlen(m->pub.name) == len && memcmp(m->pub.name, name, len) == 0;
+	return nc_hmap_node_is(&m->in_names, name, len);
 }
 
 struct nc__member *
 nc__member_find(struct nc_gossip *g, const char *name, size_t len)
 {
-	uint64_t h;
-	struct nc__member *m;
+	struct nc_hmap_node *n;
 
-	if (g->n_buckets == 0 || len > NC_GOSSIP_NAME_MAX)
+	if (len > NC_GOSSIP_NAME_MAX)
 		return NULL;
-	h = nc__hash_str(name, len);
-	for (m = g->buckets[h & (g->n_buckets - 1)]; m != NULL; m = m->hnext)
-		if (m->name_hash == h && nc_name_eq(m, name, len))
-			return m;
-	return NULL;
-}
-
-static int
-nc_members_rehash(struct nc_gossip *g, size_t nb)
-{
-	struct nc__member **b = calloc(nb, sizeof(*b));
-
-	if (b == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < g->n_nodes; i++) {
-		struct nc__member *m = g->nodes[i];
-		size_t k = m->name_hash & (nb - 1);
-		m->hnext = b[k];
-		b[k] = m;
-	}
-	free(g->buckets);
-	g->buckets = b;
-	g->n_buckets = nb;
-	return 0;
+	n = nc_hmap_find(&g->names, name, len);
+	return n != NULL ? NC_CONTAINER_OF(n, struct nc__member, in_names)
+			 : NULL;
 }
 
 /** Create a member (state dead, incarnation 0) at a random position. */
@@ -99,9 +76,6 @@ nc_member_new(struct nc_gossip *g, const char *name, size_t len)
 		g->nodes = a;
 		g->cap_nodes = cap;
 	}
-	if (n + 1 > g->n_buckets &&
-	    nc_members_rehash(g, g->n_buckets ? g->n_buckets * 2 : 16) != 0)
-		return NULL;
 	m = calloc(1, sizeof(*m) + len + 1);
 	if (m == NULL)
 		return NULL;
@@ -111,9 +85,10 @@ nc_member_new(struct nc_gossip *g, const char *name, size_t len)
 	m->pub.state = NC_MEMBER_DEAD;
 	m->pub.state_change = nc_env_now(g->env);
 	m->g = g;
-	m->name_hash = nc__hash_str(name, len);
-	m->hnext = g->buckets[m->name_hash & (g->n_buckets - 1)];
-	g->buckets[m->name_hash & (g->n_buckets - 1)] = m;
+	if (nc_hmap_insert(&g->names, &m->in_names, m->name_buf, len) != 0) {
+		free(m);
+		return NULL;
+	}
 	/* Append, then swap with a random earlier slot (memberlist). */
 	g->nodes[n] = m;
 	m->pos = n;
@@ -144,12 +119,7 @@ nc_member_free(struct nc__member *m)
 static void
 nc_member_unhash(struct nc_gossip *g, struct nc__member *m)
 {
-	struct nc__member **pp = &g->buckets[m->name_hash & (g->n_buckets - 1)];
-
-	while (*pp != NULL && *pp != m)
-		pp = &(*pp)->hnext;
-	if (*pp == m)
-		*pp = m->hnext;
+	nc_hmap_remove(&g->names, &m->in_names);
 }
 
 void
@@ -189,10 +159,9 @@ nc__members_destroy(struct nc_gossip *g)
 	for (size_t i = 0; i < g->n_nodes; i++)
 		nc_member_free(g->nodes[i]);
 	free(g->nodes);
-	free(g->buckets);
+	nc_hmap_destroy(&g->names);
 	g->nodes = NULL;
-	g->buckets = NULL;
-	g->n_nodes = g->n_buckets = g->cap_nodes = 0;
+	g->n_nodes = g->cap_nodes = 0;
 }
 
 size_t
@@ -570,7 +539,7 @@ static bool
 nc_susp_confirm(struct nc_gossip *g, struct nc__suspicion *s, const char *from,
 		size_t from_len)
 {
-	uint64_t h = nc__hash_str(from, from_len);
+	uint64_t h = nc_hash_bytes(from, from_len);
 	double remaining;
 
 	if (s->n >= s->params.k)
@@ -627,7 +596,7 @@ nc__handle_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 	s->start = m->pub.state_change;
 	s->change = m->pub.state_change;
 	s->n = 0;
-	s->from[0] = nc__hash_str(from, from_len);
+	s->from[0] = nc_hash_bytes(from, from_len);
 	g->env->ops->timer_start(
 	    g->env, &s->timer, s->params.k < 1 ? s->params.min : s->params.max);
 	nc__member_event(g, NC_GOSSIP_EV_SUSPECT, m, from, from_len);

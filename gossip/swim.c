@@ -1436,7 +1436,7 @@ nc_gossip_delete(struct nc_gossip *g)
 	for (int i = 0; i < NC__RELAY_MAX; i++)
 		env->ops->timer_stop(env, &g->relays[i].timer);
 	nc__streams_cancel_all(g);
-	if (g->bq.buckets != NULL)
+	if (g->bq.keys.buckets != NULL)
 		nc__bq_destroy(&g->bq);
 	nc__members_destroy(g);
 	if (env->sink.ctx == g)

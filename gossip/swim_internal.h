@@ -15,6 +15,7 @@
  */
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
+#include "util/util.h"
 
 /* ------------------------------------------------------------------ */
 /* Broadcast queue (broadcast.c)                                      */
@@ -48,8 +49,8 @@ struct nc__bcast {
 	/** Node name this message is about (replacement key), or "" for a
 	 * message that never replaces (user messages). Points into data. */
 	const char *key;
-	/** FNV-1a of key. */
-	uint64_t key_hash;
+	/** Link in the queue's key map (keyed entries only). */
+	struct nc_hmap_node in_keys;
 	/** Message bytes (into data, after the key) and length. */
 	const char *msg;
 	size_t len;
@@ -62,8 +63,6 @@ struct nc__bcast {
 	void *done_arg;
 	/** Links in the list of its level (newest first). */
 	struct nc__bcast *prev, *next;
-	/** Link in the key hash chain. */
-	struct nc__bcast *hnext;
 	/** key (NUL-terminated), then msg. */
 	char data[];
 };
@@ -72,9 +71,8 @@ struct nc__bcast {
 struct nc__bqueue {
 	/** Heads and tails of the level lists; level = transmits. */
 	struct nc__bcast *head[NC__BQ_LEVELS], *tail[NC__BQ_LEVELS];
-	/** Hash buckets (power of two) for keyed entries. */
-	struct nc__bcast **buckets;
-	size_t n_buckets;
+	/** Keyed entries by key (buckets sized to the cap: never grows). */
+	struct nc_hmap keys;
 	/** Entries queued and the cap. */
 	size_t count, cap;
 	/** Next insertion id. */
@@ -111,10 +109,8 @@ nc__bq_count(const struct nc__bqueue *q)
 }
 /** True if an entry with @a key is queued. */
 bool nc__bq_has(const struct nc__bqueue *q, const char *key);
-/** Transmit limit RetransmitMult x ceil(log10(n + 1)) (§6.8). */
+/** nc_gossip_retransmit_limit() clamped to 1..NC__BQ_LEVELS-1 (§6.8). */
 int nc__bq_transmit_limit(int retransmit_mult, size_t n);
-/** FNV-1a 64 of a string. */
-uint64_t nc__hash_str(const char *s, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Suspicion and awareness (suspicion.c)                              */
@@ -182,9 +178,8 @@ struct nc__member {
 	struct nc_gossip *g;
 	/** Index in g->nodes (probe order). */
 	size_t pos;
-	/** FNV-1a of the name and the hash chain link. */
-	uint64_t name_hash;
-	struct nc__member *hnext;
+	/** Link in g->names, keyed by name_buf (length-compared). */
+	struct nc_hmap_node in_names;
 	/** Suspicion in progress, NULL otherwise. */
 	struct nc__suspicion *susp;
 	/** Storage of pub.name. */
@@ -365,9 +360,8 @@ struct nc_gossip {
 	/** Members in probe order (memberlist's m.nodes). */
 	struct nc__member **nodes;
 	size_t n_nodes, cap_nodes;
-	/** Name hash (power of two buckets, grown at load 1). */
-	struct nc__member **buckets;
-	size_t n_buckets;
+	/** Members by name (nc_hmap: power-of-two buckets, grown at load 1). */
+	struct nc_hmap names;
 	/** Own entry. */
 	struct nc__member *self;
 	/** Next probe position. */

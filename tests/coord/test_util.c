@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util.h"
+
 static void
 alloc_matrix(struct nc_test_matrix *m, size_t n)
 {
@@ -99,33 +101,27 @@ nc_test_matrix_datacenters(struct nc_test_matrix *m, size_t n)
 	}
 }
 
+/** Largest matrix a test loads (the PlanetLab subset has 200 nodes). */
+#define NC_TEST_MATRIX_MAX 4096
+
 int
 nc_test_matrix_load(struct nc_test_matrix *m, const char *path)
 {
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
+	double *v;
+	size_t n;
+	char err[256];
+	if (nc_rtt_matrix_load(path, NC_TEST_MATRIX_MAX, &v, &n, err,
+			       sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
 		return -1;
-	size_t cap = 1024, k = 0;
-	double *v = malloc(cap * sizeof(*v)), x;
-	while (v != NULL && fscanf(f, "%lf", &x) == 1) {
-		if (k == cap) {
-			double *nv = realloc(v, 2 * cap * sizeof(*v));
-			if (nv == NULL) {
-				free(v);
-				v = NULL;
-				break;
-			}
-			v = nv;
-			cap *= 2;
-		}
-		v[k++] = x < 0.0 ? -1.0 : x / 1e3;
 	}
-	fclose(f);
-	size_t n = (size_t)sqrt((double)k);
-	if (v == NULL || n < 2 || n * n != k) {
+	if (n < 2) {
 		free(v);
 		return -1;
 	}
+	/* ms -> s; missing stays -1. */
+	for (size_t k = 0; k < n * n; k++)
+		v[k] = v[k] < 0.0 ? -1.0 : v[k] / 1e3;
 	m->n = n;
 	m->rtt = v;
 	return 0;
@@ -137,15 +133,6 @@ nc_test_matrix_free(struct nc_test_matrix *m)
 	free(m->rtt);
 	m->rtt = NULL;
 	m->n = 0;
-}
-
-static uint64_t
-splitmix(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 int
@@ -172,7 +159,7 @@ nc_test_simulate(const struct nc_test_matrix *m,
 	}
 	for (unsigned r = 0; r < rounds; r++) {
 		for (size_t i = 0; i < n; i++) {
-			size_t j = (size_t)(splitmix(&seed) % (n - 1));
+			size_t j = (size_t)(nc_splitmix64(&seed) % (n - 1));
 			j += j >= i;
 			double t = m->rtt[i * n + j];
 			if (t < 0.0)

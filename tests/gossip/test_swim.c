@@ -301,6 +301,16 @@ test_broadcast_queue(void)
 	CU_ASSERT_EQUAL(nc__bq_transmit_limit(4, 10), 8);
 	CU_ASSERT_EQUAL(nc__bq_transmit_limit(4, 99), 8);
 	CU_ASSERT_EQUAL(nc__bq_transmit_limit(4, 100), 12);
+	/* The public figure: the same, without the queue's clamps. */
+	CU_ASSERT_EQUAL(nc_gossip_retransmit_limit(4, 0), 0);
+	CU_ASSERT_EQUAL(nc_gossip_retransmit_limit(4, 1), 4);
+	CU_ASSERT_EQUAL(nc_gossip_retransmit_limit(4, 9), 4);
+	CU_ASSERT_EQUAL(nc_gossip_retransmit_limit(4, 10), 8);
+	CU_ASSERT_EQUAL(nc_gossip_retransmit_limit(4, 99), 8);
+	CU_ASSERT_EQUAL(nc_gossip_retransmit_limit(4, 100), 12);
+	CU_ASSERT_EQUAL(nc_gossip_retransmit_limit(3, 999999), 18);
+	CU_ASSERT_EQUAL(nc_gossip_retransmit_limit(3, 1000000), 21);
+	CU_ASSERT_EQUAL(nc_gossip_retransmit_limit(1, SIZE_MAX), 20);
 
 	CU_ASSERT_EQUAL_FATAL(nc__bq_create(&q, 4), 0);
 	bq_done_sent = bq_done_dropped = 0;

@@ -11,7 +11,8 @@
  * is how a SIGSTOPped process behaves -- nothing runs, and on SIGCONT the
  * overdue timers and the queued datagrams are handled in order.
  *
- * PRNG: xoshiro256** seeded through splitmix64 (Vigna's recommendation).
+ * PRNG: util's xoshiro256** seeded through splitmix64 (Vigna's
+ * recommendation).
  * One generator for the whole world: the network and every node draw from
  * it, which keeps a run reproducible without per-node seeding rules.
  */
@@ -26,41 +27,16 @@
 /* PRNG                                                              */
 /* ---------------------------------------------------------------- */
 
-static uint64_t
-sim_splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static inline uint64_t
-sim_rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
 uint64_t
 sim_rand(struct sim_world *w)
 {
-	uint64_t *s = w->rng;
-	uint64_t result = sim_rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = sim_rotl(s[3], 45);
-	return result;
+	return nc_rng_next(&w->rng);
 }
 
 double
 sim_rand_double(struct sim_world *w)
 {
-	return (double)(sim_rand(w) >> 11) * (1.0 / 9007199254740992.0);
+	return nc_rng_double(&w->rng);
 }
 
 /* ---------------------------------------------------------------- */
@@ -362,12 +338,10 @@ sim_world_new(uint64_t seed)
 {
 	struct sim_world *w = calloc(1, sizeof(*w));
 	const char *lv;
-	uint64_t x = seed;
 
 	if (w == NULL)
 		return NULL;
-	for (int i = 0; i < 4; i++)
-		w->rng[i] = sim_splitmix64(&x);
+	nc_rng_seed(&w->rng, seed);
 	w->latency_const = 0.005;
 	w->next_stream_id = 1;
 	w->log_level = NC_LOG_INFO;

@@ -2,6 +2,7 @@
 #define NC_TESTS_SIM_INTERNAL_H
 /* Shared by sim_env.c (clock, heap, env ops) and sim_net.c (network). */
 #include "tests/sim/sim.h"
+#include "util/util.h"
 
 #include <stdbool.h>
 
@@ -46,8 +47,8 @@ struct sim_node {
 struct sim_world {
 	/** Virtual time, seconds. */
 	double now;
-	/** xoshiro256** state. */
-	uint64_t rng[4];
+	/** xoshiro256** state (util's nc_rng). */
+	struct nc_rng rng;
 	/** Binary min-heap on (deadline, seq). */
 	struct sim_heap_ent *heap;
 	size_t heap_len, heap_cap;

@@ -1,0 +1,289 @@
+/*
+ * util/util.h - the public header of nc_util: the small pieces that every
+ * other module used to write for itself.
+ *
+ *   nc_hash_*         FNV-1a 64 of a byte string                 (inline)
+ *   nc_hmap_*         intrusive, chained, name-keyed hash map     hmap.c
+ *   nc_splitmix64,
+ *   nc_rng_*          splitmix64 and xoshiro256** (seedable)      rng.c
+ *   nc_dbuf_*         growable byte buffer with a cap             dbuf.c
+ *   nc_rtt_matrix_*   the RTT-matrix file loader                  rtt_matrix.c
+ *   nc_parse_bool     the one boolean vocabulary                  parse.c
+ *
+ * nc_util depends on libc and libm only, and on no other module: any module
+ * may link it. The pieces are named after the piece, not after the module
+ * (nc_hmap_find, not nc_util_hmap_find): they read as small types in
+ * their own right, like libuv's uv_buf_init.
+ *
+ * Errors follow STYLE.md §5: 0 or a negative errno value.
+ */
+#ifndef NC_UTIL_H
+#define NC_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ */
+/* Hashing                                                            */
+/* ------------------------------------------------------------------ */
+
+/** FNV-1a 64-bit offset basis and prime (from the FNV specification). */
+#define NC_HASH_FNV_BASIS 0xcbf29ce484222325ULL
+#define NC_HASH_FNV_PRIME 0x100000001b3ULL
+
+/** FNV-1a 64 of @a len bytes at @a p (NUL bytes included). */
+static inline uint64_t
+nc_hash_bytes(const void *p, size_t len)
+{
+	const unsigned char *s = p;
+	uint64_t h = NC_HASH_FNV_BASIS;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= s[i];
+		h *= NC_HASH_FNV_PRIME;
+	}
+	return h;
+}
+
+/** FNV-1a 64 of a NUL-terminated string: nc_hash_bytes(s, strlen(s)) in
+ * one pass. */
+static inline uint64_t
+nc_hash_str(const char *s)
+{
+	uint64_t h = NC_HASH_FNV_BASIS;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= NC_HASH_FNV_PRIME;
+	}
+	return h;
+}
+
+/* ------------------------------------------------------------------ */
+/* Name-keyed hash map                                                */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Link of an entry in an nc_hmap, embedded in the caller's struct (the map
+ * never allocates entries; container_of-style casts get the struct back).
+ * The key is NOT copied: it must stay valid and unchanged while the entry
+ * is in the map (usually it points into the same allocation).
+ */
+struct nc_hmap_node {
+	/** Next entry of the same bucket. */
+	struct nc_hmap_node *next;
+	/** nc_hash_bytes(key, key_len). */
+	uint64_t hash;
+	/** Key bytes (may contain NULs) and their length. */
+	const char *key;
+	size_t key_len;
+};
+
+/**
+ * A hash map from byte strings to nodes: a power-of-two bucket array of
+ * singly linked chains. Keys are compared by length, then bytes (memcmp),
+ * never with strlen/strcmp, so "a" and "a\0b" are different keys.
+ *
+ * The bucket array doubles when an insert would make count exceed the
+ * bucket count (load factor 1). Zero-initialised (or nc_hmap_create with
+ * a hint of 0) is an empty map with no allocation; the first insert
+ * allocates NC_HMAP_MIN_BUCKETS buckets.
+ */
+struct nc_hmap {
+	/** Bucket heads, n_buckets of them (NULL when n_buckets is 0). */
+	struct nc_hmap_node **buckets;
+	/** A power of two, or 0. */
+	size_t n_buckets;
+	/** Entries in the map. */
+	size_t count;
+};
+
+/** The struct of type @a type whose member @a field is at @a ptr. */
+#define NC_CONTAINER_OF(ptr, type, field) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, field)))
+
+/** Smallest bucket array allocated. Nothing special in this value. */
+#define NC_HMAP_MIN_BUCKETS 16
+
+/**
+ * Initialise @a m with room for @a hint entries before the first growth
+ * (0: allocate on first insert). @retval 0, -ENOMEM (m is then empty).
+ */
+int nc_hmap_create(struct nc_hmap *m, size_t hint);
+
+/** Free the bucket array. The nodes belong to the caller, untouched. */
+void nc_hmap_destroy(struct nc_hmap *m);
+
+/** The entry with this key, or NULL. */
+struct nc_hmap_node *nc_hmap_find(const struct nc_hmap *m, const char *key,
+				  size_t key_len);
+
+/**
+ * Insert @a node under @a key (key_len bytes, borrowed: see nc_hmap_node).
+ * The caller makes sure the key is not already present (find first).
+ * @retval 0, -ENOMEM (the map could not grow; node not inserted).
+ */
+int nc_hmap_insert(struct nc_hmap *m, struct nc_hmap_node *node,
+		   const char *key, size_t key_len);
+
+/** Remove @a node, which must be in @a m. */
+void nc_hmap_remove(struct nc_hmap *m, struct nc_hmap_node *node);
+
+/** True if the key of @a node is @a key (length first, then bytes). */
+bool nc_hmap_node_is(const struct nc_hmap_node *node, const char *key,
+		     size_t key_len);
+
+/* ------------------------------------------------------------------ */
+/* PRNG                                                               */
+/* ------------------------------------------------------------------ */
+
+/**
+ * splitmix64 (Vigna): one 64-bit state, one output per call. Used on its
+ * own as a quick generator (examples, test drivers) and to expand one seed
+ * into the xoshiro state.
+ */
+static inline uint64_t
+nc_splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/** xoshiro256** state (Blackman & Vigna 2018); never all zero once seeded. */
+struct nc_rng {
+	uint64_t s[4];
+};
+
+/** Seed: s[0..3] = four successive splitmix64 outputs from @a seed. */
+void nc_rng_seed(struct nc_rng *rng, uint64_t seed);
+
+static inline uint64_t
+nc__rng_rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/** 64 random bits (xoshiro256**). */
+static inline uint64_t
+nc_rng_next(struct nc_rng *rng)
+{
+	uint64_t *s = rng->s;
+	uint64_t result = nc__rng_rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = nc__rng_rotl(s[3], 45);
+	return result;
+}
+
+/** Uniform double in [0, 1) from 64 random bits (their top 53). */
+static inline double
+nc_rng_double_of(uint64_t bits)
+{
+	return (double)(bits >> 11) * 0x1.0p-53;
+}
+
+/** Uniform double in [0, 1). */
+static inline double
+nc_rng_double(struct nc_rng *rng)
+{
+	return nc_rng_double_of(nc_rng_next(rng));
+}
+
+/* ------------------------------------------------------------------ */
+/* Growable buffer                                                    */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A growable byte buffer with a cap (after curl's dynbuf). While data is
+ * not NULL there is always a NUL at data[len], so text can be read as a C
+ * string. Capacity doubles from NC_DBUF_MIN_BYTES; an append that would
+ * take len past max_bytes fails with -E2BIG and changes nothing, as does
+ * one whose allocation fails (-ENOMEM).
+ */
+struct nc_dbuf {
+	/** Bytes (malloc'd), NULL until the first append. */
+	char *data;
+	/** Used bytes (the NUL at data[len] not included). */
+	size_t len;
+	/** Allocated bytes. */
+	size_t cap;
+	/** Cap on len. */
+	size_t max_bytes;
+};
+
+/** First allocation. Nothing special in this value. */
+#define NC_DBUF_MIN_BYTES 256
+
+/** Initialise an empty buffer that will hold at most @a max_bytes. */
+void nc_dbuf_init(struct nc_dbuf *b, size_t max_bytes);
+
+/** Free the bytes; the buffer is empty again (same cap). */
+void nc_dbuf_free(struct nc_dbuf *b);
+
+/** Forget the contents, keep the allocation. */
+void nc_dbuf_reset(struct nc_dbuf *b);
+
+/**
+ * Make room for @a more bytes beyond len (plus the NUL).
+ * @retval 0, -E2BIG (len + more > max_bytes), -ENOMEM.
+ */
+int nc_dbuf_reserve(struct nc_dbuf *b, size_t more);
+
+/** Append @a n bytes. @retval 0, -E2BIG, -ENOMEM (b unchanged). */
+int nc_dbuf_append(struct nc_dbuf *b, const void *p, size_t n);
+
+/** Append printf output. @retval 0, -E2BIG, -ENOMEM, -EINVAL (b
+ * unchanged). */
+int nc_dbuf_printf(struct nc_dbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/**
+ * Hand the bytes over: returns data (the caller frees it; NULL if nothing
+ * was ever appended) and leaves @a b empty.
+ */
+char *nc_dbuf_take(struct nc_dbuf *b);
+
+/* ------------------------------------------------------------------ */
+/* RTT matrix files                                                   */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Read an RTT matrix file: one row per line, row i = RTTs in ms from node
+ * i to every node, separated by blanks. Lines that are blank or start with
+ * '#' are skipped. A negative value means "missing" and is stored as -1.
+ * The first row sets n (1 to @a max_n values); every row must have n
+ * values and there must be n rows. Lines are at most max_n * 12 bytes.
+ *
+ * On success *rtt_ms is a malloc()ed n*n row-major array (the caller frees
+ * it) and *n its size. On failure both are cleared and @a err (may be
+ * NULL) says where, naming the file and line ("m.txt:3: expected 200
+ * values, got 199"; "m.txt: 2 rows of 3 values (not square)").
+ * @retval 0, -EINVAL (format), -ENOMEM, or -errno of fopen.
+ */
+int nc_rtt_matrix_load(const char *path, size_t max_n, double **rtt_ms,
+		       size_t *n, char *err, size_t err_cap);
+
+/* ------------------------------------------------------------------ */
+/* Booleans                                                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Parse a boolean. The one vocabulary of every flag, config key and query
+ * parameter (the union of what each accepted before):
+ *   true:  1 t true True TRUE yes
+ *   false: 0 f false False FALSE no
+ * Anything else (including "") is an error. @retval 0 (*out set), -EINVAL
+ * (*out untouched).
+ */
+int nc_parse_bool(const char *s, bool *out);
+
+#endif /* NC_UTIL_H */
