@@ -2,7 +2,7 @@
  * cli.c - `netcoord members|rtt|nearest|failover|join|leave|keygen|keys`:
  * the command-line client of the agent's REST API.
  *
- * Design. Every subcommand is one HTTP request (cmd/httpc.c) to the agent
+ * Design. Every subcommand is one HTTP request (cmd/http.c, libcurl) to the agent
  * named by -http-addr (else $NETCOORD_HTTP_ADDR, else 127.0.0.1:8555) and
  * one rendering of its JSON answer. The table `cmds` below is the single
  * place that says which subcommand takes which flags and how many
@@ -33,6 +33,7 @@
 
 #include <assert.h>
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -40,7 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/httpc.h"
+#include "cmd/http.h"
 #include "gossip/crypto.h"
 
 /** Flags a subcommand accepts besides the common ones (bit mask). */
@@ -448,17 +449,20 @@ static int
 query_add(struct nc_cli_call *call, const char *key, const char *val, char *err,
 	  size_t err_len)
 {
-	size_t len = strlen(call->path);
+	size_t len = strlen(call->path), cap = sizeof(call->path) - len;
 	const char *sep = strchr(call->path, '?') != NULL ? "&" : "?";
-	if (len + strlen(key) + 3 >= sizeof(call->path))
-		goto toolong;
-	snprintf(call->path + len, sizeof(call->path) - len, "%s%s=", sep, key);
-	if (nc_httpc_append_escaped(call->path, sizeof(call->path), val) != 0)
-		goto toolong;
+	/* RFC 3986 unreserved characters pass, the rest becomes %XX. */
+	char *v = curl_easy_escape(NULL, val, 0);
+	int n = v != NULL ? snprintf(call->path + len, cap, "%s%s=%s", sep,
+				     key, v)
+			  : -1;
+	curl_free(v);
+	if (n < 0 || (size_t)n >= cap) {
+		call->path[len] = '\0';
+		set_err(err, err_len, "%s: arguments too long", call->what);
+		return NC_CLI_EXIT_USAGE;
+	}
 	return 0;
-toolong:
-	set_err(err, err_len, "%s: arguments too long", call->what);
-	return NC_CLI_EXIT_USAGE;
 }
 
 /**
@@ -1215,7 +1219,7 @@ run_keygen(const struct nc_cli_opts *o, const struct nc_cli_env *env)
  */
 static void
 report_http_error(const struct nc_cli_opts *o, const struct nc_cli_call *call,
-		  const struct nc_httpc_response *resp, FILE *ef)
+		  const struct nc_http_response *resp, FILE *ef)
 {
 	char text[512];
 	cJSON *doc = cJSON_Parse(resp->body);
@@ -1244,6 +1248,62 @@ report_http_error(const struct nc_cli_opts *o, const struct nc_cli_call *call,
 	fprintf(ef, "netcoord: %s: %s%s\n", call->what, text, hint);
 }
 
+/** Print why the request failed. @return an NC_CLI_EXIT_* code. */
+static int
+report_call_error(const struct nc_cli_opts *o, const struct nc_cli_call *call,
+		  int rc, const char *why, FILE *ef)
+{
+	char addr[256], text[256];
+	sanitize(o->http_addr, addr, sizeof(addr));
+	sanitize(why, text, sizeof(text));
+	switch (rc) {
+	case NC_HTTP_EINVAL:
+		fprintf(ef, "netcoord: %s: %s\n", call->what, text);
+		return NC_CLI_EXIT_USAGE;
+	case NC_HTTP_EUNREACHABLE:
+		fprintf(ef, "netcoord: cannot reach agent at %s: %s\n", addr,
+			text);
+		break;
+	case NC_HTTP_ETIMEDOUT:
+		fprintf(ef,
+			"netcoord: %s: agent at %s did not answer within %d "
+			"ms\n",
+			call->what, addr, o->timeout_ms);
+		break;
+	default:
+		fprintf(ef, "netcoord: %s: bad response from agent at %s: %s\n",
+			call->what, addr, text);
+	}
+	return NC_CLI_EXIT_FAIL;
+}
+
+/** Print a 2xx body: -json re-indented, else the table. */
+static int
+print_response(const struct nc_cli_opts *o, const struct nc_cli_call *call,
+	       const char *body, const struct nc_cli_env *env)
+{
+	char err[512];
+	int rc = 0;
+	if (!o->json) {
+		rc = nc_cli_format(o, body, env->out, err, sizeof(err));
+		if (rc != 0)
+			fprintf(env->err, "netcoord: %s\n", err);
+		return rc;
+	}
+	cJSON *doc = cJSON_Parse(body);
+	if (doc == NULL) {
+		rc = bad_body(o, err, sizeof(err), "not JSON");
+		fprintf(env->err, "netcoord: %s\n", err);
+	} else if (json_pretty(env->out, doc, 0) != 0) {
+		fprintf(env->err, "netcoord: %s: out of memory\n", call->what);
+		rc = NC_CLI_EXIT_FAIL;
+	} else {
+		fputc('\n', env->out);
+	}
+	cJSON_Delete(doc);
+	return rc;
+}
+
 int
 nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 {
@@ -1266,72 +1326,26 @@ nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 		fprintf(env->err, "netcoord: %s\n", err);
 		return rc;
 	}
-	struct nc_httpc_request req = {
+	struct nc_http_request req = {
 	    .method = call.method,
 	    .addr = o.http_addr,
 	    .path = call.path,
 	    .body = call.body[0] != '\0' ? call.body : NULL,
-	    .body_len = strlen(call.body),
 	    .token = o.token,
 	    .timeout_ms = o.timeout_ms,
 	    .connect_timeout_ms = o.timeout_ms < 3000 ? o.timeout_ms : 3000,
 	};
-	struct nc_httpc_response resp;
-	char herr[256] = "";
-	rc = nc_httpc_do(&req, &resp, herr, sizeof(herr));
-	char addr[256];
-	sanitize(o.http_addr, addr, sizeof(addr));
-	if (rc == NC_HTTPC_EINVAL) {
-		fprintf(env->err, "netcoord: %s: %s\n", call.what,
-			herr[0] != '\0' ? herr : nc_httpc_strerror(rc));
-		return NC_CLI_EXIT_USAGE;
-	}
-	if (rc != 0 && !resp.connected) {
-		fprintf(env->err, "netcoord: cannot reach agent at %s: %s\n",
-			addr,
-			rc == NC_HTTPC_ERESOLVE && herr[0] != '\0'
-			    ? herr
-			    : nc_httpc_strerror(rc));
-		return NC_CLI_EXIT_FAIL;
-	}
-	if (rc == -ETIMEDOUT) {
-		fprintf(env->err,
-			"netcoord: %s: agent at %s did not answer within %d "
-			"ms\n",
-			call.what, addr, o.timeout_ms);
-		return NC_CLI_EXIT_FAIL;
-	}
-	if (rc != 0) {
-		fprintf(env->err,
-			"netcoord: %s: bad response from agent at %s: %s%s%s\n",
-			call.what, addr, nc_httpc_strerror(rc),
-			herr[0] != '\0' ? ": " : "", herr);
-		return NC_CLI_EXIT_FAIL;
-	}
+	struct nc_http_response resp;
+	rc = nc_http_do(&req, &resp, err, sizeof(err));
+	if (rc != 0)
+		return report_call_error(&o, &call, rc, err, env->err);
 	if (resp.status < 200 || resp.status > 299) {
 		report_http_error(&o, &call, &resp, env->err);
-		nc_httpc_response_destroy(&resp);
-		return NC_CLI_EXIT_FAIL;
-	}
-	if (o.json) {
-		cJSON *doc = cJSON_Parse(resp.body);
-		if (doc == NULL) {
-			rc = bad_body(&o, err, sizeof(err), "not JSON");
-			fprintf(env->err, "netcoord: %s\n", err);
-		} else if (json_pretty(env->out, doc, 0) != 0) {
-			fprintf(env->err, "netcoord: %s: out of memory\n",
-				call.what);
-			rc = NC_CLI_EXIT_FAIL;
-		} else {
-			fputc('\n', env->out);
-		}
-		cJSON_Delete(doc);
+		rc = NC_CLI_EXIT_FAIL;
 	} else {
-		rc = nc_cli_format(&o, resp.body, env->out, err, sizeof(err));
-		if (rc != 0)
-			fprintf(env->err, "netcoord: %s\n", err);
+		rc = print_response(&o, &call, resp.body, env);
 	}
-	nc_httpc_response_destroy(&resp);
+	nc_http_response_destroy(&resp);
 	if (fflush(env->out) != 0 && rc == 0) {
 		fprintf(env->err, "netcoord: %s: writing output: %s\n",
 			call.what, strerror(errno));
@@ -1349,5 +1363,11 @@ nc_cmd_cli(int argc, char **argv)
 	    .http_addr = getenv(NC_CLI_ENV_ADDR),
 	    .http_token = getenv(NC_CLI_ENV_TOKEN),
 	};
-	return nc_cli_run(argc, argv, &env);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "netcoord: cannot initialise libcurl\n");
+		return NC_CLI_EXIT_FAIL;
+	}
+	int rc = nc_cli_run(argc, argv, &env);
+	curl_global_cleanup();
+	return rc;
 }

@@ -7,10 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd/sim.h"
-#ifdef NC_HAVE_CLI
 #include "cmd/cli.h"
-#endif
+#include "cmd/sim.h"
 #ifdef NC_HAVE_AGENT
 #include "cmd/agent.h"
 #endif
@@ -32,7 +30,6 @@ static const struct nc_cmd cmds[] = {
 	{"agent", "run a gossip agent (joins serf 0.9.4 clusters)",
 	 nc_cmd_agent},
 #endif
-#ifdef NC_HAVE_CLI
 	{"members", NULL, nc_cmd_cli},
 	{"rtt", NULL, nc_cmd_cli},
 	{"nearest", NULL, nc_cmd_cli},
@@ -41,7 +38,6 @@ static const struct nc_cmd cmds[] = {
 	{"leave", NULL, nc_cmd_cli},
 	{"keygen", NULL, nc_cmd_cli},
 	{"keys", NULL, nc_cmd_cli},
-#endif
 };
 
 static void
@@ -50,15 +46,11 @@ usage(FILE *f)
 	fprintf(f, "usage: netcoord <command> [flags]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		const char *help = cmds[i].help;
-#ifdef NC_HAVE_CLI
 		if (help == NULL) /* client subcommands: text in cli.c */
 			help = nc_cli_command_help(cmds[i].name);
-#endif
 		fprintf(f, "  %-8s %s\n", cmds[i].name, help);
 	}
-#ifdef NC_HAVE_CLI
 	nc_cli_usage_common(f);
-#endif
 }
 
 int
