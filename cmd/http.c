@@ -56,7 +56,8 @@ make_url(const char *addr, const char *path, char *url, size_t cap)
 	const char *end = addr + len, *colon;
 	if (len > 0 && addr[0] == '[') {
 		const char *rb = memchr(addr, ']', len);
-		if (rb == NULL || rb == addr + 1 || rb + 1 >= end || rb[1] != ':')
+		if (rb == NULL || rb == addr + 1 || rb + 1 >= end ||
+		    rb[1] != ':')
 			return false;
 		colon = rb + 1;
 	} else {

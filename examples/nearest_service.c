@@ -57,8 +57,8 @@ add_tag(char *path, size_t cap, const char *kv)
 	buf[sep - kv] = ':';
 	char *esc = curl_easy_escape(NULL, buf, 0);
 	size_t len = strlen(path);
-	int n = esc != NULL ? snprintf(path + len, cap - len, "&tag=%s", esc)
-			    : -1;
+	int n =
+	    esc != NULL ? snprintf(path + len, cap - len, "&tag=%s", esc) : -1;
 	curl_free(esc);
 	if (n < 0 || (size_t)n >= cap - len) {
 		path[len] = '\0';
@@ -93,8 +93,7 @@ body_write(char *data, size_t size, size_t nmemb, void *arg)
  * @return the HTTP status (body in *b), or -1 with a message printed.
  */
 static long
-http_get(const char *addr, const char *path, const char *token,
-	 struct body *b)
+http_get(const char *addr, const char *path, const char *token, struct body *b)
 {
 	char url[1400], auth[600];
 	const char *host = addr; /* HOST:PORT, maybe "http://" before */
