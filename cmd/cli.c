@@ -2,12 +2,12 @@
  * cli.c - `netcoord members|rtt|nearest|failover|join|leave|keygen|keys`:
  * the command-line client of the agent's REST API.
  *
- * Design. Every subcommand is one HTTP request (cmd/httpc.c) to the agent
- * named by -http-addr (else $NETCOORD_HTTP_ADDR, else 127.0.0.1:8555) and
- * one rendering of its JSON answer. The table `cmds` below is the single
- * place that says which subcommand takes which flags and how many
- * arguments; the parser and the usage texts read it (main.c only lists
- * the names to dispatch them here, and takes their one-line descriptions
+ * Design. Every subcommand is one HTTP request (cmd/http.c, libcurl) to
+ * the agent named by -http-addr (else $NETCOORD_HTTP_ADDR, else
+ * 127.0.0.1:8555) and one rendering of its JSON answer. The table `cmds`
+ * below is the single place that says which subcommand takes which flags
+ * and how many arguments; the parser and the usage texts read it (main.c only
+ * lists the names to dispatch them here, and takes their one-line descriptions
  * from nc_cli_command_help()). keygen is the exception: it is local (like
  * `serf keygen`) and never talks to an agent.
  *
@@ -33,14 +33,16 @@
 
 #include <assert.h>
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/httpc.h"
+#include "cmd/http.h"
 #include "gossip/crypto.h"
 
 /** Flags a subcommand accepts besides the common ones (bit mask). */
@@ -248,6 +250,259 @@ add_arg(struct nc_cli_opts *o, const char *a, char *err, size_t err_len)
 	return 0;
 }
 
+/** Where the value of a flag goes (see value_flags). */
+enum value_kind {
+	/** A string field of nc_cli_opts, at value_flag.field. */
+	V_STRING,
+	/** -timeout D. */
+	V_TIMEOUT,
+	/** -n N. */
+	V_N,
+	/** -tag k=v, appended. */
+	V_TAG,
+	/** serf's -install/-use/-remove KEY (keys). */
+	V_KEYS,
+};
+
+/** A flag that takes a value. */
+struct value_flag {
+	/** Name without dashes. */
+	const char *name;
+	/** The F_* bit a subcommand needs to accept it. */
+	unsigned need;
+	enum value_kind kind;
+	/** For V_STRING: offsetof the const char * in nc_cli_opts. */
+	size_t field;
+};
+
+static const struct value_flag value_flags[] = {
+    {"http-addr", F_COMMON, V_STRING, offsetof(struct nc_cli_opts, http_addr)},
+    {"token", F_COMMON, V_STRING, offsetof(struct nc_cli_opts, token)},
+    {"timeout", F_COMMON, V_TIMEOUT, 0},
+    {"from", F_FROM, V_STRING, offsetof(struct nc_cli_opts, from)},
+    {"group", F_GROUP, V_STRING, offsetof(struct nc_cli_opts, group)},
+    {"status", F_STATUS, V_STRING, offsetof(struct nc_cli_opts, status)},
+    {"n", F_N, V_N, 0},
+    {"tag", F_TAG, V_TAG, 0},
+    {"install", F_KEYS, V_KEYS, 0},
+    {"use", F_KEYS, V_KEYS, 0},
+    {"remove", F_KEYS, V_KEYS, 0},
+};
+
+/** What nc_cli_parse() carries from one argument to the next. */
+struct parse_state {
+	/** The subcommand. */
+	const struct cli_cmd *c;
+	/** Being filled. */
+	struct nc_cli_opts *o;
+	/** serf-style keys flags become the positional verb (+ key). */
+	const char *keys_verb, *keys_key;
+	char *err;
+	size_t err_len;
+};
+
+/** One "-name", "--name" or "-name=value" argument, split. */
+struct flag {
+	const char *name;
+	size_t len;
+	/** After '=', or NULL. */
+	const char *val;
+};
+
+static bool
+flag_is(const struct flag *f, const char *s)
+{
+	return f->len == strlen(s) && strncmp(f->name, s, f->len) == 0;
+}
+
+/** Defaults: the environment's address and token, a 10 s deadline. */
+static void
+opts_init(struct nc_cli_opts *o, const struct cli_cmd *c,
+	  const struct nc_cli_env *env)
+{
+	o->cmd = c->name;
+	o->timeout_ms = 10000;
+	o->http_addr =
+	    env != NULL && env->http_addr != NULL && env->http_addr[0] != '\0'
+		? env->http_addr
+		: NC_CLI_HTTP_ADDR_DEFAULT;
+	o->token =
+	    env != NULL && env->http_token != NULL && env->http_token[0] != '\0'
+		? env->http_token
+		: NULL;
+}
+
+/**
+ * -h, -json[=bool], -skip-local[=bool], -list.
+ * @retval 1 consumed; 0 not a boolean flag of this subcommand;
+ *         NC_CLI_EXIT_USAGE (bad boolean value).
+ */
+static int
+parse_bool_flag(struct parse_state *ps, const struct flag *f)
+{
+	struct nc_cli_opts *o = ps->o;
+	unsigned flags = ps->c->flags;
+	bool *b = NULL;
+	if (flag_is(f, "h") || flag_is(f, "help")) {
+		o->help = true;
+		return 1;
+	}
+	if (flag_is(f, "json") && (flags & F_COMMON) != 0)
+		b = &o->json;
+	else if (flag_is(f, "skip-local") && (flags & F_SKIP_LOCAL) != 0)
+		b = &o->skip_local;
+	else if (flag_is(f, "list") && (flags & F_KEYS) != 0) {
+		ps->keys_verb = "list";
+		return 1;
+	}
+	if (b == NULL)
+		return 0;
+	int v = f->val != NULL ? parse_bool(f->val) : 1;
+	if (v < 0) {
+		set_err(ps->err, ps->err_len,
+			"invalid boolean value \"%s\" for -%.*s", f->val,
+			(int)f->len, f->name);
+		return NC_CLI_EXIT_USAGE;
+	}
+	*b = v != 0;
+	return 1;
+}
+
+/** Store the value of a flag that takes one. */
+static int
+apply_value(struct parse_state *ps, const struct value_flag *vf,
+	    const char *val)
+{
+	struct nc_cli_opts *o = ps->o;
+	const char *cmd = ps->c->name;
+	char *err = ps->err;
+	size_t err_len = ps->err_len;
+	char *end;
+	long n;
+	switch (vf->kind) {
+	case V_STRING:
+		*(const char **)((char *)o + vf->field) = val;
+		return 0;
+	case V_TIMEOUT:
+		o->timeout_ms = parse_duration_ms(val);
+		if (o->timeout_ms >= 0)
+			return 0;
+		set_err(err, err_len,
+			"%s: invalid -timeout \"%s\" (want e.g. 5s or 500ms)",
+			cmd, val);
+		return NC_CLI_EXIT_USAGE;
+	case V_N:
+		errno = 0;
+		n = strtol(val, &end, 10);
+		if (end != val && *end == '\0' && errno == 0 && n >= 1 &&
+		    n <= 100000) {
+			o->n = n;
+			return 0;
+		}
+		set_err(err, err_len, "%s: invalid -n \"%s\" (want 1..100000)",
+			cmd, val);
+		return NC_CLI_EXIT_USAGE;
+	case V_TAG:
+		if (o->n_tags < NC_CLI_TAGS_MAX) {
+			o->tags[o->n_tags++] = val;
+			return 0;
+		}
+		set_err(err, err_len, "%s: more than %d -tag", cmd,
+			NC_CLI_TAGS_MAX);
+		return NC_CLI_EXIT_USAGE;
+	case V_KEYS:
+		ps->keys_verb = vf->name;
+		ps->keys_key = val;
+		return 0;
+	}
+	return 0;
+}
+
+/**
+ * Parse the flag at argv[*i]; a flag whose value is the next argument
+ * advances *i past it.
+ */
+static int
+parse_flag(struct parse_state *ps, int argc, char **argv, int *i)
+{
+	struct flag f = {.name = argv[*i] + 1};
+	if (*f.name == '-')
+		f.name++;
+	const char *eq = strchr(f.name, '=');
+	f.len = eq != NULL ? (size_t)(eq - f.name) : strlen(f.name);
+	f.val = eq != NULL ? eq + 1 : NULL;
+	int rc = parse_bool_flag(ps, &f);
+	if (rc != 0)
+		return rc == 1 ? 0 : rc;
+	const struct value_flag *vf = NULL;
+	for (size_t k = 0; k < sizeof(value_flags) / sizeof(value_flags[0]);
+	     k++) {
+		if (flag_is(&f, value_flags[k].name) &&
+		    (ps->c->flags & value_flags[k].need) != 0)
+			vf = &value_flags[k];
+	}
+	if (vf == NULL) {
+		set_err(ps->err, ps->err_len,
+			"%s: flag provided but not defined: -%.*s", ps->c->name,
+			(int)f.len, f.name);
+		return NC_CLI_EXIT_USAGE;
+	}
+	if (f.val == NULL) {
+		if (*i + 1 >= argc) {
+			set_err(ps->err, ps->err_len,
+				"%s: flag needs an argument: -%.*s",
+				ps->c->name, (int)f.len, f.name);
+			return NC_CLI_EXIT_USAGE;
+		}
+		f.val = argv[++*i];
+	}
+	return apply_value(ps, vf, f.val);
+}
+
+/**
+ * After the last argument: serf-style keys flags become the verb, then
+ * the argument count and the address are checked (unless -h).
+ */
+static int
+parse_finish(struct parse_state *ps)
+{
+	struct nc_cli_opts *o = ps->o;
+	const struct cli_cmd *c = ps->c;
+	if (ps->keys_verb != NULL) {
+		if (o->n_args > 0) {
+			set_err(ps->err, ps->err_len,
+				"keys: use either -%s or a verb, not both",
+				ps->keys_verb);
+			return NC_CLI_EXIT_USAGE;
+		}
+		o->args[o->n_args++] = ps->keys_verb;
+		if (ps->keys_key != NULL)
+			o->args[o->n_args++] = ps->keys_key;
+	}
+	if (o->help)
+		return 0;
+	const char *sp = c->synopsis[0] != '\0' ? " " : "";
+	if (o->n_args < c->min_args) {
+		set_err(ps->err, ps->err_len,
+			"%s: missing argument (usage: netcoord %s%s%s)",
+			c->name, c->name, sp, c->synopsis);
+		return NC_CLI_EXIT_USAGE;
+	}
+	if (o->n_args > c->max_args) {
+		set_err(ps->err, ps->err_len,
+			"%s: unexpected argument \"%s\" (usage: "
+			"netcoord %s%s%s)",
+			c->name, o->args[c->max_args], c->name, sp,
+			c->synopsis);
+		return NC_CLI_EXIT_USAGE;
+	}
+	if (o->http_addr[0] == '\0') {
+		set_err(ps->err, ps->err_len, "%s: empty -http-addr", c->name);
+		return NC_CLI_EXIT_USAGE;
+	}
+	return 0;
+}
+
 int
 nc_cli_parse(int argc, char **argv, const struct nc_cli_env *env,
 	     struct nc_cli_opts *o, char *err, size_t err_len)
@@ -261,184 +516,23 @@ nc_cli_parse(int argc, char **argv, const struct nc_cli_env *env,
 			argc > 0 && argv[0] != NULL ? argv[0] : "");
 		return NC_CLI_EXIT_USAGE;
 	}
-	o->cmd = c->name;
-	o->timeout_ms = 10000;
-	o->http_addr =
-	    env != NULL && env->http_addr != NULL && env->http_addr[0] != '\0'
-		? env->http_addr
-		: NC_CLI_HTTP_ADDR_DEFAULT;
-	o->token =
-	    env != NULL && env->http_token != NULL && env->http_token[0] != '\0'
-		? env->http_token
-		: NULL;
-	/* serf-style keys flags become the positional verb (+ key). */
-	const char *keys_verb = NULL, *keys_key = NULL;
+	opts_init(o, c, env);
+	struct parse_state ps = {
+	    .c = c, .o = o, .err = err, .err_len = err_len};
 	bool flags_done = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (flags_done || a[0] != '-' || a[1] == '\0') {
-			int rc = add_arg(o, a, err, err_len);
-			if (rc != 0)
-				return rc;
-			continue;
-		}
-		if (strcmp(a, "--") == 0) {
+		int rc = 0;
+		if (flags_done || a[0] != '-' || a[1] == '\0')
+			rc = add_arg(o, a, err, err_len);
+		else if (strcmp(a, "--") == 0)
 			flags_done = true;
-			continue;
-		}
-		const char *name = a + 1;
-		if (*name == '-')
-			name++;
-		const char *eq = strchr(name, '=');
-		size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
-		const char *val = eq != NULL ? eq + 1 : NULL;
-#define IS(s) (nlen == strlen(s) && strncmp(name, s, nlen) == 0)
-		/* Boolean flags: no separate value. */
-		bool *bflag = NULL;
-		unsigned need = F_COMMON;
-		if (IS("h") || IS("help")) {
-			o->help = true;
-			continue;
-		} else if (IS("json")) {
-			bflag = &o->json;
-		} else if (IS("skip-local")) {
-			bflag = &o->skip_local;
-			need = F_SKIP_LOCAL;
-		} else if (IS("list")) {
-			need = F_KEYS;
-			if ((c->flags & need) != 0) {
-				keys_verb = "list";
-				continue;
-			}
-		}
-		if (bflag != NULL && (c->flags & need) != 0) {
-			int b = val != NULL ? parse_bool(val) : 1;
-			if (b < 0) {
-				set_err(err, err_len,
-					"invalid boolean value \"%s\" for "
-					"-%.*s",
-					val, (int)nlen, name);
-				return NC_CLI_EXIT_USAGE;
-			}
-			*bflag = b != 0;
-			continue;
-		}
-		/* Flags with a value. */
-		const char **sflag = NULL;
-		const char *what = NULL;
-		need = F_COMMON;
-		if (IS("http-addr")) {
-			sflag = &o->http_addr;
-		} else if (IS("token")) {
-			sflag = &o->token;
-		} else if (IS("timeout")) {
-			sflag = &what;
-		} else if (IS("from")) {
-			sflag = &o->from;
-			need = F_FROM;
-		} else if (IS("group")) {
-			sflag = &o->group;
-			need = F_GROUP;
-		} else if (IS("status")) {
-			sflag = &o->status;
-			need = F_STATUS;
-		} else if (IS("n")) {
-			sflag = &what;
-			need = F_N;
-		} else if (IS("tag")) {
-			sflag = &what;
-			need = F_TAG;
-		} else if (IS("install") || IS("use") || IS("remove")) {
-			sflag = &keys_key;
-			need = F_KEYS;
-		}
-		if (sflag == NULL || bflag != NULL || (c->flags & need) == 0) {
-			set_err(err, err_len,
-				"%s: flag provided but not defined: -%.*s",
-				c->name, (int)nlen, name);
-			return NC_CLI_EXIT_USAGE;
-		}
-		if (val == NULL) {
-			if (i + 1 >= argc) {
-				set_err(err, err_len,
-					"%s: flag needs an argument: -%.*s",
-					c->name, (int)nlen, name);
-				return NC_CLI_EXIT_USAGE;
-			}
-			val = argv[++i];
-		}
-		if (IS("timeout")) {
-			o->timeout_ms = parse_duration_ms(val);
-			if (o->timeout_ms < 0) {
-				set_err(err, err_len,
-					"%s: invalid -timeout \"%s\" (want "
-					"e.g. 5s or 500ms)",
-					c->name, val);
-				return NC_CLI_EXIT_USAGE;
-			}
-		} else if (IS("n")) {
-			char *end;
-			errno = 0;
-			long n = strtol(val, &end, 10);
-			if (end == val || *end != '\0' || errno != 0 || n < 1 ||
-			    n > 100000) {
-				set_err(
-				    err, err_len,
-				    "%s: invalid -n \"%s\" (want 1..100000)",
-				    c->name, val);
-				return NC_CLI_EXIT_USAGE;
-			}
-			o->n = n;
-		} else if (IS("tag")) {
-			if (o->n_tags >= NC_CLI_TAGS_MAX) {
-				set_err(err, err_len, "%s: more than %d -tag",
-					c->name, NC_CLI_TAGS_MAX);
-				return NC_CLI_EXIT_USAGE;
-			}
-			o->tags[o->n_tags++] = val;
-		} else if (sflag == &keys_key) {
-			keys_verb = IS("install") ? "install"
-				    : IS("use")	  ? "use"
-						  : "remove";
-			keys_key = val;
-		} else {
-			*sflag = val;
-		}
-#undef IS
-	}
-	if (keys_verb != NULL) {
-		if (o->n_args > 0) {
-			set_err(err, err_len,
-				"keys: use either -%s or a verb, not both",
-				keys_verb);
-			return NC_CLI_EXIT_USAGE;
-		}
-		o->args[o->n_args++] = keys_verb;
-		if (keys_key != NULL)
-			o->args[o->n_args++] = keys_key;
-	}
-	if (o->help)
-		return 0;
-	if (o->n_args < c->min_args || o->n_args > c->max_args) {
-		const char *sp = c->synopsis[0] != '\0' ? " " : "";
-		if (o->n_args < c->min_args)
-			set_err(err, err_len,
-				"%s: missing argument (usage: "
-				"netcoord %s%s%s)",
-				c->name, c->name, sp, c->synopsis);
 		else
-			set_err(err, err_len,
-				"%s: unexpected argument \"%s\" (usage: "
-				"netcoord %s%s%s)",
-				c->name, o->args[c->max_args], c->name, sp,
-				c->synopsis);
-		return NC_CLI_EXIT_USAGE;
+			rc = parse_flag(&ps, argc, argv, &i);
+		if (rc != 0)
+			return rc;
 	}
-	if (o->http_addr[0] == '\0') {
-		set_err(err, err_len, "%s: empty -http-addr", c->name);
-		return NC_CLI_EXIT_USAGE;
-	}
-	return 0;
+	return parse_finish(&ps);
 }
 
 /* ---- building the request --------------------------------------------- */
@@ -448,17 +542,20 @@ static int
 query_add(struct nc_cli_call *call, const char *key, const char *val, char *err,
 	  size_t err_len)
 {
-	size_t len = strlen(call->path);
+	size_t len = strlen(call->path), cap = sizeof(call->path) - len;
 	const char *sep = strchr(call->path, '?') != NULL ? "&" : "?";
-	if (len + strlen(key) + 3 >= sizeof(call->path))
-		goto toolong;
-	snprintf(call->path + len, sizeof(call->path) - len, "%s%s=", sep, key);
-	if (nc_httpc_append_escaped(call->path, sizeof(call->path), val) != 0)
-		goto toolong;
+	/* RFC 3986 unreserved characters pass, the rest becomes %XX. */
+	char *v = curl_easy_escape(NULL, val, 0);
+	int n = v != NULL
+		    ? snprintf(call->path + len, cap, "%s%s=%s", sep, key, v)
+		    : -1;
+	curl_free(v);
+	if (n < 0 || (size_t)n >= cap) {
+		call->path[len] = '\0';
+		set_err(err, err_len, "%s: arguments too long", call->what);
+		return NC_CLI_EXIT_USAGE;
+	}
 	return 0;
-toolong:
-	set_err(err, err_len, "%s: arguments too long", call->what);
-	return NC_CLI_EXIT_USAGE;
 }
 
 /**
@@ -475,6 +572,69 @@ tag_to_query(const char *tag, char *out, size_t cap)
 		return -1;
 	memcpy(out, tag, strlen(tag) + 1);
 	out[eq - tag] = ':';
+	return 0;
+}
+
+/**
+ * keys list | install KEY | use KEY | remove KEY: the key is checked
+ * here, for a clearer message than the agent's.
+ */
+static int
+build_keys_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
+		char *err, size_t err_len)
+{
+	const char *verb = o->args[0];
+	if (strcmp(verb, "list") == 0) {
+		if (o->n_args != 1) {
+			set_err(err, err_len,
+				"keys list: unexpected argument "
+				"\"%s\"",
+				o->args[1]);
+			return NC_CLI_EXIT_USAGE;
+		}
+		call->what = "keys list";
+		strcpy(call->path, "/v1/agent/keyring");
+		return 0;
+	}
+	if (strcmp(verb, "install") == 0)
+		call->what = "keys install";
+	else if (strcmp(verb, "use") == 0)
+		call->what = "keys use";
+	else if (strcmp(verb, "remove") == 0)
+		call->what = "keys remove";
+	else {
+		set_err(err, err_len,
+			"keys: unknown action \"%s\" (want list, "
+			"install, use or remove)",
+			verb);
+		return NC_CLI_EXIT_USAGE;
+	}
+	if (o->n_args != 2) {
+		set_err(err, err_len, "%s: missing KEY", call->what);
+		return NC_CLI_EXIT_USAGE;
+	}
+	/* Check the key here: a clearer message than the agent's,
+	 * and the body below can then be built without escaping. */
+	uint8_t key[NC_CRYPTO_KEY_MAX];
+	size_t key_len;
+	char kerr[128] = "";
+	if (nc_crypto_key_parse_base64(o->args[1], key, &key_len, kerr,
+				       sizeof(kerr)) != 0) {
+		set_err(err, err_len, "%s: invalid key: %s", call->what,
+			kerr[0] != '\0' ? kerr
+					: "want base64 of 16, 24 or 32 "
+					  "bytes");
+		return NC_CLI_EXIT_USAGE;
+	}
+	char b64[NC_CRYPTO_KEY_B64_LEN + 1];
+	if (nc_crypto_key_to_base64(key, key_len, b64, sizeof(b64)) < 0) {
+		set_err(err, err_len, "%s: invalid key", call->what);
+		return NC_CLI_EXIT_USAGE;
+	}
+	memset(key, 0, sizeof(key));
+	call->method = "PUT";
+	snprintf(call->path, sizeof(call->path), "/v1/agent/keyring/%s", verb);
+	snprintf(call->body, sizeof(call->body), "{\"Key\":\"%s\"}", b64);
 	return 0;
 }
 
@@ -536,62 +696,7 @@ nc_cli_build_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
 		call->method = "PUT";
 		strcpy(call->path, "/v1/agent/leave");
 	} else if (strcmp(cmd, "keys") == 0) {
-		const char *verb = o->args[0];
-		if (strcmp(verb, "list") == 0) {
-			if (o->n_args != 1) {
-				set_err(err, err_len,
-					"keys list: unexpected argument "
-					"\"%s\"",
-					o->args[1]);
-				return NC_CLI_EXIT_USAGE;
-			}
-			call->what = "keys list";
-			strcpy(call->path, "/v1/agent/keyring");
-			return 0;
-		}
-		if (strcmp(verb, "install") == 0)
-			call->what = "keys install";
-		else if (strcmp(verb, "use") == 0)
-			call->what = "keys use";
-		else if (strcmp(verb, "remove") == 0)
-			call->what = "keys remove";
-		else {
-			set_err(err, err_len,
-				"keys: unknown action \"%s\" (want list, "
-				"install, use or remove)",
-				verb);
-			return NC_CLI_EXIT_USAGE;
-		}
-		if (o->n_args != 2) {
-			set_err(err, err_len, "%s: missing KEY", call->what);
-			return NC_CLI_EXIT_USAGE;
-		}
-		/* Check the key here: a clearer message than the agent's,
-		 * and the body below can then be built without escaping. */
-		uint8_t key[NC_CRYPTO_KEY_MAX];
-		size_t key_len;
-		char kerr[128] = "";
-		if (nc_crypto_key_parse_base64(o->args[1], key, &key_len, kerr,
-					       sizeof(kerr)) != 0) {
-			set_err(err, err_len, "%s: invalid key: %s", call->what,
-				kerr[0] != '\0' ? kerr
-						: "want base64 of 16, 24 or 32 "
-						  "bytes");
-			return NC_CLI_EXIT_USAGE;
-		}
-		char b64[NC_CRYPTO_KEY_B64_LEN + 1];
-		if (nc_crypto_key_to_base64(key, key_len, b64, sizeof(b64)) <
-		    0) {
-			set_err(err, err_len, "%s: invalid key", call->what);
-			return NC_CLI_EXIT_USAGE;
-		}
-		memset(key, 0, sizeof(key));
-		call->method = "PUT";
-		snprintf(call->path, sizeof(call->path), "/v1/agent/keyring/%s",
-			 verb);
-		snprintf(call->body, sizeof(call->body), "{\"Key\":\"%s\"}",
-			 b64);
-		return 0;
+		return build_keys_call(o, call, err, err_len);
 	}
 	/* -tag filters (members, nearest). */
 	for (size_t i = 0; rc == 0 && i < o->n_tags; i++) {
@@ -1215,7 +1320,7 @@ run_keygen(const struct nc_cli_opts *o, const struct nc_cli_env *env)
  */
 static void
 report_http_error(const struct nc_cli_opts *o, const struct nc_cli_call *call,
-		  const struct nc_httpc_response *resp, FILE *ef)
+		  const struct nc_http_response *resp, FILE *ef)
 {
 	char text[512];
 	cJSON *doc = cJSON_Parse(resp->body);
@@ -1244,6 +1349,62 @@ report_http_error(const struct nc_cli_opts *o, const struct nc_cli_call *call,
 	fprintf(ef, "netcoord: %s: %s%s\n", call->what, text, hint);
 }
 
+/** Print why the request failed. @return an NC_CLI_EXIT_* code. */
+static int
+report_call_error(const struct nc_cli_opts *o, const struct nc_cli_call *call,
+		  int rc, const char *why, FILE *ef)
+{
+	char addr[256], text[256];
+	sanitize(o->http_addr, addr, sizeof(addr));
+	sanitize(why, text, sizeof(text));
+	switch (rc) {
+	case NC_HTTP_EINVAL:
+		fprintf(ef, "netcoord: %s: %s\n", call->what, text);
+		return NC_CLI_EXIT_USAGE;
+	case NC_HTTP_EUNREACHABLE:
+		fprintf(ef, "netcoord: cannot reach agent at %s: %s\n", addr,
+			text);
+		break;
+	case NC_HTTP_ETIMEDOUT:
+		fprintf(ef,
+			"netcoord: %s: agent at %s did not answer within %d "
+			"ms\n",
+			call->what, addr, o->timeout_ms);
+		break;
+	default:
+		fprintf(ef, "netcoord: %s: bad response from agent at %s: %s\n",
+			call->what, addr, text);
+	}
+	return NC_CLI_EXIT_FAIL;
+}
+
+/** Print a 2xx body: -json re-indented, else the table. */
+static int
+print_response(const struct nc_cli_opts *o, const struct nc_cli_call *call,
+	       const char *body, const struct nc_cli_env *env)
+{
+	char err[512];
+	int rc = 0;
+	if (!o->json) {
+		rc = nc_cli_format(o, body, env->out, err, sizeof(err));
+		if (rc != 0)
+			fprintf(env->err, "netcoord: %s\n", err);
+		return rc;
+	}
+	cJSON *doc = cJSON_Parse(body);
+	if (doc == NULL) {
+		rc = bad_body(o, err, sizeof(err), "not JSON");
+		fprintf(env->err, "netcoord: %s\n", err);
+	} else if (json_pretty(env->out, doc, 0) != 0) {
+		fprintf(env->err, "netcoord: %s: out of memory\n", call->what);
+		rc = NC_CLI_EXIT_FAIL;
+	} else {
+		fputc('\n', env->out);
+	}
+	cJSON_Delete(doc);
+	return rc;
+}
+
 int
 nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 {
@@ -1266,72 +1427,26 @@ nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 		fprintf(env->err, "netcoord: %s\n", err);
 		return rc;
 	}
-	struct nc_httpc_request req = {
+	struct nc_http_request req = {
 	    .method = call.method,
 	    .addr = o.http_addr,
 	    .path = call.path,
 	    .body = call.body[0] != '\0' ? call.body : NULL,
-	    .body_len = strlen(call.body),
 	    .token = o.token,
 	    .timeout_ms = o.timeout_ms,
 	    .connect_timeout_ms = o.timeout_ms < 3000 ? o.timeout_ms : 3000,
 	};
-	struct nc_httpc_response resp;
-	char herr[256] = "";
-	rc = nc_httpc_do(&req, &resp, herr, sizeof(herr));
-	char addr[256];
-	sanitize(o.http_addr, addr, sizeof(addr));
-	if (rc == NC_HTTPC_EINVAL) {
-		fprintf(env->err, "netcoord: %s: %s\n", call.what,
-			herr[0] != '\0' ? herr : nc_httpc_strerror(rc));
-		return NC_CLI_EXIT_USAGE;
-	}
-	if (rc != 0 && !resp.connected) {
-		fprintf(env->err, "netcoord: cannot reach agent at %s: %s\n",
-			addr,
-			rc == NC_HTTPC_ERESOLVE && herr[0] != '\0'
-			    ? herr
-			    : nc_httpc_strerror(rc));
-		return NC_CLI_EXIT_FAIL;
-	}
-	if (rc == -ETIMEDOUT) {
-		fprintf(env->err,
-			"netcoord: %s: agent at %s did not answer within %d "
-			"ms\n",
-			call.what, addr, o.timeout_ms);
-		return NC_CLI_EXIT_FAIL;
-	}
-	if (rc != 0) {
-		fprintf(env->err,
-			"netcoord: %s: bad response from agent at %s: %s%s%s\n",
-			call.what, addr, nc_httpc_strerror(rc),
-			herr[0] != '\0' ? ": " : "", herr);
-		return NC_CLI_EXIT_FAIL;
-	}
+	struct nc_http_response resp;
+	rc = nc_http_do(&req, &resp, err, sizeof(err));
+	if (rc != 0)
+		return report_call_error(&o, &call, rc, err, env->err);
 	if (resp.status < 200 || resp.status > 299) {
 		report_http_error(&o, &call, &resp, env->err);
-		nc_httpc_response_destroy(&resp);
-		return NC_CLI_EXIT_FAIL;
-	}
-	if (o.json) {
-		cJSON *doc = cJSON_Parse(resp.body);
-		if (doc == NULL) {
-			rc = bad_body(&o, err, sizeof(err), "not JSON");
-			fprintf(env->err, "netcoord: %s\n", err);
-		} else if (json_pretty(env->out, doc, 0) != 0) {
-			fprintf(env->err, "netcoord: %s: out of memory\n",
-				call.what);
-			rc = NC_CLI_EXIT_FAIL;
-		} else {
-			fputc('\n', env->out);
-		}
-		cJSON_Delete(doc);
+		rc = NC_CLI_EXIT_FAIL;
 	} else {
-		rc = nc_cli_format(&o, resp.body, env->out, err, sizeof(err));
-		if (rc != 0)
-			fprintf(env->err, "netcoord: %s\n", err);
+		rc = print_response(&o, &call, resp.body, env);
 	}
-	nc_httpc_response_destroy(&resp);
+	nc_http_response_destroy(&resp);
 	if (fflush(env->out) != 0 && rc == 0) {
 		fprintf(env->err, "netcoord: %s: writing output: %s\n",
 			call.what, strerror(errno));
@@ -1349,5 +1464,11 @@ nc_cmd_cli(int argc, char **argv)
 	    .http_addr = getenv(NC_CLI_ENV_ADDR),
 	    .http_token = getenv(NC_CLI_ENV_TOKEN),
 	};
-	return nc_cli_run(argc, argv, &env);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "netcoord: cannot initialise libcurl\n");
+		return NC_CLI_EXIT_FAIL;
+	}
+	int rc = nc_cli_run(argc, argv, &env);
+	curl_global_cleanup();
+	return rc;
 }

@@ -7,8 +7,9 @@
  *   nc_cli_parse()       argv -> struct nc_cli_opts (flags anywhere)
  *   nc_cli_build_call()  opts -> method, path + query, body
  *   nc_cli_format()      a 2xx JSON body -> the human-readable output
- * nc_cli_run() chains them around one nc_httpc_do() call; nc_cmd_cli() is
- * nc_cli_run() on stdout/stderr with the process environment.
+ * nc_cli_run() chains them around one nc_http_do() call (cmd/http.h,
+ * libcurl); nc_cmd_cli() is nc_cli_run() on stdout/stderr with the
+ * process environment, between curl_global_init() and _cleanup().
  */
 #ifndef NC_CMD_CLI_H
 #define NC_CMD_CLI_H

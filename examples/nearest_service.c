@@ -22,15 +22,15 @@
  *
  * Exit status: 0 printed an address; 1 no matching member or an error
  * (message on stderr); 2 bad arguments. IPv6 addresses print as
- * [addr]:port. Uses nc_httpc (cmd/httpc.h) and cJSON, nothing else.
+ * [addr]:port. Uses libcurl and cJSON, nothing of netcoord's own: this
+ * is the code a service of yours would contain.
  */
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "cmd/httpc.h"
 
 /** Most -tag flags (arbitrary). */
 #define TAGS_MAX 8
@@ -55,11 +55,89 @@ add_tag(char *path, size_t cap, const char *kv)
 		return -1;
 	strcpy(buf, kv);
 	buf[sep - kv] = ':';
+	char *esc = curl_easy_escape(NULL, buf, 0);
 	size_t len = strlen(path);
-	if (len + 5 >= cap)
+	int n =
+	    esc != NULL ? snprintf(path + len, cap - len, "&tag=%s", esc) : -1;
+	curl_free(esc);
+	if (n < 0 || (size_t)n >= cap - len) {
+		path[len] = '\0';
 		return -1;
-	strcpy(path + len, "&tag=");
-	return nc_httpc_append_escaped(path, cap, buf) == 0 ? 0 : -1;
+	}
+	return 0;
+}
+
+/** The response body, as libcurl hands it over. */
+struct body {
+	char *data;
+	size_t len;
+};
+
+static size_t
+body_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct body *b = arg;
+	size_t n = size * nmemb;
+	char *p = realloc(b->data, b->len + n + 1);
+	if (p == NULL)
+		return 0; /* libcurl fails the transfer */
+	memcpy(p + b->len, data, n);
+	b->len += n;
+	p[b->len] = '\0';
+	b->data = p;
+	return n;
+}
+
+/**
+ * GET http://ADDR/PATH with an optional bearer token.
+ * @return the HTTP status (body in *b), or -1 with a message printed.
+ */
+static long
+http_get(const char *addr, const char *path, const char *token, struct body *b)
+{
+	char url[1400], auth[600];
+	const char *host = addr; /* HOST:PORT, maybe "http://" before */
+	if (strncmp(host, "http://", 7) == 0)
+		host += 7;
+	size_t hlen = strlen(host);
+	if (hlen > 0 && host[hlen - 1] == '/')
+		hlen--;
+	snprintf(url, sizeof(url), "http://%.*s%s", (int)hlen, host, path);
+	struct curl_slist *hdrs = NULL;
+	if (token != NULL && token[0] != '\0') {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		hdrs = curl_slist_append(hdrs, auth);
+	}
+	char err[CURL_ERROR_SIZE] = "";
+	CURL *h = curl_easy_init();
+	if (h == NULL) {
+		fprintf(stderr, "nearest_service: out of memory\n");
+		return -1;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_PROXY, ""); /* the agent is local */
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	CURLcode rc = curl_easy_perform(h);
+	long status = -1, os_errno = 0;
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	} else {
+		/* "Connection refused" reads better than curl's long form. */
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+		fprintf(stderr, "nearest_service: agent at %s: %s\n", addr,
+			rc == CURLE_COULDNT_CONNECT && os_errno != 0
+			    ? strerror((int)os_errno)
+			: err[0] != '\0' ? err
+					 : curl_easy_strerror(rc));
+	}
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
+	return status;
 }
 
 int
@@ -128,27 +206,16 @@ main(int argc, char **argv)
 		}
 	}
 
-	struct nc_httpc_request req = {
-	    .method = "GET",
-	    .addr = addr,
-	    .path = path,
-	    .token = token,
-	    .connect_timeout_ms = 1000,
-	    .timeout_ms = 3000,
-	};
-	struct nc_httpc_response resp;
-	char err[256] = "";
-	int rc = nc_httpc_do(&req, &resp, err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "nearest_service: agent at %s: %s%s%s\n", addr,
-			nc_httpc_strerror(rc), err[0] != '\0' ? ": " : "", err);
-		return 1;
-	}
-	cJSON *doc = cJSON_Parse(resp.body);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	struct body resp = {0};
+	long code = http_get(addr, path, token, &resp);
+	cJSON *doc = resp.data != NULL ? cJSON_Parse(resp.data) : NULL;
 	int status = 1;
-	if (resp.status != 200) {
+	if (code < 0)
+		goto out;
+	if (code != 200) {
 		const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
-		fprintf(stderr, "nearest_service: HTTP %d: %s\n", resp.status,
+		fprintf(stderr, "nearest_service: HTTP %ld: %s\n", code,
 			cJSON_IsString(e) ? e->valuestring : "(no message)");
 		goto out;
 	}
@@ -185,6 +252,7 @@ main(int argc, char **argv)
 	status = 0;
 out:
 	cJSON_Delete(doc);
-	nc_httpc_response_destroy(&resp);
+	free(resp.data);
+	curl_global_cleanup();
 	return status;
 }

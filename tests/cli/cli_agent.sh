@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# cli_agent.sh NETCOORD EXAMPLES_DIR - the command-line client and the
-# examples against real agents on loopback.
+# cli_agent.sh NETCOORD - the command-line client against real agents on
+# loopback (the examples have their own test: tests/examples/).
 #
 # Story: four agents in two "datacenters" with emulated wide-area latency
 # (-latency-matrix: east1/east2 2 ms apart, west1/west2 2 ms apart, 60
@@ -8,15 +8,12 @@
 # (port tag 8080). From east1's API, the CLI must show: four members
 # alive; an estimated RTT to west1 in the tens of ms once coordinates have
 # settled; east2 as the nearest node; west as the failover target for
-# group dc (also through examples/dr_failover.sh); west1's 127.0.0.1:8080
-# from examples/nearest_service. Then key rotation (keys install K2, use
-# K2, remove K1, list), join of a fifth agent through `netcoord join`, its
-# `netcoord leave`, and the one-line errors: unknown node, unreachable
-# agent. Endpoints the agent does not serve yet make the test skip (77)
+# group dc. Then key rotation (keys install K2, use K2, remove K1, list),
+# join of a fifth agent through `netcoord join`, its `netcoord leave`, and
+# the one-line errors: unknown node, unreachable agent. Endpoints the agent does not serve yet make the test skip (77)
 # with the list of what is missing, rather than fail.
 set -euo pipefail
-NETCOORD=${1:?usage: cli_agent.sh path/to/netcoord path/to/examples-bin}
-EXAMPLES=${2:?usage: cli_agent.sh path/to/netcoord path/to/examples-bin}
+NETCOORD=${1:?usage: cli_agent.sh path/to/netcoord}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$SRC/tests/integration/lib.sh"
 nc_setup
@@ -102,17 +99,6 @@ ncli nearest | sed 's/^/    /'
 ncli failover -group dc -skip-local | sed 's/^/    /'
 [ "$(ncli failover -group dc -skip-local | awk 'NR == 2 { print $2 }')" = west ] ||
 	die "failover target is not west"
-NETCOORD=$NETCOORD sh "$SRC/examples/dr_failover.sh" |
-	grep -q '^fail over to: west ' || die "dr_failover.sh did not pick west"
-
-# nearest_service: west1's service port.
-svc=$("$EXAMPLES/nearest_service" web)
-[ "$svc" = 127.0.0.1:8080 ] || die "nearest_service web printed '$svc'"
-log "ok: nearest_service web -> $svc"
-if "$EXAMPLES/nearest_service" nosuchservice 2>"$NC_TMP/ns.err"; then
-	die "nearest_service found a nonexistent service"
-fi
-grep -q 'no healthy member matches' "$NC_TMP/ns.err" || die "nearest_service error text"
 
 # Key rotation. Keyring changes are local to the agent asked (api/
 # handlers_agent.c), so the other agents get the same steps: install K2

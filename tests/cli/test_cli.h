@@ -1,12 +1,8 @@
 /*
- * test_cli.h - suites of the cli test binary (one per source file).
+ * test_cli.h - suites of the cli test binary.
  */
 #ifndef NC_TESTS_CLI_TEST_CLI_H
 #define NC_TESTS_CLI_TEST_CLI_H
-
-/** test_httpc.c: the HTTP client against the canned server. */
-int
-nc_test_httpc_register(void);
 
 /** test_cli.c: parsing, request building, formatting, end-to-end runs. */
 int

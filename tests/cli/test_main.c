@@ -1,8 +1,10 @@
 /*
- * test_main.c - the cli CUnit binary: registers one suite per source
- * file, runs them, and exits non-zero if anything failed.
+ * test_main.c - the cli CUnit binary: initialises libcurl (as
+ * nc_cmd_cli() does), registers the suite, runs it, and exits non-zero if
+ * anything failed.
  */
 #include <CUnit/Basic.h>
+#include <curl/curl.h>
 #include <stdio.h>
 
 #include "test_cli.h"
@@ -10,12 +12,14 @@
 int
 main(void)
 {
-	if (CU_initialize_registry() != CUE_SUCCESS)
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
-	if (nc_test_httpc_register() != 0 || nc_test_cli_register() != 0) {
+	if (nc_test_cli_register() != 0) {
 		fprintf(stderr, "test_cli: registration failed: %s\n",
 			CU_get_error_msg());
 		CU_cleanup_registry();
+		curl_global_cleanup();
 		return 2;
 	}
 	CU_basic_set_mode(CU_BRM_VERBOSE);
@@ -23,5 +27,6 @@ main(void)
 	unsigned failed = CU_get_number_of_failures();
 	unsigned suites_failed = CU_get_number_of_suites_failed();
 	CU_cleanup_registry();
+	curl_global_cleanup();
 	return failed == 0 && suites_failed == 0 ? 0 : 1;
 }
