@@ -210,7 +210,8 @@ struct nc_gossip_stats {
 	 * Dropped inbound packets/messages by reason: no key could open it,
 	 * CRC mismatch, malformed (msgpack, compound, LZW), unsupported type
 	 * byte, other (empty/oversized datagram, ping for another node name,
-	 * alive with a bad name/addr/Meta/Vsn, helper relay table full).
+	 * alive with a name too long, a bad addr, Meta or Vsn size, helper
+	 * relay table full).
 	 */
 	uint64_t drop_decrypt, drop_crc, drop_decode, drop_type, drop_other;
 	/**

@@ -3,7 +3,7 @@
  * and its validation (bad payloads rejected and counted, never a crash),
  * the coordinate gossip message (round trip, newest wins, age kept, never
  * for a reply piggy-back or a member without the nc tag, budget), and
- * malformed gossip.
+ * malformed gossip, fresh entries only from their owner, bad names.
  */
 #include <math.h>
 #include <stdio.h>
