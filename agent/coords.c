@@ -33,6 +33,16 @@
  *   - newest wins per node: each entry carries its age, the receiver
  *     keeps the entry whose "produced at" (now - age) is latest, whatever
  *     the source (a probe ack counts as age 0);
+ *   - but only X speaks fresh for X (issue 9 row 12): an entry about X
+ *     flagged "sender's own" or of age 0 is refused unless the message
+ *     comes from X; a relayed age is sent rounded up to the next 0.1 s
+ *     and read as if it were 0.1 s older still (the sender may have
+ *     rounded down), so a coordinate from our own probe of X is never
+ *     replaced by an older relayed one. (Node names in these messages
+ *     are not authenticated beyond the gossip key: without encryption
+ *     anyone can claim to be X, as with memberlist's own messages.)
+ *   - entry and sender names with a NUL, control characters or invalid
+ *     UTF-8 are refused (counted as bad entries / bad messages);
  *   - a token bucket (gossip_bytes_per_s, default 1 KiB/s) bounds the
  *     bandwidth, and a message is only sent once it can carry >= 384
  *     bytes, so few gossip packets exist only because of us; in a small
@@ -84,6 +94,8 @@
 
 /** Payload version byte inside the "NC" field. */
 #define NC_COORDS_MSG_VERSION 1
+/** Resolution of an entry's age on the wire (s): 0.1 s units. */
+#define NC_COORDS_AGE_QUANTUM 0.1
 /** Smallest message worth a packet of its own, bytes. Arbitrary. */
 #define NC_COORDS_MIN_MSG 384
 /**
@@ -693,7 +705,10 @@ put_entry(char *p, const char *name, double age, bool own,
 	  const struct nc_coord *x)
 {
 	size_t nl = strlen(name), o = 0;
-	double ds = age * 10.0;
+	/* A relayed age is rounded up: never fresher than it is. */
+	double ds = own ? age * 10.0 : ceil(age * 10.0);
+	if (!own && ds < 1)
+		ds = 1;
 	p[o++] = (char)nl;
 	memcpy(p + o, name, nl);
 	o += nl;
@@ -916,9 +931,11 @@ apply_payload(struct nc_agent_coords *c, double now, const char *sender,
 		memcpy(name, p, nl);
 		name[nl] = '\0';
 		p += nl;
-		double age = get_u16(p) / 10.0;
+		unsigned age_ds = get_u16(p);
+		double age = age_ds / 10.0;
 		p += 2;
-		p++; /* flags: informational */
+		bool own = (uint8_t)*p & 1;
+		p++;
 		unsigned dims = (uint8_t)*p++;
 		if (dims == 0 || dims > NC_COORD_DIMS_MAX ||
 		    (size_t)(end - p) < 4u * dims + 12)
@@ -931,10 +948,19 @@ apply_payload(struct nc_agent_coords *c, double now, const char *sender,
 		x.adjustment = get_f32(p + 4);
 		x.height = get_f32(p + 8);
 		p += 12;
-		if (memchr(name, '\0', nl) != NULL || !coord_sane(c, &x)) {
+		if (nc_gossip_name_check(name, nl) != NC_GOSSIP_NAME_OK ||
+		    !coord_sane(c, &x)) {
 			c->st.gossip_entries_bad++;
 			continue;
 		}
+		bool from_owner = strcmp(name, sender) == 0;
+		if (!from_owner && (own || age_ds == 0)) {
+			/* Fresh news about X only comes from X. */
+			c->st.gossip_entries_bad++;
+			continue;
+		}
+		if (!from_owner)
+			age += NC_COORDS_AGE_QUANTUM;
 		if (strcmp(name, c->self) == 0) {
 			c->st.gossip_entries_old++;
 			continue;
@@ -998,7 +1024,12 @@ nc_agent_coords_user_msg(struct nc_agent_coords *c, double now, const char *buf,
 	c->st.gossip_msgs_in++;
 	c->st.gossip_bytes_in += len;
 	char sender[NC_GOSSIP_NAME_MAX + 1] = "";
-	if (node != NULL && node_len <= NC_GOSSIP_NAME_MAX) {
+	if (node != NULL &&
+	    nc_gossip_name_check(node, node_len) != NC_GOSSIP_NAME_OK) {
+		c->st.gossip_msgs_bad++;
+		return 1;
+	}
+	if (node != NULL) {
 		memcpy(sender, node, node_len);
 		sender[node_len] = '\0';
 	}

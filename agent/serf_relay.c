@@ -14,6 +14,10 @@
  * relay them too, with the same rule serf uses: only an intent newer
  * (LTime) than the last one seen for that node, same retransmit limit.
  *
+ * An intent whose node name has a NUL, a control character or invalid
+ * UTF-8 (nc_gossip_name_check) is refused, as gossip/ refuses such a
+ * member: relaying it would only spread it.
+ *
  * Intents about this node itself are not relayed (serf would refute a
  * leave intent about itself; we have no such logic, so we stay silent).
  * Memory: a fixed queue of 32 messages and a ring of 256 (node, LTime)
@@ -23,6 +27,7 @@
 
 #include <string.h>
 
+#include "gossip/gossip.h"
 #include "gossip/proto.h"
 
 /** The last intent remembered for @a name (NULL if none). */
@@ -31,7 +36,7 @@ seen_find(struct nc_agent_serf_relay *r, const char *name, size_t nlen)
 {
 	for (size_t i = 0; i < NC_AGENT_SERF_RELAY_SEEN; i++) {
 		struct nc_agent_serf_relay_seen *s = &r->seen[i];
-		if (s->name[0] != '\0' && strlen(s->name) == nlen &&
+		if (s->name_len != 0 && s->name_len == nlen &&
 		    memcmp(s->name, name, nlen) == 0)
 			return s;
 	}
@@ -65,6 +70,11 @@ nc_agent_serf_relay_on_msg(struct nc_agent_serf_relay *r, const char *buf, size_
 	}
 	if (node.len == 0 || node.len > 128)
 		return 0;
+	if (nc_gossip_name_check(node.data, node.len) != NC_GOSSIP_NAME_OK) {
+		r->bad_name++;
+		r->ignored++;
+		return 0;
+	}
 	if (r->self != NULL && strlen(r->self) == node.len &&
 	    memcmp(r->self, node.data, node.len) == 0) {
 		r->ignored++;
@@ -81,6 +91,7 @@ nc_agent_serf_relay_on_msg(struct nc_agent_serf_relay *r, const char *buf, size_
 		r->seen_next = (r->seen_next + 1) % NC_AGENT_SERF_RELAY_SEEN;
 		memcpy(s->name, node.data, node.len);
 		s->name[node.len] = '\0';
+		s->name_len = (uint8_t)node.len;
 	}
 	s->type = type;
 	s->ltime = ltime;

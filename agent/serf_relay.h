@@ -27,6 +27,8 @@ struct nc_agent_serf_relay_item {
 /** Last intent seen for one node. */
 struct nc_agent_serf_relay_seen {
 	char name[129];
+	/** Length of name (compared by this, not by strlen); 0 = free. */
+	uint8_t name_len;
 	uint8_t type;
 	uint64_t ltime;
 };
@@ -43,6 +45,11 @@ struct nc_agent_serf_relay {
 	size_t seen_next;
 	/** Counters. */
 	uint64_t relayed_in, relayed_out, ignored;
+	/**
+	 * Intents refused because their node name has a NUL, control
+	 * characters or invalid UTF-8 (also counted in ignored).
+	 */
+	uint64_t bad_name;
 };
 
 /**

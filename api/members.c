@@ -65,7 +65,39 @@ health(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	return 200;
 }
 
-/** Add {"k": "v", ...} decoded from serf Meta. */
+/**
+ * Copy @a len bytes of a tag key or value into @a out (3 * len + 1
+ * bytes) as valid UTF-8 without NUL: each byte that does not start a
+ * valid sequence (and each NUL) becomes U+FFFD. cJSON escapes control
+ * characters; it would pass invalid UTF-8 through and break the JSON.
+ */
+static void
+tag_text(char *out, const char *p, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = 1;
+		while (n <= 4 && i + n <= len &&
+		       !nc_gossip_utf8_valid(p + i, n))
+			n++;
+		if (p[i] != '\0' && n <= 4 && i + n <= len) {
+			memcpy(out + o, p + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	out[o] = '\0';
+}
+
+/**
+ * Add {"k": "v", ...} decoded from serf Meta; invalid UTF-8 in a key or
+ * value is shown as U+FFFD (README, "Limits and security").
+ */
 bool
 nc__api_add_tags(cJSON *obj, const uint8_t *meta, size_t len)
 {
@@ -76,19 +108,15 @@ nc__api_add_tags(cJSON *obj, const uint8_t *meta, size_t len)
 	int n = nc_agent_tags_decode(meta, len, tags, NC_AGENT_MAX_TAGS);
 	/* An undecodable Meta gives no tags rather than a 500. */
 	for (int i = 0; i < n; i++) {
-		char k[NC_GOSSIP_META_MAX + 1], v[NC_GOSSIP_META_MAX + 1];
+		char k[3 * NC_GOSSIP_META_MAX + 1], v[3 * NC_GOSSIP_META_MAX + 1];
 		size_t kl = tags[i].key_len < NC_GOSSIP_META_MAX
 				? tags[i].key_len
 				: NC_GOSSIP_META_MAX;
 		size_t vl = tags[i].value_len < NC_GOSSIP_META_MAX
 				? tags[i].value_len
 				: NC_GOSSIP_META_MAX;
-		if (kl > 0)
-			memcpy(k, tags[i].key, kl);
-		if (vl > 0)
-			memcpy(v, tags[i].value, vl);
-		k[kl] = '\0';
-		v[vl] = '\0';
+		tag_text(k, (const char *)tags[i].key, kl);
+		tag_text(v, (const char *)tags[i].value, vl);
 		if (cJSON_AddStringToObject(t, k, v) == NULL)
 			return false;
 	}

@@ -113,12 +113,19 @@ gossip_metrics(struct tbuf *b, struct nc_gossip *g)
 		  "netcoord_packets_dropped_total{reason=\"crc\"} %llu\n"
 		  "netcoord_packets_dropped_total{reason=\"decode\"} %llu\n"
 		  "netcoord_packets_dropped_total{reason=\"type\"} %llu\n"
-		  "netcoord_packets_dropped_total{reason=\"other\"} %llu\n",
+		  "netcoord_packets_dropped_total{reason=\"other\"} %llu\n"
+		  "netcoord_packets_dropped_total{reason=\"bad_name\"} %llu\n"
+		  "netcoord_packets_dropped_total{reason=\"bad_vsn\"} %llu\n"
+		  "netcoord_packets_dropped_total{reason=\"bad_incarnation\"} "
+		  "%llu\n",
 		  (unsigned long long)s->drop_decrypt,
 		  (unsigned long long)s->drop_crc,
 		  (unsigned long long)s->drop_decode,
 		  (unsigned long long)s->drop_type,
-		  (unsigned long long)s->drop_other);
+		  (unsigned long long)s->drop_other,
+		  (unsigned long long)s->drop_bad_name,
+		  (unsigned long long)s->drop_bad_vsn,
+		  (unsigned long long)s->drop_bad_incarnation);
 	counter(b, "netcoord_probes_total", "Direct probes started.",
 		s->probes);
 	counter(b, "netcoord_probe_failures_total",
@@ -292,6 +299,9 @@ stats_route(void *ctx, const struct nc_api_request *req, cJSON **out,
 	NUM(g, gs, drop_decode);
 	NUM(g, gs, drop_type);
 	NUM(g, gs, drop_other);
+	NUM(g, gs, drop_bad_name);
+	NUM(g, gs, drop_bad_vsn);
+	NUM(g, gs, drop_bad_incarnation);
 	NUM(g, gs, probes);
 	NUM(g, gs, probe_failures);
 	NUM(g, gs, indirect_probes);

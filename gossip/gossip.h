@@ -25,6 +25,34 @@ struct nc_crypto_keyring;
 /** memberlist's MetaMaxSize. */
 #define NC_GOSSIP_META_MAX 512
 
+/**
+ * Why a node name from the network is refused (issue 9): names are
+ * printed in logs and JSON and compared as C strings, so a NUL, a control
+ * character (< 0x20, 0x7f) or invalid UTF-8 (overlong forms, surrogates,
+ * > U+10FFFF included) makes one unusable. memberlist has no such check.
+ */
+enum nc_gossip_name_problem {
+	NC_GOSSIP_NAME_OK = 0,
+	NC_GOSSIP_NAME_BAD_LENGTH, /**< empty or over NC_GOSSIP_NAME_MAX */
+	NC_GOSSIP_NAME_NUL,
+	NC_GOSSIP_NAME_CONTROL,
+	NC_GOSSIP_NAME_BAD_UTF8,
+};
+
+/** Check @a len bytes of @a name (not NUL-terminated). */
+enum nc_gossip_name_problem nc_gossip_name_check(const char *name, size_t len);
+/** "empty or too long", "NUL byte", "control character", "invalid UTF-8". */
+const char *nc_gossip_name_problem_str(enum nc_gossip_name_problem p);
+/** True if @a len bytes of @a p are valid UTF-8 (NUL and controls allowed). */
+bool nc_gossip_utf8_valid(const char *p, size_t len);
+/**
+ * A printable copy of @a len bytes of @a name for a log line: printable
+ * ASCII as is, '\\' and every other byte as \xNN, cut with "..." to fit
+ * @a cap (>= 8). Returns @a out.
+ */
+const char *nc_gossip_name_escape(const char *name, size_t len, char *out,
+				  size_t cap);
+
 /** Member states. The numeric values are push/pull's `State` (§3.2). */
 enum nc_member_state {
 	NC_MEMBER_ALIVE = 0,
@@ -182,9 +210,18 @@ struct nc_gossip_stats {
 	 * Dropped inbound packets/messages by reason: no key could open it,
 	 * CRC mismatch, malformed (msgpack, compound, LZW), unsupported type
 	 * byte, other (empty/oversized datagram, ping for another node name,
-	 * alive with a bad name/addr/Meta/Vsn, helper relay table full).
+	 * alive with a name too long, a bad addr, Meta or Vsn size, helper
+	 * relay table full).
 	 */
 	uint64_t drop_decrypt, drop_crc, drop_decode, drop_type, drop_other;
+	/**
+	 * Refused messages about members (issue 9): a node or accuser name
+	 * with NUL, control characters or invalid UTF-8 (alive, suspect,
+	 * dead, push/pull state); an alive whose protocol range excludes
+	 * ours; an incarnation jumping absurdly far above the one we know
+	 * (or one that would wrap ours).
+	 */
+	uint64_t drop_bad_name, drop_bad_vsn, drop_bad_incarnation;
 	uint64_t probes, probe_failures, indirect_probes, tcp_pings;
 	uint64_t acks_sent, nacks_sent;
 	uint64_t suspicions, refutations, deaths_declared;

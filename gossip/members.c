@@ -31,6 +31,18 @@
  *     quirk: it then does not replace queued messages about the node); we
  *     key it by name.
  *   - an extra event, NC_GOSSIP_EV_ALIVE, reports suspect -> alive.
+ *   - hostile input (issue 9), each refusal counted and logged at most
+ *     once per NC_MEMBERS_REFUSE_LOG_INTERVAL with the name escaped:
+ *     an alive, suspect or dead whose node or accuser name holds a NUL,
+ *     a control character or invalid UTF-8 (nc_gossip_name_check) is
+ *     dropped (drop_bad_name); an alive whose protocol range excludes
+ *     ours, or ours its, is dropped (drop_bad_vsn) -- memberlist stores
+ *     it and then fails every push/pull merge; a message about another
+ *     alive or suspect member whose incarnation is more than
+ *     NC_MEMBERS_INC_JUMP_MAX above the one we know is dropped
+ *     (drop_bad_incarnation); our own incarnation never wraps: a
+ *     refutation goes at most NC_MEMBERS_INC_JUMP_MAX above our own and
+ *     saturates at UINT32_MAX.
  */
 #include "gossip/swim_internal.h"
 
@@ -40,6 +52,21 @@
 
 /** Longest encoded alive/suspect/dead: name, meta 512, addr 16, framing. */
 #define NC_MEMBERS_MSG_MAX 1024
+
+/**
+ * Largest step above the incarnation we know of another live member that
+ * we believe. A member raises its incarnation by one per refutation, and
+ * only when someone accuses it; even a node suspected every probe period
+ * of a whole partition does not refute 1024 times before we hear from it
+ * again. A bigger jump can only be forged (or a bug), and believing it
+ * would let one datagram -- dead{A, 0xFFFFFFFF} -- make A's refutations
+ * worthless. Dead and left members are exempt: their comeback may carry
+ * any incarnation.
+ */
+#define NC_MEMBERS_INC_JUMP_MAX 1024u
+
+/** Seconds between two log lines about refused member messages. */
+#define NC_MEMBERS_REFUSE_LOG_INTERVAL 10.0
 
 static void nc_susp_timer_cb(struct nc_timer *t);
 
@@ -81,6 +108,7 @@ nc_member_new(struct nc_gossip *g, const char *name, size_t len)
 		return NULL;
 	memcpy(m->name_buf, name, len);
 	m->name_buf[len] = '\0';
+	m->name_len = len;
 	m->pub.name = m->name_buf;
 	m->pub.state = NC_MEMBER_DEAD;
 	m->pub.state_change = nc_env_now(g->env);
@@ -289,17 +317,113 @@ nc_broadcast_dead(struct nc_gossip *g, uint32_t inc, const char *node,
 }
 
 /* ------------------------------------------------------------------ */
+/* Refusals (issue 9)                                                  */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Count a refused message in @a counter and log why, with @a name
+ * escaped; at most one line per NC_MEMBERS_REFUSE_LOG_INTERVAL (a flood
+ * of forged names must not become a flood of log lines).
+ */
+static void
+refuse(struct nc_gossip *g, uint64_t *counter, const char *what,
+       const char *name, size_t len, const char *why)
+{
+	char esc[NC_GOSSIP_NAME_MAX + 16];
+	double now = nc_env_now(g->env);
+
+	(*counter)++;
+	if (now - g->refuse_logged_at < NC_MEMBERS_REFUSE_LOG_INTERVAL) {
+		g->refuse_unlogged++;
+		return;
+	}
+	nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
+		    "Refusing %s about '%s': %s (%llu more refused since the "
+		    "last such line; see stats)", what,
+		    nc_gossip_name_escape(name, len, esc, sizeof(esc)), why,
+		    (unsigned long long)g->refuse_unlogged);
+	g->refuse_logged_at = now;
+	g->refuse_unlogged = 0;
+}
+
+/** True if the node and accuser names are acceptable; counted if not. */
+static bool
+names_ok(struct nc_gossip *g, const char *what, const char *node,
+	 size_t node_len, const char *from, size_t from_len)
+{
+	enum nc_gossip_name_problem p = nc_gossip_name_check(node, node_len);
+
+	if (p == NC_GOSSIP_NAME_BAD_LENGTH) {
+		g->stats.drop_other++;
+		return false;
+	}
+	if (p != NC_GOSSIP_NAME_OK) {
+		refuse(g, &g->stats.drop_bad_name, what, node, node_len,
+		       nc_gossip_name_problem_str(p));
+		return false;
+	}
+	if (from == NULL)
+		return true;
+	p = nc_gossip_name_check(from, from_len);
+	if (p != NC_GOSSIP_NAME_OK) {
+		refuse(g, &g->stats.drop_bad_name, what, node, node_len,
+		       p == NC_GOSSIP_NAME_BAD_LENGTH
+			   ? "accuser name empty or too long"
+			   : "accuser name has control characters or "
+			     "invalid UTF-8");
+		return false;
+	}
+	return true;
+}
+
+/**
+ * True if @a inc is believable for known member @a m (not ourselves):
+ * at most NC_MEMBERS_INC_JUMP_MAX above what we know while it is alive
+ * or suspect. Counted and logged if not.
+ */
+static bool
+inc_ok(struct nc_gossip *g, const struct nc__member *m, uint32_t inc,
+       const char *what)
+{
+	char why[96];
+
+	if (m == g->self ||
+	    (m->pub.state != NC_MEMBER_ALIVE &&
+	     m->pub.state != NC_MEMBER_SUSPECT) ||
+	    (uint64_t)inc <= (uint64_t)m->pub.incarnation +
+				 NC_MEMBERS_INC_JUMP_MAX)
+		return true;
+	snprintf(why, sizeof(why),
+		 "incarnation %lu jumps too far above the known %lu",
+		 (unsigned long)inc, (unsigned long)m->pub.incarnation);
+	refuse(g, &g->stats.drop_bad_incarnation, what, m->pub.name,
+	       m->name_len, why);
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
 /* Rules                                                               */
 /* ------------------------------------------------------------------ */
 
 void
 nc__refute(struct nc_gossip *g, uint32_t accused)
 {
-	uint32_t inc = g->self->pub.incarnation + 1;
+	uint64_t own = g->self->pub.incarnation;
+	uint64_t inc = own + 1;
 
+	/* memberlist: accused + 1. Never more than NC_MEMBERS_INC_JUMP_MAX
+	 * above our own (peers would refuse that alive as a forged jump),
+	 * and never past UINT32_MAX (a wrap to 0 makes every later
+	 * refutation of ours look old). */
 	if (accused >= inc)
-		inc = accused + 1;
-	g->self->pub.incarnation = inc;
+		inc = (uint64_t)accused + 1;
+	if (inc > own + NC_MEMBERS_INC_JUMP_MAX)
+		inc = own + NC_MEMBERS_INC_JUMP_MAX;
+	if (inc > UINT32_MAX) {
+		inc = UINT32_MAX;
+		g->stats.drop_bad_incarnation++;
+	}
+	g->self->pub.incarnation = (uint32_t)inc;
 	g->stats.refutations++;
 	nc__awareness_delta(g, 1);
 	nc__broadcast_self_alive(g);
@@ -328,17 +452,37 @@ alive_malformed(const struct nc_proto_alive *a)
 	       a->vsn.len != NC_PROTO_VSN_LEN;
 }
 
-/** Protocol versions set and min <= max; logged and false otherwise. */
+/**
+ * Protocol versions set and min <= max, and the alive's range and ours
+ * include each other's current versions (what the push/pull check of
+ * PROTOCOL.md §5.2 will require of it; an alive that fails it would make
+ * every later merge fail). Logged and false otherwise.
+ */
 static bool
 alive_vsn_ok(struct nc_gossip *g, const struct nc_proto_alive *a)
 {
 	const uint8_t *v = (const uint8_t *)a->vsn.data;
+	const uint8_t *o = g->self != NULL ? g->self->pub.vsn : v;
 
 	if (v[0] == 0 || v[1] == 0 || v[0] > v[1]) {
+		char esc[NC_GOSSIP_NAME_MAX + 16];
 		nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
-			    "Ignoring an alive message for '%.*s' "
+			    "Ignoring an alive message for '%s' "
 			    "because protocol version(s) are wrong",
-			    (int)a->node.len, a->node.data);
+			    nc_gossip_name_escape(a->node.data, a->node.len,
+						  esc, sizeof(esc)));
+		g->stats.drop_bad_vsn++;
+		return false;
+	}
+	if (o[2] < v[0] || o[2] > v[1] || o[5] < v[3] || o[5] > v[4] ||
+	    v[2] < o[0] || v[2] > o[1] || v[5] < o[3] || v[5] > o[4]) {
+		char why[96];
+		snprintf(why, sizeof(why),
+			 "protocol versions %u %u %u %u %u %u exclude ours "
+			 "(%u %u %u %u %u %u)", v[0], v[1], v[2], v[3], v[4],
+			 v[5], o[0], o[1], o[2], o[3], o[4], o[5]);
+		refuse(g, &g->stats.drop_bad_vsn, "an alive", a->node.data,
+		       a->node.len, why);
 		return false;
 	}
 	return true;
@@ -495,6 +639,8 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 		g->stats.drop_other++;
 		return;
 	}
+	if (!names_ok(g, "an alive", a->node.data, a->node.len, NULL, 0))
+		return;
 	/* The first alive ever handled is our own (bootstrap in new()). */
 	is_self = g->self == NULL ||
 		  nc_name_eq(g->self, a->node.data, a->node.len);
@@ -509,6 +655,8 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 		m = alive_add_member(g, a, &addr);
 		if (m == NULL)
 			return;
+	} else if (!is_self && !inc_ok(g, m, a->incarnation, "an alive")) {
+		return;
 	} else if (!nc_addr_equal(&m->pub.addr, &addr)) {
 		if (!alive_addr_change_ok(g, m, &addr))
 			return;
@@ -560,10 +708,15 @@ void
 nc__handle_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 		   size_t node_len, const char *from, size_t from_len)
 {
-	struct nc__member *m = nc__member_find(g, node, node_len);
+	struct nc__member *m;
 	struct nc__suspicion *s;
+	char esc[NC_GOSSIP_NAME_MAX + 16];
 
-	if (m == NULL || inc < m->pub.incarnation)
+	if (!names_ok(g, "a suspect", node, node_len, from, from_len))
+		return;
+	m = nc__member_find(g, node, node_len);
+	if (m == NULL || inc < m->pub.incarnation ||
+	    !inc_ok(g, m, inc, "a suspect"))
 		return;
 	if (m->susp != NULL && nc_timer_active(&m->susp->timer)) {
 		if (nc_susp_confirm(g, m->susp, from, from_len))
@@ -576,8 +729,9 @@ nc__handle_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 	if (m == g->self) {
 		nc__refute(g, inc);
 		nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
-			    "Refuting a suspect message (from: %.*s)",
-			    (int)from_len, from);
+			    "Refuting a suspect message (from: %s)",
+			    nc_gossip_name_escape(from, from_len, esc,
+						  sizeof(esc)));
 		return;
 	}
 	nc_susp_stop(m);
@@ -617,19 +771,23 @@ nc_susp_timer_cb(struct nc_timer *t)
 	nc_env_logf(g->env, NC_LOG_INFO, "memberlist",
 		    "Marking %s as failed, suspect timeout reached (%d peer "
 		    "confirmations)", m->pub.name, s->n);
-	nc__handle_dead(g, m->pub.incarnation, m->pub.name,
-			strlen(m->pub.name), g->self->pub.name,
-			strlen(g->self->pub.name));
+	nc__handle_dead(g, m->pub.incarnation, m->pub.name, m->name_len,
+			g->self->pub.name, g->self->name_len);
 }
 
 void
 nc__handle_dead(struct nc_gossip *g, uint32_t inc, const char *node,
 		size_t node_len, const char *from, size_t from_len)
 {
-	struct nc__member *m = nc__member_find(g, node, node_len);
+	struct nc__member *m;
 	bool left;
+	char esc[NC_GOSSIP_NAME_MAX + 16];
 
-	if (m == NULL || inc < m->pub.incarnation)
+	if (!names_ok(g, "a dead", node, node_len, from, from_len))
+		return;
+	m = nc__member_find(g, node, node_len);
+	if (m == NULL || inc < m->pub.incarnation ||
+	    !inc_ok(g, m, inc, "a dead"))
 		return;
 	nc_susp_stop(m);
 	if (m->pub.state == NC_MEMBER_DEAD || m->pub.state == NC_MEMBER_LEFT)
@@ -639,8 +797,9 @@ nc__handle_dead(struct nc_gossip *g, uint32_t inc, const char *node,
 		if (!g->leaving) {
 			nc__refute(g, inc);
 			nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
-				    "Refuting a dead message (from: %.*s)",
-				    (int)from_len, from);
+				    "Refuting a dead message (from: %s)",
+				    nc_gossip_name_escape(from, from_len, esc,
+							  sizeof(esc)));
 			return;
 		}
 		nc_broadcast_dead(g, inc, node, node_len, from, from_len,

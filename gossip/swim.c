@@ -159,6 +159,8 @@ config_check(const struct nc_gossip_config *c, char *err, size_t cap)
 
 	if (nlen == 0 || nlen > NC_GOSSIP_NAME_MAX)
 		why = "name is empty or too long";
+	else if (nc_gossip_name_check(c->name, nlen) != NC_GOSSIP_NAME_OK)
+		why = "name has control characters or invalid UTF-8";
 	else if (c->advertise.family != 4 && c->advertise.family != 6)
 		why = "advertise address missing";
 	else if (c->meta_len > NC_GOSSIP_META_MAX)
@@ -765,11 +767,14 @@ handle_ping(struct nc_gossip *g, const struct nc_proto_ping *ping)
 	int len;
 
 	if (ping->node.len > 0 &&
-	    (ping->node.len != strlen(g->self->pub.name) ||
+	    (ping->node.len != g->self->name_len ||
 	     memcmp(ping->node.data, g->self->pub.name, ping->node.len) != 0)) {
+		char esc[NC_GOSSIP_NAME_MAX + 16];
 		nc_env_logf(g->env, NC_LOG_DEBUG, "memberlist",
-			    "Got ping for unexpected node '%.*s'",
-			    (int)ping->node.len, ping->node.data);
+			    "Got ping for unexpected node '%s'",
+			    nc_gossip_name_escape(ping->node.data,
+						  ping->node.len, esc,
+						  sizeof(esc)));
 		g->stats.drop_other++;
 		return;
 	}
@@ -1333,6 +1338,7 @@ nc_gossip_new(struct nc_env *env, const struct nc_gossip_config *cfg,
 	g->env = env;
 	g->cfg = *cfg;
 	g->cfg.name[NC_GOSSIP_NAME_MAX] = '\0';
+	g->refuse_logged_at = -INFINITY;
 	if (hooks != NULL)
 		g->hooks = *hooks;
 	if (nc__bq_create(&g->bq, NC__BQ_DEFAULT_CAP) != 0)

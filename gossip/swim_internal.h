@@ -182,6 +182,8 @@ struct nc__member {
 	struct nc_hmap_node in_names;
 	/** Suspicion in progress, NULL otherwise. */
 	struct nc__suspicion *susp;
+	/** Length of the name (compared by this, never by strlen). */
+	size_t name_len;
 	/** Storage of pub.name. */
 	char name_buf[];
 };
@@ -412,6 +414,12 @@ struct nc_gossip {
 	double last_send_time;
 	/** Drop reasons already logged once (bit per swim.c drop_reason). */
 	unsigned drop_logged;
+	/**
+	 * Refused member messages (members.c): env time of the last log
+	 * line, and how many were refused since without a line.
+	 */
+	double refuse_logged_at;
+	uint64_t refuse_unlogged;
 	/** Inbound packet context for the walker callback. */
 	struct nc_addr rx_from;
 	double rx_time;

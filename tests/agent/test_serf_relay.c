@@ -77,6 +77,35 @@ test_relay_rules(void)
 }
 
 static void
+test_relay_bad_names(void)
+{
+	/* Issue 9 rows 1, 9, 11: intents about names with a NUL, invalid
+	 * UTF-8 or a newline are refused, not relayed; "s1\0x" does not
+	 * count as news about "s1". */
+	static const struct {
+		const char *p;
+		size_t len;
+	} bad[] = {{"s1\0x", 4}, {"bad\xff\xfe", 5},
+		   {"x\n2026/01/01 [ERR] memberlist: FORGED", 38}};
+	char m[128];
+	memset(&r, 0, sizeof(r));
+	r.self = "me";
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct nc_proto_serf_leave l = {.ltime = 10 + i};
+		l.node.data = bad[i].p;
+		l.node.len = (uint32_t)bad[i].len;
+		int n = nc_proto_encode_serf_leave(m, sizeof(m), &l);
+		CU_ASSERT_FATAL(n > 0);
+		CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, (size_t)n, 2),
+				0);
+	}
+	CU_ASSERT_EQUAL(r.q_len, 0);
+	CU_ASSERT_EQUAL(r.bad_name, 3);
+	size_t n = leave_msg(m, sizeof(m), "s1", 5);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, n, 2), 1);
+}
+
+static void
 test_relay_queue_cap(void)
 {
 	char m[128], out[256], name[16];
@@ -101,6 +130,7 @@ main(void)
 	CU_pSuite s = CU_add_suite("serf_relay", NULL, NULL);
 	CU_add_test(s, "rules", test_relay_rules);
 	CU_add_test(s, "queue_cap", test_relay_queue_cap);
+	CU_add_test(s, "bad_names", test_relay_bad_names);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();

@@ -3,7 +3,7 @@
  * and its validation (bad payloads rejected and counted, never a crash),
  * the coordinate gossip message (round trip, newest wins, age kept, never
  * for a reply piggy-back or a member without the nc tag, budget), and
- * malformed gossip.
+ * malformed gossip, fresh entries only from their owner, bad names.
  */
 #include <math.h>
 #include <stdio.h>
@@ -357,6 +357,74 @@ test_gossip_malformed(void)
 	nc_agent_coords_delete(c);
 }
 
+static void
+test_gossip_fresh_only_from_owner(void)
+{
+	/* Issue 9 row 12: an entry about x that claims to be fresh (age 0,
+	 * or flagged "sender's own") is taken only from x itself; a
+	 * coordinate from our own probe of x is never replaced by an older
+	 * relayed one; names that are not clean are refused (rows 1, 9). */
+	struct nc_agent_coords *x = mk("x", 0), *a = mk("a", 0),
+			       *b = mk("b", 0);
+	struct nc_agent_coords_stats st;
+	struct nc_agent_coord_info ci;
+	struct nc_gossip_member to;
+	char buf[1400], m[1400], pl[256];
+	member(&to, "t", true);
+	/* b probes x at t=100. */
+	size_t n = payload(pl, sizeof(pl), 0.005, 8);
+	CU_ASSERT_EQUAL(nc_agent_coords_probe_done(b, 100, "x", 0.01, pl, n), 0);
+	/* x's own message, sender renamed "m": header 01 83 a5 LTime 00
+	 * a4 Node da 00 01 <name> at offset 17. */
+	n = nc_agent_coords_user_broadcast(x, 101, &to, buf, sizeof(buf));
+	CU_ASSERT_FATAL(n > 31);
+	CU_ASSERT_EQUAL_FATAL(buf[17], 'x');
+	memcpy(m, buf, n);
+	m[17] = 'm';
+	CU_ASSERT_EQUAL(nc_agent_coords_user_msg(b, 101, m, n), 1);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(b, 101, "x", &ci), 0);
+	CU_ASSERT_EQUAL(ci.source, NC_AGENT_SRC_PROBE);
+	CU_ASSERT_DOUBLE_EQUAL(ci.coord->vec[0], 0.005, 1e-12);
+	/* Same without the flag (byte 30), age 0: refused as well. */
+	m[30] = 0;
+	CU_ASSERT_EQUAL(nc_agent_coords_user_msg(b, 101, m, n), 1);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(b, 101, "x", &ci), 0);
+	CU_ASSERT_EQUAL(ci.source, NC_AGENT_SRC_PROBE);
+	nc_agent_coords_stats(b, &st);
+	CU_ASSERT_EQUAL(st.gossip_entries_bad, 2);
+	/* From x itself it is news. */
+	CU_ASSERT_EQUAL(nc_agent_coords_user_msg(b, 101, buf, n), 1);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(b, 101, "x", &ci), 0);
+	CU_ASSERT_EQUAL(ci.source, NC_AGENT_SRC_GOSSIP);
+	CU_ASSERT_DOUBLE_EQUAL(ci.age_s, 0, 1e-9);
+	/* a probed x at t=199.98, b at t=200.00; a relays at t=200.05:
+	 * a's copy is older than b's probe and must not replace it. */
+	n = payload(pl, sizeof(pl), 0.007, 8);
+	CU_ASSERT_EQUAL(nc_agent_coords_probe_done(a, 199.98, "x", 0.01, pl, n),
+			0);
+	n = payload(pl, sizeof(pl), 0.009, 8);
+	CU_ASSERT_EQUAL(nc_agent_coords_probe_done(b, 200, "x", 0.01, pl, n), 0);
+	relay(a, b, 200.05);
+	CU_ASSERT_EQUAL(nc_agent_coords_get(b, 200.05, "x", &ci), 0);
+	CU_ASSERT_EQUAL(ci.source, NC_AGENT_SRC_PROBE);
+	CU_ASSERT_DOUBLE_EQUAL(ci.coord->vec[0], 0.009, 1e-12);
+	/* A sender whose name is invalid UTF-8 or has a newline: the
+	 * message is refused whole. */
+	const char *bad[] = {"bad\xff\xfe", "q\n2026/01/01 [ERR] FORGED"};
+	for (int i = 0; i < 2; i++) {
+		struct nc_agent_coords *e = mk(bad[i], 0);
+		n = nc_agent_coords_user_broadcast(e, 300, &to, buf,
+						   sizeof(buf));
+		CU_ASSERT_FATAL(n > 0);
+		CU_ASSERT_EQUAL(nc_agent_coords_user_msg(b, 300, buf, n), 1);
+		CU_ASSERT_EQUAL(nc_agent_coords_get(b, 300, bad[i], &ci), -1);
+		nc_agent_coords_delete(e);
+	}
+	nc_agent_coords_delete(x);
+	nc_agent_coords_delete(a);
+	nc_agent_coords_delete(b);
+}
+
 int
 nc_test_coords_register(void)
 {
@@ -367,7 +435,9 @@ nc_test_coords_register(void)
 	    !CU_add_test(s, "broadcast targets", test_broadcast_targets) ||
 	    !CU_add_test(s, "broadcast budget", test_broadcast_budget) ||
 	    !CU_add_test(s, "gossip newest wins", test_gossip_newest_wins) ||
-	    !CU_add_test(s, "gossip malformed", test_gossip_malformed))
+	    !CU_add_test(s, "gossip malformed", test_gossip_malformed) ||
+	    !CU_add_test(s, "gossip fresh only from owner",
+			 test_gossip_fresh_only_from_owner))
 		return -1;
 	return 0;
 }

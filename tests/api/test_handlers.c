@@ -26,6 +26,7 @@
 #include "coord/coord.h"
 #include "gossip/crypto.h"
 #include "gossip/gossip.h"
+#include "gossip/proto.h"
 #include "tests/api/harness.h"
 
 static const struct th_spec fleet_spec[] = {
@@ -810,6 +811,98 @@ test_failed_member(void)
 	cJSON_Delete(j);
 }
 
+/** Deliver an alive {name, 10.0.0.ip_last, tags} to node 0's gossip. */
+static void
+inject_alive(const char *name, size_t len, uint8_t ip_last,
+	     const struct nc_proto_tag *tags, unsigned n_tags)
+{
+	static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
+	uint8_t ip[4] = {10, 0, 0, ip_last};
+	char meta[NC_GOSSIP_META_MAX], buf[1024];
+	struct nc_proto_alive a;
+	memset(&a, 0, sizeof(a));
+	int ml = nc_proto_encode_tags(meta, sizeof(meta), tags, n_tags);
+	CU_ASSERT_FATAL(ml > 0);
+	a.incarnation = 3;
+	a.node.data = name;
+	a.node.len = (uint32_t)len;
+	a.addr.data = (const char *)ip;
+	a.addr.len = 4;
+	a.port = 7946;
+	a.meta.data = meta;
+	a.meta.len = (uint32_t)ml;
+	a.vsn.data = (const char *)vsn;
+	a.vsn.len = 6;
+	int n = nc_proto_encode_alive(buf, sizeof(buf), &a);
+	CU_ASSERT_FATAL(n > 0);
+	struct nc_env *env = F->node[0].env;
+	struct nc_addr from;
+	memset(&from, 0, sizeof(from));
+	from.family = 4;
+	memcpy(from.ip, ip, 4);
+	from.port = 7946;
+	env->sink.on_packet(env->sink.ctx, &from, buf, (size_t)n, th_now(F));
+}
+
+/** GET @a path: the raw body (caller frees), status in *code. */
+static char *
+get_raw(const char *path, int *code)
+{
+	struct nc_api_request req = {
+	    .method = "GET", .path = path, .suffix = ""};
+	struct nc_api_response resp;
+	*code = nc_api_handle(API, &req, &resp);
+	char *body = strndup(resp.body, resp.body_len);
+	nc_api_response_destroy(&resp);
+	return body;
+}
+
+static void
+test_hostile_names_json(void)
+{
+	/* Issue 9 rows 1, 9, 11: members whose names hold a NUL, invalid
+	 * UTF-8 or a newline never appear in /v1/members (which stays valid
+	 * UTF-8 JSON) and are counted in /metrics; a tag with invalid UTF-8
+	 * is shown with U+FFFD in place of the bad bytes. */
+	fixture();
+	static const char forged[] = "x\n2026/01/01 [ERR] memberlist: FORGED";
+	struct nc_proto_tag tags[2] = {
+	    {nc_proto_cstr("role"), nc_proto_cstr("bad\xff\xfe")},
+	    {nc_proto_cstr("dc"), nc_proto_cstr("a")},
+	};
+	inject_alive("evil\0x", 6, 201, tags + 1, 1);
+	inject_alive("n1\0x", 5, 202, tags + 1, 1);
+	inject_alive("bad\xff\xfe", 5, 203, tags + 1, 1);
+	inject_alive(forged, strlen(forged), 204, tags + 1, 1);
+	inject_alive("tagged", 6, 205, tags, 2);
+	int code;
+	char *body = get_raw("/v1/members", &code);
+	CU_ASSERT_EQUAL(code, 200);
+	CU_ASSERT_TRUE(nc_gossip_utf8_valid(body, strlen(body)));
+	CU_ASSERT_PTR_NULL(strstr(body, "evil"));
+	CU_ASSERT_PTR_NULL(strstr(body, "FORGED"));
+	CU_ASSERT_PTR_NULL(strstr(body, "\"Name\":\"bad"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"role\":\"bad\xef\xbf\xbd"));
+	cJSON *j = cJSON_Parse(body);
+	CU_ASSERT_PTR_NOT_NULL(j);
+	const cJSON *it;
+	int n1 = 0, tagged = 0;
+	cJSON_ArrayForEach(it, j) {
+		const char *nm = jstr(it, "Name");
+		n1 += strcmp(nm, "n1") == 0;
+		tagged += strcmp(nm, "tagged") == 0;
+	}
+	CU_ASSERT_EQUAL(n1, 1);
+	CU_ASSERT_EQUAL(tagged, 1);
+	cJSON_Delete(j);
+	free(body);
+	body = get_raw("/metrics", &code);
+	CU_ASSERT_EQUAL(code, 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(
+	    body, "netcoord_packets_dropped_total{reason=\"bad_name\"} 4\n"));
+	free(body);
+}
+
 int
 nc_test_handlers_register(void)
 {
@@ -825,7 +918,8 @@ nc_test_handlers_register(void)
 	    !CU_add_test(s, "writes, keyring", test_writes_and_keyring) ||
 	    !CU_add_test(s, "metrics, static", test_metrics_static) ||
 	    !CU_add_test(s, "dissemination", test_dissemination) ||
-	    !CU_add_test(s, "failed member", test_failed_member))
+	    !CU_add_test(s, "failed member", test_failed_member) ||
+	    !CU_add_test(s, "hostile names in JSON", test_hostile_names_json))
 		return -1;
 	return 0;
 }

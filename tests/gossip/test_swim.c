@@ -1234,6 +1234,239 @@ test_tcp_fallback(void)
 	cluster_delete(c);
 }
 
+/* ------------------------------------------------------------------ */
+/* Hostile input (issue 9)                                             */
+/* ------------------------------------------------------------------ */
+
+/** Log lines seen: any raw control byte in one, "FORGED" at a line start. */
+static int log_ctrl_lines, log_forged_lines;
+
+static void
+hostile_log(void *ctx, struct sim_world *w, int node, enum nc_log_level level,
+	    const char *module, const char *msg)
+{
+	(void)ctx;
+	(void)w;
+	(void)node;
+	(void)level;
+	(void)module;
+	for (const char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) {
+			log_ctrl_lines++;
+			break;
+		}
+	if (strstr(msg, "\n2026/") != NULL || strncmp(msg, "2026/", 5) == 0)
+		log_forged_lines++;
+}
+
+/** Deliver one alive about @a name (@a len bytes) to node @a to. */
+static void
+inject_alive(struct cluster *c, int to, const char *name, size_t len,
+	     uint32_t inc, const uint8_t *vsn, uint8_t ip_last)
+{
+	static const uint8_t good[6] = {1, 5, 2, 2, 5, 5};
+	uint8_t ip[4] = {10, 0, 0, ip_last};
+	struct nc_env *env = sim_node_env(sim_node_get(c->w, to));
+	struct nc_proto_alive a;
+	char buf[512];
+	int blen;
+
+	memset(&a, 0, sizeof(a));
+	a.incarnation = inc;
+	a.node.data = name;
+	a.node.len = (uint32_t)len;
+	a.addr.data = (const char *)ip;
+	a.addr.len = 4;
+	a.port = SIM_PORT;
+	a.vsn.data = (const char *)(vsn != NULL ? vsn : good);
+	a.vsn.len = 6;
+	blen = nc_proto_encode_alive(buf, sizeof(buf), &a);
+	CU_ASSERT_FATAL(blen > 0);
+	env->sink.on_packet(env->sink.ctx, sim_node_addr(sim_node_get(c->w, 0)),
+			    buf, (size_t)blen, sim_now(c->w));
+}
+
+/** Deliver suspect (dead = false) or dead about @a node to node @a to. */
+static void
+inject_accuse(struct cluster *c, int to, bool dead, const char *node,
+	      size_t node_len, const char *from, size_t from_len, uint32_t inc)
+{
+	struct nc_env *env = sim_node_env(sim_node_get(c->w, to));
+	char buf[512];
+	int blen;
+
+	if (dead) {
+		struct nc_proto_dead d = {.incarnation = inc};
+		d.node.data = node;
+		d.node.len = (uint32_t)node_len;
+		d.from.data = from;
+		d.from.len = (uint32_t)from_len;
+		blen = nc_proto_encode_dead(buf, sizeof(buf), &d);
+	} else {
+		struct nc_proto_suspect s = {.incarnation = inc};
+		s.node.data = node;
+		s.node.len = (uint32_t)node_len;
+		s.from.data = from;
+		s.from.len = (uint32_t)from_len;
+		blen = nc_proto_encode_suspect(buf, sizeof(buf), &s);
+	}
+	CU_ASSERT_FATAL(blen > 0);
+	env->sink.on_packet(env->sink.ctx, sim_node_addr(sim_node_get(c->w, 0)),
+			    buf, (size_t)blen, sim_now(c->w));
+}
+
+static void
+test_hostile_names(void)
+{
+	/* Issue 9 rows 1, 9, 11: names with NUL, invalid UTF-8 or control
+	 * characters are refused wherever they enter (alive, suspect, dead,
+	 * push/pull), never pile up, never land on the real node, never
+	 * reach a log line raw. */
+	static const char forged[] =
+	    "x\n2026/01/01 00:00:00 [ERR] memberlist: FORGED";
+	struct cluster *c = cluster_new(21, 3, NULL);
+	const struct nc_gossip_stats *st = nc_gossip_stats(c->g[0]);
+	struct nc_env *env = sim_node_env(sim_node_get(c->w, 0));
+	struct nc_addr from = *sim_node_addr(sim_node_get(c->w, 2));
+	struct nc_buf reply = {0};
+	char buf[2048];
+	size_t n, off = 0;
+	int rc;
+
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	log_ctrl_lines = log_forged_lines = 0;
+	sim_set_log(c->w, hostile_log, NULL);
+	n = nc_gossip_member_count(c->g[0]);
+	/* Row 1: twenty alives for "evil\0x", then "node-1\0x". */
+	for (uint32_t i = 1; i <= 20; i++)
+		inject_alive(c, 0, "evil\0x", 6, i, NULL, 77);
+	inject_alive(c, 0, "node-1\0x", 8, 1000, NULL, 78);
+	CU_ASSERT_EQUAL(nc_gossip_member_count(c->g[0]), n);
+	/* A suspect / dead about "node-1\0x" must not touch node-1. */
+	inject_accuse(c, 0, false, "node-1\0x", 8, "node-2", 6, 1000);
+	inject_accuse(c, 0, true, "node-1\0x", 8, "node-2", 6, 1000);
+	CU_ASSERT_EQUAL(state_of(c, 0, 1), NC_MEMBER_ALIVE);
+	/* Row 9: invalid UTF-8 (and an overlong encoding of '/'). */
+	inject_alive(c, 0, "bad\xff\xfe", 5, 1, NULL, 79);
+	inject_alive(c, 0, "bad\xc0\xaf", 5, 1, NULL, 80);
+	CU_ASSERT_PTR_NULL(nc_gossip_member_find(c->g[0], "bad\xff\xfe"));
+	CU_ASSERT_PTR_NULL(nc_gossip_member_find(c->g[0], "bad\xc0\xaf"));
+	/* Row 11: a newline in a name, in an alive and as an accuser of
+	 * ourselves (the refutation used to log the accuser raw). */
+	inject_alive(c, 0, forged, strlen(forged), 1, NULL, 81);
+	inject_accuse(c, 0, false, "node-0", 6, forged, strlen(forged),
+		      nc_gossip_self(c->g[0])->incarnation);
+	CU_ASSERT_EQUAL(nc_gossip_member_count(c->g[0]), n);
+	/* The same names in a push/pull: refused one by one, the valid
+	 * state beside them is merged. */
+	{
+		static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
+		static const uint8_t ip[4] = {10, 0, 0, 95};
+		const char *names[] = {"evil\0x", "bad\xff", forged, "ok-node"};
+		const size_t lens[] = {6, 4, strlen(forged), 7};
+		struct nc_proto_push_pull h = {.join = false, .nodes = 4};
+		rc = nc_proto_encode_push_pull(buf, sizeof(buf), &h);
+		CU_ASSERT_FATAL(rc > 0);
+		off = (size_t)rc;
+		for (int i = 0; i < 4; i++) {
+			struct nc_proto_push_node s = {
+				.addr = {(const char *)ip, 4},
+				.port = SIM_PORT,
+				.incarnation = 5,
+				.state = NC_PROTO_STATE_ALIVE,
+				.vsn = {(const char *)vsn, 6},
+			};
+			s.name.data = names[i];
+			s.name.len = (uint32_t)lens[i];
+			rc = nc_proto_encode_push_node(buf + off,
+						       sizeof(buf) - off, &s);
+			CU_ASSERT_FATAL(rc > 0);
+			off += (size_t)rc;
+		}
+	}
+	env->sink.on_stream(env->sink.ctx, &from, buf, off, &reply);
+	free(reply.data);
+	CU_ASSERT_EQUAL(nc_gossip_member_count(c->g[0]), n + 1);
+	CU_ASSERT_PTR_NOT_NULL(nc_gossip_member_find(c->g[0], "ok-node"));
+	for (size_t i = 0; i < nc_gossip_member_count(c->g[0]); i++) {
+		const char *nm = nc_gossip_member_at(c->g[0], i)->name;
+		CU_ASSERT(strncmp(nm, "evil", 4) != 0 &&
+			  strncmp(nm, "bad", 3) != 0 && nm[0] != 'x');
+	}
+	CU_ASSERT_EQUAL(log_ctrl_lines, 0);
+	CU_ASSERT_EQUAL(log_forged_lines, 0);
+	sim_run_until(c->w, sim_now(c->w) + 10);
+	CU_ASSERT_EQUAL(c->failed_about[1], 0);
+	CU_ASSERT_EQUAL(state_of(c, 0, 1), NC_MEMBER_ALIVE);
+	CU_ASSERT_EQUAL(state_of(c, 2, 1), NC_MEMBER_ALIVE);
+	CU_ASSERT_EQUAL(log_ctrl_lines, 0);
+	CU_ASSERT_EQUAL(log_forged_lines, 0);
+	CU_ASSERT_EQUAL(st->drop_bad_name, 30);
+	sim_set_log(c->w, NULL, NULL);
+	cluster_delete(c);
+}
+
+static void
+test_incarnation_hostile(void)
+{
+	/* Issue 9 row 5: dead{node-1, 0xFFFFFFFF} sent to node-1 itself and
+	 * to node-0 must neither wrap node-1's incarnation nor take it out;
+	 * a suspect about node-2 far above its incarnation is refused. */
+	struct cluster *c = cluster_new(22, 3, NULL);
+	uint32_t inc1, inc2;
+
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	inc1 = nc_gossip_self(c->g[1])->incarnation;
+	inc2 = nc_gossip_self(c->g[2])->incarnation;
+	inject_accuse(c, 1, true, "node-1", 6, "node-2", 6, 0xFFFFFFFFu);
+	inject_accuse(c, 0, true, "node-1", 6, "node-2", 6, 0xFFFFFFFFu);
+	CU_ASSERT(nc_gossip_self(c->g[1])->incarnation > inc1);
+	CU_ASSERT_EQUAL(state_of(c, 0, 1), NC_MEMBER_ALIVE);
+	inject_accuse(c, 0, false, "node-2", 6, "node-1", 6, inc2 + 5000);
+	CU_ASSERT_EQUAL(state_of(c, 0, 2), NC_MEMBER_ALIVE);
+	/* An alive jumping as far is refused as well. */
+	inject_alive(c, 0, "node-2", 6, inc2 + 5000, NULL, 0);
+	CU_ASSERT(nc_gossip_member_find(c->g[0], "node-2")->incarnation <
+		  inc2 + 5000);
+	sim_run_until(c->w, sim_now(c->w) + 60);
+	CU_ASSERT(nc_gossip_self(c->g[1])->incarnation > inc1);
+	CU_ASSERT_EQUAL(c->failed_about[1], 0);
+	CU_ASSERT_EQUAL(c->failed_about[2], 0);
+	CU_ASSERT_TRUE(pred_fullmesh(c->w, c));
+	CU_ASSERT(nc_gossip_stats(c->g[0])->drop_bad_incarnation >= 3);
+	cluster_delete(c);
+}
+
+static void
+test_alive_vsn_excludes_ours(void)
+{
+	/* Issue 9 row 8: an alive whose protocol range excludes ours
+	 * (Vsn 5 5 5 5 5 5) is refused, so later push/pull merges work. */
+	static const uint8_t v5[6] = {5, 5, 5, 5, 5, 5};
+	static const uint8_t good[6] = {1, 5, 2, 2, 5, 5};
+	struct cluster *c = cluster_new(23, 1, NULL);
+	struct nc_env *env = sim_node_env(sim_node_get(c->w, 0));
+	struct nc_addr from = *sim_node_addr(sim_node_get(c->w, 0));
+	struct nc_buf reply = {0};
+	char buf[2048];
+	size_t len;
+
+	inject_alive(c, 0, "vsn-five", 8, 1, v5, 60);
+	CU_ASSERT_PTR_NULL(nc_gossip_member_find(c->g[0], "vsn-five"));
+	from.ip[3] = 200;
+	len = build_pushpull(buf, sizeof(buf), good);
+	env->sink.on_stream(env->sink.ctx, &from, buf, len, &reply);
+	free(reply.data);
+	CU_ASSERT_PTR_NOT_NULL(nc_gossip_member_find(c->g[0], "remote-a"));
+	CU_ASSERT_PTR_NOT_NULL(nc_gossip_member_find(c->g[0], "remote-b"));
+	CU_ASSERT_EQUAL(nc_gossip_stats(c->g[0])->drop_bad_vsn, 1);
+	cluster_delete(c);
+}
+
 int
 nc_test_swim_register(void)
 {
@@ -1262,7 +1495,11 @@ nc_test_swim_register(void)
 	    CU_add_test(s, "set_meta_update", test_set_meta_update) == NULL ||
 	    CU_add_test(s, "encrypted_cluster", test_encrypted_cluster) == NULL ||
 	    CU_add_test(s, "tcp_fallback", test_tcp_fallback) == NULL ||
-	    CU_add_test(s, "lifeguard_slow_nodes", test_lifeguard_slow_nodes) == NULL)
+	    CU_add_test(s, "lifeguard_slow_nodes", test_lifeguard_slow_nodes) == NULL ||
+	    CU_add_test(s, "hostile_names", test_hostile_names) == NULL ||
+	    CU_add_test(s, "incarnation_hostile", test_incarnation_hostile) == NULL ||
+	    CU_add_test(s, "alive_vsn_excludes_ours",
+			test_alive_vsn_excludes_ours) == NULL)
 		return -1;
 	return 0;
 }
