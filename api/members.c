@@ -196,11 +196,21 @@ nc__api_meta_tag(const uint8_t *meta, size_t meta_len, const char *key,
 	for (int i = 0; i < n; i++) {
 		if (tags[i].key_len != kl || memcmp(tags[i].key, key, kl) != 0)
 			continue;
-		size_t vl =
-		    tags[i].value_len < cap - 1 ? tags[i].value_len : cap - 1;
-		if (vl > 0)
-			memcpy(buf, tags[i].value, vl);
-		buf[vl] = '\0';
+		/* Invalid UTF-8 as U+FFFD (as /v1/members shows it), cut at
+		 * a character boundary to fit. */
+		char text[3 * NC_GOSSIP_META_MAX + 1];
+		size_t vl = tags[i].value_len < NC_GOSSIP_META_MAX
+				? tags[i].value_len
+				: NC_GOSSIP_META_MAX;
+		tag_text(text, (const char *)tags[i].value, vl);
+		size_t tl = strlen(text);
+		if (tl > cap - 1) {
+			tl = cap - 1;
+			while (tl > 0 && ((unsigned char)text[tl] & 0xc0) == 0x80)
+				tl--;
+		}
+		memcpy(buf, text, tl);
+		buf[tl] = '\0';
 		return true;
 	}
 	return false;

@@ -896,6 +896,12 @@ test_hostile_names_json(void)
 	CU_ASSERT_EQUAL(tagged, 1);
 	cJSON_Delete(j);
 	free(body);
+	/* The same tag as a failover group value. */
+	body = get_raw("/v1/failover?group=role", &code);
+	CU_ASSERT_EQUAL(code, 200);
+	CU_ASSERT_TRUE(nc_gossip_utf8_valid(body, strlen(body)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"Value\":\"bad\xef\xbf\xbd"));
+	free(body);
 	body = get_raw("/metrics", &code);
 	CU_ASSERT_EQUAL(code, 200);
 	CU_ASSERT_PTR_NOT_NULL(strstr(
