@@ -44,6 +44,7 @@
 
 #include "cmd/http.h"
 #include "gossip/crypto.h"
+#include "util/util.h"
 
 /** Flags a subcommand accepts besides the common ones (bit mask). */
 enum {
@@ -223,21 +224,6 @@ parse_duration_ms(const char *s)
 	return (int)ms;
 }
 
-/** Parse a Go-flag style boolean value. @retval 1, 0, -1 (bad). */
-static int
-parse_bool(const char *s)
-{
-	if (strcmp(s, "1") == 0 || strcmp(s, "true") == 0 ||
-	    strcmp(s, "t") == 0 || strcmp(s, "TRUE") == 0 ||
-	    strcmp(s, "True") == 0)
-		return 1;
-	if (strcmp(s, "0") == 0 || strcmp(s, "false") == 0 ||
-	    strcmp(s, "f") == 0 || strcmp(s, "FALSE") == 0 ||
-	    strcmp(s, "False") == 0)
-		return 0;
-	return -1;
-}
-
 /** Append a positional argument. */
 static int
 add_arg(struct nc_cli_opts *o, const char *a, char *err, size_t err_len)
@@ -357,14 +343,14 @@ parse_bool_flag(struct parse_state *ps, const struct flag *f)
 	}
 	if (b == NULL)
 		return 0;
-	int v = f->val != NULL ? parse_bool(f->val) : 1;
-	if (v < 0) {
+	bool v = true;
+	if (f->val != NULL && nc_parse_bool(f->val, &v) < 0) {
 		set_err(ps->err, ps->err_len,
 			"invalid boolean value \"%s\" for -%.*s", f->val,
 			(int)f->len, f->name);
 		return NC_CLI_EXIT_USAGE;
 	}
-	*b = v != 0;
+	*b = v;
 	return 1;
 }
 
