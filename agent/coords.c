@@ -58,22 +58,9 @@
  *     the new agent holds every agent's coordinate, fresh from its
  *     owner, ~5 s after joining, for ~100 bytes per agent per join.
  *
- * Message (a memberlist user message body; gossip adds the 0x08 byte):
- *
- *   01 83 a5 "LTime" 00  a4 "Node" da <len16> <sender>  a2 "NC" da <len16>
- *   +---------+---+-----------------------------------------------+
- *   | ver=1   | n | entry x n                                     |
- *   +---------+---+-----------------------------------------------+
- *   entry: name_len u8 | name | age u16 BE (0.1 s, saturating) |
- *          flags u8 (bit0: sender's own) | dims u8 |
- *          vec f32 BE x dims | error f32 | adjustment f32 | height f32
- *
- * 01 is serf's join intent type; serf decodes {LTime, Node}, skips the
- * unknown "NC" key, and drops an intent whose LTime is not newer than the
- * member's status time. float32 keeps ~7 significant digits: 10 ns on a
- * 100 ms coordinate, far below what coordinates can predict. An entry
- * with 8 dims and a 16-byte name takes 66 bytes; a 1400-byte packet
- * holds ~20.
+ * Message: a memberlist user message shaped like a serf join intent with
+ * an extra "NC" field; its layout and the receiving rules are in
+ * docs/WIRE.md §5, beside the memberlist and serf formats.
  *
  * Memory: one entry per member (~290 bytes, names inline) in an array
  * indexed by an open-addressing hash table; the coordinate client gets
