@@ -193,7 +193,12 @@ stream_decode(struct nc_gossip *g, const char *in, size_t len,
 	return 0;
 }
 
-/** Append a framed stream message made from plaintext @a in to @a reply. */
+/**
+ * Append a framed stream message made from plaintext @a in to @a reply.
+ * @a reply is the env seam's struct nc_buf (sink.on_stream, gossip/env.h),
+ * not an nc_dbuf: every env and every test sink fills or reads that type,
+ * so switching it is a change of the seam, not of this function.
+ */
 static int
 reply_append(struct nc_gossip *g, struct nc_buf *reply, const char *in,
 	     size_t len)
