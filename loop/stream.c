@@ -31,13 +31,13 @@
 #define NC_ENV_STREAM_CHUNK 16384
 
 /** Kind of a stream connection. */
-enum nc_conn_kind {
+enum conn_kind {
 	NC_CONN_IN,  /**< accepted; we read a request and write a reply */
 	NC_CONN_OUT, /**< connected by us; we write and read a reply */
 };
 
 /** Stage of a connection. */
-enum nc_conn_stage {
+enum conn_stage {
 	NC_CONN_CONNECTING, /**< outbound, waiting for connect() */
 	NC_CONN_WRITING,    /**< writing wbuf */
 	NC_CONN_READING,    /**< reading into rbuf until scan completes */
@@ -49,8 +49,8 @@ struct nc_conn {
 	struct nc_env_watch w;
 	/** Owning env. */
 	struct nc_env_real *env;
-	enum nc_conn_kind kind;
-	enum nc_conn_stage stage;
+	enum conn_kind kind;
+	enum conn_stage stage;
 	/** Peer address. */
 	struct nc_addr peer;
 	/** Deadline of the whole exchange. */
@@ -79,7 +79,7 @@ static void conn_event(struct nc_env_watch *w, unsigned events);
 static void conn_deadline(struct nc_timer *t);
 
 static struct nc_conn *
-conn_new(struct nc_env_real *e, int fd, enum nc_conn_kind kind,
+conn_new(struct nc_env_real *e, int fd, enum conn_kind kind,
 	 const struct nc_addr *peer, double timeout)
 {
 	struct nc_conn *c = calloc(1, sizeof(*c));
