@@ -186,13 +186,10 @@ hook_user_msg(void *ctx, const char *buf, size_t len)
 	/* Coordinate gossip first: it is not a serf intent to relay. */
 	if (nc_agent_coords_user_msg(a->coords, now(a), buf, len))
 		return;
-	/* memberlist's retransmitLimit: mult * ceil(log10(n + 1)). */
-	size_t n = nc_gossip_member_count(a->g);
-	unsigned scale = 1;
-	for (size_t x = 10; x < n + 1; x *= 10)
-		scale++;
-	nc_agent_serf_relay_on_msg(&a->relay, buf, len,
-			     (unsigned)a->retransmit_mult * scale);
+	/* memberlist's retransmitLimit (the member count includes self). */
+	int limit = nc_gossip_retransmit_limit(a->retransmit_mult,
+					       nc_gossip_member_count(a->g));
+	nc_agent_serf_relay_on_msg(&a->relay, buf, len, (unsigned)limit);
 }
 
 static size_t

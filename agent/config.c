@@ -26,6 +26,7 @@
 #include <cjson/cJSON.h>
 
 #include "gossip/crypto.h"
+#include "util/util.h"
 
 /** Largest config file we read. Nothing special in this value. */
 #define NC_CONFIG_FILE_MAX (1024 * 1024)
@@ -245,11 +246,7 @@ static int
 apply_http_allow_writes(struct nc_config *cfg, const char *v, char *err,
 			size_t cap)
 {
-	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-		cfg->http_allow_unauthenticated_writes = true;
-	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-		cfg->http_allow_unauthenticated_writes = false;
-	else
+	if (nc_parse_bool(v, &cfg->http_allow_unauthenticated_writes) != 0)
 		return fail(err, cap,
 			    "\"http_allow_unauthenticated_writes\": want true "
 			    "or false, got \"%s\"",

@@ -62,8 +62,8 @@
  * an extra "NC" field; its layout and the receiving rules are in
  * docs/WIRE.md §5, beside the memberlist and serf formats.
  *
- * Memory: one entry per member (~290 bytes, names inline) in an array
- * indexed by an open-addressing hash table; the coordinate client gets
+ * Memory: one entry per member (~320 bytes, names inline) in an array
+ * indexed by name with an nc_hmap (util/util.h); the coordinate client gets
  * peer_cap 1024 (its arrays are calloc()ed, i.e. untouched pages until
  * used).
  */
@@ -78,6 +78,7 @@
 #include "coord/coord.h"
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
+#include "util/util.h"
 
 /** Payload version byte inside the "NC" field. */
 #define NC_COORDS_MSG_VERSION 1
@@ -111,7 +112,7 @@
 #define NC_COORDS_PEER_CAP 1024
 
 /**
- * One member (~290 bytes with a 129-byte name). The coordinate is kept
+ * One member (~320 bytes with a 129-byte name). The coordinate is kept
  * compact (dims is the client's, NC_PROTO_MAX_DIMS); the member it was
  * gossiped by is an index into the table plus that slot's generation, so
  * a reused slot is never reported as the sender.
@@ -138,6 +139,8 @@ struct entry {
 	double last_boost;
 	/** When to greet it with our coordinate (0 = not pending). */
 	double greet_at;
+	/** Link in the name index (while used; key: name). */
+	struct nc_hmap_node in_index;
 };
 
 struct nc_agent_coords {
@@ -150,9 +153,8 @@ struct nc_agent_coords {
 	/** Entries; ent[i].used false = free slot. */
 	struct entry *ent;
 	size_t n_ent, cap_ent;
-	/** Hash index: slot -> entry index + 1 (0 = empty). */
-	uint32_t *slots;
-	size_t n_slots;
+	/** Name -> used entry. Rebuilt when ent moves (get_entry). */
+	struct nc_hmap index;
 	/** Round-robin cursor for relays. */
 	size_t cursor;
 	/** Token bucket. */
@@ -196,49 +198,39 @@ nc_agent_coords_config_default(struct nc_agent_coords_config *cfg)
 /* Table                                                              */
 /* ------------------------------------------------------------------ */
 
-static uint64_t
-hash_name(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static long
 find_idx(const struct nc_agent_coords *c, const char *name)
 {
-	if (c->n_slots == 0)
+	struct nc_hmap_node *n = nc_hmap_find(&c->index, name, strlen(name));
+	if (n == NULL)
 		return -1;
-	size_t mask = c->n_slots - 1;
-	for (size_t s = hash_name(name) & mask;; s = (s + 1) & mask) {
-		uint32_t v = c->slots[s];
-		if (v == 0)
-			return -1;
-		if (strcmp(c->ent[v - 1].name, name) == 0)
-			return (long)(v - 1);
-	}
+	return (long)(NC_CONTAINER_OF(n, struct entry, in_index) - c->ent);
 }
 
+/**
+ * Grow the entry array to @a cap. The index links point into the array,
+ * so a new index (with buckets for @a cap entries: its inserts cannot
+ * fail) is built over the moved array. Nothing changes on -ENOMEM.
+ */
 static int
-rehash(struct nc_agent_coords *c, size_t n_slots)
+grow_entries(struct nc_agent_coords *c, size_t cap)
 {
-	uint32_t *sl = calloc(n_slots, sizeof(*sl));
-	if (sl == NULL)
+	struct nc_hmap index;
+	if (nc_hmap_create(&index, cap) != 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < c->n_ent; i++) {
-		if (!c->ent[i].used)
-			continue;
-		size_t s = hash_name(c->ent[i].name) & (n_slots - 1);
-		while (sl[s] != 0)
-			s = (s + 1) & (n_slots - 1);
-		sl[s] = (uint32_t)i + 1;
+	struct entry *e = realloc(c->ent, cap * sizeof(*e));
+	if (e == NULL) {
+		nc_hmap_destroy(&index);
+		return -ENOMEM;
 	}
-	free(c->slots);
-	c->slots = sl;
-	c->n_slots = n_slots;
+	for (size_t i = 0; i < c->n_ent; i++)
+		if (e[i].used)
+			nc_hmap_insert(&index, &e[i].in_index, e[i].name,
+				       strlen(e[i].name));
+	nc_hmap_destroy(&c->index);
+	c->index = index;
+	c->ent = e;
+	c->cap_ent = cap;
 	return 0;
 }
 
@@ -252,24 +244,20 @@ get_entry(struct nc_agent_coords *c, const char *name, bool create)
 	size_t nl = strlen(name);
 	if (!create || nl == 0 || nl > NC_GOSSIP_NAME_MAX)
 		return NULL;
-	size_t live = 0, slot = c->n_ent;
-	for (size_t k = 0; k < c->n_ent; k++) {
-		if (c->ent[k].used)
-			live++;
-		else if (slot == c->n_ent)
-			slot = k;
-	}
-	if (live >= c->cfg.max_entries)
+	/* Every used entry is in the index: the first free slot, if any. */
+	if (c->index.count >= c->cfg.max_entries)
 		return NULL;
-	if (slot == c->n_ent) {
-		if (c->n_ent == c->cap_ent) {
-			size_t cap = c->cap_ent ? c->cap_ent * 2 : 16;
-			struct entry *e = realloc(c->ent, cap * sizeof(*e));
-			if (e == NULL)
-				return NULL;
-			c->ent = e;
-			c->cap_ent = cap;
+	size_t slot = c->n_ent;
+	for (size_t k = 0; c->index.count < c->n_ent && k < c->n_ent; k++) {
+		if (!c->ent[k].used) {
+			slot = k;
+			break;
 		}
+	}
+	if (slot == c->n_ent) {
+		if (c->n_ent == c->cap_ent &&
+		    grow_entries(c, c->cap_ent ? c->cap_ent * 2 : 16) != 0)
+			return NULL;
 		c->ent[slot].gen = 0;
 		c->n_ent++;
 	}
@@ -284,20 +272,9 @@ get_entry(struct nc_agent_coords *c, const char *name, bool create)
 	e->joined_at = -INFINITY;
 	e->last_boost = -INFINITY;
 	c->members_epoch++;
-	if (c->n_slots < 2 * c->n_ent + 2) {
-		size_t ns = c->n_slots ? c->n_slots : 32;
-		while (ns < 2 * c->n_ent + 2)
-			ns *= 2;
-		if (rehash(c, ns) < 0) {
-			e->used = false;
-			return NULL;
-		}
-	} else {
-		size_t mask = c->n_slots - 1;
-		size_t s = hash_name(name) & mask;
-		while (c->slots[s] != 0)
-			s = (s + 1) & mask;
-		c->slots[s] = (uint32_t)slot + 1;
+	if (nc_hmap_insert(&c->index, &e->in_index, e->name, nl) != 0) {
+		e->used = false;
+		return NULL;
 	}
 	return e;
 }
@@ -389,7 +366,7 @@ nc_agent_coords_delete(struct nc_agent_coords *c)
 		return;
 	nc_coord_client_delete(c->client);
 	free(c->ent);
-	free(c->slots);
+	nc_hmap_destroy(&c->index);
 	free(c);
 }
 
@@ -515,7 +492,7 @@ nc_agent_coords_member_joined(struct nc_agent_coords *c, double now,
 	 * is new to it). */
 	if (c->cfg.new_member_window_s > 0 && c->cfg.gossip_bytes_per_s > 0 &&
 	    now - c->started >= c->cfg.new_member_window_s) {
-		uint64_t h = hash_name(c->self) ^ (hash_name(name) * 31);
+		uint64_t h = nc_hash_str(c->self) ^ (nc_hash_str(name) * 31);
 		h ^= h >> 29;
 		if (e->greet_at == 0)
 			c->greets++;
@@ -573,9 +550,7 @@ nc_agent_coords_member_reaped(struct nc_agent_coords *c, const char *name)
 	if (c->ent[i].greet_at != 0)
 		c->greets--;
 	c->ent[i].used = false;
-	/* Rebuild the index without it. If that fails (OOM) the old slot
-	 * still points here; the empty name below never matches. */
-	rehash(c, c->n_slots);
+	nc_hmap_remove(&c->index, &c->ent[i].in_index);
 	c->ent[i].name[0] = '\0';
 }
 

@@ -629,24 +629,6 @@ oom:
 /* /v1/failover                                                       */
 /* ------------------------------------------------------------------ */
 
-static bool
-parse_bool(const char *v, bool *out)
-{
-	if (v == NULL)
-		return true;
-	if (v[0] == '\0' || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ||
-	    strcmp(v, "yes") == 0) {
-		*out = true;
-		return true;
-	}
-	if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ||
-	    strcmp(v, "no") == 0) {
-		*out = false;
-		return true;
-	}
-	return false;
-}
-
 /** group=, skip-local= and the filters of a /v1/failover query. */
 static int
 failover_params(const struct nc_api_request *req, const char **group,
@@ -660,7 +642,11 @@ failover_params(const struct nc_api_request *req, const char **group,
 			 "missing parameter \"group\" (a tag key, e.g. dc)");
 		return 400;
 	}
-	if (!parse_bool(nc_api_query(req, "skip-local"), skip_local)) {
+	/* Absent: false; a bare "?skip-local" (value ""): true. */
+	const char *sl = nc_api_query(req, "skip-local");
+	if (sl != NULL && sl[0] == '\0')
+		*skip_local = true;
+	else if (sl != NULL && nc_parse_bool(sl, skip_local) != 0) {
 		snprintf(err, err_cap,
 			 "bad parameter \"skip-local\": want 1/0/true/false");
 		return 400;

@@ -62,8 +62,8 @@
 
 /** Per-request state kept by MHD in con_cls. */
 struct req {
-	char *body;
-	size_t len, cap;
+	/** Request body, capped at NC_API_BODY_MAX. */
+	struct nc_dbuf body;
 	bool too_big;
 	/** Suspended: waiting for nc_api_resume. */
 	struct nc_api_pending *pending;
@@ -624,6 +624,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		if (r == NULL)
 			return MHD_NO;
 		r->api = api;
+		nc_dbuf_init(&r->body, NC_API_BODY_MAX);
 		*con_cls = r;
 		return MHD_YES;
 	}
@@ -641,24 +642,12 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (r->too_big || r->len + n > NC_API_BODY_MAX) {
-			r->too_big = true;
+		if (r->too_big)
 			return MHD_YES;
-		}
-		if (r->len + n + 1 > r->cap) {
-			size_t cap = r->cap ? r->cap : 1024;
-			while (cap < r->len + n + 1)
-				cap *= 2;
-			char *b = realloc(r->body, cap);
-			if (b == NULL)
-				return MHD_NO;
-			r->body = b;
-			r->cap = cap;
-		}
-		memcpy(r->body + r->len, upload_data, n);
-		r->len += n;
-		r->body[r->len] = '\0';
-		return MHD_YES;
+		int rc = nc_dbuf_append(&r->body, upload_data, n);
+		if (rc == -E2BIG)
+			r->too_big = true;
+		return rc == -ENOMEM ? MHD_NO : MHD_YES;
 	}
 	struct nc_api_response resp;
 	if (r->too_big) {
@@ -674,8 +663,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	    .method = method,
 	    .path = url,
 	    .suffix = "",
-	    .body = r->body,
-	    .body_len = r->len,
+	    .body = r->body.data,
+	    .body_len = r->body.len,
 	    .args = args,
 	    .n_args = w.n,
 	    .authorization = MHD_lookup_connection_value(
@@ -784,7 +773,7 @@ completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 			p->r = NULL;
 			p->api = NULL;
 		}
-		free(r->body);
+		nc_dbuf_free(&r->body);
 		free(r);
 		*con_cls = NULL;
 	}

@@ -22,11 +22,14 @@
 #include "loop/latency.h"
 #include "loop/loop.h"
 
-/** Growable text buffer; on OOM it stops growing and `oom` is set. */
+/** Cap on the /metrics text (a few KiB in practice). Nothing special in
+ * this value. */
+#define METRICS_MAX_BYTES (1024 * 1024)
+
+/** The /metrics text; after a failed append it stops growing, `failed` set. */
 struct tbuf {
-	char *s;
-	size_t len, cap;
-	bool oom;
+	struct nc_dbuf d;
+	bool failed;
 };
 
 static void tb_printf(struct tbuf *b, const char *fmt, ...)
@@ -36,30 +39,11 @@ static void
 tb_printf(struct tbuf *b, const char *fmt, ...)
 {
 	va_list ap;
-	for (;;) {
-		if (b->oom)
-			return;
-		size_t room = b->cap - b->len;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = b->cap ? b->cap * 2 : 4096;
-		while (cap < b->len + (size_t)n + 1)
-			cap *= 2;
-		char *ns = realloc(b->s, cap);
-		if (ns == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->s = ns;
-		b->cap = cap;
-	}
+	if (b->failed)
+		return;
+	va_start(ap, fmt);
+	b->failed = nc_dbuf_vprintf(&b->d, fmt, ap) != 0;
+	va_end(ap);
 }
 
 static void
@@ -228,8 +212,9 @@ metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	size_t err_cap)
 {
 	struct nc_api *api = ctx;
-	struct tbuf b = {0};
+	struct tbuf b = {.failed = false};
 	(void)out;
+	nc_dbuf_init(&b.d, METRICS_MAX_BYTES);
 	if (api->gossip != NULL)
 		gossip_metrics(&b, api->gossip);
 	if (api->coords != NULL)
@@ -257,12 +242,13 @@ metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		"Cacheable answers computed.", st->cache_misses);
 	counter(&b, "netcoord_http_cache_evictions_total",
 		"Answers evicted at the cache cap.", st->cache_evictions);
-	if (b.oom) {
-		free(b.s);
+	if (b.failed) {
+		nc_dbuf_free(&b.d);
 		return nc__api_oom(err, err_cap);
 	}
-	nc_api_set_raw(req, "text/plain; version=0.0.4; charset=utf-8", b.s,
-		       b.len, true);
+	size_t len = b.d.len;
+	nc_api_set_raw(req, "text/plain; version=0.0.4; charset=utf-8",
+		       nc_dbuf_take(&b.d), len, true);
 	return 200;
 }
 

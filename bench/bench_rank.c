@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "coord/coord.h"
+#include "util/util.h"
 
 static double
 now(void)
@@ -27,19 +28,10 @@ now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint64_t
-next(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static double
 unif(uint64_t *x)
 {
-	return (double)(next(x) >> 11) * 0x1.0p-53;
+	return nc_rng_double_of(nc_splitmix64(x));
 }
 
 static int

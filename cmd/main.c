@@ -12,7 +12,7 @@
 #include "cmd/sim.h"
 
 /* One subcommand. */
-struct nc_cmd {
+struct cmd {
 	/* Name on the command line. */
 	const char *name;
 	/* One-line description for the usage text. */
@@ -21,7 +21,7 @@ struct nc_cmd {
 	int (*run)(int argc, char **argv);
 };
 
-static const struct nc_cmd cmds[] = {
+static const struct cmd cmds[] = {
 	{"sim", "run the coordinate accuracy simulator on an RTT matrix",
 	 nc_cmd_sim},
 	{"agent", "run a gossip agent (joins serf 0.9.4 clusters)",

@@ -34,9 +34,12 @@
 #include <string.h>
 
 #include "coord/coord.h"
+#include "util/util.h"
 
 /** Most report rounds accepted by -report. */
 #define SIM_REPORTS_MAX 64
+/** Most matrix nodes (evaluation keeps n*n doubles: 2 GiB here). */
+#define SIM_NODES_MAX 16384
 
 /** A square RTT matrix in seconds; negative = missing. */
 struct sim_matrix {
@@ -66,20 +69,11 @@ struct sim_opts {
 	int peer_cap;
 };
 
-/* Small local generator (splitmix64): the sim's own randomness. */
-static uint64_t
-sm64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
+/* The sim's own randomness: one splitmix64 state (nc_util). */
 static double
 unif(uint64_t *x)
 {
-	return (double)(sm64(x) >> 11) * 0x1.0p-53;
+	return nc_rng_double_of(nc_splitmix64(x));
 }
 
 static double
@@ -303,109 +297,49 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 	return 0;
 }
 
-/* Load a matrix; on error print FILE:LINE and return 2. */
+/*
+ * Load a matrix with nc_rtt_matrix_load (ms, any negative = missing, stored
+ * as -1), then add the simulator's rules: >= 2 nodes and finite values.
+ * Values become seconds. On error print it and return 2 (1: no memory).
+ * The loader folds every negative to -1, so a value like -5 (refused
+ * before the sim used nc_util) is now a missing entry, as it is for the
+ * latency decorator and the tests; NaN and +inf are still refused.
+ */
 static int
 load_matrix(const char *path, struct sim_matrix *m)
 {
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		fprintf(stderr, "netcoord sim: %s: %s\n", path,
-			strerror(errno));
+	char err[256];
+	double *v;
+	size_t n;
+	int rc = nc_rtt_matrix_load(path, SIM_NODES_MAX, &v, &n, err,
+				    sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "netcoord sim: %s\n", err);
+		return rc == -ENOMEM ? 1 : 2;
+	}
+	if (n < 2) {
+		fprintf(stderr,
+			"netcoord sim: %s: need a square matrix with >= 2 "
+			"nodes, got %zu rows x %zu columns\n",
+			path, n, n);
+		free(v);
 		return 2;
 	}
-	char *line = NULL;
-	size_t cap = 0, rows = 0, n = 0, lineno = 0;
-	double *v = NULL;
-	int rc = 0;
-	ssize_t len;
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		lineno++;
-		char *p = line, *end;
-		size_t cols = 0;
-		/* Blank lines are allowed only at the end. */
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (*p == '\0')
-			continue;
-		if (n != 0 && rows == n) {
+	for (size_t i = 0; i < n * n; i++) {
+		if (!isfinite(v[i])) {
 			fprintf(stderr,
-				"netcoord sim: %s:%zu: more rows than columns "
-				"(%zu)\n",
-				path, lineno, n);
-			rc = 2;
-			goto out;
+				"netcoord sim: %s: row %zu, column %zu: not an "
+				"RTT in ms (or -1)\n",
+				path, i / n + 1, i % n + 1);
+			free(v);
+			return 2;
 		}
-		for (;;) {
-			while (*p == ' ' || *p == '\t' || *p == '\r' ||
-			       *p == '\n')
-				p++;
-			if (*p == '\0')
-				break;
-			errno = 0;
-			double x = strtod(p, &end);
-			if (end == p || errno != 0 || !isfinite(x) ||
-			    (x < 0.0 && x != -1.0)) {
-				fprintf(stderr,
-					"netcoord sim: %s:%zu: column %zu: not "
-					"an RTT in ms (or -1)\n",
-					path, lineno, cols + 1);
-				rc = 2;
-				goto out;
-			}
-			p = end;
-			if (n == 0) {
-				double *nv =
-				    realloc(v, (cols + 1) * sizeof(*v));
-				if (nv == NULL) {
-					rc = 1;
-					goto out;
-				}
-				v = nv;
-			} else if (cols >= n) {
-				fprintf(stderr,
-					"netcoord sim: %s:%zu: more than %zu "
-					"columns\n",
-					path, lineno, n);
-				rc = 2;
-				goto out;
-			}
-			v[rows * (n ? n : 0) + cols] = x < 0 ? -1.0 : x / 1e3;
-			cols++;
-		}
-		if (n == 0) {
-			n = cols;
-			double *nv = realloc(v, n * n * sizeof(*v));
-			if (nv == NULL) {
-				rc = 1;
-				goto out;
-			}
-			v = nv;
-		} else if (cols != n) {
-			fprintf(stderr,
-				"netcoord sim: %s:%zu: %zu columns, expected "
-				"%zu\n",
-				path, lineno, cols, n);
-			rc = 2;
-			goto out;
-		}
-		rows++;
-	}
-	if (rows < 2 || rows != n) {
-		fprintf(stderr,
-			"netcoord sim: %s:%zu: need a square matrix with >= 2 "
-			"nodes, got %zu rows x %zu columns\n",
-			path, lineno, rows, n);
-		rc = 2;
-		goto out;
+		if (v[i] >= 0.0)
+			v[i] /= 1e3;
 	}
 	m->n = n;
 	m->rtt = v;
-	v = NULL;
-out:
-	free(v);
-	free(line);
-	fclose(f);
-	return rc;
+	return 0;
 }
 
 /* Quantile q of v[0..n) (reorders v): nearest rank, by quickselect. */
@@ -572,7 +506,7 @@ run_one(const struct sim_opts *o, const struct sim_matrix *m,
 	uint64_t seeder = o->seed ^ 0x5eed5eed5eed5eedULL;
 	for (size_t i = 0; i < n; i++) {
 		char err[128];
-		cfg.seed = sm64(&seeder);
+		cfg.seed = nc_splitmix64(&seeder);
 		cl[i] = nc_coord_client_new(&cfg, err, sizeof(err));
 		if (cl[i] == NULL) {
 			fprintf(stderr, "netcoord sim: %s\n", err);
@@ -595,7 +529,7 @@ run_one(const struct sim_opts *o, const struct sim_matrix *m,
 	unsigned next_report = 0;
 	for (unsigned round = 1; round <= o->rounds; round++) {
 		for (size_t i = 0; i < n; i++) {
-			size_t j = (size_t)(sm64(&rng) % (n - 1));
+			size_t j = (size_t)(nc_splitmix64(&rng) % (n - 1));
 			if (j >= i)
 				j++;
 			double t = m->rtt[i * n + j];

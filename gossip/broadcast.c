@@ -73,7 +73,7 @@ nc__bq_create(struct nc__bqueue *q, size_t cap)
 }
 
 static void
-nc_bq_level_unlink(struct nc__bqueue *q, struct nc__bcast *b)
+bq_level_unlink(struct nc__bqueue *q, struct nc__bcast *b)
 {
 	int l = b->transmits;
 
@@ -89,7 +89,7 @@ nc_bq_level_unlink(struct nc__bqueue *q, struct nc__bcast *b)
 }
 
 static void
-nc_bq_level_push_head(struct nc__bqueue *q, struct nc__bcast *b)
+bq_level_push_head(struct nc__bqueue *q, struct nc__bcast *b)
 {
 	int l = b->transmits;
 
@@ -103,7 +103,7 @@ nc_bq_level_push_head(struct nc__bqueue *q, struct nc__bcast *b)
 }
 
 static void
-nc_bq_hash_unlink(struct nc__bqueue *q, struct nc__bcast *b)
+bq_hash_unlink(struct nc__bqueue *q, struct nc__bcast *b)
 {
 	if (b->key[0] != '\0')
 		nc_hmap_remove(&q->keys, &b->in_keys);
@@ -111,10 +111,10 @@ nc_bq_hash_unlink(struct nc__bqueue *q, struct nc__bcast *b)
 
 /** Remove @a b from the queue, notify and free it. */
 static void
-nc_bq_remove(struct nc__bqueue *q, struct nc__bcast *b, bool sent)
+bq_remove(struct nc__bqueue *q, struct nc__bcast *b, bool sent)
 {
-	nc_bq_level_unlink(q, b);
-	nc_bq_hash_unlink(q, b);
+	bq_level_unlink(q, b);
+	bq_hash_unlink(q, b);
 	q->count--;
 	if (b->done != NULL)
 		b->done(b->done_arg, sent);
@@ -126,12 +126,12 @@ nc__bq_destroy(struct nc__bqueue *q)
 {
 	for (int l = 0; l < NC__BQ_LEVELS; l++)
 		while (q->head[l] != NULL)
-			nc_bq_remove(q, q->head[l], false);
+			bq_remove(q, q->head[l], false);
 	nc_hmap_destroy(&q->keys);
 }
 
 static struct nc__bcast *
-nc_bq_find(const struct nc__bqueue *q, const char *key, size_t klen)
+bq_find(const struct nc__bqueue *q, const char *key, size_t klen)
 {
 	struct nc_hmap_node *n = nc_hmap_find(&q->keys, key, klen);
 
@@ -142,7 +142,7 @@ nc_bq_find(const struct nc__bqueue *q, const char *key, size_t klen)
 bool
 nc__bq_has(const struct nc__bqueue *q, const char *key)
 {
-	return nc_bq_find(q, key, strlen(key)) != NULL;
+	return bq_find(q, key, strlen(key)) != NULL;
 }
 
 int
@@ -169,15 +169,15 @@ nc__bq_push(struct nc__bqueue *q, const char *key, const char *msg,
 	b->done_arg = done_arg;
 	b->id = q->next_id++;
 	if (klen > 0) {
-		old = nc_bq_find(q, key, klen);
+		old = bq_find(q, key, klen);
 		if (old != NULL)
-			nc_bq_remove(q, old, false);
+			bq_remove(q, old, false);
 	}
 	if (q->count >= q->cap) {
 		/* Evict the most transmitted, oldest entry. */
 		for (int l = NC__BQ_LEVELS - 1; l >= 0; l--) {
 			if (q->tail[l] != NULL) {
-				nc_bq_remove(q, q->tail[l], false);
+				bq_remove(q, q->tail[l], false);
 				break;
 			}
 		}
@@ -188,7 +188,7 @@ nc__bq_push(struct nc__bqueue *q, const char *key, const char *msg,
 		free(b);
 		return -ENOMEM;
 	}
-	nc_bq_level_push_head(q, b);
+	bq_level_push_head(q, b);
 	q->count++;
 	return 0;
 }
@@ -224,18 +224,18 @@ nc__bq_take(struct nc__bqueue *q, int limit, size_t overhead, size_t room,
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct nc__bcast *b = taken[i];
-		nc_bq_level_unlink(q, b);
+		bq_level_unlink(q, b);
 		b->transmits++;
 		if (b->transmits >= limit) {
 			b->transmits--; /* unlink bookkeeping already done */
-			nc_bq_hash_unlink(q, b);
+			bq_hash_unlink(q, b);
 			q->count--;
 			if (b->done != NULL)
 				b->done(b->done_arg, true);
 			free(b);
 			continue;
 		}
-		nc_bq_level_push_head(q, b);
+		bq_level_push_head(q, b);
 	}
 	return n;
 }

@@ -37,8 +37,11 @@
  */
 #include "gossip/proto.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/util.h"
 
 enum {
 	LZW_CLEAR = 256,
@@ -52,32 +55,36 @@ enum {
 /* Decoder                                                            */
 /* ------------------------------------------------------------------ */
 
-/** Output sink: a fixed buffer, or a heap buffer that may grow. */
+/**
+ * Output sink: a fixed buffer (the caller's), or an nc_dbuf that grows up
+ * to its max_bytes (the hard cap). The decoder writes buf[len++] itself,
+ * one byte at a time, so buf/len/cap are kept here and the dbuf is only
+ * consulted when cap is reached; cap never exceeds the hard cap.
+ */
 struct lzw_out {
 	char *buf;
 	size_t len;
 	size_t cap;
-	size_t max;	/* hard cap on len */
-	bool grow;	/* realloc allowed */
+	/* grow mode only (decompress_alloc); buf aliases heap.data */
+	struct nc_dbuf heap;
+	bool grow;
 };
 
 static int
 out_reserve(struct lzw_out *o, size_t n)
 {
-	if (n > o->max || o->len > o->max - n)
-		return NC_PROTO_ETOOBIG;
 	if (o->len + n <= o->cap)
 		return 0;
 	if (!o->grow)
 		return NC_PROTO_ETOOBIG;
-	size_t cap = o->cap > 0 ? o->cap : 4096;
-	while (cap < o->len + n)
-		cap = cap > o->max / 2 ? o->max : cap * 2;
-	char *b = realloc(o->buf, cap);
-	if (b == NULL)
-		return NC_PROTO_ENOMEM;
-	o->buf = b;
-	o->cap = cap;
+	o->heap.len = o->len;
+	int rc = nc_dbuf_reserve(&o->heap, n);
+	if (rc != 0)
+		return rc == -E2BIG ? NC_PROTO_ETOOBIG : NC_PROTO_ENOMEM;
+	o->buf = o->heap.data;
+	/* heap.cap keeps one byte for the dbuf's NUL and may pass the cap */
+	o->cap = o->heap.cap - 1 < o->heap.max_bytes ? o->heap.cap - 1
+						     : o->heap.max_bytes;
 	return 0;
 }
 
@@ -181,7 +188,7 @@ nc_proto_lzw_decompress(char *out, size_t cap, const char *in, size_t len)
 {
 	if (cap > INT32_MAX)
 		cap = INT32_MAX;
-	struct lzw_out o = {out, 0, cap, cap, false};
+	struct lzw_out o = {.buf = out, .cap = cap};
 	int rc = lzw_decode(&o, (const uint8_t *)in, len);
 	return rc < 0 ? rc : (int)o.len;
 }
@@ -193,19 +200,19 @@ nc_proto_lzw_decompress_alloc(char **out, size_t max, const char *in,
 	*out = NULL;
 	if (max > INT32_MAX)
 		max = INT32_MAX;
-	struct lzw_out o = {NULL, 0, 0, max, true};
+	struct lzw_out o = {.grow = true};
+	nc_dbuf_init(&o.heap, max);
 	int rc = lzw_decode(&o, (const uint8_t *)in, len);
+	/* empty output: still hand back a valid pointer */
+	if (rc >= 0 && o.buf == NULL && nc_dbuf_reserve(&o.heap, 0) != 0)
+		rc = NC_PROTO_ENOMEM;
 	if (rc < 0) {
-		free(o.buf);
+		nc_dbuf_free(&o.heap);
 		return rc;
 	}
-	if (o.buf == NULL) {
-		/* empty output: still hand back a valid pointer */
-		o.buf = malloc(1);
-		if (o.buf == NULL)
-			return NC_PROTO_ENOMEM;
-	}
-	*out = o.buf;
+	o.heap.len = o.len;
+	o.heap.data[o.len] = '\0';
+	*out = nc_dbuf_take(&o.heap);
 	return (int)o.len;
 }
 

@@ -68,10 +68,10 @@
 /** Seconds between two log lines about refused member messages. */
 #define NC_MEMBERS_REFUSE_LOG_INTERVAL 10.0
 
-static void nc_susp_timer_cb(struct nc_timer *t);
+static void susp_timer_cb(struct nc_timer *t);
 
 static bool
-nc_name_eq(const struct nc__member *m, const char *name, size_t len)
+name_eq(const struct nc__member *m, const char *name, size_t len)
 {
 	return nc_hmap_node_is(&m->in_names, name, len);
 }
@@ -90,7 +90,7 @@ nc__member_find(struct nc_gossip *g, const char *name, size_t len)
 
 /** Create a member (state dead, incarnation 0) at a random position. */
 static struct nc__member *
-nc_member_new(struct nc_gossip *g, const char *name, size_t len)
+member_new(struct nc_gossip *g, const char *name, size_t len)
 {
 	struct nc__member *m;
 	size_t n = g->n_nodes, off;
@@ -134,7 +134,7 @@ nc_member_new(struct nc_gossip *g, const char *name, size_t len)
 
 /** Free a member and its Meta (already out of the table). */
 static void
-nc_member_free(struct nc__member *m)
+member_free(struct nc__member *m)
 {
 	if (m->susp != NULL) {
 		m->g->env->ops->timer_stop(m->g->env, &m->susp->timer);
@@ -145,7 +145,7 @@ nc_member_free(struct nc__member *m)
 }
 
 static void
-nc_member_unhash(struct nc_gossip *g, struct nc__member *m)
+member_unhash(struct nc_gossip *g, struct nc__member *m)
 {
 	nc_hmap_remove(&g->names, &m->in_names);
 }
@@ -162,9 +162,9 @@ nc__members_reset(struct nc_gossip *g)
 		    now - m->pub.state_change > g->cfg.gossip_to_the_dead_time) {
 			if (g->probe.active && g->probe.target == m)
 				nc__probe_abort(g);
-			nc_member_unhash(g, m);
+			member_unhash(g, m);
 			nc__member_event(g, NC_GOSSIP_EV_REAPED, m, NULL, 0);
-			nc_member_free(m);
+			member_free(m);
 			continue;
 		}
 		g->nodes[w++] = m;
@@ -185,7 +185,7 @@ void
 nc__members_destroy(struct nc_gossip *g)
 {
 	for (size_t i = 0; i < g->n_nodes; i++)
-		nc_member_free(g->nodes[i]);
+		member_free(g->nodes[i]);
 	free(g->nodes);
 	nc_hmap_destroy(&g->names);
 	g->nodes = NULL;
@@ -243,24 +243,24 @@ nc__member_event(struct nc_gossip *g, enum nc_gossip_event ev,
 /* ------------------------------------------------------------------ */
 
 static struct nc_proto_str
-nc_str(const char *p, size_t len)
+proto_str(const char *p, size_t len)
 {
 	struct nc_proto_str s = {.data = p, .len = (uint32_t)len};
 	return s;
 }
 
 static void
-nc_broadcast_alive_of(struct nc_gossip *g, const struct nc__member *m)
+broadcast_alive_of(struct nc_gossip *g, const struct nc__member *m)
 {
 	char buf[NC_MEMBERS_MSG_MAX];
 	struct nc_proto_alive a = {
 		.incarnation = m->pub.incarnation,
 		.node = nc_proto_cstr(m->pub.name),
-		.addr = nc_str((const char *)m->pub.addr.ip,
+		.addr = proto_str((const char *)m->pub.addr.ip,
 			       nc_addr_ip_len(&m->pub.addr)),
 		.port = m->pub.addr.port,
-		.meta = nc_str((const char *)m->pub.meta, m->pub.meta_len),
-		.vsn = nc_str((const char *)m->pub.vsn, 6),
+		.meta = proto_str((const char *)m->pub.meta, m->pub.meta_len),
+		.vsn = proto_str((const char *)m->pub.vsn, 6),
 	};
 	int len = nc_proto_encode_alive(buf, sizeof(buf), &a);
 
@@ -271,18 +271,18 @@ nc_broadcast_alive_of(struct nc_gossip *g, const struct nc__member *m)
 void
 nc__broadcast_self_alive(struct nc_gossip *g)
 {
-	nc_broadcast_alive_of(g, g->self);
+	broadcast_alive_of(g, g->self);
 }
 
 static void
-nc_broadcast_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
+broadcast_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 		     size_t node_len, const char *from, size_t from_len)
 {
 	char buf[NC_MEMBERS_MSG_MAX], key[NC_GOSSIP_NAME_MAX + 1];
 	struct nc_proto_suspect s = {
 		.incarnation = inc,
-		.node = nc_str(node, node_len),
-		.from = nc_str(from, from_len),
+		.node = proto_str(node, node_len),
+		.from = proto_str(from, from_len),
 	};
 	int len = nc_proto_encode_suspect(buf, sizeof(buf), &s);
 
@@ -294,15 +294,15 @@ nc_broadcast_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 }
 
 static void
-nc_broadcast_dead(struct nc_gossip *g, uint32_t inc, const char *node,
+broadcast_dead(struct nc_gossip *g, uint32_t inc, const char *node,
 		  size_t node_len, const char *from, size_t from_len,
 		  nc__bcast_done_cb done, void *arg)
 {
 	char buf[NC_MEMBERS_MSG_MAX], key[NC_GOSSIP_NAME_MAX + 1];
 	struct nc_proto_dead d = {
 		.incarnation = inc,
-		.node = nc_str(node, node_len),
-		.from = nc_str(from, from_len),
+		.node = proto_str(node, node_len),
+		.from = proto_str(from, from_len),
 	};
 	int len = nc_proto_encode_dead(buf, sizeof(buf), &d);
 
@@ -431,7 +431,7 @@ nc__refute(struct nc_gossip *g, uint32_t accused)
 
 /** End @a m's suspicion, if any (timer stopped, state freed). */
 static void
-nc_susp_stop(struct nc__member *m)
+susp_stop(struct nc__member *m)
 {
 	struct nc__suspicion *s = m->susp;
 
@@ -516,7 +516,7 @@ alive_add_member(struct nc_gossip *g, const struct nc_proto_alive *a,
 			return NULL;
 		memcpy(meta, a->meta.data, a->meta.len);
 	}
-	m = nc_member_new(g, a->node.data, a->node.len);
+	m = member_new(g, a->node.data, a->node.len);
 	if (m == NULL) {
 		free(meta);
 		return NULL;
@@ -591,7 +591,7 @@ alive_apply(struct nc_gossip *g, struct nc__member *m,
 			return false;
 		memcpy(meta, a->meta.data, a->meta.len);
 	}
-	nc_susp_stop(m);
+	susp_stop(m);
 	m->pub.incarnation = a->incarnation;
 	if (meta_changed) {
 		free((void *)m->pub.meta);
@@ -643,7 +643,7 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 		return;
 	/* The first alive ever handled is our own (bootstrap in new()). */
 	is_self = g->self == NULL ||
-		  nc_name_eq(g->self, a->node.data, a->node.len);
+		  name_eq(g->self, a->node.data, a->node.len);
 	if (is_self && g->leaving)
 		return;
 	if (!alive_vsn_ok(g, a))
@@ -677,14 +677,14 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 	old_state = m->pub.state;
 	if (!alive_apply(g, m, a, &addr, meta_changed))
 		return;
-	nc_broadcast_alive_of(g, m);
+	broadcast_alive_of(g, m);
 	if (!is_self)
 		alive_events(g, m, old_state, meta_changed);
 }
 
 /** Count @a from as a confirmation; true if it was new and counted. */
 static bool
-nc_susp_confirm(struct nc_gossip *g, struct nc__suspicion *s, const char *from,
+susp_confirm(struct nc_gossip *g, struct nc__suspicion *s, const char *from,
 		size_t from_len)
 {
 	uint64_t h = nc_hash_bytes(from, from_len);
@@ -719,8 +719,8 @@ nc__handle_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 	    !inc_ok(g, m, inc, "a suspect"))
 		return;
 	if (m->susp != NULL && nc_timer_active(&m->susp->timer)) {
-		if (nc_susp_confirm(g, m->susp, from, from_len))
-			nc_broadcast_suspect(g, inc, node, node_len, from,
+		if (susp_confirm(g, m->susp, from, from_len))
+			broadcast_suspect(g, inc, node, node_len, from,
 					     from_len);
 		return;
 	}
@@ -734,18 +734,18 @@ nc__handle_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 						  sizeof(esc)));
 		return;
 	}
-	nc_susp_stop(m);
+	susp_stop(m);
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return;
-	nc_broadcast_suspect(g, inc, node, node_len, from, from_len);
+	broadcast_suspect(g, inc, node, node_len, from, from_len);
 	m->pub.incarnation = inc;
 	m->pub.state = NC_MEMBER_SUSPECT;
 	m->pub.state_change = nc_env_now(g->env);
 	g->stats.suspicions++;
 	m->susp = s;
 	s->m = m;
-	nc_timer_init(&s->timer, nc_susp_timer_cb, s);
+	nc_timer_init(&s->timer, susp_timer_cb, s);
 	nc__suspicion_params(&g->cfg, g->n_nodes, &s->params);
 	s->start = m->pub.state_change;
 	s->change = m->pub.state_change;
@@ -757,7 +757,7 @@ nc__handle_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 }
 
 static void
-nc_susp_timer_cb(struct nc_timer *t)
+susp_timer_cb(struct nc_timer *t)
 {
 	struct nc__suspicion *s = t->arg;
 	struct nc__member *m = s->m;
@@ -765,7 +765,7 @@ nc_susp_timer_cb(struct nc_timer *t)
 
 	if (m->pub.state != NC_MEMBER_SUSPECT ||
 	    m->pub.state_change != s->change) {
-		nc_susp_stop(m);
+		susp_stop(m);
 		return;
 	}
 	nc_env_logf(g->env, NC_LOG_INFO, "memberlist",
@@ -789,7 +789,7 @@ nc__handle_dead(struct nc_gossip *g, uint32_t inc, const char *node,
 	if (m == NULL || inc < m->pub.incarnation ||
 	    !inc_ok(g, m, inc, "a dead"))
 		return;
-	nc_susp_stop(m);
+	susp_stop(m);
 	if (m->pub.state == NC_MEMBER_DEAD || m->pub.state == NC_MEMBER_LEFT)
 		return;
 	left = from_len == node_len && memcmp(from, node, node_len) == 0;
@@ -802,10 +802,10 @@ nc__handle_dead(struct nc_gossip *g, uint32_t inc, const char *node,
 							  sizeof(esc)));
 			return;
 		}
-		nc_broadcast_dead(g, inc, node, node_len, from, from_len,
+		broadcast_dead(g, inc, node, node_len, from, from_len,
 				  nc__leave_dead_done, g);
 	} else {
-		nc_broadcast_dead(g, inc, node, node_len, from, from_len, NULL,
+		broadcast_dead(g, inc, node, node_len, from, from_len, NULL,
 				  NULL);
 	}
 	m->pub.incarnation = inc;

@@ -375,14 +375,14 @@ send_msg(struct nc_gossip *g, const struct nc_addr *to, const char *msg,
 /* Random member selection (memberlist's kRandomNodes)                 */
 /* ------------------------------------------------------------------ */
 
-enum nc_pick {
+enum pick {
 	NC_PICK_HELPER,	/* alive, not self, not the target */
 	NC_PICK_GOSSIP,	/* alive/suspect or recently dead, not self */
 	NC_PICK_ALIVE,	/* alive, not self */
 };
 
 static bool
-pick_ok(struct nc_gossip *g, const struct nc__member *m, enum nc_pick k,
+pick_ok(struct nc_gossip *g, const struct nc__member *m, enum pick k,
 	const struct nc__member *exclude, double now)
 {
 	if (m == g->self || m == exclude)
@@ -404,7 +404,7 @@ pick_ok(struct nc_gossip *g, const struct nc__member *m, enum nc_pick k,
 
 /** Up to @a k distinct random members passing the filter (3n tries). */
 static size_t
-pick_random(struct nc_gossip *g, size_t k, enum nc_pick kind,
+pick_random(struct nc_gossip *g, size_t k, enum pick kind,
 	    const struct nc__member *exclude, struct nc__member **out)
 {
 	size_t n = g->n_nodes, got = 0;

@@ -119,7 +119,7 @@ stream_encode(struct nc_gossip *g, const char *in, size_t len, char **out)
 }
 
 /** A decoded stream message: type and body, plus what to free. */
-struct nc_stream_msg {
+struct stream_msg {
 	uint8_t type;
 	const char *body, *end;
 	char *own_dec, *own_unz;
@@ -128,7 +128,7 @@ struct nc_stream_msg {
 };
 
 static void
-stream_msg_free(struct nc_stream_msg *m)
+stream_msg_free(struct stream_msg *m)
 {
 	free(m->own_dec);
 	free(m->own_unz);
@@ -138,7 +138,7 @@ stream_msg_free(struct nc_stream_msg *m)
 /** Undo encryption and compression of a stream message. */
 static int
 stream_decode(struct nc_gossip *g, const char *in, size_t len,
-	      struct nc_stream_msg *m)
+	      struct stream_msg *m)
 {
 	const char *p = in, *end = in + len;
 	int rc;
@@ -193,7 +193,12 @@ stream_decode(struct nc_gossip *g, const char *in, size_t len,
 	return 0;
 }
 
-/** Append a framed stream message made from plaintext @a in to @a reply. */
+/**
+ * Append a framed stream message made from plaintext @a in to @a reply.
+ * @a reply is the env seam's struct nc_buf (sink.on_stream, gossip/env.h),
+ * not an nc_dbuf: every env and every test sink fills or reads that type,
+ * so switching it is a change of the seam, not of this function.
+ */
 static int
 reply_append(struct nc_gossip *g, struct nc_buf *reply, const char *in,
 	     size_t len)
@@ -324,7 +329,7 @@ nc__vsn_check(const struct nc_gossip *g,
 }
 
 /** A decoded remote push/pull. */
-struct nc_remote_state {
+struct remote_state {
 	bool join;
 	size_t n;
 	struct nc_proto_push_node *nodes;
@@ -332,7 +337,7 @@ struct nc_remote_state {
 
 /** Decode a push/pull body (after the 06 byte). */
 static int
-pushpull_decode(const char *body, const char *end, struct nc_remote_state *rs)
+pushpull_decode(const char *body, const char *end, struct remote_state *rs)
 {
 	struct nc_proto_push_pull h;
 	const char *pos = body;
@@ -364,7 +369,7 @@ pushpull_decode(const char *body, const char *end, struct nc_remote_state *rs)
 
 /** Apply a decoded remote state (§3.3). Returns 0 or -EPROTO. */
 static int
-pushpull_merge(struct nc_gossip *g, const struct nc_remote_state *rs)
+pushpull_merge(struct nc_gossip *g, const struct remote_state *rs)
 {
 	const char *self = g->self->pub.name;
 
@@ -453,8 +458,8 @@ pushpull_done(void *arg, int status, const char *reply, size_t len)
 	struct nc__outstream *o = arg;
 	struct nc_gossip *g = o->g;
 	struct nc__join *j = o->join_ctx;
-	struct nc_stream_msg m;
-	struct nc_remote_state rs;
+	struct stream_msg m;
+	struct remote_state rs;
 	bool ok = false;
 	int rc;
 
@@ -572,7 +577,7 @@ tcp_ping_done(void *arg, int status, const char *reply, size_t len)
 {
 	struct nc__outstream *o = arg;
 	struct nc_gossip *g = o->g;
-	struct nc_stream_msg m;
+	struct stream_msg m;
 	bool ok = false;
 
 	o->kind = NC__OUT_FREE;
@@ -655,7 +660,7 @@ nc__on_stream(void *ctx, const struct nc_addr *from, const char *req,
 	      size_t req_len, struct nc_buf *reply)
 {
 	struct nc_gossip *g = ctx;
-	struct nc_stream_msg m;
+	struct stream_msg m;
 	int rc;
 
 	(void)from;
@@ -671,7 +676,7 @@ nc__on_stream(void *ctx, const struct nc_addr *from, const char *req,
 	}
 	switch (m.type) {
 	case NC_PROTO_PUSH_PULL: {
-		struct nc_remote_state rs;
+		struct remote_state rs;
 		char *plain;
 		int plen;
 		rc = pushpull_decode(m.body, m.end, &rs);

@@ -34,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util.h"
+
 /*
  * Stream ids: undelayed requests return the inner env's ids, delayed ones
  * ours. Both count up from 1 (the real env's stream.c does), so they could
@@ -637,9 +639,6 @@ nc_env_latency_stats(const struct nc_env *env)
 /* Files                                                              */
 /* ------------------------------------------------------------------ */
 
-/** Longest line of a matrix or map file (4096 values of "1234.567 "). */
-#define LAT_LINE_MAX (NC_ENV_LATENCY_MATRIX_MAX * 12)
-
 static bool
 line_blank(const char *s)
 {
@@ -652,97 +651,8 @@ int
 nc_env_latency_matrix_load(const char *path, double **rtt_ms, size_t *n,
 			   char *err, size_t err_cap)
 {
-	*rtt_ms = NULL;
-	*n = 0;
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return fail(err, err_cap, "%s: %s", path, strerror(errno));
-	char *line = malloc(LAT_LINE_MAX);
-	double *m = NULL;
-	size_t cols = 0, rows = 0, lineno = 0;
-	int rc = 0;
-	if (line == NULL) {
-		rc = fail(err, err_cap, "%s: out of memory", path);
-		goto out;
-	}
-	while (fgets(line, LAT_LINE_MAX, f) != NULL) {
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			rc = fail(err, err_cap, "%s:%zu: line too long", path,
-				  lineno);
-			goto out;
-		}
-		if (line_blank(line))
-			continue;
-		/* Count the values of the first row to size the matrix. */
-		if (m == NULL) {
-			char *p = line, *end;
-			for (;;) {
-				strtod(p, &end);
-				if (end == p)
-					break;
-				cols++;
-				p = end;
-			}
-			if (cols == 0 || cols > NC_ENV_LATENCY_MATRIX_MAX) {
-				rc = fail(err, err_cap,
-					  "%s:%zu: expected 1 to %d values",
-					  path, lineno,
-					  NC_ENV_LATENCY_MATRIX_MAX);
-				goto out;
-			}
-			m = malloc(cols * cols * sizeof(double));
-			if (m == NULL) {
-				rc = fail(err, err_cap, "%s: out of memory",
-					  path);
-				goto out;
-			}
-		}
-		if (rows == cols) {
-			rc = fail(err, err_cap,
-				  "%s:%zu: more than %zu rows (not square)",
-				  path, lineno, cols);
-			goto out;
-		}
-		char *p = line, *end;
-		size_t j = 0;
-		for (;;) {
-			double v = strtod(p, &end);
-			if (end == p)
-				break;
-			if (j < cols)
-				m[rows * cols + j] = v < 0 ? -1 : v;
-			j++;
-			p = end;
-		}
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (*p != '\0') {
-			rc = fail(err, err_cap, "%s:%zu: not a number: \"%.20s\"",
-				  path, lineno, p);
-			goto out;
-		}
-		if (j != cols) {
-			rc = fail(err, err_cap,
-				  "%s:%zu: expected %zu values, got %zu", path,
-				  lineno, cols, j);
-			goto out;
-		}
-		rows++;
-	}
-	if (rows == 0 || rows != cols) {
-		rc = fail(err, err_cap, "%s: %zu rows of %zu values (not square)",
-			  path, rows, cols);
-		goto out;
-	}
-	*rtt_ms = m;
-	*n = rows;
-	m = NULL;
-out:
-	free(m);
-	free(line);
-	fclose(f);
-	return rc;
+	return nc_rtt_matrix_load(path, NC_ENV_LATENCY_MATRIX_MAX, rtt_ms, n,
+				  err, err_cap);
 }
 
 int

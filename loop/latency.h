@@ -148,10 +148,11 @@ double nc_env_latency_delay(const struct nc_env *env,
 			    const struct nc_addr *to);
 
 /**
- * Read a matrix file. On success *rtt_ms is a malloc()ed n*n array (the
- * caller frees it) and *n its size. Returns 0 or a negative error with a
- * message in @a err naming the file and line ("m.txt:3: expected 200
- * values, got 199").
+ * Read a matrix file: nc_rtt_matrix_load (util/util.h, the format) with
+ * at most NC_ENV_LATENCY_MATRIX_MAX nodes. On success *rtt_ms is a
+ * malloc()ed n*n array (the caller frees it) and *n its size. Returns 0 or
+ * a negative error with a message in @a err naming the file and line
+ * ("m.txt:3: expected 200 values, got 199").
  */
 int nc_env_latency_matrix_load(const char *path, double **rtt_ms, size_t *n,
 			       char *err, size_t err_cap);

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "loop/loop.h"
+#include "util/util.h"
 
 /** Largest datagram we read (memberlist's udpPacketBufSize). */
 #define NC_ENV_UDP_BUF 65536
@@ -51,8 +52,8 @@ struct nc_env_real {
 	struct nc_timer **heap;
 	size_t heap_len, heap_cap;
 	uint64_t timer_seq;
-	/** xoshiro256** state. */
-	uint64_t rng[4];
+	/** PRNG state (rand.c). */
+	struct nc_rng rng;
 	/** Open connections and counts. */
 	struct nc_conn *conns;
 	int inbound_count;

@@ -31,13 +31,13 @@
 #define NC_ENV_STREAM_CHUNK 16384
 
 /** Kind of a stream connection. */
-enum nc_conn_kind {
+enum conn_kind {
 	NC_CONN_IN,  /**< accepted; we read a request and write a reply */
 	NC_CONN_OUT, /**< connected by us; we write and read a reply */
 };
 
 /** Stage of a connection. */
-enum nc_conn_stage {
+enum conn_stage {
 	NC_CONN_CONNECTING, /**< outbound, waiting for connect() */
 	NC_CONN_WRITING,    /**< writing wbuf */
 	NC_CONN_READING,    /**< reading into rbuf until scan completes */
@@ -49,17 +49,21 @@ struct nc_conn {
 	struct nc_env_watch w;
 	/** Owning env. */
 	struct nc_env_real *env;
-	enum nc_conn_kind kind;
-	enum nc_conn_stage stage;
+	enum conn_kind kind;
+	enum conn_stage stage;
 	/** Peer address. */
 	struct nc_addr peer;
 	/** Deadline of the whole exchange. */
 	struct nc_timer deadline;
-	/** Bytes received so far. */
-	struct nc_buf rbuf;
+	/** Bytes received so far (capped: see conn_new). */
+	struct nc_dbuf rbuf;
 	/** Framing state over rbuf. */
 	struct nc_proto_stream_scan scan;
-	/** Bytes to send (request or reply) and how many went out. */
+	/**
+	 * Bytes to send (request or reply) and how many went out. A struct
+	 * nc_buf, not an nc_dbuf: it is the reply buffer of the env seam
+	 * (sink.on_stream in gossip/env.h), which every env and sink shares.
+	 */
 	struct nc_buf wbuf;
 	size_t woff;
 	/** Outbound only: request id, callback, whether a reply is read. */
@@ -71,27 +75,11 @@ struct nc_conn {
 	struct nc_conn *prev, *next;
 };
 
-static int
-buf_reserve(struct nc_buf *b, size_t extra)
-{
-	if (b->cap - b->len >= extra)
-		return 0;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap - b->len < extra)
-		cap *= 2;
-	char *d = realloc(b->data, cap);
-	if (d == NULL)
-		return -ENOMEM;
-	b->data = d;
-	b->cap = cap;
-	return 0;
-}
-
 static void conn_event(struct nc_env_watch *w, unsigned events);
 static void conn_deadline(struct nc_timer *t);
 
 static struct nc_conn *
-conn_new(struct nc_env_real *e, int fd, enum nc_conn_kind kind,
+conn_new(struct nc_env_real *e, int fd, enum conn_kind kind,
 	 const struct nc_addr *peer, double timeout)
 {
 	struct nc_conn *c = calloc(1, sizeof(*c));
@@ -103,6 +91,9 @@ conn_new(struct nc_env_real *e, int fd, enum nc_conn_kind kind,
 	c->stage = kind == NC_CONN_IN ? NC_CONN_READING : NC_CONN_CONNECTING;
 	c->peer = *peer;
 	nc_proto_stream_scan_init(&c->scan, 0);
+	/* The scanner refuses a message of NC_PROTO_MAX_STREAM bytes or more
+	 * first; the cap only bounds the buffer if it ever did not. */
+	nc_dbuf_init(&c->rbuf, NC_PROTO_MAX_STREAM + NC_ENV_STREAM_CHUNK);
 	nc_timer_init(&c->deadline, conn_deadline, c);
 	unsigned ev = kind == NC_CONN_IN ? NC_ENV_READ : NC_ENV_WRITE;
 	if (nc_env_real_watch_start(&e->base, &c->w, fd, ev, conn_event, c) <
@@ -138,7 +129,7 @@ conn_free(struct nc_conn *c)
 		c->next->prev = c->prev;
 	if (c->kind == NC_CONN_IN)
 		e->inbound_count--;
-	free(c->rbuf.data);
+	nc_dbuf_free(&c->rbuf);
 	free(c->wbuf.data);
 	free(c);
 }
@@ -157,9 +148,8 @@ conn_finish_out(struct nc_conn *c, int status)
 		e->stats.streams_out_errors++;
 	if (status == 0 && c->expect_reply) {
 		/* Hand the reply over, then free. */
-		char *reply = c->rbuf.data;
 		size_t len = c->rbuf.len;
-		c->rbuf.data = NULL;
+		char *reply = nc_dbuf_take(&c->rbuf);
 		conn_free(c);
 		cb(arg, 0, reply, len);
 		free(reply);
@@ -251,10 +241,12 @@ static int
 conn_read(struct nc_conn *c)
 {
 	for (;;) {
-		if (buf_reserve(&c->rbuf, NC_ENV_STREAM_CHUNK) < 0)
-			return -ENOMEM;
+		int rc = nc_dbuf_reserve(&c->rbuf, NC_ENV_STREAM_CHUNK);
+		if (rc < 0)
+			return rc == -E2BIG ? -EPROTO : rc;
+		/* Receive into the free space, keeping nc_dbuf's NUL byte. */
 		ssize_t n = recv(c->w.fd, c->rbuf.data + c->rbuf.len,
-				 c->rbuf.cap - c->rbuf.len, 0);
+				 c->rbuf.cap - c->rbuf.len - 1, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -265,6 +257,7 @@ conn_read(struct nc_conn *c)
 		if (n == 0)
 			return -ECONNRESET;
 		c->rbuf.len += (size_t)n;
+		c->rbuf.data[c->rbuf.len] = '\0';
 		int s = nc_proto_stream_scan(&c->scan, c->rbuf.data,
 					     c->rbuf.len);
 		if (s != NC_PROTO_NEED_MORE)
@@ -329,6 +322,7 @@ conn_event(struct nc_env_watch *w, unsigned events)
 		conn_serve(c, (size_t)r);
 	} else {
 		c->rbuf.len = (size_t)r;
+		c->rbuf.data[r] = '\0';
 		conn_finish_out(c, 0);
 	}
 }
@@ -376,12 +370,13 @@ nc__loop_op_stream_request(struct nc_env *env, const struct nc_addr *to,
 		close(fd);
 		return -ENOMEM;
 	}
-	if (buf_reserve(&c->wbuf, req_len) < 0) {
+	c->wbuf.data = malloc(req_len > 0 ? req_len : 1);
+	if (c->wbuf.data == NULL) {
 		conn_free(c);
 		return -ENOMEM;
 	}
 	memcpy(c->wbuf.data, req, req_len);
-	c->wbuf.len = req_len;
+	c->wbuf.len = c->wbuf.cap = req_len;
 	c->cb = cb;
 	c->cb_arg = arg;
 	c->expect_reply = expect_reply;

@@ -79,24 +79,34 @@ nc_dbuf_append(struct nc_dbuf *b, const void *p, size_t n)
 }
 
 int
-nc_dbuf_printf(struct nc_dbuf *b, const char *fmt, ...)
+nc_dbuf_vprintf(struct nc_dbuf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list ap2;
 	int n, rc;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
 	if (n < 0)
 		return -EINVAL;
 	rc = nc_dbuf_reserve(b, (size_t)n);
 	if (rc != 0)
 		return rc;
-	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	b->len += (size_t)n;
 	return 0;
+}
+
+int
+nc_dbuf_printf(struct nc_dbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = nc_dbuf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 char *

@@ -20,6 +20,7 @@
 #ifndef NC_UTIL_H
 #define NC_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -245,6 +246,10 @@ int nc_dbuf_append(struct nc_dbuf *b, const void *p, size_t n);
  * unchanged). */
 int nc_dbuf_printf(struct nc_dbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/** nc_dbuf_printf with a va_list (for printf-like wrappers). */
+int nc_dbuf_vprintf(struct nc_dbuf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /**
  * Hand the bytes over: returns data (the caller frees it; NULL if nothing

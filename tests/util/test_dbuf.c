@@ -4,6 +4,7 @@
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,19 @@ test_cap(void)
 	nc_dbuf_free(&b);
 }
 
+static int wrap_printf(struct nc_dbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+wrap_printf(struct nc_dbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = nc_dbuf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
 static void
 test_printf_and_take(void)
 {
@@ -74,6 +88,10 @@ test_printf_and_take(void)
 	CU_ASSERT_EQUAL(b.len, 0);
 	CU_ASSERT_EQUAL(strlen(s), 304);
 	free(s);
+	/* The va_list form, as a printf-like wrapper uses it. */
+	CU_ASSERT_EQUAL(wrap_printf(&b, "%s-%u", "v", 42u), 0);
+	CU_ASSERT_STRING_EQUAL(b.data, "v-42");
+	nc_dbuf_reset(&b);
 	/* Usable again after take. */
 	CU_ASSERT_EQUAL(nc_dbuf_append(&b, "x", 1), 0);
 	CU_ASSERT_STRING_EQUAL(b.data, "x");
