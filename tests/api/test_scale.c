@@ -9,9 +9,10 @@
  * request, no cache) answers /v1/failover by dc (20,000 groups) and by
  * role (7 groups of ~570 members), /v1/nearest with n up to its cap,
  * /v1/members (plain, ?near=, filtered) and /v1/coordinate/nodes. Each
- * request must take well under a second (a generous regression guard:
- * O(n log n) takes tens of ms here; the quadratic code took seconds). The
- * figures are printed.
+ * request must take under a second (a generous regression guard: O(n log
+ * n) takes tens to a few hundred ms here, mostly printing JSON; the
+ * quadratic failover took 1.1 s, nearest?n=100000 0.6 s). The figures are
+ * printed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +27,17 @@
 #include "gossip/proto.h"
 #include "tests/api/harness.h"
 
-/** Members fed to the agent, and the bound per request (s). */
+/**
+ * Members fed to the agent, and the bound per request (s): 1 s, 3 s
+ * under AddressSanitizer (printing 20,000 members of JSON alone takes
+ * ~0.5 s there; the quadratic failover took several seconds).
+ */
 #define SCALE_N 20000
+#if defined(__SANITIZE_ADDRESS__)
+#define SCALE_BOUND_S 3.0
+#else
 #define SCALE_BOUND_S 1.0
+#endif
 
 static double
 mono(void)
