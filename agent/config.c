@@ -13,6 +13,16 @@
  *
  * The JSON file is read whole (capped at 1 MiB) and parsed with cJSON; the
  * tree is freed once at its root.
+ *
+ * Secrets (issue 9 row 13): the key and the token can come from a file
+ * (-encrypt-file, -http-token-file) or the environment (NETCOORD_ENCRYPT,
+ * NETCOORD_HTTP_TOKEN, applied after the config files and before the
+ * flags) so that they stay out of /proc/PID/cmdline; -encrypt stays for
+ * serf compatibility. Such a file, or a config file that sets a key or
+ * token, that is group- or world-readable earns a warning naming it
+ * (cfg->warnings); tokens shorter than 16 characters are refused.
+ * Exposure (row 14): gossip bound beyond loopback without a key and HTTP
+ * beyond loopback without a token are warnings too.
  */
 #include "agent/config.h"
 
@@ -21,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -46,6 +57,38 @@ fail(char *err, size_t cap, const char *fmt, ...)
 	return -EINVAL;
 }
 
+static void
+warn(struct nc_config *cfg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/** Keep a start-up warning (beyond NC_CONFIG_MAX_WARNINGS: dropped). */
+static void
+warn(struct nc_config *cfg, const char *fmt, ...)
+{
+	va_list ap;
+	if (cfg->warnings_n == NC_CONFIG_MAX_WARNINGS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(cfg->warnings[cfg->warnings_n++], NC_CONFIG_WARNING_MAX, fmt,
+		  ap);
+	va_end(ap);
+}
+
+/** Warn if the file open as @a f (named @a path) is group/world-readable. */
+static void
+warn_if_readable(struct nc_config *cfg, FILE *f, const char *path,
+		 const char *what)
+{
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !(st.st_mode & (S_IRGRP | S_IROTH)))
+		return;
+	warn(cfg,
+	     "%s %s is readable by %s (mode %03o): chmod 600 it",
+	     what, path,
+	     (st.st_mode & S_IROTH) ? "every user" : "its group",
+	     (unsigned)(st.st_mode & 0777));
+}
+
 void
 nc_config_init(struct nc_config *cfg)
 {
@@ -63,6 +106,7 @@ nc_config_init(struct nc_config *cfg)
 	cfg->http_addr.ip[3] = 1;
 	cfg->http_addr.port = NC_CONFIG_DEFAULT_HTTP_PORT;
 	cfg->coord_gossip_bytes_per_s = 1024;
+	cfg->http_max_conns_per_client = 16;
 }
 
 void
@@ -141,7 +185,52 @@ apply_encrypt(struct nc_config *cfg, const char *v, char *err, size_t cap)
 				   : "invalid key (want base64 of 16, 24 or "
 				     "32 bytes)");
 	cfg->key_len = len;
+	cfg->secrets_set++;
 	return 0;
+}
+
+/**
+ * Read a small secret file (a key or a token, optionally followed by a
+ * newline) into @a buf; warn if others can read it. 0 or -EINVAL with
+ * err naming @a field.
+ */
+static int
+read_secret_file(struct nc_config *cfg, const char *field, const char *what,
+		 const char *path, char *buf, size_t bufcap, char *err,
+		 size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return fail(err, cap, "\"%s\": %s: %s", field, path,
+			    strerror(errno));
+	warn_if_readable(cfg, f, path, what);
+	size_t n = fread(buf, 1, bufcap - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+			 buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	if (n == 0)
+		return fail(err, cap, "\"%s\": %s is empty", field, path);
+	return 0;
+}
+
+static int
+apply_encrypt_file(struct nc_config *cfg, const char *v, char *err,
+		   size_t cap)
+{
+	char buf[128], inner[160];
+	unsigned secrets = cfg->secrets_set;
+	int rc = read_secret_file(cfg, "encrypt_file", "key file", v, buf,
+				  sizeof(buf), err, cap);
+	if (rc == 0 && apply_encrypt(cfg, buf, inner, sizeof(inner)) < 0)
+		/* inner is "\"encrypt\": why": name the file's field. */
+		rc = fail(err, cap, "\"encrypt_file\": %s: %s", v,
+			  inner + strlen("\"encrypt\": "));
+	memset(buf, 0, sizeof(buf));
+	/* Not inline in a config file: the file warns on its own. */
+	cfg->secrets_set = secrets;
+	return rc;
 }
 
 static int
@@ -208,15 +297,25 @@ static int
 apply_http_token(struct nc_config *cfg, const char *v, char *err, size_t cap)
 {
 	size_t n = strlen(v);
+	if (n == 0) {
+		cfg->http_token[0] = '\0';
+		return 0;
+	}
 	if (n >= sizeof(cfg->http_token))
 		return fail(err, cap, "\"http_token\": longer than %zu bytes",
 			    sizeof(cfg->http_token) - 1);
+	if (n < NC_CONFIG_TOKEN_MIN)
+		return fail(err, cap,
+			    "\"http_token\": shorter than %d characters (got "
+			    "%zu): use a random token, e.g. `netcoord keygen`",
+			    NC_CONFIG_TOKEN_MIN, n);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] > '~')
 			return fail(err, cap,
 				    "\"http_token\": only printable ASCII "
 				    "without spaces");
 	memcpy(cfg->http_token, v, n + 1);
+	cfg->secrets_set++;
 	return 0;
 }
 
@@ -226,18 +325,12 @@ apply_http_token_file(struct nc_config *cfg, const char *v, char *err,
 		      size_t cap)
 {
 	char buf[sizeof(cfg->http_token) + 2];
-	FILE *f = fopen(v, "rb");
-	if (f == NULL)
-		return fail(err, cap, "\"http_token_file\": %s: %s", v,
-			    strerror(errno));
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	if (n == 0)
-		return fail(err, cap, "\"http_token_file\": %s is empty", v);
-	int rc = apply_http_token(cfg, buf, err, cap);
+	unsigned secrets = cfg->secrets_set;
+	int rc = read_secret_file(cfg, "http_token_file", "token file", v, buf,
+				  sizeof(buf), err, cap);
+	if (rc == 0)
+		rc = apply_http_token(cfg, buf, err, cap);
+	cfg->secrets_set = secrets;
 	memset(buf, 0, sizeof(buf));
 	return rc;
 }
@@ -251,6 +344,46 @@ apply_http_allow_writes(struct nc_config *cfg, const char *v, char *err,
 			    "\"http_allow_unauthenticated_writes\": want true "
 			    "or false, got \"%s\"",
 			    v);
+	return 0;
+}
+
+static int
+apply_http_allowed_host(struct nc_config *cfg, const char *v, char *err,
+			size_t cap)
+{
+	size_t n = strlen(v);
+	if (cfg->http_allowed_hosts_n == NC_CONFIG_MAX_ALLOWED_HOSTS)
+		return fail(err, cap, "\"http_allowed_host\": more than %d names",
+			    NC_CONFIG_MAX_ALLOWED_HOSTS);
+	if (n == 0 || n >= sizeof(cfg->http_allowed_hosts[0]))
+		return fail(err, cap,
+			    "\"http_allowed_host\": want a host name of 1..%zu "
+			    "bytes",
+			    sizeof(cfg->http_allowed_hosts[0]) - 1);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] > '~' ||
+		    v[i] == '/')
+			return fail(err, cap,
+				    "\"http_allowed_host\": not a host name "
+				    "\"%.64s\"",
+				    v);
+	memcpy(cfg->http_allowed_hosts[cfg->http_allowed_hosts_n++], v, n + 1);
+	return 0;
+}
+
+static int
+apply_http_max_conns_per_client(struct nc_config *cfg, const char *v,
+				char *err, size_t cap)
+{
+	char *end;
+	errno = 0;
+	long r = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || r < 0 || r > 100000)
+		return fail(err, cap,
+			    "\"http_max_conns_per_client\": want 0..100000 "
+			    "(0 = no limit), got \"%s\"",
+			    v);
+	cfg->http_max_conns_per_client = (unsigned)r;
 	return 0;
 }
 
@@ -396,6 +529,8 @@ static const struct flag flags[] = {
 	 "address of a member to join; repeatable, retried until one answers"},
 	{"encrypt", "encrypt", apply_encrypt,
 	 "base64 encryption key (16, 24 or 32 bytes), like serf -encrypt"},
+	{"encrypt-file", "encrypt_file", apply_encrypt_file,
+	 "file holding the key (or $NETCOORD_ENCRYPT; not in the process list)"},
 	{"profile", "profile", apply_profile,
 	 "timing profile: lan (default), wan or local"},
 	{"tag", "tags", apply_tag, "tag key=value; repeatable"},
@@ -404,12 +539,21 @@ static const struct flag flags[] = {
 	{"http-addr", "http_addr", apply_http_addr,
 	 "HTTP API address (default 127.0.0.1:8555; \"off\" disables)"},
 	{"http-token", "http_token", apply_http_token,
-	 "API bearer token; every endpoint but /v1/health and /ui/ needs it"},
+	 "API bearer token (16+ characters); every endpoint but /v1/health "
+	 "and /ui/ needs it"},
 	{"http-token-file", "http_token_file", apply_http_token_file,
-	 "file holding the API token (safer than the command line)"},
+	 "file holding the API token (or $NETCOORD_HTTP_TOKEN; safer than the "
+	 "command line)"},
+	{"http-allowed-host", "http_allowed_host", apply_http_allowed_host,
+	 "Host name the API answers besides loopback and its own address "
+	 "(DNS rebinding guard); repeatable"},
+	{"http-max-conns-per-client", "http_max_conns_per_client",
+	 apply_http_max_conns_per_client,
+	 "HTTP connections per client address (default 16; 0 = no limit)"},
 	{"http-allow-unauthenticated-writes",
 	 "http_allow_unauthenticated_writes", apply_http_allow_writes,
-	 "true: join/leave/keyring work without a token (default false)"},
+	 "true: join/leave/keyring (also reading it) work without a token "
+	 "(default false)"},
 	{"coord-gossip-rate", "coord_gossip_rate", apply_coord_gossip_rate,
 	 "coordinate gossip per agent, bytes/s (default 1024; 0 = off)"},
 	{"seed", "seed", apply_seed,
@@ -435,11 +579,14 @@ nc_config_usage(FILE *f)
 	for (size_t i = 0; i < NFLAGS; i++)
 		fprintf(f, "  -%-15s %s\n", flags[i].name, flags[i].help);
 	fprintf(f, "\nJSON keys: node_name, bind, advertise, join (array), "
-		   "encrypt, profile,\n  tags (object), log_level, http_addr, "
-		   "http_token, http_token_file,\n  "
+		   "encrypt, encrypt_file,\n  profile, tags (object), "
+		   "log_level, http_addr, http_token, http_token_file,\n  "
+		   "http_allowed_host (array), http_max_conns_per_client,\n  "
 		   "http_allow_unauthenticated_writes (bool), "
 		   "coord_gossip_rate, seed,\n  "
 		   "latency_matrix, latency_map, latency_row.\n"
+		   "\nEnvironment: NETCOORD_ENCRYPT (key), NETCOORD_HTTP_TOKEN "
+		   "(token), between the\nconfig files and the flags.\n"
 		   "\nTEST FACILITY flags (-latency-*) emulate wide-area "
 		   "latency on one machine\n(scripts/cluster.sh); never use "
 		   "them in production.\n");
@@ -482,6 +629,65 @@ flag_lookup(int argc, char **argv, int *i, const char **value, char *err,
 	return NULL;
 }
 
+/** NETCOORD_ENCRYPT and NETCOORD_HTTP_TOKEN, if set and not empty. */
+static int
+apply_env(struct nc_config *cfg, char *err, size_t cap)
+{
+	static const struct {
+		const char *var;
+		apply_fn apply;
+	} env[] = {
+		{"NETCOORD_ENCRYPT", apply_encrypt},
+		{"NETCOORD_HTTP_TOKEN", apply_http_token},
+	};
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+		const char *v = getenv(env[i].var);
+		char inner[256];
+		if (v == NULL || v[0] == '\0')
+			continue;
+		if (env[i].apply(cfg, v, inner, sizeof(inner)) < 0)
+			return fail(err, cap, "%s (from $%s)", inner,
+				    env[i].var);
+	}
+	return 0;
+}
+
+/** Loopback (127.0.0.0/8, ::1, ::ffff:127.x)? A wildcard is not. */
+static bool
+addr_is_loopback(const struct nc_addr *a)
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0,
+					     0, 0, 0, 0, 0xff, 0xff};
+	static const uint8_t v6lo[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+					 0, 0, 0, 0, 0, 0, 0, 1};
+	if (a->family == 4)
+		return a->ip[0] == 127;
+	return memcmp(a->ip, v6lo, 16) == 0 ||
+	       (memcmp(a->ip, v4mapped, 12) == 0 && a->ip[12] == 127);
+}
+
+/** Issue 9 row 14: what listens beyond loopback without protection. */
+static void
+warn_exposure(struct nc_config *cfg)
+{
+	char a[64];
+	if (cfg->key_len == 0 && !addr_is_loopback(&cfg->bind))
+		warn(cfg,
+		     "gossip is bound to %s, beyond loopback, without "
+		     "encryption: anyone who can reach it can join, spoof "
+		     "suspect/dead/leave messages and use it to reflect "
+		     "UDP (give -encrypt-file or $NETCOORD_ENCRYPT)",
+		     nc_addr_format(&cfg->bind, a, sizeof(a)));
+	if (cfg->http_addr.family != 0 && cfg->http_token[0] == '\0' &&
+	    !addr_is_loopback(&cfg->http_addr))
+		warn(cfg,
+		     "HTTP API listens on %s, beyond loopback, without a "
+		     "token: anyone who can reach it reads the members and "
+		     "coordinates (give -http-token-file or "
+		     "$NETCOORD_HTTP_TOKEN)",
+		     nc_addr_format(&cfg->http_addr, a, sizeof(a)));
+}
+
 static bool
 is_help(const char *a)
 {
@@ -510,17 +716,21 @@ nc_config_parse_args(struct nc_config *cfg, int argc, char **argv, char *err,
 				return rc;
 		}
 	}
-	/* Pass 2: the flags on top. */
+	/* The environment, then pass 2: the flags on top. */
+	int rc = apply_env(cfg, err, err_cap);
+	if (rc < 0)
+		return rc;
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		const struct flag *f =
 			flag_lookup(argc, argv, &i, &v, err, err_cap);
 		if (f->apply == NULL)
 			continue;
-		int rc = f->apply(cfg, v, err, err_cap);
+		rc = f->apply(cfg, v, err, err_cap);
 		if (rc < 0)
 			return rc;
 	}
+	warn_exposure(cfg);
 	return 0;
 }
 
@@ -570,6 +780,27 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 					    "\"join\": must be an array of "
 					    "strings");
 			}
+		} else if (strcmp(key, "http_allowed_host") == 0 &&
+			   cJSON_IsArray(it)) {
+			const cJSON *h;
+			cJSON_ArrayForEach(h, it)
+			{
+				if (!cJSON_IsString(h))
+					return fail(err, cap,
+						    "\"http_allowed_host\": "
+						    "must be an array of "
+						    "strings");
+				rc = apply_http_allowed_host(
+					cfg, h->valuestring, err, cap);
+				if (rc < 0)
+					return rc;
+			}
+		} else if (strcmp(key, "http_max_conns_per_client") == 0 &&
+			   cJSON_IsNumber(it)) {
+			char num[32];
+			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
+			rc = apply_http_max_conns_per_client(cfg, num, err,
+							     cap);
 		} else if (strcmp(key, "tags") == 0) {
 			if (!cJSON_IsObject(it))
 				return fail(err, cap,
@@ -658,6 +889,9 @@ nc_config_load_file(struct nc_config *cfg, const char *path, char *err,
 		fclose(f);
 		return fail(err, err_cap, "out of memory");
 	}
+	struct stat st;
+	bool readable = fstat(fileno(f), &st) == 0 &&
+			(st.st_mode & (S_IRGRP | S_IROTH));
 	size_t n = fread(text, 1, NC_CONFIG_FILE_MAX + 1, f);
 	fclose(f);
 	if (n > NC_CONFIG_FILE_MAX) {
@@ -667,9 +901,18 @@ nc_config_load_file(struct nc_config *cfg, const char *path, char *err,
 	}
 	text[n] = '\0';
 	char inner[256];
+	unsigned secrets = cfg->secrets_set;
 	int rc = nc_config_load_json(cfg, text, inner, sizeof(inner));
 	free(text);
 	if (rc < 0)
 		return fail(err, err_cap, "%s: %s", path, inner);
+	/* A key or token in the file itself (a key/token file it names
+	 * warns on its own). */
+	if (readable && cfg->secrets_set != secrets)
+		warn(cfg,
+		     "config file %s holds a key or token and is readable by "
+		     "%s (mode %03o): chmod 600 it",
+		     path, (st.st_mode & S_IROTH) ? "every user" : "its group",
+		     (unsigned)(st.st_mode & 0777));
 	return 0;
 }

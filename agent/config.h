@@ -8,13 +8,24 @@
  *   -advertise ADDR[:P]  advertise    bind address (first non-loopback
  *                                     IPv4 if bind is a wildcard), bind port
  *   -join ADDR[:PORT]    join [...]   none; repeatable, file + flags
- *   -encrypt BASE64      encrypt      none (16/24/32-byte key, like serf)
+ *   -encrypt BASE64      encrypt      none (16/24/32-byte key, like serf;
+ *                                     visible in /proc/PID/cmdline: prefer
+ *                                     the next two)
+ *   -encrypt-file F      encrypt_file  key read from a file
+ *   $NETCOORD_ENCRYPT    -            key from the environment
  *   -profile P           profile      lan (lan|wan|local)
  *   -tag K=V             tags {...}   none; repeatable, flags win per key
  *   -log-level L         log_level    info (debug|info|warn|error)
  *   -http-addr ADDR:P    http_addr    127.0.0.1:8555 ("off" disables)
- *   -http-token T        http_token   none: the API is open (read-only)
+ *   -http-token T        http_token   none: the API is open (read-only);
+ *                                     at least 16 characters
  *   -http-token-file F   http_token_file  token read from a file
+ *   $NETCOORD_HTTP_TOKEN -            token from the environment
+ *   -http-allowed-host H http_allowed_host [...]  none; repeatable: Host
+ *                                     names the API answers besides
+ *                                     loopback and its listen address
+ *   -http-max-conns-per-client N  http_max_conns_per_client  16 (0 = no
+ *                                     limit): connections per client address
  *   -http-allow-unauthenticated-writes=B  http_allow_unauthenticated_writes
  *                                     false: without a token, join/leave/
  *                                     keyring answer 403
@@ -32,6 +43,12 @@
  *
  * Flags may be written -name=value, -name value, or with two dashes.
  * Addresses are numeric (no DNS): "ip", "ip:port", "[ip6]:port".
+ * Order: config files, then the environment ($NETCOORD_*), then flags.
+ *
+ * Warnings (cfg->warnings, logged by the agent at start; issue 9 rows 13,
+ * 14): a key/token file or a config file holding a key or token that is
+ * group- or world-readable; gossip bound beyond loopback without a key;
+ * HTTP listening beyond loopback without a token.
  */
 #ifndef NC_AGENT_CONFIG_H
 #define NC_AGENT_CONFIG_H
@@ -55,6 +72,13 @@
 #define NC_CONFIG_DEFAULT_HTTP_PORT 8555
 /** Longest file path in the config (latency files). */
 #define NC_CONFIG_PATH_MAX 512
+/** Shortest API token accepted. */
+#define NC_CONFIG_TOKEN_MIN 16
+/** Most -http-allowed-host names (api/api.h NC_API_MAX_ALLOWED_HOSTS). */
+#define NC_CONFIG_MAX_ALLOWED_HOSTS 16
+/** Most start-up warnings kept, and the length of one. */
+#define NC_CONFIG_MAX_WARNINGS 8
+#define NC_CONFIG_WARNING_MAX 320
 
 /** One tag; key and value are owned (malloc) by the config. */
 struct nc_config_tag {
@@ -94,6 +118,11 @@ struct nc_config {
 	char http_token[256];
 	/** Mutating endpoints without a token (default false). */
 	bool http_allow_unauthenticated_writes;
+	/** Host names the API answers besides loopback and its address. */
+	char http_allowed_hosts[NC_CONFIG_MAX_ALLOWED_HOSTS][256];
+	size_t http_allowed_hosts_n;
+	/** Connections per client address (api/api.h; 0 = no limit). */
+	unsigned http_max_conns_per_client;
 	/** Coordinate gossip budget, bytes/s (api/api.h; default 1024). */
 	double coord_gossip_bytes_per_s;
 	/** PRNG seed; seed_set false = take one from getrandom(). */
@@ -107,6 +136,11 @@ struct nc_config {
 	char latency_map[NC_CONFIG_PATH_MAX];
 	int latency_row;
 	bool latency_row_set;
+	/** Start-up warnings (see the top comment), for the log. */
+	char warnings[NC_CONFIG_MAX_WARNINGS][NC_CONFIG_WARNING_MAX];
+	size_t warnings_n;
+	/** Internal: key or token values set so far (config-file check). */
+	unsigned secrets_set;
 };
 
 /** Defaults (node_name = hostname). */
@@ -119,7 +153,8 @@ void nc_config_destroy(struct nc_config *cfg);
  * Parse @a argc/@a argv (argv[0] is the subcommand name and is skipped):
  * first every -config-file, in order, then the other flags on top.
  * On error returns a negative code and writes a message naming the field
- * into @a err, e.g. `"bind": invalid address "1.2.3"`.
+ * into @a err, e.g. `"bind": invalid address "1.2.3"`. On success
+ * cfg->warnings lists what the agent should log at start.
  * @retval 0 ok, 1 help was asked (usage printed to stdout), <0 error.
  */
 int nc_config_parse_args(struct nc_config *cfg, int argc, char **argv,

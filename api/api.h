@@ -55,6 +55,7 @@
  *   PUT /v1/agent/join?address=IP[:PORT]   {"Joined":n} (waits), 502
  *   PUT /v1/agent/leave                    {} then graceful leave
  *   GET /v1/agent/keyring                  {"Keys":[...],"Primary":"..."}
+ *       (NC_API_SECRET: key material)
  *   PUT /v1/agent/keyring/install|use|remove   body {"Key":"<base64>"}
  *   GET /  and /ui   302 -> /ui/;  GET /ui/...  embedded web UI  public
  *
@@ -63,10 +64,26 @@
  * most nc_api_config.max_stale_s (0.25 s) old, and identical queries get
  * the same printed answer until that copy is rebuilt.
  *
- * join, leave and keyring/{install,use,remove} are NC_API_WRITE: with no token
- * configured they answer 403 unless allow_unauthenticated_writes. Keyring
- * operations act on this agent only (unlike `serf keys`, which fans out a
- * query). More routes can be added with nc_api_route_add().
+ * join, leave and keyring/{install,use,remove} are NC_API_WRITE, and GET
+ * keyring is NC_API_SECRET: with no token configured they answer 403
+ * unless allow_unauthenticated_writes. Secret answers carry
+ * Cache-Control: no-store. Keyring operations act on this agent only
+ * (unlike `serf keys`, which fans out a query). More routes can be added
+ * with nc_api_route_add().
+ *
+ * Hostile clients (issue 9 rows 3, 6):
+ *   - Host check against DNS rebinding: a request whose Host is not a
+ *     loopback name or address (localhost, 127.0.0.0/8, [::1]), nor the
+ *     address the API listens on (any IP literal when that is a
+ *     wildcard: a rebinding page always sends its own DNS name), nor one
+ *     of cfg.allowed_hosts, is refused with 403 before routing. Requests
+ *     without Host (HTTP/1.0) pass.
+ *   - At most max_connections_per_client connections per client address
+ *     (default 16; MHD closes the others at once), and a request must
+ *     arrive whole (headers and body) within request_deadline_s
+ *     (default 10 s) of the accept, or of the end of the previous
+ *     request on a kept-alive connection, however slowly its bytes
+ *     trickle in; late connections are shut down.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -108,6 +125,8 @@ struct nc_api_request {
 	const char *authorization;
 	/** If-None-Match header, or NULL. */
 	const char *if_none_match;
+	/** Host header, or NULL (none: passes the Host check). */
+	const char *host;
 	/** Internal: the MHD connection, NULL when dispatched directly. */
 	void *conn;
 	/** Internal: per-connection state of http.c. */
@@ -162,7 +181,16 @@ enum {
 	 * unless the config allows unauthenticated writes.
 	 */
 	NC_API_WRITE = 4,
+	/**
+	 * Answers with key material: refused like NC_API_WRITE without a
+	 * token (even though it only reads), and sent with Cache-Control:
+	 * no-store.
+	 */
+	NC_API_SECRET = 8,
 };
+
+/** Most cfg.allowed_hosts entries. Nothing special in the value. */
+#define NC_API_MAX_ALLOWED_HOSTS 16
 
 /** Parameters of nc_api_new(). */
 struct nc_api_config {
@@ -172,6 +200,21 @@ struct nc_api_config {
 	unsigned max_connections;
 	/** Idle connection timeout, s; default 10. */
 	unsigned conn_timeout_s;
+	/** Max concurrent connections per client address; default 16. */
+	unsigned max_connections_per_client;
+	/**
+	 * A request (headers and body) must arrive within this many s of
+	 * the accept (or of the previous response on the connection), or
+	 * the connection is shut down; default 10.
+	 */
+	double request_deadline_s;
+	/**
+	 * Host header values accepted besides loopback names/addresses and
+	 * the listen address (host names, compared without the port and
+	 * case-insensitively; "" = unused slot).
+	 */
+	char allowed_hosts[NC_API_MAX_ALLOWED_HOSTS][256];
+	size_t allowed_hosts_n;
 	/**
 	 * Bearer token (copied); "" = none. With a token every route except
 	 * the NC_API_PUBLIC ones needs "Authorization: Bearer <token>": 401
@@ -179,8 +222,8 @@ struct nc_api_config {
 	 */
 	char token[256];
 	/**
-	 * Allow NC_API_WRITE routes without a token. Default false: with no
-	 * token configured they answer 403.
+	 * Allow NC_API_WRITE and NC_API_SECRET routes without a token.
+	 * Default false: with no token configured they answer 403.
 	 */
 	bool allow_unauthenticated_writes;
 	/**
@@ -205,8 +248,8 @@ struct nc_api_config {
 };
 
 
-/** Defaults: 127.0.0.1:8555, 64 connections, 10 s, no token, answers
- * at most 0.25 s stale. */
+/** Defaults: 127.0.0.1:8555, 64 connections (16 per client), 10 s idle,
+ * 10 s per request, no token, answers at most 0.25 s stale. */
 void nc_api_config_default(struct nc_api_config *cfg);
 
 /**
@@ -284,6 +327,9 @@ struct nc_api_stats {
 	uint64_t by_status[500];
 	/** Requests refused for a missing / wrong token. */
 	uint64_t auth_missing, auth_wrong;
+	/** Requests refused by the Host check; connections shut down at
+	 * the request deadline. */
+	uint64_t host_refused, deadline_closed;
 	/**
 	 * Read endpoints (api/view.c): rebuilds of the member view, cached
 	 * answers served / computed, answers evicted at the cache cap and

@@ -131,6 +131,22 @@ struct nc__api_rcache {
 	uint64_t hits, misses, evictions, too_big;
 };
 
+/**
+ * One open MHD connection (its socket context, api/http.c): when its
+ * current request must have arrived whole.
+ */
+struct nc__api_conn {
+	struct MHD_Connection *conn;
+	/** Env time by which the request must be in (see received). */
+	double deadline;
+	/** The request is in (being answered, or suspended): no deadline. */
+	bool received;
+	/** Shut down at the deadline already. */
+	bool cut;
+	/** In nc_api.conns. */
+	struct nc__api_conn *prev, *next;
+};
+
 /** The HTTP endpoint. */
 struct nc_api {
 	/** Loop (NULL for a socket-less router). */
@@ -149,6 +165,8 @@ struct nc_api {
 	struct nc_timer timer;
 	/** MHD held connections at the last MHD_run (see mhd_service). */
 	bool had_connections;
+	/** Open connections (request deadlines, api/http.c). */
+	struct nc__api_conn *conns;
 	/** Bound port. */
 	unsigned port;
 	/** Routing table, matched in order. */

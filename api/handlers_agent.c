@@ -1,6 +1,7 @@
 /*
- * api/handlers_agent.c - the mutating endpoints (NC_API_WRITE: refused
- * without a token unless the config allows unauthenticated writes):
+ * api/handlers_agent.c - the mutating endpoints and the keyring
+ * (NC_API_WRITE / NC_API_SECRET: refused without a token unless the
+ * config allows unauthenticated writes):
  *
  *   PUT /v1/agent/join?address=IP[:PORT]  push/pull join; the request
  *       waits (suspended MHD connection) until the join finished:
@@ -8,7 +9,8 @@
  *   PUT /v1/agent/leave                   200 {} then the agent's
  *       graceful leave (the hook runs once the response is queued).
  *   GET /v1/agent/keyring                 {"Keys": [...], "Primary": ...}
- *       (read-only, but key material: needs the token when one is set)
+ *       (read-only, but key material: NC_API_SECRET, the same rule as
+ *       writes, and Cache-Control: no-store; issue 9 row 3)
  *   PUT /v1/agent/keyring/install|use|remove  body {"Key": "<base64>"}
  *
  * Keyring changes are local to this agent (serf's `keys` command fans out
@@ -230,8 +232,8 @@ nc__api_add_agent_routes(struct nc_api *api)
 				  join, api);
 	rc |= nc_api_route_add_ex(api, "PUT", "/v1/agent/leave", NC_API_WRITE,
 				  leave, api);
-	rc |= nc_api_route_add_ex(api, "GET", "/v1/agent/keyring", 0,
-				  keyring_list, api);
+	rc |= nc_api_route_add_ex(api, "GET", "/v1/agent/keyring",
+				  NC_API_SECRET, keyring_list, api);
 	rc |=
 	    nc_api_route_add_ex(api, "PUT", "/v1/agent/keyring/",
 				NC_API_PREFIX | NC_API_WRITE, keyring_op, api);

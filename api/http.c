@@ -22,13 +22,28 @@
  *                        resumes; MHD calls us again and we queue it.
  * MHD_OPTION_NOTIFY_COMPLETED frees struct req.
  *
+ * Host check (DNS rebinding, issue 9 row 3): before routing, a Host
+ * header that names neither a loopback name/address, nor the listen
+ * address, nor one of cfg.allowed_hosts gets 403. A page of another site
+ * that rebinds its DNS name to 127.0.0.1 is then same-origin with us, but
+ * its requests still say Host: its-name; an IP literal cannot be
+ * rebound, so with a wildcard listen address every IP literal passes.
+ *
  * Authentication (cfg.token): checked after routing, so an unknown path
  * is still a 404. Routes flagged NC_API_PUBLIC (health, the static UI)
  * need nothing; the others need "Authorization: Bearer <token>" (401
- * without, 403 wrong; compared in constant time). NC_API_WRITE routes are
- * refused (403) when no token is configured unless
- * cfg.allow_unauthenticated_writes: a mutating endpoint is never open by
- * accident.
+ * without, 403 wrong; compared in constant time). NC_API_WRITE and
+ * NC_API_SECRET routes are refused (403) when no token is configured
+ * unless cfg.allow_unauthenticated_writes: a mutating endpoint, or one
+ * that shows key material, is never open by accident. NC_API_SECRET
+ * answers say Cache-Control: no-store.
+ *
+ * Slow clients (issue 9 row 6): MHD's per-address connection limit
+ * (cfg.max_connections_per_client), and a deadline per request: MHD's
+ * own timeout restarts with every byte, so each connection (socket
+ * context, MHD_OPTION_NOTIFY_CONNECTION) carries the env time by which
+ * its request must be in whole; mhd_service shuts down the late ones
+ * after each MHD_run and arms the timer for the next deadline.
  */
 #include "api/api.h"
 
@@ -41,6 +56,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
@@ -92,6 +108,8 @@ nc_api_config_default(struct nc_api_config *cfg)
 	cfg->addr.port = 8555;
 	cfg->max_connections = 64;
 	cfg->conn_timeout_s = 10;
+	cfg->max_connections_per_client = 16;
+	cfg->request_deadline_s = 10;
 	cfg->max_stale_s = NC_API_MAX_STALE_DEFAULT;
 }
 
@@ -229,6 +247,14 @@ check_auth(struct nc_api *api, const struct nc_api_route *rt,
 			resp_error(resp, 403,
 				   "mutating endpoints are disabled: start "
 				   "the agent with -http-token (or "
+				   "-http-allow-unauthenticated-writes=true)");
+			return 403;
+		}
+		if ((rt->flags & NC_API_SECRET) &&
+		    !api->cfg.allow_unauthenticated_writes) {
+			resp_error(resp, 403,
+				   "key material needs a token: start the "
+				   "agent with -http-token (or "
 				   "-http-allow-unauthenticated-writes=true)");
 			return 403;
 		}
@@ -442,6 +468,77 @@ run_handler(const struct nc_api_route *hit, struct nc_api_request *req,
 	return true;
 }
 
+/**
+ * The host part of a Host header value (or of an allowed-host entry):
+ * without the port and the brackets of an IPv6 literal, lower case,
+ * without a final dot. False if it does not fit in @a cap or is empty.
+ */
+static bool
+host_name(const char *v, char *out, size_t cap, bool *bracketed)
+{
+	const char *b = v, *e;
+	*bracketed = v[0] == '[';
+	if (*bracketed) {
+		b = v + 1;
+		e = strchr(b, ']');
+		if (e == NULL || (e[1] != '\0' && e[1] != ':'))
+			return false;
+	} else {
+		e = strchr(v, ':');
+		if (e == NULL)
+			e = v + strlen(v);
+	}
+	size_t n = (size_t)(e - b);
+	if (n > 0 && b[n - 1] == '.' && !*bracketed)
+		n--;
+	if (n == 0 || n >= cap)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)((b[i] >= 'A' && b[i] <= 'Z') ? b[i] - 'A' + 'a'
+							     : b[i]);
+	out[n] = '\0';
+	return true;
+}
+
+/** Is @a host (a Host header value) one we answer? See the top comment. */
+static bool
+host_allowed(const struct nc_api *api, const char *host)
+{
+	char name[256], other[256];
+	unsigned char ip[16];
+	bool br, br2;
+	if (!host_name(host, name, sizeof(name), &br))
+		return false;
+	if (!br && strcmp(name, "localhost") == 0)
+		return true;
+	const struct nc_addr *la = &api->cfg.addr;
+	bool wildcard = true;
+	for (size_t i = 0; i < nc_addr_ip_len(la); i++)
+		wildcard = wildcard && la->ip[i] == 0;
+	if (!br && inet_pton(AF_INET, name, ip) == 1) {
+		if (ip[0] == 127 || wildcard)
+			return true;
+		if (la->family == 4 && memcmp(la->ip, ip, 4) == 0)
+			return true;
+	} else if (br && inet_pton(AF_INET6, name, ip) == 1) {
+		static const unsigned char v4mapped[12] = {
+		    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (wildcard || memcmp(ip, &in6addr_loopback, 16) == 0 ||
+		    (memcmp(ip, v4mapped, 12) == 0 && ip[12] == 127))
+			return true;
+		if (la->family == 6 && memcmp(la->ip, ip, 16) == 0)
+			return true;
+	}
+	for (size_t i = 0; i < api->cfg.allowed_hosts_n &&
+			   i < NC_API_MAX_ALLOWED_HOSTS;
+	     i++)
+		if (host_name(api->cfg.allowed_hosts[i], other, sizeof(other),
+			      &br2) &&
+		    strcmp(other, name) == 0)
+			return true;
+	return false;
+}
+
 int
 nc_api_handle(struct nc_api *api, const struct nc_api_request *req_in,
 	      struct nc_api_response *resp)
@@ -455,8 +552,17 @@ nc_api_handle(struct nc_api *api, const struct nc_api_request *req_in,
 	memset(resp, 0, sizeof(*resp));
 	resp->content_type = "application/json";
 	req.resp = resp;
-	if (split_path_query(&req, args, &pathcopy, resp) == 0) {
+	if (req.host != NULL && !host_allowed(api, req.host)) {
+		/* The value is not echoed: it may be anything. */
+		api->stats.host_refused++;
+		resp_error(resp, 403,
+			   "Host header not allowed (DNS rebinding guard): use "
+			   "a loopback address or the listen address, or start "
+			   "the agent with -http-allowed-host NAME");
+	} else if (split_path_query(&req, args, &pathcopy, resp) == 0) {
 		hit = find_route(api, &req, resp);
+		if (hit != NULL && (hit->flags & NC_API_SECRET))
+			nc_api_add_header(&req, "Cache-Control", "no-store");
 		if (hit != NULL && check_auth(api, hit, &req, resp) == 0)
 			answered = run_handler(hit, &req, resp);
 	}
@@ -649,6 +755,11 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 			r->too_big = true;
 		return rc == -ENOMEM ? MHD_NO : MHD_YES;
 	}
+	/* The request is in: its deadline no longer applies. */
+	const union MHD_ConnectionInfo *sci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (sci != NULL && sci->socket_context != NULL)
+		((struct nc__api_conn *)sci->socket_context)->received = true;
 	struct nc_api_response resp;
 	if (r->too_big) {
 		memset(&resp, 0, sizeof(resp));
@@ -671,6 +782,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
 	    .if_none_match = MHD_lookup_connection_value(
 		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+	    .host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						MHD_HTTP_HEADER_HOST),
 	    .conn = conn,
 	    .conn_state = r,
 	};
@@ -757,10 +870,19 @@ static void
 completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	     enum MHD_RequestTerminationCode toe)
 {
+	struct nc_api *api = cls;
 	struct req *r = *con_cls;
-	(void)cls;
-	(void)conn;
 	(void)toe;
+	/* Next request on a kept-alive connection: a new deadline. */
+	const union MHD_ConnectionInfo *sci =
+	    conn != NULL ? MHD_get_connection_info(
+			       conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)
+			 : NULL;
+	if (sci != NULL && sci->socket_context != NULL && api->env != NULL) {
+		struct nc__api_conn *c = sci->socket_context;
+		c->received = false;
+		c->deadline = nc__api_now(api) + api->cfg.request_deadline_s;
+	}
 	if (r != NULL) {
 		struct nc_api_pending *p = r->pending;
 		if (p != NULL && p->done) {
@@ -796,19 +918,87 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 /* Loop integration                                                   */
 /* ------------------------------------------------------------------ */
 
+/** A connection opens (its deadline starts) or closes. */
+static void
+conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+	    enum MHD_ConnectionNotificationCode code)
+{
+	struct nc_api *api = cls;
+	struct nc__api_conn *c = *socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		c = calloc(1, sizeof(*c));
+		if (c == NULL)
+			return; /* no deadline for this one */
+		c->conn = conn;
+		c->deadline = nc__api_now(api) + api->cfg.request_deadline_s;
+		c->next = api->conns;
+		if (api->conns != NULL)
+			api->conns->prev = c;
+		api->conns = c;
+		*socket_context = c;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && c != NULL) {
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			api->conns = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		free(c);
+		*socket_context = NULL;
+	}
+}
+
+/**
+ * Shut down the connections whose request is late (MHD then sees the
+ * end of the stream and closes them). Returns the time (s) until the
+ * next deadline, or -1 if none.
+ */
+static double
+deadline_sweep(struct nc_api *api)
+{
+	double now = nc__api_now(api), next = -1;
+	for (struct nc__api_conn *c = api->conns; c != NULL; c = c->next) {
+		if (c->received || c->cut)
+			continue;
+		if (c->deadline <= now) {
+			const union MHD_ConnectionInfo *fi =
+			    MHD_get_connection_info(
+				c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+			if (fi != NULL)
+				shutdown(fi->connect_fd, SHUT_RDWR);
+			c->cut = true;
+			api->stats.deadline_closed++;
+			/* Let MHD see it soon. */
+			next = 0.01;
+			continue;
+		}
+		if (next < 0 || c->deadline - now < next)
+			next = c->deadline - now;
+	}
+	return next;
+}
+
 /** Run MHD once (gossip first), then re-arm its timeout. */
 static void
 mhd_service(struct nc_api *api)
 {
 	nc_env_real_drain_packets(api->env);
 	MHD_run(api->daemon);
+	double until_deadline = deadline_sweep(api);
 	MHD_UNSIGNED_LONG_LONG ms;
 	const union MHD_DaemonInfo *ci = MHD_get_daemon_info(
 		api->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 	unsigned conns = ci != NULL ? ci->num_connections : 0;
 	if (MHD_get_timeout(api->daemon, &ms) == MHD_YES) {
-		api->env->ops->timer_start(api->env, &api->timer,
-					   (double)ms / 1000.0);
+		double after = (double)ms / 1000.0;
+		if (until_deadline >= 0 && until_deadline < after)
+			after = until_deadline;
+		api->env->ops->timer_start(api->env, &api->timer, after);
+	} else if (until_deadline >= 0) {
+		api->env->ops->timer_start(
+		    api->env, &api->timer,
+		    until_deadline < NC_API_IDLE_RECHECK ? until_deadline
+							 : NC_API_IDLE_RECHECK);
 	} else if (conns > 0 || api->had_connections) {
 		/*
 		 * At the connection limit MHD takes its listen socket out of
@@ -864,6 +1054,11 @@ nc_api_new(struct nc_env *env, struct nc_agent *agent,
 	api->coords = agent != NULL ? nc_agent_coords(agent) : NULL;
 	api->cfg = cfg;
 	api->cfg.token[sizeof(api->cfg.token) - 1] = '\0';
+	if (!(api->cfg.request_deadline_s > 0))
+		api->cfg.request_deadline_s = 10;
+	for (size_t i = 0; i < NC_API_MAX_ALLOWED_HOSTS; i++)
+		api->cfg.allowed_hosts[i][sizeof(api->cfg.allowed_hosts[i]) -
+					  1] = '\0';
 	if (api->cfg.version == NULL)
 		api->cfg.version = "";
 	nc_timer_init(&api->timer, mhd_timeout, api);
@@ -904,6 +1099,9 @@ nc_api_new(struct nc_env *env, struct nc_agent *agent,
 	    (unsigned)(cfg.max_connections ? cfg.max_connections : 64),
 	    MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)(cfg.conn_timeout_s ? cfg.conn_timeout_s : 10),
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)cfg.max_connections_per_client,
+	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, api,
 	    /* 16 KiB per connection is enough for our small requests. */
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, api, MHD_OPTION_END);

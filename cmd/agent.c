@@ -13,6 +13,10 @@
  * callback: the 1st signal starts the agent's graceful leave
  * (nc_agent_leave; the loop stops once it has spread), the 2nd stops at
  * once.
+ *
+ * At start the configuration's warnings are logged (agent/config.h:
+ * readable key/token files, gossip or HTTP exposed beyond loopback
+ * without a key or token; issue 9 rows 13, 14).
  */
 #include "cmd/agent.h"
 
@@ -308,6 +312,13 @@ http_start(struct proc *p)
 	ac.addr = c->http_addr;
 	snprintf(ac.token, sizeof(ac.token), "%s", c->http_token);
 	ac.allow_unauthenticated_writes = c->http_allow_unauthenticated_writes;
+	ac.max_connections_per_client = c->http_max_conns_per_client;
+	for (size_t i = 0; i < c->http_allowed_hosts_n &&
+			   i < NC_API_MAX_ALLOWED_HOSTS;
+	     i++)
+		snprintf(ac.allowed_hosts[i], sizeof(ac.allowed_hosts[i]), "%s",
+			 c->http_allowed_hosts[i]);
+	ac.allowed_hosts_n = c->http_allowed_hosts_n;
 	ac.latency_env = p->lat_env;
 	ac.version = NC_AGENT_VERSION;
 	p->api = nc_api_new(p->env, p->agent, &ac, err, sizeof(err));
@@ -327,6 +338,8 @@ proc_run(struct proc *p)
 	int rc = loop_start(p);
 	if (rc != 0)
 		return rc;
+	for (size_t i = 0; i < c->warnings_n; i++)
+		proc_log(p, NC_LOG_WARN, "%s", c->warnings[i]);
 	struct nc_addr adv;
 	advertise_addr(p, &adv);
 	if (latency_setup(p, &adv) < 0)

@@ -331,7 +331,8 @@ typedef int (*nc_coord_filter_cb)(const struct nc_coord_candidate *cand,
  * The n candidates nearest to `src` by nc_coord_estimate_rtt(algo, ...),
  * ascending; ties broken by name; candidates without a coordinate (or
  * with incompatible dimensions) after all others, by name.
- * O(count * n), no allocation.
+ * O(count * n) without allocation for n <= 16, else O(count log n) with
+ * a heap of n entries.
  * @param filter     optional; NULL keeps all
  * @param[out] out_idx  at least n slots: indices into cands
  * @param[out] out_rtt  optional, n slots: estimates (NAN for no coord)

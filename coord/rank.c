@@ -10,7 +10,10 @@
  *            that does not beat the current n-th is rejected with one
  *            comparison, so 10,000 candidates with n = 5 cost 10,000
  *            distance computations and almost nothing else (no sort, no
- *            allocation). Boring O(count * n) worst case, fine for small n.
+ *            allocation). That insertion is O(count * n) in the worst
+ *            case, so past 16 the best n live in a max-heap instead (worst
+ *            of them at the root): O(count log n), then one heapsort
+ *            (issue 9 row 10: n is up to 100,000 in /v1/nearest).
  *  failover  groups (e.g. datacenters) ordered by the median estimate of
  *            their members. This one sorts, so it allocates scratch space.
  *
@@ -70,6 +73,87 @@ make_key(enum nc_coord_algo algo, const struct nc_coord *src,
 	}
 }
 
+/* Up to this n, nearest keeps a sorted array on the stack. */
+#define NEAREST_SMALL 16
+
+/* Restore the max-heap (worst candidate at the root) below slot i. */
+static void
+heap_down(struct keyed *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+		if (l < n && keyed_cmp(&h[l], &h[w]) > 0)
+			w = l;
+		if (r < n && keyed_cmp(&h[r], &h[w]) > 0)
+			w = r;
+		if (w == i)
+			return;
+		struct keyed t = h[i];
+		h[i] = h[w];
+		h[w] = t;
+		i = w;
+	}
+}
+
+/* Restore the max-heap above slot i. */
+static void
+heap_up(struct keyed *h, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (keyed_cmp(&h[i], &h[p]) <= 0)
+			return;
+		struct keyed t = h[i];
+		h[i] = h[p];
+		h[p] = t;
+		i = p;
+	}
+}
+
+/*
+ * nc_coord_rank_nearest for large n: the best n so far in a max-heap, a
+ * candidate replacing the root when it beats it; then heapsort, which
+ * leaves them ascending. Same total order, so the same answer.
+ */
+static int
+rank_nearest_heap(enum nc_coord_algo algo, const struct nc_coord *src,
+		  const struct nc_coord_candidate *cands, size_t count,
+		  nc_coord_filter_cb filter, void *arg, size_t n,
+		  size_t *out_idx, double *out_rtt)
+{
+	size_t cap = n < count ? n : count;
+	struct keyed *h = malloc((cap + 1) * sizeof(*h));
+	if (h == NULL)
+		return NC_COORD_ENOMEM;
+	size_t have = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (filter != NULL && !filter(&cands[i], i, arg))
+			continue;
+		struct keyed k;
+		make_key(algo, src, &cands[i], i, &k);
+		if (have < n) {
+			h[have] = k;
+			heap_up(h, have++);
+		} else if (keyed_cmp(&k, &h[0]) < 0) {
+			h[0] = k;
+			heap_down(h, have, 0);
+		}
+	}
+	for (size_t end = have; end > 1; end--) {
+		struct keyed t = h[0];
+		h[0] = h[end - 1];
+		h[end - 1] = t;
+		heap_down(h, end - 1, 0);
+	}
+	for (size_t j = 0; j < have; j++) {
+		out_idx[j] = h[j].idx;
+		if (out_rtt != NULL)
+			out_rtt[j] = h[j].rtt;
+	}
+	free(h);
+	return (int)have;
+}
+
 int
 nc_coord_rank_nearest(enum nc_coord_algo algo, const struct nc_coord *src,
 		      const struct nc_coord_candidate *cands, size_t count,
@@ -81,14 +165,11 @@ nc_coord_rank_nearest(enum nc_coord_algo algo, const struct nc_coord *src,
 		return NC_COORD_EINVAL;
 	if (n == 0)
 		return 0;
-	/* Best-so-far, sorted; small n lives on the stack. */
-	struct keyed stack_best[16];
-	struct keyed *best = stack_best;
-	if (n > 16) {
-		best = malloc(n * sizeof(*best));
-		if (best == NULL)
-			return NC_COORD_ENOMEM;
-	}
+	if (n > NEAREST_SMALL)
+		return rank_nearest_heap(algo, src, cands, count, filter, arg,
+					 n, out_idx, out_rtt);
+	/* Best-so-far, sorted, on the stack. */
+	struct keyed best[NEAREST_SMALL];
 	size_t have = 0;
 	for (size_t i = 0; i < count; i++) {
 		if (filter != NULL && !filter(&cands[i], i, arg))
@@ -109,8 +190,6 @@ nc_coord_rank_nearest(enum nc_coord_algo algo, const struct nc_coord *src,
 		if (out_rtt != NULL)
 			out_rtt[j] = best[j].rtt;
 	}
-	if (best != stack_best)
-		free(best);
 	return (int)have;
 }
 

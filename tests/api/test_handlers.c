@@ -12,12 +12,14 @@
  * exercised: bad n / tag / status / coord / skip-local (400 naming the
  * parameter), unknown nodes (404), wrong method (405 + Allow), missing and
  * wrong token (401 / 403), writes without a token (403), keyring without
- * encryption (409), bad keys (400).
+ * encryption (409), bad keys (400), the keyring refused without a token
+ * and never cached (issue 9 row 3).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <CUnit/CUnit.h>
 #include <cjson/cJSON.h>
@@ -610,6 +612,83 @@ test_writes_and_keyring(void)
 	th_fleet_delete(kf);
 }
 
+/** Value of response header @a name of @a resp, or NULL. */
+static const char *
+resp_header(const struct nc_api_response *resp, const char *name)
+{
+	for (size_t i = 0; i < resp->n_hdr; i++)
+		if (strcasecmp(resp->hdr_name[i], name) == 0)
+			return resp->hdr_value[i];
+	return NULL;
+}
+
+static void
+test_keyring_needs_token(void)
+{
+	/* Issue 9 row 3: the keyring (key material) is no ordinary read.
+	 * Without a token configured it answers 403 unless unauthenticated
+	 * writes are allowed; with one it needs it; the answer says
+	 * Cache-Control: no-store. */
+	char err[128], k1[64];
+	CU_ASSERT_EQUAL(nc_crypto_keygen_base64(k1, sizeof(k1)), 0);
+	struct th_spec ks[] = {{"keyed", 0, 0, NULL, true}};
+	struct th_fleet *kf = th_fleet_new_keyed(98, ks, 1, k1);
+	struct nc_api_config cfg;
+	nc_api_config_default(&cfg);
+	struct nc_api *a =
+	    nc_api_new(NULL, kf->node[0].agent, &cfg, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	char *body = NULL;
+	CU_ASSERT_EQUAL(th_req(a, "GET", "/v1/agent/keyring", NULL, NULL,
+			       &body, NULL),
+			403);
+	CU_ASSERT_PTR_NULL(strstr(body, k1));
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "-http-token"));
+	free(body);
+	/* Other reads stay open without a token. */
+	CU_ASSERT_EQUAL(th_req(a, "GET", "/v1/members", NULL, NULL, NULL, NULL),
+			200);
+	nc_api_delete(a);
+
+	snprintf(cfg.token, sizeof(cfg.token), "0123456789abcdef");
+	a = nc_api_new(NULL, kf->node[0].agent, &cfg, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(th_req(a, "GET", "/v1/agent/keyring", NULL, NULL, NULL,
+			       NULL),
+			401);
+	struct nc_api_request req = {.method = "GET",
+				     .path = "/v1/agent/keyring",
+				     .suffix = "",
+				     .authorization =
+					 "Bearer 0123456789abcdef"};
+	struct nc_api_response resp;
+	CU_ASSERT_EQUAL(nc_api_handle(a, &req, &resp), 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(resp.body, k1));
+	const char *cc = resp_header(&resp, "Cache-Control");
+	CU_ASSERT_TRUE(cc != NULL && strcmp(cc, "no-store") == 0);
+	nc_api_response_destroy(&resp);
+	/* Ordinary reads are cacheable as before. */
+	req.path = "/v1/members";
+	CU_ASSERT_EQUAL(nc_api_handle(a, &req, &resp), 200);
+	CU_ASSERT_PTR_NULL(resp_header(&resp, "Cache-Control"));
+	nc_api_response_destroy(&resp);
+	nc_api_delete(a);
+
+	/* Explicitly allowed without a token: served, still no-store. */
+	cfg.token[0] = '\0';
+	cfg.allow_unauthenticated_writes = true;
+	a = nc_api_new(NULL, kf->node[0].agent, &cfg, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	req.path = "/v1/agent/keyring";
+	req.authorization = NULL;
+	CU_ASSERT_EQUAL(nc_api_handle(a, &req, &resp), 200);
+	cc = resp_header(&resp, "Cache-Control");
+	CU_ASSERT_TRUE(cc != NULL && strcmp(cc, "no-store") == 0);
+	nc_api_response_destroy(&resp);
+	nc_api_delete(a);
+	th_fleet_delete(kf);
+}
+
 static void
 test_metrics_static(void)
 {
@@ -922,6 +1001,8 @@ nc_test_handlers_register(void)
 	    !CU_add_test(s, "failover", test_failover) ||
 	    !CU_add_test(s, "auth", test_auth) ||
 	    !CU_add_test(s, "writes, keyring", test_writes_and_keyring) ||
+	    !CU_add_test(s, "keyring needs the token",
+			 test_keyring_needs_token) ||
 	    !CU_add_test(s, "metrics, static", test_metrics_static) ||
 	    !CU_add_test(s, "dissemination", test_dissemination) ||
 	    !CU_add_test(s, "failed member", test_failed_member) ||

@@ -18,7 +18,8 @@ main(void)
 	} else if (nc_test_coords_register() != 0 ||
 		   nc_test_handlers_register() != 0 ||
 		   nc_test_socket_register() != 0 ||
-		   nc_test_cache_register() != 0) {
+		   nc_test_cache_register() != 0 ||
+		   nc_test_scale_register() != 0) {
 		CU_cleanup_registry();
 		return 2;
 	}

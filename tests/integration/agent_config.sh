@@ -5,7 +5,11 @@
 # exit code 2 and a message naming the field. A good config file starts an
 # agent whose flags override the file; its HTTP API answers /v1/health and
 # /v1/members as JSON, 404 / 405 with JSON error bodies; SIGTERM makes it
-# leave and exit 0. Runs in a few seconds.
+# leave and exit 0. Secrets (issue 9 rows 3, 13): short tokens are refused;
+# an agent given its key by -encrypt-file and its token by
+# $NETCOORD_HTTP_TOKEN keeps both out of /proc/PID/cmdline, logs a warning
+# naming the world-readable key file, serves the keyring only with the
+# token (no-store) and refuses a foreign Host. Runs in a few seconds.
 set -euo pipefail
 NETCOORD=${1:?usage: agent_config.sh path/to/netcoord}
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +19,12 @@ nc_setup
 expect_config_error() {
 	local field=$1; shift
 	local rc=0 out
-	out=$(timeout 10 "$NETCOORD" agent "$@" 2>&1) || rc=$?
+	if [ "$1" = env ]; then  # expect_config_error F env VAR=V ARGS...
+		local kv=$2; shift 2
+		out=$(env "$kv" timeout 10 "$NETCOORD" agent "$@" 2>&1) || rc=$?
+	else
+		out=$(timeout 10 "$NETCOORD" agent "$@" 2>&1) || rc=$?
+	fi
 	[ "$rc" = 2 ] || die "agent $* exited $rc, want 2 (output: $out)"
 	grep -qF -- "$field" <<<"$out" || die "agent $*: message does not name $field: $out"
 	grep -q '^netcoord: config: ' <<<"$out" || die "agent $*: message shape: $out"
@@ -32,6 +41,12 @@ expect_config_error '"log_level"' -log-level loud
 expect_config_error '"join"' -join 300.1.1.1
 expect_config_error '"tags"' -tag novalue
 expect_config_error '"http_addr"' -http-addr nope
+expect_config_error '"http_token"' -http-token s3cret -bind 127.0.0.1:0 -http-addr off
+printf 'short-token\n' >"$NC_TMP/short.tok"
+chmod 600 "$NC_TMP/short.tok"
+expect_config_error '"http_token"' -http-token-file "$NC_TMP/short.tok" -bind 127.0.0.1:0 -http-addr off
+expect_config_error 'NETCOORD_HTTP_TOKEN' env NETCOORD_HTTP_TOKEN=tok -bind 127.0.0.1:0 -http-addr off
+expect_config_error '"encrypt_file"' -encrypt-file "$NC_TMP/missing.key"
 
 cat >"$NC_TMP/bad1.json" <<'EOF'
 {"node_name": "x", "profile": 5}
@@ -108,6 +123,36 @@ for fd in "${fds[@]}"; do exec {fd}>&-; done
 log "opened and closed ${#fds[@]} idle HTTP connections"
 curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$H/v1/health" || die "HTTP stuck after the connection limit"
 log "ok: HTTP answers after hitting the connection limit"
+
+# Secrets from a file and the environment (issue 9 rows 3, 13).
+mapfile -t Q < <(nc_ports 2)
+KEY=$("$NETCOORD" keygen)
+printf '%s\n' "$KEY" >"$NC_TMP/gossip.key"
+chmod 644 "$NC_TMP/gossip.key"
+TOK="agent-config-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+NETCOORD_HTTP_TOKEN=$TOK nc_start secret -bind "127.0.0.1:${Q[0]}" \
+	-http-addr "127.0.0.1:${Q[1]}" -profile local \
+	-encrypt-file "$NC_TMP/gossip.key"
+S=${Q[1]}
+wait_for 10 "HTTP up" curl -sf -o /dev/null "http://127.0.0.1:$S/v1/health"
+tr '\0' ' ' <"/proc/$(pid_of secret)/cmdline" | grep -qF -- "$KEY" && die "key in cmdline"
+tr '\0' ' ' <"/proc/$(pid_of secret)/cmdline" | grep -qF -- "$TOK" && die "token in cmdline"
+grep -q "\[WARN\].*$NC_TMP/gossip.key is readable by every user" "$NC_TMP/secret.log" ||
+	die "no warning naming the readable key file: $(cat "$NC_TMP/secret.log")"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$S/v1/agent/keyring")
+[ "$code" = 401 ] || die "keyring without the token gave $code"
+curl -sf -D "$NC_TMP/kr.h" -o "$NC_TMP/kr.json" -H "Authorization: Bearer $TOK" \
+	"http://127.0.0.1:$S/v1/agent/keyring" || die "keyring with the token"
+grep -qF "\"Primary\":\"$KEY\"" "$NC_TMP/kr.json" || die "keyring: $(cat "$NC_TMP/kr.json")"
+grep -qi '^Cache-Control: no-store' "$NC_TMP/kr.h" || die "keyring headers: $(cat "$NC_TMP/kr.h")"
+code=$(curl -s -o "$NC_TMP/host.json" -w '%{http_code}' -H 'Host: rebind.example' \
+	-H "Authorization: Bearer $TOK" "http://127.0.0.1:$S/v1/agent/keyring")
+[ "$code" = 403 ] || die "foreign Host gave $code"
+grep -q '"error"' "$NC_TMP/host.json" || die "Host 403 body: $(cat "$NC_TMP/host.json")"
+curl -sf -o /dev/null -H "Host: localhost:$S" "http://127.0.0.1:$S/v1/health" || die "Host: localhost refused"
+log "ok: key from a file, token from the environment, keyring needs the token, Host check"
+kill -TERM "$(pid_of secret)"
+wait_exit "$(pid_of secret)" 10
 
 kill -TERM "$(pid_of cfgnode)"
 wait_exit "$(pid_of cfgnode)" 10
