@@ -8,11 +8,17 @@
  * a router with max_stale_s 0 (view rebuilt and answer computed for every
  * request, no cache) answers /v1/failover by dc (20,000 groups) and by
  * role (7 groups of ~570 members), /v1/nearest with n up to its cap,
- * /v1/members (plain, ?near=, filtered) and /v1/coordinate/nodes. Each
- * request must take under a second (a generous regression guard: O(n log
- * n) takes tens to a few hundred ms here, mostly printing JSON; the
- * quadratic failover took 1.1 s, nearest?n=100000 0.6 s). The figures are
- * printed.
+ * /v1/members (plain, ?near=, filtered) and /v1/coordinate/nodes; the
+ * answers are checked and the times printed.
+ *
+ * The regression guard for row 10 is a ratio, not a wall-clock bound
+ * (a loaded CI machine makes absolute times meaningless): every member
+ * also carries dq=g(N/40), i.e. 500 groups of 40. Both failovers rank the
+ * same 20,000 members; with a cost n log n in members and groups the
+ * 20,000-group answer takes ~3x the 500-group one (measured 3.2x: it
+ * prints 40 times as many group objects), with the old failover, whose
+ * grouping scanned every group for every member, 24x. Best of three runs
+ * each; the guard is 8x.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,17 +33,10 @@
 #include "gossip/proto.h"
 #include "tests/api/harness.h"
 
-/**
- * Members fed to the agent, and the bound per request (s): 1 s, 3 s
- * under AddressSanitizer (printing 20,000 members of JSON alone takes
- * ~0.5 s there; the quadratic failover took several seconds).
- */
+/** Members fed to the agent. */
 #define SCALE_N 20000
-#if defined(__SANITIZE_ADDRESS__)
-#define SCALE_BOUND_S 3.0
-#else
-#define SCALE_BOUND_S 1.0
-#endif
+/** Most the 20,000-group failover may take, in 500-group failovers. */
+#define SCALE_GROUP_RATIO_MAX 8.0
 
 static double
 mono(void)
@@ -53,14 +52,18 @@ feed_alive(struct th_fleet *f, unsigned i)
 {
 	static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
 	uint8_t ip[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
-	char name[32], dc[32], role[16], meta[NC_GOSSIP_META_MAX], buf[1024];
-	struct nc_proto_tag tags[2];
+	char name[32], dc[32], dq[32], role[16], meta[NC_GOSSIP_META_MAX];
+	char buf[1024];
+	struct nc_proto_tag tags[3];
 	unsigned nt = 0;
 	snprintf(name, sizeof(name), "m%u", i);
 	snprintf(dc, sizeof(dc), "g%u", i);
+	snprintf(dq, sizeof(dq), "g%u", i / 40);
 	snprintf(role, sizeof(role), "r%u", i % 7);
 	tags[nt++] = (struct nc_proto_tag){nc_proto_cstr("dc"),
 					   nc_proto_cstr(dc)};
+	tags[nt++] = (struct nc_proto_tag){nc_proto_cstr("dq"),
+					   nc_proto_cstr(dq)};
 	if (i % 5 == 0)
 		tags[nt++] = (struct nc_proto_tag){nc_proto_cstr("role"),
 						   nc_proto_cstr(role)};
@@ -88,7 +91,7 @@ feed_alive(struct th_fleet *f, unsigned i)
 	env->sink.on_packet(env->sink.ctx, &from, buf, (size_t)n, th_now(f));
 }
 
-/** GET @a url, timed; checks the status and the bound; body parsed. */
+/** GET @a url, timed; checks the status; body parsed. */
 static cJSON *
 timed_get(struct nc_api *api, const char *url, double *took)
 {
@@ -98,9 +101,21 @@ timed_get(struct nc_api *api, const char *url, double *took)
 	*took = mono() - t0;
 	CU_ASSERT_EQUAL(st, 200);
 	CU_ASSERT_PTR_NOT_NULL(j);
-	CU_ASSERT(*took < SCALE_BOUND_S);
 	fprintf(stderr, "\n    %-44s %7.1f ms", url, *took * 1000.0);
 	return j;
+}
+
+/** Best of three timed GETs of @a url, s. */
+static double
+best_of_3(struct nc_api *api, const char *url)
+{
+	double best = 1e9, took;
+	for (int i = 0; i < 3; i++) {
+		cJSON_Delete(timed_get(api, url, &took));
+		if (took < best)
+			best = took;
+	}
+	return best;
 }
 
 static void
@@ -141,6 +156,11 @@ test_scale_20000(void)
 	CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Groups")),
 			SCALE_N);
 	cJSON_Delete(j);
+	/* Cost in groups: 20,000 groups against 500 (see the top). */
+	double t_dc = best_of_3(api, "/v1/failover?group=dc");
+	double t_dq = best_of_3(api, "/v1/failover?group=dq");
+	fprintf(stderr, "\n    20,000 / 500 groups: %.2fx", t_dc / t_dq);
+	CU_ASSERT(t_dc < SCALE_GROUP_RATIO_MAX * t_dq);
 	/* 7 groups of ~570 members. */
 	j = timed_get(api, "/v1/failover?group=role", &took);
 	const cJSON *g = cJSON_GetObjectItem(j, "Groups");
