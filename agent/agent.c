@@ -3,10 +3,18 @@
  * intent relay, join with retry, graceful leave, keyring and tags for the
  * API (agent/agent.h has the picture).
  *
- * Joining: a push/pull with Join=true to every configured address; if
- * none answers, retry every NC_AGENT_JOIN_RETRY_S until one does (serf's
- * -retry-join, with a shorter interval). A failure whose cause was a
- * message we could not decrypt is reported once, as a key mismatch.
+ * Joining: a push/pull with Join=true to every address of every join
+ * address (agent/resolve.h: names are resolved at each attempt through
+ * the resolver the process gave us, numeric addresses directly). Two sets
+ * of addresses, each with its own timer: -join, retried every
+ * NC_AGENT_JOIN_RETRY_S until one answers; serf's -retry-join, retried
+ * every -retry-interval and given up after -retry-max failed retries
+ * (then the process exits 1, as serf). A name that does not resolve is
+ * named in the failure's log line. A failure whose cause was a message we
+ * could not decrypt is reported once, as a key mismatch.
+ *
+ * Keyring file (serf's -keyring-file): loaded at creation if it exists,
+ * rewritten atomically after every install/use/remove (agent/files.c).
  *
  * Leaving: nc_gossip_leave() — serf leave intent, then memberlist
  * dead{self}, each broadcast until sent or 5 s (serf's BroadcastTimeout) —
@@ -31,6 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/files.h"
+#include "agent/resolve.h"
 #include "agent/serf_relay.h"
 #include "coord/coord.h"
 #include "gossip/crypto.h"
@@ -45,6 +55,66 @@
  */
 #define NC_AGENT_COORD_PEERS 1024
 
+/**
+ * -join or -retry-join: addresses retried until one answers (in_agent:
+ * nc_agent.join, nc_agent.retry).
+ */
+struct join_set {
+	struct nc_agent *a;
+	/** "-join" or "-retry-join", for the log. */
+	const char *flag;
+	/** "HOST[:PORT]" strings (owned). */
+	char *addrs[NC_CONFIG_MAX_JOIN];
+	size_t n;
+	/** Seconds between attempts. */
+	double interval_s;
+	/** Failed retries before giving up; 0 = never (serf's -retry-max). */
+	unsigned retry_max;
+	struct nc_timer timer;
+	bool in_flight;
+	bool joined;
+	unsigned attempts;
+	bool key_mismatch_logged;
+	/**
+	 * Decrypt drops and stream errors counted when the current attempt
+	 * began: if they grew, the peers answered in a way we could not
+	 * read, which with encryption almost always means a key mismatch.
+	 */
+	uint64_t drop_decrypt;
+	uint64_t stream_errors;
+};
+
+struct join_req;
+
+/** One name of a join request, being resolved. */
+struct join_name {
+	struct join_req *req;
+	char host[NC_AGENT_HOST_MAX + 1];
+	uint16_t port;
+	/** Resolver request id, 0 when not (or no longer) pending. */
+	long rid;
+};
+
+/**
+ * One join (nc_agent_join): resolve the names, then one push/pull per
+ * address. Listed in nc_agent.joins (in_joins) until it ends.
+ */
+struct join_req {
+	struct nc_agent *a;
+	struct join_req *next;
+	struct join_name *names;
+	size_t names_n;
+	/** Names still being resolved. */
+	size_t resolving;
+	/** Every address found so far (numeric ones at once). */
+	struct nc_addr *addrs;
+	size_t addrs_n, addrs_cap;
+	/** What went wrong so far ("cannot resolve ..."), for the caller. */
+	char why[384];
+	nc_agent_join_cb cb;
+	void *arg;
+};
+
 /** A running agent. */
 struct nc_agent {
 	/** Env of gossip (borrowed). */
@@ -56,22 +126,18 @@ struct nc_agent {
 	struct nc_gossip *g;
 	/** Live coordinates (agent/coords.c). */
 	struct nc_agent_coords *coords;
-	/** Addresses to join (copied from the config). */
-	struct nc_addr join[NC_CONFIG_MAX_JOIN];
-	size_t join_n;
-	/** Join retry timer and state. */
-	struct nc_timer join_timer;
-	bool join_in_flight;
-	bool joined;
-	unsigned join_attempts;
-	bool key_mismatch_logged;
-	/**
-	 * Decrypt drops and stream errors counted when the current join
-	 * attempt began: if they grew, the peers answered in a way we could
-	 * not read, which with -encrypt almost always means a key mismatch.
-	 */
-	uint64_t join_drop_decrypt;
-	uint64_t join_stream_errors;
+	/** -join and -retry-join (copied from the config). */
+	struct join_set join;
+	struct join_set retry;
+	/** Joins in progress (struct join_req, in_joins). */
+	struct join_req *joins;
+	/** Turns names into addresses; NULL = numeric addresses only. */
+	struct nc_agent_resolver *resolver;
+	/** -retry-join gave up (serf's process then exits 1). */
+	nc_agent_left_cb on_retry_failed;
+	void *on_retry_failed_ctx;
+	/** serf's -keyring-file, "" when unset. */
+	char keyring_file[NC_CONFIG_PATH_MAX];
 	/** Leave in progress; delay timer after the broadcasts. */
 	bool leaving;
 	struct nc_timer leave_timer;
@@ -220,69 +286,311 @@ greet_timer_cb(struct nc_timer *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* Join with retry                                                    */
+/* Join: names resolved, then every address                           */
 /* ------------------------------------------------------------------ */
 
-static void join_attempt(struct nc_agent *a);
+/** Append to req->why ("; " between reasons). */
+static void
+req_why(struct join_req *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static void
-join_done(void *arg, int joined)
+req_why(struct join_req *r, const char *fmt, ...)
 {
-	struct nc_agent *a = arg;
-	a->join_in_flight = false;
+	size_t len = strlen(r->why);
+	va_list ap;
+	if (len > 0 && len + 2 < sizeof(r->why)) {
+		strcpy(r->why + len, "; ");
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(r->why + len, sizeof(r->why) - len, fmt, ap);
+	va_end(ap);
+}
+
+static int
+req_add_addr(struct join_req *r, const struct nc_addr *x)
+{
+	for (size_t i = 0; i < r->addrs_n; i++)
+		if (nc_addr_equal(&r->addrs[i], x))
+			return 0;
+	if (r->addrs_n == r->addrs_cap) {
+		size_t cap = r->addrs_cap ? r->addrs_cap * 2 : 8;
+		struct nc_addr *n = realloc(r->addrs, cap * sizeof(*n));
+		if (n == NULL)
+			return -ENOMEM;
+		r->addrs = n;
+		r->addrs_cap = cap;
+	}
+	r->addrs[r->addrs_n++] = *x;
+	return 0;
+}
+
+static void
+req_free(struct join_req *r)
+{
+	struct nc_agent *a = r->a;
+	for (size_t i = 0; i < r->names_n; i++)
+		if (r->names[i].rid > 0 && a->resolver != NULL)
+			a->resolver->ops->cancel(a->resolver, r->names[i].rid);
+	free(r->names);
+	free(r->addrs);
+	free(r);
+}
+
+/** The join ended: unlink, tell the caller, free. */
+static void
+req_finish(struct join_req *r, int joined)
+{
+	struct join_req **pp = &r->a->joins;
+	while (*pp != r)
+		pp = &(*pp)->next;
+	*pp = r->next;
+	if (joined <= 0 && r->why[0] == '\0')
+		req_why(r, "no address answered");
+	if (r->cb != NULL)
+		r->cb(r->arg, joined, joined > 0 ? NULL : r->why);
+	req_free(r);
+}
+
+static void
+req_gossip_done(void *arg, int joined)
+{
+	struct join_req *r = arg;
+	if (joined <= 0)
+		req_why(r, "no address answered");
+	req_finish(r, joined);
+}
+
+/** Every name resolved (or failed): push/pull with what we have. */
+static void
+req_resolved(struct join_req *r)
+{
+	if (r->addrs_n == 0) {
+		req_finish(r, 0);
+		return;
+	}
+	if (nc_gossip_join(r->a->g, r->addrs, r->addrs_n, req_gossip_done,
+			   r) < 0) {
+		req_why(r, "join failed to start");
+		req_finish(r, 0);
+	}
+}
+
+static void
+req_name_resolved(void *arg, const struct nc_addr *addrs, size_t n,
+		  const char *why)
+{
+	struct join_name *jn = arg;
+	struct join_req *r = jn->req;
+	jn->rid = 0;
+	if (n == 0)
+		req_why(r, "cannot resolve \"%s\": %s", jn->host,
+			why != NULL ? why : "no address");
+	else
+		agent_log(r->a, NC_LOG_DEBUG, "Resolved \"%s\": %zu address(es)",
+			  jn->host, n);
+	for (size_t i = 0; i < n; i++)
+		if (req_add_addr(r, &addrs[i]) < 0)
+			req_why(r, "out of memory");
+	if (--r->resolving == 0)
+		req_resolved(r);
+}
+
+/** A numeric host: its address, no resolver needed. */
+static bool
+numeric_addr(const char *host, uint16_t port, struct nc_addr *out)
+{
+	char buf[NC_AGENT_HOST_MAX + 3];
+	snprintf(buf, sizeof(buf), strchr(host, ':') ? "[%s]" : "%s", host);
+	if (nc_addr_parse(buf, port, out) != 0)
+		return false;
+	out->port = port;
+	return true;
+}
+
+int
+nc_agent_join(struct nc_agent *a, const char *const *addrs, size_t n,
+	      nc_agent_join_cb cb, void *arg, char *err, size_t err_cap)
+{
+	struct join_req *r = calloc(1, sizeof(*r));
+	if (r == NULL || (n > 0 && (r->names = calloc(n, sizeof(*r->names))) ==
+					   NULL)) {
+		free(r);
+		snprintf(err, err_cap, "out of memory");
+		return -ENOMEM;
+	}
+	r->a = a;
+	r->cb = cb;
+	r->arg = arg;
+	r->names_n = n;
+	/* Check every address before starting anything. */
+	for (size_t i = 0; i < n; i++) {
+		struct join_name *jn = &r->names[i];
+		struct nc_addr x;
+		jn->req = r;
+		if (nc_agent_hostport_parse(addrs[i], NC_CONFIG_DEFAULT_PORT,
+					    jn->host, sizeof(jn->host),
+					    &jn->port) != 0) {
+			snprintf(err, err_cap, "invalid address \"%s\"",
+				 addrs[i]);
+			req_free(r);
+			return -EINVAL;
+		}
+		if (a->resolver == NULL &&
+		    !numeric_addr(jn->host, jn->port, &x)) {
+			snprintf(err, err_cap,
+				 "cannot resolve \"%s\": no resolver here "
+				 "(numeric addresses only)",
+				 jn->host);
+			req_free(r);
+			return -EINVAL;
+		}
+	}
+	r->next = a->joins;
+	a->joins = r;
+	r->resolving = 1; /* held until every name is started */
+	for (size_t i = 0; i < n; i++) {
+		struct join_name *jn = &r->names[i];
+		struct nc_addr x;
+		if (numeric_addr(jn->host, jn->port, &x)) {
+			if (req_add_addr(r, &x) < 0)
+				req_why(r, "out of memory");
+			continue;
+		}
+		long id = a->resolver->ops->resolve(a->resolver, jn->host,
+						    jn->port, req_name_resolved,
+						    jn);
+		if (id < 0) {
+			req_why(r, "cannot resolve \"%s\": %s", jn->host,
+				strerror((int)-id));
+			continue;
+		}
+		jn->rid = id;
+		r->resolving++;
+	}
+	if (--r->resolving == 0)
+		req_resolved(r);
+	return 0;
+}
+
+void
+nc_agent_set_resolver(struct nc_agent *a, struct nc_agent_resolver *r)
+{
+	a->resolver = r;
+}
+
+void
+nc_agent_set_retry_failed_cb(struct nc_agent *a, nc_agent_left_cb cb,
+			     void *ctx)
+{
+	a->on_retry_failed = cb;
+	a->on_retry_failed_ctx = ctx;
+}
+
+/* ------------------------------------------------------------------ */
+/* -join and -retry-join: retried until one address answers           */
+/* ------------------------------------------------------------------ */
+
+static void set_attempt(struct join_set *s);
+
+static void
+set_done(void *arg, int joined, const char *why)
+{
+	struct join_set *s = arg;
+	struct nc_agent *a = s->a;
+	s->in_flight = false;
 	if (a->leaving)
 		return;
 	if (joined > 0) {
-		a->joined = true;
+		s->joined = true;
 		agent_log(a, NC_LOG_INFO,
 			  "Join completed. Synced with %d initial agents",
 			  joined);
 		return;
 	}
 	const struct nc_gossip_stats *st = nc_gossip_stats(a->g);
-	bool unreadable = st->drop_decrypt > a->join_drop_decrypt ||
-			  (a->kr != NULL &&
-			   st->stream_errors > a->join_stream_errors);
-	if (unreadable && !a->key_mismatch_logged) {
+	bool unreadable = st->drop_decrypt > s->drop_decrypt ||
+			  (a->kr != NULL && st->stream_errors > s->stream_errors);
+	if (s->retry_max > 0 && s->attempts > s->retry_max) {
+		/* serf's words; its process then exits 1. */
+		agent_log(a, NC_LOG_ERR,
+			  "Join failed: %s; maximum retry join attempts made "
+			  "(%s), exiting",
+			  why, s->flag);
+		if (a->on_retry_failed != NULL)
+			a->on_retry_failed(a->on_retry_failed_ctx);
+		return;
+	}
+	if (unreadable && !s->key_mismatch_logged) {
 		agent_log(a, NC_LOG_ERR,
 			  "Join failed: the peers' replies could not be "
 			  "decrypted; check that -encrypt matches the "
 			  "cluster's key (retrying every %.0f s)",
-			  NC_AGENT_JOIN_RETRY_S);
-		a->key_mismatch_logged = true;
+			  s->interval_s);
+		s->key_mismatch_logged = true;
 	} else if (unreadable) {
 		/* Said once already. */
-	} else if (a->join_attempts == 1 || a->join_attempts % 15 == 0) {
+	} else if (s == &a->retry || s->attempts == 1 ||
+		   s->attempts % 15 == 0) {
+		/* -retry-join: every attempt (serf's line, 30 s apart);
+		 * -join: the first and every 15th (2 s apart). */
 		agent_log(a, NC_LOG_WARN,
-			  "Join failed: no address answered (attempt %u), "
-			  "retrying every %.0f s",
-			  a->join_attempts, NC_AGENT_JOIN_RETRY_S);
+			  "Join failed: %s (%s, attempt %u), retrying every "
+			  "%.0f s",
+			  why, s->flag, s->attempts, s->interval_s);
 	}
-	a->env->ops->timer_start(a->env, &a->join_timer, NC_AGENT_JOIN_RETRY_S);
+	a->env->ops->timer_start(a->env, &s->timer, s->interval_s);
 }
 
 static void
-join_attempt(struct nc_agent *a)
+set_attempt(struct join_set *s)
 {
-	if (a->join_in_flight || a->joined || a->leaving)
+	struct nc_agent *a = s->a;
+	char err[256];
+	if (s->in_flight || s->joined || a->leaving || s->n == 0)
 		return;
-	a->join_attempts++;
-	a->join_drop_decrypt = nc_gossip_stats(a->g)->drop_decrypt;
-	a->join_stream_errors = nc_gossip_stats(a->g)->stream_errors;
-	a->join_in_flight = true;
-	int rc = nc_gossip_join(a->g, a->join, a->join_n, join_done,
-				a);
-	if (rc < 0) {
-		a->join_in_flight = false;
-		a->env->ops->timer_start(a->env, &a->join_timer,
-					 NC_AGENT_JOIN_RETRY_S);
-	}
+	s->attempts++;
+	s->drop_decrypt = nc_gossip_stats(a->g)->drop_decrypt;
+	s->stream_errors = nc_gossip_stats(a->g)->stream_errors;
+	s->in_flight = true;
+	if (nc_agent_join(a, (const char *const *)s->addrs, s->n, set_done, s,
+			  err, sizeof(err)) < 0)
+		set_done(s, 0, err);
 }
 
 static void
-join_timer_cb(struct nc_timer *t)
+set_timer_cb(struct nc_timer *t)
 {
-	join_attempt(t->arg);
+	set_attempt(t->arg);
+}
+
+static int
+set_init(struct nc_agent *a, struct join_set *s, const char *flag,
+	 char *const *addrs, size_t n, double interval_s, unsigned retry_max)
+{
+	s->a = a;
+	s->flag = flag;
+	s->interval_s = interval_s;
+	s->retry_max = retry_max;
+	nc_timer_init(&s->timer, set_timer_cb, s);
+	for (size_t i = 0; i < n; i++) {
+		if ((s->addrs[i] = strdup(addrs[i])) == NULL)
+			return -ENOMEM;
+		s->n++;
+	}
+	return 0;
+}
+
+static void
+set_destroy(struct nc_agent *a, struct join_set *s)
+{
+	if (s->a == NULL)
+		return;
+	a->env->ops->timer_stop(a->env, &s->timer);
+	for (size_t i = 0; i < s->n; i++)
+		free(s->addrs[i]);
+	s->n = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -313,7 +621,8 @@ nc_agent_leave(struct nc_agent *a)
 	if (a->leaving)
 		return 0;
 	a->leaving = true;
-	a->env->ops->timer_stop(a->env, &a->join_timer);
+	a->env->ops->timer_stop(a->env, &a->join.timer);
+	a->env->ops->timer_stop(a->env, &a->retry.timer);
 	int rc = nc_gossip_leave(a->g, NC_AGENT_LEAVE_TIMEOUT_S, leave_done, a);
 	if (rc < 0) {
 		agent_log(a, NC_LOG_WARN, "Leave failed, shutting down anyway");
@@ -371,10 +680,58 @@ encode_meta(const struct nc_config *cfg, uint8_t *meta, size_t *len,
 	return 0;
 }
 
+/**
+ * serf's -keyring-file: refused with -encrypt (serf: "Encryption key not
+ * allowed while using a keyring"); the keys of the file if it exists,
+ * else no encryption (said in the log).
+ */
+static int
+keyring_file_setup(struct nc_agent *a, const struct nc_config *c, char *err,
+		   size_t err_cap)
+{
+	char why[NC_CONFIG_PATH_MAX + 128];
+	snprintf(a->keyring_file, sizeof(a->keyring_file), "%s",
+		 c->keyring_file);
+	if (c->key_len > 0) {
+		snprintf(err, err_cap,
+			 "\"keyring_file\": -encrypt is not allowed with a "
+			 "keyring file (%s); put the key in the file instead "
+			 "(as serf)",
+			 c->keyring_file);
+		return -EINVAL;
+	}
+	a->kr = nc_crypto_keyring_new();
+	if (a->kr == NULL) {
+		snprintf(err, err_cap, "\"keyring_file\": out of memory");
+		return -ENOMEM;
+	}
+	int rc = nc__agent_keyring_file_load(c->keyring_file, a->kr, why,
+					     sizeof(why));
+	if (rc < 0) {
+		snprintf(err, err_cap, "\"keyring_file\": %s", why);
+		return rc;
+	}
+	if (rc == 0) {
+		nc_crypto_keyring_delete(a->kr);
+		a->kr = NULL;
+		agent_log(a, NC_LOG_WARN,
+			  "Keyring file %s does not exist: gossip is not "
+			  "encrypted (write a JSON array of base64 keys "
+			  "there to encrypt it)",
+			  c->keyring_file);
+		return 0;
+	}
+	agent_log(a, NC_LOG_INFO, "Restored keyring with %u keys from %s",
+		  nc_crypto_keyring_count(a->kr), c->keyring_file);
+	return 0;
+}
+
 static int
 keyring_setup(struct nc_agent *a, const struct nc_config *c, char *err,
 	      size_t err_cap)
 {
+	if (c->keyring_file[0] != '\0')
+		return keyring_file_setup(a, c, err, err_cap);
 	if (c->key_len == 0)
 		return 0;
 	a->kr = nc_crypto_keyring_new();
@@ -443,14 +800,27 @@ nc_agent_new(struct nc_env *env, const struct nc_config *cfg,
 	}
 	a->env = env;
 	snprintf(a->name, sizeof(a->name), "%s", cfg->node_name);
-	memcpy(a->join, cfg->join, cfg->join_n * sizeof(cfg->join[0]));
-	a->join_n = cfg->join_n;
 	a->on_left = on_left;
 	a->on_left_ctx = on_left_ctx;
 	a->relay.self = a->name;
-	nc_timer_init(&a->join_timer, join_timer_cb, a);
 	nc_timer_init(&a->leave_timer, leave_timer_cb, a);
 	nc_timer_init(&a->greet_timer, greet_timer_cb, a);
+	double retry_s = cfg->retry_interval_s;
+	if (cfg->retry_join_n > 0 && retry_s < NC_CONFIG_MIN_RETRY_INTERVAL_S) {
+		/* serf: "Warning: 'RetryInterval' is too low. Setting to 1s". */
+		retry_s = NC_CONFIG_MIN_RETRY_INTERVAL_S;
+		agent_log(a, NC_LOG_WARN,
+			  "-retry-interval is too low, setting it to %.0f s",
+			  retry_s);
+	}
+	if (set_init(a, &a->join, "-join", cfg->join, cfg->join_n,
+		     NC_AGENT_JOIN_RETRY_S, 0) < 0 ||
+	    set_init(a, &a->retry, "-retry-join", cfg->retry_join,
+		     cfg->retry_join_n, retry_s, cfg->retry_max) < 0) {
+		snprintf(err, err_cap, "out of memory");
+		nc_agent_delete(a);
+		return NULL;
+	}
 	if (keyring_setup(a, cfg, err, err_cap) < 0 ||
 	    coords_setup(a, cfg, err, err_cap) < 0 ||
 	    gossip_setup(a, cfg, advertise, err, err_cap) < 0) {
@@ -468,8 +838,8 @@ nc_agent_start(struct nc_agent *a)
 		return rc;
 	a->env->ops->timer_start(a->env, &a->greet_timer,
 				 NC_AGENT_GREET_INTERVAL_S);
-	if (a->join_n > 0)
-		join_attempt(a);
+	set_attempt(&a->join);
+	set_attempt(&a->retry);
 	return 0;
 }
 
@@ -478,10 +848,17 @@ nc_agent_delete(struct nc_agent *a)
 {
 	if (a == NULL)
 		return;
-	a->env->ops->timer_stop(a->env, &a->join_timer);
 	a->env->ops->timer_stop(a->env, &a->leave_timer);
 	a->env->ops->timer_stop(a->env, &a->greet_timer);
+	set_destroy(a, &a->join);
+	set_destroy(a, &a->retry);
+	/* Pending push/pulls die with gossip (no callback); then the joins. */
 	nc_gossip_delete(a->g);
+	while (a->joins != NULL) {
+		struct join_req *r = a->joins;
+		a->joins = r->next;
+		req_free(r);
+	}
 	nc_agent_coords_delete(a->coords);
 	nc_crypto_keyring_delete(a->kr);
 	free(a);
@@ -518,8 +895,8 @@ nc_agent_stats(const struct nc_agent *a, struct nc_agent_stats *out)
 	out->relay_in = a->relay.relayed_in;
 	out->relay_out = a->relay.relayed_out;
 	out->relay_ignored = a->relay.ignored;
-	out->join_attempts = a->join_attempts;
-	out->joined = a->joined;
+	out->join_attempts = a->join.attempts + a->retry.attempts;
+	out->joined = a->join.joined || a->retry.joined;
 }
 
 /* ------------------------------------------------------------------ */
@@ -574,6 +951,14 @@ nc_agent_keyring_change(struct nc_agent *a, enum nc_agent_key_op op,
 		break;
 	}
 	memset(key, 0, sizeof(key));
+	if (rc == 0 && a->keyring_file[0] != '\0' &&
+	    nc__agent_keyring_file_save(a->keyring_file, a->kr, err,
+					err_cap) < 0) {
+		/* Done in memory, not on disk: say so (serf does too). */
+		agent_log(a, NC_LOG_ERR, "Failed to write keyring file: %s",
+			  err);
+		return -EIO;
+	}
 	switch (rc) {
 	case 0:
 		return 0;

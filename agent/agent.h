@@ -4,7 +4,8 @@
  * agent/agent.h - a netcoord agent: the one place where gossip/ and coord/
  * meet. It owns the SWIM instance, the coordinate service
  * (agent/coords.h), the relay of serf intents (agent/serf_relay.h), the
- * keyring, the join retries and the graceful leave. It runs on any env
+ * keyring (and its file), the join retries (names resolved through
+ * agent/resolve.h) and the graceful leave. It runs on any env
  * (gossip/env.h): `netcoord agent` gives it the real loop (loop/), the
  * tests and the simulator a virtual-time env — the same code either way.
  *
@@ -23,6 +24,7 @@
 
 #include "agent/config.h"
 #include "agent/coords.h"
+#include "agent/resolve.h"
 #include "gossip/env.h"
 
 struct nc_agent;
@@ -57,10 +59,45 @@ struct nc_agent *nc_agent_new(struct nc_env *env, const struct nc_config *cfg,
 void nc_agent_delete(struct nc_agent *a);
 
 /**
- * Start probing and gossiping, and join the configured addresses (retried
- * every NC_AGENT_JOIN_RETRY_S until one answers). 0 or a negative errno.
+ * Start probing and gossiping, and join the configured addresses: -join
+ * retried every NC_AGENT_JOIN_RETRY_S until one answers, -retry-join
+ * every -retry-interval (serf's). 0 or a negative errno.
  */
 int nc_agent_start(struct nc_agent *a);
+
+/**
+ * Resolver of join names (borrowed, outlives the agent; set before
+ * nc_agent_start). Without one, join addresses must be numeric: the
+ * simulator and the API tests have no DNS. `netcoord agent` passes
+ * nc_agent_resolver_gai_new().
+ */
+void nc_agent_set_resolver(struct nc_agent *a, struct nc_agent_resolver *r);
+
+/**
+ * Called when -retry-join gave up after -retry-max failed retries (serf's
+ * process then exits with status 1). NULL: nothing happens.
+ */
+void nc_agent_set_retry_failed_cb(struct nc_agent *a, nc_agent_left_cb cb,
+				  void *ctx);
+
+/**
+ * End of nc_agent_join(): @a joined addresses answered; when 0, @a why
+ * says what failed, naming each name that did not resolve, e.g.
+ * `cannot resolve "db-1.internal": Name or service not known`.
+ */
+typedef void (*nc_agent_join_cb)(void *arg, int joined, const char *why);
+
+/**
+ * Join via @a n addresses "HOST[:PORT]" (agent/resolve.h; port 7946 by
+ * default): names are resolved now, through the resolver, and a push/pull
+ * goes to every address found (IPv4 and IPv6), as memberlist's Join.
+ * @a cb (may be NULL) is called once, possibly before this returns.
+ * @retval 0 started
+ * @retval -EINVAL a bad address, or a name without a resolver (why in
+ *         @a err); cb is not called
+ */
+int nc_agent_join(struct nc_agent *a, const char *const *addrs, size_t n,
+		  nc_agent_join_cb cb, void *arg, char *err, size_t err_cap);
 
 /**
  * Graceful leave: serf's leave intent, then memberlist's dead{self}, each
@@ -122,6 +159,8 @@ int nc_agent_keyring_list(struct nc_agent *a,
  * @retval -ENOENT use/remove of a key that is not installed
  * @retval -EBUSY remove of the primary key
  * @retval -ENOSPC install into a full keyring
+ * @retval -EIO done, but the -keyring-file could not be rewritten (why,
+ *         naming the file, in @a err)
  */
 int nc_agent_keyring_change(struct nc_agent *a, enum nc_agent_key_op op,
 			    const char *b64, char *err, size_t err_cap);

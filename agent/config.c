@@ -7,9 +7,10 @@
  * error names the same field: `"bind": invalid address "1.2.3"`.
  *
  * Precedence: config files are applied first, in the order given, then
- * the flags. Scalars are overwritten; -join addresses accumulate; tags are
- * merged by key (a later value replaces an earlier one). This is serf's
- * rule for its -config-file and flags.
+ * the flags. Scalars are overwritten; -join and -retry-join addresses
+ * accumulate; tags are merged by key (a later value replaces an earlier
+ * one). This is serf's rule for its -config-file and flags. Last, the
+ * -tags-file is read (serf refuses it together with -tag/"tags").
  *
  * The JSON file is read whole (capped at 1 MiB) and parsed with cJSON; the
  * tree is freed once at its root.
@@ -36,6 +37,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "agent/files.h"
+#include "agent/resolve.h"
 #include "gossip/crypto.h"
 #include "util/util.h"
 
@@ -107,6 +110,7 @@ nc_config_init(struct nc_config *cfg)
 	cfg->http_addr.port = NC_CONFIG_DEFAULT_HTTP_PORT;
 	cfg->coord_gossip_bytes_per_s = 1024;
 	cfg->http_max_conns_per_client = 16;
+	cfg->retry_interval_s = NC_CONFIG_DEFAULT_RETRY_INTERVAL_S;
 }
 
 void
@@ -117,6 +121,12 @@ nc_config_destroy(struct nc_config *cfg)
 		free(cfg->tags[i].value);
 	}
 	cfg->tags_n = 0;
+	for (size_t i = 0; i < cfg->join_n; i++)
+		free(cfg->join[i]);
+	cfg->join_n = 0;
+	for (size_t i = 0; i < cfg->retry_join_n; i++)
+		free(cfg->retry_join[i]);
+	cfg->retry_join_n = 0;
 	/* Wipe the key (the compiler may not drop a volatile store). */
 	volatile uint8_t *k = cfg->key;
 	for (size_t i = 0; i < sizeof(cfg->key); i++)
@@ -157,16 +167,113 @@ apply_addr(const char *field, const char *v, uint16_t default_port,
 	return 0;
 }
 
+/** One more "HOST[:PORT]" for -join / -retry-join (names allowed). */
+static int
+add_join_addr(const char *field, char **list, size_t *n, const char *v,
+	      char *err, size_t cap)
+{
+	char host[NC_AGENT_HOST_MAX + 1];
+	uint16_t port;
+	if (*n == NC_CONFIG_MAX_JOIN)
+		return fail(err, cap, "\"%s\": more than %d addresses", field,
+			    NC_CONFIG_MAX_JOIN);
+	if (nc_agent_hostport_parse(v, NC_CONFIG_DEFAULT_PORT, host,
+				    sizeof(host), &port) != 0)
+		return fail(err, cap, "\"%s\": invalid address \"%s\"", field,
+			    v);
+	if ((list[*n] = strdup(v)) == NULL)
+		return fail(err, cap, "out of memory");
+	(*n)++;
+	return 0;
+}
+
 static int
 apply_join(struct nc_config *cfg, const char *v, char *err, size_t cap)
 {
-	if (cfg->join_n == NC_CONFIG_MAX_JOIN)
-		return fail(err, cap, "\"join\": more than %d addresses",
-			    NC_CONFIG_MAX_JOIN);
-	return apply_addr("join", v, NC_CONFIG_DEFAULT_PORT,
-			  &cfg->join[cfg->join_n++], err, cap) == 0
-		       ? 0
-		       : (cfg->join_n--, -EINVAL);
+	return add_join_addr("join", cfg->join, &cfg->join_n, v, err, cap);
+}
+
+static int
+apply_retry_join(struct nc_config *cfg, const char *v, char *err, size_t cap)
+{
+	return add_join_addr("retry_join", cfg->retry_join,
+			     &cfg->retry_join_n, v, err, cap);
+}
+
+/**
+ * A Go duration, as serf's time.ParseDuration: "30s", "1m30s", "500ms",
+ * "1.5h" (units ns, us, ms, s, m, h); a bare number is seconds.
+ */
+static int
+parse_duration(const char *v, double *out_s)
+{
+	static const struct {
+		const char *unit;
+		double s;
+	} units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3},
+		     {"s", 1},     {"m", 60},    {"h", 3600}};
+	double total = 0;
+	const char *p = v;
+	char *end;
+	if (*p == '\0')
+		return -EINVAL;
+	errno = 0;
+	double x = strtod(p, &end);
+	if (errno == 0 && end != p && *end == '\0' && x >= 0) {
+		*out_s = x;
+		return 0;
+	}
+	while (*p != '\0') {
+		if (!((*p >= '0' && *p <= '9') || *p == '.'))
+			return -EINVAL;
+		x = strtod(p, &end);
+		if (end == p)
+			return -EINVAL;
+		p = end;
+		size_t best = 0, ul = 0;
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t l = strlen(units[i].unit);
+			if (strncmp(p, units[i].unit, l) == 0 && l > ul) {
+				best = i;
+				ul = l;
+			}
+		}
+		if (ul == 0)
+			return -EINVAL;
+		total += x * units[best].s;
+		p += ul;
+	}
+	*out_s = total;
+	return 0;
+}
+
+static int
+apply_retry_interval(struct nc_config *cfg, const char *v, char *err,
+		     size_t cap)
+{
+	double s;
+	if (parse_duration(v, &s) != 0 || s > 86400.0 * 365)
+		return fail(err, cap,
+			    "\"retry_interval\": want a duration such as "
+			    "\"30s\" or \"1m\", got \"%s\"",
+			    v);
+	cfg->retry_interval_s = s;
+	return 0;
+}
+
+static int
+apply_retry_max(struct nc_config *cfg, const char *v, char *err, size_t cap)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 0 || n > 1000000000)
+		return fail(err, cap,
+			    "\"retry_max_attempts\": want a count >= 0 "
+			    "(0 = no limit), got \"%s\"",
+			    v);
+	cfg->retry_max = (unsigned)n;
+	return 0;
 }
 
 static int
@@ -415,6 +522,19 @@ apply_path(const char *field, const char *v, char *out, char *err, size_t cap)
 }
 
 static int
+apply_keyring_file(struct nc_config *cfg, const char *v, char *err,
+		   size_t cap)
+{
+	return apply_path("keyring_file", v, cfg->keyring_file, err, cap);
+}
+
+static int
+apply_tags_file(struct nc_config *cfg, const char *v, char *err, size_t cap)
+{
+	return apply_path("tags_file", v, cfg->tags_file, err, cap);
+}
+
+static int
 apply_latency_matrix(struct nc_config *cfg, const char *v, char *err,
 		     size_t cap)
 {
@@ -526,11 +646,23 @@ static const struct flag flags[] = {
 	{"advertise", "advertise", apply_advertise,
 	 "address advertised to others (default: from -bind)"},
 	{"join", "join", apply_join,
-	 "address of a member to join; repeatable, retried until one answers"},
+	 "HOST[:PORT] of a member to join (names resolved at each attempt);\n"
+	 "                  repeatable, retried every 2 s until one answers"},
+	{"retry-join", "retry_join", apply_retry_join,
+	 "like -join, retried every -retry-interval (serf's); repeatable"},
+	{"retry-interval", "retry_interval", apply_retry_interval,
+	 "time between -retry-join attempts (default 30s, at least 1s)"},
+	{"retry-max", "retry_max_attempts", apply_retry_max,
+	 "failed -retry-join retries before exiting 1 (default 0: no limit)"},
 	{"encrypt", "encrypt", apply_encrypt,
 	 "base64 encryption key (16, 24 or 32 bytes), like serf -encrypt"},
 	{"encrypt-file", "encrypt_file", apply_encrypt_file,
 	 "file holding the key (or $NETCOORD_ENCRYPT; not in the process list)"},
+	{"keyring-file", "keyring_file", apply_keyring_file,
+	 "serf keyring file (JSON array of base64 keys, primary first):\n"
+	 "                  loaded if it exists, rewritten on every key change"},
+	{"tags-file", "tags_file", apply_tags_file,
+	 "file persisting the tags (JSON object); not with -tag"},
 	{"profile", "profile", apply_profile,
 	 "timing profile: lan (default), wan or local"},
 	{"tag", "tags", apply_tag, "tag key=value; repeatable"},
@@ -579,8 +711,10 @@ nc_config_usage(FILE *f)
 	for (size_t i = 0; i < NFLAGS; i++)
 		fprintf(f, "  -%-15s %s\n", flags[i].name, flags[i].help);
 	fprintf(f, "\nJSON keys: node_name, bind, advertise, join (array), "
-		   "encrypt, encrypt_file,\n  profile, tags (object), "
-		   "log_level, http_addr, http_token, http_token_file,\n  "
+		   "retry_join (array),\n  retry_interval, retry_max_attempts, "
+		   "encrypt, encrypt_file, keyring_file, tags_file,\n  "
+		   "profile, tags (object), log_level, http_addr, "
+		   "http_token, http_token_file,\n  "
 		   "http_allowed_host (array), http_max_conns_per_client,\n  "
 		   "http_allow_unauthenticated_writes (bool), "
 		   "coord_gossip_rate, seed,\n  "
@@ -695,6 +829,56 @@ is_help(const char *a)
 	       strcmp(a, "--help") == 0;
 }
 
+/**
+ * serf's -tags-file: not together with tags from flags or config files
+ * ("Tags config not allowed while using tag files"); the tags saved in
+ * the file, if it exists, else none.
+ */
+static int
+load_tags_file(struct nc_config *cfg, char *err, size_t cap)
+{
+	const char *path = cfg->tags_file;
+	char *text = NULL, why[NC_CONFIG_PATH_MAX + 64];
+	if (path[0] == '\0')
+		return 0;
+	if (cfg->tags_n > 0)
+		return fail(err, cap,
+			    "\"tags_file\": -tag and \"tags\" are not "
+			    "allowed with a tags file (%s), as in serf",
+			    path);
+	int rc = nc__agent_file_read(path, &text, why, sizeof(why));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return fail(err, cap, "\"tags_file\": %s", why);
+	cJSON *root = cJSON_Parse(text);
+	free(text);
+	rc = 0;
+	if (!cJSON_IsObject(root)) {
+		rc = fail(err, cap,
+			  "\"tags_file\": %s: not a JSON object of strings",
+			  path);
+	} else {
+		const cJSON *t;
+		cJSON_ArrayForEach(t, root)
+		{
+			if (!cJSON_IsString(t)) {
+				rc = fail(err, cap,
+					  "\"tags_file\": %s: value of \"%s\" "
+					  "is not a string",
+					  path, t->string);
+				break;
+			}
+			rc = apply_tag_kv(cfg, t->string, t->valuestring,
+					  err, cap);
+			if (rc < 0)
+				break;
+		}
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
 int
 nc_config_parse_args(struct nc_config *cfg, int argc, char **argv, char *err,
 		     size_t err_cap)
@@ -730,6 +914,9 @@ nc_config_parse_args(struct nc_config *cfg, int argc, char **argv, char *err,
 		if (rc < 0)
 			return rc;
 	}
+	rc = load_tags_file(cfg, err, err_cap);
+	if (rc < 0)
+		return rc;
 	warn_exposure(cfg);
 	return 0;
 }
@@ -757,28 +944,31 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 		const char *key = it->string;
 		const char *s = NULL;
 		int rc = 0;
-		if (strcmp(key, "join") == 0) {
+		if (strcmp(key, "join") == 0 || strcmp(key, "retry_join") == 0) {
+			apply_fn add = key[0] == 'j' ? apply_join
+						     : apply_retry_join;
 			if (cJSON_IsString(it)) {
-				rc = apply_join(cfg, it->valuestring, err,
-						cap);
+				rc = add(cfg, it->valuestring, err, cap);
 			} else if (cJSON_IsArray(it)) {
 				const cJSON *j;
 				cJSON_ArrayForEach(j, it)
 				{
 					if (!cJSON_IsString(j))
 						return fail(err, cap,
-							    "\"join\": must be "
+							    "\"%s\": must be "
 							    "an array of "
-							    "strings");
-					rc = apply_join(cfg, j->valuestring,
-							err, cap);
+							    "strings",
+							    key);
+					rc = add(cfg, j->valuestring, err,
+						 cap);
 					if (rc < 0)
 						return rc;
 				}
 			} else {
 				return fail(err, cap,
-					    "\"join\": must be an array of "
-					    "strings");
+					    "\"%s\": must be an array of "
+					    "strings",
+					    key);
 			}
 		} else if (strcmp(key, "http_allowed_host") == 0 &&
 			   cJSON_IsArray(it)) {
@@ -801,6 +991,14 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
 			rc = apply_http_max_conns_per_client(cfg, num, err,
 							     cap);
+		} else if ((strcmp(key, "retry_max_attempts") == 0 ||
+			    strcmp(key, "retry_interval") == 0) &&
+			   cJSON_IsNumber(it)) {
+			char num[64];
+			snprintf(num, sizeof(num), "%.17g", it->valuedouble);
+			rc = key[6] == 'm' ? apply_retry_max(cfg, num, err, cap)
+					   : apply_retry_interval(cfg, num, err,
+								  cap);
 		} else if (strcmp(key, "tags") == 0) {
 			if (!cJSON_IsObject(it))
 				return fail(err, cap,

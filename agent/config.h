@@ -7,12 +7,27 @@
  *   -bind ADDR[:PORT]    bind         0.0.0.0:7946
  *   -advertise ADDR[:P]  advertise    bind address (first non-loopback
  *                                     IPv4 if bind is a wildcard), bind port
- *   -join ADDR[:PORT]    join [...]   none; repeatable, file + flags
+ *   -join HOST[:PORT]    join [...]   none; repeatable, file + flags;
+ *                                     retried every 2 s until one answers
+ *   -retry-join HOST[:P] retry_join [...]  none; repeatable (serf's):
+ *                                     retried every -retry-interval
+ *   -retry-interval D    retry_interval  30s (Go duration; at least 1s)
+ *   -retry-max N         retry_max_attempts  0 = retry for ever; else the
+ *                                     agent exits 1 after N failed
+ *                                     retries (N + 1 attempts, as serf)
  *   -encrypt BASE64      encrypt      none (16/24/32-byte key, like serf;
  *                                     visible in /proc/PID/cmdline: prefer
  *                                     the next two)
  *   -encrypt-file F      encrypt_file  key read from a file
  *   $NETCOORD_ENCRYPT    -            key from the environment
+ *   -keyring-file F      keyring_file none; serf's format (JSON array of
+ *                                     base64 keys, primary first): loaded
+ *                                     at start if it exists, rewritten on
+ *                                     every keyring change; not with
+ *                                     -encrypt (serf refuses both)
+ *   -tags-file F         tags_file    none; JSON object of tags, loaded at
+ *                                     start if it exists, rewritten when
+ *                                     the tags change; not with -tag
  *   -profile P           profile      lan (lan|wan|local)
  *   -tag K=V             tags {...}   none; repeatable, flags win per key
  *   -log-level L         log_level    info (debug|info|warn|error)
@@ -42,7 +57,10 @@
  *                                        else with our advertise address
  *
  * Flags may be written -name=value, -name value, or with two dashes.
- * Addresses are numeric (no DNS): "ip", "ip:port", "[ip6]:port".
+ * Join addresses (-join, -retry-join) are "host", "host:port", "ip",
+ * "ip:port", "[ip6]:port" or "ip6" (agent/resolve.h): a name is resolved
+ * at every attempt and each of its IPv4 and IPv6 addresses is tried;
+ * port 7946 when none is given. The other addresses are numeric.
  * Order: config files, then the environment ($NETCOORD_*), then flags.
  *
  * Warnings (cfg->warnings, logged by the agent at start; issue 9 rows 13,
@@ -68,9 +86,12 @@
 #define NC_CONFIG_MAX_TAGS 64
 /** Default gossip port (serf's). */
 #define NC_CONFIG_DEFAULT_PORT 7946
+/** Default -retry-interval, and the least allowed (serf's), s. */
+#define NC_CONFIG_DEFAULT_RETRY_INTERVAL_S 30.0
+#define NC_CONFIG_MIN_RETRY_INTERVAL_S 1.0
 /** Default HTTP port. */
 #define NC_CONFIG_DEFAULT_HTTP_PORT 8555
-/** Longest file path in the config (latency files). */
+/** Longest file path in the config. */
 #define NC_CONFIG_PATH_MAX 512
 /** Shortest API token accepted. */
 #define NC_CONFIG_TOKEN_MIN 16
@@ -101,9 +122,22 @@ struct nc_config {
 	struct nc_addr bind;
 	/** Advertised address; family 0 = derive from bind. */
 	struct nc_addr advertise;
-	/** Addresses to join (push/pull), retried until one answers. */
-	struct nc_addr join[NC_CONFIG_MAX_JOIN];
+	/**
+	 * Addresses to join (push/pull), retried until one answers:
+	 * "HOST[:PORT]" strings, owned (malloc), syntax checked.
+	 */
+	char *join[NC_CONFIG_MAX_JOIN];
 	size_t join_n;
+	/** serf's -retry-join: same syntax, retried every retry_interval_s. */
+	char *retry_join[NC_CONFIG_MAX_JOIN];
+	size_t retry_join_n;
+	/** Seconds between -retry-join attempts (default 30, serf's). */
+	double retry_interval_s;
+	/** Failed retries before giving up (exit 1); 0 = never give up. */
+	unsigned retry_max;
+	/** serf's -keyring-file and -tags-file; "" when unset. */
+	char keyring_file[NC_CONFIG_PATH_MAX];
+	char tags_file[NC_CONFIG_PATH_MAX];
 	/** Encryption key; key_len 0 = plaintext. */
 	uint8_t key[32];
 	size_t key_len;
@@ -151,7 +185,8 @@ void nc_config_destroy(struct nc_config *cfg);
 
 /**
  * Parse @a argc/@a argv (argv[0] is the subcommand name and is skipped):
- * first every -config-file, in order, then the other flags on top.
+ * first every -config-file, in order, then the other flags on top, then
+ * the -tags-file (if it exists).
  * On error returns a negative code and writes a message naming the field
  * into @a err, e.g. `"bind": invalid address "1.2.3"`. On success
  * cfg->warnings lists what the agent should log at start.

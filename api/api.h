@@ -52,7 +52,7 @@
  *   GET /metrics    Prometheus text format 0.0.4 (text/plain)
  *   GET /v1/stats   raw counters of gossip, the loop, the serf relay (and
  *       the latency emulation when on), for benchmarks and operators
- *   PUT /v1/agent/join?address=IP[:PORT]   {"Joined":n} (waits), 502
+ *   PUT /v1/agent/join?address=HOST[:PORT] {"Joined":n} (waits), 502
  *   PUT /v1/agent/leave                    {} then graceful leave
  *   GET /v1/agent/keyring                  {"Keys":[...],"Primary":"..."}
  *       (NC_API_SECRET: key material)

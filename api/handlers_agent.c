@@ -3,9 +3,11 @@
  * (NC_API_WRITE / NC_API_SECRET: refused without a token unless the
  * config allows unauthenticated writes):
  *
- *   PUT /v1/agent/join?address=IP[:PORT]  push/pull join; the request
- *       waits (suspended MHD connection) until the join finished:
- *       200 {"Joined": n}, or 502 when nobody answered.
+ *   PUT /v1/agent/join?address=HOST[:PORT]  push/pull join with every
+ *       address of HOST (a name is resolved by the agent, without
+ *       blocking; port 7946 by default); the request waits (suspended MHD
+ *       connection) until the join finished: 200 {"Joined": n}, or 502
+ *       naming what failed (a name that did not resolve, nobody answered).
  *   PUT /v1/agent/leave                   200 {} then the agent's
  *       graceful leave (the hook runs once the response is queued).
  *   GET /v1/agent/keyring                 {"Keys": [...], "Primary": ...}
@@ -32,7 +34,7 @@
 /* ------------------------------------------------------------------ */
 
 static void
-join_done(void *arg, int joined)
+join_done(void *arg, int joined, const char *why)
 {
 	struct nc_api_pending *p = arg;
 	if (joined > 0) {
@@ -41,7 +43,10 @@ join_done(void *arg, int joined)
 			cJSON_AddNumberToObject(o, "Joined", joined);
 		nc_api_resume(p, 200, o, "out of memory");
 	} else {
-		nc_api_resume(p, 502, NULL, "join failed: no address answered");
+		char msg[512];
+		snprintf(msg, sizeof(msg), "join failed: %s",
+			 why != NULL ? why : "no address answered");
+		nc_api_resume(p, 502, NULL, msg);
 	}
 }
 
@@ -51,28 +56,32 @@ join(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 {
 	struct nc_api *api = ctx;
 	const char *v = nc_api_query(req, "address");
-	struct nc_addr a;
+	char host[NC_AGENT_HOST_MAX + 1], why[320];
+	uint16_t port;
 	if (v == NULL || v[0] == '\0') {
 		snprintf(err, err_cap, "missing parameter \"address\"");
 		return 400;
 	}
-	if (nc_addr_parse(v, 7946, &a) != 0) {
+	if (nc_agent_hostport_parse(v, 7946, host, sizeof(host), &port) != 0) {
 		snprintf(err, err_cap,
-			 "bad parameter \"address\": \"%.128s\" (want a "
-			 "numeric IP[:PORT])",
+			 "bad parameter \"address\": \"%.128s\" (want "
+			 "HOST[:PORT], [IPv6]:PORT)",
 			 v);
 		return 400;
 	}
-	if (api->gossip == NULL) {
+	if (api->agent == NULL) {
 		snprintf(err, err_cap, "no gossip instance");
 		return 503;
 	}
+	const char *addrs[1] = {v};
 	struct nc_api_pending *p = nc_api_suspend(req);
 	if (p == NULL) {
 		/* No socket (or OOM): start it and answer at once. */
-		if (nc_gossip_join(api->gossip, &a, 1, NULL, NULL) < 0) {
-			snprintf(err, err_cap, "join failed to start");
-			return 500;
+		if (nc_agent_join(api->agent, addrs, 1, NULL, NULL, why,
+				  sizeof(why)) < 0) {
+			snprintf(err, err_cap, "bad parameter \"address\": %s",
+				 why);
+			return 400;
 		}
 		*out = cJSON_CreateObject();
 		if (*out == NULL)
@@ -81,10 +90,11 @@ join(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		cJSON_AddBoolToObject(*out, "Pending", true);
 		return 200;
 	}
-	int rc = nc_gossip_join(api->gossip, &a, 1, join_done, p);
-	if (rc < 0) {
-		nc_api_resume(p, 500, NULL, "join failed to start");
-		return NC_API_SUSPEND;
+	if (nc_agent_join(api->agent, addrs, 1, join_done, p, why,
+			  sizeof(why)) < 0) {
+		char msg[400];
+		snprintf(msg, sizeof(msg), "bad parameter \"address\": %s", why);
+		nc_api_resume(p, 400, NULL, msg);
 	}
 	return NC_API_SUSPEND;
 }
@@ -178,6 +188,10 @@ key_op_status(int rc, const char *why, char *err, size_t err_cap)
 	case -ENOSPC:
 		snprintf(err, err_cap, "keyring is full");
 		return 409;
+	case -EIO:
+		/* Changed in memory; the keyring file could not follow. */
+		snprintf(err, err_cap, "key changed, but %s", why);
+		return 500;
 	default:
 		snprintf(err, err_cap, "bad parameter \"Key\": %s", why);
 		return 400;
@@ -217,7 +231,7 @@ keyring_op(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 			 "bad parameter \"Key\": want a base64 string");
 		return 400;
 	}
-	char why[128] = "";
+	char why[NC_CONFIG_PATH_MAX + 128] = "";
 	int rc = nc_agent_keyring_change(api->agent, op, k->valuestring, why,
 					 sizeof(why));
 	cJSON_Delete(j);

@@ -69,6 +69,10 @@ struct proc {
 	 */
 	struct nc_env *lat_env;
 	struct nc_agent *agent;
+	/** Resolves join names without blocking the loop (agent/resolve.h). */
+	struct nc_agent_resolver *resolver;
+	/** Exit status once the loop stops (1: -retry-join gave up). */
+	int exit_code;
 	/** HTTP endpoint, NULL with -http-addr=off. */
 	struct nc_api *api;
 	/** signalfd for SIGTERM/SIGINT and its watch. */
@@ -112,6 +116,15 @@ static void
 left(void *ctx)
 {
 	struct proc *p = ctx;
+	nc_env_real_stop(p->env);
+}
+
+/** -retry-join gave up after -retry-max retries: exit 1, as serf. */
+static void
+retry_failed(void *ctx)
+{
+	struct proc *p = ctx;
+	p->exit_code = 1;
 	nc_env_real_stop(p->env);
 }
 
@@ -350,6 +363,13 @@ proc_run(struct proc *p)
 		fprintf(stderr, "netcoord: config: %s\n", err);
 		return 2;
 	}
+	p->resolver = nc_agent_resolver_gai_new(p->env);
+	if (p->resolver == NULL) {
+		fprintf(stderr, "netcoord: out of memory\n");
+		return 1;
+	}
+	nc_agent_set_resolver(p->agent, p->resolver);
+	nc_agent_set_retry_failed_cb(p->agent, retry_failed, p);
 	if ((rc = http_start(p)) != 0)
 		return rc;
 	if (signals_setup(p) < 0) {
@@ -366,7 +386,8 @@ proc_run(struct proc *p)
 	proc_log(p, NC_LOG_INFO,
 		 "netcoord agent running: node '%s', gossip %s, http %s, "
 		 "encrypted: %s",
-		 c->node_name, as, hs, c->key_len > 0 ? "yes" : "no");
+		 c->node_name, as, hs,
+		 nc_agent_keyring_list(p->agent, NULL, 0) >= 0 ? "yes" : "no");
 	if (nc_agent_start(p->agent) < 0) {
 		fprintf(stderr, "netcoord: cannot start gossip\n");
 		return 1;
@@ -377,7 +398,7 @@ proc_run(struct proc *p)
 		fprintf(stderr, "netcoord: event loop: %s\n", strerror(-rc));
 		return 1;
 	}
-	return 0;
+	return p->exit_code;
 }
 
 static void
@@ -385,6 +406,7 @@ proc_cleanup(struct proc *p)
 {
 	nc_api_delete(p->api);
 	nc_agent_delete(p->agent);
+	nc_agent_resolver_gai_delete(p->resolver);
 	nc_env_latency_delete(p->lat_env);
 	if (p->env != NULL) {
 		p->env->ops->timer_stop(p->env, &p->trim_timer);

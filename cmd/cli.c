@@ -104,8 +104,9 @@ static const struct cli_cmd cmds[] = {
      "MEDIAN_RTT of \"-\" means no healthy member.\n",
      F_COMMON | F_FROM | F_GROUP | F_SKIP_LOCAL, 0, 0},
     {"join", "ask the agent to join a cluster via ADDR", "ADDR",
-     "Asks the agent to contact ADDR (HOST:PORT of any member's gossip\n"
-     "port) and join its cluster.\n",
+     "Asks the agent to contact ADDR (HOST[:PORT] of any member's gossip\n"
+     "port; port 7946 by default) and join its cluster. A name is\n"
+     "resolved by the agent, which tries every address it has.\n",
      F_COMMON, 1, 1},
     {"leave", "ask the agent to leave the cluster gracefully", "",
      "Asks the agent to broadcast its intent to leave and stop gossiping.\n",

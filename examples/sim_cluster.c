@@ -143,8 +143,11 @@ agent_new(struct sim_world *w, int i)
 	nc_config_init(&cfg);
 	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", name);
 	if (i > 0) {
-		cfg.join[0] = *sim_node_addr(sim_node_get(w, 0));
-		cfg.join_n = 1;
+		char a0[64];
+		nc_addr_format(sim_node_addr(sim_node_get(w, 0)), a0,
+			       sizeof(a0));
+		cfg.join[0] = strdup(a0);
+		cfg.join_n = cfg.join[0] != NULL;
 	}
 	struct nc_agent *a = nc_agent_new(sim_node_env(sn), &cfg,
 					  sim_node_addr(sn), NULL, NULL, err,

@@ -9,6 +9,7 @@
  *   nc_dbuf_*         growable byte buffer with a cap             dbuf.c
  *   nc_rtt_matrix_*   the RTT-matrix file loader                  rtt_matrix.c
  *   nc_parse_bool     the one boolean vocabulary                  parse.c
+ *   nc_file_write_atomic  replace a file (temp, fsync, rename)     file.c
  *
  * nc_util depends on libc and libm only, and on no other module: any module
  * may link it. The pieces are named after the piece, not after the module
@@ -290,5 +291,20 @@ int nc_rtt_matrix_load(const char *path, size_t max_n, double **rtt_ms,
  * (*out untouched).
  */
 int nc_parse_bool(const char *s, bool *out);
+
+/* ------------------------------------------------------------------ */
+/* Files                                                              */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Replace @a path with @a len bytes of @a data atomically: a temporary
+ * file beside it (same directory, so the rename cannot cross file
+ * systems), fsync, rename over @a path, fsync of the directory. A crash
+ * leaves the old file or the new one. The file gets permission bits
+ * @a mode (e.g. 0600 for key material).
+ * @retval 0 or a negative errno (the temporary file is removed).
+ */
+int nc_file_write_atomic(const char *path, const void *data, size_t len,
+			 unsigned mode);
 
 #endif /* NC_UTIL_H */

@@ -139,8 +139,12 @@ add_agent(struct th_node *n, const struct th_spec *s, struct sim_node *sn)
 	CU_ASSERT_EQUAL_FATAL(
 	    nc_config_load_json(&cfg, json, err, sizeof(err)), 0);
 	if (n->id > 0) {
-		cfg.join[0] = *sim_node_addr(sim_node_get(n->f->w, 0));
-		cfg.join_n = 1;
+		/* Numeric: the simulator has no resolver. */
+		char a0[64];
+		nc_addr_format(sim_node_addr(sim_node_get(n->f->w, 0)), a0,
+			       sizeof(a0));
+		cfg.join[0] = strdup(a0);
+		cfg.join_n = cfg.join[0] != NULL;
 	}
 	n->agent = nc_agent_new(n->env, &cfg, sim_node_addr(sn), NULL, NULL,
 				err, sizeof(err));

@@ -13,7 +13,7 @@ main(void)
 	if (nc_test_hmap_register() != 0 || nc_test_rng_register() != 0 ||
 	    nc_test_dbuf_register() != 0 ||
 	    nc_test_rtt_matrix_register() != 0 ||
-	    nc_test_parse_register() != 0) {
+	    nc_test_parse_register() != 0 || nc_test_file_register() != 0) {
 		CU_cleanup_registry();
 		return 2;
 	}

@@ -10,5 +10,6 @@ int nc_test_rng_register(void);
 int nc_test_dbuf_register(void);
 int nc_test_rtt_matrix_register(void);
 int nc_test_parse_register(void);
+int nc_test_file_register(void);
 
 #endif /* NC_TEST_UTIL_H */
