@@ -17,11 +17,11 @@ nc_setup
 mapfile -t P < <(nc_ports 6)
 G=("${P[@]:0:3}")
 H=("${P[@]:3:3}")
-common=(-profile lan -log-level debug -http-token t0k)
+common=(-profile lan -log-level debug -http-token t0k-long-enough-token)
 K1=$("$NETCOORD" keygen)
 K2=$("$NETCOORD" keygen)
 api() { # api METHOD HTTPPORT PATH [BODY]
-	curl -sf --max-time 5 -X "$1" -H 'Authorization: Bearer t0k' \
+	curl -sf --max-time 5 -X "$1" -H 'Authorization: Bearer t0k-long-enough-token' \
 		${4:+--data "$4"} "http://127.0.0.1:$2$3"
 }
 nc_members() { # with the token

@@ -99,13 +99,13 @@ kill -KILL "$(pid_of n5)"
 
 # --- the CLI's join by name ---------------------------------------------
 nc_start n6 -bind "127.0.0.1:${G[7]}" -http-addr "127.0.0.1:${H[7]}" "${common[@]}" \
-	-http-token t0k
+	-http-token t0k-long-enough-token
 wait_for 10 "n6 up" curl -sf -o /dev/null "http://127.0.0.1:${H[7]}/v1/health"
-out=$("$NETCOORD" join -http-addr "127.0.0.1:${H[7]}" -token t0k "localhost:${G[0]}" 2>&1) ||
+out=$("$NETCOORD" join -http-addr "127.0.0.1:${H[7]}" -token t0k-long-enough-token "localhost:${G[0]}" 2>&1) ||
 	die "netcoord join localhost: $out"
 log "ok: netcoord join localhost:${G[0]}: $out"
 wait_for 10 "n1 sees n6" knows n6 "${H[0]}"
-out=$("$NETCOORD" join -http-addr "127.0.0.1:${H[7]}" -token t0k "no-such-host.invalid" 2>&1) &&
+out=$("$NETCOORD" join -http-addr "127.0.0.1:${H[7]}" -token t0k-long-enough-token "no-such-host.invalid" 2>&1) &&
 	die "join of a bad name succeeded: $out"
 grep -q 'no-such-host.invalid' <<<"$out" || die "CLI join error does not name the host: $out"
 log "ok: bad name: $out"
