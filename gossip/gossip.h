@@ -222,6 +222,14 @@ struct nc_gossip_stats {
 	 * (or one that would wrap ours).
 	 */
 	uint64_t drop_bad_name, drop_bad_vsn, drop_bad_incarnation;
+	/**
+	 * Budgets (issue 9): datagrams whose compressed parts together
+	 * decompress beyond NC_PROTO_MAX_PACKET_DECOMPRESSED (the rest of
+	 * the datagram is dropped); alives about a new member refused
+	 * because the table holds cfg.max_members (known members are not
+	 * affected).
+	 */
+	uint64_t drop_decompress, drop_member_cap;
 	uint64_t probes, probe_failures, indirect_probes, tcp_pings;
 	uint64_t acks_sent, nacks_sent;
 	uint64_t suspicions, refutations, deaths_declared;

@@ -738,6 +738,7 @@ enum drop_reason {
 	DROP_DECRYPT_FAILED,
 	DROP_BAD_CRC,
 	DROP_MALFORMED_PACKET,
+	DROP_DECOMPRESS_BUDGET,
 };
 
 /**
@@ -955,6 +956,12 @@ on_packet(void *ctx, const struct nc_addr *from, const char *buf, size_t len,
 	if (rc == NC_PROTO_ECRC)
 		count_drop(g, &g->stats.drop_crc, DROP_BAD_CRC,
 			   "packet (bad CRC)", rc);
+	else if (rc == NC_PROTO_ETOOBIG)
+		count_drop(g, &g->stats.drop_decompress,
+			   DROP_DECOMPRESS_BUDGET,
+			   "packet (decompression budget of "
+			   "NC_PROTO_MAX_PACKET_DECOMPRESSED bytes exceeded)",
+			   rc);
 	else if (rc < 0)
 		count_drop(g, &g->stats.drop_decode, DROP_MALFORMED_PACKET,
 			   "malformed packet", rc);

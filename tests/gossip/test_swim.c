@@ -1467,6 +1467,43 @@ test_alive_vsn_excludes_ours(void)
 	cluster_delete(c);
 }
 
+static void
+test_decompress_budget(void)
+{
+	/* Issue 9 row 4: one datagram of many compressed parts is bounded
+	 * by one decompression budget; the excess is a counted drop. */
+	static char big[60000], parts_buf[NC_PROTO_MAX_PACKET],
+		pkt[NC_PROTO_MAX_PACKET];
+	struct nc_proto_str parts[NC_PROTO_COMPOUND_MAX_PARTS];
+	struct cluster *c = cluster_new(24, 1, NULL);
+	struct nc_env *env = sim_node_env(sim_node_get(c->w, 0));
+	struct nc_addr from = *sim_node_addr(sim_node_get(c->w, 0));
+	size_t off = 0;
+	unsigned n = 0;
+	int len;
+
+	memset(big, 'A', sizeof(big));
+	big[0] = NC_PROTO_USER;
+	while (n < 100) {
+		int m = nc_proto_encode_compress(parts_buf + off,
+						 sizeof(parts_buf) - off, big,
+						 sizeof(big));
+		CU_ASSERT_FATAL(m > 0);
+		parts[n].data = parts_buf + off;
+		parts[n].len = (uint32_t)m;
+		off += (size_t)m;
+		n++;
+	}
+	len = nc_proto_encode_compound(pkt, sizeof(pkt), parts, n);
+	CU_ASSERT_FATAL(len > 0 && len <= NC_PROTO_MAX_PACKET);
+	from.ip[3] = 201;
+	env->sink.on_packet(env->sink.ctx, &from, pkt, (size_t)len,
+			    sim_now(c->w));
+	CU_ASSERT(c->user_msgs <= 1);
+	CU_ASSERT_EQUAL(nc_gossip_stats(c->g[0])->drop_decompress, 1);
+	cluster_delete(c);
+}
+
 int
 nc_test_swim_register(void)
 {
@@ -1499,7 +1536,8 @@ nc_test_swim_register(void)
 	    CU_add_test(s, "hostile_names", test_hostile_names) == NULL ||
 	    CU_add_test(s, "incarnation_hostile", test_incarnation_hostile) == NULL ||
 	    CU_add_test(s, "alive_vsn_excludes_ours",
-			test_alive_vsn_excludes_ours) == NULL)
+			test_alive_vsn_excludes_ours) == NULL ||
+	    CU_add_test(s, "decompress_budget", test_decompress_budget) == NULL)
 		return -1;
 	return 0;
 }
