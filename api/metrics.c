@@ -320,7 +320,10 @@ stats_route(void *ctx, const struct nc_api_request *req, cJSON **out,
 	NUM(e, es, udp_no_timestamp);
 	NUM(e, es, streams_in);
 	NUM(e, es, streams_in_refused);
+	NUM(e, es, streams_in_refused_addr);
 	NUM(e, es, streams_in_timeouts);
+	NUM(e, es, streams_in_idle);
+	NUM(e, es, streams_over_budget);
 	NUM(e, es, streams_in_errors);
 	NUM(e, es, streams_out);
 	NUM(e, es, streams_out_errors);
