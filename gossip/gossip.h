@@ -140,7 +140,24 @@ struct nc_gossip_config {
 	 * serf messages.
 	 */
 	bool serf_compat;
+	/**
+	 * Member-table cap (issue 9 row 2; default
+	 * NC_GOSSIP_MAX_MEMBERS_DEFAULT, 0 = none): an alive about a NEW
+	 * member beyond it is refused and counted (stats.drop_member_cap);
+	 * members already known keep working. Dead members count until
+	 * reaped.
+	 */
+	size_t max_members;
 };
+
+/**
+ * Default member-table cap. A member costs at most ~2 KB across the
+ * agent (gossip entry ~150 B + name <= 128 B + Meta <= 512 B, its
+ * coordinate-cache entry, broadcasts, the API's views), so 10,000 bound
+ * that to ~20 MB; serf clusters this large are rare, and larger ones can
+ * raise it (-max-members).
+ */
+#define NC_GOSSIP_MAX_MEMBERS_DEFAULT 10000
 
 enum nc_gossip_profile {
 	NC_GOSSIP_PROFILE_LAN = 0,

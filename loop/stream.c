@@ -33,6 +33,13 @@
 
 /** Read chunk for streams. */
 #define NC_ENV_STREAM_CHUNK 16384
+/**
+ * Chunks read from one stream per loop iteration (256 KiB): the epoll
+ * watch is level-triggered, so the rest is read in the next iterations,
+ * after the datagrams. Reading (and framing) a 7 MB push/pull in one go
+ * held the loop ~0.1 s (issue 9 row 2).
+ */
+#define NC_ENV_STREAM_CHUNKS_PER_EVENT 16
 
 /** Kind of a stream connection. */
 enum conn_kind {
@@ -294,13 +301,14 @@ conn_account(struct nc_conn *c, size_t n)
 
 /**
  * Read what is available into rbuf and check framing.
- * Returns >0 complete length, 0 need more (would block), <0 error;
+ * Returns >0 complete length, 0 need more (would block, or this
+ * iteration's NC_ENV_STREAM_CHUNKS_PER_EVENT are read), <0 error;
  * -ECONNRESET for EOF before completion.
  */
 static int
 conn_read(struct nc_conn *c)
 {
-	for (;;) {
+	for (int i = 0; i < NC_ENV_STREAM_CHUNKS_PER_EVENT; i++) {
 		int rc = nc_dbuf_reserve(&c->rbuf, NC_ENV_STREAM_CHUNK);
 		if (rc < 0)
 			return rc == -E2BIG ? -EPROTO : rc;
@@ -326,6 +334,7 @@ conn_read(struct nc_conn *c)
 		if (s != NC_PROTO_NEED_MORE)
 			return s > 0 ? s : -EPROTO;
 	}
+	return 0; /* more next iteration */
 }
 
 static void
