@@ -770,6 +770,7 @@ gossip_setup(struct nc_agent *a, const struct nc_config *c,
 	gc.advertise = *advertise;
 	gc.keyring = a->kr;
 	gc.serf_compat = true;
+	gc.max_members = c->max_members;
 	if (encode_meta(c, gc.meta, &gc.meta_len, err, err_cap) < 0)
 		return -EINVAL;
 	struct nc_gossip_hooks hooks = {

@@ -40,6 +40,7 @@
 #include "agent/files.h"
 #include "agent/resolve.h"
 #include "gossip/crypto.h"
+#include "gossip/gossip.h"
 #include "util/util.h"
 
 /** Largest config file we read. Nothing special in this value. */
@@ -111,6 +112,7 @@ nc_config_init(struct nc_config *cfg)
 	cfg->coord_gossip_bytes_per_s = 1024;
 	cfg->http_max_conns_per_client = 16;
 	cfg->retry_interval_s = NC_CONFIG_DEFAULT_RETRY_INTERVAL_S;
+	cfg->max_members = NC_GOSSIP_MAX_MEMBERS_DEFAULT;
 }
 
 void
@@ -510,6 +512,22 @@ apply_coord_gossip_rate(struct nc_config *cfg, const char *v, char *err,
 	return 0;
 }
 
+static int
+apply_max_members(struct nc_config *cfg, const char *v, char *err, size_t cap)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || *v == '-' || n < 1 ||
+	    n > 10000000)
+		return fail(err, cap,
+			    "\"max_members\": want a count in 1..10000000, "
+			    "got \"%s\"",
+			    v);
+	cfg->max_members = (size_t)n;
+	return 0;
+}
+
 /* TEST FACILITY: latency emulation files and own row. */
 static int
 apply_path(const char *field, const char *v, char *out, char *err, size_t cap)
@@ -688,6 +706,8 @@ static const struct flag flags[] = {
 	 "(default false)"},
 	{"coord-gossip-rate", "coord_gossip_rate", apply_coord_gossip_rate,
 	 "coordinate gossip per agent, bytes/s (default 1024; 0 = off)"},
+	{"max-members", "max_members", apply_max_members,
+	 "member-table cap; new members beyond it are refused (default 10000)"},
 	{"seed", "seed", apply_seed,
 	 "PRNG seed (default: random; fix it for reproducible runs)"},
 	{"latency-matrix", "latency_matrix", apply_latency_matrix,
@@ -717,7 +737,7 @@ nc_config_usage(FILE *f)
 		   "http_token, http_token_file,\n  "
 		   "http_allowed_host (array), http_max_conns_per_client,\n  "
 		   "http_allow_unauthenticated_writes (bool), "
-		   "coord_gossip_rate, seed,\n  "
+		   "coord_gossip_rate, max_members, seed,\n  "
 		   "latency_matrix, latency_map, latency_row.\n"
 		   "\nEnvironment: NETCOORD_ENCRYPT (key), NETCOORD_HTTP_TOKEN "
 		   "(token), between the\nconfig files and the flags.\n"
@@ -1032,6 +1052,11 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 			char num[64];
 			snprintf(num, sizeof(num), "%.17g", it->valuedouble);
 			rc = apply_coord_gossip_rate(cfg, num, err, cap);
+		} else if (strcmp(key, "max_members") == 0 &&
+			   cJSON_IsNumber(it)) {
+			char num[64];
+			snprintf(num, sizeof(num), "%.17g", it->valuedouble);
+			rc = apply_max_members(cfg, num, err, cap);
 		} else if (strcmp(key, "seed") == 0 && cJSON_IsNumber(it)) {
 			if (it->valuedouble < 0 || it->valuedouble > 9e15)
 				return fail(err, cap,

@@ -46,6 +46,8 @@
  *                                     keyring answer 403
  *   -coord-gossip-rate B coord_gossip_rate  1024 bytes/s of coordinate
  *                                     gossip per agent (0 = off)
+ *   -max-members N       max_members  10000: new members beyond it are
+ *                                     refused and counted (1..10000000)
  *   -config-file FILE    -            repeatable, read in order
  *   -seed N              seed         random (getrandom); fixed in tests
  *
@@ -159,6 +161,8 @@ struct nc_config {
 	unsigned http_max_conns_per_client;
 	/** Coordinate gossip budget, bytes/s (api/api.h; default 1024). */
 	double coord_gossip_bytes_per_s;
+	/** Member-table cap (gossip.h max_members; default 10,000). */
+	size_t max_members;
 	/** PRNG seed; seed_set false = take one from getrandom(). */
 	uint64_t seed;
 	bool seed_set;

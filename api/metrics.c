@@ -101,6 +101,10 @@ gossip_metrics(struct tbuf *b, struct nc_gossip *g)
 		  "netcoord_packets_dropped_total{reason=\"bad_name\"} %llu\n"
 		  "netcoord_packets_dropped_total{reason=\"bad_vsn\"} %llu\n"
 		  "netcoord_packets_dropped_total{reason=\"bad_incarnation\"} "
+		  "%llu\n"
+		  "netcoord_packets_dropped_total{reason=\"decompress_budget\"} "
+		  "%llu\n"
+		  "netcoord_packets_dropped_total{reason=\"member_cap\"} "
 		  "%llu\n",
 		  (unsigned long long)s->drop_decrypt,
 		  (unsigned long long)s->drop_crc,
@@ -109,7 +113,9 @@ gossip_metrics(struct tbuf *b, struct nc_gossip *g)
 		  (unsigned long long)s->drop_other,
 		  (unsigned long long)s->drop_bad_name,
 		  (unsigned long long)s->drop_bad_vsn,
-		  (unsigned long long)s->drop_bad_incarnation);
+		  (unsigned long long)s->drop_bad_incarnation,
+		  (unsigned long long)s->drop_decompress,
+		  (unsigned long long)s->drop_member_cap);
 	counter(b, "netcoord_probes_total", "Direct probes started.",
 		s->probes);
 	counter(b, "netcoord_probe_failures_total",
@@ -288,6 +294,8 @@ stats_route(void *ctx, const struct nc_api_request *req, cJSON **out,
 	NUM(g, gs, drop_bad_name);
 	NUM(g, gs, drop_bad_vsn);
 	NUM(g, gs, drop_bad_incarnation);
+	NUM(g, gs, drop_decompress);
+	NUM(g, gs, drop_member_cap);
 	NUM(g, gs, probes);
 	NUM(g, gs, probe_failures);
 	NUM(g, gs, indirect_probes);
@@ -312,7 +320,10 @@ stats_route(void *ctx, const struct nc_api_request *req, cJSON **out,
 	NUM(e, es, udp_no_timestamp);
 	NUM(e, es, streams_in);
 	NUM(e, es, streams_in_refused);
+	NUM(e, es, streams_in_refused_addr);
 	NUM(e, es, streams_in_timeouts);
+	NUM(e, es, streams_in_idle);
+	NUM(e, es, streams_over_budget);
 	NUM(e, es, streams_in_errors);
 	NUM(e, es, streams_out);
 	NUM(e, es, streams_out_errors);

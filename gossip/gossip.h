@@ -140,7 +140,24 @@ struct nc_gossip_config {
 	 * serf messages.
 	 */
 	bool serf_compat;
+	/**
+	 * Member-table cap (issue 9 row 2; default
+	 * NC_GOSSIP_MAX_MEMBERS_DEFAULT, 0 = none): an alive about a NEW
+	 * member beyond it is refused and counted (stats.drop_member_cap);
+	 * members already known keep working. Dead members count until
+	 * reaped.
+	 */
+	size_t max_members;
 };
+
+/**
+ * Default member-table cap. A member costs at most ~2 KB across the
+ * agent (gossip entry ~150 B + name <= 128 B + Meta <= 512 B, its
+ * coordinate-cache entry, broadcasts, the API's views), so 10,000 bound
+ * that to ~20 MB; serf clusters this large are rare, and larger ones can
+ * raise it (-max-members).
+ */
+#define NC_GOSSIP_MAX_MEMBERS_DEFAULT 10000
 
 enum nc_gossip_profile {
 	NC_GOSSIP_PROFILE_LAN = 0,
@@ -222,6 +239,14 @@ struct nc_gossip_stats {
 	 * (or one that would wrap ours).
 	 */
 	uint64_t drop_bad_name, drop_bad_vsn, drop_bad_incarnation;
+	/**
+	 * Budgets (issue 9): datagrams whose compressed parts together
+	 * decompress beyond NC_PROTO_MAX_PACKET_DECOMPRESSED (the rest of
+	 * the datagram is dropped); alives about a new member refused
+	 * because the table holds cfg.max_members (known members are not
+	 * affected).
+	 */
+	uint64_t drop_decompress, drop_member_cap;
 	uint64_t probes, probe_failures, indirect_probes, tcp_pings;
 	uint64_t acks_sent, nacks_sent;
 	uint64_t suspicions, refutations, deaths_declared;

@@ -42,7 +42,9 @@
  *     NC_MEMBERS_INC_JUMP_MAX above the one we know is dropped
  *     (drop_bad_incarnation); our own incarnation never wraps: a
  *     refutation goes at most NC_MEMBERS_INC_JUMP_MAX above our own and
- *     saturates at UINT32_MAX.
+ *     saturates at UINT32_MAX; an alive about a new member while the
+ *     table holds cfg.max_members is dropped (drop_member_cap; memberlist
+ *     has no cap), known members are unaffected.
  */
 #include "gossip/swim_internal.h"
 
@@ -651,6 +653,12 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 	alive_addr(g, a, &addr);
 
 	m = nc__member_find(g, a->node.data, a->node.len);
+	if (m == NULL && g->self != NULL && g->cfg.max_members > 0 &&
+	    g->n_nodes >= g->cfg.max_members) {
+		refuse(g, &g->stats.drop_member_cap, "an alive", a->node.data,
+		       a->node.len, "the member table is full (max_members)");
+		return;
+	}
 	if (m == NULL) {
 		m = alive_add_member(g, a, &addr);
 		if (m == NULL)

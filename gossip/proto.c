@@ -1371,6 +1371,10 @@ struct walk {
 	nc_proto_msg_cb cb;
 	void *ctx;
 	int first_err;
+	/** Bytes decompressed so far in this datagram (all parts). */
+	size_t inflated;
+	/** The budget was exceeded: nothing more is decompressed. */
+	bool over_budget;
 };
 
 static void
@@ -1418,15 +1422,20 @@ walk_msg(struct walk *wk, const char *p, const char *end, int depth)
 		walk_err(wk, rc);
 		return;
 	}
+	if (wk->over_budget)
+		return;
 	size_t room = wk->cap - wk->used;
-	if (room > NC_PROTO_MAX_PACKET_DECOMPRESSED)
-		room = NC_PROTO_MAX_PACKET_DECOMPRESSED;
+	if (room > NC_PROTO_MAX_PACKET_DECOMPRESSED - wk->inflated)
+		room = NC_PROTO_MAX_PACKET_DECOMPRESSED - wk->inflated;
 	char *out = wk->scratch + wk->used;
 	int n = nc_proto_lzw_decompress(out, room, c.buf.data, c.buf.len);
 	if (n < 0) {
+		if (n == NC_PROTO_ETOOBIG)
+			wk->over_budget = true;
 		walk_err(wk, n);
 		return;
 	}
+	wk->inflated += (size_t)n;
 	wk->used += (size_t)n;
 	walk_msg(wk, out, out + n, depth + 1);
 	wk->used -= (size_t)n;
@@ -1437,7 +1446,7 @@ nc_proto_packet_walk(const char *pkt, size_t len, char *scratch,
 		     size_t scratch_cap, nc_proto_msg_cb cb, void *ctx)
 {
 	struct walk wk = {scratch, 0, scratch != NULL ? scratch_cap : 0, cb,
-			  ctx, 0};
+			  ctx, 0, 0, false};
 	const char *end = pkt + len;
 	if (len == 0)
 		return NC_PROTO_EEMPTY;
@@ -1453,7 +1462,7 @@ nc_proto_packet_walk(const char *pkt, size_t len, char *scratch,
 		end = inner.data + inner.len;
 	}
 	walk_msg(&wk, pkt, end, 0);
-	return wk.first_err;
+	return wk.over_budget ? NC_PROTO_ETOOBIG : wk.first_err;
 }
 
 /* ------------------------------------------------------------------ */

@@ -137,10 +137,14 @@ enum nc_proto_error {
  * decompressed streams. */
 #define NC_PROTO_MAX_STREAM (20u * 1024 * 1024)
 /**
- * Cap for a decompressed UDP message. Go has none; serf only compresses
- * when the result is shorter and never assembles more than 1400 bytes, so
- * 64 KiB (the largest datagram) is generous and stops LZW bombs (a 64 KiB
- * LZW input can expand to ~170 MiB).
+ * Decompression budget of one UDP datagram: the decompressed bytes of ALL
+ * its compressed parts together (issue 9 row 4: a per-part cap let one
+ * 64 KB datagram of 148 parts expand to 9.7 MB, 38 ms of CPU). Go has no
+ * cap; memberlist/serf compress a whole packet of at most 1400 bytes
+ * (UDPBufferSize) only when that makes it shorter, so an honest datagram
+ * decompresses to well under 1400 bytes; 64 KiB (the largest datagram)
+ * leaves a wide margin and bounds the LZW work per datagram to ~0.3 ms
+ * (a 64 KiB LZW input could otherwise expand to ~170 MiB).
  */
 #define NC_PROTO_MAX_PACKET_DECOMPRESSED 65536
 /** Max nesting of compound/compress wrappers in nc_proto_packet_walk. Go
@@ -697,9 +701,12 @@ typedef void (*nc_proto_msg_cb)(void *ctx, uint8_t type, const char *body,
  * passed to cb as type 12 (Go drops it as unsupported).
  *
  * Decompressed data is stored in scratch, used as a stack: each level
- * takes what it needs from the unused part; a decompression larger than
- * min(remaining scratch, NC_PROTO_MAX_PACKET_DECOMPRESSED) fails with
- * ETOOBIG. 64 KiB of scratch is plenty for serf.
+ * takes what it needs from the unused part. All compressed parts of the
+ * datagram share one budget of NC_PROTO_MAX_PACKET_DECOMPRESSED bytes: a
+ * decompression beyond min(remaining scratch, remaining budget) fails
+ * with ETOOBIG, and once the budget is spent no further part is
+ * decompressed (ETOOBIG is then returned, whatever else failed first).
+ * 64 KiB of scratch is plenty for serf.
  *
  * A bad part does not stop the walk (Go processes the others); the first
  * error seen is returned.

@@ -114,6 +114,7 @@ nc_gossip_config_default(struct nc_gossip_config *cfg,
 	cfg->verify_incoming = true;
 	cfg->verify_outgoing = true;
 	cfg->serf_compat = true;
+	cfg->max_members = NC_GOSSIP_MAX_MEMBERS_DEFAULT;
 	if (profile == NC_GOSSIP_PROFILE_WAN) {
 		cfg->tcp_timeout = 30;
 		cfg->suspicion_mult = 6;
@@ -738,6 +739,7 @@ enum drop_reason {
 	DROP_DECRYPT_FAILED,
 	DROP_BAD_CRC,
 	DROP_MALFORMED_PACKET,
+	DROP_DECOMPRESS_BUDGET,
 };
 
 /**
@@ -955,6 +957,12 @@ on_packet(void *ctx, const struct nc_addr *from, const char *buf, size_t len,
 	if (rc == NC_PROTO_ECRC)
 		count_drop(g, &g->stats.drop_crc, DROP_BAD_CRC,
 			   "packet (bad CRC)", rc);
+	else if (rc == NC_PROTO_ETOOBIG)
+		count_drop(g, &g->stats.drop_decompress,
+			   DROP_DECOMPRESS_BUDGET,
+			   "packet (decompression budget of "
+			   "NC_PROTO_MAX_PACKET_DECOMPRESSED bytes exceeded)",
+			   rc);
 	else if (rc < 0)
 		count_drop(g, &g->stats.drop_decode, DROP_MALFORMED_PACKET,
 			   "malformed packet", rc);
@@ -1362,6 +1370,7 @@ nc_gossip_new(struct nc_env *env, const struct nc_gossip_config *cfg,
 	nc_timer_init(&g->reconnect_timer, reconnect_cb, g);
 	nc_timer_init(&g->leave_timer, leave_timer_cb, g);
 	nc_timer_init(&g->leave_direct_timer, leave_direct_cb, g);
+	nc_timer_init(&g->merge_timer, nc__merge_timer_cb, g);
 	nc_timer_init(&g->probe.timeout_timer, probe_timeout_cb, g);
 	nc_timer_init(&g->probe.deadline_timer, probe_deadline_cb, g);
 	for (int i = 0; i < NC__RELAY_MAX; i++)
@@ -1442,6 +1451,7 @@ nc_gossip_delete(struct nc_gossip *g)
 	for (int i = 0; i < NC__RELAY_MAX; i++)
 		env->ops->timer_stop(env, &g->relays[i].timer);
 	nc__streams_cancel_all(g);
+	nc__merges_clear(g);
 	if (g->bq.keys.buckets != NULL)
 		nc__bq_destroy(&g->bq);
 	nc__members_destroy(g);

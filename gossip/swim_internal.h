@@ -231,6 +231,18 @@ size_t nc__members_count_state(const struct nc_gossip *g,
 #define NC__FAILED_MAX 256
 /** Serf's ReconnectTimeout: stop trying a failed member after a day. */
 #define NC__RECONNECT_TIMEOUT (24.0 * 3600.0)
+/**
+ * Push/pull merges (swim_stream.c): a remote state of more than
+ * NC__MERGE_SLICE entries is applied NC__MERGE_SLICE entries per loop
+ * iteration (a zero-delay timer), so that packets and probes are served
+ * between slices: one entry costs ~16 us on a real agent (events, logs,
+ * coordinate cache), so a slice holds the loop ~4 ms, and a 100,000-member
+ * push/pull never blocks it for seconds (issue 9 row 2). At most
+ * NC__MERGES_MAX such states wait; a push/pull beyond that is refused
+ * (pushpull_fail).
+ */
+#define NC__MERGE_SLICE 256
+#define NC__MERGES_MAX 4
 /** Concurrent outbound streams we track (join + anti-entropy + ping). */
 #define NC__OUT_STREAMS_MAX 64
 /** Scratch buffer size for one datagram in any layer (64 KiB + slack). */
@@ -320,6 +332,7 @@ enum nc__out_kind {
 };
 
 struct nc__join;
+struct nc__merge;
 
 /** Progress of a graceful leave (swim.c, nc_gossip_leave). */
 enum nc__leave_phase {
@@ -387,6 +400,14 @@ struct nc_gossip {
 
 	struct nc_timer probe_timer, gossip_timer, pushpull_timer,
 		reconnect_timer, leave_timer;
+	/**
+	 * Push/pull states being merged a slice at a time (swim_stream.c),
+	 * oldest first, how many, and the zero-delay timer of the next
+	 * slice.
+	 */
+	struct nc__merge *merges, *merges_tail;
+	size_t n_merges;
+	struct nc_timer merge_timer;
 	bool started;
 
 	/** Leave state. */
@@ -467,6 +488,10 @@ int nc__on_stream(void *ctx, const struct nc_addr *from, const char *req,
 		  size_t req_len, struct nc_buf *reply);
 /** Cancel every outbound stream (teardown). */
 void nc__streams_cancel_all(struct nc_gossip *g);
+/** Timer callback of g->merge_timer: apply the next merge slice. */
+void nc__merge_timer_cb(struct nc_timer *t);
+/** Drop every pending merge (teardown). */
+void nc__merges_clear(struct nc_gossip *g);
 /** Push/pull interval scaled with cluster size (§6.9). */
 double nc__pushpull_scaled(const struct nc_gossip *g);
 /** Version compatibility check §5.2 over remote states + local alive. */

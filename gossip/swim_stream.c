@@ -14,7 +14,10 @@
  * Merging (§3.3): the version check §5.2 runs over the whole remote state
  * first and rejects all of it on failure; then alive states are applied as
  * alive messages, left as dead{From = Node}, and suspect or dead as a local
- * suspicion (a remote "dead" never kills directly).
+ * suspicion (a remote "dead" never kills directly). A large state is
+ * applied NC__MERGE_SLICE entries per loop iteration from a copy, so that
+ * probes are answered meanwhile (issue 9 row 2); states that arrive while
+ * one is pending queue behind it, so they apply in order.
  *
  * Serf specifics: our push/pull carries no user state (UserStateLen = 0);
  * remote user state is skipped. Streams allocate (node lists can be large);
@@ -335,9 +338,16 @@ struct remote_state {
 	struct nc_proto_push_node *nodes;
 };
 
-/** Decode a push/pull body (after the 06 byte). */
+/**
+ * Decode a push/pull body (after the 06 byte). A state listing more
+ * members than our table may hold (cfg.max_members) is refused before
+ * its entries are decoded (NC_PROTO_ETOOBIG, logged): an honest peer of
+ * a cluster within the cap never sends one, and decoding 100,000 entries
+ * alone holds the loop ~0.2 s (issue 9 row 2).
+ */
 static int
-pushpull_decode(const char *body, const char *end, struct remote_state *rs)
+pushpull_decode(struct nc_gossip *g, const char *body, const char *end,
+		struct remote_state *rs)
 {
 	struct nc_proto_push_pull h;
 	const char *pos = body;
@@ -350,6 +360,13 @@ pushpull_decode(const char *body, const char *end, struct remote_state *rs)
 	if (h.nodes > NC__PUSHPULL_MAX_NODES ||
 	    h.nodes > (size_t)(end - pos))
 		return NC_PROTO_ETOOBIG;
+	if (g->cfg.max_members > 0 && h.nodes > g->cfg.max_members) {
+		nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
+			    "Refusing a push/pull of %lu states: more than "
+			    "max_members (%zu)", (unsigned long)h.nodes,
+			    g->cfg.max_members);
+		return NC_PROTO_ETOOBIG;
+	}
 	rs->join = h.join;
 	rs->n = h.nodes;
 	rs->nodes = calloc(h.nodes ? h.nodes : 1, sizeof(*rs->nodes));
@@ -367,20 +384,15 @@ pushpull_decode(const char *body, const char *end, struct remote_state *rs)
 	return 0;
 }
 
-/** Apply a decoded remote state (§3.3). Returns 0 or -EPROTO. */
-static int
-pushpull_merge(struct nc_gossip *g, const struct remote_state *rs)
+/** Apply remote states nodes[from..to) (§3.3). */
+static void
+merge_apply(struct nc_gossip *g, const struct nc_proto_push_node *nodes,
+	    size_t from, size_t to)
 {
 	const char *self = g->self->pub.name;
 
-	if (!nc__vsn_check(g, rs->nodes, rs->n)) {
-		nc_env_logf(g->env, NC_LOG_ERR, "memberlist",
-			    "Failed to merge remote state: protocol version "
-			    "is incompatible");
-		return -EPROTO;
-	}
-	for (size_t i = 0; i < rs->n; i++) {
-		const struct nc_proto_push_node *r = &rs->nodes[i];
+	for (size_t i = from; i < to; i++) {
+		const struct nc_proto_push_node *r = &nodes[i];
 		switch (r->state) {
 		case NC_PROTO_STATE_ALIVE: {
 			struct nc_proto_alive a = {
@@ -407,6 +419,141 @@ pushpull_merge(struct nc_gossip *g, const struct remote_state *rs)
 			break;
 		}
 	}
+}
+
+/**
+ * A remote state merged a slice at a time (NC__MERGE_SLICE): a copy of
+ * the push/pull body, which the decoded nodes point into.
+ */
+struct nc__merge {
+	struct nc__merge *next;
+	char *buf;
+	struct nc_proto_push_node *nodes;
+	/** Entries, and how many are applied. */
+	size_t n, done;
+};
+
+/** @a s pointed into [@a old, @a old_end): point it into @a copy. */
+static void
+rebase(struct nc_proto_str *s, const char *old, const char *old_end,
+       const char *copy)
+{
+	if (s->data != NULL && s->data >= old && s->data <= old_end)
+		s->data = copy + (s->data - old);
+}
+
+static void
+merge_free(struct nc__merge *mg)
+{
+	free(mg->buf);
+	free(mg->nodes);
+	free(mg);
+}
+
+void
+nc__merge_timer_cb(struct nc_timer *t)
+{
+	struct nc_gossip *g = t->arg;
+	struct nc__merge *mg = g->merges;
+	size_t from, to;
+
+	if (mg == NULL)
+		return;
+	from = mg->done;
+	to = mg->n - from > NC__MERGE_SLICE ? from + NC__MERGE_SLICE : mg->n;
+	mg->done = to;
+	merge_apply(g, mg->nodes, from, to);
+	if (mg->done == mg->n) {
+		g->merges = mg->next;
+		if (g->merges == NULL)
+			g->merges_tail = NULL;
+		g->n_merges--;
+		merge_free(mg);
+	}
+	if (g->merges != NULL)
+		g->env->ops->timer_start(g->env, &g->merge_timer, 0);
+}
+
+void
+nc__merges_clear(struct nc_gossip *g)
+{
+	g->env->ops->timer_stop(g->env, &g->merge_timer);
+	while (g->merges != NULL) {
+		struct nc__merge *mg = g->merges;
+		g->merges = mg->next;
+		merge_free(mg);
+	}
+	g->merges_tail = NULL;
+	g->n_merges = 0;
+}
+
+/**
+ * Queue @a rs (decoded from [@a body, @a end)) to be merged a slice per
+ * loop iteration; takes rs->nodes. Returns 0, -EBUSY (NC__MERGES_MAX
+ * waiting) or -ENOMEM.
+ */
+static int
+merge_defer(struct nc_gossip *g, struct remote_state *rs, const char *body,
+	    const char *end)
+{
+	size_t len = (size_t)(end - body);
+	struct nc__merge *mg;
+
+	if (g->n_merges >= NC__MERGES_MAX) {
+		nc_env_logf(g->env, NC_LOG_WARN, "memberlist",
+			    "Refusing a push/pull of %zu states: %zu large "
+			    "merges already pending", rs->n, g->n_merges);
+		return -EBUSY;
+	}
+	mg = calloc(1, sizeof(*mg));
+	if (mg == NULL)
+		return -ENOMEM;
+	mg->buf = malloc(len > 0 ? len : 1);
+	if (mg->buf == NULL) {
+		free(mg);
+		return -ENOMEM;
+	}
+	memcpy(mg->buf, body, len);
+	for (size_t i = 0; i < rs->n; i++) {
+		struct nc_proto_push_node *r = &rs->nodes[i];
+		rebase(&r->name, body, end, mg->buf);
+		rebase(&r->addr, body, end, mg->buf);
+		rebase(&r->meta, body, end, mg->buf);
+		rebase(&r->vsn, body, end, mg->buf);
+	}
+	mg->nodes = rs->nodes;
+	mg->n = rs->n;
+	rs->nodes = NULL;
+	if (g->merges_tail != NULL)
+		g->merges_tail->next = mg;
+	else
+		g->merges = mg;
+	g->merges_tail = mg;
+	g->n_merges++;
+	if (!nc_timer_active(&g->merge_timer))
+		g->env->ops->timer_start(g->env, &g->merge_timer, 0);
+	return 0;
+}
+
+/**
+ * Apply a decoded remote state (§3.3), read from [@a body, @a end): at
+ * once if it is small, else a slice per loop iteration (NC__MERGE_SLICE;
+ * rs->nodes is then taken). Returns 0, -EPROTO (versions), -EBUSY or
+ * -ENOMEM.
+ */
+static int
+pushpull_merge(struct nc_gossip *g, struct remote_state *rs,
+	       const char *body, const char *end)
+{
+	if (!nc__vsn_check(g, rs->nodes, rs->n)) {
+		nc_env_logf(g->env, NC_LOG_ERR, "memberlist",
+			    "Failed to merge remote state: protocol version "
+			    "is incompatible");
+		return -EPROTO;
+	}
+	if (rs->n > NC__MERGE_SLICE || g->merges != NULL)
+		return merge_defer(g, rs, body, end);
+	merge_apply(g, rs->nodes, 0, rs->n);
 	return 0;
 }
 
@@ -484,9 +631,9 @@ pushpull_done(void *arg, int status, const char *reply, size_t len)
 		rc = NC_PROTO_ETYPE;
 	}
 	if (rc == 0)
-		rc = pushpull_decode(m.body, m.end, &rs);
+		rc = pushpull_decode(g, m.body, m.end, &rs);
 	if (rc == 0) {
-		rc = pushpull_merge(g, &rs);
+		rc = pushpull_merge(g, &rs, m.body, m.end);
 		free(rs.nodes);
 	}
 	stream_msg_free(&m);
@@ -679,7 +826,7 @@ nc__on_stream(void *ctx, const struct nc_addr *from, const char *req,
 		struct remote_state rs;
 		char *plain;
 		int plen;
-		rc = pushpull_decode(m.body, m.end, &rs);
+		rc = pushpull_decode(g, m.body, m.end, &rs);
 		if (rc < 0)
 			break;
 		g->stats.pushpull_in++;
@@ -689,7 +836,8 @@ nc__on_stream(void *ctx, const struct nc_addr *from, const char *req,
 			reply_append(g, reply, plain, (size_t)plen);
 			free(plain);
 		}
-		pushpull_merge(g, &rs);
+		if (pushpull_merge(g, &rs, m.body, m.end) < 0)
+			g->stats.pushpull_fail++;
 		free(rs.nodes);
 		break;
 	}

@@ -2,8 +2,10 @@
  * loop/listen.c - the real env's TCP listener, on the same port as the UDP
  * socket (like memberlist): open it, accept connections and hand them to
  * stream.c as inbound streams. At most cfg.max_inbound_streams are open at
- * once; one more is closed right after accept (memberlist refuses the
- * 128th push/pull), counted, and logged at most every 10 s.
+ * once, and at most cfg.max_streams_per_addr from one IP address (so that
+ * idle connections from one source cannot starve push/pulls from the
+ * others, issue 9 row 7); one more is closed right after accept (memberlist
+ * refuses the 128th push/pull), counted, and logged at most every 10 s.
  */
 /* accept4() */
 #define _GNU_SOURCE
@@ -35,6 +37,23 @@ nc__loop_listen_open(struct nc_env_real *e)
 	return t;
 }
 
+/** Close refused @a fd: count it, log at most every 10 s. */
+static void
+refuse(struct nc_env_real *e, int fd, const struct nc_addr *peer,
+       const char *why, int n)
+{
+	double now = nc__loop_mono_now();
+	e->stats.streams_in_refused++;
+	if (now - e->refuse_logged > 10) {
+		char a[64];
+		nc_addr_format(peer, a, sizeof(a));
+		nc__loop_logf(e, NC_LOG_WARN, "%s (%d), refusing %s", why, n,
+			      a);
+		e->refuse_logged = now;
+	}
+	close(fd);
+}
+
 void
 nc__loop_listener_event(struct nc_env_watch *w, unsigned events)
 {
@@ -53,18 +72,16 @@ nc__loop_listener_event(struct nc_env_watch *w, unsigned events)
 		struct nc_addr peer;
 		nc__loop_sockaddr_to_addr(&ss, &peer);
 		if (e->inbound_count >= e->cfg.max_inbound_streams) {
-			e->stats.streams_in_refused++;
-			double now = nc__loop_mono_now();
-			if (now - e->refuse_logged > 10) {
-				char a[64];
-				nc_addr_format(&peer, a, sizeof(a));
-				nc__loop_logf(
-				    e, NC_LOG_WARN,
-				    "Too many pending streams (%d), refusing %s",
-				    e->inbound_count, a);
-				e->refuse_logged = now;
-			}
-			close(fd);
+			refuse(e, fd, &peer, "Too many pending streams",
+			       e->inbound_count);
+			continue;
+		}
+		int from = nc__loop_streams_from(e, &peer);
+		if (from >= e->cfg.max_streams_per_addr) {
+			e->stats.streams_in_refused_addr++;
+			refuse(e, fd, &peer,
+			       "Too many pending streams from one address",
+			       from);
 			continue;
 		}
 		int one = 1;

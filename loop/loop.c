@@ -114,6 +114,9 @@ nc_env_real_config_default(struct nc_env_real_config *cfg)
 	cfg->log_level = NC_LOG_INFO;
 	cfg->tcp_timeout = 10;
 	cfg->max_inbound_streams = 127;
+	cfg->max_streams_per_addr = 8;
+	cfg->first_byte_timeout = 2;
+	cfg->max_stream_bytes = (size_t)64 * 1024 * 1024;
 	cfg->udp_rcvbuf_bytes = 2 * 1024 * 1024;
 	cfg->log_fd = 2;
 	cfg->timer_slack_ns = 1000;

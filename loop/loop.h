@@ -86,6 +86,26 @@ struct nc_env_real_config {
 	 * accept (memberlist refuses the 128th push/pull). Default 127.
 	 */
 	int max_inbound_streams;
+	/**
+	 * Max concurrent inbound streams from one IP address (any port);
+	 * one more is closed right after accept, so idle connections from
+	 * one source cannot take every slot (issue 9 row 7). Default 8.
+	 */
+	int max_streams_per_addr;
+	/**
+	 * An inbound stream that has sent nothing this many seconds after
+	 * accept is closed (counted as a timeout and as idle); after its
+	 * first byte the tcp_timeout deadline from accept applies.
+	 * Default 2 (memberlist peers write their request at once).
+	 */
+	double first_byte_timeout;
+	/**
+	 * Bound on the bytes held by all open streams together (received
+	 * and not yet handed over, both directions); data beyond it closes
+	 * the stream holding the most (each may hold up to 20 MiB, the
+	 * stream message cap). Default 64 MiB.
+	 */
+	size_t max_stream_bytes;
 	/** SO_RCVBUF of the UDP socket, bytes; default 2 MiB (memberlist). */
 	int udp_rcvbuf_bytes;
 	/** Where log lines go; default 2 (stderr). */
@@ -107,8 +127,11 @@ struct nc_env_real_stats {
 	uint64_t udp_send_errors;            /**< sendto failures (dropped) */
 	uint64_t udp_no_timestamp;           /**< rx without a kernel stamp */
 	uint64_t streams_in;                 /**< inbound accepted */
-	uint64_t streams_in_refused;         /**< closed at the cap */
+	uint64_t streams_in_refused;         /**< closed at a cap (either) */
+	uint64_t streams_in_refused_addr;    /**< ... at the per-address cap */
 	uint64_t streams_in_timeouts;        /**< closed at the deadline */
+	uint64_t streams_in_idle;            /**< ... at the first-byte one */
+	uint64_t streams_over_budget;        /**< closed: max_stream_bytes */
 	uint64_t streams_in_errors;          /**< malformed / reset */
 	uint64_t streams_out;                /**< outbound started */
 	uint64_t streams_out_errors;         /**< failed / timed out */

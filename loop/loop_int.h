@@ -12,8 +12,9 @@
  *   rand.c       the seeded PRNG (ops rand)
  *   sockaddr.c   struct nc_addr <-> struct sockaddr, bind
  *   udp.c        the gossip UDP socket: open, send, drain with rx stamps
- *   listen.c     the TCP listener: open, accept, the inbound cap
- *   stream.c     TCP stream exchanges: connect, write, read, deadlines
+ *   listen.c     the TCP listener: open, accept, the inbound caps
+ *   stream.c     TCP stream exchanges: connect, write, read, deadlines,
+ *                the bound on bytes held by open streams
  *
  * latency.c (the latency-emulation decorator, a TEST FACILITY) uses none of
  * this: it wraps any struct nc_env through gossip/env.h.
@@ -57,6 +58,8 @@ struct nc_env_real {
 	/** Open connections and counts. */
 	struct nc_conn *conns;
 	int inbound_count;
+	/** Bytes held in the read buffers of all open streams. */
+	size_t stream_bytes;
 	long next_id;
 	/** Events of the iteration being served (for unwatch blanking). */
 	struct epoll_event batch[NC_ENV_BATCH];
@@ -156,10 +159,14 @@ void nc__loop_listener_event(struct nc_env_watch *w, unsigned events);
 
 /**
  * Serve accepted socket @a fd from @a peer as an inbound stream (deadline
- * cfg.tcp_timeout). Returns 0, or -ENOMEM with @a fd left to the caller.
+ * cfg.first_byte_timeout until its first byte, cfg.tcp_timeout from
+ * accept in all). Returns 0, or -ENOMEM with @a fd left to the caller.
  */
 int nc__loop_stream_accept(struct nc_env_real *e, int fd,
 			   const struct nc_addr *peer);
+/** Number of open inbound streams from @a peer's IP (any port). */
+int nc__loop_streams_from(const struct nc_env_real *e,
+			  const struct nc_addr *peer);
 /** Close every stream; no callbacks (delete). */
 void nc__loop_streams_close(struct nc_env_real *e);
 /** ops->stream_request. */

@@ -6,7 +6,8 @@
  * through nc_proto_stream_scan() (gossip/proto.h), which says when one
  * complete message is present. Inbound (accepted by listen.c): read until
  * complete, hand to sink.on_stream, write the reply, close; bounded by
- * cfg.tcp_timeout from accept. Outbound (ops->stream_request): nonblocking
+ * cfg.first_byte_timeout until the first byte (an idle connection must
+ * not hold a slot) and cfg.tcp_timeout from accept. Outbound (ops->stream_request): nonblocking
  * connect, write, read one complete reply (or EOF), call back exactly
  * once, unless cancelled. A peer that closes after a partial message is an
  * error; one that closes after a complete one is not asked anything more.
@@ -14,7 +15,10 @@
  * Lifetime: a connection is freed at once when it ends; its watch is
  * stopped first, which blanks any event of it still pending in the
  * current batch (loop.c), so no stale pointer is followed. Costs: a few
- * hundred bytes per stream while it is open, plus its buffers.
+ * hundred bytes per stream while it is open, plus its buffers. The bytes
+ * received by all open streams together are bounded by
+ * cfg.max_stream_bytes: data beyond it closes the stream holding the most
+ * (issue 9 row 7: each may hold up to NC_PROTO_MAX_STREAM).
  */
 #include "loop/loop_int.h"
 
@@ -29,6 +33,13 @@
 
 /** Read chunk for streams. */
 #define NC_ENV_STREAM_CHUNK 16384
+/**
+ * Chunks read from one stream per loop iteration (256 KiB): the epoll
+ * watch is level-triggered, so the rest is read in the next iterations,
+ * after the datagrams. Reading (and framing) a 7 MB push/pull in one go
+ * held the loop ~0.1 s (issue 9 row 2).
+ */
+#define NC_ENV_STREAM_CHUNKS_PER_EVENT 16
 
 /** Kind of a stream connection. */
 enum conn_kind {
@@ -53,8 +64,14 @@ struct nc_conn {
 	enum conn_stage stage;
 	/** Peer address. */
 	struct nc_addr peer;
-	/** Deadline of the whole exchange. */
+	/** Deadline of the whole exchange (inbound: of the first byte
+	 * first, while idle). */
 	struct nc_timer deadline;
+	/** Env time of accept/connect; inbound: no byte received yet. */
+	double started;
+	bool idle;
+	/** Bytes received, counted in env->stream_bytes until freed. */
+	size_t held;
 	/** Bytes received so far (capped: see conn_new). */
 	struct nc_dbuf rbuf;
 	/** Framing state over rbuf. */
@@ -95,6 +112,12 @@ conn_new(struct nc_env_real *e, int fd, enum conn_kind kind,
 	 * first; the cap only bounds the buffer if it ever did not. */
 	nc_dbuf_init(&c->rbuf, NC_PROTO_MAX_STREAM + NC_ENV_STREAM_CHUNK);
 	nc_timer_init(&c->deadline, conn_deadline, c);
+	c->started = nc__loop_mono_now();
+	if (kind == NC_CONN_IN && e->cfg.first_byte_timeout > 0 &&
+	    e->cfg.first_byte_timeout < timeout) {
+		c->idle = true;
+		timeout = e->cfg.first_byte_timeout;
+	}
 	unsigned ev = kind == NC_CONN_IN ? NC_ENV_READ : NC_ENV_WRITE;
 	if (nc_env_real_watch_start(&e->base, &c->w, fd, ev, conn_event, c) <
 	    0) {
@@ -129,6 +152,7 @@ conn_free(struct nc_conn *c)
 		c->next->prev = c->prev;
 	if (c->kind == NC_CONN_IN)
 		e->inbound_count--;
+	e->stream_bytes -= c->held;
 	nc_dbuf_free(&c->rbuf);
 	free(c->wbuf.data);
 	free(c);
@@ -178,8 +202,10 @@ conn_deadline(struct nc_timer *t)
 	nc_addr_format(&c->peer, a, sizeof(a));
 	if (c->kind == NC_CONN_IN) {
 		c->env->stats.streams_in_timeouts++;
-		nc__loop_logf(c->env, NC_LOG_DEBUG, "stream from %s timed out",
-			      a);
+		if (c->idle)
+			c->env->stats.streams_in_idle++;
+		nc__loop_logf(c->env, NC_LOG_DEBUG, "stream from %s timed out%s",
+			      a, c->idle ? " (nothing sent)" : "");
 		conn_free(c);
 	} else {
 		nc__loop_logf(c->env, NC_LOG_DEBUG, "stream to %s timed out",
@@ -233,14 +259,56 @@ conn_serve(struct nc_conn *c, size_t len)
 }
 
 /**
+ * @a n more bytes arrived on @a c: end its idle deadline, count them in
+ * the env's total and, beyond cfg.max_stream_bytes, close the streams
+ * holding the most until under it. Returns 0, or -ENOBUFS if @a c itself
+ * holds the most (the caller fails it).
+ */
+static int
+conn_account(struct nc_conn *c, size_t n)
+{
+	struct nc_env_real *e = c->env;
+	if (c->idle) {
+		/* First byte: the deadline from accept applies again. */
+		c->idle = false;
+		double left = e->cfg.tcp_timeout -
+			      (nc__loop_mono_now() - c->started);
+		nc__loop_op_timer_start(&e->base, &c->deadline,
+					left > 0 ? left : 0);
+	}
+	c->held += n;
+	e->stream_bytes += n;
+	while (e->stream_bytes > e->cfg.max_stream_bytes) {
+		struct nc_conn *big = c;
+		for (struct nc_conn *o = e->conns; o != NULL; o = o->next)
+			if (o->held > big->held)
+				big = o;
+		char a[64];
+		nc_addr_format(&big->peer, a, sizeof(a));
+		e->stats.streams_over_budget++;
+		nc__loop_logf(e, NC_LOG_WARN,
+			      "Open streams hold %zu bytes (max %zu): closing "
+			      "the stream %s %s (%zu bytes)", e->stream_bytes,
+			      e->cfg.max_stream_bytes,
+			      big->kind == NC_CONN_IN ? "from" : "to", a,
+			      big->held);
+		if (big == c)
+			return -ENOBUFS;
+		conn_fail(big, -ENOBUFS);
+	}
+	return 0;
+}
+
+/**
  * Read what is available into rbuf and check framing.
- * Returns >0 complete length, 0 need more (would block), <0 error;
+ * Returns >0 complete length, 0 need more (would block, or this
+ * iteration's NC_ENV_STREAM_CHUNKS_PER_EVENT are read), <0 error;
  * -ECONNRESET for EOF before completion.
  */
 static int
 conn_read(struct nc_conn *c)
 {
-	for (;;) {
+	for (int i = 0; i < NC_ENV_STREAM_CHUNKS_PER_EVENT; i++) {
 		int rc = nc_dbuf_reserve(&c->rbuf, NC_ENV_STREAM_CHUNK);
 		if (rc < 0)
 			return rc == -E2BIG ? -EPROTO : rc;
@@ -258,11 +326,15 @@ conn_read(struct nc_conn *c)
 			return -ECONNRESET;
 		c->rbuf.len += (size_t)n;
 		c->rbuf.data[c->rbuf.len] = '\0';
+		rc = conn_account(c, (size_t)n);
+		if (rc < 0)
+			return rc;
 		int s = nc_proto_stream_scan(&c->scan, c->rbuf.data,
 					     c->rbuf.len);
 		if (s != NC_PROTO_NEED_MORE)
 			return s > 0 ? s : -EPROTO;
 	}
+	return 0; /* more next iteration */
 }
 
 static void
@@ -309,10 +381,12 @@ conn_event(struct nc_env_watch *w, unsigned events)
 		if (c->kind == NC_CONN_IN && r != -ECONNRESET) {
 			char a[64];
 			nc_addr_format(&c->peer, a, sizeof(a));
-			nc__loop_logf(e, NC_LOG_WARN,
-				      "Failed to read stream from %s: %s", a,
-				      r == -EPROTO ? "malformed message"
-						   : strerror(-r));
+			if (r != -ENOBUFS)
+				nc__loop_logf(e, NC_LOG_WARN,
+					      "Failed to read stream from %s: "
+					      "%s", a,
+					      r == -EPROTO ? "malformed message"
+							   : strerror(-r));
 		}
 		conn_fail(c, r);
 		return;
@@ -325,6 +399,18 @@ conn_event(struct nc_env_watch *w, unsigned events)
 		c->rbuf.data[r] = '\0';
 		conn_finish_out(c, 0);
 	}
+}
+
+int
+nc__loop_streams_from(const struct nc_env_real *e,
+		      const struct nc_addr *peer)
+{
+	int n = 0;
+	for (const struct nc_conn *c = e->conns; c != NULL; c = c->next)
+		if (c->kind == NC_CONN_IN && c->peer.family == peer->family &&
+		    memcmp(c->peer.ip, peer->ip, nc_addr_ip_len(peer)) == 0)
+			n++;
+	return n;
 }
 
 int

@@ -1155,6 +1155,59 @@ test_packet_walk(void)
 			NC_PROTO_EEMPTY);
 }
 
+/** nc_proto_msg_cb summing the bytes delivered (type byte included). */
+static void
+sum_bytes(void *ctx, uint8_t type, const char *body, const char *end)
+{
+	(void)type;
+	*(size_t *)ctx += (size_t)(end - body) + 1;
+}
+
+static void
+test_packet_walk_budget(void)
+{
+	/* Issue 9 row 4: a datagram of ~150 compressed parts, each within
+	 * the per-part cap, used to expand to ~10 MB. The budget counts
+	 * every decompressed byte of one datagram, all parts together. */
+	static char scratch[NC_PROTO_MAX_PACKET + 256]; /* as swim.c */
+	static char big[60000], pkt[NC_PROTO_MAX_PACKET];
+	static char parts_buf[NC_PROTO_MAX_PACKET];
+	struct nc_proto_str parts[NC_PROTO_COMPOUND_MAX_PARTS];
+	size_t off = 0, delivered = 0;
+	unsigned n = 0;
+
+	/* a user message (type 8) of 60,000 bytes compresses to ~500 */
+	memset(big, 'A', sizeof(big));
+	big[0] = NC_PROTO_USER;
+	while (n < NC_PROTO_COMPOUND_MAX_PARTS) {
+		int m = nc_proto_encode_compress(parts_buf + off,
+						 sizeof(parts_buf) - off, big,
+						 sizeof(big));
+		CU_ASSERT_FATAL(m > 0);
+		if (off + (size_t)m + 2 * (n + 1) + 2 > 65000)
+			break;
+		parts[n].data = parts_buf + off;
+		parts[n].len = (uint32_t)m;
+		off += (size_t)m;
+		n++;
+	}
+	CU_ASSERT_FATAL(n >= 100);
+	int len = nc_proto_encode_compound(pkt, sizeof(pkt), parts, n);
+	CU_ASSERT_FATAL(len > 0 && len <= NC_PROTO_MAX_PACKET);
+	CU_ASSERT_EQUAL(nc_proto_packet_walk(pkt, (size_t)len, scratch,
+					     sizeof(scratch), sum_bytes,
+					     &delivered),
+			NC_PROTO_ETOOBIG);
+	CU_ASSERT(delivered <= NC_PROTO_MAX_PACKET_DECOMPRESSED);
+	/* one such part alone is fine */
+	delivered = 0;
+	CU_ASSERT_EQUAL(nc_proto_packet_walk(parts[0].data, parts[0].len,
+					     scratch, sizeof(scratch),
+					     sum_bytes, &delivered),
+			0);
+	CU_ASSERT_EQUAL(delivered, sizeof(big));
+}
+
 /* ------------------------------------------------------------------ */
 /* LZW                                                                */
 /* ------------------------------------------------------------------ */
@@ -1453,6 +1506,7 @@ test_proto_register(void)
 		{"encode rules", test_encode_rules},
 		{"stream scan", test_stream_scan},
 		{"packet walk", test_packet_walk},
+		{"packet walk budget", test_packet_walk_budget},
 		{"lzw", test_lzw},
 		{"truncation", test_truncation},
 		{"oversized", test_oversized},

@@ -1467,6 +1467,159 @@ test_alive_vsn_excludes_ours(void)
 	cluster_delete(c);
 }
 
+/** A plaintext push/pull (header, then states) of @a n alive members
+ * "flood-<first + i>"; malloc()ed, length in *len. */
+static char *
+build_flood_pushpull(unsigned first, unsigned n, size_t *len)
+{
+	static const uint8_t good[6] = {1, 5, 2, 2, 5, 5};
+	size_t cap = 64 + (size_t)n * 128, off = 0;
+	char *buf = malloc(cap), name[32];
+	uint8_t ip[4] = {10, 9, 0, 0};
+	struct nc_proto_push_pull h = {.join = false, .nodes = n};
+	struct nc_proto_push_node st = {
+		.addr = {(const char *)ip, 4},
+		.port = SIM_PORT,
+		.incarnation = 1,
+		.state = NC_PROTO_STATE_ALIVE,
+		.vsn = {(const char *)good, 6},
+	};
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	rc = nc_proto_encode_push_pull(buf + off, cap - off, &h);
+	CU_ASSERT_FATAL(rc > 0);
+	off += (size_t)rc;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "flood-%u", first + i);
+		st.name = nc_proto_cstr(name);
+		ip[2] = (uint8_t)(i >> 8);
+		ip[3] = (uint8_t)i;
+		rc = nc_proto_encode_push_node(buf + off, cap - off, &st);
+		CU_ASSERT_FATAL(rc > 0);
+		off += (size_t)rc;
+	}
+	*len = off;
+	return buf;
+}
+
+static void
+cfg_cap_5000(struct nc_gossip_config *cfg, int i)
+{
+	if (i == 0)
+		cfg->max_members = 5000;
+}
+
+/** Hand node 0 a push/pull of @a n "flood-<first + i>" members. */
+static int
+flood(struct cluster *c, unsigned first, unsigned n)
+{
+	struct nc_env *env = sim_node_env(sim_node_get(c->w, 0));
+	struct nc_addr from = *sim_node_addr(sim_node_get(c->w, 1));
+	struct nc_buf reply = {0};
+	size_t len;
+	char *pp = build_flood_pushpull(first, n, &len);
+	int rc;
+
+	from.ip[3] = 202;
+	rc = env->sink.on_stream(env->sink.ctx, &from, pp, len, &reply);
+	free(pp);
+	free(reply.data);
+	return rc;
+}
+
+static void
+test_pushpull_flood(void)
+{
+	/* Issue 9 row 2: push/pulls of thousands of members. The merge is
+	 * applied a slice per loop iteration: a ping that arrives right
+	 * after the push/pull is acked while most of it is still pending.
+	 * The member table stops at the cap (here 5,000), known members keep
+	 * working, and a push/pull listing more states than the cap is
+	 * refused before it is decoded. */
+	struct cluster *c = cluster_new(25, 2, cfg_cap_5000);
+	struct sim_world *w = c->w;
+	struct nc_env *env = sim_node_env(sim_node_get(w, 0));
+	const struct nc_gossip_stats *st = nc_gossip_stats(c->g[0]);
+	struct nc_proto_ping ping = {.seq_no = 777,
+				     .node = nc_proto_cstr("node-0")};
+	char pbuf[128];
+	size_t during;
+	uint64_t acks;
+	int plen;
+
+	cluster_start_join(c);
+	sim_run_until(w, 5);
+	CU_ASSERT_EQUAL_FATAL(nc_gossip_member_count(c->g[0]), 2);
+	CU_ASSERT_EQUAL(flood(c, 0, 4000), 0);
+	during = nc_gossip_member_count(c->g[0]);
+	/* a ping now is answered at once, the merge still pending */
+	plen = nc_proto_encode_ping(pbuf, sizeof(pbuf), &ping);
+	CU_ASSERT_FATAL(plen > 0);
+	acks = st->acks_sent;
+	env->sink.on_packet(env->sink.ctx, sim_node_addr(sim_node_get(w, 1)),
+			    pbuf, (size_t)plen, sim_now(w));
+	CU_ASSERT_EQUAL(st->acks_sent, acks + 1);
+	CU_ASSERT(during < 2 + 1000);
+	/* the merge completes within a few loop iterations of virtual time */
+	sim_run_until(w, sim_now(w) + 1);
+	CU_ASSERT_EQUAL(nc_gossip_member_count(c->g[0]), 4002);
+	/* another 4,000 new members: the table stops at the cap */
+	CU_ASSERT_EQUAL(flood(c, 4000, 4000), 0);
+	sim_run_until(w, sim_now(w) + 1);
+	CU_ASSERT_EQUAL(nc_gossip_member_count(c->g[0]), 5000);
+	CU_ASSERT_PTR_NOT_NULL(nc_gossip_member_find(c->g[0], "flood-0"));
+	CU_ASSERT_PTR_NULL(nc_gossip_member_find(c->g[0], "flood-7999"));
+	CU_ASSERT_EQUAL(st->drop_member_cap, 8000 - 4998);
+	/* more states than the cap: refused whole, nothing decoded */
+	CU_ASSERT(flood(c, 10000, 6000) < 0);
+	sim_run_until(w, sim_now(w) + 1);
+	CU_ASSERT_EQUAL(st->drop_member_cap, 8000 - 4998);
+	CU_ASSERT_PTR_NULL(nc_gossip_member_find(c->g[0], "flood-10000"));
+	/* known members keep working at the cap: node-1 is still alive */
+	sim_run_until(w, sim_now(w) + 10);
+	CU_ASSERT_EQUAL(state_of(c, 0, 1), NC_MEMBER_ALIVE);
+	CU_ASSERT_EQUAL(state_of(c, 1, 0), NC_MEMBER_ALIVE);
+	cluster_delete(c);
+}
+
+static void
+test_decompress_budget(void)
+{
+	/* Issue 9 row 4: one datagram of many compressed parts is bounded
+	 * by one decompression budget; the excess is a counted drop. */
+	static char big[60000], parts_buf[NC_PROTO_MAX_PACKET],
+		pkt[NC_PROTO_MAX_PACKET];
+	struct nc_proto_str parts[NC_PROTO_COMPOUND_MAX_PARTS];
+	struct cluster *c = cluster_new(24, 1, NULL);
+	struct nc_env *env = sim_node_env(sim_node_get(c->w, 0));
+	struct nc_addr from = *sim_node_addr(sim_node_get(c->w, 0));
+	size_t off = 0;
+	unsigned n = 0;
+	int len;
+
+	memset(big, 'A', sizeof(big));
+	big[0] = NC_PROTO_USER;
+	while (n < 100) {
+		int m = nc_proto_encode_compress(parts_buf + off,
+						 sizeof(parts_buf) - off, big,
+						 sizeof(big));
+		CU_ASSERT_FATAL(m > 0);
+		parts[n].data = parts_buf + off;
+		parts[n].len = (uint32_t)m;
+		off += (size_t)m;
+		n++;
+	}
+	len = nc_proto_encode_compound(pkt, sizeof(pkt), parts, n);
+	CU_ASSERT_FATAL(len > 0 && len <= NC_PROTO_MAX_PACKET);
+	from.ip[3] = 201;
+	env->sink.on_packet(env->sink.ctx, &from, pkt, (size_t)len,
+			    sim_now(c->w));
+	CU_ASSERT(c->user_msgs <= 1);
+	CU_ASSERT_EQUAL(nc_gossip_stats(c->g[0])->drop_decompress, 1);
+	cluster_delete(c);
+}
+
 int
 nc_test_swim_register(void)
 {
@@ -1499,7 +1652,9 @@ nc_test_swim_register(void)
 	    CU_add_test(s, "hostile_names", test_hostile_names) == NULL ||
 	    CU_add_test(s, "incarnation_hostile", test_incarnation_hostile) == NULL ||
 	    CU_add_test(s, "alive_vsn_excludes_ours",
-			test_alive_vsn_excludes_ours) == NULL)
+			test_alive_vsn_excludes_ours) == NULL ||
+	    CU_add_test(s, "decompress_budget", test_decompress_budget) == NULL ||
+	    CU_add_test(s, "pushpull_flood", test_pushpull_flood) == NULL)
 		return -1;
 	return 0;
 }

@@ -2,7 +2,8 @@
  * tests/integration/test_env_real.c - the real env (loop/, nc_loop) on
  * loopback sockets: timers, datagrams with receive timestamps, stream
  * request/reply with the codec's framing, timeouts, refusals, the inbound
- * cap, cancellation and extra watches.
+ * caps (total and per source address), the first-byte timeout, the bound
+ * on bytes held by open streams, cancellation and extra watches.
  *
  * Each test builds one or two envs bound to 127.0.0.1 port 0 and drives
  * them with nc_env_real_run_once() in loops bounded by a deadline, so a
@@ -396,6 +397,169 @@ test_inbound_cap_and_deadline(void)
 	nc_env_real_delete(b);
 }
 
+/* Hostile streams (issue 9 row 7) ---------------------------------- */
+
+/** An env with the default limits (tcp_timeout 10 s), on 127.0.0.1:0. */
+static struct nc_env *
+env_make_default(void)
+{
+	struct nc_env_real_config c;
+	nc_env_real_config_default(&c);
+	nc_addr_parse("127.0.0.1:0", 0, &c.bind);
+	c.bind.port = 0;
+	c.log_level = NC_LOG_ERR;
+	char err[128];
+	struct nc_env *e = nc_env_real_new(&c, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	return e;
+}
+
+/**
+ * A nonblocking TCP socket bound to 127.0.0.@a src (the whole 127/8 is
+ * loopback on Linux: one test process can be several sources),
+ * connecting to @a to.
+ */
+static int
+connect_from(int src, const struct nc_addr *to)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in me = {.sin_family = AF_INET};
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_port = htons(to->port)};
+	me.sin_addr.s_addr = htonl(0x7f000000u | (unsigned)src);
+	sin.sin_addr.s_addr = htonl(0x7f000001);
+	CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)&me, sizeof(me)),
+			      0);
+	int rc = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	CU_ASSERT(rc == 0 || errno == EINPROGRESS);
+	return fd;
+}
+
+/** 1 if the server closed @a fd (EOF or reset), 0 if it is still open. */
+static int
+closed_by_peer(int fd)
+{
+	char c;
+	ssize_t r = recv(fd, &c, 1, MSG_DONTWAIT);
+	return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static void
+test_idle_streams_do_not_starve(void)
+{
+	/* 127 idle connections from one address used to take every slot:
+	 * a push/pull (here a ping stream) from elsewhere was reset
+	 * ("Too many pending streams"). Defaults only. */
+	struct nc_env *b = env_make_default();
+	struct srv s = {.reply = 1};
+	struct nc_env_sink sink = {.ctx = &s, .on_stream = on_stream};
+	nc_env_set_sink(b, &sink);
+	struct nc_addr ba;
+	nc_env_real_local_addr(b, &ba);
+	int idle[127];
+	for (int i = 0; i < 127; i++) {
+		idle[i] = connect_from(1, &ba);
+		nc_env_real_run_once(b, 0.0);
+	}
+	for (int i = 0; i < 20; i++)
+		nc_env_real_run_once(b, 0.005);
+
+	/* A ping stream from 127.0.0.2 is served. */
+	char req[64], buf[64];
+	int n = make_ping(req, sizeof(req), 4242);
+	int fd = connect_from(2, &ba);
+	for (int i = 0; i < 20; i++)
+		nc_env_real_run_once(b, 0.005);
+	CU_ASSERT_EQUAL(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+	run_until(b, NULL, &s.requests, 1.0);
+	CU_ASSERT_EQUAL(s.requests, 1);
+	CU_ASSERT_EQUAL(s.seq, 4242);
+	ssize_t got = 0;
+	double end = nc_env_now(b) + 1.0;
+	while (got <= 0 && nc_env_now(b) < end) {
+		nc_env_real_run_once(b, 0.005);
+		got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	}
+	CU_ASSERT(got > 0 && buf[0] == NC_PROTO_ACK);
+	close(fd);
+
+	/* An idle connection from 127.0.0.3 is closed after the first-byte
+	 * timeout (2 s), long before tcp_timeout (10 s); so are the idle
+	 * ones from 127.0.0.1. */
+	fd = connect_from(3, &ba);
+	int never = 0;
+	run_until(b, NULL, &never, 0.5);
+	CU_ASSERT_EQUAL(closed_by_peer(fd), 0);
+	run_until(b, NULL, &never, 2.0);
+	CU_ASSERT_EQUAL(closed_by_peer(fd), 1);
+	int still_open = 0;
+	for (int i = 0; i < 127; i++) {
+		still_open += !closed_by_peer(idle[i]);
+		close(idle[i]);
+	}
+	CU_ASSERT_EQUAL(still_open, 0);
+	close(fd);
+	nc_env_real_delete(b);
+}
+
+static void
+test_stream_bytes_bound(void)
+{
+	/* Each stream may buffer up to 20 MiB (the message cap): four
+	 * incomplete 19 MB user messages (76 MB) exceed the 64 MiB bound on
+	 * what open streams hold together, and the largest is closed. */
+	struct nc_env *b = env_make_default();
+	struct nc_addr ba;
+	nc_env_real_local_addr(b, &ba);
+	static char chunk[256 * 1024];
+	/* 08 | {UserMsgLen: 19,000,000}, then filler, never complete */
+	static const char hdr[] = "\x08\x81\xaaUserMsgLen\xce\x01\x21\xea\xc0";
+	int fd[4];
+	size_t sent[4] = {0};
+	int closed[4] = {0};
+	const size_t target = 17u * 1000 * 1000;
+	memset(chunk, 'x', sizeof(chunk));
+	for (int i = 0; i < 4; i++) {
+		fd[i] = connect_from(4, &ba);
+		nc_env_real_run_once(b, 0.005);
+	}
+	for (int i = 0; i < 4; i++) {
+		nc_env_real_run_once(b, 0.005);
+		CU_ASSERT_EQUAL(send(fd[i], hdr, sizeof(hdr) - 1,
+				     MSG_NOSIGNAL),
+				(ssize_t)(sizeof(hdr) - 1));
+	}
+	double end = nc_env_now(b) + 8.0;
+	for (;;) {
+		int busy = 0;
+		for (int i = 0; i < 4; i++) {
+			if (closed[i] || sent[i] >= target)
+				continue;
+			busy = 1;
+			ssize_t w = send(fd[i], chunk, sizeof(chunk),
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w > 0)
+				sent[i] += (size_t)w;
+			else if (w < 0 && errno != EAGAIN &&
+				 errno != EWOULDBLOCK)
+				closed[i] = 1;
+		}
+		nc_env_real_run_once(b, 0.0);
+		if (!busy || nc_env_now(b) > end)
+			break;
+	}
+	for (int i = 0; i < 50; i++)
+		nc_env_real_run_once(b, 0.002);
+	int n_closed = 0;
+	for (int i = 0; i < 4; i++) {
+		n_closed += closed[i] || closed_by_peer(fd[i]);
+		close(fd[i]);
+	}
+	CU_ASSERT(n_closed >= 1);
+	CU_ASSERT(n_closed < 4);
+	nc_env_real_delete(b);
+}
+
 /* ---------------------------------------------------------------- */
 
 struct watch_ctx {
@@ -468,6 +632,9 @@ main(void)
 		    test_stream_refused_timeout_cancel);
 	CU_add_test(s, "inbound_cap_and_deadline",
 		    test_inbound_cap_and_deadline);
+	CU_add_test(s, "idle_streams_do_not_starve",
+		    test_idle_streams_do_not_starve);
+	CU_add_test(s, "stream_bytes_bound", test_stream_bytes_bound);
 	CU_add_test(s, "watch", test_watch);
 	CU_add_test(s, "bind_error", test_bind_error);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
