@@ -131,9 +131,11 @@ add_agent(struct th_node *n, const struct th_spec *s, struct sim_node *sn)
 				       eq + 1);
 	}
 	snprintf(json, sizeof(json),
-		 "{\"node_name\":\"%s\",\"tags\":{%s}%s%s%s}", s->name, tags,
-		 key != NULL ? ",\"encrypt\":\"" : "", key != NULL ? key : "",
-		 key != NULL ? "\"" : "");
+		 "{\"node_name\":\"%s\",\"tags\":{%s}%s%s%s,"
+		 "\"max_members\":%zu}",
+		 s->name, tags, key != NULL ? ",\"encrypt\":\"" : "",
+		 key != NULL ? key : "", key != NULL ? "\"" : "",
+		 n->f->max_members > 0 ? n->f->max_members : (size_t)TH_MAX * 100);
 	struct nc_config cfg;
 	nc_config_init(&cfg);
 	CU_ASSERT_EQUAL_FATAL(
@@ -198,9 +200,17 @@ struct th_fleet *
 th_fleet_new_keyed(uint64_t seed, const struct th_spec *spec, int n,
 		   const char *key_b64)
 {
+	return th_fleet_new_opts(seed, spec, n, key_b64, 0);
+}
+
+struct th_fleet *
+th_fleet_new_opts(uint64_t seed, const struct th_spec *spec, int n,
+		  const char *key_b64, size_t max_members)
+{
 	struct th_fleet *f = calloc(1, sizeof(*f));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	f->key = key_b64;
+	f->max_members = max_members;
 	f->w = sim_world_new(seed);
 	sim_set_log(f->w, quiet, NULL);
 	sim_set_latency_fn(f->w, latency, f);

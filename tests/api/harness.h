@@ -41,6 +41,8 @@ struct th_fleet {
 	struct sim_world *w;
 	/** Gossip key of the netcoord agents (base64), NULL = none. */
 	const char *key;
+	/** Member-table cap of the agents (0: see th_fleet_new_opts). */
+	size_t max_members;
 	int n;
 	struct th_node node[TH_MAX];
 };
@@ -58,6 +60,13 @@ struct th_fleet *th_fleet_new(uint64_t seed, const struct th_spec *spec, int n);
 /** The same, every netcoord agent started with gossip key @a key_b64. */
 struct th_fleet *th_fleet_new_keyed(uint64_t seed, const struct th_spec *spec,
 				    int n, const char *key_b64);
+/**
+ * The same with a member-table cap for the agents (0: TH_MAX * 100, well
+ * above any fleet here; the agent's own default is 10,000).
+ */
+struct th_fleet *th_fleet_new_opts(uint64_t seed, const struct th_spec *spec,
+				   int n, const char *key_b64,
+				   size_t max_members);
 /** Add one more member later and join it to node 0. */
 struct th_node *th_fleet_add(struct th_fleet *f, const struct th_spec *s);
 void th_fleet_delete(struct th_fleet *f);
