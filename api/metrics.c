@@ -238,6 +238,13 @@ metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	counter(&b, "netcoord_http_auth_failures_total",
 		"Requests refused for a missing or wrong token.",
 		api->stats.auth_missing + api->stats.auth_wrong);
+	counter(&b, "netcoord_http_host_refused_total",
+		"Requests refused for a Host header that is not allowed "
+		"(DNS rebinding).",
+		api->stats.host_refused);
+	counter(&b, "netcoord_http_deadline_closed_total",
+		"Connections shut down for not completing a request in time.",
+		api->stats.deadline_closed);
 	const struct nc_api_stats *st = nc_api_stats(api);
 	counter(&b, "netcoord_http_view_builds_total",
 		"Rebuilds of the member view the read endpoints serve.",

@@ -12,6 +12,7 @@
  *   - slow clients: per-address connection limit and request deadline
  *     (issue 9 row 6).
  */
+#define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -356,6 +357,22 @@ test_host_check(void)
 			nc_api_response_destroy(&r);
 		}
 		CU_ASSERT(nc_api_stats(a)->host_refused >= 1);
+		/* ... and /metrics says how many. */
+		struct nc_api_request mreq = {.method = "GET",
+					      .path = "/metrics",
+					      .suffix = "",
+					      .host = "127.0.0.1"};
+		struct nc_api_response mr;
+		CU_ASSERT_EQUAL(nc_api_handle(a, &mreq, &mr), 200);
+		char want[96];
+		snprintf(want, sizeof(want),
+			 "netcoord_http_host_refused_total %llu\n",
+			 (unsigned long long)nc_api_stats(a)->host_refused);
+		CU_ASSERT_PTR_NOT_NULL(mr.body != NULL
+					   ? memmem(mr.body, mr.body_len, want,
+						    strlen(want))
+					   : NULL);
+		nc_api_response_destroy(&mr);
 		nc_api_delete(a);
 	}
 }
