@@ -295,6 +295,13 @@ apply_latency_map(struct nc_config *cfg, const char *v, char *err, size_t cap)
 }
 
 static int
+apply_latency_rules(struct nc_config *cfg, const char *v, char *err,
+		    size_t cap)
+{
+	return apply_path("latency_rules", v, cfg->latency_rules, err, cap);
+}
+
+static int
 apply_latency_row(struct nc_config *cfg, const char *v, char *err,
 		  size_t cap)
 {
@@ -420,6 +427,8 @@ static const struct flag flags[] = {
 	 "TEST FACILITY: lines \"ADDR:PORT ROW [NAME]\" mapping peers to rows"},
 	{"latency-row", "latency_row", apply_latency_row,
 	 "TEST FACILITY: own row (default: map line named like -node)"},
+	{"latency-rules", "latency_rules", apply_latency_rules,
+	 "TEST FACILITY: loss/partition/block rules file, re-read on SIGHUP"},
 	{"config-file", NULL, NULL,
 	 "JSON file with the keys above (flags override it); repeatable"},
 };
@@ -439,7 +448,7 @@ nc_config_usage(FILE *f)
 		   "http_token, http_token_file,\n  "
 		   "http_allow_unauthenticated_writes (bool), "
 		   "coord_gossip_rate, seed,\n  "
-		   "latency_matrix, latency_map, latency_row.\n"
+		   "latency_matrix, latency_map, latency_row, latency_rules.\n"
 		   "\nTEST FACILITY flags (-latency-*) emulate wide-area "
 		   "latency on one machine\n(scripts/cluster.sh); never use "
 		   "them in production.\n");
