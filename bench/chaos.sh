@@ -103,7 +103,7 @@ eval "$($PY roles "$DIR")"
 log "kill: $KILL; frozen: $FROZEN; sides: ${SIDE_A// /,} | ${SIDE_B// /,}"
 
 t=$($PY agree "$DIR" 60) || die "agents do not agree after start: $t"
-log "all $N agents list each other alive after ${t} s"
+log "all $N agents list each other alive after $t"
 $PY mark "$DIR" warm
 $PY load "$DIR" "$RATE" &
 LOAD_PID=$!
@@ -132,7 +132,7 @@ log "end of partition: node00 sees $n0 of $N alive"
 rules ""
 $PY mark "$DIR" heal
 HEAL=$($PY agree "$DIR" "$AGREE_MAX") || true
-log "heal: every agent lists every agent alive after $HEAL s"
+log "heal: every agent lists every agent alive after $HEAL"
 ERR_HEAL=$(error_now)
 log "coordinate error after the heal: $ERR_HEAL"
 
@@ -156,7 +156,7 @@ done
 $PY mark "$DIR" restart
 log "restarted $KILL"
 RESTART_AGREE=$($PY agree "$DIR" "$AGREE_MAX") || true
-log "after the restart every agent lists every agent alive after $RESTART_AGREE s"
+log "after the restart every agent lists every agent alive after $RESTART_AGREE"
 RECOVERED="not within ${RECOVER} s"
 start=$(date +%s)
 before=${ERR_BEFORE%% *}
@@ -198,8 +198,8 @@ ERR_END=$(error_now)
 echo
 echo "== chaos bench: N=$N, quick=$QUICK, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 $PY report "$DIR"
-echo "agreement after the heal (push/pull interval 30 s): $HEAL s"
-echo "agreement after the restart: $RESTART_AGREE s"
+echo "agreement after the heal (push/pull interval 30 s): $HEAL"
+echo "agreement after the restart: $RESTART_AGREE"
 echo "coordinate error, median relative (median, pairs, unanswered):"
 echo "  before $ERR_BEFORE | after loss $ERR_LOSS | after heal $ERR_HEAL"
 echo "  restart+${RECOVER} s $ERR_RESTART | end $ERR_END"
