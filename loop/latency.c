@@ -2,7 +2,8 @@
  * loop/latency.c - TEST FACILITY: an env decorator that delays outgoing
  * datagrams and streams by half the RTT an RTT matrix lists to their
  * destination, so that a cluster of agents on one machine (all on
- * 127.0.0.1) sees wide-area latencies (see latency.h for the model).
+ * 127.0.0.1) sees wide-area latencies, and drops them by rules (loss,
+ * partition, block) to stage failures (see latency.h for the model).
  * scripts/run.sh uses it for demos (through scripts/cluster.sh and
  * `netcoord agent -latency-matrix`); it is off in production.
  *
@@ -715,10 +716,13 @@ rules_rows(const struct nc_env_latency *l, const char *s, const char *end,
 			return fail(err, cap,
 				    "%s: expected row numbers (\"3 5,7 10-12\")",
 				    where);
-		if (b < a || (size_t)b >= l->n)
+		if (b < a)
+			return fail(err, cap, "%s: range %ld-%ld goes down",
+				    where, a, b);
+		if ((size_t)b >= l->n)
 			return fail(err, cap,
 				    "%s: row %ld outside the %zu-row matrix",
-				    where, b < a ? a : b, l->n);
+				    where, b, l->n);
 		for (long r = a; r <= b; r++)
 			mark[r] |= bit;
 		count++;
@@ -824,7 +828,8 @@ rules_parse(struct nc_env_latency *l, const char *text, const char *origin,
 		char *hash = strchr(line, '#');
 		if (hash != NULL)
 			*hash = '\0';
-		char where[NC_ENV_LATENCY_NAME_MAX + 600];
+		/* A path and a line number. */
+		char where[640];
 		if (origin != NULL)
 			snprintf(where, sizeof(where), "%s:%zu", origin, lineno);
 		else

@@ -1,10 +1,11 @@
 #ifndef NC_LOOP_LATENCY_H
 #define NC_LOOP_LATENCY_H
 /*
- * loop/latency.h - TEST FACILITY: wide-area latency on one machine
- * (loop/latency.c). scripts/run.sh and scripts/cluster.sh use it for the
- * local demo cluster (`netcoord agent -latency-matrix ...`), and the
- * cluster_matrix and browser tests through them.
+ * loop/latency.h - TEST FACILITY: wide-area latency, loss and partitions
+ * on one machine (loop/latency.c). scripts/run.sh and scripts/cluster.sh
+ * use it for the local demo cluster (`netcoord agent -latency-matrix
+ * ...`), the cluster_matrix and browser tests through them, and
+ * bench/chaos.sh for its rules.
  *
  * An env decorator: it wraps another struct nc_env (the real one, or a
  * simulated one in tests) and delays this node's outgoing traffic by half
@@ -51,11 +52,12 @@
  *                       streams to, ROWS; a node that is itself in ROWS
  *                       does so to every row: ROWS are cut off both ways
  * ROWS are matrix rows (the map's), separated by spaces or commas, "A-B"
- * for a range. Lines add up (several partitions, blocks); an empty file
- * heals everything. Every node of a cluster reads the same file, so the
- * outgoing-only drops make each cut symmetric. A bad file changes nothing
- * (the previous rules stay) and the error names the line. Freezing a
- * node is not a rule: SIGSTOP / SIGCONT do it from outside (bench/chaos.sh).
+ * for a range. Lines add up (several partitions, blocks; a later loss
+ * line replaces an earlier one); an empty file heals everything. Every
+ * node of a cluster reads the same file, so the outgoing-only drops make
+ * each cut symmetric. A bad file changes nothing (the previous rules
+ * stay) and the error names the line. Freezing a node is not a rule:
+ * SIGSTOP / SIGCONT do it from outside (bench/chaos.sh).
  * A dropped datagram is counted (packets_lost / packets_blocked) and
  * reported as sent (the sender cannot know); a refused stream returns
  * -ECONNREFUSED at once (streams_blocked, callback not called). Rules act
