@@ -566,6 +566,13 @@ apply_latency_map(struct nc_config *cfg, const char *v, char *err, size_t cap)
 }
 
 static int
+apply_latency_rules(struct nc_config *cfg, const char *v, char *err,
+		    size_t cap)
+{
+	return apply_path("latency_rules", v, cfg->latency_rules, err, cap);
+}
+
+static int
 apply_latency_row(struct nc_config *cfg, const char *v, char *err,
 		  size_t cap)
 {
@@ -716,6 +723,8 @@ static const struct flag flags[] = {
 	 "TEST FACILITY: lines \"ADDR:PORT ROW [NAME]\" mapping peers to rows"},
 	{"latency-row", "latency_row", apply_latency_row,
 	 "TEST FACILITY: own row (default: map line named like -node)"},
+	{"latency-rules", "latency_rules", apply_latency_rules,
+	 "TEST FACILITY: loss/partition/block rules file, re-read on SIGHUP"},
 	{"config-file", NULL, NULL,
 	 "JSON file with the keys above (flags override it); repeatable"},
 };
@@ -738,7 +747,7 @@ nc_config_usage(FILE *f)
 		   "http_allowed_host (array), http_max_conns_per_client,\n  "
 		   "http_allow_unauthenticated_writes (bool), "
 		   "coord_gossip_rate, max_members, seed,\n  "
-		   "latency_matrix, latency_map, latency_row.\n"
+		   "latency_matrix, latency_map, latency_row, latency_rules.\n"
 		   "\nEnvironment: NETCOORD_ENCRYPT (key), NETCOORD_HTTP_TOKEN "
 		   "(token), between the\nconfig files and the flags.\n"
 		   "\nTEST FACILITY flags (-latency-*) emulate wide-area "

@@ -57,6 +57,8 @@
  *   -latency-map FILE    latency_map     none ("ADDR:PORT ROW [NAME]")
  *   -latency-row N       latency_row     the map line with our node name,
  *                                        else with our advertise address
+ *   -latency-rules FILE  latency_rules   none (loss / partition / block
+ *                                        lines; re-read on SIGHUP)
  *
  * Flags may be written -name=value, -name value, or with two dashes.
  * Join addresses (-join, -retry-join) are "host", "host:port", "ip",
@@ -172,6 +174,7 @@ struct nc_config {
 	 */
 	char latency_matrix[NC_CONFIG_PATH_MAX];
 	char latency_map[NC_CONFIG_PATH_MAX];
+	char latency_rules[NC_CONFIG_PATH_MAX];
 	int latency_row;
 	bool latency_row_set;
 	/** Start-up warnings (see the top comment), for the log. */

@@ -358,6 +358,9 @@ stats_route(void *ctx, const struct nc_api_request *req, cJSON **out,
 		NUM(l, ls, streams_refused);
 		NUM(l, ls, queued_now);
 		NUM(l, ls, queued_max);
+		NUM(l, ls, packets_lost);
+		NUM(l, ls, packets_blocked);
+		NUM(l, ls, streams_blocked);
 	}
 #undef NUM
 	cJSON_AddNumberToObject(o, "health_score",

@@ -8,11 +8,12 @@
  *                            └─> HTTP API (api/, MHD inside the same loop)
  *
  * Everything the process owns is in one struct proc; there are no
- * globals. Signals reach the loop through a signalfd (SIGTERM / SIGINT are
- * blocked and read as ordinary events), so shutdown is an ordinary
- * callback: the 1st signal starts the agent's graceful leave
- * (nc_agent_leave; the loop stops once it has spread), the 2nd stops at
- * once.
+ * globals. Signals reach the loop through a signalfd (SIGTERM / SIGINT /
+ * SIGHUP are blocked and read as ordinary events), so shutdown is an
+ * ordinary callback: the 1st SIGTERM or SIGINT starts the agent's graceful
+ * leave (nc_agent_leave; the loop stops once it has spread), the 2nd
+ * stops at once. SIGHUP re-reads the -latency-rules file (TEST FACILITY;
+ * nothing else yet) and logs one line.
  *
  * At start the configuration's warnings are logged (agent/config.h:
  * readable key/token files, gossip or HTTP exposed beyond loopback
@@ -75,7 +76,7 @@ struct proc {
 	int exit_code;
 	/** HTTP endpoint, NULL with -http-addr=off. */
 	struct nc_api *api;
-	/** signalfd for SIGTERM/SIGINT and its watch. */
+	/** signalfd for SIGTERM/SIGINT/SIGHUP and its watch. */
 	int sigfd;
 	struct nc_env_watch sig_watch;
 	/** Periodic malloc_trim() (see TRIM_INTERVAL_S). */
@@ -128,6 +129,33 @@ retry_failed(void *ctx)
 	nc_env_real_stop(p->env);
 }
 
+/** SIGHUP: re-read what can be re-read (for now the latency rules). */
+static void
+reload(struct proc *p)
+{
+	char err[640] = "", sum[128] = "";
+	const char *path = p->cfg.latency_rules;
+	if (p->lat_env == NULL || path[0] == '\0') {
+		proc_log(p, NC_LOG_INFO,
+			 "Caught signal: Hangup. Nothing to reload (no "
+			 "-latency-rules)");
+		return;
+	}
+	if (nc_env_latency_rules_load(p->lat_env, path, err, sizeof(err)) <
+	    0) {
+		proc_log(p, NC_LOG_WARN,
+			 "Caught signal: Hangup. TEST FACILITY: latency rules "
+			 "kept: %s",
+			 err);
+		return;
+	}
+	nc_env_latency_rules_summary(p->lat_env, sum, sizeof(sum));
+	proc_log(p, NC_LOG_INFO,
+		 "Caught signal: Hangup. TEST FACILITY: latency rules "
+		 "re-read from %s: %s",
+		 path, sum);
+}
+
 static void
 signal_event(struct nc_env_watch *w, unsigned events)
 {
@@ -135,6 +163,10 @@ signal_event(struct nc_env_watch *w, unsigned events)
 	struct signalfd_siginfo si;
 	(void)events;
 	while (read(p->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reload(p);
+			continue;
+		}
 		if (nc_agent_leaving(p->agent)) {
 			proc_log(p, NC_LOG_WARN,
 				 "Caught second signal, exiting at once");
@@ -155,6 +187,7 @@ signals_setup(struct proc *p)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
@@ -216,7 +249,8 @@ random_seed(void)
  * TEST FACILITY: with -latency-matrix, wrap the real env in the latency
  * decorator (loop/latency.h). Our row: -latency-row, else the map
  * line named like this node, else the line with our advertise address.
- * Returns 0 (also when off) or -EINVAL with a message on stderr.
+ * With -latency-rules, the rules file is read once here (SIGHUP re-reads
+ * it). Returns 0 (also when off) or -EINVAL with a message on stderr.
  */
 static int
 latency_setup(struct proc *p, const struct nc_addr *advertise)
@@ -229,11 +263,13 @@ latency_setup(struct proc *p, const struct nc_addr *advertise)
 	int rc = -EINVAL;
 
 	if (c->latency_matrix[0] == '\0') {
-		if (c->latency_map[0] != '\0' || c->latency_row_set)
-			fprintf(stderr, "netcoord: config: \"latency_map\" and "
-					"\"latency_row\" need \"latency_matrix\"\n");
-		return c->latency_map[0] != '\0' || c->latency_row_set ? -EINVAL
-									  : 0;
+		bool any = c->latency_map[0] != '\0' || c->latency_row_set ||
+			   c->latency_rules[0] != '\0';
+		if (any)
+			fprintf(stderr, "netcoord: config: \"latency_map\", "
+					"\"latency_row\" and \"latency_rules\" "
+					"need \"latency_matrix\"\n");
+		return any ? -EINVAL : 0;
 	}
 	if (nc_env_latency_matrix_load(c->latency_matrix, &m, &n, err,
 				       sizeof(err)) < 0)
@@ -260,10 +296,23 @@ latency_setup(struct proc *p, const struct nc_addr *advertise)
 	p->lat_env = nc_env_latency_new(p->env, &lc, err, sizeof(err));
 	if (p->lat_env == NULL)
 		goto out;
+	if (c->latency_rules[0] != '\0' &&
+	    nc_env_latency_rules_load(p->lat_env, c->latency_rules, err,
+				      sizeof(err)) < 0) {
+		fprintf(stderr, "netcoord: config: \"latency_rules\": %s\n",
+			err);
+		free(m);
+		free(peers);
+		return -EINVAL;
+	}
+	char sum[128] = "";
+	if (c->latency_rules[0] != '\0')
+		nc_env_latency_rules_summary(p->lat_env, sum, sizeof(sum));
 	proc_log(p, NC_LOG_WARN,
 		 "TEST FACILITY: latency emulation on (matrix %s, %zu rows, "
-		 "own row %d, %zu peers mapped)",
-		 c->latency_matrix, n, row, peers_n);
+		 "own row %d, %zu peers mapped%s%s)",
+		 c->latency_matrix, n, row, peers_n, sum[0] ? "; rules: " : "",
+		 sum);
 	rc = 0;
 out:
 	if (rc < 0)

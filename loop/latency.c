@@ -2,7 +2,8 @@
  * loop/latency.c - TEST FACILITY: an env decorator that delays outgoing
  * datagrams and streams by half the RTT an RTT matrix lists to their
  * destination, so that a cluster of agents on one machine (all on
- * 127.0.0.1) sees wide-area latencies (see latency.h for the model).
+ * 127.0.0.1) sees wide-area latencies, and drops them by rules (loss,
+ * partition, block) to stage failures (see latency.h for the model).
  * scripts/run.sh uses it for demos (through scripts/cluster.sh and
  * `netcoord agent -latency-matrix`); it is off in production.
  *
@@ -18,6 +19,14 @@
  * were sent. Streams are rare (push/pull every 30 s, TCP ping fallback)
  * and may be large (a push/pull of 10,000 members), so their request and
  * reply are copied into malloc()ed buffers.
+ *
+ * Rules (loss, partition, block; latency.h) are checked first, on every
+ * send: a datagram they drop never takes a slot. They are parsed into one
+ * byte per matrix row ("traffic to this row is cut") for this node, so a
+ * check is the map lookup the delay needs anyway plus one byte; a parse
+ * builds the new table aside and swaps it in only if the whole text is
+ * valid. The loss draw uses the env's RNG (deterministic in the
+ * simulator) and only happens while a loss rule is in force.
  *
  * Precision: the delay is an env timer, so it inherits the loop's timer
  * resolution (epoll_pwait2's nanoseconds plus timer slack and wake-up
@@ -115,6 +124,10 @@ struct nc_env_latency {
 	size_t streams_n;
 	long next_stream_id;
 	struct nc_env_latency_stats stats;
+	/** Rules: share of datagrams lost; per row, 1 = cut off; count. */
+	double loss;
+	uint8_t *blocked;
+	size_t rows_blocked;
 	/** Each drop reason is logged once. */
 	bool logged_full, logged_oversize, logged_streams;
 };
@@ -186,6 +199,19 @@ lat_delays(struct nc_env_latency *l, const struct nc_addr *to, double *out,
 	*out = lat_half(l, l->row_ms[row], l->col_ms[row]);
 	*back = lat_half(l, l->col_ms[row], l->row_ms[row]);
 	return true;
+}
+
+/**
+ * Does a row rule cut traffic to @a to? (Loss is drawn by the caller:
+ * streams are never lost.)
+ */
+static bool
+lat_blocked(const struct nc_env_latency *l, const struct nc_addr *to)
+{
+	if (l->rows_blocked == 0)
+		return false;
+	int row = lat_row_of(l, to);
+	return row >= 0 && l->blocked[row];
 }
 
 double
@@ -262,6 +288,15 @@ op_send_packet(struct nc_env *env, const struct nc_addr *to, const char *buf,
 {
 	struct nc_env_latency *l = lat(env);
 	double out, back;
+	/* Like a lossy network: the sender does not learn. */
+	if (lat_blocked(l, to)) {
+		l->stats.packets_blocked++;
+		return 0;
+	}
+	if (l->loss > 0 && nc_env_rand_double(l->inner) < l->loss) {
+		l->stats.packets_lost++;
+		return 0;
+	}
 	lat_delays(l, to, &out, &back);
 	if (out <= 0) {
 		l->stats.packets_direct++;
@@ -413,6 +448,10 @@ op_stream_request(struct nc_env *env, const struct nc_addr *to,
 {
 	struct nc_env_latency *l = lat(env);
 	double out, back;
+	if (lat_blocked(l, to)) {
+		l->stats.streams_blocked++;
+		return -ECONNREFUSED;
+	}
 	lat_delays(l, to, &out, &back);
 	if (out <= 0 && back <= 0)
 		return l->inner->ops->stream_request(l->inner, to, req,
@@ -567,8 +606,9 @@ nc_env_latency_new(struct nc_env *inner,
 	l->peers = malloc((cfg->peers_n > 0 ? cfg->peers_n : 1) *
 			  sizeof(*l->peers));
 	l->slots = calloc(l->slots_n, sizeof(*l->slots));
+	l->blocked = calloc(cfg->n, 1);
 	if (l->row_ms == NULL || l->col_ms == NULL || l->peers == NULL ||
-	    l->slots == NULL)
+	    l->slots == NULL || l->blocked == NULL)
 		goto nomem;
 	for (size_t j = 0; j < cfg->n; j++) {
 		l->row_ms[j] = cfg->rtt_ms[(size_t)cfg->self_row * cfg->n + j];
@@ -600,6 +640,7 @@ nomem:
 		free(l->col_ms);
 		free(l->peers);
 		free(l->slots);
+		free(l->blocked);
 		free(l);
 	}
 	fail(err, err_cap, "latency: out of memory");
@@ -626,6 +667,7 @@ nc_env_latency_delete(struct nc_env *env)
 	free(l->col_ms);
 	free(l->peers);
 	free(l->slots);
+	free(l->blocked);
 	free(l);
 }
 
@@ -633,6 +675,236 @@ const struct nc_env_latency_stats *
 nc_env_latency_stats(const struct nc_env *env)
 {
 	return &((const struct nc_env_latency *)env)->stats;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rules                                                              */
+/* ------------------------------------------------------------------ */
+
+static bool
+is_row_sep(char c)
+{
+	return c == ' ' || c == '\t' || c == ',' || c == '\r';
+}
+
+/**
+ * Mark with @a bit every row of "3 5,7 10-12" in [s, end). @a where is
+ * the message prefix ("rules.txt:3" or "line 3").
+ */
+static int
+rules_rows(const struct nc_env_latency *l, const char *s, const char *end,
+	   uint8_t *mark, uint8_t bit, const char *where, char *err,
+	   size_t cap)
+{
+	size_t count = 0;
+	while (s < end) {
+		if (is_row_sep(*s)) {
+			s++;
+			continue;
+		}
+		/* Digits only: strtol alone would take signs and spaces. */
+		char *e = (char *)s;
+		long a = -1, b;
+		errno = 0;
+		if (*s >= '0' && *s <= '9')
+			a = strtol(s, &e, 10);
+		b = a;
+		if (e > s && e + 1 < end && *e == '-' && e[1] >= '0' &&
+		    e[1] <= '9')
+			b = strtol(e + 1, &e, 10);
+		if (e == s || errno != 0 || (e < end && !is_row_sep(*e)))
+			return fail(err, cap,
+				    "%s: expected row numbers (\"3 5,7 10-12\")",
+				    where);
+		if (b < a)
+			return fail(err, cap, "%s: range %ld-%ld goes down",
+				    where, a, b);
+		if ((size_t)b >= l->n)
+			return fail(err, cap,
+				    "%s: row %ld outside the %zu-row matrix",
+				    where, b, l->n);
+		for (long r = a; r <= b; r++)
+			mark[r] |= bit;
+		count++;
+		s = e;
+	}
+	if (count == 0)
+		return fail(err, cap, "%s: no rows", where);
+	return 0;
+}
+
+/** One rule line (comment stripped, NUL-terminated) into loss / blocked. */
+static int
+rules_line(const struct nc_env_latency *l, char *line, double *loss,
+	   uint8_t *blocked, uint8_t *side, const char *where, char *err,
+	   size_t cap)
+{
+	char *s = line, *end = line + strlen(line);
+	while (s < end && is_row_sep(*s))
+		s++;
+	char *word = s;
+	while (s < end && !is_row_sep(*s))
+		s++;
+	size_t wl = (size_t)(s - word);
+	if (wl == 0)
+		return 0;
+	memset(side, 0, l->n);
+	if (wl == 4 && strncmp(word, "loss", 4) == 0) {
+		char *e;
+		errno = 0;
+		double p = strtod(s, &e);
+		while (e < end && is_row_sep(*e))
+			e++;
+		if (e == s || errno != 0 || e != end || !(p >= 0 && p <= 1))
+			return fail(err, cap,
+				    "%s: \"loss\" wants a share in 0..1", where);
+		*loss = p;
+		return 0;
+	}
+	if (wl == 5 && strncmp(word, "block", 5) == 0) {
+		int rc = rules_rows(l, s, end, side, 1, where, err, cap);
+		if (rc < 0)
+			return rc;
+		/* Cut off ourselves: everything; else just those rows. */
+		bool self = side[l->self_row] != 0;
+		for (size_t r = 0; r < l->n; r++)
+			if (self || side[r])
+				blocked[r] = 1;
+		return 0;
+	}
+	if (wl == 9 && strncmp(word, "partition", 9) == 0) {
+		char *bar = strchr(s, '|');
+		if (bar == NULL || strchr(bar + 1, '|') != NULL)
+			return fail(err, cap,
+				    "%s: \"partition\" wants ROWS | ROWS",
+				    where);
+		int rc = rules_rows(l, s, bar, side, 1, where, err, cap);
+		if (rc == 0)
+			rc = rules_rows(l, bar + 1, end, side, 2, where, err,
+					cap);
+		if (rc < 0)
+			return rc;
+		for (size_t r = 0; r < l->n; r++)
+			if (side[r] == 3)
+				return fail(err, cap,
+					    "%s: row %zu on both sides", where,
+					    r);
+		uint8_t mine = side[l->self_row];
+		for (size_t r = 0; r < l->n; r++)
+			if (mine != 0 && side[r] != 0 && side[r] != mine)
+				blocked[r] = 1;
+		return 0;
+	}
+	if (wl == 6 && strncmp(word, "freeze", 6) == 0)
+		return fail(err, cap,
+			    "%s: \"freeze\" is not a rule: send SIGSTOP and "
+			    "SIGCONT to the agent",
+			    where);
+	return fail(err, cap,
+		    "%s: unknown rule \"%.*s\" (loss, partition, block)",
+		    where, (int)(wl > 32 ? 32 : wl), word);
+}
+
+/** Parse @a text; @a origin names it in messages (NULL: "line N"). */
+static int
+rules_parse(struct nc_env_latency *l, const char *text, const char *origin,
+	    char *err, size_t cap)
+{
+	uint8_t *blocked = calloc(l->n, 1), *side = malloc(l->n);
+	char *copy = strdup(text);
+	double loss = 0;
+	int rc = 0;
+	if (blocked == NULL || side == NULL || copy == NULL) {
+		fail(err, cap, "latency rules: out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	size_t lineno = 0;
+	for (char *line = copy, *next; line != NULL; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash != NULL)
+			*hash = '\0';
+		/* A path and a line number. */
+		char where[640];
+		if (origin != NULL)
+			snprintf(where, sizeof(where), "%s:%zu", origin, lineno);
+		else
+			snprintf(where, sizeof(where), "line %zu", lineno);
+		rc = rules_line(l, line, &loss, blocked, side, where, err, cap);
+		if (rc < 0)
+			goto out;
+	}
+	free(l->blocked);
+	l->blocked = blocked;
+	blocked = NULL;
+	l->loss = loss;
+	l->rows_blocked = 0;
+	for (size_t r = 0; r < l->n; r++)
+		l->rows_blocked += l->blocked[r];
+out:
+	free(blocked);
+	free(side);
+	free(copy);
+	return rc;
+}
+
+int
+nc_env_latency_rules_set(struct nc_env *env, const char *text, char *err,
+			 size_t err_cap)
+{
+	return rules_parse(lat(env), text, NULL, err, err_cap);
+}
+
+int
+nc_env_latency_rules_load(struct nc_env *env, const char *path, char *err,
+			  size_t err_cap)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return fail(err, err_cap, "%s: %s", path, strerror(errno));
+	char *text = malloc(NC_ENV_LATENCY_RULES_MAX_BYTES + 1);
+	if (text == NULL) {
+		fclose(f);
+		fail(err, err_cap, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	size_t n = fread(text, 1, NC_ENV_LATENCY_RULES_MAX_BYTES + 1, f);
+	int rd = ferror(f);
+	fclose(f);
+	int rc;
+	if (rd)
+		rc = fail(err, err_cap, "%s: read error", path);
+	else if (n > NC_ENV_LATENCY_RULES_MAX_BYTES)
+		rc = fail(err, err_cap, "%s: larger than %d bytes", path,
+			  NC_ENV_LATENCY_RULES_MAX_BYTES);
+	else if (memchr(text, '\0', n) != NULL)
+		rc = fail(err, err_cap, "%s: not a text file", path);
+	else {
+		text[n] = '\0';
+		rc = rules_parse(lat(env), text, path, err, err_cap);
+	}
+	free(text);
+	return rc;
+}
+
+void
+nc_env_latency_rules_summary(const struct nc_env *env, char *buf, size_t cap)
+{
+	const struct nc_env_latency *l = (const struct nc_env_latency *)env;
+	size_t cut = 0;
+	if (cap == 0)
+		return;
+	for (size_t i = 0; i < l->peers_n; i++)
+		cut += l->blocked[l->peers[i].row];
+	if (l->loss <= 0 && l->rows_blocked == 0)
+		snprintf(buf, cap, "no rules");
+	else
+		snprintf(buf, cap, "loss %.3f, %zu of %zu mapped peers blocked",
+			 l->loss, cut, l->peers_n);
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,10 +1,11 @@
 #ifndef NC_LOOP_LATENCY_H
 #define NC_LOOP_LATENCY_H
 /*
- * loop/latency.h - TEST FACILITY: wide-area latency on one machine
- * (loop/latency.c). scripts/run.sh and scripts/cluster.sh use it for the
- * local demo cluster (`netcoord agent -latency-matrix ...`), and the
- * cluster_matrix and browser tests through them.
+ * loop/latency.h - TEST FACILITY: wide-area latency, loss and partitions
+ * on one machine (loop/latency.c). scripts/run.sh and scripts/cluster.sh
+ * use it for the local demo cluster (`netcoord agent -latency-matrix
+ * ...`), the cluster_matrix and browser tests through them, and
+ * bench/chaos.sh for its rules.
  *
  * An env decorator: it wraps another struct nc_env (the real one, or a
  * simulated one in tests) and delays this node's outgoing traffic by half
@@ -36,6 +37,32 @@
  * port. A destination not in the map, or a missing matrix entry (-1) whose
  * reverse entry is missing too, gets no delay (counted). A missing entry
  * with a known reverse uses the reverse.
+ *
+ * Rules (loss and partitions, no root needed): a small text file, given
+ * with -latency-rules and re-read on SIGHUP (cmd/agent.c), or text handed
+ * to nc_env_latency_rules_set(). One rule a line, '#' starts a comment:
+ *   loss P              drop this share (0..1) of outgoing datagrams,
+ *                       drawn from the env's RNG (streams are not lost:
+ *                       TCP would retransmit)
+ *   partition ROWS | ROWS   a node in one side drops datagrams to, and
+ *                       refuses streams to, every row of the other side;
+ *                       a node on neither side is unaffected (so a
+ *                       partition is only clean if it lists every row)
+ *   block ROWS          every node drops datagrams to, and refuses
+ *                       streams to, ROWS; a node that is itself in ROWS
+ *                       does so to every row: ROWS are cut off both ways
+ * ROWS are matrix rows (the map's), separated by spaces or commas, "A-B"
+ * for a range. Lines add up (several partitions, blocks; a later loss
+ * line replaces an earlier one); an empty file heals everything. Every
+ * node of a cluster reads the same file, so the outgoing-only drops make
+ * each cut symmetric. A bad file changes nothing (the previous rules
+ * stay) and the error names the line. Freezing a node is not a rule:
+ * SIGSTOP / SIGCONT do it from outside (bench/chaos.sh).
+ * A dropped datagram is counted (packets_lost / packets_blocked) and
+ * reported as sent (the sender cannot know); a refused stream returns
+ * -ECONNREFUSED at once (streams_blocked, callback not called). Rules act
+ * before the delay, also on destinations without a delay; a destination
+ * not in the map is never blocked.
  *
  * Caps (STYLE.md §6): at most max_packets datagrams wait at once (default
  * NC_ENV_LATENCY_DEFAULT_PACKETS, each in a slot of
@@ -71,6 +98,8 @@
 #define NC_ENV_LATENCY_MAX_STREAMS 128
 /** Max entries of a map file. Lookups scan it linearly (O(n) per packet). */
 #define NC_ENV_LATENCY_MAP_MAX 4096
+/** Largest rules file read. Nothing special in this value. */
+#define NC_ENV_LATENCY_RULES_MAX_BYTES (64 * 1024)
 /** Max rows of a matrix file. */
 #define NC_ENV_LATENCY_MATRIX_MAX 4096
 /** Longest name in a map file. */
@@ -117,6 +146,10 @@ struct nc_env_latency_stats {
 	uint64_t streams_delayed, streams_refused;
 	/** Datagrams waiting now, and the most ever waiting at once. */
 	uint64_t queued_now, queued_max;
+	/** Rules: datagrams dropped by `loss` / to a blocked row. */
+	uint64_t packets_lost, packets_blocked;
+	/** Rules: stream requests refused to a blocked row. */
+	uint64_t streams_blocked;
 };
 
 /**
@@ -146,6 +179,29 @@ nc_env_latency_stats(const struct nc_env *env);
  */
 double nc_env_latency_delay(const struct nc_env *env,
 			    const struct nc_addr *to);
+
+/**
+ * Replace the rules (format above) by those of @a text (NUL-terminated).
+ * On an error nothing changes: returns -EINVAL with a message in @a err
+ * ("line 3: row 250 outside the 200-row matrix"), or -ENOMEM.
+ */
+int nc_env_latency_rules_set(struct nc_env *env, const char *text, char *err,
+			     size_t err_cap);
+
+/**
+ * nc_env_latency_rules_set() with the contents of the file @a path (at
+ * most NC_ENV_LATENCY_RULES_MAX_BYTES); errors name the file
+ * ("rules.txt:3: ...").
+ */
+int nc_env_latency_rules_load(struct nc_env *env, const char *path,
+			      char *err, size_t err_cap);
+
+/**
+ * The rules in force, for a log line: "loss 0.100, 25 of 50 mapped peers
+ * blocked" (or "no rules").
+ */
+void nc_env_latency_rules_summary(const struct nc_env *env, char *buf,
+				  size_t cap);
 
 /**
  * Read a matrix file: nc_rtt_matrix_load (util/util.h, the format) with

@@ -9,7 +9,10 @@
 # an agent given its key by -encrypt-file and its token by
 # $NETCOORD_HTTP_TOKEN keeps both out of /proc/PID/cmdline, logs a warning
 # naming the world-readable key file, serves the keyring only with the
-# token (no-store) and refuses a foreign Host. Runs in a few seconds.
+# token (no-store) and refuses a foreign Host. TEST FACILITY: an agent
+# with -latency-rules re-reads the file on SIGHUP (one log line each, a
+# bad file keeps the old rules, the agent keeps running). Runs in a few
+# seconds.
 set -euo pipefail
 NETCOORD=${1:?usage: agent_config.sh path/to/netcoord}
 . "$(dirname "$0")/lib.sh"
@@ -158,4 +161,37 @@ kill -TERM "$(pid_of cfgnode)"
 wait_exit "$(pid_of cfgnode)" 10
 [ "$WAIT_RC" = 0 ] || die "SIGTERM exit: $WAIT_RC"
 log "ok: SIGTERM -> exit 0"
+
+# TEST FACILITY: latency rules (loop/latency.h), re-read on SIGHUP.
+expect_config_error '"latency_rules"' -latency-rules "$NC_TMP/rules.txt" -http-addr off
+mapfile -t R < <(nc_ports 3)
+printf '0 20\n20 0\n' >"$NC_TMP/m.txt"
+printf '127.0.0.1:%d 0 rulesnode\n127.0.0.1:%d 1 other\n' "${R[0]}" "${R[2]}" >"$NC_TMP/map.txt"
+lat=(-latency-matrix "$NC_TMP/m.txt" -latency-map "$NC_TMP/map.txt")
+printf 'loss 2\n' >"$NC_TMP/rules.txt"
+expect_config_error '"latency_rules"' -node rulesnode -bind "127.0.0.1:${R[0]}" \
+	-http-addr off "${lat[@]}" -latency-rules "$NC_TMP/rules.txt"
+printf '# start\nloss 0.25\n' >"$NC_TMP/rules.txt"
+nc_start rulesnode -bind "127.0.0.1:${R[0]}" -http-addr "127.0.0.1:${R[1]}" \
+	"${lat[@]}" -latency-rules "$NC_TMP/rules.txt"
+H=${R[1]}
+wait_for 10 "HTTP up" curl -sf -o /dev/null "http://127.0.0.1:$H/v1/health"
+grep -q 'rules: loss 0.250, 0 of 2 mapped peers blocked' "$NC_TMP/rulesnode.log" ||
+	die "start-up rules line: $(cat "$NC_TMP/rulesnode.log")"
+printf 'block 1\n' >"$NC_TMP/rules.txt"
+kill -HUP "$(pid_of rulesnode)"
+wait_for 5 "rules re-read" grep -q \
+	"re-read from $NC_TMP/rules.txt: loss 0.000, 1 of 2 mapped peers blocked" \
+	"$NC_TMP/rulesnode.log"
+printf 'block 1\nblock 5\n' >"$NC_TMP/rules.txt"
+kill -HUP "$(pid_of rulesnode)"
+wait_for 5 "bad rules refused" grep -q "latency rules kept: .*rules.txt:2: row 5 outside" \
+	"$NC_TMP/rulesnode.log"
+curl -sf --max-time 5 "http://127.0.0.1:$H/v1/stats" | grep -q '"streams_blocked":' ||
+	die "no rules counters in /v1/stats"
+kill -0 "$(pid_of rulesnode)" || die "SIGHUP ended the agent"
+grep -q "Gracefully leaving" "$NC_TMP/rulesnode.log" && die "SIGHUP started a leave"
+log "ok: SIGHUP re-reads the latency rules"
+kill -TERM "$(pid_of rulesnode)"
+wait_exit "$(pid_of rulesnode)" 10
 log "PASS agent_config"

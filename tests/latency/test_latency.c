@@ -7,7 +7,11 @@
  * must arrive exactly half the listed RTT later, in order, and the
  * decorator's caps and fallbacks (unknown destination, missing entry, full
  * queue, oversize datagram, stream timeout and cancel) must behave as
- * loop/latency.h documents. Time moves only when the simulator steps.
+ * loop/latency.h documents. Then the rules: loss drops its share of node
+ * 0's datagrams, partition and block cut node 0 off from the rows they
+ * name (datagrams dropped, streams refused) and nothing else, an empty
+ * text heals, and a bad text changes nothing. Time moves only when the
+ * simulator steps.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -488,6 +492,219 @@ test_bad_config(void)
 	sim_world_delete(w);
 }
 
+/* ------------------------------------------------------------------ */
+/* Rules                                                              */
+/* ------------------------------------------------------------------ */
+
+/** One datagram from node 0 to each of nodes 1..3; who got one. */
+static void
+send_round(struct fx *f, int got[4])
+{
+	int before[4];
+	for (int i = 1; i < 4; i++) {
+		before[i] = f->rx[i].n;
+		CU_ASSERT_EQUAL(send_to(f, i, 'r', 10), 0);
+	}
+	sim_run_until(world, sim_now(world) + 1.0);
+	for (int i = 1; i < 4; i++)
+		got[i] = f->rx[i].n - before[i];
+}
+
+static int
+rules(struct fx *f, const char *text)
+{
+	char err[256] = "";
+	int rc = nc_env_latency_rules_set(f->lat, text, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "rules: %s\n", err);
+	return rc;
+}
+
+static void
+test_rules_loss(void)
+{
+	struct fx f;
+	fx_setup(&f, 0);
+	CU_ASSERT_EQUAL_FATAL(rules(&f, "# 30 %\nloss 0.3\n"), 0);
+	for (int i = 0; i < 1000; i++) {
+		CU_ASSERT_EQUAL(send_to(&f, 1, 'l', 10), 0);
+		if (i % 100 == 99)
+			sim_run_until(world, sim_now(world) + 0.1);
+	}
+	sim_run_until(world, sim_now(world) + 1.0);
+	const struct nc_env_latency_stats *st = nc_env_latency_stats(f.lat);
+	/* Seeded: the share is near 0.3 (binomial, sd ~14.5 of 1000). */
+	CU_ASSERT(st->packets_lost >= 240 && st->packets_lost <= 360);
+	CU_ASSERT_EQUAL(f.rx[1].n, 1000 - (int)st->packets_lost);
+	CU_ASSERT_EQUAL(st->packets_delayed, 1000 - st->packets_lost);
+	/* Streams are not lost. */
+	struct done d = {0};
+	CU_ASSERT(f.lat->ops->stream_request(f.lat, sim_node_addr(f.node[1]),
+					     "ping", 4, 1, 5.0, stream_done,
+					     &d) > 0);
+	sim_run_until(world, sim_now(world) + 1.0);
+	CU_ASSERT_EQUAL(d.status, 0);
+	/* loss 1: everything; an empty text heals. */
+	CU_ASSERT_EQUAL(rules(&f, "loss 1"), 0);
+	int got[4];
+	send_round(&f, got);
+	CU_ASSERT(got[1] == 0 && got[2] == 0 && got[3] == 0);
+	CU_ASSERT_EQUAL(rules(&f, ""), 0);
+	uint64_t lost = st->packets_lost;
+	send_round(&f, got);
+	CU_ASSERT(got[1] == 1 && got[2] == 1 && got[3] == 1);
+	CU_ASSERT_EQUAL(st->packets_lost, lost);
+	fx_teardown(&f);
+}
+
+static void
+test_rules_partition(void)
+{
+	struct fx f;
+	fx_setup(&f, 0);
+	int got[4];
+	/* Node 0 (row 0) with row 1 against row 2. */
+	CU_ASSERT_EQUAL_FATAL(rules(&f, "partition 0,1 | 2"), 0);
+	send_round(&f, got);
+	CU_ASSERT_EQUAL(got[1], 1);
+	CU_ASSERT_EQUAL(got[2], 0);
+	CU_ASSERT_EQUAL(got[3], 1); /* not in the map: never blocked */
+	/* Row 0 against rows 1 and 2 (a range): streams refused at once. */
+	CU_ASSERT_EQUAL(rules(&f, "partition 0 | 1-2"), 0);
+	send_round(&f, got);
+	CU_ASSERT(got[1] == 0 && got[2] == 0 && got[3] == 1);
+	struct done d = {0};
+	CU_ASSERT_EQUAL(f.lat->ops->stream_request(f.lat,
+						   sim_node_addr(f.node[1]),
+						   "ping", 4, 1, 5.0,
+						   stream_done, &d),
+			-ECONNREFUSED);
+	sim_run_until(world, sim_now(world) + 1.0);
+	CU_ASSERT_EQUAL(d.calls, 0);
+	CU_ASSERT_EQUAL(f.rx[1].n, 1); /* the stream never reached node 1 */
+	const struct nc_env_latency_stats *st = nc_env_latency_stats(f.lat);
+	CU_ASSERT_EQUAL(st->packets_blocked, 3);
+	CU_ASSERT_EQUAL(st->streams_blocked, 1);
+	char sum[128];
+	nc_env_latency_rules_summary(f.lat, sum, sizeof(sum));
+	CU_ASSERT_STRING_EQUAL(sum, "loss 0.000, 2 of 3 mapped peers blocked");
+	/* A partition we are not part of: nothing cut for us. */
+	CU_ASSERT_EQUAL(rules(&f, "partition 1 | 2"), 0);
+	send_round(&f, got);
+	CU_ASSERT(got[1] == 1 && got[2] == 1 && got[3] == 1);
+	nc_env_latency_rules_summary(f.lat, sum, sizeof(sum));
+	CU_ASSERT_STRING_EQUAL(sum, "no rules");
+	/* Healed: streams flow again. */
+	CU_ASSERT(f.lat->ops->stream_request(f.lat, sim_node_addr(f.node[1]),
+					     "ping", 4, 1, 5.0, stream_done,
+					     &d) > 0);
+	sim_run_until(world, sim_now(world) + 1.0);
+	CU_ASSERT_EQUAL(d.calls, 1);
+	CU_ASSERT_EQUAL(d.status, 0);
+	fx_teardown(&f);
+}
+
+static void
+test_rules_block(void)
+{
+	struct fx f;
+	fx_setup(&f, 0);
+	int got[4];
+	CU_ASSERT_EQUAL_FATAL(rules(&f, "block 2"), 0);
+	send_round(&f, got);
+	CU_ASSERT(got[1] == 1 && got[2] == 0 && got[3] == 1);
+	/* Blocking ourselves cuts every mapped row; adds up with loss. */
+	CU_ASSERT_EQUAL(rules(&f, "block 0\nloss 0.5  # and loss\n"), 0);
+	send_round(&f, got);
+	CU_ASSERT(got[1] == 0 && got[2] == 0);
+	struct done d = {0};
+	CU_ASSERT_EQUAL(f.lat->ops->stream_request(f.lat,
+						   sim_node_addr(f.node[2]),
+						   "ping", 4, 1, 5.0,
+						   stream_done, &d),
+			-ECONNREFUSED);
+	char sum[128];
+	nc_env_latency_rules_summary(f.lat, sum, sizeof(sum));
+	CU_ASSERT_STRING_EQUAL(sum, "loss 0.500, 3 of 3 mapped peers blocked");
+	/* Several lines add up. */
+	CU_ASSERT_EQUAL(rules(&f, "block 1\nblock 2\n"), 0);
+	send_round(&f, got);
+	CU_ASSERT(got[1] == 0 && got[2] == 0 && got[3] == 1);
+	fx_teardown(&f);
+}
+
+static void
+test_rules_bad_text_changes_nothing(void)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{"loss 1.5", "line 1: \"loss\" wants a share in 0..1"},
+		{"loss", "\"loss\" wants a share"},
+		{"loss 0.1 0.2", "\"loss\" wants a share"},
+		{"\n\nblock 4", "line 3: row 4 outside the 4-row matrix"},
+		{"block", "line 1: no rows"},
+		{"block 1x", "expected row numbers"},
+		{"block -1", "expected row numbers"},
+		{"block 2-1", "range 2-1 goes down"},
+		{"block 1-9", "row 9 outside"},
+		{"partition 0 1", "wants ROWS | ROWS"},
+		{"partition 0 | 1 | 2", "wants ROWS | ROWS"},
+		{"partition 0 | ", "no rows"},
+		{"partition 0 1 | 1", "row 1 on both sides"},
+		{"freeze", "SIGSTOP"},
+		{"drop 0.1", "unknown rule \"drop\""},
+	};
+	struct fx f;
+	fx_setup(&f, 0);
+	CU_ASSERT_EQUAL_FATAL(rules(&f, "block 2"), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char err[256] = "";
+		CU_ASSERT_EQUAL(nc_env_latency_rules_set(f.lat, bad[i].text, err,
+							 sizeof(err)),
+				-EINVAL);
+		if (strstr(err, bad[i].msg) == NULL)
+			fprintf(stderr, "\"%s\": got \"%s\"\n", bad[i].text,
+				err);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i].msg));
+	}
+	/* Still "block 2", nothing lost. */
+	int got[4];
+	send_round(&f, got);
+	CU_ASSERT(got[1] == 1 && got[2] == 0 && got[3] == 1);
+	CU_ASSERT_EQUAL(nc_env_latency_stats(f.lat)->packets_lost, 0);
+	fx_teardown(&f);
+}
+
+static void
+test_rules_file(void)
+{
+	struct fx f;
+	fx_setup(&f, 0);
+	char err[256] = "";
+	char *p = write_tmp("# chaos\nloss 0\npartition 0 | 1\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(nc_env_latency_rules_load(f.lat, p, err, sizeof(err)),
+			0);
+	int got[4];
+	send_round(&f, got);
+	CU_ASSERT(got[1] == 0 && got[2] == 1);
+	unlink(p);
+	p = write_tmp("block 1\nblock 7\n");
+	CU_ASSERT_EQUAL(nc_env_latency_rules_load(f.lat, p, err, sizeof(err)),
+			-EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, ":2: row 7 outside"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, p));
+	unlink(p);
+	CU_ASSERT_EQUAL(nc_env_latency_rules_load(f.lat, p, err, sizeof(err)),
+			-EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
+	/* The rules of the first file are still in force. */
+	send_round(&f, got);
+	CU_ASSERT(got[1] == 0 && got[2] == 1);
+	fx_teardown(&f);
+}
+
 int
 main(void)
 {
@@ -522,6 +739,12 @@ main(void)
 	CU_add_test(s, "matrix file", test_matrix_load);
 	CU_add_test(s, "map file", test_map_load_and_find);
 	CU_add_test(s, "bad config", test_bad_config);
+	CU_add_test(s, "rules: loss", test_rules_loss);
+	CU_add_test(s, "rules: partition", test_rules_partition);
+	CU_add_test(s, "rules: block", test_rules_block);
+	CU_add_test(s, "rules: a bad text changes nothing",
+		    test_rules_bad_text_changes_nothing);
+	CU_add_test(s, "rules: file", test_rules_file);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failures = CU_get_number_of_failures() +
