@@ -2,21 +2,21 @@
  * tests/fuzz/fuzz_agent.c - libFuzzer target driving a WHOLE agent
  * (agent/agent.h: gossip + coordinates + serf relay) in the simulator.
  *
- * A world is the target agent "t0", 0..2 real peers ("p1", "p2":
- * agents that join t0) and FF_FAKES fake peers (simulator nodes with no
- * gossip; the harness speaks for them and can acknowledge the pings t0
- * sends them). Worlds live across inputs (see "Persistent worlds"
- * below). An input is a header and a
- * sequence of records (layout in fuzz_fleet.h): raw datagrams and
- * streams from any peer's address, messages built with the codec's
- * encoders (alive/suspect/dead about real names, pings, acks carrying a
- * coordinate, serf intents, coordinate gossip, push/pulls), what a fake
- * peer answers to t0's own push/pulls, time advancing (virtual, capped),
- * leaves, pauses, crashes and keyring changes. After each input, checks
- * what must hold whatever the input: every member name is valid (issue 9: names
- * with NUL, control characters or invalid UTF-8 are refused) and unique,
- * every cached coordinate is finite. A world is deleted entirely when it
- * is rebuilt (LeakSanitizer sees any leak).
+ * A world is the target agent "t0", 0..2 real peers ("p1", "p2": agents
+ * that join t0) and FF_FAKES fake peers (simulator nodes with no gossip;
+ * the harness speaks for them and can acknowledge the pings t0 sends
+ * them). Worlds live across inputs (see "Persistent worlds" below). An
+ * input is a header and a sequence of records (layout in fuzz_fleet.h):
+ * raw datagrams and streams from any peer's address, messages built with
+ * the codec's encoders (alive/suspect/dead about real names, pings, acks
+ * carrying a coordinate, serf intents, coordinate gossip, push/pulls),
+ * what a fake peer answers to t0's own push/pulls, time advancing
+ * (virtual, capped per input), leaves, pauses, crashes and keyring
+ * changes. After each input it checks what must hold whatever the input:
+ * every member name is valid (issue 9: names with NUL, control characters
+ * or invalid UTF-8 are refused) and unique, every cached coordinate is
+ * finite. A world is deleted entirely when it is rebuilt (LeakSanitizer
+ * sees any leak).
  *
  * Build and run: tests/fuzz/README.md.
  */
