@@ -905,9 +905,12 @@ run_input(const uint8_t *data, size_t size)
 	     z->inputs >= FZ_WORLD_INPUTS ||
 	     sim_now(z->w) > FZ_WORLD_TIME_MAX))
 		world_delete(z);
-	if (z->w == NULL && world_new(z, hdr) != 0) {
-		fprintf(stderr, "fuzz_agent: cannot build the world\n");
-		abort();
+	if (z->w == NULL) {
+		if (world_new(z, hdr) != 0) {
+			fprintf(stderr, "fuzz_agent: cannot build the world\n");
+			abort();
+		}
+		ff_unit_start();
 	}
 	cur = z;
 	z->inputs++;
@@ -1013,6 +1016,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	ff_unit_start();
 	run_input(data, size);
+	ff_unit_done("fuzz_agent");
 	return 0;
 }

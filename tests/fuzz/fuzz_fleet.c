@@ -1,11 +1,14 @@
 /*
  * tests/fuzz/fuzz_fleet.c - real agents on simulator nodes for the
  * stateful fuzz targets (see fuzz_fleet.h): the same JSON config path as
- * `netcoord agent` and tests/api/harness.c, without CUnit.
+ * `netcoord agent` and tests/api/harness.c, without CUnit; and the time
+ * each unit takes.
  */
 #include "tests/fuzz/fuzz_fleet.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "agent/config.h"
 
@@ -49,4 +52,42 @@ ff_log_quiet(void *ctx, struct sim_world *w, int node, enum nc_log_level level,
 	(void)level;
 	(void)module;
 	(void)msg;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double unit_t0, slowest_s;
+static const char *slowest_target;
+
+static void
+print_slowest(void)
+{
+	fprintf(stderr, "%s: slowest unit %.2f ms\n", slowest_target,
+		slowest_s * 1e3);
+}
+
+void
+ff_unit_start(void)
+{
+	unit_t0 = now_s();
+}
+
+void
+ff_unit_done(const char *target)
+{
+	double t = now_s() - unit_t0;
+	if (slowest_target == NULL) {
+		slowest_target = target;
+		atexit(print_slowest);
+	}
+	if (t > slowest_s)
+		slowest_s = t;
+	if (t >= FF_SLOW_UNIT_S)
+		fprintf(stderr, "%s: slow unit: %.2f ms\n", target, t * 1e3);
 }

@@ -6,7 +6,7 @@
  * real agent (agent/agent.h) on a simulator node (tests/sim/sim.h) from a
  * JSON config, as `netcoord agent` and tests/api/harness.c do, and the
  * byte layout of a fuzz_agent input (records), so that the generator
- * writes what the target reads.
+ * writes what the target reads; the time each unit takes.
  *
  * fuzz_agent input:
  *
@@ -124,5 +124,20 @@ struct nc_agent *ff_agent_new(struct sim_node *sn, const char *name,
 /** Log hook that drops every line (formatted, so that path runs too). */
 void ff_log_quiet(void *ctx, struct sim_world *w, int node,
 		  enum nc_log_level level, const char *module, const char *msg);
+
+/** Slowest unit allowed (issue 9), s; slower ones are reported. */
+#define FF_SLOW_UNIT_S 0.05
+
+/**
+ * A unit starts (call it again after building a world: setup is the
+ * harness's time, not the code under test's).
+ */
+void ff_unit_start(void);
+/**
+ * The unit is done: print it to stderr if it took FF_SLOW_UNIT_S or more
+ * (libFuzzer's -report_slow_units counts whole seconds only), and keep
+ * the slowest, printed at exit.
+ */
+void ff_unit_done(const char *target);
 
 #endif /* NC_TESTS_FUZZ_FLEET_H */

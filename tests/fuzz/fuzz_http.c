@@ -249,8 +249,19 @@ check_response(uint8_t hdr, const char *path, bool right_token, int status,
 		      "key material without the token");
 }
 
+static int run_input(const uint8_t *data, size_t size);
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	ff_unit_start();
+	run_input(data, size);
+	ff_unit_done("fuzz_http");
+	return 0;
+}
+
+static int
+run_input(const uint8_t *data, size_t size)
 {
 	static const char *const methods[] = {"GET",    "HEAD",    "PUT",
 					      "POST",   "DELETE",  "OPTIONS",
@@ -265,6 +276,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (f->w == NULL) {
 		fleet_build(f, (hdr & 4) != 0);
 		etag[0] = '\0';
+		ff_unit_start();
 	}
 	struct nc_api *api = api_get(f, hdr);
 	double t_end = sim_now(f->w) + ADVANCE_MAX_S;
