@@ -46,20 +46,8 @@
 /** Largest config file we read. Nothing special in this value. */
 #define NC_CONFIG_FILE_MAX (1024 * 1024)
 
-static int
-fail(char *err, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err != NULL && cap > 0)
-		vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+/** A message into @a err and -EINVAL (nc_errf). */
+#define fail(err, cap, ...) nc_errf(err, cap, -EINVAL, __VA_ARGS__)
 
 static void
 warn(struct nc_config *cfg, const char *fmt, ...)

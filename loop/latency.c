@@ -556,20 +556,8 @@ fwd_on_stream(void *ctx, const struct nc_addr *from, const char *req,
 /* Life cycle                                                         */
 /* ------------------------------------------------------------------ */
 
-static int
-fail(char *err, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err != NULL && cap > 0)
-		vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+/** A message into @a err and -EINVAL (nc_errf). */
+#define fail(err, cap, ...) nc_errf(err, cap, -EINVAL, __VA_ARGS__)
 
 struct nc_env *
 nc_env_latency_new(struct nc_env *inner,
@@ -911,14 +899,6 @@ nc_env_latency_rules_summary(const struct nc_env *env, char *buf, size_t cap)
 /* Files                                                              */
 /* ------------------------------------------------------------------ */
 
-static bool
-line_blank(const char *s)
-{
-	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-		s++;
-	return *s == '\0' || *s == '#';
-}
-
 int
 nc_env_latency_matrix_load(const char *path, double **rtt_ms, size_t *n,
 			   char *err, size_t err_cap)
@@ -943,7 +923,7 @@ nc_env_latency_map_load(const char *path, size_t rows,
 	int rc = 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
-		if (line_blank(line))
+		if (nc_line_blank(line))
 			continue;
 		char addr[128], name[NC_ENV_LATENCY_NAME_MAX + 1] = "";
 		long row;

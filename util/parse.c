@@ -1,5 +1,7 @@
 /*
- * util/parse.c - the one boolean vocabulary of util.h.
+ * util/parse.c - the one boolean vocabulary of util.h, and two helpers of
+ * every reader of text input: error messages into optional buffers
+ * (nc_errf) and blank/comment lines (nc_line_blank).
  *
  * Three parsers accepted three vocabularies: the CLI took Go's flag words
  * (1 t true True TRUE / 0 f false False FALSE), the config file true/1 and
@@ -11,15 +13,17 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 int
 nc_parse_bool(const char *s, bool *out)
 {
-	static const char *const yes[] = {"1", "t", "true", "True", "TRUE",
-					  "yes"};
-	static const char *const no[] = {"0", "f", "false", "False", "FALSE",
-					 "no"};
+	static const char *const yes[] = {"1",	  "t",	  "true",
+					  "True", "TRUE", "yes"};
+	static const char *const no[] = {"0",	  "f",	   "false",
+					 "False", "FALSE", "no"};
 
 	if (s == NULL)
 		return -EINVAL;
@@ -34,4 +38,23 @@ nc_parse_bool(const char *s, bool *out)
 		}
 	}
 	return -EINVAL;
+}
+
+int
+nc_errf(char *err, size_t cap, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err != NULL && cap > 0)
+		vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+bool
+nc_line_blank(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	return *s == '\0' || *s == '#';
 }

@@ -23,64 +23,40 @@
 /** Bytes per value allowed on a line. */
 #define NC_RTT_MATRIX_VALUE_BYTES 12
 
-static int
-fail(int rc, char *err, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-fail(int rc, char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err != NULL && cap > 0)
-		vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static bool
-line_blank(const char *s)
-{
-	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-		s++;
-	return *s == '\0' || *s == '#';
-}
-
 int
-nc_rtt_matrix_load(const char *path, size_t max_n, double **rtt_ms,
-		   size_t *n, char *err, size_t err_cap)
+nc_rtt_matrix_load(const char *path, size_t max_n, double **rtt_ms, size_t *n,
+		   char *err, size_t err_cap)
 {
 	*rtt_ms = NULL;
 	*n = 0;
 	if (max_n == 0 || max_n > SIZE_MAX / NC_RTT_MATRIX_VALUE_BYTES ||
 	    max_n > (size_t)(SIZE_MAX / sizeof(double)) / max_n)
-		return fail(-EINVAL, err, err_cap, "%s: bad size limit %zu",
-			    path, max_n);
+		return nc_errf(err, err_cap, -EINVAL, "%s: bad size limit %zu",
+			       path, max_n);
 	size_t line_max = max_n * NC_RTT_MATRIX_VALUE_BYTES;
 	if (line_max > (size_t)INT32_MAX)
 		line_max = (size_t)INT32_MAX;
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
 		int e = errno;
-		return fail(-e, err, err_cap, "%s: %s", path, strerror(e));
+		return nc_errf(err, err_cap, -e, "%s: %s", path, strerror(e));
 	}
 	char *line = malloc(line_max);
 	double *m = NULL;
 	size_t cols = 0, rows = 0, lineno = 0;
 	int rc = 0;
 	if (line == NULL) {
-		rc = fail(-ENOMEM, err, err_cap, "%s: out of memory", path);
+		rc = nc_errf(err, err_cap, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	while (fgets(line, (int)line_max, f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			rc = fail(-EINVAL, err, err_cap,
-				  "%s:%zu: line too long", path, lineno);
+			rc = nc_errf(err, err_cap, -EINVAL,
+				     "%s:%zu: line too long", path, lineno);
 			goto out;
 		}
-		if (line_blank(line))
+		if (nc_line_blank(line))
 			continue;
 		/* Count the values of the first row to size the matrix. */
 		if (m == NULL) {
@@ -93,22 +69,22 @@ nc_rtt_matrix_load(const char *path, size_t max_n, double **rtt_ms,
 				p = end;
 			}
 			if (cols == 0 || cols > max_n) {
-				rc = fail(-EINVAL, err, err_cap,
-					  "%s:%zu: expected 1 to %zu values",
-					  path, lineno, max_n);
+				rc = nc_errf(err, err_cap, -EINVAL,
+					     "%s:%zu: expected 1 to %zu values",
+					     path, lineno, max_n);
 				goto out;
 			}
 			m = malloc(cols * cols * sizeof(double));
 			if (m == NULL) {
-				rc = fail(-ENOMEM, err, err_cap,
-					  "%s: out of memory", path);
+				rc = nc_errf(err, err_cap, -ENOMEM,
+					     "%s: out of memory", path);
 				goto out;
 			}
 		}
 		if (rows == cols) {
-			rc = fail(-EINVAL, err, err_cap,
-				  "%s:%zu: more than %zu rows (not square)",
-				  path, lineno, cols);
+			rc = nc_errf(err, err_cap, -EINVAL,
+				     "%s:%zu: more than %zu rows (not square)",
+				     path, lineno, cols);
 			goto out;
 		}
 		char *p = line, *end;
@@ -125,23 +101,23 @@ nc_rtt_matrix_load(const char *path, size_t max_n, double **rtt_ms,
 		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 			p++;
 		if (*p != '\0') {
-			rc = fail(-EINVAL, err, err_cap,
-				  "%s:%zu: not a number: \"%.20s\"", path,
-				  lineno, p);
+			rc = nc_errf(err, err_cap, -EINVAL,
+				     "%s:%zu: not a number: \"%.20s\"", path,
+				     lineno, p);
 			goto out;
 		}
 		if (j != cols) {
-			rc = fail(-EINVAL, err, err_cap,
-				  "%s:%zu: expected %zu values, got %zu", path,
-				  lineno, cols, j);
+			rc = nc_errf(err, err_cap, -EINVAL,
+				     "%s:%zu: expected %zu values, got %zu",
+				     path, lineno, cols, j);
 			goto out;
 		}
 		rows++;
 	}
 	if (rows == 0 || rows != cols) {
-		rc = fail(-EINVAL, err, err_cap,
-			  "%s: %zu rows of %zu values (not square)", path,
-			  rows, cols);
+		rc = nc_errf(err, err_cap, -EINVAL,
+			     "%s: %zu rows of %zu values (not square)", path,
+			     rows, cols);
 		goto out;
 	}
 	*rtt_ms = m;

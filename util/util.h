@@ -9,6 +9,9 @@
  *   nc_dbuf_*         growable byte buffer with a cap             dbuf.c
  *   nc_rtt_matrix_*   the RTT-matrix file loader                  rtt_matrix.c
  *   nc_parse_bool     the one boolean vocabulary                  parse.c
+ *   nc_errf,
+ *   nc_line_blank     error messages into optional buffers; blank or
+ *                     comment lines of the text files we read      parse.c
  *   nc_file_write_atomic  replace a file (temp, fsync, rename)     file.c
  *
  * nc_util depends on libc and libm only, and on no other module: any module
@@ -291,6 +294,17 @@ int nc_rtt_matrix_load(const char *path, size_t max_n, double **rtt_ms,
  * (*out untouched).
  */
 int nc_parse_bool(const char *s, bool *out);
+
+/**
+ * Format a message into @a err (may be NULL or @a cap 0: nothing written)
+ * and return @a rc, for `return nc_errf(err, cap, -EINVAL, "...", ...)`
+ * where a caller wants more than a code (config, files, CLI).
+ */
+int nc_errf(char *err, size_t cap, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/** A line of only blanks (space, tab, CR, LF), or a '#' comment. */
+bool nc_line_blank(const char *s);
 
 /* ------------------------------------------------------------------ */
 /* Files                                                              */
