@@ -483,11 +483,19 @@ test_slow_clients(void)
 	CU_ASSERT(all_closed_at > 0 && all_closed_at < 13);
 	for (int i = 0; i < SLOW_N; i++)
 		close(fd[i]);
-	CU_ASSERT_EQUAL(http(&b,
-			     "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-			     "Connection: close\r\n\r\n",
-			     NULL, 0, resp, sizeof(resp)),
-			200);
+	/* Once the server has reaped them (MHD counts a connection against
+	 * its address until it has processed the close, a loop iteration or
+	 * a few later), 127.0.0.1 is served again. */
+	int st = 0;
+	for (int attempt = 0; attempt < 5 && st != 200; attempt++) {
+		for (int it = 0; it < 20; it++)
+			nc_env_real_run_once(b.env, 0.01);
+		st = http(&b,
+			  "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			  "Connection: close\r\n\r\n",
+			  NULL, 0, resp, sizeof(resp));
+	}
+	CU_ASSERT_EQUAL(st, 200);
 	box_close(&b);
 }
 
