@@ -49,6 +49,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -768,7 +769,14 @@ nc__agent_snap_writer_new(const char *path, int *rc)
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	/* The thread takes no signals: the process reads SIGTERM/SIGINT
+	 * from a signalfd on the loop (cmd/agent.c), which only works while
+	 * every thread blocks them. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int e = pthread_create(&w->thread, NULL, writer_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0) {
 		*rc = -e;
 		pthread_cond_destroy(&w->cv);
