@@ -571,6 +571,35 @@ looks_like_serf(const char *text, size_t len)
 	return false;
 }
 
+/**
+ * Does @a text stop inside a string or with a bracket still open? Then a
+ * parse failure means it was cut short rather than damaged.
+ */
+static bool
+json_unclosed(const char *text, size_t len)
+{
+	long depth = 0;
+	bool in_str = false, esc = false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = text[i];
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (ch == '\\')
+				esc = true;
+			else if (ch == '"')
+				in_str = false;
+		} else if (ch == '"') {
+			in_str = true;
+		} else if (ch == '{' || ch == '[') {
+			depth++;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		}
+	}
+	return in_str || depth > 0;
+}
+
 int
 nc__agent_snap_decode(const char *text, size_t len, struct nc__agent_snap *s,
 		      char *why, size_t cap)
@@ -598,9 +627,9 @@ nc__agent_snap_decode(const char *text, size_t len, struct nc__agent_snap *s,
 	}
 	cJSON *root = cJSON_ParseWithLength(text, len);
 	if (root == NULL) {
-		/* Our files end with "}\n": one that starts like ours and
-		 * stops before the closing brace was cut short. */
-		if (text[b] == '{' && text[e - 1] != '}')
+		/* One that starts like ours and stops with a bracket still
+		 * open was cut short. */
+		if (text[b] == '{' && json_unclosed(text, len))
 			snprintf(why, cap, "truncated (%zu bytes, no end)", len);
 		else
 			snprintf(why, cap, "corrupt: not valid JSON");
