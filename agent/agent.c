@@ -16,6 +16,15 @@
  * Keyring file (serf's -keyring-file): loaded at creation if it exists,
  * rewritten atomically after every install/use/remove (agent/files.c).
  *
+ * Snapshot (serf's -snapshot; agent/snapshot.c): loaded at creation; our
+ * coordinate, the coordinate client's peer state and the coordinate
+ * cache are restored, so /v1/rtt answers with converged estimates as soon
+ * as the members are back. At start the snapshot's members are rejoined
+ * (serf's handleRejoin: random order, until one answers), unless the
+ * snapshot records a graceful leave and -rejoin is off (serf's
+ * RejoinAfterLeave). Written every NC_AGENT_SNAPSHOT_INTERVAL_S (the loop
+ * only copies; a thread encodes and fsyncs), at leave, and at exit.
+ *
  * Leaving: nc_gossip_leave() — serf leave intent, then memberlist
  * dead{self}, each broadcast until sent or 5 s (serf's BroadcastTimeout) —
  * then keep answering pings for 1 s (serf's LeavePropagateDelay), then
@@ -33,6 +42,7 @@
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,10 +52,25 @@
 #include "agent/files.h"
 #include "agent/resolve.h"
 #include "agent/serf_relay.h"
+#include "agent/snapshot.h"
 #include "coord/coord.h"
 #include "gossip/crypto.h"
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
+
+/**
+ * -snapshot: at most one write per this many seconds (plus one at leave
+ * and one at exit). A restart loses at most this much of coordinate
+ * history, which moves little once converged; 10,000 members make a
+ * ~5 MB file, so this also bounds the disk traffic (~0.5 MB/s).
+ */
+#define NC_AGENT_SNAPSHOT_INTERVAL_S 10.0
+/**
+ * Rejoin from a snapshot: push/pulls to this many remembered members at a
+ * time, in random order, until one answers (serf tries one at a time; a
+ * few at once is quicker when the first ones are gone). Arbitrary.
+ */
+#define NC_AGENT_REJOIN_BATCH 3
 
 /** Seconds between greeting rounds (agent/coords.h greet_take). */
 #define NC_AGENT_GREET_INTERVAL_S 0.25
@@ -149,6 +174,17 @@ struct nc_agent {
 	int retransmit_mult;
 	/** Sends the coordinate greetings to new members. */
 	struct nc_timer greet_timer;
+	/** -snapshot: path ("" when off), writer thread, periodic timer. */
+	char snapshot_path[NC_CONFIG_PATH_MAX];
+	struct nc__agent_snap_writer *snap_writer;
+	struct nc_timer snap_timer;
+	/** A graceful leave was recorded (serf's "leave" line). */
+	bool snap_left;
+	/** Started: the snapshot may be written (gossip exists). */
+	bool snap_started;
+	/** Members to rejoin from the snapshot (shuffled), next batch. */
+	struct nc__agent_snap_member *rejoin;
+	size_t rejoin_n, rejoin_next;
 };
 
 static double
@@ -597,6 +633,8 @@ set_destroy(struct nc_agent *a, struct join_set *s)
 /* Leave                                                              */
 /* ------------------------------------------------------------------ */
 
+static void snap_write(struct nc_agent *a);
+
 static void
 leave_timer_cb(struct nc_timer *t)
 {
@@ -623,6 +661,10 @@ nc_agent_leave(struct nc_agent *a)
 	a->leaving = true;
 	a->env->ops->timer_stop(a->env, &a->join.timer);
 	a->env->ops->timer_stop(a->env, &a->retry.timer);
+	/* serf's snapshot records the leave at once: a restart after it
+	 * does not rejoin unless -rejoin. */
+	a->snap_left = true;
+	snap_write(a);
 	int rc = nc_gossip_leave(a->g, NC_AGENT_LEAVE_TIMEOUT_S, leave_done, a);
 	if (rc < 0) {
 		agent_log(a, NC_LOG_WARN, "Leave failed, shutting down anyway");
@@ -637,6 +679,254 @@ bool
 nc_agent_leaving(const struct nc_agent *a)
 {
 	return a->leaving;
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshot (-snapshot, -rejoin; agent/snapshot.c has the format)     */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Copy what the snapshot holds into @a s: plain copies only, on the loop
+ * (encoding and fsync happen on the writer thread).
+ */
+static int
+snap_capture(struct nc_agent *a, struct nc__agent_snap *s)
+{
+	struct nc_coord_client *cc = nc_agent_coords_client(a->coords);
+	struct nc_coord_stats cst;
+	double t = now(a);
+	memset(s, 0, sizeof(*s));
+	s->version = NC_AGENT_SNAP_VERSION;
+	snprintf(s->node, sizeof(s->node), "%s", a->name);
+	s->written_unix = nc__agent_snap_wall_now();
+	s->left = a->snap_left;
+	nc_coord_client_state_export(cc, &s->client);
+	nc_coord_client_stats(cc, &cst);
+	if (cst.peers > 0) {
+		s->peers = malloc(cst.peers * sizeof(*s->peers));
+		if (s->peers == NULL)
+			goto oom;
+		s->peers_n = nc_coord_client_peers_export(cc, s->peers,
+							  cst.peers);
+	}
+	size_t n = nc_gossip_member_count(a->g);
+	s->members = n > 0 ? malloc(n * sizeof(*s->members)) : NULL;
+	if (n > 0 && s->members == NULL)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		const struct nc_gossip_member *m = nc_gossip_member_at(a->g, i);
+		if (m == NULL || strcmp(m->name, a->name) == 0 ||
+		    (m->state != NC_MEMBER_ALIVE &&
+		     m->state != NC_MEMBER_SUSPECT))
+			continue;
+		struct nc__agent_snap_member *o = &s->members[s->members_n++];
+		snprintf(o->name, sizeof(o->name), "%s", m->name);
+		o->addr = m->addr;
+	}
+	long k = nc_agent_coords_export(a->coords, t, &s->coords);
+	if (k < 0)
+		goto oom;
+	s->coords_n = (size_t)k;
+	return 0;
+oom:
+	nc__agent_snap_clear(s);
+	return -ENOMEM;
+}
+
+/** Report the writer's failures (each is logged; the next write retries). */
+static void
+snap_poll(struct nc_agent *a)
+{
+	char why[384];
+	double dur = 0;
+	if (nc__agent_snap_writer_poll(a->snap_writer, why, sizeof(why),
+				       &dur))
+		agent_log(a, NC_LOG_ERR, "Failed to write snapshot: %s", why);
+}
+
+/** Capture now and hand it to the writer (skipped while one runs). */
+static void
+snap_write(struct nc_agent *a)
+{
+	struct nc__agent_snap s;
+	if (a->snap_writer == NULL || !a->snap_started)
+		return;
+	snap_poll(a);
+	if (nc__agent_snap_writer_busy(a->snap_writer))
+		return;
+	double t0 = now(a);
+	if (snap_capture(a, &s) < 0) {
+		agent_log(a, NC_LOG_ERR, "Failed to write snapshot %s: out of "
+					 "memory",
+			  a->snapshot_path);
+		return;
+	}
+	double t1 = now(a);
+	agent_log(a, NC_LOG_DEBUG,
+		  "Snapshot: %zu members, %zu coordinates, %zu peers captured "
+		  "in %.2f ms (written by the writer thread)",
+		  s.members_n, s.coords_n, s.peers_n, (t1 - t0) * 1e3);
+	if (nc__agent_snap_writer_submit(a->snap_writer, &s) < 0)
+		nc__agent_snap_clear(&s);
+}
+
+static void
+snap_timer_cb(struct nc_timer *t)
+{
+	struct nc_agent *a = t->arg;
+	snap_write(a);
+	a->env->ops->timer_start(a->env, &a->snap_timer,
+				 NC_AGENT_SNAPSHOT_INTERVAL_S);
+}
+
+static void rejoin_next(struct nc_agent *a);
+
+static void
+rejoin_done(void *arg, int joined)
+{
+	struct nc_agent *a = arg;
+	if (a->leaving)
+		return;
+	if (joined > 0) {
+		/* serf: "Re-joined to previously known node". */
+		agent_log(a, NC_LOG_INFO,
+			  "Re-joined to previously known nodes (%d answered)",
+			  joined);
+		a->rejoin_next = a->rejoin_n;
+		return;
+	}
+	rejoin_next(a);
+}
+
+/** serf's handleRejoin: the remembered members, in random order. */
+static void
+rejoin_next(struct nc_agent *a)
+{
+	struct nc_addr addrs[NC_AGENT_REJOIN_BATCH];
+	size_t k = 0;
+	if (a->rejoin_next >= a->rejoin_n) {
+		agent_log(a, NC_LOG_WARN,
+			  "Failed to re-join any previously known node");
+		return;
+	}
+	while (k < NC_AGENT_REJOIN_BATCH && a->rejoin_next < a->rejoin_n) {
+		const struct nc__agent_snap_member *m =
+		    &a->rejoin[a->rejoin_next++];
+		char as[64];
+		agent_log(a, NC_LOG_INFO,
+			  "Attempting re-join to previously known node: %s: %s",
+			  m->name, nc_addr_format(&m->addr, as, sizeof(as)));
+		addrs[k++] = m->addr;
+	}
+	if (nc_gossip_join(a->g, addrs, k, rejoin_done, a) < 0)
+		rejoin_done(a, 0);
+}
+
+/** Put the snapshot's state back; keep its members for rejoin_next. */
+static void
+snap_restore(struct nc_agent *a, const struct nc_config *c,
+	     struct nc__agent_snap *s, const struct nc_addr *advertise)
+{
+	struct nc_coord_client *cc = nc_agent_coords_client(a->coords);
+	double t = now(a);
+	/* Ages grow across the downtime (never backwards). */
+	double down = nc__agent_snap_wall_now() - s->written_unix;
+	if (!(down > 0))
+		down = 0;
+	int rc = nc_coord_client_state_import(cc, &s->client);
+	if (rc != 0) {
+		agent_log(a, NC_LOG_WARN,
+			  "Snapshot %s: bad coordinate (%s); starting fresh",
+			  c->snapshot_path, nc_coord_strerror(rc));
+		return;
+	}
+	size_t skipped = 0, restored = 0;
+	for (size_t i = 0; i < s->peers_n; i++)
+		skipped += nc_coord_client_peer_import(cc, &s->peers[i]) != 0;
+	for (size_t i = 0; i < s->coords_n; i++) {
+		struct nc_agent_coord_saved *e = &s->coords[i];
+		e->age_s += down;
+		if (isfinite(e->measured_age_s))
+			e->measured_age_s += down;
+		if (nc_agent_coords_restore(a->coords, t, e) == 0)
+			restored++;
+		else
+			skipped++;
+	}
+	struct nc_coord me;
+	nc_coord_client_get(cc, &me);
+	agent_log(a, NC_LOG_INFO,
+		  "Restored snapshot %s (written %.0f s ago): coordinate "
+		  "(error %.3f), %zu peers, %zu cached coordinates%s",
+		  c->snapshot_path, down, me.error, s->peers_n, restored,
+		  skipped > 0 ? " (some entries skipped: bad values)" : "");
+	if (s->left && !c->rejoin_after_leave) {
+		agent_log(a, NC_LOG_INFO,
+			  "Snapshot records a graceful leave: not rejoining "
+			  "its %zu members (-rejoin would)",
+			  s->members_n);
+		return;
+	}
+	if (s->left)
+		agent_log(a, NC_LOG_INFO, "Ignoring previous leave in snapshot");
+	/* Keep the others (not us by name or address), shuffled. */
+	size_t n = 0;
+	for (size_t i = 0; i < s->members_n; i++) {
+		if (strcmp(s->members[i].name, a->name) == 0 ||
+		    nc_addr_equal(&s->members[i].addr, advertise))
+			continue;
+		s->members[n++] = s->members[i];
+	}
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)nc_env_rand_below(a->env, i);
+		struct nc__agent_snap_member x = s->members[i - 1];
+		s->members[i - 1] = s->members[j];
+		s->members[j] = x;
+	}
+	a->rejoin = s->members;
+	a->rejoin_n = n;
+	s->members = NULL;
+	s->members_n = 0;
+}
+
+/**
+ * -snapshot: load the file (a bad one: one warning naming the problem, a
+ * fresh start, and it is overwritten at the first write), restore it,
+ * start the writer thread.
+ */
+static int
+snapshot_setup(struct nc_agent *a, const struct nc_config *c,
+	       const struct nc_addr *advertise, char *err, size_t err_cap)
+{
+	struct nc__agent_snap s;
+	char why[NC_CONFIG_PATH_MAX + 256];
+	snprintf(a->snapshot_path, sizeof(a->snapshot_path), "%s",
+		 c->snapshot_path);
+	int rc = nc__agent_snap_load(c->snapshot_path, &s, why, sizeof(why));
+	if (rc < 0) {
+		agent_log(a, NC_LOG_WARN,
+			  "Ignoring snapshot %s; starting fresh", why);
+	} else if (rc == 0) {
+		agent_log(a, NC_LOG_INFO,
+			  "No snapshot at %s yet: starting fresh",
+			  c->snapshot_path);
+	} else if (strcmp(s.node, a->name) != 0) {
+		agent_log(a, NC_LOG_WARN,
+			  "Ignoring snapshot %s: written by node \"%s\", "
+			  "not \"%s\"; starting fresh",
+			  c->snapshot_path, s.node, a->name);
+	} else {
+		snap_restore(a, c, &s, advertise);
+	}
+	nc__agent_snap_clear(&s);
+	a->snap_writer = nc__agent_snap_writer_new(c->snapshot_path, &rc);
+	if (a->snap_writer == NULL) {
+		snprintf(err, err_cap, "\"snapshot_path\": cannot start the "
+				       "writer thread: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -806,6 +1096,7 @@ nc_agent_new(struct nc_env *env, const struct nc_config *cfg,
 	a->relay.self = a->name;
 	nc_timer_init(&a->leave_timer, leave_timer_cb, a);
 	nc_timer_init(&a->greet_timer, greet_timer_cb, a);
+	nc_timer_init(&a->snap_timer, snap_timer_cb, a);
 	double retry_s = cfg->retry_interval_s;
 	if (cfg->retry_join_n > 0 && retry_s < NC_CONFIG_MIN_RETRY_INTERVAL_S) {
 		/* serf: "Warning: 'RetryInterval' is too low. Setting to 1s". */
@@ -824,7 +1115,9 @@ nc_agent_new(struct nc_env *env, const struct nc_config *cfg,
 	}
 	if (keyring_setup(a, cfg, err, err_cap) < 0 ||
 	    coords_setup(a, cfg, err, err_cap) < 0 ||
-	    gossip_setup(a, cfg, advertise, err, err_cap) < 0) {
+	    gossip_setup(a, cfg, advertise, err, err_cap) < 0 ||
+	    (cfg->snapshot_path[0] != '\0' &&
+	     snapshot_setup(a, cfg, advertise, err, err_cap) < 0)) {
 		nc_agent_delete(a);
 		return NULL;
 	}
@@ -841,6 +1134,13 @@ nc_agent_start(struct nc_agent *a)
 				 NC_AGENT_GREET_INTERVAL_S);
 	set_attempt(&a->join);
 	set_attempt(&a->retry);
+	if (a->rejoin_n > 0)
+		rejoin_next(a);
+	if (a->snap_writer != NULL) {
+		a->snap_started = true;
+		a->env->ops->timer_start(a->env, &a->snap_timer,
+					 NC_AGENT_SNAPSHOT_INTERVAL_S);
+	}
 	return 0;
 }
 
@@ -851,6 +1151,23 @@ nc_agent_delete(struct nc_agent *a)
 		return;
 	a->env->ops->timer_stop(a->env, &a->leave_timer);
 	a->env->ops->timer_stop(a->env, &a->greet_timer);
+	a->env->ops->timer_stop(a->env, &a->snap_timer);
+	if (a->snap_writer != NULL) {
+		/* The last write, at exit: after the queued one, here (the
+		 * loop has stopped), so that its outcome is logged. */
+		struct nc__agent_snap s;
+		char why[384];
+		nc__agent_snap_writer_delete(a->snap_writer);
+		a->snap_writer = NULL;
+		if (a->snap_started && snap_capture(a, &s) == 0) {
+			if (nc__agent_snap_save(a->snapshot_path, &s, why,
+						sizeof(why)) < 0)
+				agent_log(a, NC_LOG_ERR,
+					  "Failed to write snapshot: %s", why);
+			nc__agent_snap_clear(&s);
+		}
+	}
+	free(a->rejoin);
 	set_destroy(a, &a->join);
 	set_destroy(a, &a->retry);
 	/* Pending push/pulls die with gossip (no callback); then the joins. */

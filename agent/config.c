@@ -541,6 +541,23 @@ apply_tags_file(struct nc_config *cfg, const char *v, char *err, size_t cap)
 }
 
 static int
+apply_snapshot(struct nc_config *cfg, const char *v, char *err, size_t cap)
+{
+	return apply_path("snapshot_path", v, cfg->snapshot_path, err, cap);
+}
+
+static int
+apply_rejoin(struct nc_config *cfg, const char *v, char *err, size_t cap)
+{
+	if (nc_parse_bool(v, &cfg->rejoin_after_leave) != 0)
+		return fail(err, cap,
+			    "\"rejoin_after_leave\": want true or false, got "
+			    "\"%s\"",
+			    v);
+	return 0;
+}
+
+static int
 apply_latency_matrix(struct nc_config *cfg, const char *v, char *err,
 		     size_t cap)
 {
@@ -676,6 +693,13 @@ static const struct flag flags[] = {
 	 "                  loaded if it exists, rewritten on every key change"},
 	{"tags-file", "tags_file", apply_tags_file,
 	 "file persisting the tags (JSON object); not with -tag"},
+	{"snapshot", "snapshot_path", apply_snapshot,
+	 "serf's snapshot file: members, coordinates and peer state,\n"
+	 "                  rewritten atomically at most every 10 s and at "
+	 "leave/exit"},
+	{"rejoin", "rejoin_after_leave", apply_rejoin,
+	 "rejoin the snapshot's members even after a graceful leave\n"
+	 "                  (serf's; after a crash they are always rejoined)"},
 	{"profile", "profile", apply_profile,
 	 "timing profile: lan (default), wan or local"},
 	{"tag", "tags", apply_tag, "tag key=value; repeatable"},
@@ -730,6 +754,7 @@ nc_config_usage(FILE *f)
 	fprintf(f, "\nJSON keys: node_name, bind, advertise, join (array), "
 		   "retry_join (array),\n  retry_interval, retry_max_attempts, "
 		   "encrypt, encrypt_file, keyring_file, tags_file,\n  "
+		   "snapshot_path, rejoin_after_leave (bool), "
 		   "profile, tags (object), log_level, http_addr, "
 		   "http_token, http_token_file,\n  "
 		   "http_allowed_host (array), http_max_conns_per_client,\n  "
@@ -766,6 +791,9 @@ flag_lookup(int argc, char **argv, int *i, const char **value, char *err,
 			continue;
 		if (eq != NULL) {
 			*value = eq + 1;
+		} else if (flags[f].apply == apply_rejoin) {
+			/* A boolean, as serf's: "-rejoin" alone is true. */
+			*value = "true";
 		} else if (*i + 1 < argc) {
 			*value = argv[++*i];
 		} else {
@@ -935,6 +963,9 @@ nc_config_parse_args(struct nc_config *cfg, int argc, char **argv, char *err,
 	if (rc < 0)
 		return rc;
 	warn_exposure(cfg);
+	if (cfg->rejoin_after_leave && cfg->snapshot_path[0] == '\0')
+		warn(cfg, "-rejoin has no effect without -snapshot (serf's "
+			  "warning too)");
 	return 0;
 }
 
@@ -1039,6 +1070,9 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 			char num[32];
 			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
 			rc = apply_latency_row(cfg, num, err, cap);
+		} else if (strcmp(key, "rejoin_after_leave") == 0 &&
+			   cJSON_IsBool(it)) {
+			cfg->rejoin_after_leave = cJSON_IsTrue(it);
 		} else if (strcmp(key, "http_allow_unauthenticated_writes") ==
 				   0 &&
 			   cJSON_IsBool(it)) {

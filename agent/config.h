@@ -28,6 +28,17 @@
  *   -tags-file F         tags_file    none; JSON object of tags, loaded at
  *                                     start if it exists, rewritten when
  *                                     the tags change; not with -tag
+ *   -snapshot F          snapshot_path  none; serf's flag: members and
+ *                                     their addresses, our coordinate, the
+ *                                     coordinate client's peer state and
+ *                                     the coordinate cache (agent/
+ *                                     snapshot.c); restored at start,
+ *                                     rewritten at most every 10 s and at
+ *                                     leave/exit; the members are rejoined
+ *                                     without -join
+ *   -rejoin[=B]          rejoin_after_leave  false (serf's): rejoin the
+ *                                     snapshot's members even when it
+ *                                     records a graceful leave
  *   -profile P           profile      lan (lan|wan|local)
  *   -tag K=V             tags {...}   none; repeatable, flags win per key
  *   -log-level L         log_level    info (debug|info|warn|error)
@@ -60,7 +71,8 @@
  *   -latency-rules FILE  latency_rules   none (loss / partition / block
  *                                        lines; re-read on SIGHUP)
  *
- * Flags may be written -name=value, -name value, or with two dashes.
+ * Flags may be written -name=value, -name value, or with two dashes;
+ * a boolean flag (-rejoin) alone means true, -rejoin=false unsets it.
  * Join addresses (-join, -retry-join) are "host", "host:port", "ip",
  * "ip:port", "[ip6]:port" or "ip6" (agent/resolve.h): a name is resolved
  * at every attempt and each of its IPv4 and IPv6 addresses is tried;
@@ -142,6 +154,9 @@ struct nc_config {
 	/** serf's -keyring-file and -tags-file; "" when unset. */
 	char keyring_file[NC_CONFIG_PATH_MAX];
 	char tags_file[NC_CONFIG_PATH_MAX];
+	/** serf's -snapshot ("" when unset) and -rejoin. */
+	char snapshot_path[NC_CONFIG_PATH_MAX];
+	bool rejoin_after_leave;
 	/** Encryption key; key_len 0 = plaintext. */
 	uint8_t key[32];
 	size_t key_len;

@@ -62,6 +62,10 @@
  * an extra "NC" field; its layout and the receiving rules are in
  * docs/WIRE.md §5, beside the memberlist and serf formats.
  *
+ * Snapshot (agent/snapshot.c): the cache is exported as plain structs
+ * (nc_agent_coords_export) and restored at start (nc_agent_coords_restore,
+ * newest wins as for gossip), so /v1/rtt answers before the first probe.
+ *
  * Memory: one entry per member (~320 bytes, names inline) in an array
  * indexed by name with an nc_hmap (util/util.h); the coordinate client gets
  * peer_cap 1024 (its arrays are calloc()ed, i.e. untouched pages until
@@ -595,6 +599,75 @@ nc_agent_coords_get(struct nc_agent_coords *c, double now, const char *name,
 		out->measured_rtt_s = e->measured_rtt;
 		out->measured_age_s = now - e->measured_at;
 	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshot                                                           */
+/* ------------------------------------------------------------------ */
+
+_Static_assert(NC_AGENT_COORDS_NAME_CAP == NC_GOSSIP_NAME_MAX + 1,
+	       "saved names hold gossip names");
+
+long
+nc_agent_coords_export(const struct nc_agent_coords *c, double now,
+		       struct nc_agent_coord_saved **out)
+{
+	size_t n = 0, k = 0;
+	*out = NULL;
+	for (size_t i = 0; i < c->n_ent; i++)
+		n += c->ent[i].used && c->ent[i].has_coord;
+	if (n == 0)
+		return 0;
+	struct nc_agent_coord_saved *v = malloc(n * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_ent && k < n; i++) {
+		const struct entry *e = &c->ent[i];
+		if (!e->used || !e->has_coord)
+			continue;
+		struct nc_agent_coord_saved *o = &v[k++];
+		memcpy(o->name, e->name, sizeof(o->name));
+		entry_get_coord(e, c->dims, &o->coord);
+		o->age_s = now - e->produced;
+		o->source = (enum nc_agent_coord_source)e->source;
+		o->measured_rtt_s = e->measured_rtt;
+		o->measured_age_s =
+		    isnan(e->measured_at) ? NAN : now - e->measured_at;
+	}
+	*out = v;
+	return (long)k;
+}
+
+int
+nc_agent_coords_restore(struct nc_agent_coords *c, double now,
+			const struct nc_agent_coord_saved *in)
+{
+	size_t nl = strnlen(in->name, sizeof(in->name));
+	if (nl == 0 || nl > NC_GOSSIP_NAME_MAX ||
+	    strcmp(in->name, c->self) == 0 || !coord_sane(c, &in->coord) ||
+	    !isfinite(in->age_s) || in->age_s < 0 ||
+	    (in->source != NC_AGENT_SRC_PROBE &&
+	     in->source != NC_AGENT_SRC_GOSSIP))
+		return -EINVAL;
+	bool measured = isfinite(in->measured_rtt_s) &&
+			isfinite(in->measured_age_s) &&
+			in->measured_rtt_s >= 0 && in->measured_age_s >= 0;
+	struct entry *e = get_entry(c, in->name, true);
+	if (e == NULL)
+		return -ENOSPC;
+	if (e->has_coord && e->produced >= now - in->age_s)
+		return 0;
+	entry_set_coord(e, &in->coord);
+	e->produced = now - in->age_s;
+	e->source = (uint8_t)in->source;
+	e->via = UINT32_MAX;
+	if (measured && (isnan(e->measured_at) ||
+			 e->measured_at < now - in->measured_age_s)) {
+		e->measured_rtt = in->measured_rtt_s;
+		e->measured_at = now - in->measured_age_s;
+	}
+	c->members_epoch++;
 	return 0;
 }
 

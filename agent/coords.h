@@ -11,8 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coord/coord.h"
+
 struct nc_gossip;
-struct nc_coord;
 struct nc_coord_config;
 struct nc_coord_client;
 struct nc_gossip_member;
@@ -213,5 +214,43 @@ bool nc_agent_member_is_nc(const struct nc_gossip_member *m);
  * knows it must rebuild it.
  */
 uint64_t nc_agent_coords_members_epoch(const struct nc_agent_coords *c);
+
+/* ------------------------------------------------------------------ */
+/* Snapshot (agent/snapshot.c)                                        */
+/* ------------------------------------------------------------------ */
+
+/** Room for a member name and its NUL (gossip's NC_GOSSIP_NAME_MAX + 1). */
+#define NC_AGENT_COORDS_NAME_CAP 129
+
+/** One cached coordinate, copied out for a snapshot. */
+struct nc_agent_coord_saved {
+	char name[NC_AGENT_COORDS_NAME_CAP];
+	/** Its coordinate. */
+	struct nc_coord coord;
+	/** Age of the coordinate, s. */
+	double age_s;
+	/** NC_AGENT_SRC_PROBE or NC_AGENT_SRC_GOSSIP. */
+	enum nc_agent_coord_source source;
+	/** Last RTT we measured to it and that measurement's age, s (NAN:
+	 * none). */
+	double measured_rtt_s, measured_age_s;
+};
+
+/**
+ * Copy the cached coordinates (self excluded) into *out (malloc, free it;
+ * NULL when there are none). Returns how many, or -ENOMEM.
+ */
+long nc_agent_coords_export(const struct nc_agent_coords *c, double now,
+			    struct nc_agent_coord_saved **out);
+
+/**
+ * Put a saved coordinate back into the cache (ages counted from @a now),
+ * unless the cache already holds a newer one for that name. Values are
+ * checked as for coordinates from the network.
+ * @retval 0 restored or kept the newer; -EINVAL bad name/values; -ENOSPC
+ *         cache full.
+ */
+int nc_agent_coords_restore(struct nc_agent_coords *c, double now,
+			    const struct nc_agent_coord_saved *in);
 
 #endif /* NC_AGENT_COORDS_H */

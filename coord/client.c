@@ -104,6 +104,10 @@
  * tracks our (smaller) true error; Serf peers weigh us by it as usual.
  * All randomness comes from the client's seeded generator (or an injected
  * one), so runs are reproducible. No I/O, clock, logging or globals.
+ *
+ * The end of the file exports what the client has learnt (coordinate,
+ * adjustment window, per-peer filters and memories) as plain structs and
+ * imports it back, for the agent's snapshot (-snapshot).
  */
 #include "coord/coord.h"
 
@@ -633,5 +637,125 @@ nc_coord_client_update(struct nc_coord_client *c, const char *name,
 	}
 	if (out != NULL)
 		*out = c->coord;
+	return 0;
+}
+
+/* ---- state export / import (snapshots) ------------------------------ */
+
+void
+nc_coord_client_state_export(const struct nc_coord_client *c,
+			     struct nc_coord_client_state *out)
+{
+	unsigned w = c->cfg.adjustment_window;
+	memset(out, 0, sizeof(*out));
+	out->coord = c->coord;
+	out->updates = c->stats.updates;
+	out->measured_error = c->stats.measured_error;
+	out->has_measured = c->have_measured;
+	/* The ring from its oldest slot (the next one to overwrite). */
+	out->adj_n = w;
+	for (unsigned i = 0; i < w; i++)
+		out->adj_samples[i] = c->adj_samples[(c->adj_index + i) % w];
+}
+
+int
+nc_coord_client_state_import(struct nc_coord_client *c,
+			     const struct nc_coord_client_state *in)
+{
+	unsigned w = c->cfg.adjustment_window;
+	if (in->adj_n > NC_COORD_ADJ_WINDOW_MAX)
+		return NC_COORD_EINVAL;
+	for (unsigned i = 0; i < in->adj_n; i++)
+		if (!isfinite(in->adj_samples[i]))
+			return NC_COORD_ENOTFINITE;
+	if (!isfinite(in->measured_error))
+		return NC_COORD_ENOTFINITE;
+	if (in->measured_error < 0.0)
+		return NC_COORD_EINVAL;
+	int rc = nc_coord_client_set(c, &in->coord);
+	if (rc != 0)
+		return rc;
+	c->stats.updates = in->updates;
+	c->stats.measured_error = in->has_measured ? in->measured_error : 0.0;
+	c->have_measured = in->has_measured != 0;
+	if (w > 0) {
+		/* The newest min(n, w) samples, oldest first; zeros before. */
+		unsigned n = in->adj_n < w ? in->adj_n : w;
+		memset(c->adj_samples, 0, w * sizeof(double));
+		memcpy(c->adj_samples + (w - n),
+		       in->adj_samples + (in->adj_n - n), n * sizeof(double));
+		c->adj_index = 0;
+	}
+	return 0;
+}
+
+size_t
+nc_coord_client_peers_export(const struct nc_coord_client *c,
+			     struct nc_coord_peer_state *out, size_t cap)
+{
+	const struct nc__coord_peers *t = &c->peers;
+	unsigned k = c->cfg.dims, lfs = t->lfs;
+	size_t n = 0;
+	/* From the LRU tail: least recently updated first. */
+	for (uint32_t i = t->lru_tail; i != UINT32_MAX && n < cap;
+	     i = t->ent[i].lru_prev) {
+		const struct nc__coord_peer *p = &t->ent[i];
+		struct nc_coord_peer_state *o = &out[n++];
+		memset(o, 0, sizeof(*o));
+		memcpy(o->name, p->name, sizeof(o->name));
+		/* The ring from its oldest sample. */
+		const double *ring = &t->samples[(size_t)i * lfs];
+		unsigned first = p->n_samples < lfs ? 0 : p->next_sample;
+		o->n_samples = p->n_samples;
+		for (unsigned s = 0; s < p->n_samples; s++)
+			o->samples[s] = ring[(first + s) % lfs];
+		const double *row = &t->hot[(size_t)p->dense_pos * t->stride];
+		memcpy(o->vec, row, k * sizeof(double));
+		o->height = row[NC_PEER_HOT_HEIGHT(k)];
+		o->rtt = row[NC_PEER_HOT_RTT(k)];
+		o->weight = row[NC_PEER_HOT_WEIGHT(k)];
+		o->age_updates =
+		    (double)c->stats.updates - row[NC_PEER_HOT_TICK(k)];
+	}
+	return n;
+}
+
+int
+nc_coord_client_peer_import(struct nc_coord_client *c,
+			    const struct nc_coord_peer_state *in)
+{
+	unsigned k = c->cfg.dims, lfs = c->cfg.latency_filter_size;
+	size_t nl = strnlen(in->name, sizeof(in->name));
+	if (nl == 0 || nl > NC_COORD_NAME_MAX ||
+	    in->n_samples > NC_COORD_FILTER_MAX)
+		return NC_COORD_EINVAL;
+	for (unsigned s = 0; s < in->n_samples; s++) {
+		if (!isfinite(in->samples[s]))
+			return NC_COORD_ENOTFINITE;
+		if (in->samples[s] < 0.0 || in->samples[s] > NC_COORD_RTT_MAX)
+			return NC_COORD_EINVAL;
+	}
+	for (unsigned j = 0; j < k; j++)
+		if (!isfinite(in->vec[j]))
+			return NC_COORD_ENOTFINITE;
+	if (!isfinite(in->height) || !isfinite(in->rtt) ||
+	    !isfinite(in->weight) || !isfinite(in->age_updates))
+		return NC_COORD_ENOTFINITE;
+	if (in->height < 0.0 || in->rtt < 0.0 || in->weight < 0.0 ||
+	    in->age_updates < 0.0)
+		return NC_COORD_EINVAL;
+	struct nc__coord_peer *p = nc__coord_peers_touch(&c->peers, in->name);
+	double *ring = nc__coord_peers_samples(&c->peers, p);
+	/* The newest min(n, lfs) samples; the next slot after the last. */
+	unsigned n = in->n_samples < lfs ? in->n_samples : lfs;
+	memcpy(ring, in->samples + (in->n_samples - n), n * sizeof(double));
+	p->n_samples = n;
+	p->next_sample = n % lfs;
+	double *row = nc__coord_peers_hot(&c->peers, p);
+	memcpy(row, in->vec, k * sizeof(double));
+	row[NC_PEER_HOT_HEIGHT(k)] = in->height;
+	row[NC_PEER_HOT_RTT(k)] = in->rtt;
+	row[NC_PEER_HOT_WEIGHT(k)] = in->weight;
+	row[NC_PEER_HOT_TICK(k)] = (double)c->stats.updates - in->age_updates;
 	return 0;
 }

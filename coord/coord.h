@@ -309,6 +309,85 @@ struct nc_coord_stats {
 void nc_coord_client_stats(const struct nc_coord_client *c,
 			   struct nc_coord_stats *out);
 
+/* ---- state export / import (snapshots) ------------------------------ */
+
+/*
+ * What a client has learnt, as plain structs, so that a restarted agent
+ * resumes where it stopped instead of re-probing from the origin. coord/
+ * does no I/O: the caller serialises these (agent/snapshot.c writes JSON).
+ * Import validates every value; on error nothing changes.
+ */
+
+/** Bound of latency_filter_size (samples kept per peer). */
+#define NC_COORD_FILTER_MAX 32
+/** Bound of adjustment_window. */
+#define NC_COORD_ADJ_WINDOW_MAX 1024
+
+/** Client-wide state besides the per-peer table. */
+struct nc_coord_client_state {
+	/** The current coordinate. */
+	struct nc_coord coord;
+	/** Accepted observations (memory ages are counted in these). */
+	uint64_t updates;
+	/** stats.measured_error and whether it has a first sample. */
+	double measured_error;
+	int has_measured;
+	/** Adjustment samples, oldest first (adj_n <= ADJ_WINDOW_MAX). */
+	unsigned adj_n;
+	double adj_samples[NC_COORD_ADJ_WINDOW_MAX];
+};
+
+/** One remembered peer. */
+struct nc_coord_peer_state {
+	/** NUL-terminated name. */
+	char name[NC_COORD_NAME_MAX + 1];
+	/** Latency-filter samples, oldest first, seconds. */
+	unsigned n_samples;
+	double samples[NC_COORD_FILTER_MAX];
+	/**
+	 * NC's memory of the peer (weight 0: none, e.g. ALGO_SERF): its
+	 * vector and height (dims of the client), the filtered RTT, the
+	 * solve weight, and its age in our own updates.
+	 */
+	double vec[NC_COORD_DIMS_MAX];
+	double height;
+	double rtt;
+	double weight;
+	double age_updates;
+};
+
+/** Copy the client-wide state into *out. */
+void nc_coord_client_state_export(const struct nc_coord_client *c,
+				  struct nc_coord_client_state *out);
+
+/**
+ * Restore client-wide state (coordinate, update count, measured error,
+ * adjustment samples; extra samples beyond the window: the newest kept).
+ * @retval 0; NC_COORD_EDIM, NC_COORD_ENOTFINITE, NC_COORD_EINVAL.
+ */
+int nc_coord_client_state_import(struct nc_coord_client *c,
+				 const struct nc_coord_client_state *in);
+
+/**
+ * Copy the remembered peers into @a out (room for @a cap), least recently
+ * updated first (importing them in this order restores the LRU order).
+ * @return how many were written (at most the peers tracked).
+ */
+size_t nc_coord_client_peers_export(const struct nc_coord_client *c,
+				    struct nc_coord_peer_state *out,
+				    size_t cap);
+
+/**
+ * Restore one peer as the most recently updated (evicting the least
+ * recently updated one when the table is full). Samples beyond
+ * latency_filter_size: the newest kept. Import the client state first:
+ * age_updates is counted back from its update count.
+ * @retval 0; NC_COORD_EINVAL (name, counts, negative values),
+ *         NC_COORD_ENOTFINITE.
+ */
+int nc_coord_client_peer_import(struct nc_coord_client *c,
+				const struct nc_coord_peer_state *in);
+
 /* ---- ranking -------------------------------------------------------- */
 
 /** One candidate for the ranking functions (all pointers borrowed). */

@@ -7,6 +7,7 @@
 #include "tests/fuzz/fuzz_fleet.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -30,8 +31,11 @@ ff_agent_new(struct sim_node *sn, const char *name, const char *tags_json,
 		return NULL;
 	}
 	if (join != NULL) {
-		cfg.join[0] = *join;
-		cfg.join_n = 1;
+		/* Numeric: the simulator has no resolver. */
+		char a0[64];
+		nc_addr_format(join, a0, sizeof(a0));
+		cfg.join[0] = strdup(a0);
+		cfg.join_n = cfg.join[0] != NULL;
 	}
 	struct nc_agent *a = nc_agent_new(sim_node_env(sn), &cfg,
 					  sim_node_addr(sn), NULL, NULL, err,
