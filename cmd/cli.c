@@ -186,17 +186,8 @@ nc_cli_usage(const char *name, FILE *f)
 
 /* ---- argument parsing ------------------------------------------------- */
 
-/** printf into an optional message buffer. */
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	if (err == NULL || err_len == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
+/** printf into an optional message buffer (nc_errf). */
+#define set_err(err, len, ...) ((void)nc_errf(err, len, 0, __VA_ARGS__))
 
 /**
  * Parse a duration: "10s", "500ms", "1m", or a bare number of seconds.

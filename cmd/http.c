@@ -11,6 +11,7 @@
  * failures that came later, which the CLI words differently.
  */
 #include "cmd/http.h"
+#include "util/util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -29,16 +30,8 @@ struct body {
 	const char *failed;
 };
 
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	if (err == NULL || err_len == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
+/** printf into an optional message buffer (nc_errf). */
+#define set_err(err, len, ...) ((void)nc_errf(err, len, 0, __VA_ARGS__))
 
 /**
  * "http://" + HOST:PORT + path, for an address in one of the accepted

@@ -244,6 +244,40 @@ th_fleet_delete(struct th_fleet *f)
 	free(f);
 }
 
+void
+th_inject_alive(struct th_fleet *f, int to, const char *name, size_t len,
+		const uint8_t ip[4], uint32_t inc,
+		const struct nc_proto_tag *tags, unsigned n_tags)
+{
+	static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
+	char meta[NC_GOSSIP_META_MAX], buf[1024];
+	struct nc_proto_alive a;
+	memset(&a, 0, sizeof(a));
+	int ml = n_tags > 0 ? nc_proto_encode_tags(meta, sizeof(meta), tags,
+						   n_tags)
+			    : 0;
+	CU_ASSERT_FATAL(ml >= 0);
+	a.incarnation = inc;
+	a.node.data = name;
+	a.node.len = (uint32_t)len;
+	a.addr.data = (const char *)ip;
+	a.addr.len = 4;
+	a.port = 7946;
+	a.meta.data = ml > 0 ? meta : NULL;
+	a.meta.len = (uint32_t)ml;
+	a.vsn.data = (const char *)vsn;
+	a.vsn.len = 6;
+	int n = nc_proto_encode_alive(buf, sizeof(buf), &a);
+	CU_ASSERT_FATAL(n > 0);
+	struct nc_env *env = f->node[to].env;
+	struct nc_addr from;
+	memset(&from, 0, sizeof(from));
+	from.family = 4;
+	memcpy(from.ip, ip, 4);
+	from.port = 7946;
+	env->sink.on_packet(env->sink.ctx, &from, buf, (size_t)n, th_now(f));
+}
+
 double
 th_now(struct th_fleet *f)
 {

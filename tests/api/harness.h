@@ -14,6 +14,7 @@
 #include "agent/agent.h"
 #include "api/api.h"
 #include "gossip/gossip.h"
+#include "gossip/proto.h"
 #include "tests/sim/sim.h"
 
 #define TH_MAX 1100
@@ -70,6 +71,15 @@ struct th_fleet *th_fleet_new_opts(uint64_t seed, const struct th_spec *spec,
 /** Add one more member later and join it to node 0. */
 struct th_node *th_fleet_add(struct th_fleet *f, const struct th_spec *s);
 void th_fleet_delete(struct th_fleet *f);
+/**
+ * Deliver alive{@a name (@a len bytes, may hold anything), incarnation
+ * @a inc, address @a ip:7946, Meta = @a tags} to node @a to as a datagram
+ * from that address: a member the fleet did not create, or a hostile
+ * message.
+ */
+void th_inject_alive(struct th_fleet *f, int to, const char *name, size_t len,
+		     const uint8_t ip[4], uint32_t inc,
+		     const struct nc_proto_tag *tags, unsigned n_tags);
 /** Virtual now. */
 double th_now(struct th_fleet *f);
 /** Clock callback for nc_api_set_clock. */

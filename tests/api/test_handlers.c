@@ -890,37 +890,13 @@ test_failed_member(void)
 	cJSON_Delete(j);
 }
 
-/** Deliver an alive {name, 10.0.0.ip_last, tags} to node 0's gossip. */
+/** alive{name, 10.0.0.ip_last, tags} from that address to node 0. */
 static void
 inject_alive(const char *name, size_t len, uint8_t ip_last,
 	     const struct nc_proto_tag *tags, unsigned n_tags)
 {
-	static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
-	uint8_t ip[4] = {10, 0, 0, ip_last};
-	char meta[NC_GOSSIP_META_MAX], buf[1024];
-	struct nc_proto_alive a;
-	memset(&a, 0, sizeof(a));
-	int ml = nc_proto_encode_tags(meta, sizeof(meta), tags, n_tags);
-	CU_ASSERT_FATAL(ml > 0);
-	a.incarnation = 3;
-	a.node.data = name;
-	a.node.len = (uint32_t)len;
-	a.addr.data = (const char *)ip;
-	a.addr.len = 4;
-	a.port = 7946;
-	a.meta.data = meta;
-	a.meta.len = (uint32_t)ml;
-	a.vsn.data = (const char *)vsn;
-	a.vsn.len = 6;
-	int n = nc_proto_encode_alive(buf, sizeof(buf), &a);
-	CU_ASSERT_FATAL(n > 0);
-	struct nc_env *env = F->node[0].env;
-	struct nc_addr from;
-	memset(&from, 0, sizeof(from));
-	from.family = 4;
-	memcpy(from.ip, ip, 4);
-	from.port = 7946;
-	env->sink.on_packet(env->sink.ctx, &from, buf, (size_t)n, th_now(F));
+	const uint8_t ip[4] = {10, 0, 0, ip_last};
+	th_inject_alive(F, 0, name, len, ip, 3, tags, n_tags);
 }
 
 /** GET @a path: the raw body (caller frees), status in *code. */

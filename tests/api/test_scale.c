@@ -46,14 +46,13 @@ mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/** Deliver alive{name, 10.x.y.z, tags} to the fleet's node 0. */
+/** Deliver alive{m<i>, 10.x.y.z, tags} to the fleet's node 0. */
 static void
 feed_alive(struct th_fleet *f, unsigned i)
 {
-	static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
-	uint8_t ip[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
-	char name[32], dc[32], dq[32], role[16], meta[NC_GOSSIP_META_MAX];
-	char buf[1024];
+	const uint8_t ip[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8),
+			       (uint8_t)i};
+	char name[32], dc[32], dq[32], role[16];
 	struct nc_proto_tag tags[3];
 	unsigned nt = 0;
 	snprintf(name, sizeof(name), "m%u", i);
@@ -67,28 +66,7 @@ feed_alive(struct th_fleet *f, unsigned i)
 	if (i % 5 == 0)
 		tags[nt++] = (struct nc_proto_tag){nc_proto_cstr("role"),
 						   nc_proto_cstr(role)};
-	int ml = nc_proto_encode_tags(meta, sizeof(meta), tags, nt);
-	CU_ASSERT_FATAL(ml > 0);
-	struct nc_proto_alive a;
-	memset(&a, 0, sizeof(a));
-	a.incarnation = 1;
-	a.node = nc_proto_cstr(name);
-	a.addr.data = (const char *)ip;
-	a.addr.len = 4;
-	a.port = 7946;
-	a.meta.data = meta;
-	a.meta.len = (uint32_t)ml;
-	a.vsn.data = (const char *)vsn;
-	a.vsn.len = 6;
-	int n = nc_proto_encode_alive(buf, sizeof(buf), &a);
-	CU_ASSERT_FATAL(n > 0);
-	struct nc_env *env = f->node[0].env;
-	struct nc_addr from;
-	memset(&from, 0, sizeof(from));
-	from.family = 4;
-	memcpy(from.ip, ip, 4);
-	from.port = 7946;
-	env->sink.on_packet(env->sink.ctx, &from, buf, (size_t)n, th_now(f));
+	th_inject_alive(f, 0, name, strlen(name), ip, 1, tags, nt);
 }
 
 /** GET @a url, timed; checks the status; body parsed. */
