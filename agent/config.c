@@ -68,17 +68,14 @@ warn(struct nc_config *cfg, const char *fmt, ...)
 
 /** Warn if the file open as @a f (named @a path) is group/world-readable. */
 static void
-warn_if_readable(struct nc_config *cfg, FILE *f, const char *path,
+warn_if_readable(struct nc_config *cfg, unsigned mode, const char *path,
 		 const char *what)
 {
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || !(st.st_mode & (S_IRGRP | S_IROTH)))
+	if (!(mode & (S_IRGRP | S_IROTH)))
 		return;
-	warn(cfg,
-	     "%s %s is readable by %s (mode %03o): chmod 600 it",
-	     what, path,
-	     (st.st_mode & S_IROTH) ? "every user" : "its group",
-	     (unsigned)(st.st_mode & 0777));
+	warn(cfg, "%s %s is readable by %s (mode %03o): chmod 600 it", what,
+	     path, (mode & S_IROTH) ? "every user" : "its group",
+	     mode & 0777);
 }
 
 void
@@ -296,14 +293,15 @@ read_secret_file(struct nc_config *cfg, const char *field, const char *what,
 		 const char *path, char *buf, size_t bufcap, char *err,
 		 size_t cap)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return fail(err, cap, "\"%s\": %s: %s", field, path,
-			    strerror(errno));
-	warn_if_readable(cfg, f, path, what);
-	size_t n = fread(buf, 1, bufcap - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+	char *text, inner[256];
+	size_t n;
+	unsigned mode;
+	if (nc_file_read(path, bufcap - 1, &text, &n, &mode, inner,
+			 sizeof(inner)) < 0)
+		return fail(err, cap, "\"%s\": %s", field, inner);
+	warn_if_readable(cfg, mode, path, what);
+	memcpy(buf, text, n + 1);
+	free(text);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
 			 buf[n - 1] == ' ' || buf[n - 1] == '\t'))
 		buf[--n] = '\0';
@@ -1134,27 +1132,11 @@ int
 nc_config_load_file(struct nc_config *cfg, const char *path, char *err,
 		    size_t err_cap)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return fail(err, err_cap, "\"config_file\": %s: %s", path,
-			    strerror(errno));
-	char *text = malloc(NC_CONFIG_FILE_MAX + 1);
-	if (text == NULL) {
-		fclose(f);
-		return fail(err, err_cap, "out of memory");
-	}
-	struct stat st;
-	bool readable = fstat(fileno(f), &st) == 0 &&
-			(st.st_mode & (S_IRGRP | S_IROTH));
-	size_t n = fread(text, 1, NC_CONFIG_FILE_MAX + 1, f);
-	fclose(f);
-	if (n > NC_CONFIG_FILE_MAX) {
-		free(text);
-		return fail(err, err_cap, "\"config_file\": %s: larger than 1 MiB",
-			    path);
-	}
-	text[n] = '\0';
-	char inner[256];
+	char *text, inner[256];
+	unsigned mode;
+	if (nc_file_read(path, NC_CONFIG_FILE_MAX, &text, NULL, &mode, inner,
+			 sizeof(inner)) < 0)
+		return fail(err, err_cap, "\"config_file\": %s", inner);
 	unsigned secrets = cfg->secrets_set;
 	int rc = nc_config_load_json(cfg, text, inner, sizeof(inner));
 	free(text);
@@ -1162,11 +1144,8 @@ nc_config_load_file(struct nc_config *cfg, const char *path, char *err,
 		return fail(err, err_cap, "%s: %s", path, inner);
 	/* A key or token in the file itself (a key/token file it names
 	 * warns on its own). */
-	if (readable && cfg->secrets_set != secrets)
-		warn(cfg,
-		     "config file %s holds a key or token and is readable by "
-		     "%s (mode %03o): chmod 600 it",
-		     path, (st.st_mode & S_IROTH) ? "every user" : "its group",
-		     (unsigned)(st.st_mode & 0777));
+	if (cfg->secrets_set != secrets)
+		warn_if_readable(cfg, mode, path,
+				 "config file holding a key or token:");
 	return 0;
 }

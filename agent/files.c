@@ -25,31 +25,8 @@
 int
 nc__agent_file_read(const char *path, char **out, char *err, size_t cap)
 {
-	FILE *f = fopen(path, "rb");
-	*out = NULL;
-	if (f == NULL) {
-		int e = errno;
-		snprintf(err, cap, "%s: %s", path, strerror(e));
-		return -e;
-	}
-	char *text = malloc(NC_AGENT_FILE_MAX + 1);
-	if (text == NULL) {
-		fclose(f);
-		snprintf(err, cap, "%s: out of memory", path);
-		return -ENOMEM;
-	}
-	size_t n = fread(text, 1, NC_AGENT_FILE_MAX + 1, f);
-	int bad = ferror(f);
-	fclose(f);
-	if (bad || n > NC_AGENT_FILE_MAX) {
-		free(text);
-		snprintf(err, cap, "%s: %s", path,
-			 bad ? "read error" : "larger than 64 KiB");
-		return bad ? -EIO : -EFBIG;
-	}
-	text[n] = '\0';
-	*out = text;
-	return 0;
+	return nc_file_read(path, NC_AGENT_FILE_MAX, out, NULL, NULL, err,
+			    cap);
 }
 
 int

@@ -851,30 +851,16 @@ int
 nc_env_latency_rules_load(struct nc_env *env, const char *path, char *err,
 			  size_t err_cap)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return fail(err, err_cap, "%s: %s", path, strerror(errno));
-	char *text = malloc(NC_ENV_LATENCY_RULES_MAX_BYTES + 1);
-	if (text == NULL) {
-		fclose(f);
-		fail(err, err_cap, "%s: out of memory", path);
-		return -ENOMEM;
-	}
-	size_t n = fread(text, 1, NC_ENV_LATENCY_RULES_MAX_BYTES + 1, f);
-	int rd = ferror(f);
-	fclose(f);
-	int rc;
-	if (rd)
-		rc = fail(err, err_cap, "%s: read error", path);
-	else if (n > NC_ENV_LATENCY_RULES_MAX_BYTES)
-		rc = fail(err, err_cap, "%s: larger than %d bytes", path,
-			  NC_ENV_LATENCY_RULES_MAX_BYTES);
-	else if (memchr(text, '\0', n) != NULL)
+	char *text;
+	size_t n;
+	int rc = nc_file_read(path, NC_ENV_LATENCY_RULES_MAX_BYTES, &text, &n,
+			      NULL, err, err_cap);
+	if (rc < 0)
+		return rc;
+	if (memchr(text, '\0', n) != NULL)
 		rc = fail(err, err_cap, "%s: not a text file", path);
-	else {
-		text[n] = '\0';
+	else
 		rc = rules_parse(lat(env), text, path, err, err_cap);
-	}
 	free(text);
 	return rc;
 }

@@ -191,7 +191,8 @@ int nc_env_latency_rules_set(struct nc_env *env, const char *text, char *err,
 /**
  * nc_env_latency_rules_set() with the contents of the file @a path (at
  * most NC_ENV_LATENCY_RULES_MAX_BYTES); errors name the file
- * ("rules.txt:3: ...").
+ * ("rules.txt:3: ..."). A file that cannot be read gives its -errno
+ * (-ENOENT, -EFBIG, ...), bad rules -EINVAL; the rules in force stay.
  */
 int nc_env_latency_rules_load(struct nc_env *env, const char *path,
 			      char *err, size_t err_cap);

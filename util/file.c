@@ -1,6 +1,8 @@
 /*
- * util/file.c - nc_file_write_atomic: replace a small file so that a crash
- * at any moment leaves either the old contents or the new, never a mix.
+ * util/file.c - small files: nc_file_read (the whole file, under a size
+ * cap, with one set of error messages) and nc_file_write_atomic (replace
+ * a small file so that a crash at any moment leaves either the old
+ * contents or the new, never a mix).
  *
  * The classic sequence: write a temporary file in the same directory
  * (mkstemp, so rename() stays inside one file system), fsync it, rename it
@@ -11,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,4 +96,43 @@ nc_file_write_atomic(const char *path, const void *data, size_t len,
 	}
 	free(tmp);
 	return sync_dir(path);
+}
+
+int
+nc_file_read(const char *path, size_t max_bytes, char **out, size_t *len,
+	     unsigned *mode, char *err, size_t err_cap)
+{
+	*out = NULL;
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		int e = errno;
+		return nc_errf(err, err_cap, -e, "%s: %s", path, strerror(e));
+	}
+	struct stat st;
+	if (mode != NULL)
+		*mode = fstat(fileno(f), &st) == 0 ? (unsigned)st.st_mode & 07777
+						   : 0;
+	char *text = max_bytes < SIZE_MAX ? malloc(max_bytes + 1) : NULL;
+	if (text == NULL) {
+		fclose(f);
+		return nc_errf(err, err_cap, -ENOMEM, "%s: out of memory",
+			       path);
+	}
+	/* One byte more than allowed tells "too large" from "just fits". */
+	size_t n = fread(text, 1, max_bytes + 1, f);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad || n > max_bytes) {
+		free(text);
+		if (bad)
+			return nc_errf(err, err_cap, -EIO, "%s: read error",
+				       path);
+		return nc_errf(err, err_cap, -EFBIG,
+			       "%s: larger than %zu bytes", path, max_bytes);
+	}
+	text[n] = '\0';
+	*out = text;
+	if (len != NULL)
+		*len = n;
+	return 0;
 }

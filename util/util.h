@@ -13,6 +13,7 @@
  *   nc_line_blank     error messages into optional buffers; blank or
  *                     comment lines of the text files we read      parse.c
  *   nc_file_write_atomic  replace a file (temp, fsync, rename)     file.c
+ *   nc_file_read      read a small file whole, with a size cap    file.c
  *
  * nc_util depends on libc and libm only, and on no other module: any module
  * may link it. The pieces are named after the piece, not after the module
@@ -320,5 +321,16 @@ bool nc_line_blank(const char *s);
  */
 int nc_file_write_atomic(const char *path, const void *data, size_t len,
 			 unsigned mode);
+
+/**
+ * Read the whole file @a path, at most @a max_bytes, into *@a out
+ * (malloc()ed, NUL-terminated; the caller frees), its length into *@a len
+ * and its permission bits into *@a mode (both may be NULL).
+ * @retval 0 ok
+ * @retval -errno from open (e.g. -ENOENT), -EFBIG above @a max_bytes,
+ *         -EIO, -ENOMEM; *out is NULL and @a err says "PATH: why".
+ */
+int nc_file_read(const char *path, size_t max_bytes, char **out, size_t *len,
+		 unsigned *mode, char *err, size_t err_cap);
 
 #endif /* NC_UTIL_H */

@@ -697,7 +697,7 @@ test_rules_file(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, p));
 	unlink(p);
 	CU_ASSERT_EQUAL(nc_env_latency_rules_load(f.lat, p, err, sizeof(err)),
-			-EINVAL);
+			-ENOENT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
 	/* The rules of the first file are still in force. */
 	send_round(&f, got);
