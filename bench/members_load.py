@@ -19,7 +19,8 @@ One process plays all N fake members "fake-<i>", every one advertised at
   coordinates: every 5 s it sends each agent that pinged it the N fake
             coordinates as netcoord coordinate-gossip user messages (the
             format in agent/coords.c: a serf join intent with an "NC" field,
-            ~20 entries per datagram), age 0, sender "fake-0".
+            ~20 entries per datagram), age 0.1 s, sender "fake-0" (an
+            entry of age 0 is accepted only from the node it describes).
 
 Coordinates are deterministic for --seed: 8 dimensions uniform in
 +-0.05 s, error 0.2, adjustment 0, height 0.001 s (so RTT estimates of
@@ -239,7 +240,7 @@ def ack(seq):
 
 def coord_entry(name, vec, error, adj, height):
     nb = name.encode()
-    return (bytes([len(nb)]) + nb + struct.pack(">HBB", 0, 0, len(vec)) +
+    return (bytes([len(nb)]) + nb + struct.pack(">HBB", 1, 0, len(vec)) +
             struct.pack(">%df" % len(vec), *vec) +
             struct.pack(">fff", error, adj, height))
 
