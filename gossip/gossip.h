@@ -209,9 +209,14 @@ struct nc_gossip_hooks {
 	void (*user_msg)(void *ctx, const char *buf, size_t len);
 	/**
 	 * Offer room for extra user broadcasts piggy-backed on outgoing
-	 * packets: write at most one user message body into buf (<= cap)
-	 * destined to @a to, return its length or 0. Lets the layer above
-	 * disseminate data (e.g. coordinates) without gossip knowing what.
+	 * packets: write one user message body into buf (<= cap) destined
+	 * to @a to, return its length or 0. Called again for the same
+	 * packet, with the room left, until it returns 0 or the packet is
+	 * full (memberlist's GetBroadcasts fills a packet the same way); a
+	 * packet that filled up first ends with one more call with cap 0
+	 * (write nothing, return 0), so the hook always sees the end.
+	 * Lets the layer above disseminate data (e.g. coordinates, serf
+	 * events) without gossip knowing what.
 	 * @a to is NULL when the packet is a reply piggy-back (ping, ack,
 	 * indirect ping) whose destination is known only by address.
 	 */

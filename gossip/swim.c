@@ -319,24 +319,34 @@ collect_broadcasts(struct nc_gossip *g, const struct nc__member *to,
 	g->stats.broadcasts_sent += n;
 	for (size_t i = 0; i < n; i++)
 		used += parts[i].len + NC_PROTO_COMPOUND_PART;
-	/* Offer what is left to the layer above, one user message. */
-	if (g->hooks.user_broadcast != NULL && n < max &&
-	    room > used + NC_PROTO_COMPOUND_PART + 2) {
+	/* Offer what is left to the layer above, one user message per
+	 * call, until it has nothing more or the packet is full (memberlist
+	 * fills the packet with the delegate's broadcasts the same way);
+	 * a full packet is announced by a last call with cap 0. */
+	bool ended = g->hooks.user_broadcast == NULL;
+	char *dst = g->buf_bc;
+	while (!ended && n < max && room > used + NC_PROTO_COMPOUND_PART + 2) {
 		size_t off = 0, cap;
 		for (size_t i = 0; i < n; i++)
 			off += parts[i].len;
 		cap = room - used - NC_PROTO_COMPOUND_PART - 1;
-		if (off + 1 + cap <= NC__TX_BUF) {
-			char *dst = g->buf_bc + off;
-			size_t ulen = g->hooks.user_broadcast(
-				g->hooks.ctx, to != NULL ? &to->pub : NULL,
-				dst + 1, cap);
-			if (ulen > 0 && ulen <= cap) {
-				dst[0] = NC_PROTO_USER;
-				parts[n++] = proto_str(dst, ulen + 1);
-			}
+		if (off + 1 + cap > NC__TX_BUF)
+			break;
+		dst = g->buf_bc + off;
+		size_t ulen = g->hooks.user_broadcast(
+			g->hooks.ctx, to != NULL ? &to->pub : NULL, dst + 1,
+			cap);
+		if (ulen == 0 || ulen > cap) {
+			ended = true;
+			break;
 		}
+		dst[0] = NC_PROTO_USER;
+		parts[n++] = proto_str(dst, ulen + 1);
+		used += ulen + 1 + NC_PROTO_COMPOUND_PART;
 	}
+	if (!ended)
+		g->hooks.user_broadcast(g->hooks.ctx,
+					to != NULL ? &to->pub : NULL, dst, 0);
 	return n;
 }
 
