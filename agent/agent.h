@@ -119,8 +119,16 @@ const char *nc_agent_name(const struct nc_agent *a);
 
 /** Counters of the agent's own parts (gossip has nc_gossip_stats). */
 struct nc_agent_stats {
-	/** serf intents relayed: received new / sent / ignored (old). */
+	/** serf messages relayed: received new / sent / ignored (old). */
 	uint64_t relay_in, relay_out, relay_ignored;
+	/** serf user events / queries seen for the first time. */
+	uint64_t serf_events, serf_queries;
+	/** Relay queue overflows (oldest dropped); malformed serf messages. */
+	uint64_t relay_dropped, relay_bad;
+	/** serf query answers: acks, responses, relayed copies, relay
+	 * messages forwarded for others, user queries without handler. */
+	uint64_t query_acks, query_responses, query_relayed, relay_forwarded,
+		query_unhandled;
 	/** Join attempts so far; a join succeeded. */
 	unsigned join_attempts;
 	bool joined;
