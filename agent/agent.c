@@ -1155,6 +1155,65 @@ nc_agent_keyring_change(struct nc_agent *a, enum nc_agent_key_op op,
 }
 
 int
+nc_agent_event_fire(struct nc_agent *a, const char *name, const void *payload,
+		    size_t len, bool coalesce, uint64_t *ltime, char *err,
+		    size_t err_cap)
+{
+	size_t nl = name != NULL ? strlen(name) : 0;
+	if (nl == 0) {
+		snprintf(err, err_cap, "event name is empty");
+		return -EINVAL;
+	}
+	/* serf's checks and messages, before and after encoding. */
+	if (nl + len > NC_AGENT_EVENT_SIZE_LIMIT) {
+		snprintf(err, err_cap,
+			 "user event exceeds configured limit of %d bytes "
+			 "before encoding", NC_AGENT_EVENT_SIZE_LIMIT);
+		return -EINVAL;
+	}
+	struct nc_proto_serf_user_event m = {
+		.cc = coalesce,
+		.ltime = a->relay.clock.event,
+		.name = {name, (uint32_t)nl},
+		.payload = {payload, (uint32_t)len},
+	};
+	char buf[NC_AGENT_EVENT_SIZE_LIMIT + 64];
+	int n = nc_proto_encode_serf_user_event(buf, sizeof(buf), &m);
+	if (n <= 0 || n > NC_AGENT_EVENT_SIZE_LIMIT) {
+		snprintf(err, err_cap,
+			 "encoded user event exceeds configured limit of %d "
+			 "bytes after encoding", NC_AGENT_EVENT_SIZE_LIMIT);
+		return -EINVAL;
+	}
+	a->relay.clock.event++;
+	int limit = nc_gossip_retransmit_limit(a->retransmit_mult,
+					       nc_gossip_member_count(a->g));
+	int rc = nc_agent_serf_relay_queue(&a->relay, buf, (size_t)n,
+					   (unsigned)limit);
+	if (rc < 0) {
+		snprintf(err, err_cap, "event not queued (%d)", rc);
+		return rc;
+	}
+	if (ltime != NULL)
+		*ltime = m.ltime;
+	agent_log(a, NC_LOG_INFO, "serf: fired user event %s (LTime %llu)",
+		  name, (unsigned long long)m.ltime);
+	return 0;
+}
+
+size_t
+nc_agent_event_count(const struct nc_agent *a)
+{
+	return a->relay.recent_n;
+}
+
+const struct nc_agent_serf_event *
+nc_agent_event_at(const struct nc_agent *a, size_t i)
+{
+	return nc_agent_serf_relay_recent(&a->relay, i);
+}
+
+int
 nc_agent_tags_decode(const uint8_t *meta, size_t len, struct nc_agent_tag *out,
 		     size_t cap)
 {

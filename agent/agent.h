@@ -25,6 +25,7 @@
 #include "agent/config.h"
 #include "agent/coords.h"
 #include "agent/resolve.h"
+#include "agent/serf_relay.h"
 #include "gossip/env.h"
 
 struct nc_agent;
@@ -172,6 +173,31 @@ int nc_agent_keyring_list(struct nc_agent *a,
  */
 int nc_agent_keyring_change(struct nc_agent *a, enum nc_agent_key_op op,
 			    const char *b64, char *err, size_t err_cap);
+
+/* ------------------------------------------------------------------ */
+/* serf user events                                                   */
+/* ------------------------------------------------------------------ */
+
+/** serf's UserEventSizeLimit: name + payload, and the encoded message. */
+#define NC_AGENT_EVENT_SIZE_LIMIT 512
+
+/**
+ * Fire a serf user event (serf's UserEvent): LTime from our event clock,
+ * recorded as seen and broadcast memberlist's retransmit limit times; serf
+ * agents' handlers receive it. @a ltime (may be NULL) gets its LTime.
+ * @retval 0 sent
+ * @retval -EINVAL empty name, or over NC_AGENT_EVENT_SIZE_LIMIT (serf's
+ *         message in @a err)
+ */
+int nc_agent_event_fire(struct nc_agent *a, const char *name,
+			const void *payload, size_t len, bool coalesce,
+			uint64_t *ltime, char *err, size_t err_cap);
+
+/** The user events seen lately (at most NC_AGENT_SERF_RECENT). */
+size_t nc_agent_event_count(const struct nc_agent *a);
+/** Event @a i, 0 = oldest; NULL past the end. */
+const struct nc_agent_serf_event *nc_agent_event_at(const struct nc_agent *a,
+						    size_t i);
 
 /* ------------------------------------------------------------------ */
 /* Tags                                                               */

@@ -29,9 +29,12 @@
  * Intents about this node itself are not relayed (serf would refute a
  * leave intent about itself; we have no such logic, so we stay silent).
  *
+ * The last 64 user events are kept for the operator (GET /v1/event/list).
+ *
  * Memory: fixed, nothing is allocated: a queue of 48 messages of at most
- * 1400 bytes (67 KiB), a ring of 256 (node, LTime) pairs (35 KiB) and two
- * buffers of 512 slots of 48 bytes (48 KiB).
+ * 1400 bytes (67 KiB), a ring of 256 (node, LTime) pairs (35 KiB), two
+ * buffers of 512 slots of 48 bytes (48 KiB) and 64 recent events of at
+ * most 640 bytes (42 KiB): 192 KiB per agent.
  */
 #include "agent/serf_relay.h"
 
@@ -185,6 +188,45 @@ event_id(const struct nc_proto_serf_user_event *m)
 	return h;
 }
 
+/** Keep a copy of a new event for the operator. */
+static void
+recent_add(struct nc_agent_serf_relay *r,
+	   const struct nc_proto_serf_user_event *m, bool own)
+{
+	struct nc_agent_serf_event *e;
+	if (r->recent_n < NC_AGENT_SERF_RECENT) {
+		e = &r->recent[r->recent_n++];
+	} else {
+		e = &r->recent[r->recent_head];
+		r->recent_head = (r->recent_head + 1) % NC_AGENT_SERF_RECENT;
+	}
+	memset(e, 0, sizeof(*e));
+	e->ltime = m->ltime;
+	e->coalesce = m->cc;
+	e->own = own;
+	size_t nl = m->name.len, pl = m->payload.len;
+	e->truncated = nl > NC_AGENT_SERF_EVENT_NAME_MAX ||
+		       pl > NC_AGENT_SERF_EVENT_PAYLOAD_MAX;
+	if (nl > NC_AGENT_SERF_EVENT_NAME_MAX)
+		nl = NC_AGENT_SERF_EVENT_NAME_MAX;
+	if (pl > NC_AGENT_SERF_EVENT_PAYLOAD_MAX)
+		pl = NC_AGENT_SERF_EVENT_PAYLOAD_MAX;
+	if (nl > 0)
+		memcpy(e->name, m->name.data, nl);
+	e->name_len = (uint16_t)nl;
+	if (pl > 0)
+		memcpy(e->payload, m->payload.data, pl);
+	e->payload_len = (uint16_t)pl;
+}
+
+const struct nc_agent_serf_event *
+nc_agent_serf_relay_recent(const struct nc_agent_serf_relay *r, size_t i)
+{
+	if (i >= r->recent_n)
+		return NULL;
+	return &r->recent[(r->recent_head + i) % NC_AGENT_SERF_RECENT];
+}
+
 /* User events (type 3): serf's handleUserEvent. */
 static int
 on_event(struct nc_agent_serf_relay *r, const char *buf, size_t len,
@@ -207,6 +249,7 @@ on_event(struct nc_agent_serf_relay *r, const char *buf, size_t len,
 	}
 	if (!own)
 		r->events_in++;
+	recent_add(r, &m, own);
 	enqueue(r, buf, len, transmits);
 	r->relayed_in++;
 	return NC_AGENT_SERF_QUEUED;

@@ -65,6 +65,23 @@ struct nc_agent_serf_slot {
 	uint8_t next;
 };
 
+/** User events kept for the operator (GET /v1/event/list), newest last. */
+#define NC_AGENT_SERF_RECENT 64
+/** Bytes of an event's name / payload kept (serf's UserEventSizeLimit). */
+#define NC_AGENT_SERF_EVENT_NAME_MAX 128
+#define NC_AGENT_SERF_EVENT_PAYLOAD_MAX 512
+
+/** One user event seen (or fired by us). */
+struct nc_agent_serf_event {
+	uint64_t ltime;
+	char name[NC_AGENT_SERF_EVENT_NAME_MAX + 1];
+	uint16_t name_len;
+	uint16_t payload_len;
+	uint8_t payload[NC_AGENT_SERF_EVENT_PAYLOAD_MAX];
+	/** CC: may be coalesced; fired by this agent; name or payload cut. */
+	bool coalesce, own, truncated;
+};
+
 /** serf's Lamport clocks: the next time to use (serf's LamportClock). */
 struct nc_agent_serf_clocks {
 	uint64_t member, event, query;
@@ -81,6 +98,10 @@ struct nc_agent_serf_relay {
 	struct nc_agent_serf_slot events[NC_AGENT_SERF_EVENT_BUFFER];
 	struct nc_agent_serf_slot queries[NC_AGENT_SERF_QUERY_BUFFER];
 	struct nc_agent_serf_clocks clock;
+	/** The last user events seen, a ring (recent_n of them, oldest at
+	 * recent_head when full). */
+	struct nc_agent_serf_event recent[NC_AGENT_SERF_RECENT];
+	size_t recent_n, recent_head;
 	/** Counters. */
 	uint64_t relayed_in, relayed_out, ignored;
 	/**
@@ -132,6 +153,10 @@ int nc_agent_serf_relay_queue(struct nc_agent_serf_relay *r, const char *buf,
  * call starts another. Call it until 0 for each packet.
  */
 size_t nc_agent_serf_relay_take(struct nc_agent_serf_relay *r, char *buf, size_t cap);
+
+/** Recent event @a i, 0 = oldest, i < r->recent_n. */
+const struct nc_agent_serf_event *
+nc_agent_serf_relay_recent(const struct nc_agent_serf_relay *r, size_t i);
 
 /** serf's LamportClock.Witness: *clock becomes at least @a lt + 1. */
 static inline void

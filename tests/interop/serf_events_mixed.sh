@@ -6,7 +6,11 @@
 # (10 s) after the last. Serf relies on every member re-broadcasting an
 # event; netcoord agents relay them with serf's dedup rules. Prints the
 # figures (delivered / duplicates per serf) for the README.
-# MIN_DELIVERED (default EVENTS) lowers the bar to measure an old build.
+# Then NC_EVENTS (default 20) `netcoord event deploy nc<i>` from n3 must
+# each run the handler of all three serf nodes exactly once, and n5's
+# GET /v1/event/list must show them.
+# MIN_DELIVERED (default EVENTS) lowers the bar to measure an old build;
+# NC_EVENTS=0 skips the second part (an old build has no `event`).
 # Needs the Debian serf package; skipped (77) without it.
 set -euo pipefail
 NETCOORD=${1:?usage: serf_events_mixed.sh path/to/netcoord}
@@ -17,6 +21,8 @@ nc_setup
 EVENTS=${EVENTS:-50}
 SETTLE=${SETTLE:-10}
 MIN_DELIVERED=${MIN_DELIVERED:-$EVENTS}
+NC_EVENTS=${NC_EVENTS:-20}
+MIXED_NC_ARGS=(-http-allow-unauthenticated-writes=true)
 
 # The handler appends "LTIME PAYLOAD" to the file named by its argument.
 cat >"$NC_TMP/handler.sh" <<'H'
@@ -56,6 +62,25 @@ for n in s2 s3; do
 	[ "$got" -ge "$MIN_DELIVERED" ] || rc=1
 	[ "$dup" = 0 ] || rc=1
 done
+if [ "$NC_EVENTS" -gt 0 ]; then
+	log "firing $NC_EVENTS events from vn3 (netcoord event), 0.2 s apart"
+	for i in $(seq 1 "$NC_EVENTS"); do
+		"$NETCOORD" event -http-addr "127.0.0.1:$H_n3" deploy "nc$i" >/dev/null ||
+			die "netcoord event failed"
+		sleep 0.2
+	done
+	sleep "$SETTLE"
+	for n in s1 s2 s3; do
+		f="$NC_TMP/ev$n.txt"
+		got=$(awk '$2 ~ /^nc/ {print $2}' "$f" | sort -u | wc -l)
+		all=$(awk '$2 ~ /^nc/' "$f" | wc -l)
+		log "v$n: $got/$NC_EVENTS netcoord events delivered, $((all - got)) duplicates"
+		[ "$got" = "$NC_EVENTS" ] && [ "$all" = "$got" ] || rc=1
+	done
+	listed=$(curl -sf "http://127.0.0.1:$H_n5/v1/event/list?name=deploy" | grep -o '"LTime"' | wc -l)
+	log "vn5 GET /v1/event/list?name=deploy: $listed events"
+	[ "$listed" -ge "$NC_EVENTS" ] || rc=1
+fi
 relayed=0
 for n in $MIXED_N; do
 	h="H_$n"

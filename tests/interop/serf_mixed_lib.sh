@@ -9,6 +9,7 @@
 #       -event-handler). Ports: G_<node> gossip, R_<sN> serf RPC, H_<nN>
 #       our HTTP. Returns once every serf lists all 13 alive.
 #   mixed_stop : kill the 13 agents (by PID).
+# MIXED_NC_ARGS (array, optional): extra arguments for every netcoord agent.
 
 MIXED_N="n1 n2 n3 n4 n5 n6 n7 n8 n9 n10"
 MIXED_ALL="s1 s2 s3 $MIXED_N"
@@ -38,7 +39,7 @@ mixed_cluster() {
 	for n in s1 s2 s3; do printf -v "R_$n" '%s' "${P[$i]}"; i=$((i + 1)); done
 	for n in $MIXED_N; do printf -v "H_$n" '%s' "${P[$i]}"; i=$((i + 1)); done
 	local sargs=(-profile=lan -log-level=debug "${enc_s[@]}" "$@")
-	local nargs=(-profile lan -log-level debug "${enc_n[@]}")
+	local nargs=(-profile lan -log-level debug "${enc_n[@]}" ${MIXED_NC_ARGS[@]+"${MIXED_NC_ARGS[@]}"})
 	serf_start ${pre}s1 -bind="127.0.0.1:$G_s1" -rpc-addr="127.0.0.1:$R_s1" "${sargs[@]}"
 	wait_for 15 "${pre}s1 up" mixed_serf_up "$R_s1"
 	serf_start ${pre}s2 -bind="127.0.0.1:$G_s2" -rpc-addr="127.0.0.1:$R_s2" "${sargs[@]}" -join="127.0.0.1:$G_s1"
