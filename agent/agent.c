@@ -314,6 +314,26 @@ hook_user_broadcast(void *ctx, const struct nc_gossip_member *to, char *buf,
 	return n;
 }
 
+/* serf's state in our push/pulls, and theirs merged (agent/serf_relay.c). */
+static size_t
+hook_local_state(void *ctx, bool join, char *buf, size_t cap)
+{
+	struct nc_agent *a = ctx;
+	(void)join;
+	return nc_agent_serf_relay_local_state(&a->relay, buf, cap);
+}
+
+static void
+hook_merge_state(void *ctx, const char *buf, size_t len, bool join)
+{
+	struct nc_agent *a = ctx;
+	(void)join;
+	if (nc_agent_serf_relay_merge_state(&a->relay, buf, len) < 0)
+		agent_log(a, NC_LOG_WARN,
+			  "serf: Failed to decode remote state (%zu bytes)",
+			  len);
+}
+
 /* ------------------------------------------------------------------ */
 /* What serf_query.c needs (struct nc_agent_serf_ops)                 */
 /* ------------------------------------------------------------------ */
@@ -940,6 +960,8 @@ gossip_setup(struct nc_agent *a, const struct nc_config *c,
 		.member_event = hook_member_event,
 		.user_msg = hook_user_msg,
 		.user_broadcast = hook_user_broadcast,
+		.local_state = hook_local_state,
+		.merge_state = hook_merge_state,
 	};
 	a->retransmit_mult = gc.retransmit_mult > 0 ? gc.retransmit_mult : 4;
 	a->g = nc_gossip_new(a->env, &gc, &hooks, err, err_cap);
@@ -1070,6 +1092,8 @@ nc_agent_stats(const struct nc_agent *a, struct nc_agent_stats *out)
 	out->serf_queries = a->relay.queries_in;
 	out->relay_dropped = a->relay.dropped;
 	out->relay_bad = a->relay.bad_msg;
+	out->states_merged = a->relay.states_merged;
+	out->events_merged = a->relay.events_merged;
 	out->query_acks = a->serf_qstats.acks;
 	out->query_responses = a->serf_qstats.responses;
 	out->query_relayed = a->serf_qstats.relayed;

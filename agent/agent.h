@@ -126,6 +126,8 @@ struct nc_agent_stats {
 	uint64_t serf_events, serf_queries;
 	/** Relay queue overflows (oldest dropped); malformed serf messages. */
 	uint64_t relay_dropped, relay_bad;
+	/** serf push/pull states merged; events first learnt from them. */
+	uint64_t states_merged, events_merged;
 	/** serf query answers: acks, responses, relayed copies, relay
 	 * messages forwarded for others, user queries without handler. */
 	uint64_t query_acks, query_responses, query_relayed, relay_forwarded,

@@ -286,6 +286,117 @@ on_query(struct nc_agent_serf_relay *r, const char *buf, size_t len,
 	return NC_AGENT_SERF_QUEUED;
 }
 
+int
+nc_agent_serf_relay_merge_event(struct nc_agent_serf_relay *r,
+				const struct nc_proto_serf_user_event *m)
+{
+	if (m->ltime >= UINT64_MAX / 2)
+		return 0;
+	nc_agent_serf_clock_witness(&r->clock.event, m->ltime);
+	if (!buffer_admit(r->events, NC_AGENT_SERF_EVENT_BUFFER,
+			  r->clock.event, m->ltime, event_id(m)))
+		return 0;
+	r->events_in++;
+	r->events_merged++;
+	recent_add(r, m, false);
+	return 1;
+}
+
+static void
+merge_event_cb(void *ctx, const struct nc_proto_serf_event *e)
+{
+	struct nc_proto_serf_user_event m = {
+		.ltime = e->ltime,
+		.name = e->name,
+		.payload = e->payload,
+	};
+	nc_agent_serf_relay_merge_event(ctx, &m);
+}
+
+int
+nc_agent_serf_relay_merge_state(struct nc_agent_serf_relay *r,
+				const char *buf, size_t len)
+{
+	if (len < 1 || (uint8_t)buf[0] != NC_PROTO_SERF_PUSH_PULL) {
+		r->bad_msg++;
+		return NC_PROTO_EFORMAT;
+	}
+	/* Check the whole state first: nothing of a broken one is used. */
+	struct nc_proto_serf_push_pull pp;
+	const char *pos = buf + 1, *end = buf + len;
+	int rc = nc_proto_decode_serf_push_pull(&pos, end, &pp, NULL);
+	if (rc != 0) {
+		r->bad_msg++;
+		return rc;
+	}
+	/* serf: "We subtract 1 since no message with that clock has been
+	 * sent yet". */
+	if (pp.ltime > 0)
+		nc_agent_serf_clock_witness(&r->clock.member, pp.ltime - 1);
+	if (pp.event_ltime > 0)
+		nc_agent_serf_clock_witness(&r->clock.event,
+					    pp.event_ltime - 1);
+	if (pp.query_ltime > 0)
+		nc_agent_serf_clock_witness(&r->clock.query,
+					    pp.query_ltime - 1);
+	struct nc_proto_serf_push_pull_visitor v = {
+		.ctx = r,
+		.event = merge_event_cb,
+	};
+	pos = buf + 1;
+	r->states_merged++;
+	return nc_proto_decode_serf_push_pull(&pos, end, &pp, &v);
+}
+
+size_t
+nc_agent_serf_relay_local_state(const struct nc_agent_serf_relay *r,
+				char *buf, size_t cap)
+{
+	/* Join LTimes we know (a leave's LTime would read as a join to
+	 * serf, which could revive a leaving member: left out). */
+	struct nc_proto_serf_status st[NC_AGENT_SERF_RELAY_SEEN];
+	size_t ns = 0;
+	for (size_t i = 0; i < NC_AGENT_SERF_RELAY_SEEN; i++) {
+		const struct nc_agent_serf_relay_seen *s = &r->seen[i];
+		if (s->name_len == 0 || s->type != NC_PROTO_SERF_JOIN)
+			continue;
+		st[ns].name.data = s->name;
+		st[ns].name.len = s->name_len;
+		st[ns++].ltime = s->ltime;
+	}
+	/* Recent events, sorted by LTime (stable) so equal ones group. */
+	struct nc_proto_serf_event ev[NC_AGENT_SERF_RECENT];
+	size_t ne = 0;
+	for (size_t i = 0; i < r->recent_n; i++) {
+		const struct nc_agent_serf_event *e =
+			nc_agent_serf_relay_recent(r, i);
+		if (e->truncated)
+			continue; /* not the event serf saw */
+		struct nc_proto_serf_event x = {
+			.ltime = e->ltime,
+			.name = {e->name, e->name_len},
+			.payload = {(const char *)e->payload, e->payload_len},
+		};
+		size_t k = ne++;
+		while (k > 0 && ev[k - 1].ltime > x.ltime) {
+			ev[k] = ev[k - 1];
+			k--;
+		}
+		ev[k] = x;
+	}
+	struct nc_proto_serf_push_pull pp = {
+		.ltime = r->clock.member,
+		.event_ltime = r->clock.event,
+		.query_ltime = r->clock.query,
+		.status = st,
+		.status_n = ns,
+		.events = ev,
+		.events_n = ne,
+	};
+	int n = nc_proto_encode_serf_push_pull(buf, cap, &pp);
+	return n > 0 ? (size_t)n : 0;
+}
+
 static int
 on_msg(struct nc_agent_serf_relay *r, const char *buf, size_t len,
        unsigned transmits, bool own)

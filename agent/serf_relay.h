@@ -115,8 +115,10 @@ struct nc_agent_serf_relay {
 	uint64_t events_old, queries_old;
 	/** Queued messages dropped to make room (queue full). */
 	uint64_t dropped;
-	/** Malformed or oversized serf messages. */
+	/** Malformed or oversized serf messages (or push/pull states). */
 	uint64_t bad_msg;
+	/** Push/pull states merged; events first learnt from them. */
+	uint64_t states_merged, events_merged;
 };
 
 /** What nc_agent_serf_relay_on_msg made of a message. */
@@ -153,6 +155,32 @@ int nc_agent_serf_relay_queue(struct nc_agent_serf_relay *r, const char *buf,
  * call starts another. Call it until 0 for each packet.
  */
 size_t nc_agent_serf_relay_take(struct nc_agent_serf_relay *r, char *buf, size_t cap);
+
+struct nc_proto_serf_user_event;
+
+/**
+ * A user event from a push/pull's user state (serf's MergeRemoteState):
+ * witnessed and remembered like a received one, but not re-broadcast
+ * (serf does not either). Returns 1 if it was new.
+ */
+int nc_agent_serf_relay_merge_event(struct nc_agent_serf_relay *r,
+				    const struct nc_proto_serf_user_event *m);
+
+/**
+ * serf push/pull user state: ours (nc_proto_encode_serf_push_pull of our
+ * clocks, the join LTimes we know and the recent events) into @a buf;
+ * returns its length or 0 if it does not fit.
+ */
+size_t nc_agent_serf_relay_local_state(const struct nc_agent_serf_relay *r,
+				       char *buf, size_t cap);
+
+/**
+ * A remote push/pull's user state (02 | messagePushPull): its clocks are
+ * witnessed (minus one, as serf) and its events merged. Returns 0, or a
+ * negative decode error (nothing merged then).
+ */
+int nc_agent_serf_relay_merge_state(struct nc_agent_serf_relay *r,
+				    const char *buf, size_t len);
 
 /** Recent event @a i, 0 = oldest, i < r->recent_n. */
 const struct nc_agent_serf_event *

@@ -362,6 +362,10 @@ stats_route(void *ctx, const struct nc_api_request *req, cJSON **out,
 		cJSON_AddNumberToObject(r, "queries", (double)as.serf_queries);
 		cJSON_AddNumberToObject(r, "dropped", (double)as.relay_dropped);
 		cJSON_AddNumberToObject(r, "malformed", (double)as.relay_bad);
+		cJSON_AddNumberToObject(r, "states_merged",
+					(double)as.states_merged);
+		cJSON_AddNumberToObject(r, "events_merged",
+					(double)as.events_merged);
 		cJSON_AddNumberToObject(r, "query_acks", (double)as.query_acks);
 		cJSON_AddNumberToObject(r, "query_responses",
 					(double)as.query_responses);

@@ -222,6 +222,18 @@ struct nc_gossip_hooks {
 	 */
 	size_t (*user_broadcast)(void *ctx, const struct nc_gossip_member *to,
 				 char *buf, size_t cap);
+	/**
+	 * The user state our push/pulls carry after the node states
+	 * (memberlist's Delegate.LocalState; serf's clocks and recent
+	 * events): write at most @a cap bytes into @a buf, return the
+	 * length, 0 for none.
+	 */
+	size_t (*local_state)(void *ctx, bool join, char *buf, size_t cap);
+	/**
+	 * The user state of a remote push/pull whose node states we accepted
+	 * (memberlist's Delegate.MergeRemoteState); bytes borrowed.
+	 */
+	void (*merge_state)(void *ctx, const char *buf, size_t len, bool join);
 };
 
 /** Counters, for metrics. All monotonically increasing. */

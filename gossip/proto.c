@@ -1880,3 +1880,178 @@ nc_proto_decode_serf_relay(const char **pos, const char *end,
 	*pos = end;
 	return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* serf push/pull user state (messagePushPull)                         */
+/* ------------------------------------------------------------------ */
+
+int
+nc_proto_encode_serf_push_pull(char *buf, size_t cap,
+			       const struct nc_proto_serf_push_pull *m)
+{
+	struct wr w;
+	wr_init(&w, buf, cap);
+	w_u8(&w, NC_PROTO_SERF_PUSH_PULL);
+	w_map(&w, 6);
+	w_key(&w, "EventLTime", 10);
+	w_uint(&w, m->event_ltime);
+	/* Events: one {Events, LTime} per run of equal LTimes. */
+	uint32_t groups = 0;
+	for (size_t i = 0; i < m->events_n; i++)
+		groups += i == 0 || m->events[i].ltime != m->events[i - 1].ltime;
+	w_key(&w, "Events", 6);
+	w_array(&w, groups);
+	for (size_t i = 0; i < m->events_n;) {
+		size_t j = i;
+		while (j < m->events_n && m->events[j].ltime == m->events[i].ltime)
+			j++;
+		w_map(&w, 2);
+		w_key(&w, "Events", 6);
+		w_array(&w, (uint32_t)(j - i));
+		for (size_t k = i; k < j; k++) {
+			w_map(&w, 2);
+			w_key(&w, "Name", 4);
+			w_raw(&w, m->events[k].name.data, m->events[k].name.len);
+			w_key(&w, "Payload", 7);
+			if (m->events[k].payload.len == 0)
+				w_nil(&w);
+			else
+				w_raw(&w, m->events[k].payload.data,
+				      m->events[k].payload.len);
+		}
+		w_key(&w, "LTime", 5);
+		w_uint(&w, m->events[i].ltime);
+		i = j;
+	}
+	w_key(&w, "LTime", 5);
+	w_uint(&w, m->ltime);
+	w_key(&w, "LeftMembers", 11);
+	w_array(&w, (uint32_t)m->left_n);
+	for (size_t i = 0; i < m->left_n; i++)
+		w_raw(&w, m->left[i].data, m->left[i].len);
+	w_key(&w, "QueryLTime", 10);
+	w_uint(&w, m->query_ltime);
+	w_key(&w, "StatusLTimes", 12);
+	w_map(&w, (uint32_t)m->status_n);
+	for (size_t i = 0; i < m->status_n; i++) {
+		w_raw(&w, m->status[i].name.data, m->status[i].name.len);
+		w_uint(&w, m->status[i].ltime);
+	}
+	return wr_done(&w, buf);
+}
+
+/* One userEvents {Events: [{Name, Payload}], LTime} (or nil). */
+static int
+decode_user_events(const char **pos, const char *end,
+		   const struct nc_proto_serf_push_pull_visitor *v)
+{
+	const char *p = *pos;
+	if (p < end && (uint8_t)*p == 0xc0) {
+		*pos = p + 1;
+		return 0;
+	}
+	uint32_t count;
+	int rc = rd_map(&p, end, &count);
+	if (rc != 0)
+		return rc;
+	/* LTime may come after Events: find it first. */
+	uint64_t ltime = 0;
+	const char *events = NULL;
+	for (uint32_t i = 0; i < count; i++) {
+		struct nc_proto_str key;
+		if ((rc = rd_str(&p, end, false, &key)) != 0)
+			return rc;
+		if (key_is(&key, "LTime", 5)) {
+			rc = rd_uint(&p, end, UINT64_MAX, &ltime);
+		} else {
+			if (key_is(&key, "Events", 6))
+				events = p;
+			rc = skip_value(&p, end);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	*pos = p;
+	if (events == NULL)
+		return 0;
+	uint32_t n;
+	if ((rc = rd_array(&events, end, &n)) != 0)
+		return rc;
+	for (uint32_t i = 0; i < n; i++) {
+		struct nc_proto_serf_event e = {.ltime = ltime};
+		uint32_t k;
+		if ((rc = rd_map(&events, end, &k)) != 0)
+			return rc;
+		for (uint32_t j = 0; j < k; j++) {
+			struct nc_proto_str key;
+			if ((rc = rd_str(&events, end, false, &key)) != 0)
+				return rc;
+			if (key_is(&key, "Name", 4))
+				rc = rd_str(&events, end, false, &e.name);
+			else if (key_is(&key, "Payload", 7))
+				rc = rd_str(&events, end, true, &e.payload);
+			else
+				rc = skip_value(&events, end);
+			if (rc != 0)
+				return rc;
+		}
+		if (v != NULL && v->event != NULL)
+			v->event(v->ctx, &e);
+	}
+	return 0;
+}
+
+int
+nc_proto_decode_serf_push_pull(const char **pos, const char *end,
+			       struct nc_proto_serf_push_pull *out,
+			       const struct nc_proto_serf_push_pull_visitor *v)
+{
+	memset(out, 0, sizeof(*out));
+	const char *p = *pos;
+	uint32_t count;
+	int rc = rd_map(&p, end, &count);
+	if (rc != 0)
+		return rc;
+	for (uint32_t i = 0; i < count; i++) {
+		struct nc_proto_str key;
+		uint32_t n;
+		if ((rc = rd_str(&p, end, false, &key)) != 0)
+			return rc;
+		if (key_is(&key, "LTime", 5)) {
+			rc = rd_uint(&p, end, UINT64_MAX, &out->ltime);
+		} else if (key_is(&key, "EventLTime", 10)) {
+			rc = rd_uint(&p, end, UINT64_MAX, &out->event_ltime);
+		} else if (key_is(&key, "QueryLTime", 10)) {
+			rc = rd_uint(&p, end, UINT64_MAX, &out->query_ltime);
+		} else if (key_is(&key, "Events", 6)) {
+			rc = rd_array(&p, end, &n);
+			for (uint32_t j = 0; j < n && rc == 0; j++)
+				rc = decode_user_events(&p, end, v);
+		} else if (key_is(&key, "LeftMembers", 11)) {
+			rc = rd_array(&p, end, &n);
+			for (uint32_t j = 0; j < n && rc == 0; j++) {
+				struct nc_proto_str name;
+				rc = rd_str(&p, end, false, &name);
+				if (rc == 0 && v != NULL && v->left != NULL)
+					v->left(v->ctx, &name);
+			}
+		} else if (key_is(&key, "StatusLTimes", 12)) {
+			rc = rd_map(&p, end, &n);
+			for (uint32_t j = 0; j < n && rc == 0; j++) {
+				struct nc_proto_serf_status st;
+				rc = rd_str(&p, end, false, &st.name);
+				if (rc == 0)
+					rc = rd_uint(&p, end, UINT64_MAX,
+						     &st.ltime);
+				if (rc == 0 && v != NULL && v->status != NULL)
+					v->status(v->ctx, &st);
+			}
+		} else {
+			rc = skip_value(&p, end);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	*pos = p;
+	return 0;
+}

@@ -450,6 +450,46 @@ struct nc_proto_serf_relay {
 	struct nc_proto_str inner;	/**< the message to forward */
 };
 
+/** One join status LTime (StatusLTimes entry) of a serf push/pull. */
+struct nc_proto_serf_status {
+	struct nc_proto_str name;
+	uint64_t ltime;
+};
+
+/** One user event (LTime, Name, Payload) of a serf push/pull. */
+struct nc_proto_serf_event {
+	uint64_t ltime;
+	struct nc_proto_str name;
+	struct nc_proto_str payload;
+};
+
+/**
+ * serf push/pull user state (type 2, messagePushPull): 02 | map{
+ * EventLTime, Events [{Events [{Name, Payload}], LTime}], LTime,
+ * LeftMembers [string], QueryLTime, StatusLTimes {string: LTime}}.
+ * For encoding, events with the same LTime must be adjacent (they are
+ * grouped into one userEvents entry).
+ */
+struct nc_proto_serf_push_pull {
+	uint64_t ltime, event_ltime, query_ltime;
+	const struct nc_proto_serf_status *status;
+	size_t status_n;
+	const struct nc_proto_str *left;
+	size_t left_n;
+	const struct nc_proto_serf_event *events;
+	size_t events_n;
+};
+
+/** What nc_proto_decode_serf_push_pull reports beyond the clocks. */
+struct nc_proto_serf_push_pull_visitor {
+	void *ctx;
+	/** Each recent event (may be NULL). */
+	void (*event)(void *ctx, const struct nc_proto_serf_event *e);
+	/** Each StatusLTimes entry, each LeftMembers name (may be NULL). */
+	void (*status)(void *ctx, const struct nc_proto_serf_status *s);
+	void (*left)(void *ctx, const struct nc_proto_str *name);
+};
+
 /**
  * Serf Vivaldi coordinate as carried in acks (§7.3):
  *
@@ -904,6 +944,20 @@ nc_proto_encode_serf_relay(char *buf, size_t cap,
 int
 nc_proto_decode_serf_relay(const char **pos, const char *end,
 			   struct nc_proto_serf_relay *out);
+
+/** Encode a serf push/pull user state: 02 | messagePushPull. */
+int
+nc_proto_encode_serf_push_pull(char *buf, size_t cap,
+			       const struct nc_proto_serf_push_pull *m);
+/**
+ * Decode a serf push/pull body (after 02): the clocks into @a out (its
+ * arrays are left empty), the rest reported through @a v as it is read.
+ * Nil entries of Events (serf sends its whole buffer) are skipped.
+ */
+int
+nc_proto_decode_serf_push_pull(const char **pos, const char *end,
+			       struct nc_proto_serf_push_pull *out,
+			       const struct nc_proto_serf_push_pull_visitor *v);
 
 /*
  * Generic reading, for bodies whose shape is a list (serf query filters):

@@ -618,6 +618,70 @@ test_conflict(void)
 	CU_ASSERT_EQUAL(nc_agent_serf_query_answer(&fake_ops, &st, m, n), 0);
 }
 
+static struct nc_agent_serf_relay r2;
+
+static void
+test_push_pull_state(void)
+{
+	char m[256], st[8192];
+	memset(&r, 0, sizeof(r));
+	memset(&r2, 0, sizeof(r2));
+	/* Ours: a join LTime, a leave (left out), events, clocks. */
+	size_t n = join_msg(m, sizeof(m), "s1", 4);
+	nc_agent_serf_relay_on_msg(&r, m, n, 1);
+	n = leave_msg(m, sizeof(m), "s2", 6);
+	nc_agent_serf_relay_on_msg(&r, m, n, 1);
+	n = event_msg(m, sizeof(m), 9, "deploy", "b");
+	nc_agent_serf_relay_on_msg(&r, m, n, 1);
+	n = event_msg(m, sizeof(m), 3, "deploy", "a");
+	nc_agent_serf_relay_on_msg(&r, m, n, 1);
+	n = event_msg(m, sizeof(m), 9, "deploy", "c");
+	nc_agent_serf_relay_on_msg(&r, m, n, 1);
+	size_t len = nc_agent_serf_relay_local_state(&r, st, sizeof(st));
+	CU_ASSERT_FATAL(len > 0);
+	CU_ASSERT_EQUAL((uint8_t)st[0], NC_PROTO_SERF_PUSH_PULL);
+	struct nc_proto_str sst = {st, (uint32_t)len};
+	CU_ASSERT(has(&sst, "\xa2s1\x04"));	/* StatusLTimes s1: 4 */
+	CU_ASSERT(!has(&sst, "\xa2s2"));	/* a leave is not a status */
+	/* Theirs merged: events recorded (not queued), clocks - 1. */
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_merge_state(&r2, st, len), 0);
+	CU_ASSERT_EQUAL(r2.recent_n, 3);
+	CU_ASSERT_EQUAL(r2.events_merged, 3);
+	CU_ASSERT_EQUAL(r2.q_len, 0);
+	CU_ASSERT_EQUAL(r2.clock.event, r.clock.event);
+	CU_ASSERT_EQUAL(r2.clock.member, r.clock.member - 1 + 1);
+	/* Sorted by LTime when sent: the LTime 3 event comes first. */
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_recent(&r2, 0)->ltime, 3);
+	/* Merging again: nothing new; a relayed copy is old news too. */
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_merge_state(&r2, st, len), 0);
+	CU_ASSERT_EQUAL(r2.events_merged, 3);
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r2, m, n, 1), 0);
+	/* A truncated state merges nothing at all. */
+	memset(&r2, 0, sizeof(r2));
+	for (size_t cut = 1; cut < len; cut++)
+		CU_ASSERT(nc_agent_serf_relay_merge_state(&r2, st, cut) < 0);
+	CU_ASSERT_EQUAL(r2.recent_n, 0);
+	CU_ASSERT_EQUAL(r2.clock.event, 0);
+	/* serf's shape: its whole buffer, nil entries included. */
+	static const char serf_state[] =
+		"\x02\x86"
+		"\xa5LTime\x05"
+		"\xacStatusLTimes\x81\xa2s1\x03"
+		"\xabLeftMembers\x90"
+		"\xaa" "EventLTime\x0b"
+		"\xa6" "Events\x93\xc0"
+		"\x82\xa5LTime\x0a\xa6" "Events\x91\x82\xa4Name\xa1x\xa7Payload\xc0"
+		"\xc0"
+		"\xaaQueryLTime\x02";
+	CU_ASSERT_EQUAL(nc_agent_serf_relay_merge_state(&r2, serf_state,
+							sizeof(serf_state) - 1),
+			0);
+	CU_ASSERT_EQUAL(r2.recent_n, 1);
+	CU_ASSERT_EQUAL(r2.clock.event, 11);
+	CU_ASSERT_EQUAL(r2.clock.member, 5);
+	CU_ASSERT_EQUAL(r2.clock.query, 2);
+}
+
 int
 main(void)
 {
@@ -635,6 +699,7 @@ main(void)
 	CU_add_test(s, "query_filters", test_query_filters);
 	CU_add_test(s, "key_queries", test_key_queries);
 	CU_add_test(s, "conflict", test_conflict);
+	CU_add_test(s, "push_pull_state", test_push_pull_state);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();

@@ -9,6 +9,11 @@
 # Then NC_EVENTS (default 20) `netcoord event deploy nc<i>` from n3 must
 # each run the handler of all three serf nodes exactly once, and n5's
 # GET /v1/event/list must show them.
+# Push/pull user state: a serf agent started with -replay that joins
+# through a netcoord agent only runs its handler for the 20 netcoord
+# events it learnt from our state (once each); a netcoord agent that joins
+# through a serf agent only lists serf's recent events and fires its next
+# event with an LTime above them (serf's clocks witnessed).
 # MIN_DELIVERED (default EVENTS) lowers the bar to measure an old build;
 # NC_EVENTS=0 skips the second part (an old build has no `event`).
 # Needs the Debian serf package; skipped (77) without it.
@@ -80,6 +85,33 @@ if [ "$NC_EVENTS" -gt 0 ]; then
 	listed=$(curl -sf "http://127.0.0.1:$H_n5/v1/event/list?name=deploy" | grep -o '"LTime"' | wc -l)
 	log "vn5 GET /v1/event/list?name=deploy: $listed events"
 	[ "$listed" -ge "$NC_EVENTS" ] || rc=1
+fi
+if [ "$NC_EVENTS" -gt 0 ]; then
+	mapfile -t X < <(nc_ports 4)
+	: >"$NC_TMP/evs4.txt"
+	log "vs4 (-replay) joins through vn7 only"
+	serf_start vs4 -bind="127.0.0.1:${X[0]}" -rpc-addr="127.0.0.1:${X[1]}" -profile=lan -replay \
+		-event-handler="user:deploy=$NC_TMP/hall.sh" -join="127.0.0.1:$G_n7"
+	s4_has_all() { [ "$(awk '$2 ~ /^nc/ {print $2}' "$NC_TMP/evs4.txt" | sort -u | wc -l)" = "$NC_EVENTS" ]; }
+	wait_for 15 "vs4 replayed the $NC_EVENTS netcoord events from vn7's push/pull" s4_has_all
+	sleep 2
+	got=$(awk '$2 ~ /^nc/' "$NC_TMP/evs4.txt" | wc -l)
+	[ "$got" = "$NC_EVENTS" ] || die "vs4 ran the handler $got times for $NC_EVENTS events"
+	log "vn11 joins through vs2 only"
+	nc_start vn11 -bind "127.0.0.1:${X[2]}" -http-addr "127.0.0.1:${X[3]}" -profile lan \
+		-http-allow-unauthenticated-writes=true -join "127.0.0.1:$G_s2"
+	n11_lists() {
+		[ "$(curl -sf "http://127.0.0.1:${X[3]}/v1/event/list?name=deploy" | grep -o '"LTime"' | wc -l)" -ge 20 ]
+	}
+	wait_for 15 "vn11 lists serf's recent events from vs2's push/pull" n11_lists
+	out=$("$NETCOORD" event -http-addr "127.0.0.1:${X[3]}" deploy late)
+	log "vn11: $out"
+	lt=$(sed -n 's/.*LTime \([0-9]*\).*/\1/p' <<<"$out")
+	[ "${lt:-0}" -ge $((EVENTS + NC_EVENTS)) ] || die "vn11 fired with LTime $lt, below the cluster's event clock"
+	for n in vs4 vn11; do kill -KILL "$(pid_of $n)" 2>/dev/null || true; done
+	if grep -h 'Failed to decode remote state\|Remote state' "$NC_TMP"/vs*.log; then
+		die "a serf agent could not decode our push/pull state"
+	fi
 fi
 relayed=0
 for n in $MIXED_N; do
