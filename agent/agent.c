@@ -367,9 +367,13 @@ ops_send(void *ctx, const struct nc_addr *to, const char *name,
 {
 	struct nc_agent *a = ctx;
 	const struct nc_gossip_member *m = member_at(a, to, name, name_len);
-	if (m == NULL || m->is_self)
+	if (m != NULL && m->is_self)
 		return -ENOENT;
-	return nc_gossip_send_user(a->g, m, buf, len);
+	/* A member: as any message to it. Else the address itself, as
+	 * serf's SendToAddress (e.g. a node whose name conflicts). */
+	if (m != NULL)
+		return nc_gossip_send_user(a->g, m, buf, len);
+	return nc_gossip_send_user_addr(a->g, to, buf, len);
 }
 
 /* serf's relayResponse target choice (kRandomMembers). */

@@ -337,6 +337,15 @@ int nc_gossip_send_user(struct nc_gossip *g, const struct nc_gossip_member *to,
 			const char *buf, size_t len);
 
 /**
+ * Send one user message to an address that need not be a member
+ * (memberlist's SendToAddress: serf answers a query at the address the
+ * query names, and forwards relayed answers to theirs). Returns 0,
+ * -EINVAL (no address), -EMSGSIZE or the send error.
+ */
+int nc_gossip_send_user_addr(struct nc_gossip *g, const struct nc_addr *to,
+			     const char *buf, size_t len);
+
+/**
  * Replace own Meta (bumps incarnation, broadcasts alive). Returns 0,
  * -EINVAL (over NC_GOSSIP_META_MAX) or -ENOMEM (nothing changed).
  */

@@ -1545,6 +1545,23 @@ nc_gossip_send_user(struct nc_gossip *g, const struct nc_gossip_member *to,
 }
 
 int
+nc_gossip_send_user_addr(struct nc_gossip *g, const struct nc_addr *to,
+			 const char *buf, size_t len)
+{
+	char msg[NC__UDP_BUFFER_MAX + 1];
+
+	if (g == NULL || to == NULL || buf == NULL || len == 0 ||
+	    (to->family != 4 && to->family != 6) || to->port == 0)
+		return -EINVAL;
+	if (len + 1 > g->cfg.udp_buffer_size || len + 1 > sizeof(msg))
+		return -EMSGSIZE;
+	msg[0] = NC_PROTO_USER;
+	memcpy(msg + 1, buf, len);
+	/* No CRC: memberlist's SendToAddress does not look the node up. */
+	return nc__send_raw(g, to, NULL, msg, len + 1);
+}
+
+int
 nc_gossip_set_meta(struct nc_gossip *g, const uint8_t *meta, size_t len)
 {
 	if (g == NULL || len > NC_GOSSIP_META_MAX || (len > 0 && meta == NULL))
