@@ -1,7 +1,9 @@
 /*
  * agent/agent.c - the agent: gossip hooks -> coordinate service, serf
- * intent relay, join with retry, graceful leave, keyring and tags for the
- * API (agent/agent.h has the picture).
+ * relay (intents, events, queries; agent/serf_relay.c) and query answers
+ * (agent/serf_query.c), serf state in push/pull, user events fired, join
+ * with retry, graceful leave, keyring and tags for the API (agent/agent.h
+ * has the picture).
  *
  * Joining: a push/pull with Join=true to every address of every join
  * address (agent/resolve.h: names are resolved at each attempt through

@@ -2,7 +2,8 @@
  * api/metrics.c - GET /metrics in the Prometheus text exposition format
  * (version 0.0.4): gossip counters (nc_gossip_stats), members by state,
  * the coordinate client's counters and error estimates, the coordinate
- * cache and its gossip, and HTTP responses by status code. And GET
+ * cache and its gossip, serf events / queries relayed and answered
+ * (netcoord_serf_*), and HTTP responses by status code. And GET
  * /v1/stats: the raw counters of gossip, the loop, the serf relay and the
  * latency emulation as JSON (what bench/ reads).
  *

@@ -1,5 +1,6 @@
 /*
- * cli.c - `netcoord members|rtt|nearest|failover|join|leave|keygen|keys`:
+ * cli.c - `netcoord members|rtt|nearest|failover|join|leave|keygen|keys|
+ * event`:
  * the command-line client of the agent's REST API.
  *
  * Design. Every subcommand is one HTTP request (cmd/http.c, libcurl) to
