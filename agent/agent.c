@@ -1,7 +1,9 @@
 /*
  * agent/agent.c - the agent: gossip hooks -> coordinate service, serf
- * intent relay, join with retry, graceful leave, keyring and tags for the
- * API (agent/agent.h has the picture).
+ * relay (intents, events, queries; agent/serf_relay.c) and query answers
+ * (agent/serf_query.c), serf state in push/pull, user events fired, join
+ * with retry, graceful leave, keyring and tags for the API (agent/agent.h
+ * has the picture).
  *
  * Joining: a push/pull with Join=true to every address of every join
  * address (agent/resolve.h: names are resolved at each attempt through
@@ -51,6 +53,7 @@
 
 #include "agent/files.h"
 #include "agent/resolve.h"
+#include "agent/serf_query.h"
 #include "agent/serf_relay.h"
 #include "agent/snapshot.h"
 #include "coord/coord.h"
@@ -172,6 +175,11 @@ struct nc_agent {
 	struct nc_agent_serf_relay relay;
 	/** memberlist's RetransmitMult of the profile, for the relay. */
 	int retransmit_mult;
+	/** serf queries answered (agent/serf_query.c) and its view of us. */
+	struct nc_agent_serf_ops serf_ops;
+	struct nc_agent_serf_query_stats serf_qstats;
+	/** Coordinate gossip already offered room in the current packet. */
+	bool coords_offered;
 	/** Sends the coordinate greetings to new members. */
 	struct nc_timer greet_timer;
 	/** -snapshot: path ("" when off), writer thread, periodic timer. */
@@ -280,30 +288,208 @@ hook_member_event(void *ctx, enum nc_gossip_event ev,
 	}
 }
 
-/** Serf intents are relayed like serf does (agent/serf_relay.c). */
+/*
+ * serf messages: intents, user events and queries are relayed like serf
+ * does (agent/serf_relay.c); new queries are answered and relay messages
+ * forwarded (agent/serf_query.c).
+ */
 static void
 hook_user_msg(void *ctx, const char *buf, size_t len)
 {
 	struct nc_agent *a = ctx;
-	/* Coordinate gossip first: it is not a serf intent to relay. */
+	/* Coordinate gossip first: it is not a serf message to relay. */
 	if (nc_agent_coords_user_msg(a->coords, now(a), buf, len))
 		return;
+	if (len >= 1 && (uint8_t)buf[0] == NC_PROTO_SERF_RELAY) {
+		nc_agent_serf_relay_forward(&a->serf_ops, &a->serf_qstats, buf,
+					    len);
+		return;
+	}
 	/* memberlist's retransmitLimit (the member count includes self). */
 	int limit = nc_gossip_retransmit_limit(a->retransmit_mult,
 					       nc_gossip_member_count(a->g));
-	nc_agent_serf_relay_on_msg(&a->relay, buf, len, (unsigned)limit);
+	int v = nc_agent_serf_relay_on_msg(&a->relay, buf, len,
+					   (unsigned)limit);
+	if (v != NC_AGENT_SERF_IGNORED && a->env->log_level <= NC_LOG_DEBUG) {
+		uint64_t lt = 0;
+		const char *pos = buf + 1;
+		nc_proto_decode_serf_ltime(&pos, buf + len, &lt);
+		agent_log(a, NC_LOG_DEBUG, "serf: new message type %u LTime %llu",
+			  (unsigned)(uint8_t)buf[0], (unsigned long long)lt);
+	}
+	if (v != NC_AGENT_SERF_IGNORED &&
+	    (uint8_t)buf[0] == NC_PROTO_SERF_QUERY) {
+		const struct nc_gossip_member *self = nc_gossip_self(a->g);
+		a->serf_ops.self_meta = self->meta;
+		a->serf_ops.self_meta_len = self->meta_len;
+		nc_agent_serf_query_answer(&a->serf_ops, &a->serf_qstats, buf,
+					   len);
+	}
 }
 
+/*
+ * Called until it returns 0 for each packet (or with cap 0 when the
+ * packet filled up): serf messages first, each once per packet, as many
+ * as fit, then coordinate gossip once (it is budgeted per call).
+ */
 static size_t
 hook_user_broadcast(void *ctx, const struct nc_gossip_member *to, char *buf,
 		    size_t cap)
 {
 	struct nc_agent *a = ctx;
+	/* After the coordinate message, end the packet: the relay's pass
+	 * ended just before it (and a new call would start another). A
+	 * packet that filled up ends with cap 0. */
+	if (a->coords_offered || cap == 0) {
+		a->coords_offered = false;
+		return 0;
+	}
 	size_t n = nc_agent_serf_relay_take(&a->relay, buf, cap);
-	if (n == 0)
-		n = nc_agent_coords_user_broadcast(a->coords, now(a), to, buf,
-						   cap);
+	if (n > 0)
+		return n;
+	n = nc_agent_coords_user_broadcast(a->coords, now(a), to, buf, cap);
+	a->coords_offered = n > 0;
 	return n;
+}
+
+/* serf's state in our push/pulls, and theirs merged (agent/serf_relay.c). */
+static size_t
+hook_local_state(void *ctx, bool join, char *buf, size_t cap)
+{
+	struct nc_agent *a = ctx;
+	(void)join;
+	return nc_agent_serf_relay_local_state(&a->relay, buf, cap);
+}
+
+static void
+hook_merge_state(void *ctx, const char *buf, size_t len, bool join)
+{
+	struct nc_agent *a = ctx;
+	(void)join;
+	if (nc_agent_serf_relay_merge_state(&a->relay, buf, len) < 0)
+		agent_log(a, NC_LOG_WARN,
+			  "serf: Failed to decode remote state (%zu bytes)",
+			  len);
+}
+
+/* ------------------------------------------------------------------ */
+/* What serf_query.c needs (struct nc_agent_serf_ops)                 */
+/* ------------------------------------------------------------------ */
+
+/** A member at @a to: by @a name if its address matches, else any. */
+static const struct nc_gossip_member *
+member_at(struct nc_agent *a, const struct nc_addr *to, const char *name,
+	  size_t name_len)
+{
+	if (name != NULL && name_len > 0 && name_len <= NC_GOSSIP_NAME_MAX) {
+		char nm[NC_GOSSIP_NAME_MAX + 1];
+		memcpy(nm, name, name_len);
+		nm[name_len] = '\0';
+		const struct nc_gossip_member *m =
+			nc_gossip_member_find(a->g, nm);
+		if (m != NULL && nc_addr_equal(&m->addr, to))
+			return m;
+	}
+	size_t n = nc_gossip_member_count(a->g);
+	for (size_t i = 0; i < n; i++) {
+		const struct nc_gossip_member *m = nc_gossip_member_at(a->g, i);
+		if (m != NULL && nc_addr_equal(&m->addr, to))
+			return m;
+	}
+	return NULL;
+}
+
+static int
+ops_send(void *ctx, const struct nc_addr *to, const char *name,
+	 size_t name_len, const char *buf, size_t len)
+{
+	struct nc_agent *a = ctx;
+	const struct nc_gossip_member *m = member_at(a, to, name, name_len);
+	if (m != NULL && m->is_self)
+		return -ENOENT;
+	/* A member: as any message to it. Else the address itself, as
+	 * serf's SendToAddress (e.g. a node whose name conflicts). */
+	if (m != NULL)
+		return nc_gossip_send_user(a->g, m, buf, len);
+	return nc_gossip_send_user_addr(a->g, to, buf, len);
+}
+
+/* serf's relayResponse target choice (kRandomMembers). */
+static size_t
+ops_relay_targets(void *ctx, unsigned k, struct nc_addr *out)
+{
+	struct nc_agent *a = ctx;
+	size_t n = nc_gossip_member_count(a->g), got = 0;
+	const struct nc_gossip_member *picked[UINT8_MAX];
+	if (n < (size_t)k + 1 || k > UINT8_MAX)
+		return 0;
+	for (size_t t = 0; t < 3 * n && got < k; t++) {
+		const struct nc_gossip_member *m = nc_gossip_member_at(
+			a->g, (size_t)(a->env->ops->rand(a->env) % n));
+		if (m == NULL || m->is_self || m->vsn[1] < 5 ||
+		    (m->state != NC_MEMBER_ALIVE &&
+		     m->state != NC_MEMBER_SUSPECT))
+			continue;
+		bool dup = false;
+		for (size_t j = 0; j < got && !dup; j++)
+			dup = picked[j] == m;
+		if (dup)
+			continue;
+		picked[got] = m;
+		out[got++] = m->addr;
+	}
+	return got;
+}
+
+/* A member as serf's Member struct (conflict answers). */
+static bool
+ops_member(void *ctx, const char *name, size_t name_len,
+	   struct nc_proto_serf_member *out, uint8_t ip[16])
+{
+	struct nc_agent *a = ctx;
+	char nm[NC_GOSSIP_NAME_MAX + 1];
+	if (name_len == 0 || name_len > NC_GOSSIP_NAME_MAX)
+		return false;
+	memcpy(nm, name, name_len);
+	nm[name_len] = '\0';
+	const struct nc_gossip_member *m = nc_gossip_member_find(a->g, nm);
+	if (m == NULL)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->name = nc_proto_cstr(m->name);
+	size_t iplen = nc_addr_ip_len(&m->addr);
+	memcpy(ip, m->addr.ip, iplen);
+	out->addr.data = (const char *)ip;
+	out->addr.len = (uint32_t)iplen;
+	out->port = m->addr.port;
+	if (m->meta_len > 1 && m->meta[0] == NC_PROTO_SERF_TAG_MAGIC) {
+		out->tags_map.data = (const char *)m->meta + 1;
+		out->tags_map.len = (uint32_t)(m->meta_len - 1);
+	}
+	/* serf's MemberStatus: alive 1, leaving 2, left 3, failed 4. */
+	out->status = m->state == NC_MEMBER_DEAD ? 4 :
+		      m->state == NC_MEMBER_LEFT ? 3 : 1;
+	memcpy(out->vsn, m->vsn, sizeof(out->vsn));
+	return true;
+}
+
+static int
+ops_key_list(void *ctx, char (*keys)[NC_AGENT_KEY_B64_CAP], size_t cap)
+{
+	return nc_agent_keyring_list(ctx, keys, cap);
+}
+
+static int
+ops_key_change(void *ctx, enum nc_agent_key_op op, const char *b64,
+	       char *err, size_t err_cap)
+{
+	return nc_agent_keyring_change(ctx, op, b64, err, err_cap);
+}
+
+static void
+ops_log(void *ctx, enum nc_log_level lvl, const char *msg)
+{
+	agent_log(ctx, lvl, "serf: %s", msg);
 }
 
 /** Greet members that joined recently with our coordinate. */
@@ -1070,6 +1256,8 @@ gossip_setup(struct nc_agent *a, const struct nc_config *c,
 		.member_event = hook_member_event,
 		.user_msg = hook_user_msg,
 		.user_broadcast = hook_user_broadcast,
+		.local_state = hook_local_state,
+		.merge_state = hook_merge_state,
 	};
 	a->retransmit_mult = gc.retransmit_mult > 0 ? gc.retransmit_mult : 4;
 	a->g = nc_gossip_new(a->env, &gc, &hooks, err, err_cap);
@@ -1094,6 +1282,16 @@ nc_agent_new(struct nc_env *env, const struct nc_config *cfg,
 	a->on_left = on_left;
 	a->on_left_ctx = on_left_ctx;
 	a->relay.self = a->name;
+	a->serf_ops = (struct nc_agent_serf_ops){
+		.ctx = a,
+		.self = a->name,
+		.send = ops_send,
+		.relay_targets = ops_relay_targets,
+		.member = ops_member,
+		.key_list = ops_key_list,
+		.key_change = ops_key_change,
+		.log = ops_log,
+	};
 	nc_timer_init(&a->leave_timer, leave_timer_cb, a);
 	nc_timer_init(&a->greet_timer, greet_timer_cb, a);
 	nc_timer_init(&a->snap_timer, snap_timer_cb, a);
@@ -1213,6 +1411,17 @@ nc_agent_stats(const struct nc_agent *a, struct nc_agent_stats *out)
 	out->relay_in = a->relay.relayed_in;
 	out->relay_out = a->relay.relayed_out;
 	out->relay_ignored = a->relay.ignored;
+	out->serf_events = a->relay.events_in;
+	out->serf_queries = a->relay.queries_in;
+	out->relay_dropped = a->relay.dropped;
+	out->relay_bad = a->relay.bad_msg;
+	out->states_merged = a->relay.states_merged;
+	out->events_merged = a->relay.events_merged;
+	out->query_acks = a->serf_qstats.acks;
+	out->query_responses = a->serf_qstats.responses;
+	out->query_relayed = a->serf_qstats.relayed;
+	out->relay_forwarded = a->serf_qstats.forwarded;
+	out->query_unhandled = a->serf_qstats.unhandled;
 	out->join_attempts = a->join.attempts + a->retry.attempts;
 	out->joined = a->join.joined || a->retry.joined;
 }
@@ -1290,6 +1499,65 @@ nc_agent_keyring_change(struct nc_agent *a, enum nc_agent_key_op op,
 		snprintf(err, err_cap, "%s", nc_proto_strerror(rc));
 		return -EINVAL;
 	}
+}
+
+int
+nc_agent_event_fire(struct nc_agent *a, const char *name, const void *payload,
+		    size_t len, bool coalesce, uint64_t *ltime, char *err,
+		    size_t err_cap)
+{
+	size_t nl = name != NULL ? strlen(name) : 0;
+	if (nl == 0) {
+		snprintf(err, err_cap, "event name is empty");
+		return -EINVAL;
+	}
+	/* serf's checks and messages, before and after encoding. */
+	if (nl + len > NC_AGENT_EVENT_SIZE_LIMIT) {
+		snprintf(err, err_cap,
+			 "user event exceeds configured limit of %d bytes "
+			 "before encoding", NC_AGENT_EVENT_SIZE_LIMIT);
+		return -EINVAL;
+	}
+	struct nc_proto_serf_user_event m = {
+		.cc = coalesce,
+		.ltime = a->relay.clock.event,
+		.name = {name, (uint32_t)nl},
+		.payload = {payload, (uint32_t)len},
+	};
+	char buf[NC_AGENT_EVENT_SIZE_LIMIT + 64];
+	int n = nc_proto_encode_serf_user_event(buf, sizeof(buf), &m);
+	if (n <= 0 || n > NC_AGENT_EVENT_SIZE_LIMIT) {
+		snprintf(err, err_cap,
+			 "encoded user event exceeds configured limit of %d "
+			 "bytes after encoding", NC_AGENT_EVENT_SIZE_LIMIT);
+		return -EINVAL;
+	}
+	a->relay.clock.event++;
+	int limit = nc_gossip_retransmit_limit(a->retransmit_mult,
+					       nc_gossip_member_count(a->g));
+	int rc = nc_agent_serf_relay_queue(&a->relay, buf, (size_t)n,
+					   (unsigned)limit);
+	if (rc < 0) {
+		snprintf(err, err_cap, "event not queued (%d)", rc);
+		return rc;
+	}
+	if (ltime != NULL)
+		*ltime = m.ltime;
+	agent_log(a, NC_LOG_INFO, "serf: fired user event %s (LTime %llu)",
+		  name, (unsigned long long)m.ltime);
+	return 0;
+}
+
+size_t
+nc_agent_event_count(const struct nc_agent *a)
+{
+	return a->relay.recent_n;
+}
+
+const struct nc_agent_serf_event *
+nc_agent_event_at(const struct nc_agent *a, size_t i)
+{
+	return nc_agent_serf_relay_recent(&a->relay, i);
 }
 
 int

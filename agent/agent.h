@@ -3,7 +3,9 @@
 /*
  * agent/agent.h - a netcoord agent: the one place where gossip/ and coord/
  * meet. It owns the SWIM instance, the coordinate service
- * (agent/coords.h), the relay of serf intents (agent/serf_relay.h), the
+ * (agent/coords.h), the serf relay of intents, events and queries with
+ * serf's clocks (agent/serf_relay.h) and the query answers
+ * (agent/serf_query.h), the
  * keyring (and its file), the join retries (names resolved through
  * agent/resolve.h) and the graceful leave. It runs on any env
  * (gossip/env.h): `netcoord agent` gives it the real loop (loop/), the
@@ -12,7 +14,9 @@
  *   probe ack ──> gossip ── probe_done(peer, rtt, payload) ──> coords
  *   coords ── ack_payload (serf's coordinate) ──> gossip ──> peer
  *   gossip ── user_msg ──> coords (coordinate gossip) | serf relay
+ *            (new queries ──> serf_query ──> answers to the asker)
  *   gossip ── user_broadcast <── serf relay, then coords (budgeted)
+ *   gossip ── local_state / merge_state <──> serf relay (push/pull)
  *   gossip ── member_event ──> coords (new-member window, view epoch), log
  *
  * The HTTP API (api/) reads everything through this header and
@@ -25,6 +29,7 @@
 #include "agent/config.h"
 #include "agent/coords.h"
 #include "agent/resolve.h"
+#include "agent/serf_relay.h"
 #include "gossip/env.h"
 
 struct nc_agent;
@@ -119,8 +124,18 @@ const char *nc_agent_name(const struct nc_agent *a);
 
 /** Counters of the agent's own parts (gossip has nc_gossip_stats). */
 struct nc_agent_stats {
-	/** serf intents relayed: received new / sent / ignored (old). */
+	/** serf messages relayed: received new / sent / ignored (old). */
 	uint64_t relay_in, relay_out, relay_ignored;
+	/** serf user events / queries seen for the first time. */
+	uint64_t serf_events, serf_queries;
+	/** Relay queue overflows (oldest dropped); malformed serf messages. */
+	uint64_t relay_dropped, relay_bad;
+	/** serf push/pull states merged; events first learnt from them. */
+	uint64_t states_merged, events_merged;
+	/** serf query answers: acks, responses, relayed copies, relay
+	 * messages forwarded for others, user queries without handler. */
+	uint64_t query_acks, query_responses, query_relayed, relay_forwarded,
+		query_unhandled;
 	/** Join attempts so far; a join succeeded. */
 	unsigned join_attempts;
 	bool joined;
@@ -164,6 +179,31 @@ int nc_agent_keyring_list(struct nc_agent *a,
  */
 int nc_agent_keyring_change(struct nc_agent *a, enum nc_agent_key_op op,
 			    const char *b64, char *err, size_t err_cap);
+
+/* ------------------------------------------------------------------ */
+/* serf user events                                                   */
+/* ------------------------------------------------------------------ */
+
+/** serf's UserEventSizeLimit: name + payload, and the encoded message. */
+#define NC_AGENT_EVENT_SIZE_LIMIT 512
+
+/**
+ * Fire a serf user event (serf's UserEvent): LTime from our event clock,
+ * recorded as seen and broadcast memberlist's retransmit limit times; serf
+ * agents' handlers receive it. @a ltime (may be NULL) gets its LTime.
+ * @retval 0 sent
+ * @retval -EINVAL empty name, or over NC_AGENT_EVENT_SIZE_LIMIT (serf's
+ *         message in @a err)
+ */
+int nc_agent_event_fire(struct nc_agent *a, const char *name,
+			const void *payload, size_t len, bool coalesce,
+			uint64_t *ltime, char *err, size_t err_cap);
+
+/** The user events seen lately (at most NC_AGENT_SERF_RECENT). */
+size_t nc_agent_event_count(const struct nc_agent *a);
+/** Event @a i, 0 = oldest; NULL past the end. */
+const struct nc_agent_serf_event *nc_agent_event_at(const struct nc_agent *a,
+						    size_t i);
 
 /* ------------------------------------------------------------------ */
 /* Tags                                                               */

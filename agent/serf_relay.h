@@ -1,27 +1,47 @@
 /*
- * serf_relay.h - rebroadcast of serf join / leave intents by a netcoord
- * agent, as every serf node does (PROTOCOL.md §7.2).
+ * serf_relay.h - a netcoord agent spreads what a serf node spreads: join
+ * and leave intents, user events and queries, each re-broadcast once per
+ * new (LTime, node / event / query ID) with serf's dedup rules and
+ * memberlist's retransmit limit (PROTOCOL.md §7.2), and serf's three
+ * Lamport clocks witnessed as serf does.
  */
 #ifndef NC_AGENT_SERF_RELAY_H
 #define NC_AGENT_SERF_RELAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /** Pending rebroadcasts held at once; older ones are dropped first. */
-#define NC_AGENT_SERF_RELAY_QUEUE 32
+#define NC_AGENT_SERF_RELAY_QUEUE 48
 /** Nodes whose last intent time we remember (ring). */
 #define NC_AGENT_SERF_RELAY_SEEN 256
-/** Largest serf intent we relay: type + map + LTime + name (<=128). */
-#define NC_AGENT_SERF_RELAY_MSG_MAX 192
+/**
+ * Largest serf message we relay: serf's own limits are 512 bytes for an
+ * event and 1024 for a query (UserEventSizeLimit, QuerySizeLimit); a
+ * user message must fit in one UDP packet anyway.
+ */
+#define NC_AGENT_SERF_RELAY_MSG_MAX 1400
+/** serf's EventBuffer and QueryBuffer defaults: LTime slots remembered. */
+#define NC_AGENT_SERF_EVENT_BUFFER 512
+#define NC_AGENT_SERF_QUERY_BUFFER 512
+/**
+ * Distinct events (name + payload) or query IDs remembered per LTime slot
+ * (serf keeps a list; several at one LTime are rare: the clock ticks per
+ * message). Beyond it the oldest of the slot is forgotten, which can only
+ * cause one more bounded relay, never a loss.
+ */
+#define NC_AGENT_SERF_SLOT_IDS 4
 
-/** One intent waiting to be rebroadcast. */
+/** One message waiting to be rebroadcast. */
 struct nc_agent_serf_relay_item {
-	/** Serf message: type byte (0 leave, 1 join) + msgpack body. */
+	/** Serf message: type byte + msgpack body. */
 	char msg[NC_AGENT_SERF_RELAY_MSG_MAX];
 	size_t len;
 	/** Transmissions left. */
 	unsigned left;
+	/** Already sent in the current pass (packet). */
+	bool in_pass;
 };
 
 /** Last intent seen for one node. */
@@ -33,16 +53,55 @@ struct nc_agent_serf_relay_seen {
 	uint64_t ltime;
 };
 
+/**
+ * One LTime slot of serf's event or query buffer (index LTime % size):
+ * the events (hash of name and payload) or query IDs seen at that LTime.
+ */
+struct nc_agent_serf_slot {
+	uint64_t ltime;
+	uint64_t ids[NC_AGENT_SERF_SLOT_IDS];
+	uint8_t n;
+	/** Next id to overwrite when the slot is full. */
+	uint8_t next;
+};
+
+/** User events kept for the operator (GET /v1/event/list), newest last. */
+#define NC_AGENT_SERF_RECENT 64
+/** Bytes of an event's name / payload kept (serf's UserEventSizeLimit). */
+#define NC_AGENT_SERF_EVENT_NAME_MAX 128
+#define NC_AGENT_SERF_EVENT_PAYLOAD_MAX 512
+
+/** One user event seen (or fired by us). */
+struct nc_agent_serf_event {
+	uint64_t ltime;
+	char name[NC_AGENT_SERF_EVENT_NAME_MAX + 1];
+	uint16_t name_len;
+	uint16_t payload_len;
+	uint8_t payload[NC_AGENT_SERF_EVENT_PAYLOAD_MAX];
+	/** CC: may be coalesced; fired by this agent; name or payload cut. */
+	bool coalesce, own, truncated;
+};
+
+/** serf's Lamport clocks: the next time to use (serf's LamportClock). */
+struct nc_agent_serf_clocks {
+	uint64_t member, event, query;
+};
+
 /** Relay state (embedded in the agent; zero it, then set self). */
 struct nc_agent_serf_relay {
 	/** This node's name: intents about it are not relayed. */
 	const char *self;
 	struct nc_agent_serf_relay_item q[NC_AGENT_SERF_RELAY_QUEUE];
 	size_t q_len;
-	/** Round-robin position in q. */
-	size_t q_next;
 	struct nc_agent_serf_relay_seen seen[NC_AGENT_SERF_RELAY_SEEN];
 	size_t seen_next;
+	struct nc_agent_serf_slot events[NC_AGENT_SERF_EVENT_BUFFER];
+	struct nc_agent_serf_slot queries[NC_AGENT_SERF_QUERY_BUFFER];
+	struct nc_agent_serf_clocks clock;
+	/** The last user events seen, a ring (recent_n of them, oldest at
+	 * recent_head when full). */
+	struct nc_agent_serf_event recent[NC_AGENT_SERF_RECENT];
+	size_t recent_n, recent_head;
 	/** Counters. */
 	uint64_t relayed_in, relayed_out, ignored;
 	/**
@@ -50,20 +109,89 @@ struct nc_agent_serf_relay {
 	 * characters or invalid UTF-8 (also counted in ignored).
 	 */
 	uint64_t bad_name;
+	/** New user events / queries seen (first reception). */
+	uint64_t events_in, queries_in;
+	/** Old (outside the buffer window) or repeated events / queries. */
+	uint64_t events_old, queries_old;
+	/** Queued messages dropped to make room (queue full). */
+	uint64_t dropped;
+	/** Malformed or oversized serf messages (or push/pull states). */
+	uint64_t bad_msg;
+	/** Push/pull states merged; events first learnt from them. */
+	uint64_t states_merged, events_merged;
+};
+
+/** What nc_agent_serf_relay_on_msg made of a message. */
+enum nc_agent_serf_verdict {
+	/** Not a serf message we relay, old news, or refused. */
+	NC_AGENT_SERF_IGNORED = 0,
+	/** New: queued for rebroadcast. */
+	NC_AGENT_SERF_QUEUED = 1,
+	/** New, but not to rebroadcast (a query flagged no-broadcast). */
+	NC_AGENT_SERF_NEW = 2,
 };
 
 /**
- * A user message (memberlist type 8 payload) arrived. If it is a serf
- * join or leave intent newer than the last one seen for that node, queue
- * it for @a transmits rebroadcasts. Returns 1 if queued, 0 otherwise.
+ * A user message (memberlist type 8 payload) arrived. Serf join/leave
+ * intents newer than the last one seen for their node, and user events
+ * and queries not yet seen at their LTime (serf's handleUserEvent /
+ * handleQuery rules) are queued for @a transmits rebroadcasts; the clocks
+ * witness every LTime. Returns an enum nc_agent_serf_verdict.
  */
 int nc_agent_serf_relay_on_msg(struct nc_agent_serf_relay *r, const char *buf,
-			 size_t len, unsigned transmits);
+			       size_t len, unsigned transmits);
 
 /**
- * Fill @a buf (room @a cap) with the next intent to rebroadcast; returns
- * its length or 0 if nothing fits / nothing is pending.
+ * Queue a message of our own (an event we fire, a query we run) for
+ * @a transmits broadcasts, and remember it as seen. 0 or -EMSGSIZE.
+ */
+int nc_agent_serf_relay_queue(struct nc_agent_serf_relay *r, const char *buf,
+			      size_t len, unsigned transmits);
+
+/**
+ * Fill @a buf (room @a cap) with the next message to rebroadcast, newest
+ * first, each message at most once per pass; returns its length, or 0
+ * when nothing (more) fits or is pending: that ends the pass, the next
+ * call starts another. Call it until 0 for each packet.
  */
 size_t nc_agent_serf_relay_take(struct nc_agent_serf_relay *r, char *buf, size_t cap);
+
+struct nc_proto_serf_user_event;
+
+/**
+ * A user event from a push/pull's user state (serf's MergeRemoteState):
+ * witnessed and remembered like a received one, but not re-broadcast
+ * (serf does not either). Returns 1 if it was new.
+ */
+int nc_agent_serf_relay_merge_event(struct nc_agent_serf_relay *r,
+				    const struct nc_proto_serf_user_event *m);
+
+/**
+ * serf push/pull user state: ours (nc_proto_encode_serf_push_pull of our
+ * clocks, the join LTimes we know and the recent events) into @a buf;
+ * returns its length or 0 if it does not fit.
+ */
+size_t nc_agent_serf_relay_local_state(const struct nc_agent_serf_relay *r,
+				       char *buf, size_t cap);
+
+/**
+ * A remote push/pull's user state (02 | messagePushPull): its clocks are
+ * witnessed (minus one, as serf) and its events merged. Returns 0, or a
+ * negative decode error (nothing merged then).
+ */
+int nc_agent_serf_relay_merge_state(struct nc_agent_serf_relay *r,
+				    const char *buf, size_t len);
+
+/** Recent event @a i, 0 = oldest, i < r->recent_n. */
+const struct nc_agent_serf_event *
+nc_agent_serf_relay_recent(const struct nc_agent_serf_relay *r, size_t i);
+
+/** serf's LamportClock.Witness: *clock becomes at least @a lt + 1. */
+static inline void
+nc_agent_serf_clock_witness(uint64_t *clock, uint64_t lt)
+{
+	if (lt < UINT64_MAX / 2 && lt >= *clock)
+		*clock = lt + 1;
+}
 
 #endif /* NC_AGENT_SERF_RELAY_H */

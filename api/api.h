@@ -57,6 +57,9 @@
  *   GET /v1/agent/keyring                  {"Keys":[...],"Primary":"..."}
  *       (NC_API_SECRET: key material)
  *   PUT /v1/agent/keyring/install|use|remove   body {"Key":"<base64>"}
+ *   PUT /v1/event/fire/NAME[?coalesce=1]  body = payload: fires a serf
+ *       user event {"Name","LTime","Payload"(base64),"Coalesce"}
+ *   GET /v1/event/list[?name=N]  the last user events seen or fired
  *   GET /  and /ui   302 -> /ui/;  GET /ui/...  embedded web UI  public
  *
  * /v1/members, /v1/nearest, /v1/failover and /v1/coordinate/nodes answer
@@ -64,7 +67,8 @@
  * most nc_api_config.max_stale_s (0.25 s) old, and identical queries get
  * the same printed answer until that copy is rebuilt.
  *
- * join, leave and keyring/{install,use,remove} are NC_API_WRITE, and GET
+ * join, leave, event/fire and keyring/{install,use,remove} are
+ * NC_API_WRITE, and GET
  * keyring is NC_API_SECRET: with no token configured they answer 403
  * unless allow_unauthenticated_writes. Secret answers carry
  * Cache-Control: no-store. Keyring operations act on this agent only

@@ -197,6 +197,8 @@ int nc__api_add_builtin_routes(struct nc_api *api);
 int nc__api_add_coord_routes(struct nc_api *api);
 /** join, leave, keyring (api/handlers_agent.c). */
 int nc__api_add_agent_routes(struct nc_api *api);
+/** PUT /v1/event/fire/NAME, GET /v1/event/list (handlers_event.c). */
+int nc__api_add_event_routes(struct nc_api *api);
 /** /metrics (api/metrics.c). */
 int nc__api_add_metrics_route(struct nc_api *api);
 /** / and /ui/ (api/static.c). */

@@ -1066,6 +1066,7 @@ nc_api_new(struct nc_env *env, struct nc_agent *agent,
 	if (nc__api_add_builtin_routes(api) < 0 ||
 	    nc__api_add_coord_routes(api) < 0 ||
 	    nc__api_add_agent_routes(api) < 0 ||
+	    nc__api_add_event_routes(api) < 0 ||
 	    nc__api_add_metrics_route(api) < 0 ||
 	    nc__api_add_static_routes(api) < 0) {
 		snprintf(err, err_cap, "out of memory");

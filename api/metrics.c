@@ -2,7 +2,8 @@
  * api/metrics.c - GET /metrics in the Prometheus text exposition format
  * (version 0.0.4): gossip counters (nc_gossip_stats), members by state,
  * the coordinate client's counters and error estimates, the coordinate
- * cache and its gossip, and HTTP responses by status code. And GET
+ * cache and its gossip, serf events / queries relayed and answered
+ * (netcoord_serf_*), and HTTP responses by status code. And GET
  * /v1/stats: the raw counters of gossip, the loop, the serf relay and the
  * latency emulation as JSON (what bench/ reads).
  *
@@ -213,6 +214,29 @@ coord_metrics(struct tbuf *b, struct nc_agent_coords *c)
 		as.gossip_entries_bad);
 }
 
+/* serf messages relayed and queries answered (agent/serf_*.c). */
+static void
+serf_metrics(struct tbuf *b, struct nc_agent *agent)
+{
+	struct nc_agent_stats as;
+	nc_agent_stats(agent, &as);
+	counter(b, "netcoord_serf_events_total",
+		"serf user events seen (first reception).", as.serf_events);
+	counter(b, "netcoord_serf_queries_total",
+		"serf queries seen (first reception).", as.serf_queries);
+	counter(b, "netcoord_serf_relayed_in_total",
+		"serf messages queued for rebroadcast.", as.relay_in);
+	counter(b, "netcoord_serf_relayed_out_total",
+		"serf message transmissions.", as.relay_out);
+	counter(b, "netcoord_serf_relay_dropped_total",
+		"serf messages dropped from a full relay queue.",
+		as.relay_dropped);
+	counter(b, "netcoord_serf_query_acks_total", "serf query acks sent.",
+		as.query_acks);
+	counter(b, "netcoord_serf_query_responses_total",
+		"serf internal query responses sent.", as.query_responses);
+}
+
 static int
 metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	size_t err_cap)
@@ -225,6 +249,8 @@ metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		gossip_metrics(&b, api->gossip);
 	if (api->coords != NULL)
 		coord_metrics(&b, api->coords);
+	if (api->agent != NULL)
+		serf_metrics(&b, api->agent);
 	tb_printf(&b, "# HELP netcoord_http_responses_total HTTP responses "
 		      "by status code.\n# TYPE netcoord_http_responses_total "
 		      "counter\n");
@@ -340,6 +366,23 @@ stats_route(void *ctx, const struct nc_api_request *req, cJSON **out,
 		cJSON_AddNumberToObject(r, "relayed_in", (double)as.relay_in);
 		cJSON_AddNumberToObject(r, "relayed_out", (double)as.relay_out);
 		cJSON_AddNumberToObject(r, "ignored", (double)as.relay_ignored);
+		cJSON_AddNumberToObject(r, "events", (double)as.serf_events);
+		cJSON_AddNumberToObject(r, "queries", (double)as.serf_queries);
+		cJSON_AddNumberToObject(r, "dropped", (double)as.relay_dropped);
+		cJSON_AddNumberToObject(r, "malformed", (double)as.relay_bad);
+		cJSON_AddNumberToObject(r, "states_merged",
+					(double)as.states_merged);
+		cJSON_AddNumberToObject(r, "events_merged",
+					(double)as.events_merged);
+		cJSON_AddNumberToObject(r, "query_acks", (double)as.query_acks);
+		cJSON_AddNumberToObject(r, "query_responses",
+					(double)as.query_responses);
+		cJSON_AddNumberToObject(r, "query_relayed",
+					(double)as.query_relayed);
+		cJSON_AddNumberToObject(r, "relay_forwarded",
+					(double)as.relay_forwarded);
+		cJSON_AddNumberToObject(r, "query_unhandled",
+					(double)as.query_unhandled);
 	}
 	/* TEST FACILITY counters, only with -latency-matrix. */
 	const struct nc_env_latency_stats *ls =

@@ -1,5 +1,6 @@
 /*
- * cli.c - `netcoord members|rtt|nearest|failover|join|leave|keygen|keys`:
+ * cli.c - `netcoord members|rtt|nearest|failover|join|leave|keygen|keys|
+ * event`:
  * the command-line client of the agent's REST API.
  *
  * Design. Every subcommand is one HTTP request (cmd/http.c, libcurl) to
@@ -124,6 +125,12 @@ static const struct cli_cmd cmds[] = {
      "key.\nserf's -list, -install=KEY, -use=KEY, -remove=KEY also "
      "work.\n",
      F_COMMON | F_KEYS, 1, 2},
+    {"event", "fire a serf user event", "NAME [PAYLOAD]",
+     "Asks the agent to fire a serf user event NAME with PAYLOAD (empty by\n"
+     "default), as `serf event -coalesce=false NAME PAYLOAD` does: every\n"
+     "serf agent's event handlers run for it. Name and payload together\n"
+     "must fit in 512 bytes (serf's limit).\n",
+     F_COMMON, 1, 2},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -616,6 +623,34 @@ build_keys_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
 	return 0;
 }
 
+/** event NAME [PAYLOAD]: PUT /v1/event/fire/NAME, the payload as body. */
+static int
+build_event_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
+		 char *err, size_t err_len)
+{
+	const char *payload = o->n_args > 1 ? o->args[1] : "";
+	call->method = "PUT";
+	if (o->args[0][0] == '\0' ||
+	    strlen(o->args[0]) + strlen(payload) > NC_CLI_EVENT_MAX) {
+		set_err(err, err_len,
+			"event: NAME must be non-empty, NAME and PAYLOAD at "
+			"most %d bytes together",
+			NC_CLI_EVENT_MAX);
+		return NC_CLI_EXIT_USAGE;
+	}
+	char *name = curl_easy_escape(NULL, o->args[0], 0);
+	int n = name != NULL ? snprintf(call->path, sizeof(call->path),
+					"/v1/event/fire/%s", name)
+			     : -1;
+	curl_free(name);
+	if (n < 0 || (size_t)n >= sizeof(call->path)) {
+		set_err(err, err_len, "event: NAME too long");
+		return NC_CLI_EXIT_USAGE;
+	}
+	snprintf(call->body, sizeof(call->body), "%s", payload);
+	return 0;
+}
+
 int
 nc_cli_build_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
 		  char *err, size_t err_len)
@@ -675,6 +710,8 @@ nc_cli_build_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
 		strcpy(call->path, "/v1/agent/leave");
 	} else if (strcmp(cmd, "keys") == 0) {
 		return build_keys_call(o, call, err, err_len);
+	} else if (strcmp(cmd, "event") == 0) {
+		return build_event_call(o, call, err, err_len);
 	}
 	/* -tag filters (members, nearest). */
 	for (size_t i = 0; rc == 0 && i < o->n_tags; i++) {
@@ -1182,6 +1219,17 @@ nc_cli_format(const struct nc_cli_opts *o, const char *json, FILE *out,
 	}
 	if (strcmp(cmd, "leave") == 0) {
 		fprintf(out, "Left the cluster\n");
+		return 0;
+	}
+	if (strcmp(cmd, "event") == 0) {
+		char name[256];
+		sanitize(o->args[0], name, sizeof(name));
+		cJSON *doc = cJSON_Parse(json);
+		double lt = jnum(doc, "LTime");
+		cJSON_Delete(doc);
+		if (isnan(lt))
+			return bad_body(o, err, err_len, "no LTime");
+		fprintf(out, "Event \"%s\" fired (LTime %.0f)\n", name, lt);
 		return 0;
 	}
 	cJSON *doc = cJSON_Parse(json);

@@ -30,6 +30,8 @@
 #define NC_CLI_TAGS_MAX 16
 /** Longest request path + query we build, bytes. */
 #define NC_CLI_PATH_MAX 2048
+/** Longest event name + payload (serf's UserEventSizeLimit). */
+#define NC_CLI_EVENT_MAX 512
 
 /** Exit codes of a client subcommand. */
 enum {
@@ -97,8 +99,9 @@ struct nc_cli_call {
 	const char *method;
 	/** Path and percent-encoded query. */
 	char path[NC_CLI_PATH_MAX];
-	/** JSON body for PUT, NUL-terminated; "" for none. */
-	char body[128];
+	/** Body for PUT (JSON, or an event's payload), NUL-terminated; ""
+	 * for none. */
+	char body[NC_CLI_EVENT_MAX + 1];
 	/**
 	 * Name used in error messages ("members", "keys install", ...);
 	 * points to a static string.

@@ -34,6 +34,7 @@ static const struct cmd cmds[] = {
 	{"leave", NULL, nc_cmd_cli},
 	{"keygen", NULL, nc_cmd_cli},
 	{"keys", NULL, nc_cmd_cli},
+	{"event", NULL, nc_cmd_cli},
 };
 
 static void

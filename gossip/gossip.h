@@ -209,14 +209,31 @@ struct nc_gossip_hooks {
 	void (*user_msg)(void *ctx, const char *buf, size_t len);
 	/**
 	 * Offer room for extra user broadcasts piggy-backed on outgoing
-	 * packets: write at most one user message body into buf (<= cap)
-	 * destined to @a to, return its length or 0. Lets the layer above
-	 * disseminate data (e.g. coordinates) without gossip knowing what.
+	 * packets: write one user message body into buf (<= cap) destined
+	 * to @a to, return its length or 0. Called again for the same
+	 * packet, with the room left, until it returns 0 or the packet is
+	 * full (memberlist's GetBroadcasts fills a packet the same way); a
+	 * packet that filled up first ends with one more call with cap 0
+	 * (write nothing, return 0), so the hook always sees the end.
+	 * Lets the layer above disseminate data (e.g. coordinates, serf
+	 * events) without gossip knowing what.
 	 * @a to is NULL when the packet is a reply piggy-back (ping, ack,
 	 * indirect ping) whose destination is known only by address.
 	 */
 	size_t (*user_broadcast)(void *ctx, const struct nc_gossip_member *to,
 				 char *buf, size_t cap);
+	/**
+	 * The user state our push/pulls carry after the node states
+	 * (memberlist's Delegate.LocalState; serf's clocks and recent
+	 * events): write at most @a cap bytes into @a buf, return the
+	 * length, 0 for none.
+	 */
+	size_t (*local_state)(void *ctx, bool join, char *buf, size_t cap);
+	/**
+	 * The user state of a remote push/pull whose node states we accepted
+	 * (memberlist's Delegate.MergeRemoteState); bytes borrowed.
+	 */
+	void (*merge_state)(void *ctx, const char *buf, size_t len, bool join);
 };
 
 /** Counters, for metrics. All monotonically increasing. */
@@ -318,6 +335,15 @@ const struct nc_gossip_stats *nc_gossip_stats(const struct nc_gossip *g);
  */
 int nc_gossip_send_user(struct nc_gossip *g, const struct nc_gossip_member *to,
 			const char *buf, size_t len);
+
+/**
+ * Send one user message to an address that need not be a member
+ * (memberlist's SendToAddress: serf answers a query at the address the
+ * query names, and forwards relayed answers to theirs). Returns 0,
+ * -EINVAL (no address), -EMSGSIZE or the send error.
+ */
+int nc_gossip_send_user_addr(struct nc_gossip *g, const struct nc_addr *to,
+			     const char *buf, size_t len);
 
 /**
  * Replace own Meta (bumps incarnation, broadcasts alive). Returns 0,

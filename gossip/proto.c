@@ -594,6 +594,7 @@ enum fkind {
 	F_U32,		/* uint32_t (Go uint32, or Go int range-checked) */
 	F_U64,		/* uint64_t */
 	F_BOOL,		/* bool */
+	F_RAW,		/* any one value, kept as its msgpack bytes */
 };
 
 /* omitempty: the key is left out of the map when the value is zero */
@@ -618,6 +619,7 @@ field_is_zero(const struct field *f, const void *s)
 	switch (f->kind) {
 	case F_STR:
 	case F_BYTES:
+	case F_RAW:
 		return ((const struct nc_proto_str *)(const void *)p)->len == 0;
 	case F_U8: return *(const uint8_t *)p == 0;
 	case F_U16: return *(const uint16_t *)(const void *)p == 0;
@@ -658,6 +660,15 @@ encode_struct(struct wr *w, const struct field *fields, size_t n,
 				w_raw(w, str->data, str->len);
 			break;
 		}
+		case F_RAW: {
+			/* already msgpack; nil when empty */
+			const struct nc_proto_str *str = (const void *)p;
+			if (str->len == 0)
+				w_nil(w);
+			else
+				w_bytes(w, str->data, str->len);
+			break;
+		}
 		case F_U8: w_uint(w, *(const uint8_t *)p); break;
 		case F_U16: w_uint(w, *(const uint16_t *)(const void *)p); break;
 		case F_U32: w_uint(w, *(const uint32_t *)(const void *)p); break;
@@ -679,6 +690,15 @@ decode_field(const char **pos, const char *end, const struct field *f,
 		return rd_str(pos, end, false, (struct nc_proto_str *)(void *)p);
 	case F_BYTES:
 		return rd_str(pos, end, true, (struct nc_proto_str *)(void *)p);
+	case F_RAW: {
+		struct nc_proto_str *str = (struct nc_proto_str *)(void *)p;
+		const char *start = *pos;
+		if ((rc = skip_value(pos, end)) != 0)
+			return rc;
+		str->data = start;
+		str->len = (uint32_t)(*pos - start);
+		return 0;
+	}
 	case F_U8:
 		if ((rc = rd_uint(pos, end, UINT8_MAX, &u)) == 0)
 			*(uint8_t *)p = (uint8_t)u;
@@ -844,6 +864,47 @@ static const struct field serf_join_fields[] = {
 	FIELD("Node", F_STR, 0, struct nc_proto_serf_join, node),
 };
 
+/* serf user event, query, query response, key request (§7.2) */
+static const struct field serf_user_event_fields[] = {
+	FIELD("CC", F_BOOL, 0, struct nc_proto_serf_user_event, cc),
+	FIELD("LTime", F_U64, 0, struct nc_proto_serf_user_event, ltime),
+	FIELD("Name", F_STR, 0, struct nc_proto_serf_user_event, name),
+	FIELD("Payload", F_BYTES, 0, struct nc_proto_serf_user_event, payload),
+};
+
+static const struct field serf_query_fields[] = {
+	FIELD("Addr", F_BYTES, 0, struct nc_proto_serf_query, addr),
+	FIELD("Filters", F_RAW, 0, struct nc_proto_serf_query, filters),
+	FIELD("Flags", F_U32, 0, struct nc_proto_serf_query, flags),
+	FIELD("ID", F_U32, 0, struct nc_proto_serf_query, id),
+	FIELD("LTime", F_U64, 0, struct nc_proto_serf_query, ltime),
+	FIELD("Name", F_STR, 0, struct nc_proto_serf_query, name),
+	FIELD("Payload", F_BYTES, 0, struct nc_proto_serf_query, payload),
+	FIELD("Port", F_U16, 0, struct nc_proto_serf_query, port),
+	FIELD("RelayFactor", F_U8, 0, struct nc_proto_serf_query,
+	      relay_factor),
+	FIELD("SourceNode", F_STR, 0, struct nc_proto_serf_query, source_node),
+	FIELD("Timeout", F_U64, 0, struct nc_proto_serf_query, timeout_ns),
+};
+
+static const struct field serf_query_response_fields[] = {
+	FIELD("Flags", F_U32, 0, struct nc_proto_serf_query_response, flags),
+	FIELD("From", F_STR, 0, struct nc_proto_serf_query_response, from),
+	FIELD("ID", F_U32, 0, struct nc_proto_serf_query_response, id),
+	FIELD("LTime", F_U64, 0, struct nc_proto_serf_query_response, ltime),
+	FIELD("Payload", F_BYTES, 0, struct nc_proto_serf_query_response,
+	      payload),
+};
+
+static const struct field serf_key_request_fields[] = {
+	FIELD("Key", F_BYTES, 0, struct nc_proto_serf_key_request, key),
+};
+
+static const struct field serf_filter_tag_fields[] = {
+	FIELD("Expr", F_STR, 0, struct nc_proto_serf_filter_tag, expr),
+	FIELD("Tag", F_STR, 0, struct nc_proto_serf_filter_tag, tag),
+};
+
 /*
  * One encoder and one decoder per message. The decoders zero *out first
  * so that missing keys read as zero, like Go's zero values.
@@ -873,6 +934,22 @@ DEFINE_CODEC(err, NC_PROTO_ERR, err_fields)
 DEFINE_CODEC(push_pull, NC_PROTO_PUSH_PULL, push_pull_fields)
 DEFINE_CODEC(serf_leave, NC_PROTO_SERF_LEAVE, serf_leave_fields)
 DEFINE_CODEC(serf_join, NC_PROTO_SERF_JOIN, serf_join_fields)
+DEFINE_CODEC(serf_user_event, NC_PROTO_SERF_USER_EVENT,
+	     serf_user_event_fields)
+DEFINE_CODEC(serf_query, NC_PROTO_SERF_QUERY, serf_query_fields)
+DEFINE_CODEC(serf_query_response, NC_PROTO_SERF_QUERY_RESPONSE,
+	     serf_query_response_fields)
+DEFINE_CODEC(serf_key_request, NC_PROTO_SERF_KEY_REQUEST,
+	     serf_key_request_fields)
+
+int
+nc_proto_decode_serf_filter_tag(const char **pos, const char *end,
+				struct nc_proto_serf_filter_tag *out)
+{
+	memset(out, 0, sizeof(*out));
+	return decode_struct(pos, end, serf_filter_tag_fields,
+			     NFIELDS(serf_filter_tag_fields), out);
+}
 
 int
 nc_proto_encode_alive(char *buf, size_t cap, const struct nc_proto_alive *m)
@@ -1623,6 +1700,352 @@ nc_proto_decode_coord(const char **pos, const char *end,
 			out->dims = dims;
 			for (uint32_t d = 0; d < dims && rc == 0; d++)
 				rc = rd_double(&p, end, &out->vec[d]);
+		} else {
+			rc = skip_value(&p, end);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	*pos = p;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* serf: generic reading, key response, conflict response, relay       */
+/* ------------------------------------------------------------------ */
+
+int
+nc_proto_read_array(const char **pos, const char *end, uint32_t *n)
+{
+	return rd_array(pos, end, n);
+}
+
+int
+nc_proto_read_bytes(const char **pos, const char *end,
+		    struct nc_proto_str *out)
+{
+	return rd_str(pos, end, true, out);
+}
+
+int
+nc_proto_skip(const char **pos, const char *end)
+{
+	return skip_value(pos, end);
+}
+
+/*
+ * 08 | map{Keys, Message, PrimaryKey, Result} (serf's nodeKeyResponse;
+ * Keys nil when there are none, as a nil Go slice).
+ */
+int
+nc_proto_encode_serf_key_response(char *buf, size_t cap,
+				  const struct nc_proto_serf_key_response *m)
+{
+	struct wr w;
+	wr_init(&w, buf, cap);
+	w_u8(&w, NC_PROTO_SERF_KEY_RESPONSE);
+	w_map(&w, 4);
+	w_key(&w, "Keys", 4);
+	if (m->keys_n == 0) {
+		w_nil(&w);
+	} else {
+		w_array(&w, (uint32_t)m->keys_n);
+		for (size_t i = 0; i < m->keys_n; i++)
+			w_raw(&w, m->keys[i].data, m->keys[i].len);
+	}
+	w_key(&w, "Message", 7);
+	w_raw(&w, m->message.data, m->message.len);
+	w_key(&w, "PrimaryKey", 10);
+	w_raw(&w, m->primary_key.data, m->primary_key.len);
+	w_key(&w, "Result", 6);
+	w_bool(&w, m->result);
+	return wr_done(&w, buf);
+}
+
+/*
+ * 06 | serf Member (Addr, DelegateCur/Max/Min, Name, Port, ProtocolCur/
+ * Max/Min, Status, Tags), or 06 | nil when m is NULL (serf encodes a nil
+ * *Member for a node it does not know).
+ */
+int
+nc_proto_encode_serf_conflict_response(
+	char *buf, size_t cap, const struct nc_proto_serf_member *m)
+{
+	struct wr w;
+	wr_init(&w, buf, cap);
+	w_u8(&w, NC_PROTO_SERF_CONFLICT_RESPONSE);
+	if (m == NULL) {
+		w_nil(&w);
+		return wr_done(&w, buf);
+	}
+	w_map(&w, 11);
+	w_key(&w, "Addr", 4);
+	w_raw(&w, m->addr.data, m->addr.len);
+	w_key(&w, "DelegateCur", 11);
+	w_uint(&w, m->vsn[5]);
+	w_key(&w, "DelegateMax", 11);
+	w_uint(&w, m->vsn[4]);
+	w_key(&w, "DelegateMin", 11);
+	w_uint(&w, m->vsn[3]);
+	w_key(&w, "Name", 4);
+	w_raw(&w, m->name.data, m->name.len);
+	w_key(&w, "Port", 4);
+	w_uint(&w, m->port);
+	w_key(&w, "ProtocolCur", 11);
+	w_uint(&w, m->vsn[2]);
+	w_key(&w, "ProtocolMax", 11);
+	w_uint(&w, m->vsn[1]);
+	w_key(&w, "ProtocolMin", 11);
+	w_uint(&w, m->vsn[0]);
+	w_key(&w, "Status", 6);
+	w_uint(&w, m->status);
+	w_key(&w, "Tags", 4);
+	if (m->tags_map.len == 0)
+		w_nil(&w);
+	else
+		w_bytes(&w, m->tags_map.data, m->tags_map.len);
+	return wr_done(&w, buf);
+}
+
+/*
+ * 09 | relayHeader{DestAddr: {IP, Port, Zone}, DestName} | inner, where
+ * inner is a complete serf message (type byte included).
+ */
+int
+nc_proto_encode_serf_relay(char *buf, size_t cap,
+			   const struct nc_proto_serf_relay *m)
+{
+	struct wr w;
+	wr_init(&w, buf, cap);
+	w_u8(&w, NC_PROTO_SERF_RELAY);
+	w_map(&w, 2);
+	w_key(&w, "DestAddr", 8);
+	w_map(&w, 3);
+	w_key(&w, "IP", 2);
+	w_raw(&w, m->dest_ip.data, m->dest_ip.len);
+	w_key(&w, "Port", 4);
+	w_uint(&w, m->dest_port);
+	w_key(&w, "Zone", 4);
+	w_raw(&w, "", 0);
+	w_key(&w, "DestName", 8);
+	w_raw(&w, m->dest_name.data, m->dest_name.len);
+	w_bytes(&w, m->inner.data, m->inner.len);
+	return wr_done(&w, buf);
+}
+
+int
+nc_proto_decode_serf_relay(const char **pos, const char *end,
+			   struct nc_proto_serf_relay *out)
+{
+	memset(out, 0, sizeof(*out));
+	const char *p = *pos;
+	uint32_t count;
+	int rc = rd_map(&p, end, &count);
+	if (rc != 0)
+		return rc;
+	for (uint32_t i = 0; i < count; i++) {
+		struct nc_proto_str key;
+		if ((rc = rd_str(&p, end, false, &key)) != 0)
+			return rc;
+		if (key_is(&key, "DestName", 8)) {
+			rc = rd_str(&p, end, false, &out->dest_name);
+		} else if (key_is(&key, "DestAddr", 8)) {
+			uint32_t k;
+			if ((rc = rd_map(&p, end, &k)) != 0)
+				return rc;
+			for (uint32_t j = 0; j < k && rc == 0; j++) {
+				struct nc_proto_str sub;
+				if ((rc = rd_str(&p, end, false, &sub)) != 0)
+					return rc;
+				uint64_t port;
+				if (key_is(&sub, "IP", 2)) {
+					rc = rd_str(&p, end, true,
+						    &out->dest_ip);
+				} else if (key_is(&sub, "Port", 4)) {
+					rc = rd_uint(&p, end, UINT16_MAX,
+						     &port);
+					out->dest_port = (uint16_t)port;
+				} else {
+					rc = skip_value(&p, end);
+				}
+			}
+		} else {
+			rc = skip_value(&p, end);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	out->inner.data = p;
+	out->inner.len = (uint32_t)(end - p);
+	*pos = end;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* serf push/pull user state (messagePushPull)                         */
+/* ------------------------------------------------------------------ */
+
+int
+nc_proto_encode_serf_push_pull(char *buf, size_t cap,
+			       const struct nc_proto_serf_push_pull *m)
+{
+	struct wr w;
+	wr_init(&w, buf, cap);
+	w_u8(&w, NC_PROTO_SERF_PUSH_PULL);
+	w_map(&w, 6);
+	w_key(&w, "EventLTime", 10);
+	w_uint(&w, m->event_ltime);
+	/* Events: one {Events, LTime} per run of equal LTimes. */
+	uint32_t groups = 0;
+	for (size_t i = 0; i < m->events_n; i++)
+		groups += i == 0 || m->events[i].ltime != m->events[i - 1].ltime;
+	w_key(&w, "Events", 6);
+	w_array(&w, groups);
+	for (size_t i = 0; i < m->events_n;) {
+		size_t j = i;
+		while (j < m->events_n && m->events[j].ltime == m->events[i].ltime)
+			j++;
+		w_map(&w, 2);
+		w_key(&w, "Events", 6);
+		w_array(&w, (uint32_t)(j - i));
+		for (size_t k = i; k < j; k++) {
+			w_map(&w, 2);
+			w_key(&w, "Name", 4);
+			w_raw(&w, m->events[k].name.data, m->events[k].name.len);
+			w_key(&w, "Payload", 7);
+			if (m->events[k].payload.len == 0)
+				w_nil(&w);
+			else
+				w_raw(&w, m->events[k].payload.data,
+				      m->events[k].payload.len);
+		}
+		w_key(&w, "LTime", 5);
+		w_uint(&w, m->events[i].ltime);
+		i = j;
+	}
+	w_key(&w, "LTime", 5);
+	w_uint(&w, m->ltime);
+	w_key(&w, "LeftMembers", 11);
+	w_array(&w, (uint32_t)m->left_n);
+	for (size_t i = 0; i < m->left_n; i++)
+		w_raw(&w, m->left[i].data, m->left[i].len);
+	w_key(&w, "QueryLTime", 10);
+	w_uint(&w, m->query_ltime);
+	w_key(&w, "StatusLTimes", 12);
+	w_map(&w, (uint32_t)m->status_n);
+	for (size_t i = 0; i < m->status_n; i++) {
+		w_raw(&w, m->status[i].name.data, m->status[i].name.len);
+		w_uint(&w, m->status[i].ltime);
+	}
+	return wr_done(&w, buf);
+}
+
+/* One userEvents {Events: [{Name, Payload}], LTime} (or nil). */
+static int
+decode_user_events(const char **pos, const char *end,
+		   const struct nc_proto_serf_push_pull_visitor *v)
+{
+	const char *p = *pos;
+	if (p < end && (uint8_t)*p == 0xc0) {
+		*pos = p + 1;
+		return 0;
+	}
+	uint32_t count;
+	int rc = rd_map(&p, end, &count);
+	if (rc != 0)
+		return rc;
+	/* LTime may come after Events: find it first. */
+	uint64_t ltime = 0;
+	const char *events = NULL;
+	for (uint32_t i = 0; i < count; i++) {
+		struct nc_proto_str key;
+		if ((rc = rd_str(&p, end, false, &key)) != 0)
+			return rc;
+		if (key_is(&key, "LTime", 5)) {
+			rc = rd_uint(&p, end, UINT64_MAX, &ltime);
+		} else {
+			if (key_is(&key, "Events", 6))
+				events = p;
+			rc = skip_value(&p, end);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	*pos = p;
+	if (events == NULL)
+		return 0;
+	uint32_t n;
+	if ((rc = rd_array(&events, end, &n)) != 0)
+		return rc;
+	for (uint32_t i = 0; i < n; i++) {
+		struct nc_proto_serf_event e = {.ltime = ltime};
+		uint32_t k;
+		if ((rc = rd_map(&events, end, &k)) != 0)
+			return rc;
+		for (uint32_t j = 0; j < k; j++) {
+			struct nc_proto_str key;
+			if ((rc = rd_str(&events, end, false, &key)) != 0)
+				return rc;
+			if (key_is(&key, "Name", 4))
+				rc = rd_str(&events, end, false, &e.name);
+			else if (key_is(&key, "Payload", 7))
+				rc = rd_str(&events, end, true, &e.payload);
+			else
+				rc = skip_value(&events, end);
+			if (rc != 0)
+				return rc;
+		}
+		if (v != NULL && v->event != NULL)
+			v->event(v->ctx, &e);
+	}
+	return 0;
+}
+
+int
+nc_proto_decode_serf_push_pull(const char **pos, const char *end,
+			       struct nc_proto_serf_push_pull *out,
+			       const struct nc_proto_serf_push_pull_visitor *v)
+{
+	memset(out, 0, sizeof(*out));
+	const char *p = *pos;
+	uint32_t count;
+	int rc = rd_map(&p, end, &count);
+	if (rc != 0)
+		return rc;
+	for (uint32_t i = 0; i < count; i++) {
+		struct nc_proto_str key;
+		uint32_t n;
+		if ((rc = rd_str(&p, end, false, &key)) != 0)
+			return rc;
+		if (key_is(&key, "LTime", 5)) {
+			rc = rd_uint(&p, end, UINT64_MAX, &out->ltime);
+		} else if (key_is(&key, "EventLTime", 10)) {
+			rc = rd_uint(&p, end, UINT64_MAX, &out->event_ltime);
+		} else if (key_is(&key, "QueryLTime", 10)) {
+			rc = rd_uint(&p, end, UINT64_MAX, &out->query_ltime);
+		} else if (key_is(&key, "Events", 6)) {
+			rc = rd_array(&p, end, &n);
+			for (uint32_t j = 0; j < n && rc == 0; j++)
+				rc = decode_user_events(&p, end, v);
+		} else if (key_is(&key, "LeftMembers", 11)) {
+			rc = rd_array(&p, end, &n);
+			for (uint32_t j = 0; j < n && rc == 0; j++) {
+				struct nc_proto_str name;
+				rc = rd_str(&p, end, false, &name);
+				if (rc == 0 && v != NULL && v->left != NULL)
+					v->left(v->ctx, &name);
+			}
+		} else if (key_is(&key, "StatusLTimes", 12)) {
+			rc = rd_map(&p, end, &n);
+			for (uint32_t j = 0; j < n && rc == 0; j++) {
+				struct nc_proto_serf_status st;
+				rc = rd_str(&p, end, false, &st.name);
+				if (rc == 0)
+					rc = rd_uint(&p, end, UINT64_MAX,
+						     &st.ltime);
+				if (rc == 0 && v != NULL && v->status != NULL)
+					v->status(v->ctx, &st);
+			}
 		} else {
 			rc = skip_value(&p, end);
 		}

@@ -360,6 +360,136 @@ struct nc_proto_serf_join {
 	struct nc_proto_str node;	/**< Node: joining node */
 };
 
+/** serf user event (type 3):  03 | map{CC, LTime, Name, Payload} */
+struct nc_proto_serf_user_event {
+	bool cc;			/**< CC: may be coalesced */
+	uint64_t ltime;			/**< LTime: event clock */
+	struct nc_proto_str name;	/**< Name */
+	struct nc_proto_str payload;	/**< Payload ([]byte) */
+};
+
+/** Query flags (serf's queryFlagAck, queryFlagNoBroadcast). */
+#define NC_PROTO_SERF_QUERY_ACK 1u
+#define NC_PROTO_SERF_QUERY_NO_BROADCAST 2u
+
+/**
+ * serf query (type 4): 04 | map{Addr, Filters, Flags, ID, LTime, Name,
+ * Payload, Port, RelayFactor, SourceNode, Timeout}.
+ */
+struct nc_proto_serf_query {
+	struct nc_proto_str addr;	/**< Addr: IP to answer (4/16 bytes) */
+	/** Filters: the raw msgpack array of []byte (nil if none). */
+	struct nc_proto_str filters;
+	uint32_t flags;			/**< Flags: NC_PROTO_SERF_QUERY_* */
+	uint32_t id;			/**< ID */
+	uint64_t ltime;			/**< LTime: query clock */
+	struct nc_proto_str name;	/**< Name */
+	struct nc_proto_str payload;	/**< Payload */
+	uint16_t port;			/**< Port to answer */
+	uint8_t relay_factor;		/**< RelayFactor */
+	struct nc_proto_str source_node; /**< SourceNode */
+	uint64_t timeout_ns;		/**< Timeout (Go Duration, >= 0) */
+};
+
+/** Query filter types (first byte of each filter). */
+#define NC_PROTO_SERF_FILTER_NODE 0
+#define NC_PROTO_SERF_FILTER_TAG 1
+
+/** Tag filter body: map{Expr, Tag} (after its type byte). */
+struct nc_proto_serf_filter_tag {
+	struct nc_proto_str expr;	/**< Expr: a regular expression */
+	struct nc_proto_str tag;	/**< Tag */
+};
+
+/** serf query response (type 5): 05 | map{Flags, From, ID, LTime, Payload} */
+struct nc_proto_serf_query_response {
+	uint32_t flags;			/**< Flags: 1 = ack */
+	struct nc_proto_str from;	/**< From: responder */
+	uint32_t id;			/**< ID of the query */
+	uint64_t ltime;			/**< LTime of the query */
+	struct nc_proto_str payload;	/**< Payload (nil for an ack) */
+};
+
+/** serf key request (type 7, a query payload): 07 | map{Key} */
+struct nc_proto_serf_key_request {
+	struct nc_proto_str key;	/**< Key: raw key bytes */
+};
+
+/**
+ * serf key response (type 8, a query response payload):
+ * 08 | map{Keys, Message, PrimaryKey, Result} (serf's nodeKeyResponse).
+ */
+struct nc_proto_serf_key_response {
+	const struct nc_proto_str *keys; /**< Keys: base64 strings */
+	size_t keys_n;
+	struct nc_proto_str message;	/**< Message: error or note */
+	struct nc_proto_str primary_key; /**< PrimaryKey: base64 */
+	bool result;			/**< Result */
+};
+
+/** A serf Member, as a conflict response (type 6) carries it. */
+struct nc_proto_serf_member {
+	struct nc_proto_str name;	/**< Name */
+	struct nc_proto_str addr;	/**< Addr: IP bytes (4 or 16) */
+	uint16_t port;			/**< Port */
+	/** Tags: an encoded msgpack map (Meta minus its 0xff), or empty. */
+	struct nc_proto_str tags_map;
+	uint8_t status;			/**< 1 alive, 2 leaving, 3 left, 4 failed */
+	/** pmin pmax pcur dmin dmax dcur. */
+	uint8_t vsn[6];
+};
+
+/**
+ * serf relay (type 9): 09 | relayHeader{DestAddr {IP, Port, Zone},
+ * DestName} | a complete serf message to forward to DestAddr.
+ */
+struct nc_proto_serf_relay {
+	struct nc_proto_str dest_ip;	/**< DestAddr.IP */
+	uint16_t dest_port;		/**< DestAddr.Port */
+	struct nc_proto_str dest_name;	/**< DestName */
+	struct nc_proto_str inner;	/**< the message to forward */
+};
+
+/** One join status LTime (StatusLTimes entry) of a serf push/pull. */
+struct nc_proto_serf_status {
+	struct nc_proto_str name;
+	uint64_t ltime;
+};
+
+/** One user event (LTime, Name, Payload) of a serf push/pull. */
+struct nc_proto_serf_event {
+	uint64_t ltime;
+	struct nc_proto_str name;
+	struct nc_proto_str payload;
+};
+
+/**
+ * serf push/pull user state (type 2, messagePushPull): 02 | map{
+ * EventLTime, Events [{Events [{Name, Payload}], LTime}], LTime,
+ * LeftMembers [string], QueryLTime, StatusLTimes {string: LTime}}.
+ * For encoding, events with the same LTime must be adjacent (they are
+ * grouped into one userEvents entry).
+ */
+struct nc_proto_serf_push_pull {
+	uint64_t ltime, event_ltime, query_ltime;
+	const struct nc_proto_serf_status *status;
+	size_t status_n;
+	const struct nc_proto_str *left;
+	size_t left_n;
+	const struct nc_proto_serf_event *events;
+	size_t events_n;
+};
+
+/** What nc_proto_decode_serf_push_pull reports beyond the clocks. */
+struct nc_proto_serf_push_pull_visitor {
+	void *ctx;
+	/** Each recent event (may be NULL). */
+	void (*event)(void *ctx, const struct nc_proto_serf_event *e);
+	/** Each StatusLTimes entry, each LeftMembers name (may be NULL). */
+	void (*status)(void *ctx, const struct nc_proto_serf_status *s);
+	void (*left)(void *ctx, const struct nc_proto_str *name);
+};
+
 /**
  * Serf Vivaldi coordinate as carried in acks (§7.3):
  *
@@ -764,6 +894,80 @@ nc_proto_encode_serf_join(char *buf, size_t cap,
 int
 nc_proto_decode_serf_join(const char **pos, const char *end,
 			  struct nc_proto_serf_join *out);
+
+/*
+ * serf user events, queries and their answers (§7.2; serf's messages.go).
+ * Encoders write the type byte; decoders take the body after it.
+ */
+int
+nc_proto_encode_serf_user_event(char *buf, size_t cap,
+				const struct nc_proto_serf_user_event *m);
+int
+nc_proto_decode_serf_user_event(const char **pos, const char *end,
+				struct nc_proto_serf_user_event *out);
+int
+nc_proto_encode_serf_query(char *buf, size_t cap,
+			   const struct nc_proto_serf_query *m);
+int
+nc_proto_decode_serf_query(const char **pos, const char *end,
+			   struct nc_proto_serf_query *out);
+int
+nc_proto_encode_serf_query_response(
+	char *buf, size_t cap, const struct nc_proto_serf_query_response *m);
+int
+nc_proto_decode_serf_query_response(
+	const char **pos, const char *end,
+	struct nc_proto_serf_query_response *out);
+int
+nc_proto_encode_serf_key_request(char *buf, size_t cap,
+				 const struct nc_proto_serf_key_request *m);
+int
+nc_proto_decode_serf_key_request(const char **pos, const char *end,
+				 struct nc_proto_serf_key_request *out);
+/** Tag filter body (after the filter's type byte). */
+int
+nc_proto_decode_serf_filter_tag(const char **pos, const char *end,
+				struct nc_proto_serf_filter_tag *out);
+/** Key response: 08 | map{Keys, Message, PrimaryKey, Result}. */
+int
+nc_proto_encode_serf_key_response(char *buf, size_t cap,
+				  const struct nc_proto_serf_key_response *m);
+/** Conflict response: 06 | Member, or 06 | nil when @a m is NULL. */
+int
+nc_proto_encode_serf_conflict_response(
+	char *buf, size_t cap, const struct nc_proto_serf_member *m);
+/** Relay: 09 | relayHeader | m->inner. */
+int
+nc_proto_encode_serf_relay(char *buf, size_t cap,
+			   const struct nc_proto_serf_relay *m);
+/** Relay body after 09; m->inner is the rest of the buffer. */
+int
+nc_proto_decode_serf_relay(const char **pos, const char *end,
+			   struct nc_proto_serf_relay *out);
+
+/** Encode a serf push/pull user state: 02 | messagePushPull. */
+int
+nc_proto_encode_serf_push_pull(char *buf, size_t cap,
+			       const struct nc_proto_serf_push_pull *m);
+/**
+ * Decode a serf push/pull body (after 02): the clocks into @a out (its
+ * arrays are left empty), the rest reported through @a v as it is read.
+ * Nil entries of Events (serf sends its whole buffer) are skipped.
+ */
+int
+nc_proto_decode_serf_push_pull(const char **pos, const char *end,
+			       struct nc_proto_serf_push_pull *out,
+			       const struct nc_proto_serf_push_pull_visitor *v);
+
+/*
+ * Generic reading, for bodies whose shape is a list (serf query filters):
+ * an array header (nil = 0 entries), a string or []byte (str or bin, nil
+ * = empty), any one value skipped.
+ */
+int nc_proto_read_array(const char **pos, const char *end, uint32_t *n);
+int nc_proto_read_bytes(const char **pos, const char *end,
+			struct nc_proto_str *out);
+int nc_proto_skip(const char **pos, const char *end);
 
 /**
  * Extract the top-level LTime of any serf message body that is a map

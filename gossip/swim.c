@@ -319,24 +319,34 @@ collect_broadcasts(struct nc_gossip *g, const struct nc__member *to,
 	g->stats.broadcasts_sent += n;
 	for (size_t i = 0; i < n; i++)
 		used += parts[i].len + NC_PROTO_COMPOUND_PART;
-	/* Offer what is left to the layer above, one user message. */
-	if (g->hooks.user_broadcast != NULL && n < max &&
-	    room > used + NC_PROTO_COMPOUND_PART + 2) {
+	/* Offer what is left to the layer above, one user message per
+	 * call, until it has nothing more or the packet is full (memberlist
+	 * fills the packet with the delegate's broadcasts the same way);
+	 * a full packet is announced by a last call with cap 0. */
+	bool ended = g->hooks.user_broadcast == NULL;
+	char *dst = g->buf_bc;
+	while (!ended && n < max && room > used + NC_PROTO_COMPOUND_PART + 2) {
 		size_t off = 0, cap;
 		for (size_t i = 0; i < n; i++)
 			off += parts[i].len;
 		cap = room - used - NC_PROTO_COMPOUND_PART - 1;
-		if (off + 1 + cap <= NC__TX_BUF) {
-			char *dst = g->buf_bc + off;
-			size_t ulen = g->hooks.user_broadcast(
-				g->hooks.ctx, to != NULL ? &to->pub : NULL,
-				dst + 1, cap);
-			if (ulen > 0 && ulen <= cap) {
-				dst[0] = NC_PROTO_USER;
-				parts[n++] = proto_str(dst, ulen + 1);
-			}
+		if (off + 1 + cap > NC__TX_BUF)
+			break;
+		dst = g->buf_bc + off;
+		size_t ulen = g->hooks.user_broadcast(
+			g->hooks.ctx, to != NULL ? &to->pub : NULL, dst + 1,
+			cap);
+		if (ulen == 0 || ulen > cap) {
+			ended = true;
+			break;
 		}
+		dst[0] = NC_PROTO_USER;
+		parts[n++] = proto_str(dst, ulen + 1);
+		used += ulen + 1 + NC_PROTO_COMPOUND_PART;
 	}
+	if (!ended)
+		g->hooks.user_broadcast(g->hooks.ctx,
+					to != NULL ? &to->pub : NULL, dst, 0);
 	return n;
 }
 
@@ -1532,6 +1542,23 @@ nc_gossip_send_user(struct nc_gossip *g, const struct nc_gossip_member *to,
 	msg[0] = NC_PROTO_USER;
 	memcpy(msg + 1, buf, len);
 	return nc__send_raw(g, &m->pub.addr, m, msg, len + 1);
+}
+
+int
+nc_gossip_send_user_addr(struct nc_gossip *g, const struct nc_addr *to,
+			 const char *buf, size_t len)
+{
+	char msg[NC__UDP_BUFFER_MAX + 1];
+
+	if (g == NULL || to == NULL || buf == NULL || len == 0 ||
+	    (to->family != 4 && to->family != 6) || to->port == 0)
+		return -EINVAL;
+	if (len + 1 > g->cfg.udp_buffer_size || len + 1 > sizeof(msg))
+		return -EMSGSIZE;
+	msg[0] = NC_PROTO_USER;
+	memcpy(msg + 1, buf, len);
+	/* No CRC: memberlist's SendToAddress does not look the node up. */
+	return nc__send_raw(g, to, NULL, msg, len + 1);
 }
 
 int

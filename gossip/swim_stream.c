@@ -19,9 +19,11 @@
  * probes are answered meanwhile (issue 9 row 2); states that arrive while
  * one is pending queue behind it, so they apply in order.
  *
- * Serf specifics: our push/pull carries no user state (UserStateLen = 0);
- * remote user state is skipped. Streams allocate (node lists can be large);
- * they are not on the probe path.
+ * User state (serf's, issue 11): our push/pull carries what the
+ * local_state hook writes (at most NC__USER_STATE_MAX bytes) after the node
+ * states; the remote one is handed to the merge_state hook once its node
+ * states passed the version check. Streams allocate (node lists can be
+ * large); they are not on the probe path.
  */
 #include "gossip/swim_internal.h"
 
@@ -32,6 +34,9 @@
 #include <string.h>
 
 #include "gossip/crypto.h"
+
+/** Room offered to the local_state hook (serf's state is far smaller). */
+#define NC__USER_STATE_MAX (256 * 1024)
 
 /** Push/pull node lists longer than this are refused (2^20 nodes). */
 #define NC__PUSHPULL_MAX_NODES (1u << 20)
@@ -246,20 +251,32 @@ reply_err(struct nc_gossip *g, struct nc_buf *reply, const char *text)
 static int
 pushpull_encode(struct nc_gossip *g, bool join, char **out)
 {
-	size_t cap = 64 + g->n_nodes * (NC_GOSSIP_NAME_MAX +
-					 NC_GOSSIP_META_MAX + 96);
+	size_t nodes_cap = 64 + g->n_nodes * (NC_GOSSIP_NAME_MAX +
+					      NC_GOSSIP_META_MAX + 96);
+	size_t user_cap = g->hooks.local_state != NULL ? NC__USER_STATE_MAX : 0;
+	size_t cap = nodes_cap + user_cap;
 	char *buf = malloc(cap);
-	struct nc_proto_push_pull h = {
-		.join = join,
-		.nodes = (uint32_t)g->n_nodes,
-		.user_state_len = 0,
-	};
+	char *user = user_cap > 0 ? malloc(user_cap) : NULL;
+	size_t user_len = 0;
 	size_t off;
 	int rc;
 
 	*out = NULL;
-	if (buf == NULL)
-		return -ENOMEM;
+	if (buf == NULL || (user_cap > 0 && user == NULL)) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (user != NULL) {
+		user_len = g->hooks.local_state(g->hooks.ctx, join, user,
+						user_cap);
+		if (user_len > user_cap)
+			user_len = 0;
+	}
+	struct nc_proto_push_pull h = {
+		.join = join,
+		.nodes = (uint32_t)g->n_nodes,
+		.user_state_len = (uint32_t)user_len,
+	};
 	rc = nc_proto_encode_push_pull(buf, cap, &h);
 	if (rc < 0)
 		goto fail;
@@ -280,9 +297,15 @@ pushpull_encode(struct nc_gossip *g, bool join, char **out)
 			goto fail;
 		off += (size_t)rc;
 	}
+	if (user_len > 0) {
+		memcpy(buf + off, user, user_len);
+		off += user_len;
+	}
+	free(user);
 	*out = buf;
 	return (int)off;
 fail:
+	free(user);
 	free(buf);
 	return rc;
 }
@@ -336,6 +359,9 @@ struct remote_state {
 	bool join;
 	size_t n;
 	struct nc_proto_push_node *nodes;
+	/** The user state after the nodes (borrowed from the body). */
+	const char *user;
+	size_t user_len;
 };
 
 /**
@@ -380,7 +406,15 @@ pushpull_decode(struct nc_gossip *g, const char *body, const char *end,
 			return rc;
 		}
 	}
-	/* User state (serf's) follows; read and ignored. */
+	/* User state (serf's) follows: handed to merge_state on merge. A
+	 * length beyond the message is refused as memberlist does. */
+	if (h.user_state_len > (size_t)(end - pos)) {
+		free(rs->nodes);
+		rs->nodes = NULL;
+		return NC_PROTO_ETRUNC;
+	}
+	rs->user = pos;
+	rs->user_len = h.user_state_len;
 	return 0;
 }
 
@@ -551,6 +585,9 @@ pushpull_merge(struct nc_gossip *g, struct remote_state *rs,
 			    "is incompatible");
 		return -EPROTO;
 	}
+	if (rs->user_len > 0 && g->hooks.merge_state != NULL)
+		g->hooks.merge_state(g->hooks.ctx, rs->user, rs->user_len,
+				     rs->join);
 	if (rs->n > NC__MERGE_SLICE || g->merges != NULL)
 		return merge_defer(g, rs, body, end);
 	merge_apply(g, rs->nodes, 0, rs->n);

@@ -13,7 +13,8 @@
  * parameter), unknown nodes (404), wrong method (405 + Allow), missing and
  * wrong token (401 / 403), writes without a token (403), keyring without
  * encryption (409), bad keys (400), the keyring refused without a token
- * and never cached (issue 9 row 3).
+ * and never cached (issue 9 row 3); a serf user event fired on n0 is
+ * listed by n3 (issue 11).
  */
 #include <math.h>
 #include <stdio.h>
@@ -529,6 +530,53 @@ test_auth(void)
 		     "{\"Key\":\"x\"}", 403, NULL);
 }
 
+/* Issue 11: PUT /v1/event/fire/NAME on n0 reaches n3's /v1/event/list. */
+static void
+test_user_events(void)
+{
+	fixture();
+	char err[128];
+	struct nc_api_config cfg;
+	nc_api_config_default(&cfg);
+	cfg.allow_unauthenticated_writes = true;
+	struct nc_api *a =
+	    nc_api_new(NULL, F->node[0].agent, &cfg, err, sizeof(err));
+	/* node[4] is n3 (node[3] is the serf member s0). */
+	struct nc_api *b =
+	    nc_api_new(NULL, F->node[4].agent, &cfg, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	cJSON *j = NULL;
+	CU_ASSERT_EQUAL(th_req(a, "PUT", "/v1/event/fire/deploy", NULL, "p1",
+			       NULL, &j),
+			200);
+	CU_ASSERT_STRING_EQUAL(jstr(j, "Name"), "deploy");
+	CU_ASSERT_STRING_EQUAL(jstr(j, "Payload"), "cDE=");
+	cJSON_Delete(j);
+	expect_error(a, "PUT", "/v1/event/fire/", NULL, "x", 400, "name");
+	static char big[600];
+	memset(big, 'x', sizeof(big) - 1);
+	expect_error(a, "PUT", "/v1/event/fire/deploy", NULL, big, 400,
+		     "exceeds configured limit of 512 bytes");
+	expect_error(a, "GET", "/v1/event/fire/deploy", NULL, NULL, 405, NULL);
+	sim_run_until(F->w, th_now(F) + 5);
+	CU_ASSERT_EQUAL(th_req(b, "GET", "/v1/event/list?name=deploy", NULL,
+			       NULL, NULL, &j),
+			200);
+	CU_ASSERT_EQUAL_FATAL(cJSON_GetArraySize(j), 1);
+	cJSON *e = cJSON_GetArrayItem(j, 0);
+	CU_ASSERT_STRING_EQUAL(jstr(e, "Payload"), "cDE=");
+	CU_ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItem(e, "Own")));
+	cJSON_Delete(j);
+	CU_ASSERT_EQUAL(th_req(b, "GET", "/v1/event/list?name=other", NULL,
+			       NULL, NULL, &j),
+			200);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(j), 0);
+	cJSON_Delete(j);
+	nc_api_delete(a);
+	nc_api_delete(b);
+}
+
 static void
 test_writes_and_keyring(void)
 {
@@ -977,6 +1025,7 @@ nc_test_handlers_register(void)
 	    !CU_add_test(s, "failover", test_failover) ||
 	    !CU_add_test(s, "auth", test_auth) ||
 	    !CU_add_test(s, "writes, keyring", test_writes_and_keyring) ||
+	    !CU_add_test(s, "serf user events", test_user_events) ||
 	    !CU_add_test(s, "keyring needs the token",
 			 test_keyring_needs_token) ||
 	    !CU_add_test(s, "metrics, static", test_metrics_static) ||

@@ -271,6 +271,24 @@ test_build_calls(void)
 
 	CU_ASSERT_EQUAL(parse("keygen", NULL, &o, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(nc_cli_build_call(&o, &call, err, sizeof(err)), 1);
+
+	/* event NAME [PAYLOAD] (issue 11): the payload is the body. */
+	CU_ASSERT_EQUAL(parse("event deploy v1.2", NULL, &o, err, sizeof(err)),
+			0);
+	CU_ASSERT_EQUAL(nc_cli_build_call(&o, &call, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(call.method, "PUT");
+	CU_ASSERT_STRING_EQUAL(call.path, "/v1/event/fire/deploy");
+	CU_ASSERT_STRING_EQUAL(call.body, "v1.2");
+	CU_ASSERT_STRING_EQUAL(path_of("event a/b", err, sizeof(err)),
+			       "/v1/event/fire/a%2Fb");
+	static char big[700];
+	memset(big, 'x', 600);
+	big[600] = '\0';
+	char *argv[] = {"event", "deploy", big};
+	CU_ASSERT_EQUAL(nc_cli_parse(3, argv, NULL, &o, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(nc_cli_build_call(&o, &call, err, sizeof(err)),
+			NC_CLI_EXIT_USAGE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "at most 512 bytes"));
 }
 
 /** Format `json` for command line `line`; returns malloc'd output. */
