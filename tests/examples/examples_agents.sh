@@ -81,9 +81,16 @@ sleep 1 # the API's view is at most 0.25 s old; the estimates drift slowly
 
 # expect KIND ARGS...: expect.py's answer; an ambiguous geometry is a
 # failure of the setup, said as such.
+# A near tie (exit 3) while the coordinates still move is waited out, for
+# at most 10 s.
 expect() {
-	local out rc=0
-	out=$(python3 "$EXPECT" "$@") || rc=$?
+	local out rc
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		rc=0
+		out=$(python3 "$EXPECT" "$@") || rc=$?
+		[ $rc = 3 ] || break
+		sleep 1
+	done
 	[ $rc = 0 ] || die "expect.py $* failed ($rc): no clear answer to check against"
 	echo "$out"
 }
