@@ -110,7 +110,6 @@ member_new(struct nc_gossip *g, const char *name, size_t len)
 		return NULL;
 	memcpy(m->name_buf, name, len);
 	m->name_buf[len] = '\0';
-	m->name_len = len;
 	m->pub.name = m->name_buf;
 	m->pub.state = NC_MEMBER_DEAD;
 	m->pub.state_change = nc_env_now(g->env);
@@ -399,7 +398,7 @@ inc_ok(struct nc_gossip *g, const struct nc__member *m, uint32_t inc,
 		 "incarnation %lu jumps too far above the known %lu",
 		 (unsigned long)inc, (unsigned long)m->pub.incarnation);
 	refuse(g, &g->stats.drop_bad_incarnation, what, m->pub.name,
-	       m->name_len, why);
+	       m->in_names.key_len, why);
 	return false;
 }
 
@@ -779,8 +778,8 @@ susp_timer_cb(struct nc_timer *t)
 	nc_env_logf(g->env, NC_LOG_INFO, "memberlist",
 		    "Marking %s as failed, suspect timeout reached (%d peer "
 		    "confirmations)", m->pub.name, s->n);
-	nc__handle_dead(g, m->pub.incarnation, m->pub.name, m->name_len,
-			g->self->pub.name, g->self->name_len);
+	nc__handle_dead(g, m->pub.incarnation, m->pub.name, m->in_names.key_len,
+			g->self->pub.name, g->self->in_names.key_len);
 }
 
 void

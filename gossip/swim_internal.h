@@ -178,12 +178,13 @@ struct nc__member {
 	struct nc_gossip *g;
 	/** Index in g->nodes (probe order). */
 	size_t pos;
-	/** Link in g->names, keyed by name_buf (length-compared). */
+	/**
+	 * Link in g->names, keyed by name_buf; in_names.key_len is the
+	 * name's length (names are compared by it, never by strlen).
+	 */
 	struct nc_hmap_node in_names;
 	/** Suspicion in progress, NULL otherwise. */
 	struct nc__suspicion *susp;
-	/** Length of the name (compared by this, never by strlen). */
-	size_t name_len;
 	/** Storage of pub.name. */
 	char name_buf[];
 };
