@@ -310,13 +310,6 @@ hook_user_msg(void *ctx, const char *buf, size_t len)
 					       nc_gossip_member_count(a->g));
 	int v = nc_agent_serf_relay_on_msg(&a->relay, buf, len,
 					   (unsigned)limit);
-	if (v != NC_AGENT_SERF_IGNORED && a->env->log_level <= NC_LOG_DEBUG) {
-		uint64_t lt = 0;
-		const char *pos = buf + 1;
-		nc_proto_decode_serf_ltime(&pos, buf + len, &lt);
-		agent_log(a, NC_LOG_DEBUG, "serf: new message type %u LTime %llu",
-			  (unsigned)(uint8_t)buf[0], (unsigned long long)lt);
-	}
 	if (v != NC_AGENT_SERF_IGNORED &&
 	    (uint8_t)buf[0] == NC_PROTO_SERF_QUERY) {
 		const struct nc_gossip_member *self = nc_gossip_self(a->g);
