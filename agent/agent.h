@@ -36,7 +36,10 @@ struct nc_agent;
 struct nc_gossip;
 
 /** Version reported by /v1/agent/self. */
-#define NC_AGENT_VERSION "0.1.0"
+#ifndef NC_VERSION
+#error "NC_VERSION comes from CMake (project(netcoord VERSION ...))"
+#endif
+#define NC_AGENT_VERSION NC_VERSION
 /** Seconds between join attempts while no address answered. */
 #define NC_AGENT_JOIN_RETRY_S 2.0
 /** serf's BroadcastTimeout: max wait for each leave broadcast, s. */

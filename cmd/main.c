@@ -10,6 +10,17 @@
 #include "cmd/agent.h"
 #include "cmd/cli.h"
 #include "cmd/sim.h"
+#include "agent/agent.h"
+
+/* `netcoord version`: the version the build was made from (CMake's). */
+static int
+cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("netcoord v%s\n", NC_AGENT_VERSION);
+	return 0;
+}
 
 /* One subcommand. */
 struct cmd {
@@ -35,6 +46,7 @@ static const struct cmd cmds[] = {
 	{"keygen", NULL, nc_cmd_cli},
 	{"keys", NULL, nc_cmd_cli},
 	{"event", NULL, nc_cmd_cli},
+	{"version", "print the version", cmd_version},
 };
 
 static void
