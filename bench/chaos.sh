@@ -198,7 +198,11 @@ ERR_END=$(error_now)
 echo
 echo "== chaos bench: N=$N, quick=$QUICK, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 $PY report "$DIR"
-echo "agreement after the heal (push/pull interval 30 s): $HEAL"
+# memberlist's push/pull interval grows with the cluster (pushPullScale:
+# 30 s up to 32 members, x (ceil(log2(N) - 5) + 1) beyond; gossip/
+# swim_stream.c), and the heal target is one such interval.
+PP=$(python3 -c "import math; n=$N; print(30 if n <= 32 else int(30 * (math.ceil(math.log2(n) - 5) + 1)))")
+echo "agreement after the heal (target: one push/pull interval, $PP s at N=$N): $HEAL"
 echo "agreement after the restart: $RESTART_AGREE"
 echo "coordinate error, median relative (median, pairs, unanswered):"
 echo "  before $ERR_BEFORE | after loss $ERR_LOSS | after heal $ERR_HEAL"
