@@ -1,5 +1,5 @@
 /*
- * sim_cluster: N netcoord agents in the deterministic simulator (tests/sim)
+ * sim_cluster: N netcoord agents in the deterministic simulator (sim)
  * — the same agent code as `netcoord agent` (agent/agent.h), in virtual
  * time, in one process.
  *
@@ -23,7 +23,7 @@
 #include "agent/agent.h"
 #include "coord/coord.h"
 #include "gossip/gossip.h"
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 #include "util/util.h"
 
 struct run {

@@ -15,7 +15,7 @@
 #include "api/api.h"
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 
 #define TH_MAX 1100
 

@@ -3,7 +3,7 @@
 /*
  * tests/fuzz/fuzz_fleet.h - what the stateful fuzz targets (fuzz_agent.c,
  * fuzz_http.c) and their seed generator (fuzz_seeds.c) share: starting a
- * real agent (agent/agent.h) on a simulator node (tests/sim/sim.h) from a
+ * real agent (agent/agent.h) on a simulator node (sim/sim.h) from a
  * JSON config, as `netcoord agent` and tests/api/harness.c do, and the
  * byte layout of a fuzz_agent input (records), so that the generator
  * writes what the target reads; the time each unit takes.
@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "agent/agent.h"
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 
 /** Fake peers of fuzz_agent (simulator nodes the harness speaks for). */
 #define FF_FAKES 4

@@ -42,7 +42,7 @@
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
 #include "tests/fuzz/fuzz_fleet.h"
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

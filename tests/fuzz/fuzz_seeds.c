@@ -29,7 +29,7 @@
 
 #include "agent/agent.h"
 #include "tests/fuzz/fuzz_fleet.h"
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 
 /** Largest capture seed (libFuzzer's -max_len in README is 8192). */
 #define SEED_MAX 8000

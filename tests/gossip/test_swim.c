@@ -1,6 +1,6 @@
 /*
  * Tests of the SWIM/Lifeguard state machine (gossip/swim.c and friends),
- * mostly as scenarios in the deterministic simulator (tests/sim). Every
+ * mostly as scenarios in the deterministic simulator (sim). Every
  * scenario uses a fixed seed, moves time only through the simulator, and
  * waits with step-bounded loops (sim_run_until_pred with a time cap).
  *
@@ -17,7 +17,7 @@
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
 #include "gossip/swim_internal.h"
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 
 int nc_test_swim_register(void);
 

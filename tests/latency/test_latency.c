@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "loop/latency.h"
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 
 /*
  * RTTs in ms. Row 0 -> 1 is 100 but 1 -> 0 is 80 (asymmetric), 0 -> 2 is

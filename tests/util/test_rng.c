@@ -1,7 +1,7 @@
 /*
  * tests/util/test_rng.c - splitmix64 and xoshiro256** produce exactly the
  * sequences of the generators they replaced (coord/coord.c,
- * tests/sim/sim_env.c, gossip/env_real.c, the examples): golden values
+ * sim/sim_env.c, gossip/env_real.c, the examples): golden values
  * printed by the pre-util code, so seeded simulations keep their figures.
  */
 #include <CUnit/Basic.h>

@@ -16,7 +16,7 @@
  * One generator for the whole world: the network and every node draw from
  * it, which keeps a run reproducible without per-node seeding rules.
  */
-#include "tests/sim/sim_internal.h"
+#include "sim/sim_internal.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
-#ifndef NC_TESTS_SIM_H
-#define NC_TESTS_SIM_H
+#ifndef NC_SIM_SIM_H
+#define NC_SIM_SIM_H
 /*
- * Deterministic simulator for gossip/: a virtual clock plus an in-memory
- * network, with one struct nc_env per simulated agent (tests/sim/, static
+ * sim/sim.h - the deterministic simulator: a virtual clock plus an in-memory
+ * network, with one struct nc_env per simulated agent (static
  * library nc_sim). Shaped after Tarantool's test/unit/fakeev.h (a heap of
  * deadlines, the clock jumps to the next one) and fakenet.h (filters for
  * loss, delay and partitions), with memberlist's mock_transport.go for the
@@ -151,4 +151,4 @@ void sim_set_log_level(struct sim_world *w, enum nc_log_level level);
 /** Network counters. */
 const struct sim_net_stats *sim_net_stats(const struct sim_world *w);
 
-#endif /* NC_TESTS_SIM_H */
+#endif /* NC_SIM_SIM_H */

@@ -1,7 +1,7 @@
 #ifndef NC_TESTS_SIM_INTERNAL_H
 #define NC_TESTS_SIM_INTERNAL_H
 /* Shared by sim_env.c (clock, heap, env ops) and sim_net.c (network). */
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 #include "util/util.h"
 
 #include <stdbool.h>

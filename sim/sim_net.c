@@ -14,7 +14,7 @@
  * requester: the completion callback), `timeout` (owned by the requester).
  * Whichever completes first tears the others down.
  */
-#include "tests/sim/sim_internal.h"
+#include "sim/sim_internal.h"
 
 #include <errno.h>
 #include <math.h>
