@@ -161,6 +161,9 @@ struct nc_agent {
 	struct join_req *joins;
 	/** Turns names into addresses; NULL = numeric addresses only. */
 	struct nc_agent_resolver *resolver;
+	/** nc_agent_set_member_observer(), or NULL. */
+	nc_agent_member_cb on_member;
+	void *on_member_ctx;
 	/** -retry-join gave up (serf's process then exits 1). */
 	nc_agent_left_cb on_retry_failed;
 	void *on_retry_failed_ctx;
@@ -249,6 +252,10 @@ hook_member_event(void *ctx, enum nc_gossip_event ev,
 		nc_agent_coords_member_reaped(a->coords, m->name);
 	else
 		nc_agent_coords_member_changed(a->coords);
+	if (a->on_member != NULL)
+		a->on_member(a->on_member_ctx, a, ev, m, by);
+	if (NC_LOG_INFO < a->env->log_level)
+		return; /* every line below is info or debug: skip the format */
 	char addr[64];
 	nc_addr_format(&m->addr, addr, sizeof(addr));
 	const char *who = by != NULL && by[0] != '\0' ? by : "unknown";
@@ -693,6 +700,14 @@ void
 nc_agent_set_resolver(struct nc_agent *a, struct nc_agent_resolver *r)
 {
 	a->resolver = r;
+}
+
+void
+nc_agent_set_member_observer(struct nc_agent *a, nc_agent_member_cb cb,
+			     void *ctx)
+{
+	a->on_member = cb;
+	a->on_member_ctx = ctx;
 }
 
 void

@@ -31,6 +31,7 @@
 #include "agent/resolve.h"
 #include "agent/serf_relay.h"
 #include "gossip/env.h"
+#include "gossip/gossip.h"
 
 struct nc_agent;
 struct nc_gossip;
@@ -86,6 +87,18 @@ void nc_agent_set_resolver(struct nc_agent *a, struct nc_agent_resolver *r);
  * process then exits with status 1). NULL: nothing happens.
  */
 void nc_agent_set_retry_failed_cb(struct nc_agent *a, nc_agent_left_cb cb,
+				  void *ctx);
+
+/**
+ * Observer of the agent's membership events (what it logs as
+ * EventMember*): @a m and @a by borrowed for the call. For tools that watch
+ * many agents at once (`netcoord fleet-sim`); NULL removes it.
+ */
+typedef void (*nc_agent_member_cb)(void *ctx, struct nc_agent *a,
+				   enum nc_gossip_event ev,
+				   const struct nc_gossip_member *m,
+				   const char *by);
+void nc_agent_set_member_observer(struct nc_agent *a, nc_agent_member_cb cb,
 				  void *ctx);
 
 /**

@@ -9,6 +9,7 @@
 
 #include "cmd/agent.h"
 #include "cmd/cli.h"
+#include "cmd/fleet_sim.h"
 #include "cmd/sim.h"
 #include "agent/agent.h"
 
@@ -37,6 +38,8 @@ static const struct cmd cmds[] = {
 	 nc_cmd_sim},
 	{"agent", "run a gossip agent (joins serf 0.9.4 clusters)",
 	 nc_cmd_agent},
+	{"fleet-sim", "N agents in virtual time: the capacity table",
+	 nc_cmd_fleet_sim},
 	{"members", NULL, nc_cmd_cli},
 	{"rtt", NULL, nc_cmd_cli},
 	{"nearest", NULL, nc_cmd_cli},
@@ -57,7 +60,7 @@ usage(FILE *f)
 		const char *help = cmds[i].help;
 		if (help == NULL) /* client subcommands: text in cli.c */
 			help = nc_cli_command_help(cmds[i].name);
-		fprintf(f, "  %-8s %s\n", cmds[i].name, help);
+		fprintf(f, "  %-9s %s\n", cmds[i].name, help);
 	}
 	nc_cli_usage_common(f);
 }

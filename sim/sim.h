@@ -66,6 +66,24 @@ typedef void (*sim_log_fn)(void *ctx, struct sim_world *w, int node,
 /** A world-level scheduled call (see sim_call_at). */
 typedef void (*sim_call_fn)(struct sim_world *w, void *arg);
 
+/** What a network tap sees (sim_set_tap). */
+enum sim_tap_kind {
+	/** A datagram sent by @a from (before loss: what it put on the wire). */
+	SIM_TAP_DGRAM_OUT,
+	/** A datagram handed to @a to's gossip. */
+	SIM_TAP_DGRAM_IN,
+	/** A stream request sent by @a from, or a reply sent by @a from. */
+	SIM_TAP_STREAM_OUT,
+	/** A stream request or reply received by @a to. */
+	SIM_TAP_STREAM_IN,
+};
+/**
+ * Network tap: every datagram and stream message, with its bytes (for
+ * traffic accounting by kind; must not send or free anything).
+ */
+typedef void (*sim_tap_fn)(void *ctx, enum sim_tap_kind kind, int from, int to,
+			   const char *buf, size_t len);
+
 /** Counters of the simulated network. */
 struct sim_net_stats {
 	uint64_t packets_sent, packets_delivered;
@@ -143,6 +161,9 @@ void sim_node_resume(struct sim_node *n);
 bool sim_node_paused(const struct sim_node *n);
 /** Mark a node down (crashed) or up again. */
 void sim_node_set_down(struct sim_node *n, bool down);
+
+/** Install a network tap (NULL removes it). */
+void sim_set_tap(struct sim_world *w, sim_tap_fn fn, void *ctx);
 
 /** Route log lines to @a fn (NULL restores the default printer). */
 void sim_set_log(struct sim_world *w, sim_log_fn fn, void *ctx);

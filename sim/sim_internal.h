@@ -68,6 +68,9 @@ struct sim_world {
 	struct sim_stream *streams;
 	long next_stream_id;
 	struct sim_net_stats stats;
+	/** Network tap (sim_set_tap), or NULL. */
+	sim_tap_fn tap_fn;
+	void *tap_ctx;
 	/** Logging. */
 	sim_log_fn log_fn;
 	void *log_ctx;

@@ -68,6 +68,9 @@ sim_packet_cb(struct nc_timer *t)
 	} else if (dst->env.sink.on_packet != NULL) {
 		struct nc_addr from = src->addr;
 		w->stats.packets_delivered++;
+		if (w->tap_fn != NULL)
+			w->tap_fn(w->tap_ctx, SIM_TAP_DGRAM_IN, p->from, p->to,
+				  p->data, p->len);
 		dst->env.sink.on_packet(dst->env.sink.ctx, &from, p->data,
 					p->len, p->arrival);
 	}
@@ -85,6 +88,9 @@ sim__send_packet(struct nc_env *env, const struct nc_addr *to,
 	double loss;
 
 	w->stats.packets_sent++;
+	if (w->tap_fn != NULL)
+		w->tap_fn(w->tap_ctx, SIM_TAP_DGRAM_OUT, src->id,
+			  dst != NULL ? dst->id : -1, buf, len);
 	if (dst == NULL) {
 		w->stats.drop_down++;
 		return 0; /* UDP: an unknown address just loses the packet */
@@ -154,6 +160,9 @@ sim_stream_finish(struct sim_stream *s, int status)
 	sim_stream_unlink(s);
 	if (status != 0)
 		s->w->stats.streams_failed++;
+	else if (s->w->tap_fn != NULL && s->expect_reply && s->reply.len > 0)
+		s->w->tap_fn(s->w->tap_ctx, SIM_TAP_STREAM_IN, s->to, s->from,
+			     s->reply.data, s->reply.len);
 	s->cb(s->arg, status, status == 0 && s->expect_reply ? s->reply.data
 							      : NULL,
 	      status == 0 ? s->reply.len : 0);
@@ -201,8 +210,14 @@ sim_stream_deliver_cb(struct nc_timer *t)
 		sim_stream_complete_later(s, -ECONNREFUSED);
 		return;
 	}
+	if (w->tap_fn != NULL)
+		w->tap_fn(w->tap_ctx, SIM_TAP_STREAM_IN, s->from, s->to, s->req,
+			  s->req_len);
 	rc = dst->env.sink.on_stream(dst->env.sink.ctx, &from, s->req,
 				     s->req_len, &s->reply);
+	if (w->tap_fn != NULL && rc >= 0 && s->reply.len > 0)
+		w->tap_fn(w->tap_ctx, SIM_TAP_STREAM_OUT, s->to, s->from,
+			  s->reply.data, s->reply.len);
 	if (rc < 0 || (s->expect_reply && s->reply.len == 0)) {
 		sim_stream_complete_later(s, -ECONNRESET);
 		return;
@@ -248,6 +263,9 @@ sim__stream_request(struct nc_env *env, const struct nc_addr *to,
 		w->streams->prev = s;
 	w->streams = s;
 	w->stats.streams++;
+	if (w->tap_fn != NULL)
+		w->tap_fn(w->tap_ctx, SIM_TAP_STREAM_OUT, s->from, s->to, req,
+			  req_len);
 	/* SYN, SYN-ACK, then the request: three one-way trips. */
 	lat = sim__latency(w, src->id, dst->id);
 	sim__heap_push(w, &s->deliver, dst->id, w->now + 3 * lat);
@@ -285,4 +303,11 @@ sim__net_destroy(struct sim_world *w)
 			w->heap[i].t = NULL;
 		}
 	}
+}
+
+void
+sim_set_tap(struct sim_world *w, sim_tap_fn fn, void *ctx)
+{
+	w->tap_fn = fn;
+	w->tap_ctx = ctx;
 }

@@ -1,0 +1,126 @@
+/*
+ * fleet_sim.c - `netcoord fleet-sim`: N real agents in virtual time on an
+ * RTT model, with crashes, pauses, joins, loss and a partition, and the
+ * table a capacity planner reads (fleet/fleet.h says what each figure is).
+ *
+ *   netcoord fleet-sim -n 1000 -duration 300 -event crash@120:5 -loss 0.01
+ */
+#include "cmd/fleet_sim.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet/fleet.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: netcoord fleet-sim [flags]\n"
+		"  -n N            agents at start (default 100)\n"
+		"  -duration S     virtual seconds (default 300)\n"
+		"  -warm S         traffic figures from S on (default 60)\n"
+		"  -seed N         PRNG seed (default 1): same seed, same run\n"
+		"  -matrix FILE    RTT matrix (ms); default: synthetic model\n"
+		"  -loss P         datagram loss probability (default 0)\n"
+		"  -coord-gossip-rate B  coordinate gossip bytes/s per agent\n"
+		"  -event KIND@T[:COUNT[:DURATION]]  repeatable: crash@T:K,\n"
+		"                  pause@T:K:D, join@T:K, partition@T:D\n"
+		"  -progress S     a progress line every S virtual s (0: none)\n"
+		"  -quiet          no memberlist expectation beside the table\n");
+}
+
+static int
+num(const char *flag, const char *v, double lo, double hi, double *out)
+{
+	char *end;
+	errno = 0;
+	double d = v != NULL ? strtod(v, &end) : 0;
+	if (v == NULL || end == v || *end != '\0' || errno != 0 || d < lo ||
+	    d > hi) {
+		fprintf(stderr, "fleet-sim: %s: want a number in %g..%g\n", flag,
+			lo, hi);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+int
+nc_cmd_fleet_sim(int argc, char **argv)
+{
+	struct nc_fleet_config cfg;
+	struct nc_fleet_report r;
+	char err[256];
+	bool quiet = false;
+	double d;
+	nc_fleet_config_default(&cfg);
+	cfg.progress = stderr;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int rc = 0;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(a, "-quiet") == 0) {
+			quiet = true;
+			continue;
+		} else if (strcmp(a, "-n") == 0) {
+			rc = num(a, v, 2, NC_FLEET_MAX_AGENTS, &d);
+			cfg.n = (unsigned)d;
+		} else if (strcmp(a, "-duration") == 0) {
+			rc = num(a, v, 1, 86400, &cfg.duration_s);
+		} else if (strcmp(a, "-warm") == 0) {
+			rc = num(a, v, 0, 86400, &cfg.warm_s);
+		} else if (strcmp(a, "-seed") == 0) {
+			rc = num(a, v, 0, 9007199254740992.0, &d);
+			cfg.seed = (uint64_t)d;
+		} else if (strcmp(a, "-matrix") == 0) {
+			cfg.matrix_path = v;
+			rc = v == NULL ? -1 : 0;
+		} else if (strcmp(a, "-loss") == 0) {
+			rc = num(a, v, 0, 0.99, &cfg.loss);
+		} else if (strcmp(a, "-coord-gossip-rate") == 0) {
+			rc = num(a, v, 0, 1e9, &cfg.coord_gossip_rate);
+		} else if (strcmp(a, "-progress") == 0) {
+			rc = num(a, v, 0, 86400, &cfg.progress_s);
+			if (cfg.progress_s == 0)
+				cfg.progress = NULL;
+		} else if (strcmp(a, "-event") == 0) {
+			if (cfg.n_ev == NC_FLEET_MAX_EVENTS) {
+				fprintf(stderr, "fleet-sim: -event: at most %d\n",
+					NC_FLEET_MAX_EVENTS);
+				return 2;
+			}
+			if (v == NULL || nc_fleet_event_parse(
+					     v, &cfg.ev[cfg.n_ev], err,
+					     sizeof(err)) < 0) {
+				fprintf(stderr, "fleet-sim: -event: %s\n",
+					v == NULL ? "missing value" : err);
+				return 2;
+			}
+			cfg.n_ev++;
+		} else {
+			fprintf(stderr, "fleet-sim: unknown flag \"%s\"\n", a);
+			usage(stderr);
+			return 2;
+		}
+		if (rc < 0) {
+			if (v == NULL)
+				fprintf(stderr, "fleet-sim: %s: missing value\n",
+					a);
+			return 2;
+		}
+		i++;
+	}
+	if (nc_fleet_run(&cfg, &r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fleet-sim: %s\n", err);
+		return 1;
+	}
+	nc_fleet_report_print(stdout, &r);
+	if (!quiet)
+		nc_fleet_expectation_print(stdout, cfg.n);
+	return 0;
+}

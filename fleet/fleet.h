@@ -1,0 +1,146 @@
+#ifndef NC_FLEET_FLEET_H
+#define NC_FLEET_FLEET_H
+/*
+ * fleet/fleet.h - a fleet of netcoord agents in virtual time, for capacity
+ * planning (`netcoord fleet-sim`, issue 12). N real agents (nc_agent_new:
+ * the gossip, coordinate and dissemination code `netcoord agent` runs) on
+ * the simulator (sim/sim.h), one process, deterministic for a seed.
+ *
+ * RTT model (fleet.c says how each is built):
+ *   - a matrix file with at least N hosts: hosts are its first N rows;
+ *   - a matrix file with fewer rows than N: hosts are placed around its
+ *     sites (host i at site i mod rows) with an access-link height each;
+ *   - no file: a synthetic plane of sites in six continental clusters,
+ *     hosts placed around them the same way.
+ * Every datagram's one-way delay is half the model RTT plus a small
+ * random queueing delay.
+ *
+ * Events at given virtual times: crashes, pauses (a stalled process),
+ * joins of new agents, a two-way partition; a constant datagram loss.
+ *
+ * Figures (struct nc_fleet_report): time for the fleet to converge and for
+ * a join to reach everyone; crash to first and last agent marking it
+ * failed; false failures (a healthy member declared failed) and false
+ * suspicions; per-agent bytes/s and datagrams/s in and out by kind
+ * (probes, gossip, push/pull, coordinates) over the steady window; heap
+ * per agent and per member-table entry; coordinate median relative error
+ * over sampled pairs.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/** Most events of one run. */
+#define NC_FLEET_MAX_EVENTS 64
+/** Most agents (names are "n%05u"; joins included). */
+#define NC_FLEET_MAX_AGENTS 99999
+
+enum nc_fleet_event_kind {
+	NC_FLEET_CRASH,	    /**< count agents crash (kill -9) at t */
+	NC_FLEET_PAUSE,	    /**< count agents stall for duration s */
+	NC_FLEET_JOIN,	    /**< count new agents join at t */
+	NC_FLEET_PARTITION, /**< two halves cut apart for duration s */
+};
+
+struct nc_fleet_event {
+	enum nc_fleet_event_kind kind;
+	/** Virtual time, s. */
+	double t;
+	unsigned count;
+	double duration;
+};
+
+/** Traffic kinds, as the report splits them. */
+enum nc_fleet_kind {
+	NC_FLEET_PROBE,	   /**< ping, indirect ping, ack, nack */
+	NC_FLEET_GOSSIP,   /**< alive, suspect, dead, serf messages */
+	NC_FLEET_PUSHPULL, /**< TCP push/pull (state exchange) */
+	NC_FLEET_COORD,	   /**< netcoord's coordinate gossip */
+	NC_FLEET_KINDS
+};
+
+struct nc_fleet_config {
+	/** Agents at start (>= 2). */
+	unsigned n;
+	uint64_t seed;
+	/** Virtual seconds to run. */
+	double duration_s;
+	/** Start of the steady window for traffic figures, s (default 60). */
+	double warm_s;
+	/** Datagram loss probability for the whole run. */
+	double loss;
+	/** RTT matrix file (ms), or NULL for the synthetic model. */
+	const char *matrix_path;
+	/** Lifeguard on (default) or classic SWIM. */
+	bool lifeguard;
+	/** Coordinate gossip budget, bytes/s per agent (< 0: the agent's). */
+	double coord_gossip_rate;
+	struct nc_fleet_event ev[NC_FLEET_MAX_EVENTS];
+	size_t n_ev;
+	/** A line per virtual progress_s to progress (NULL: quiet). */
+	FILE *progress;
+	double progress_s;
+};
+
+/** Fill with the defaults (n 100, 300 s, warm 60 s, Lifeguard on). */
+void nc_fleet_config_default(struct nc_fleet_config *cfg);
+
+/**
+ * Parse one event "KIND@T[:COUNT[:DURATION]]", KIND crash|pause|join|
+ * partition (partition: "partition@T:DURATION"). @retval 0, or -1 with a
+ * message in @a err.
+ */
+int nc_fleet_event_parse(const char *s, struct nc_fleet_event *out, char *err,
+			 size_t err_cap);
+
+struct nc_fleet_report {
+	unsigned n, n_final;
+	double duration_s, warm_s, loss;
+	char model[160];
+	/** Every agent lists every other alive (s; NAN: never). */
+	double converge_s;
+	/** Joins after the start: reach time p50 / max (s), incomplete. */
+	unsigned joins, joins_incomplete;
+	double join_p50, join_max;
+	/** Crashes: first / last observer marking it failed (s). */
+	unsigned crashes, crashes_incomplete;
+	double first_p50, first_p99, last_p50, last_p99;
+	/** A member not crashed declared failed / suspected. */
+	uint64_t false_failures, false_suspicions;
+	/** ...of which about a member paused at the time. */
+	uint64_t paused_failures;
+	/** Per agent, mean over agents, per s over the steady window. */
+	double bytes_out[NC_FLEET_KINDS], bytes_in[NC_FLEET_KINDS];
+	double pkts_out[NC_FLEET_KINDS], pkts_in[NC_FLEET_KINDS];
+	/** The busiest agent's total bytes/s out and in. */
+	double max_bytes_out, max_bytes_in;
+	/** Heap (malloc) per agent, and per member-table entry, bytes. */
+	double heap_per_agent, heap_per_member;
+	/** Peak RSS of the process, KiB; wall time, s. */
+	long peak_rss_kib;
+	double wall_s;
+	/** Coordinates: median relative error, pairs sampled, share cached. */
+	double coord_median_re;
+	unsigned coord_pairs;
+	double coord_cached;
+};
+
+/**
+ * Run the fleet. @retval 0 (report filled), or -1 with a message in
+ * @a err (bad config, matrix file unreadable, allocation failure).
+ */
+int nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
+		 char *err, size_t err_cap);
+
+/** The report as a table (one figure per line). */
+void nc_fleet_report_print(FILE *f, const struct nc_fleet_report *r);
+
+/**
+ * What memberlist's formulas expect for the same N and profile (LAN):
+ * suspicion timeout bounds, retransmits, push/pull interval; printed next
+ * to the measured table.
+ */
+void nc_fleet_expectation_print(FILE *f, unsigned n);
+
+#endif /* NC_FLEET_FLEET_H */
