@@ -8,11 +8,83 @@
 #include "cmd/fleet_sim.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "fleet/fleet.h"
+
+/** The report as one JSON object (for scripts and the CI bounds check). */
+static int
+print_json(const struct nc_fleet_report *r)
+{
+	static const char *kn[] = {"probes", "gossip", "pushpull",
+				   "coordinates"};
+	cJSON *o = cJSON_CreateObject(), *t = cJSON_CreateObject();
+	if (o == NULL || t == NULL) {
+		cJSON_Delete(o);
+		cJSON_Delete(t);
+		return -1;
+	}
+	const struct {
+		const char *k;
+		double v;
+	} f[] = {
+	    {"N", r->n},
+	    {"NFinal", r->n_final},
+	    {"DurationS", r->duration_s},
+	    {"Loss", r->loss},
+	    {"ConvergeS", r->converge_s},
+	    {"Joins", r->joins},
+	    {"JoinsIncomplete", r->joins_incomplete},
+	    {"JoinP50S", r->join_p50},
+	    {"JoinMaxS", r->join_max},
+	    {"Crashes", r->crashes},
+	    {"CrashesIncomplete", r->crashes_incomplete},
+	    {"FirstFailedP50S", r->first_p50},
+	    {"FirstFailedP99S", r->first_p99},
+	    {"LastFailedP50S", r->last_p50},
+	    {"LastFailedP99S", r->last_p99},
+	    {"FalseFailures", (double)r->false_failures},
+	    {"FalseFailuresPaused", (double)r->paused_failures},
+	    {"FalseSuspicions", (double)r->false_suspicions},
+	    {"FalseSuspicionsPaused", (double)r->paused_suspicions},
+	    {"MaxBytesOutPerS", r->max_bytes_out},
+	    {"MaxBytesInPerS", r->max_bytes_in},
+	    {"HeapPerAgent", r->heap_per_agent},
+	    {"CoordMedianRelErr", r->coord_median_re},
+	    {"CoordCached", r->coord_cached},
+	    {"WallS", r->wall_s},
+	    {"PeakRssKiB", (double)r->peak_rss_kib},
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (isfinite(f[i].v))
+			cJSON_AddNumberToObject(o, f[i].k, f[i].v);
+		else
+			cJSON_AddNullToObject(o, f[i].k);
+	}
+	cJSON_AddStringToObject(o, "Model", r->model);
+	for (int k = 0; k < NC_FLEET_KINDS; k++) {
+		cJSON *e = cJSON_AddObjectToObject(t, kn[k]);
+		if (e == NULL)
+			continue;
+		cJSON_AddNumberToObject(e, "BytesOutPerS", r->bytes_out[k]);
+		cJSON_AddNumberToObject(e, "BytesInPerS", r->bytes_in[k]);
+		cJSON_AddNumberToObject(e, "PktsOutPerS", r->pkts_out[k]);
+		cJSON_AddNumberToObject(e, "PktsInPerS", r->pkts_in[k]);
+	}
+	cJSON_AddItemToObject(o, "Traffic", t);
+	char *s = cJSON_Print(o);
+	cJSON_Delete(o);
+	if (s == NULL)
+		return -1;
+	puts(s);
+	cJSON_free(s);
+	return 0;
+}
 
 static void
 usage(FILE *f)
@@ -29,7 +101,8 @@ usage(FILE *f)
 		"  -event KIND@T[:COUNT[:DURATION]]  repeatable: crash@T:K,\n"
 		"                  pause@T:K:D, join@T:K, partition@T:D\n"
 		"  -progress S     a progress line every S virtual s (0: none)\n"
-		"  -quiet          no memberlist expectation beside the table\n");
+		"  -quiet          no memberlist expectation beside the table\n"
+		"  -json           the report as JSON\n");
 }
 
 static int
@@ -54,7 +127,7 @@ nc_cmd_fleet_sim(int argc, char **argv)
 	struct nc_fleet_config cfg;
 	struct nc_fleet_report r;
 	char err[256];
-	bool quiet = false;
+	bool quiet = false, json = false;
 	double d;
 	nc_fleet_config_default(&cfg);
 	cfg.progress = stderr;
@@ -66,6 +139,9 @@ nc_cmd_fleet_sim(int argc, char **argv)
 			return 0;
 		} else if (strcmp(a, "-quiet") == 0) {
 			quiet = true;
+			continue;
+		} else if (strcmp(a, "-json") == 0) {
+			json = true;
 			continue;
 		} else if (strcmp(a, "-n") == 0) {
 			rc = num(a, v, 2, NC_FLEET_MAX_AGENTS, &d);
@@ -119,6 +195,8 @@ nc_cmd_fleet_sim(int argc, char **argv)
 		fprintf(stderr, "fleet-sim: %s\n", err);
 		return 1;
 	}
+	if (json)
+		return print_json(&r) < 0 ? 1 : 0;
 	nc_fleet_report_print(stdout, &r);
 	if (!quiet)
 		nc_fleet_expectation_print(stdout, cfg.n);

@@ -255,8 +255,11 @@ on_member(void *ctx, struct nc_agent *a, enum nc_gossip_event ev,
 			o->sees--;
 		break;
 	case NC_GOSSIP_EV_SUSPECT:
-		if (!s->down)
+		if (!s->down) {
 			f->r->false_suspicions++;
+			if (sim_node_paused(s->node))
+				f->r->paused_suspicions++;
+		}
 		break;
 	default:
 		break;
@@ -900,11 +903,14 @@ nc_fleet_report_print(FILE *o, const struct nc_fleet_report *r)
 			r->crashes_incomplete);
 	}
 	fprintf(o,
-		"  false failures (healthy member declared failed) %llu (of "
-		"which about a paused member: %llu); false suspicions %llu\n",
+		"  false failures (member not crashed declared failed) %llu, "
+		"of which about a paused member %llu\n"
+		"  suspicions of members not crashed %llu, of which about a "
+		"paused member %llu\n",
 		(unsigned long long)r->false_failures,
 		(unsigned long long)r->paused_failures,
-		(unsigned long long)r->false_suspicions);
+		(unsigned long long)r->false_suspicions,
+		(unsigned long long)r->paused_suspicions);
 	fprintf(o,
 		"  traffic per agent, t %.0f..%.0f s     B/s out    B/s in  "
 		"pkt/s out  pkt/s in\n",

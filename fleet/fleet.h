@@ -109,7 +109,7 @@ struct nc_fleet_report {
 	/** A member not crashed declared failed / suspected. */
 	uint64_t false_failures, false_suspicions;
 	/** ...of which about a member paused at the time. */
-	uint64_t paused_failures;
+	uint64_t paused_failures, paused_suspicions;
 	/** Per agent, mean over agents, per s over the steady window. */
 	double bytes_out[NC_FLEET_KINDS], bytes_in[NC_FLEET_KINDS];
 	double pkts_out[NC_FLEET_KINDS], pkts_in[NC_FLEET_KINDS];
