@@ -6,10 +6,11 @@
 # serves its API with it: the CLI given the certificate as its CA
 # (-ca-file, or $NETCOORD_CACERT) lists the members over https; without
 # the CA it fails naming the certificate problem; plain http:// to the TLS
-# port gets nothing. Start-up stops (exit 2) with a message naming the
-# file for a missing certificate, a certificate that is not PEM, a key
-# that does not match the certificate and a key without a certificate; a
-# key file others can read earns a warning.
+# port gets nothing; examples/dr_failover.sh works over https too.
+# Start-up stops (exit 2) with a message naming the file for a missing
+# certificate, a certificate that is not PEM, a key that does not match
+# the certificate and a key without a certificate; a key file others can
+# read earns a warning.
 set -euo pipefail
 NETCOORD=${1:?usage: agent_https.sh path/to/netcoord}
 . "$(dirname "$0")/lib.sh"
@@ -43,6 +44,13 @@ out=$(NETCOORD_CACERT="$T/cert.pem" NETCOORD_HTTP_ADDR="https://localhost:$H" cl
 	|| die "members with NETCOORD_CACERT / NETCOORD_HTTP_ADDR failed: $out"
 grep -q '^h1 ' <<<"$out" || die "members via the environment: $out"
 log "ok: NETCOORD_CACERT and an https NETCOORD_HTTP_ADDR (host name localhost)"
+# One agent: the answer is an empty table ("no other dc"), but it came
+# over https (a TLS failure is netcoord's error line instead).
+out=$(NETCOORD=$NETCOORD timeout 15 sh "$(dirname "$0")/../../examples/dr_failover.sh" \
+	-http-addr "https://127.0.0.1:$H" -ca-file "$T/cert.pem" 2>&1) || true
+grep -q '^#  DC  MEDIAN_RTT' <<<"$out" && ! grep -q 'netcoord:' <<<"$out" \
+	|| die "dr_failover.sh over https: $out"
+log "ok: examples/dr_failover.sh over https"
 
 rc=0; out=$(cli members -http-addr "https://127.0.0.1:$H" 2>&1) || rc=$?
 [ "$rc" = 1 ] || die "members without the CA: exit $rc, want 1 ($out)"
