@@ -17,6 +17,8 @@
  *
  * Keyring file (serf's -keyring-file): loaded at creation if it exists,
  * rewritten atomically after every install/use/remove (agent/files.c).
+ * Tags (nc_agent_set_tags, on reload): the new Meta is announced at once
+ * (a higher incarnation, serf's SetTags) and the -tags-file rewritten.
  *
  * Snapshot (serf's -snapshot; agent/snapshot.c): loaded at creation; our
  * coordinate, the coordinate client's peer state and the coordinate
@@ -169,6 +171,8 @@ struct nc_agent {
 	void *on_retry_failed_ctx;
 	/** serf's -keyring-file, "" when unset. */
 	char keyring_file[NC_CONFIG_PATH_MAX];
+	/** serf's -tags-file, "" when unset (rewritten by set_tags). */
+	char tags_file[NC_CONFIG_PATH_MAX];
 	/** Leave in progress; delay timer after the broadcasts. */
 	bool leaving;
 	struct nc_timer leave_timer;
@@ -1133,34 +1137,39 @@ snapshot_setup(struct nc_agent *a, const struct nc_config *c,
  * (unless the config sets that tag itself).
  */
 static int
-encode_meta(const struct nc_config *cfg, uint8_t *meta, size_t *len,
-	    char *err, size_t cap)
+encode_meta(const struct nc_config_tag *ctags, size_t n, uint8_t *meta,
+	    size_t *len, char *err, size_t cap)
 {
 	struct nc_proto_tag tags[NC_CONFIG_MAX_TAGS + 1];
 	size_t nt = 0;
 	bool has_nc = false;
 	*len = 0;
-	for (size_t i = 0; i < cfg->tags_n; i++) {
-		tags[i].key = nc_proto_cstr(cfg->tags[i].key);
-		tags[i].value = nc_proto_cstr(cfg->tags[i].value);
-		has_nc |= strcmp(cfg->tags[i].key, NC_AGENT_COORDS_TAG) == 0;
+	if (n > NC_CONFIG_MAX_TAGS) {
+		snprintf(err, cap, "\"tags\": more than %d tags",
+			 NC_CONFIG_MAX_TAGS);
+		return -EINVAL;
 	}
-	nt = cfg->tags_n;
+	for (size_t i = 0; i < n; i++) {
+		tags[i].key = nc_proto_cstr(ctags[i].key);
+		tags[i].value = nc_proto_cstr(ctags[i].value);
+		has_nc |= strcmp(ctags[i].key, NC_AGENT_COORDS_TAG) == 0;
+	}
+	nt = n;
 	if (!has_nc) {
 		tags[nt].key = nc_proto_cstr(NC_AGENT_COORDS_TAG);
 		tags[nt].value = nc_proto_cstr("1");
 		nt++;
 	}
-	int n = nc_proto_encode_tags((char *)meta, NC_GOSSIP_META_MAX, tags,
-				     (unsigned)nt);
-	if (n < 0) {
+	int enc = nc_proto_encode_tags((char *)meta, NC_GOSSIP_META_MAX, tags,
+				       (unsigned)nt);
+	if (enc < 0) {
 		snprintf(err, cap,
 			 "\"tags\": encoded tags exceed %d bytes (memberlist's "
 			 "limit)",
 			 NC_GOSSIP_META_MAX);
 		return -EINVAL;
 	}
-	*len = (size_t)n;
+	*len = (size_t)enc;
 	return 0;
 }
 
@@ -1255,7 +1264,9 @@ gossip_setup(struct nc_agent *a, const struct nc_config *c,
 	gc.keyring = a->kr;
 	gc.serf_compat = true;
 	gc.max_members = c->max_members;
-	if (encode_meta(c, gc.meta, &gc.meta_len, err, err_cap) < 0)
+	snprintf(a->tags_file, sizeof(a->tags_file), "%s", c->tags_file);
+	if (encode_meta(c->tags, c->tags_n, gc.meta, &gc.meta_len, err,
+			err_cap) < 0)
 		return -EINVAL;
 	struct nc_gossip_hooks hooks = {
 		.ctx = a,
@@ -1437,6 +1448,41 @@ nc_agent_stats(const struct nc_agent *a, struct nc_agent_stats *out)
 /* ------------------------------------------------------------------ */
 /* Keyring and tags, for the API                                      */
 /* ------------------------------------------------------------------ */
+
+int
+nc_agent_tags_check(const struct nc_config_tag *tags, size_t n, char *err,
+		    size_t err_cap)
+{
+	uint8_t meta[NC_GOSSIP_META_MAX];
+	size_t len;
+	return encode_meta(tags, n, meta, &len, err, err_cap);
+}
+
+int
+nc_agent_set_tags(struct nc_agent *a, const struct nc_config_tag *tags,
+		  size_t n, char *err, size_t err_cap)
+{
+	uint8_t meta[NC_GOSSIP_META_MAX];
+	size_t len;
+	int rc = encode_meta(tags, n, meta, &len, err, err_cap);
+	if (rc < 0)
+		return rc;
+	/* serf's SetTags: a new alive with a higher incarnation. */
+	rc = nc_gossip_set_meta(a->g, meta, len);
+	if (rc < 0) {
+		snprintf(err, err_cap, "\"tags\": %s", strerror(-rc));
+		return rc;
+	}
+	agent_log(a, NC_LOG_INFO, "Tags changed (%zu tags): announced", n);
+	if (a->tags_file[0] != '\0' &&
+	    nc__agent_tags_file_save(a->tags_file, tags, n, err, err_cap) <
+		    0) {
+		/* Announced, not on disk: say so (serf does too). */
+		agent_log(a, NC_LOG_ERR, "Failed to write tags file: %s", err);
+		return -EIO;
+	}
+	return 0;
+}
 
 int
 nc_agent_keyring_list(struct nc_agent *a, char (*keys)[NC_AGENT_KEY_B64_CAP],

@@ -225,6 +225,25 @@ const struct nc_agent_serf_event *nc_agent_event_at(const struct nc_agent *a,
 /* Tags                                                               */
 /* ------------------------------------------------------------------ */
 
+/**
+ * Would @a n tags fit memberlist's Meta (with nc=1 added)? 0, or -EINVAL
+ * with a message naming "tags" in @a err.
+ */
+int nc_agent_tags_check(const struct nc_config_tag *tags, size_t n, char *err,
+			size_t err_cap);
+
+/**
+ * Replace our tags at run time (reload), as serf's SetTags: the new Meta
+ * goes out at once in an alive with a higher incarnation, and the
+ * -tags-file (if any) is rewritten in serf's format.
+ * @retval 0 done
+ * @retval -EINVAL too many / too large (nothing changed; why in @a err)
+ * @retval -EIO announced, but the tags file could not be written (why,
+ *         naming the file, in @a err)
+ */
+int nc_agent_set_tags(struct nc_agent *a, const struct nc_config_tag *tags,
+		      size_t n, char *err, size_t err_cap);
+
 /** Most tags decoded from one member's Meta. */
 #define NC_AGENT_MAX_TAGS 64
 

@@ -23,7 +23,18 @@
  * token, that is group- or world-readable earns a warning naming it
  * (cfg->warnings); tokens shorter than 16 characters are refused.
  * Exposure (row 14): gossip bound beyond loopback without a key and HTTP
- * beyond loopback without a token are warnings too.
+ * beyond loopback without a token are warnings too (the latter also says
+ * "plaintext" when no TLS certificate is configured).
+ *
+ * HTTPS (issue 10 item 4): -http-tls-cert and -http-tls-key are read here,
+ * after the flags (both or neither; a missing or unreadable file stops
+ * start-up naming it; a key file others can read earns the token file's
+ * warning). Whether they hold PEM and match is checked by the API
+ * (api/tls.c) before MHD starts, where the TLS library is.
+ *
+ * Reload (issue 10 item 5): nc_config_diff() compares field by field; the
+ * five fields the agent can change at run time are listed in
+ * `reloadable` below, everything else that differs needs a restart.
  */
 #include "agent/config.h"
 
@@ -122,6 +133,15 @@ nc_config_destroy(struct nc_config *cfg)
 	volatile char *t = cfg->http_token;
 	for (size_t i = 0; i < sizeof(cfg->http_token); i++)
 		t[i] = 0;
+	free(cfg->http_tls_cert_pem);
+	cfg->http_tls_cert_pem = NULL;
+	if (cfg->http_tls_key_pem != NULL) {
+		volatile char *k2 = cfg->http_tls_key_pem;
+		for (size_t i = 0; k2[i] != '\0'; i++)
+			k2[i] = 0;
+		free(cfg->http_tls_key_pem);
+		cfg->http_tls_key_pem = NULL;
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -539,6 +559,20 @@ apply_tags_file(struct nc_config *cfg, const char *v, char *err, size_t cap)
 }
 
 static int
+apply_http_tls_cert(struct nc_config *cfg, const char *v, char *err,
+		    size_t cap)
+{
+	return apply_path("http_tls_cert", v, cfg->http_tls_cert, err, cap);
+}
+
+static int
+apply_http_tls_key(struct nc_config *cfg, const char *v, char *err,
+		   size_t cap)
+{
+	return apply_path("http_tls_key", v, cfg->http_tls_key, err, cap);
+}
+
+static int
 apply_snapshot(struct nc_config *cfg, const char *v, char *err, size_t cap)
 {
 	return apply_path("snapshot_path", v, cfg->snapshot_path, err, cap);
@@ -714,6 +748,11 @@ static const struct flag flags[] = {
 	{"http-allowed-host", "http_allowed_host", apply_http_allowed_host,
 	 "Host name the API answers besides loopback and its own address "
 	 "(DNS rebinding guard); repeatable"},
+	{"http-tls-cert", "http_tls_cert", apply_http_tls_cert,
+	 "PEM certificate (chain) of the API: serve HTTPS (with "
+	 "-http-tls-key)"},
+	{"http-tls-key", "http_tls_key", apply_http_tls_key,
+	 "PEM private key of -http-tls-cert (chmod 600 it)"},
 	{"http-max-conns-per-client", "http_max_conns_per_client",
 	 apply_http_max_conns_per_client,
 	 "HTTP connections per client address (default 16; 0 = no limit)"},
@@ -755,7 +794,8 @@ nc_config_usage(FILE *f)
 		   "snapshot_path, rejoin_after_leave (bool), "
 		   "profile, tags (object), log_level, http_addr, "
 		   "http_token, http_token_file,\n  "
-		   "http_allowed_host (array), http_max_conns_per_client,\n  "
+		   "http_allowed_host (array), http_tls_cert, http_tls_key,\n  "
+		   "http_max_conns_per_client,\n  "
 		   "http_allow_unauthenticated_writes (bool), "
 		   "coord_gossip_rate, max_members, seed,\n  "
 		   "latency_matrix, latency_map, latency_row, latency_rules.\n"
@@ -859,10 +899,55 @@ warn_exposure(struct nc_config *cfg)
 	    !addr_is_loopback(&cfg->http_addr))
 		warn(cfg,
 		     "HTTP API listens on %s, beyond loopback, without a "
-		     "token: anyone who can reach it reads the members and "
+		     "token%s: anyone who can reach it reads the members and "
 		     "coordinates (give -http-token-file or "
-		     "$NETCOORD_HTTP_TOKEN)",
-		     nc_addr_format(&cfg->http_addr, a, sizeof(a)));
+		     "$NETCOORD_HTTP_TOKEN%s)",
+		     nc_addr_format(&cfg->http_addr, a, sizeof(a)),
+		     cfg->http_tls_cert_pem == NULL ? " and in plaintext" : "",
+		     cfg->http_tls_cert_pem == NULL
+			     ? ", and -http-tls-cert/-http-tls-key"
+			     : "");
+}
+
+/** Largest TLS certificate chain or key file read. Nothing special. */
+#define NC_CONFIG_TLS_FILE_MAX (256 * 1024)
+
+/**
+ * -http-tls-cert and -http-tls-key: both or neither; read whole (the
+ * API checks what they hold). A key file others can read: warning.
+ */
+static int
+load_tls_files(struct nc_config *cfg, char *err, size_t cap)
+{
+	char inner[NC_CONFIG_PATH_MAX + 128];
+	unsigned mode = 0;
+	bool c = cfg->http_tls_cert[0] != '\0', k = cfg->http_tls_key[0] != '\0';
+	if (!c && !k)
+		return 0;
+	if (c != k)
+		return fail(err, cap,
+			    "\"%s\": given (%s) without \"%s\": HTTPS needs "
+			    "both the certificate and its key",
+			    c ? "http_tls_cert" : "http_tls_key",
+			    c ? cfg->http_tls_cert : cfg->http_tls_key,
+			    c ? "http_tls_key" : "http_tls_cert");
+	free(cfg->http_tls_cert_pem);
+	cfg->http_tls_cert_pem = NULL;
+	if (nc_file_read(cfg->http_tls_cert, NC_CONFIG_TLS_FILE_MAX,
+			 &cfg->http_tls_cert_pem, NULL, NULL, inner,
+			 sizeof(inner)) < 0)
+		return fail(err, cap, "\"http_tls_cert\": %s", inner);
+	if (cfg->http_tls_key_pem != NULL) {
+		memset(cfg->http_tls_key_pem, 0, strlen(cfg->http_tls_key_pem));
+		free(cfg->http_tls_key_pem);
+		cfg->http_tls_key_pem = NULL;
+	}
+	if (nc_file_read(cfg->http_tls_key, NC_CONFIG_TLS_FILE_MAX,
+			 &cfg->http_tls_key_pem, NULL, &mode, inner,
+			 sizeof(inner)) < 0)
+		return fail(err, cap, "\"http_tls_key\": %s", inner);
+	warn_if_readable(cfg, mode, cfg->http_tls_key, "TLS key file");
+	return 0;
 }
 
 static bool
@@ -958,6 +1043,9 @@ nc_config_parse_args(struct nc_config *cfg, int argc, char **argv, char *err,
 			return rc;
 	}
 	rc = load_tags_file(cfg, err, err_cap);
+	if (rc < 0)
+		return rc;
+	rc = load_tls_files(cfg, err, err_cap);
 	if (rc < 0)
 		return rc;
 	warn_exposure(cfg);
@@ -1148,4 +1236,164 @@ nc_config_load_file(struct nc_config *cfg, const char *path, char *err,
 		warn_if_readable(cfg, mode, path,
 				 "config file holding a key or token:");
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reload: what changed                                               */
+/* ------------------------------------------------------------------ */
+
+static bool
+addr_eq(const struct nc_addr *x, const struct nc_addr *y)
+{
+	return x->family == y->family && x->port == y->port &&
+	       (x->family == 0 ||
+		memcmp(x->ip, y->ip, nc_addr_ip_len(x)) == 0);
+}
+
+static bool
+str_list_eq(char *const *x, size_t xn, char *const *y, size_t yn)
+{
+	if (xn != yn)
+		return false;
+	for (size_t i = 0; i < xn; i++)
+		if (strcmp(x[i], y[i]) != 0)
+			return false;
+	return true;
+}
+
+/** Same tags, in any order. */
+static bool
+tags_eq(const struct nc_config *x, const struct nc_config *y)
+{
+	if (x->tags_n != y->tags_n)
+		return false;
+	for (size_t i = 0; i < x->tags_n; i++) {
+		size_t j = 0;
+		while (j < y->tags_n && strcmp(x->tags[i].key, y->tags[j].key))
+			j++;
+		if (j == y->tags_n ||
+		    strcmp(x->tags[i].value, y->tags[j].value) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool
+hosts_eq(const struct nc_config *x, const struct nc_config *y)
+{
+	if (x->http_allowed_hosts_n != y->http_allowed_hosts_n)
+		return false;
+	for (size_t i = 0; i < x->http_allowed_hosts_n; i++)
+		if (strcmp(x->http_allowed_hosts[i], y->http_allowed_hosts[i]))
+			return false;
+	return true;
+}
+
+/** Both NULL, or the same text. */
+static bool
+pem_eq(const char *x, const char *y)
+{
+	return (x == NULL && y == NULL) ||
+	       (x != NULL && y != NULL && strcmp(x, y) == 0);
+}
+
+static void
+diff_add(const char **list, size_t *n, bool same, const char *field)
+{
+	if (!same && *n < NC_CONFIG_DIFF_MAX)
+		list[(*n)++] = field;
+}
+
+void
+nc_config_diff(const struct nc_config *r, const struct nc_config *x,
+	       struct nc_config_diff *out)
+{
+	memset(out, 0, sizeof(*out));
+	const char **a = out->applied, **b = out->restart;
+	size_t *an = &out->applied_n, *bn = &out->restart_n;
+	/* Taken at run time (nc_config_take_reloadable). */
+	diff_add(a, an, r->log_level == x->log_level, "log_level");
+	diff_add(a, an, tags_eq(r, x), "tags");
+	diff_add(a, an, strcmp(r->http_token, x->http_token) == 0,
+		 "http_token");
+	diff_add(a, an, hosts_eq(r, x), "http_allowed_host");
+	diff_add(a, an,
+		 r->http_allow_unauthenticated_writes ==
+			 x->http_allow_unauthenticated_writes,
+		 "http_allow_unauthenticated_writes");
+	/* Only at start. */
+	diff_add(b, bn, strcmp(r->node_name, x->node_name) == 0, "node_name");
+	diff_add(b, bn, addr_eq(&r->bind, &x->bind), "bind");
+	diff_add(b, bn, addr_eq(&r->advertise, &x->advertise), "advertise");
+	diff_add(b, bn, str_list_eq(r->join, r->join_n, x->join, x->join_n),
+		 "join");
+	diff_add(b, bn,
+		 str_list_eq(r->retry_join, r->retry_join_n, x->retry_join,
+			     x->retry_join_n),
+		 "retry_join");
+	diff_add(b, bn, r->retry_interval_s == x->retry_interval_s,
+		 "retry_interval");
+	diff_add(b, bn, r->retry_max == x->retry_max, "retry_max_attempts");
+	diff_add(b, bn,
+		 r->key_len == x->key_len &&
+			 memcmp(r->key, x->key, r->key_len) == 0,
+		 "encrypt");
+	diff_add(b, bn, strcmp(r->keyring_file, x->keyring_file) == 0,
+		 "keyring_file");
+	diff_add(b, bn, strcmp(r->tags_file, x->tags_file) == 0, "tags_file");
+	diff_add(b, bn, strcmp(r->snapshot_path, x->snapshot_path) == 0,
+		 "snapshot_path");
+	diff_add(b, bn, r->rejoin_after_leave == x->rejoin_after_leave,
+		 "rejoin_after_leave");
+	diff_add(b, bn, r->profile == x->profile, "profile");
+	diff_add(b, bn, addr_eq(&r->http_addr, &x->http_addr), "http_addr");
+	diff_add(b, bn,
+		 strcmp(r->http_tls_cert, x->http_tls_cert) == 0 &&
+			 pem_eq(r->http_tls_cert_pem, x->http_tls_cert_pem),
+		 "http_tls_cert");
+	diff_add(b, bn,
+		 strcmp(r->http_tls_key, x->http_tls_key) == 0 &&
+			 pem_eq(r->http_tls_key_pem, x->http_tls_key_pem),
+		 "http_tls_key");
+	diff_add(b, bn,
+		 r->http_max_conns_per_client == x->http_max_conns_per_client,
+		 "http_max_conns_per_client");
+	diff_add(b, bn,
+		 r->coord_gossip_bytes_per_s == x->coord_gossip_bytes_per_s,
+		 "coord_gossip_rate");
+	diff_add(b, bn, r->max_members == x->max_members, "max_members");
+	diff_add(b, bn,
+		 r->seed_set == x->seed_set &&
+			 (!r->seed_set || r->seed == x->seed),
+		 "seed");
+	diff_add(b, bn, strcmp(r->latency_matrix, x->latency_matrix) == 0,
+		 "latency_matrix");
+	diff_add(b, bn, strcmp(r->latency_map, x->latency_map) == 0,
+		 "latency_map");
+	diff_add(b, bn,
+		 r->latency_row_set == x->latency_row_set &&
+			 r->latency_row == x->latency_row,
+		 "latency_row");
+	diff_add(b, bn, strcmp(r->latency_rules, x->latency_rules) == 0,
+		 "latency_rules");
+}
+
+void
+nc_config_take_reloadable(struct nc_config *r, struct nc_config *x)
+{
+	r->log_level = x->log_level;
+	/* Swap the tags: x frees the old ones. */
+	struct nc_config_tag tmp[NC_CONFIG_MAX_TAGS];
+	size_t tn = r->tags_n;
+	memcpy(tmp, r->tags, sizeof(tmp));
+	memcpy(r->tags, x->tags, sizeof(tmp));
+	r->tags_n = x->tags_n;
+	memcpy(x->tags, tmp, sizeof(tmp));
+	x->tags_n = tn;
+	memcpy(r->http_token, x->http_token, sizeof(r->http_token));
+	memcpy(r->http_allowed_hosts, x->http_allowed_hosts,
+	       sizeof(r->http_allowed_hosts));
+	r->http_allowed_hosts_n = x->http_allowed_hosts_n;
+	r->http_allow_unauthenticated_writes =
+		x->http_allow_unauthenticated_writes;
 }

@@ -50,6 +50,12 @@
  *   -http-allowed-host H http_allowed_host [...]  none; repeatable: Host
  *                                     names the API answers besides
  *                                     loopback and its listen address
+ *   -http-tls-cert F     http_tls_cert  none; PEM certificate (chain) of
+ *                                     the API: it then serves HTTPS only
+ *   -http-tls-key F      http_tls_key   none; PEM private key of that
+ *                                     certificate (both or neither; read
+ *                                     at start, warned about like the
+ *                                     token file when others can read it)
  *   -http-max-conns-per-client N  http_max_conns_per_client  16 (0 = no
  *                                     limit): connections per client address
  *   -http-allow-unauthenticated-writes=B  http_allow_unauthenticated_writes
@@ -80,9 +86,17 @@
  * Order: config files, then the environment ($NETCOORD_*), then flags.
  *
  * Warnings (cfg->warnings, logged by the agent at start; issue 9 rows 13,
- * 14): a key/token file or a config file holding a key or token that is
- * group- or world-readable; gossip bound beyond loopback without a key;
- * HTTP listening beyond loopback without a token.
+ * 14): a key/token/TLS key file or a config file holding a key or token
+ * that is group- or world-readable; gossip bound beyond loopback without
+ * a key; HTTP listening beyond loopback without a token (or in plaintext).
+ *
+ * Reload (SIGHUP, PUT /v1/agent/reload; issue 10 item 5): the process
+ * parses its arguments again into a new struct, nc_config_diff() names
+ * what changed, split into what takes effect at run time (log_level,
+ * tags, http_token, http_allowed_host, http_allow_unauthenticated_writes)
+ * and what needs a restart (everything else), and
+ * nc_config_take_reloadable() moves the first kind into the running
+ * configuration.
  */
 #ifndef NC_AGENT_CONFIG_H
 #define NC_AGENT_CONFIG_H
@@ -169,6 +183,16 @@ struct nc_config {
 	struct nc_addr http_addr;
 	/** API bearer token ("" = none; api/api.h nc_api_config.token). */
 	char http_token[256];
+	/**
+	 * HTTPS (issue 10 item 4): the PEM files ("" when unset) and their
+	 * contents, read by nc_config_parse_args (malloc, NUL-terminated;
+	 * NULL when unset; the key is wiped by nc_config_destroy). Their
+	 * syntax and match are checked by the API (nc_api_new).
+	 */
+	char http_tls_cert[NC_CONFIG_PATH_MAX];
+	char http_tls_key[NC_CONFIG_PATH_MAX];
+	char *http_tls_cert_pem;
+	char *http_tls_key_pem;
 	/** Mutating endpoints without a token (default false). */
 	bool http_allow_unauthenticated_writes;
 	/** Host names the API answers besides loopback and its address. */
@@ -227,6 +251,34 @@ int nc_config_load_file(struct nc_config *cfg, const char *path, char *err,
 /** Apply a JSON document held in memory (for tests). */
 int nc_config_load_json(struct nc_config *cfg, const char *text, char *err,
 			size_t err_cap);
+
+/** Most fields nc_config_diff() names in one list. */
+#define NC_CONFIG_DIFF_MAX 40
+
+/**
+ * What differs between the running configuration and one parsed again
+ * (reload). Names are the JSON keys of the fields (static strings).
+ */
+struct nc_config_diff {
+	/** Changed, and taken at run time. */
+	const char *applied[NC_CONFIG_DIFF_MAX];
+	size_t applied_n;
+	/** Changed, but only a restart applies them. */
+	const char *restart[NC_CONFIG_DIFF_MAX];
+	size_t restart_n;
+};
+
+/** Compare @a running with @a next (both parsed) into @a out. */
+void nc_config_diff(const struct nc_config *running,
+		    const struct nc_config *next, struct nc_config_diff *out);
+
+/**
+ * Move the fields taken at run time (the applied ones of nc_config_diff)
+ * from @a next into @a running; the others of @a running stay as they
+ * are (still what runs). @a next is left to nc_config_destroy().
+ */
+void nc_config_take_reloadable(struct nc_config *running,
+			       struct nc_config *next);
 
 /** Usage text of `netcoord agent`. */
 void nc_config_usage(FILE *f);

@@ -61,6 +61,8 @@
  *       user event {"Name","LTime","Payload"(base64),"Coalesce"}
  *   GET /v1/event/list[?name=N]  the last user events seen or fired
  *   GET /  and /ui   302 -> /ui/;  GET /ui/...  embedded web UI  public
+ *   PUT /v1/agent/reload   registered by `netcoord agent` (cmd/agent.c),
+ *       NC_API_WRITE: {"Applied":[...],"NeedRestart":[...]} or 400
  *
  * /v1/members, /v1/nearest, /v1/failover and /v1/coordinate/nodes answer
  * from a copy of the member table and coordinates (api/view.c) that is at
@@ -74,6 +76,10 @@
  * Cache-Control: no-store. Keyring operations act on this agent only
  * (unlike `serf keys`, which fans out a query). More routes can be added
  * with nc_api_route_add().
+ *
+ * HTTPS: with cfg.tls_cert_pem / tls_key_pem the endpoint speaks TLS
+ * only (MHD's, GnuTLS); nc_api_new checks both first (api/tls.c) and
+ * refuses to start naming the file at fault.
  *
  * Hostile clients (issue 9 rows 3, 6):
  *   - Host check against DNS rebinding: a request whose Host is not a
@@ -238,6 +244,16 @@ struct nc_api_config {
 	/** Version string for /v1/agent/self. */
 	const char *version;
 	/**
+	 * HTTPS (MHD_USE_TLS): PEM certificate (chain) and unencrypted
+	 * private key, NUL-terminated and copied by nc_api_new; NULL =
+	 * plain HTTP. Checked before MHD starts; tls_cert_name and
+	 * tls_key_name (the files) name the culprit in the message.
+	 */
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
+	const char *tls_cert_name;
+	const char *tls_key_name;
+	/**
 	 * Staleness bound of the read endpoints, s; default 0.25 (see
 	 * api/view.c). /v1/members, /v1/nearest, /v1/failover and
 	 * /v1/coordinate/nodes answer from a copy of the member table and
@@ -266,6 +282,13 @@ void nc_api_config_default(struct nc_api_config *cfg);
 struct nc_api *nc_api_new(struct nc_env *env, struct nc_agent *agent,
 			  const struct nc_api_config *cfg, char *err,
 			  size_t err_cap);
+
+/**
+ * Replace the access rules of a running endpoint (reload): token,
+ * allowed_hosts and allow_unauthenticated_writes are taken from @a cfg,
+ * its other fields are ignored. Requests routed afterwards see them.
+ */
+void nc_api_set_access(struct nc_api *api, const struct nc_api_config *cfg);
 
 /** Stop MHD, leave the loop, free everything. NULL is a no-op. */
 void nc_api_delete(struct nc_api *api);

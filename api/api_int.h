@@ -186,7 +186,18 @@ struct nc_api {
 	struct nc__api_rcache rcache;
 	/** Frees them once idle (api/view.c; with a loop only). */
 	struct nc_timer idle_timer;
+	/** HTTPS: copies of the PEM texts MHD was given (NULL: plain). */
+	char *tls_cert;
+	char *tls_key;
 };
+
+/**
+ * Check a PEM certificate and its private key (api/tls.c): 0, or -1 with
+ * a message naming the file at fault (@a cert_name / @a key_name).
+ */
+int nc__api_tls_check(const char *cert_pem, const char *key_pem,
+		      const char *cert_name, const char *key_name, char *err,
+		      size_t cap);
 
 /** Env clock (or the test clock), seconds. */
 double nc__api_now(const struct nc_api *api);

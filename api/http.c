@@ -38,6 +38,14 @@
  * that shows key material, is never open by accident. NC_API_SECRET
  * answers say Cache-Control: no-store.
  *
+ * HTTPS (issue 10 item 4): with a certificate and key MHD runs with
+ * MHD_USE_TLS and MHD_OPTION_HTTPS_MEM_CERT/KEY (GnuTLS does the
+ * handshakes inside the same MHD_run calls, so nothing changes for the
+ * loop). Before that, tls_setup checks both PEM texts and that they
+ * match (api/tls.c), so a bad file is named instead of MHD's bare
+ * refusal. Access rules (token, allowed hosts) can be replaced at run
+ * time (nc_api_set_access, on reload); the certificate cannot.
+ *
  * Slow clients (issue 9 row 6): MHD's per-address connection limit
  * (cfg.max_connections_per_client), and a deadline per request: MHD's
  * own timeout restarts with every byte, so each connection (socket
@@ -1029,6 +1037,61 @@ mhd_timeout(struct nc_timer *t)
 	mhd_service(t->arg);
 }
 
+/**
+ * HTTPS: check the certificate and key (api/tls.c), keep copies of them
+ * for MHD. 0 (also without TLS) or -1 with a message naming the file.
+ */
+static int
+tls_setup(struct nc_api *api, const struct nc_api_config *cfg, char *err,
+	  size_t err_cap)
+{
+	const char *cn = cfg->tls_cert_name != NULL ? cfg->tls_cert_name
+						    : "certificate";
+	const char *kn = cfg->tls_key_name != NULL ? cfg->tls_key_name : "key";
+	if (cfg->tls_cert_pem == NULL && cfg->tls_key_pem == NULL)
+		return 0;
+	if (cfg->tls_cert_pem == NULL || cfg->tls_key_pem == NULL) {
+		snprintf(err, err_cap,
+			 "\"http_tls_cert\" and \"http_tls_key\" go together");
+		return -1;
+	}
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, err_cap,
+			 "\"http_tls_cert\": this libmicrohttpd was built "
+			 "without TLS: cannot serve HTTPS with %s",
+			 cn);
+		return -1;
+	}
+	if (nc__api_tls_check(cfg->tls_cert_pem, cfg->tls_key_pem, cn, kn, err,
+			      err_cap) < 0)
+		return -1;
+	api->tls_cert = strdup(cfg->tls_cert_pem);
+	api->tls_key = strdup(cfg->tls_key_pem);
+	if (api->tls_cert == NULL || api->tls_key == NULL) {
+		snprintf(err, err_cap, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void
+nc_api_set_access(struct nc_api *api, const struct nc_api_config *cfg)
+{
+	memcpy(api->cfg.token, cfg->token, sizeof(api->cfg.token));
+	api->cfg.token[sizeof(api->cfg.token) - 1] = '\0';
+	memcpy(api->cfg.allowed_hosts, cfg->allowed_hosts,
+	       sizeof(api->cfg.allowed_hosts));
+	for (size_t i = 0; i < NC_API_MAX_ALLOWED_HOSTS; i++)
+		api->cfg.allowed_hosts[i][sizeof(api->cfg.allowed_hosts[i]) -
+					  1] = '\0';
+	api->cfg.allowed_hosts_n = cfg->allowed_hosts_n <
+					   NC_API_MAX_ALLOWED_HOSTS
+				       ? cfg->allowed_hosts_n
+				       : NC_API_MAX_ALLOWED_HOSTS;
+	api->cfg.allow_unauthenticated_writes =
+		cfg->allow_unauthenticated_writes;
+}
+
 struct nc_api *
 nc_api_new(struct nc_env *env, struct nc_agent *agent,
 	   const struct nc_api_config *cfg_in, char *err, size_t err_cap)
@@ -1053,6 +1116,9 @@ nc_api_new(struct nc_env *env, struct nc_agent *agent,
 	api->gossip = agent != NULL ? nc_agent_gossip(agent) : NULL;
 	api->coords = agent != NULL ? nc_agent_coords(agent) : NULL;
 	api->cfg = cfg;
+	/* Borrowed for this call only: the copies below are kept. */
+	api->cfg.tls_cert_pem = api->cfg.tls_key_pem = NULL;
+	api->cfg.tls_cert_name = api->cfg.tls_key_name = NULL;
 	api->cfg.token[sizeof(api->cfg.token) - 1] = '\0';
 	if (!(api->cfg.request_deadline_s > 0))
 		api->cfg.request_deadline_s = 10;
@@ -1080,6 +1146,12 @@ nc_api_new(struct nc_env *env, struct nc_agent *agent,
 	memset(&ss, 0, sizeof(ss));
 	unsigned flags =
 	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	if (tls_setup(api, &cfg, err, err_cap) < 0) {
+		nc_api_delete(api);
+		return NULL;
+	}
+	if (api->tls_cert != NULL)
+		flags |= MHD_USE_TLS;
 	if (cfg.addr.family == 6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		s6->sin6_family = AF_INET6;
@@ -1105,11 +1177,23 @@ nc_api_new(struct nc_env *env, struct nc_agent *agent,
 	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, api,
 	    /* 16 KiB per connection is enough for our small requests. */
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, api, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, api,
+	    /* Without TLS these two are MHD_OPTION_END: the list ends. */
+	    api->tls_cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+	    api->tls_cert,
+	    api->tls_key != NULL ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END,
+	    api->tls_key, MHD_OPTION_END);
 	if (api->daemon == NULL) {
 		char a[64];
-		snprintf(err, err_cap, "cannot listen on %s",
-			 nc_addr_format(&cfg.addr, a, sizeof(a)));
+		if (api->tls_cert != NULL)
+			snprintf(err, err_cap,
+				 "cannot listen on %s with TLS certificate %s "
+				 "and key %s",
+				 nc_addr_format(&cfg.addr, a, sizeof(a)),
+				 cfg.tls_cert_name, cfg.tls_key_name);
+		else
+			snprintf(err, err_cap, "cannot listen on %s",
+				 nc_addr_format(&cfg.addr, a, sizeof(a)));
 		nc_api_delete(api);
 		return NULL;
 	}
@@ -1159,6 +1243,12 @@ nc_api_delete(struct nc_api *api)
 		free(api->routes[i].path);
 	nc__api_view_destroy(&api->view);
 	nc__api_rcache_destroy(&api->rcache);
+	free(api->tls_cert);
+	if (api->tls_key != NULL) {
+		memset(api->tls_key, 0, strlen(api->tls_key));
+		free(api->tls_key);
+	}
+	memset(api->cfg.token, 0, sizeof(api->cfg.token));
 	free(api);
 }
 

@@ -12,8 +12,19 @@
  * SIGHUP are blocked and read as ordinary events), so shutdown is an
  * ordinary callback: the 1st SIGTERM or SIGINT starts the agent's graceful
  * leave (nc_agent_leave; the loop stops once it has spread), the 2nd
- * stops at once. SIGHUP re-reads the -latency-rules file (TEST FACILITY;
- * nothing else yet) and logs one line.
+ * stops at once.
+ *
+ * Reload (issue 10 item 5): SIGHUP and PUT /v1/agent/reload (registered
+ * here, NC_API_WRITE) parse the command line kept from the start again
+ * (nc_config_parse_args: config files, environment, flags on top, the
+ * tags file, the token file: the same precedence as at start) into a new
+ * configuration. A parse error keeps the running one entirely and is
+ * logged (and answered 400). Otherwise nc_config_diff names what changed:
+ * log level, tags (nc_agent_set_tags: announced at once, tags file
+ * rewritten), token, allowed hosts and unauthenticated writes
+ * (nc_api_set_access) are applied; the rest (bind, node name, TLS files,
+ * ...) is named in one log line "reload: not applied until restart: ...".
+ * TEST FACILITY: the -latency-rules file is re-read too.
  *
  * At start the configuration's warnings are logged (agent/config.h:
  * readable key/token files, gossip or HTTP exposed beyond loopback
@@ -36,6 +47,8 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "agent/agent.h"
 #include "agent/config.h"
@@ -81,6 +94,9 @@ struct proc {
 	struct nc_env_watch sig_watch;
 	/** Periodic malloc_trim() (see TRIM_INTERVAL_S). */
 	struct nc_timer trim_timer;
+	/** The command line, parsed again on reload (main's argv). */
+	int argc;
+	char **argv;
 };
 
 static void
@@ -129,31 +145,143 @@ retry_failed(void *ctx)
 	nc_env_real_stop(p->env);
 }
 
-/** SIGHUP: re-read what can be re-read (for now the latency rules). */
+/** Append "a, b, c" of @a n names to @a out. */
 static void
-reload(struct proc *p)
+join_names(const char *const *names, size_t n, char *out, size_t cap)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && len < cap; i++) {
+		int w = snprintf(out + len, cap - len, "%s%s", i ? ", " : "",
+				 names[i]);
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+}
+
+/**
+ * TEST FACILITY: re-read the -latency-rules file (it is not part of the
+ * configuration: a bad one keeps the old rules, as before reload existed).
+ */
+static void
+reload_latency_rules(struct proc *p)
 {
 	char err[640] = "", sum[128] = "";
 	const char *path = p->cfg.latency_rules;
-	if (p->lat_env == NULL || path[0] == '\0') {
-		proc_log(p, NC_LOG_INFO,
-			 "Caught signal: Hangup. Nothing to reload (no "
-			 "-latency-rules)");
+	if (p->lat_env == NULL || path[0] == '\0')
 		return;
-	}
 	if (nc_env_latency_rules_load(p->lat_env, path, err, sizeof(err)) <
 	    0) {
 		proc_log(p, NC_LOG_WARN,
-			 "Caught signal: Hangup. TEST FACILITY: latency rules "
-			 "kept: %s",
-			 err);
+			 "reload: TEST FACILITY: latency rules kept: %s", err);
 		return;
 	}
 	nc_env_latency_rules_summary(p->lat_env, sum, sizeof(sum));
 	proc_log(p, NC_LOG_INFO,
-		 "Caught signal: Hangup. TEST FACILITY: latency rules "
-		 "re-read from %s: %s",
+		 "reload: TEST FACILITY: latency rules re-read from %s: %s",
 		 path, sum);
+}
+
+/** The API's access rules from the configuration. */
+static void
+api_access(const struct nc_config *c, struct nc_api_config *ac)
+{
+	snprintf(ac->token, sizeof(ac->token), "%s", c->http_token);
+	ac->allow_unauthenticated_writes = c->http_allow_unauthenticated_writes;
+	for (size_t i = 0; i < c->http_allowed_hosts_n &&
+			   i < NC_API_MAX_ALLOWED_HOSTS;
+	     i++)
+		snprintf(ac->allowed_hosts[i], sizeof(ac->allowed_hosts[i]), "%s",
+			 c->http_allowed_hosts[i]);
+	ac->allowed_hosts_n = c->http_allowed_hosts_n;
+}
+
+/**
+ * Reload (SIGHUP or PUT /v1/agent/reload; see the top comment). On
+ * success @a d says what was applied and what waits for a restart; on
+ * failure (-EINVAL) @a err says why and nothing changed.
+ */
+static int
+reload(struct proc *p, struct nc_config_diff *d, char *err, size_t cap)
+{
+	struct nc_config next;
+	char why[640] = "", list[640];
+	nc_config_init(&next);
+	int rc = nc_config_parse_args(&next, p->argc, p->argv, why,
+				      sizeof(why));
+	if (rc == 0) {
+		nc_config_diff(&p->cfg, &next, d);
+		rc = nc_agent_tags_check(next.tags, next.tags_n, why,
+					 sizeof(why));
+	}
+	if (rc != 0) {
+		snprintf(err, cap, "%s", why);
+		proc_log(p, NC_LOG_ERR,
+			 "reload: configuration kept, nothing applied: %s", err);
+		nc_config_destroy(&next);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < next.warnings_n; i++)
+		proc_log(p, NC_LOG_WARN, "%s", next.warnings[i]);
+	for (size_t i = 0; i < d->applied_n; i++) {
+		const char *f = d->applied[i];
+		if (strcmp(f, "log_level") == 0) {
+			nc_env_real_set_log_level(p->env, next.log_level);
+			if (p->lat_env != NULL)
+				p->lat_env->log_level = next.log_level;
+		} else if (strcmp(f, "tags") == 0 &&
+			   nc_agent_set_tags(p->agent, next.tags, next.tags_n,
+					     why, sizeof(why)) < 0) {
+			/* Announced; only the tags file failed (logged). */
+		}
+	}
+	if (p->api != NULL) {
+		struct nc_api_config ac;
+		nc_api_config_default(&ac);
+		api_access(&next, &ac);
+		nc_api_set_access(p->api, &ac);
+		memset(ac.token, 0, sizeof(ac.token));
+	}
+	nc_config_take_reloadable(&p->cfg, &next);
+	nc_config_destroy(&next);
+	join_names(d->applied, d->applied_n, list, sizeof(list));
+	proc_log(p, NC_LOG_INFO, "reload: applied: %s",
+		 d->applied_n > 0 ? list : "nothing changed");
+	if (d->restart_n > 0) {
+		join_names(d->restart, d->restart_n, list, sizeof(list));
+		proc_log(p, NC_LOG_WARN, "reload: not applied until restart: %s",
+			 list);
+	}
+	reload_latency_rules(p);
+	return 0;
+}
+
+/** PUT /v1/agent/reload: 200 {"Applied":[...],"NeedRestart":[...]}. */
+static int
+reload_route(void *ctx, const struct nc_api_request *req, cJSON **out,
+	     char *err, size_t err_cap)
+{
+	struct proc *p = ctx;
+	struct nc_config_diff d;
+	(void)req;
+	proc_log(p, NC_LOG_INFO, "reload asked over HTTP");
+	if (reload(p, &d, err, err_cap) < 0)
+		return 400;
+	cJSON *o = cJSON_CreateObject();
+	cJSON *a = cJSON_AddArrayToObject(o, "Applied");
+	cJSON *r = cJSON_AddArrayToObject(o, "NeedRestart");
+	for (size_t i = 0; a != NULL && i < d.applied_n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(d.applied[i]));
+	for (size_t i = 0; r != NULL && i < d.restart_n; i++)
+		cJSON_AddItemToArray(r, cJSON_CreateString(d.restart[i]));
+	if (o == NULL || a == NULL || r == NULL) {
+		cJSON_Delete(o);
+		snprintf(err, err_cap, "out of memory");
+		return 500;
+	}
+	*out = o;
+	return 200;
 }
 
 static void
@@ -164,7 +292,12 @@ signal_event(struct nc_env_watch *w, unsigned events)
 	(void)events;
 	while (read(p->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			reload(p);
+			struct nc_config_diff d;
+			char err[640];
+			proc_log(p, NC_LOG_INFO,
+				 "Caught signal: Hangup. Reloading the "
+				 "configuration");
+			reload(p, &d, err, sizeof(err));
 			continue;
 		}
 		if (nc_agent_leaving(p->agent)) {
@@ -365,28 +498,33 @@ loop_start(struct proc *p)
 static int
 http_start(struct proc *p)
 {
-	char err[256] = "";
+	char err[1280] = "";
 	const struct nc_config *c = &p->cfg;
 	if (c->http_addr.family == 0)
 		return 0;
 	struct nc_api_config ac;
 	nc_api_config_default(&ac);
 	ac.addr = c->http_addr;
-	snprintf(ac.token, sizeof(ac.token), "%s", c->http_token);
-	ac.allow_unauthenticated_writes = c->http_allow_unauthenticated_writes;
+	api_access(c, &ac);
 	ac.max_connections_per_client = c->http_max_conns_per_client;
-	for (size_t i = 0; i < c->http_allowed_hosts_n &&
-			   i < NC_API_MAX_ALLOWED_HOSTS;
-	     i++)
-		snprintf(ac.allowed_hosts[i], sizeof(ac.allowed_hosts[i]), "%s",
-			 c->http_allowed_hosts[i]);
-	ac.allowed_hosts_n = c->http_allowed_hosts_n;
 	ac.latency_env = p->lat_env;
 	ac.version = NC_AGENT_VERSION;
+	ac.tls_cert_pem = c->http_tls_cert_pem;
+	ac.tls_key_pem = c->http_tls_key_pem;
+	ac.tls_cert_name = c->http_tls_cert;
+	ac.tls_key_name = c->http_tls_key;
 	p->api = nc_api_new(p->env, p->agent, &ac, err, sizeof(err));
+	memset(ac.token, 0, sizeof(ac.token));
 	if (p->api == NULL) {
-		fprintf(stderr, "netcoord: config: \"http_addr\": %s\n", err);
+		/* TLS messages name their field and file already. */
+		fprintf(stderr, "netcoord: config: %s%s\n",
+			err[0] == '"' ? "" : "\"http_addr\": ", err);
 		return 2;
+	}
+	if (nc_api_route_add_ex(p->api, "PUT", "/v1/agent/reload",
+				NC_API_WRITE, reload_route, p) < 0) {
+		fprintf(stderr, "netcoord: out of memory\n");
+		return 1;
 	}
 	return 0;
 }
@@ -425,12 +563,14 @@ proc_run(struct proc *p)
 		fprintf(stderr, "netcoord: signalfd: %s\n", strerror(errno));
 		return 1;
 	}
-	char as[64], hs[64] = "off";
+	char as[64], hs[80] = "off";
 	nc_addr_format(&adv, as, sizeof(as));
 	if (p->api != NULL) {
 		struct nc_addr h = c->http_addr;
 		h.port = (uint16_t)nc_api_port(p->api);
-		nc_addr_format(&h, hs, sizeof(hs));
+		nc_addr_format(&h, hs, sizeof(hs) - 8);
+		if (c->http_tls_cert_pem != NULL)
+			strcat(hs, " (https)");
 	}
 	proc_log(p, NC_LOG_INFO,
 		 "netcoord agent running: node '%s', gossip %s, http %s, "
@@ -477,6 +617,8 @@ nc_cmd_agent(int argc, char **argv)
 		return 1;
 	}
 	p->sigfd = -1;
+	p->argc = argc;
+	p->argv = argv;
 	nc_timer_init(&p->trim_timer, trim_timer_cb, p);
 	nc_config_init(&p->cfg);
 	int rc = nc_config_parse_args(&p->cfg, argc, argv, err, sizeof(err));

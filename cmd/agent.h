@@ -7,7 +7,9 @@
 
 /**
  * Run `netcoord agent` with argv[0] = "agent" and argv[1..] its flags.
- * Runs until SIGTERM/SIGINT, then leaves the cluster gracefully.
+ * Runs until SIGTERM/SIGINT, then leaves the cluster gracefully; SIGHUP
+ * (or PUT /v1/agent/reload) re-reads the configuration from the same
+ * argv, which must therefore stay valid while it runs (main's does).
  * @retval 0 clean exit (also after -h); 2 configuration error (message
  *         on stderr naming the field); 1 other start-up failure.
  */

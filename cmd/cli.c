@@ -1,6 +1,6 @@
 /*
- * cli.c - `netcoord members|rtt|nearest|failover|join|leave|keygen|keys|
- * event`:
+ * cli.c - `netcoord members|rtt|nearest|failover|join|leave|reload|keygen|
+ * keys|event`:
  * the command-line client of the agent's REST API.
  *
  * Design. Every subcommand is one HTTP request (cmd/http.c, libcurl) to
@@ -11,6 +11,11 @@
  * lists the names to dispatch them here, and takes their one-line descriptions
  * from nc_cli_command_help()). keygen is the exception: it is local (like
  * `serf keygen`) and never talks to an agent.
+ *
+ * HTTPS: -http-addr https://HOST:PORT (or $NETCOORD_HTTP_ADDR) talks TLS
+ * to an agent started with -http-tls-cert; its certificate is verified
+ * against -ca-file (or $NETCOORD_CACERT, Consul's -ca-file and
+ * CONSUL_CACERT), else the system's CAs. There is no -insecure.
  *
  * Flags follow serf's CLI (Go's flag package: single dash, "-f v" or
  * "-f=v"), except that they may also come after positional arguments
@@ -112,6 +117,11 @@ static const struct cli_cmd cmds[] = {
     {"leave", "ask the agent to leave the cluster gracefully", "",
      "Asks the agent to broadcast its intent to leave and stop gossiping.\n",
      F_COMMON, 0, 0},
+    {"reload", "ask the agent to re-read its configuration files", "",
+     "Asks the agent to re-read its configuration (as SIGHUP does, like\n"
+     "`consul reload`): log level, tags, token and allowed hosts take\n"
+     "effect; the fields that need a restart are listed.\n",
+     F_COMMON, 0, 0},
     {"keygen", "print a new random gossip encryption key", "",
      "Prints 32 random bytes, base64-encoded: a key for `agent -encrypt`\n"
      "or `keys install` (same format as `serf keygen`). Local: no agent\n"
@@ -165,16 +175,22 @@ nc_cli_usage_common(FILE *f)
 {
 	fprintf(f,
 		"\nclient flags (members, rtt, nearest, failover, join, leave, "
-		"keys):\n"
+		"reload, keys, event):\n"
 		"  -http-addr HOST:PORT  agent API address (env %s,\n"
 		"                        default %s)\n"
+		"                        https://HOST:PORT for an agent "
+		"serving HTTPS\n"
 		"  -token T              API token (env %s)\n"
+		"  -ca-file FILE         CA certificate(s) (PEM) to verify an "
+		"https agent\n"
+		"                        with (env %s; default: the system's)\n"
 		"  -json                 print the API's JSON instead of a "
 		"table\n"
 		"  -timeout D            request deadline, e.g. 5s, 500ms "
 		"(default 10s)\n"
 		"Run `netcoord <command> -h` for a command's flags.\n",
-		NC_CLI_ENV_ADDR, NC_CLI_HTTP_ADDR_DEFAULT, NC_CLI_ENV_TOKEN);
+		NC_CLI_ENV_ADDR, NC_CLI_HTTP_ADDR_DEFAULT, NC_CLI_ENV_TOKEN,
+		NC_CLI_ENV_CACERT);
 }
 
 int
@@ -263,6 +279,7 @@ struct value_flag {
 static const struct value_flag value_flags[] = {
     {"http-addr", F_COMMON, V_STRING, offsetof(struct nc_cli_opts, http_addr)},
     {"token", F_COMMON, V_STRING, offsetof(struct nc_cli_opts, token)},
+    {"ca-file", F_COMMON, V_STRING, offsetof(struct nc_cli_opts, ca_file)},
     {"timeout", F_COMMON, V_TIMEOUT, 0},
     {"from", F_FROM, V_STRING, offsetof(struct nc_cli_opts, from)},
     {"group", F_GROUP, V_STRING, offsetof(struct nc_cli_opts, group)},
@@ -314,6 +331,10 @@ opts_init(struct nc_cli_opts *o, const struct cli_cmd *c,
 	o->token =
 	    env != NULL && env->http_token != NULL && env->http_token[0] != '\0'
 		? env->http_token
+		: NULL;
+	o->ca_file =
+	    env != NULL && env->ca_file != NULL && env->ca_file[0] != '\0'
+		? env->ca_file
 		: NULL;
 }
 
@@ -708,6 +729,9 @@ nc_cli_build_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
 	} else if (strcmp(cmd, "leave") == 0) {
 		call->method = "PUT";
 		strcpy(call->path, "/v1/agent/leave");
+	} else if (strcmp(cmd, "reload") == 0) {
+		call->method = "PUT";
+		strcpy(call->path, "/v1/agent/reload");
 	} else if (strcmp(cmd, "keys") == 0) {
 		return build_keys_call(o, call, err, err_len);
 	} else if (strcmp(cmd, "event") == 0) {
@@ -1196,6 +1220,45 @@ format_keys(const struct nc_cli_opts *o, const cJSON *doc, FILE *out, char *err,
 	return table_print_free(&t, out, err, err_len);
 }
 
+/** Print the names of the array @a key of @a doc as "a, b" (or "-"). */
+static int
+print_names(const cJSON *doc, const char *key, FILE *out)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, key), *it;
+	char name[256];
+	size_t n = 0;
+	if (!cJSON_IsArray(arr))
+		return -1;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!cJSON_IsString(it))
+			return -1;
+		sanitize(it->valuestring, name, sizeof(name));
+		fprintf(out, "%s%s", n++ ? ", " : "", name);
+	}
+	if (n == 0)
+		fputs("-", out);
+	return 0;
+}
+
+/** `reload`: {"Applied":[...],"NeedRestart":[...]}. */
+static int
+format_reload(const struct nc_cli_opts *o, const char *json, FILE *out,
+	      char *err, size_t err_len)
+{
+	cJSON *doc = cJSON_Parse(json);
+	int rc = 0;
+	fputs("Configuration reloaded\napplied:       ", out);
+	if (print_names(doc, "Applied", out) < 0)
+		rc = -1;
+	fputs("\nneeds restart: ", out);
+	if (rc == 0 && print_names(doc, "NeedRestart", out) < 0)
+		rc = -1;
+	fputc('\n', out);
+	cJSON_Delete(doc);
+	return rc == 0 ? 0 : bad_body(o, err, err_len, "no Applied/NeedRestart");
+}
+
 int
 nc_cli_format(const struct nc_cli_opts *o, const char *json, FILE *out,
 	      char *err, size_t err_len)
@@ -1221,6 +1284,8 @@ nc_cli_format(const struct nc_cli_opts *o, const char *json, FILE *out,
 		fprintf(out, "Left the cluster\n");
 		return 0;
 	}
+	if (strcmp(cmd, "reload") == 0)
+		return format_reload(o, json, out, err, err_len);
 	if (strcmp(cmd, "event") == 0) {
 		char name[256];
 		sanitize(o->args[0], name, sizeof(name));
@@ -1391,6 +1456,15 @@ report_call_error(const struct nc_cli_opts *o, const struct nc_cli_call *call,
 		fprintf(ef, "netcoord: cannot reach agent at %s: %s\n", addr,
 			text);
 		break;
+	case NC_HTTP_ETLS:
+		fprintf(ef,
+			"netcoord: %s: TLS with agent at %s failed: %s%s\n",
+			call->what, addr, text,
+			o->ca_file == NULL
+				? " (give the agent's CA with -ca-file or "
+				  NC_CLI_ENV_CACERT ")"
+				: "");
+		break;
 	case NC_HTTP_ETIMEDOUT:
 		fprintf(ef,
 			"netcoord: %s: agent at %s did not answer within %d "
@@ -1459,6 +1533,7 @@ nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 	    .path = call.path,
 	    .body = call.body[0] != '\0' ? call.body : NULL,
 	    .token = o.token,
+	    .ca_file = o.ca_file,
 	    .timeout_ms = o.timeout_ms,
 	    .connect_timeout_ms = o.timeout_ms < 3000 ? o.timeout_ms : 3000,
 	};
@@ -1489,6 +1564,7 @@ nc_cmd_cli(int argc, char **argv)
 	    .err = stderr,
 	    .http_addr = getenv(NC_CLI_ENV_ADDR),
 	    .http_token = getenv(NC_CLI_ENV_TOKEN),
+	    .ca_file = getenv(NC_CLI_ENV_CACERT),
 	};
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "netcoord: cannot initialise libcurl\n");

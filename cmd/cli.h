@@ -1,6 +1,7 @@
 /*
  * cli.h - the client subcommands of `netcoord` (members, rtt, nearest,
- * failover, join, leave, keygen, keys): thin wrappers over the agent's
+ * failover, join, leave, reload, keygen, keys, event): thin wrappers over
+ * the agent's
  * REST API that print aligned tables, or the API's JSON with -json.
  *
  * The run is split into three steps that tests drive separately:
@@ -24,6 +25,9 @@
 #define NC_CLI_ENV_ADDR "NETCOORD_HTTP_ADDR"
 /** Environment variable with the API token. */
 #define NC_CLI_ENV_TOKEN "NETCOORD_HTTP_TOKEN"
+/** Environment variable with the CA file for an https agent (Consul's
+ * CONSUL_CACERT). */
+#define NC_CLI_ENV_CACERT "NETCOORD_CACERT"
 /** Most positional arguments any subcommand takes. */
 #define NC_CLI_ARGS_MAX 4
 /** Most -tag flags per invocation (arbitrary; 16 is plenty). */
@@ -57,6 +61,8 @@ struct nc_cli_env {
 	const char *http_addr;
 	/** Value of NETCOORD_HTTP_TOKEN, or NULL. */
 	const char *http_token;
+	/** Value of NETCOORD_CACERT, or NULL. */
+	const char *ca_file;
 };
 
 /** A parsed command line. Strings are borrowed from argv / env. */
@@ -71,6 +77,8 @@ struct nc_cli_opts {
 	const char *http_addr;
 	/** Token: -token, else env, else NULL. */
 	const char *token;
+	/** CA file for https: -ca-file, else env, else NULL (system CAs). */
+	const char *ca_file;
 	/** -from NODE (nearest, failover), or NULL. */
 	const char *from;
 	/** -group KEY (failover), or NULL. */
@@ -176,7 +184,8 @@ nc_cli_run(int argc, char **argv, const struct nc_cli_env *env);
 
 /**
  * `netcoord <client subcommand>`: nc_cli_run() on stdout/stderr with
- * NETCOORD_HTTP_ADDR / NETCOORD_HTTP_TOKEN from the environment.
+ * NETCOORD_HTTP_ADDR / NETCOORD_HTTP_TOKEN / NETCOORD_CACERT from the
+ * environment.
  * argv[0] is the subcommand name.
  */
 int

@@ -9,6 +9,11 @@
  * LAN, as with the hand-written client this replaced. After a failure
  * the connect time tells "cannot reach" (no connection) from the
  * failures that came later, which the CLI words differently.
+ *
+ * HTTPS: "https://HOST:PORT" makes an https URL; curl verifies the
+ * certificate chain (against req->ca_file, CURLOPT_CAINFO, else the
+ * system's CAs) and the host name, always: there is no switch to turn
+ * that off. A TLS failure is NC_HTTP_ETLS with curl's reason.
  */
 #include "cmd/http.h"
 #include "util/util.h"
@@ -41,8 +46,13 @@ struct body {
 static bool
 make_url(const char *addr, const char *path, char *url, size_t cap)
 {
-	if (strncmp(addr, "http://", 7) == 0)
+	const char *scheme = "http";
+	if (strncmp(addr, "http://", 7) == 0) {
 		addr += 7;
+	} else if (strncmp(addr, "https://", 8) == 0) {
+		addr += 8;
+		scheme = "https";
+	}
 	size_t len = strlen(addr);
 	if (len > 0 && addr[len - 1] == '/')
 		len--;
@@ -73,7 +83,8 @@ make_url(const char *addr, const char *path, char *url, size_t cap)
 	}
 	if (plen == 0 || plen > 5 || port == 0 || port > 65535)
 		return false;
-	int n = snprintf(url, cap, "http://%.*s%s", (int)len, addr, path);
+	int n = snprintf(url, cap, "%s://%.*s%s", scheme, (int)len, addr,
+			 path);
 	return n > 0 && (size_t)n < cap;
 }
 
@@ -107,13 +118,20 @@ body_write(char *data, size_t size, size_t nmemb, void *arg)
 /** Map a failed transfer to NC_HTTP_E* and its reason. */
 static int
 classify(CURL *h, CURLcode rc, const struct body *b, const char *ebuf,
-	 char *err, size_t err_len)
+	 bool https, char *err, size_t err_len)
 {
 	long os_errno = 0;
 	curl_off_t connect_us = 0;
 	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
 	curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
 	const char *why = ebuf[0] != '\0' ? ebuf : curl_easy_strerror(rc);
+	/* Before the connect time: curl counts TCP + TLS as "connect". */
+	if (rc == CURLE_PEER_FAILED_VERIFICATION ||
+	    rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_CACERT_BADFILE ||
+	    rc == CURLE_SSL_CERTPROBLEM) {
+		set_err(err, err_len, "%s", why);
+		return NC_HTTP_ETLS;
+	}
 	if (connect_us == 0) {
 		if (rc == CURLE_OPERATION_TIMEDOUT)
 			why = strerror(ETIMEDOUT);
@@ -135,6 +153,9 @@ classify(CURL *h, CURLcode rc, const struct body *b, const char *ebuf,
 		/* curl's words for a reply without a status line. */
 		if (strstr(why, "HTTP/0.9") != NULL)
 			why = "not an HTTP response";
+	} else if (rc == CURLE_GOT_NOTHING && !https) {
+		why = "connection closed without a response (does the agent "
+		      "serve HTTPS? then use https://HOST:PORT)";
 	} else if (rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE) {
 		why = "connection closed before the response was complete";
 	} else if (os_errno != 0) {
@@ -193,6 +214,11 @@ nc_http_do(const struct nc_http_request *req, struct nc_http_response *resp,
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	/* Verification stays on (curl's default, said again here). */
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (req->ca_file != NULL && req->ca_file[0] != '\0')
+		curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
 	if (put) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS,
@@ -201,7 +227,8 @@ nc_http_do(const struct nc_http_request *req, struct nc_http_response *resp,
 	CURLcode rc = curl_easy_perform(h);
 	int ret = 0;
 	if (rc != CURLE_OK) {
-		ret = classify(h, rc, &b, ebuf, err, err_len);
+		ret = classify(h, rc, &b, ebuf, strncmp(url, "https:", 6) == 0,
+			       err, err_len);
 		free(b.data);
 	} else if (b.data == NULL && (b.data = calloc(1, 1)) == NULL) {
 		set_err(err, err_len, "out of memory");

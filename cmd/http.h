@@ -3,7 +3,9 @@
  * done with libcurl (cmd/http.c).
  *
  * The caller names the agent as "HOST:PORT" ("[V6]:PORT", either with an
- * optional "http://"), a method, a path, and gets back the status and
+ * optional "http://", or after "https://" for an agent serving HTTPS,
+ * whose certificate is then always verified: against the CA file given,
+ * else the system's CAs), a method, a path, and gets back the status and
  * the whole body, or one of the failure classes below with a line of
  * text the CLI prints after "cannot reach agent at ADDR: " or "bad
  * response from agent at ADDR: ". An HTTP status >= 400 is not a failure
@@ -27,6 +29,8 @@ enum {
 	NC_HTTP_ETIMEDOUT = -3,
 	/** Connected, then anything else (malformed, reset, too large). */
 	NC_HTTP_EFAIL = -4,
+	/** Connected, but TLS failed (certificate not verified, not TLS). */
+	NC_HTTP_ETLS = -5,
 };
 
 /**
@@ -39,8 +43,13 @@ enum {
 struct nc_http_request {
 	/** "GET" or "PUT". */
 	const char *method;
-	/** "HOST:PORT", "[V6]:PORT", either optionally after "http://". */
+	/**
+	 * "HOST:PORT", "[V6]:PORT", either optionally after "http://", or
+	 * after "https://" (TLS, certificate and host name verified).
+	 */
 	const char *addr;
+	/** PEM file of the CA(s) to verify an https agent with, or NULL. */
+	const char *ca_file;
 	/** Path and percent-encoded query, starting with '/'. */
 	const char *path;
 	/** JSON body or NULL; a PUT without one sends Content-Length: 0. */

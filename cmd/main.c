@@ -46,6 +46,7 @@ static const struct cmd cmds[] = {
 	{"failover", NULL, nc_cmd_cli},
 	{"join", NULL, nc_cmd_cli},
 	{"leave", NULL, nc_cmd_cli},
+	{"reload", NULL, nc_cmd_cli},
 	{"keygen", NULL, nc_cmd_cli},
 	{"keys", NULL, nc_cmd_cli},
 	{"event", NULL, nc_cmd_cli},

@@ -9,10 +9,12 @@
 #   -group KEY       tag that names the datacenter (default: dc)
 #   -include-local   keep this node's own datacenter in the list
 #   anything else    passed to `netcoord failover` (-from NODE,
-#                    -http-addr HOST:PORT, -token T, -timeout D)
+#                    -http-addr HOST:PORT or https://HOST:PORT, -ca-file
+#                    FILE for an agent serving HTTPS, -token T, -timeout D)
 #
 # Environment: NETCOORD (the netcoord binary; default: netcoord in PATH),
-# NETCOORD_HTTP_ADDR, NETCOORD_HTTP_TOKEN (read by netcoord itself).
+# NETCOORD_HTTP_ADDR, NETCOORD_HTTP_TOKEN, NETCOORD_CACERT (read by
+# netcoord itself).
 #
 # Only netcoord and POSIX sh/awk are needed: the table's columns are
 # "#  DC  MEDIAN_RTT  ALIVE  MEMBERS", MEDIAN_RTT being "-" for a group

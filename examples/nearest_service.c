@@ -2,8 +2,8 @@
  * nearest_service: ask the local agent for the nearest healthy member
  * offering a service and print where to connect, as "host:port".
  *
- *   nearest_service [-http-addr HOST:PORT] [-token T] [-port-tag NAME]
- *                   [-tag k=v]... [SERVICE]
+ *   nearest_service [-http-addr [https://]HOST:PORT] [-token T]
+ *                   [-ca-file FILE] [-port-tag NAME] [-tag k=v]... [SERVICE]
  *
  * This is what a client library or a load balancer does before it opens
  * a connection: one GET /v1/nearest?n=1&status=alive&tag=service:SERVICE
@@ -18,7 +18,11 @@
  *                   gossip port is printed, which is only right if the
  *                   service shares it - tag your services.
  *   -http-addr      agent API (default $NETCOORD_HTTP_ADDR, else
- *                   127.0.0.1:8555); -token (default $NETCOORD_HTTP_TOKEN)
+ *                   127.0.0.1:8555); https://HOST:PORT for an agent
+ *                   serving HTTPS (certificate always verified);
+ *                   -token (default $NETCOORD_HTTP_TOKEN); -ca-file: the
+ *                   CA (PEM) of the agent's certificate (default
+ *                   $NETCOORD_CACERT, else the system's CAs)
  *
  * Exit status: 0 printed an address; 1 no matching member or an error
  * (message on stderr); 2 bad arguments. IPv6 addresses print as
@@ -38,9 +42,10 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: nearest_service [-http-addr HOST:PORT] [-token T] "
-		   "[-port-tag NAME]\n"
-		   "                       [-tag k=v]... [SERVICE]\n");
+	fprintf(f, "usage: nearest_service [-http-addr [https://]HOST:PORT] "
+		   "[-token T] [-ca-file FILE]\n"
+		   "                       [-port-tag NAME] [-tag k=v]... "
+		   "[SERVICE]\n");
 }
 
 /** Append "&tag=k:v" for a k=v (or k:v) filter. @retval 0, -1 bad. */
@@ -89,20 +94,28 @@ body_write(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 /**
- * GET http://ADDR/PATH with an optional bearer token.
+ * GET http(s)://ADDR/PATH with an optional bearer token; https is
+ * verified against @a ca_file (NULL: the system's CAs).
  * @return the HTTP status (body in *b), or -1 with a message printed.
  */
 static long
-http_get(const char *addr, const char *path, const char *token, struct body *b)
+http_get(const char *addr, const char *path, const char *token,
+	 const char *ca_file, struct body *b)
 {
 	char url[1400], auth[600];
-	const char *host = addr; /* HOST:PORT, maybe "http://" before */
-	if (strncmp(host, "http://", 7) == 0)
+	const char *host = addr; /* HOST:PORT, maybe "http(s)://" before */
+	const char *scheme = "http";
+	if (strncmp(host, "http://", 7) == 0) {
 		host += 7;
+	} else if (strncmp(host, "https://", 8) == 0) {
+		host += 8;
+		scheme = "https";
+	}
 	size_t hlen = strlen(host);
 	if (hlen > 0 && host[hlen - 1] == '/')
 		hlen--;
-	snprintf(url, sizeof(url), "http://%.*s%s", (int)hlen, host, path);
+	snprintf(url, sizeof(url), "%s://%.*s%s", scheme, (int)hlen, host,
+		 path);
 	struct curl_slist *hdrs = NULL;
 	if (token != NULL && token[0] != '\0') {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
@@ -122,6 +135,8 @@ http_get(const char *addr, const char *path, const char *token, struct body *b)
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	if (ca_file != NULL && ca_file[0] != '\0')
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
 	CURLcode rc = curl_easy_perform(h);
 	long status = -1, os_errno = 0;
 	if (rc == CURLE_OK) {
@@ -145,6 +160,7 @@ main(int argc, char **argv)
 {
 	const char *addr = getenv("NETCOORD_HTTP_ADDR");
 	const char *token = getenv("NETCOORD_HTTP_TOKEN");
+	const char *ca_file = getenv("NETCOORD_CACERT");
 	const char *port_tag = "port";
 	const char *tags[TAGS_MAX];
 	size_t n_tags = 0;
@@ -179,6 +195,8 @@ main(int argc, char **argv)
 			addr = v;
 		} else if (strcmp(a, "-token") == 0) {
 			token = v;
+		} else if (strcmp(a, "-ca-file") == 0) {
+			ca_file = v;
 		} else if (strcmp(a, "-port-tag") == 0) {
 			port_tag = v;
 		} else if (strcmp(a, "-tag") == 0 && n_tags < TAGS_MAX) {
@@ -208,7 +226,7 @@ main(int argc, char **argv)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	struct body resp = {0};
-	long code = http_get(addr, path, token, &resp);
+	long code = http_get(addr, path, token, ca_file, &resp);
 	cJSON *doc = resp.data != NULL ? cJSON_Parse(resp.data) : NULL;
 	int status = 1;
 	if (code < 0)

@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libssl-dev
       libcunit1-dev libmsgpuck-dev libcurl4-openssl-dev serf wrk curl python3 iproute2 procps
-      dpkg-dev systemd)
+      dpkg-dev systemd openssl)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
