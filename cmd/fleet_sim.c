@@ -58,6 +58,7 @@ print_json(const struct nc_fleet_report *r)
 	    {"CoordMedianRelErr", r->coord_median_re},
 	    {"CoordCached", r->coord_cached},
 	    {"WallS", r->wall_s},
+	    {"CpuS", r->cpu_s},
 	    {"PeakRssKiB", (double)r->peak_rss_kib},
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {

@@ -868,6 +868,8 @@ out:
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	r->peak_rss_kib = ru.ru_maxrss;
+	r->cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		   (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	r->wall_s = (double)(t1.tv_sec - t0.tv_sec) +
 		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -936,8 +938,8 @@ nc_fleet_report_print(FILE *o, const struct nc_fleet_report *r)
 		"  coordinates: median relative error %.3f over %u pairs, "
 		"%.0f %% of sampled pairs cached\n",
 		r->coord_median_re, r->coord_pairs, r->coord_cached * 100);
-	fprintf(o, "  wall %.1f s, peak RSS %.0f MiB\n", r->wall_s,
-		(double)r->peak_rss_kib / 1024);
+	fprintf(o, "  wall %.1f s, CPU %.1f s, peak RSS %.0f MiB\n", r->wall_s,
+		r->cpu_s, (double)r->peak_rss_kib / 1024);
 }
 
 void

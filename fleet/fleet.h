@@ -117,9 +117,9 @@ struct nc_fleet_report {
 	double max_bytes_out, max_bytes_in;
 	/** Heap (malloc) per agent, and per member-table entry, bytes. */
 	double heap_per_agent, heap_per_member;
-	/** Peak RSS of the process, KiB; wall time, s. */
+	/** Peak RSS of the process, KiB; wall and CPU time, s. */
 	long peak_rss_kib;
-	double wall_s;
+	double wall_s, cpu_s;
 	/** Coordinates: median relative error, pairs sampled, share cached. */
 	double coord_median_re;
 	unsigned coord_pairs;
