@@ -15,6 +15,10 @@
  * stops at once. SIGHUP re-reads the -latency-rules file (TEST FACILITY;
  * nothing else yet) and logs one line.
  *
+ * The HTTP API may hold many connections (blocking queries:
+ * -http-max-conns): the soft open-files limit is raised towards the hard
+ * one when it would not fit them, with a warning if even that is short.
+ *
  * At start the configuration's warnings are logged (agent/config.h:
  * readable key/token files, gossip or HTTP exposed beyond loopback
  * without a key or token; issue 9 rows 13, 14).
@@ -33,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -362,6 +367,36 @@ loop_start(struct proc *p)
 	return 0;
 }
 
+/**
+ * Files the process needs besides HTTP connections: the gossip sockets,
+ * epoll, signalfd, timers, TCP streams, MHD's own. Generous.
+ */
+#define NC_AGENT_SPARE_FDS 256
+
+/** Raise RLIMIT_NOFILE (soft, up to hard) to fit @a conns connections. */
+static void
+nofile_fit(struct proc *p, unsigned conns)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)conns + NC_AGENT_SPARE_FDS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rlim_t old = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want
+			  ? want
+			  : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		rl.rlim_cur = old;
+	if (rl.rlim_cur < want)
+		proc_log(p, NC_LOG_WARN,
+			 "open-files limit %llu (hard %llu) is below the "
+			 "%llu that -http-max-conns %u needs: connections "
+			 "beyond it will fail",
+			 (unsigned long long)rl.rlim_cur,
+			 (unsigned long long)rl.rlim_max,
+			 (unsigned long long)want, conns);
+}
+
 static int
 http_start(struct proc *p)
 {
@@ -375,6 +410,9 @@ http_start(struct proc *p)
 	snprintf(ac.token, sizeof(ac.token), "%s", c->http_token);
 	ac.allow_unauthenticated_writes = c->http_allow_unauthenticated_writes;
 	ac.max_connections_per_client = c->http_max_conns_per_client;
+	ac.max_connections = c->http_max_conns;
+	ac.max_held = c->http_max_held;
+	nofile_fit(p, c->http_max_conns);
 	for (size_t i = 0; i < c->http_allowed_hosts_n &&
 			   i < NC_API_MAX_ALLOWED_HOSTS;
 	     i++)
