@@ -73,6 +73,8 @@
 /** One held request. */
 struct holder {
 	struct nc_api_pending *p;
+	/** The index it waits to change. */
+	uint64_t index;
 	/** Env time its wait ends. */
 	double deadline;
 	struct holder *next;
@@ -97,10 +99,9 @@ struct nc__api_bent {
 	struct nc_api_arg *q_args;
 	size_t q_n;
 	char *q_text;
-	/** Requests held on index held_index. */
+	/** Requests held on it. */
 	struct holder *holders;
 	size_t n_holders;
-	uint64_t held_index;
 	/** In nc__api_block.zombies once evicted. */
 	struct nc__api_bent *next_zombie;
 };
@@ -494,11 +495,11 @@ nc__api_block_finish(struct nc_api *api, const struct nc_api_request *req,
 			    ? nc_env_rand_double(api->env) * wait_s / 16.0
 			    : 0;
 	h->p = p;
+	h->index = e->index;
 	h->deadline = nc__api_now(api) + wait_s + jitter;
 	h->next = e->holders;
 	e->holders = h;
 	e->n_holders++;
-	e->held_index = e->index;
 	b->held++;
 	b->held_total++;
 	if (b->held == 1) {
@@ -531,18 +532,19 @@ bent_rerun(struct nc_api *api, struct nc__api_bent *e,
 }
 
 /**
- * Answer the holders of @a e with @a resp: all of them, or (!all) those
- * whose wait ended by @a now; count them in *counter.
+ * Answer the holders of @a e with @a resp: all of them (@a all), or
+ * those whose index is no longer the entry's (a change) or whose wait
+ * ended by @a now.
  */
-static size_t
+static void
 release(struct nc_api *api, struct nc__api_bent *e,
-	const struct nc_api_response *resp, bool all, double now,
-	uint64_t *counter)
+	const struct nc_api_response *resp, bool all, double now)
 {
-	size_t n = 0;
+	struct nc__api_block *b = &api->block;
 	for (struct holder **hp = &e->holders; *hp != NULL;) {
 		struct holder *h = *hp;
-		if (!all && h->deadline > now) {
+		bool changed = all || h->index != e->index;
+		if (!changed && h->deadline > now) {
 			hp = &h->next;
 			continue;
 		}
@@ -550,11 +552,12 @@ release(struct nc_api *api, struct nc__api_bent *e,
 		nc__api_resume_copy(h->p, resp);
 		free(h);
 		e->n_holders--;
-		api->block.held--;
-		(*counter)++;
-		n++;
+		b->held--;
+		if (changed)
+			b->released_change++;
+		else
+			b->released_timeout++;
 	}
-	return n;
 }
 
 /** Answer, with a short error, held requests whose client is gone. */
@@ -583,35 +586,39 @@ release_gone(struct nc_api *api, struct nc__api_bent *e)
 	}
 }
 
+/** Is any holder of @a e due: its index changed, or its wait ended? */
+static bool
+any_due(const struct nc__api_bent *e, double now)
+{
+	for (const struct holder *h = e->holders; h != NULL; h = h->next)
+		if (h->index != e->index || h->deadline <= now)
+			return true;
+	return false;
+}
+
 /** One held entry at @a now for view epoch @a epoch. */
 static void
 tick_entry(struct nc_api *api, struct nc__api_bent *e, uint64_t epoch,
 	   double now, bool peek)
 {
-	struct nc__api_block *b = &api->block;
 	struct nc_api_response resp;
 	bool have = false;
 	if (peek)
 		release_gone(api, e);
 	if (e->n_holders == 0)
 		return;
+	/* Once per view epoch: may move the index. */
 	if (e->epoch != epoch) {
 		bent_rerun(api, e, &resp);
 		have = true;
 	}
-	bool due = false;
-	for (struct holder *h = e->holders; h != NULL && !due; h = h->next)
-		due = h->deadline <= now;
-	bool changed = e->index != e->held_index;
-	if ((changed || due) && !have) {
-		bent_rerun(api, e, &resp);
-		have = true;
-		changed = e->index != e->held_index;
+	if (any_due(e, now)) {
+		if (!have) {
+			bent_rerun(api, e, &resp);
+			have = true;
+		}
+		release(api, e, &resp, false, now);
 	}
-	if (changed)
-		release(api, e, &resp, true, now, &b->released_change);
-	else if (due)
-		release(api, e, &resp, false, now, &b->released_timeout);
 	if (have)
 		nc_api_response_destroy(&resp);
 }
@@ -626,7 +633,7 @@ tick_zombies(struct nc_api *api)
 		b->zombies = z->next_zombie;
 		struct nc_api_response resp;
 		bent_rerun(api, z, &resp);
-		release(api, z, &resp, true, 0, &b->released_change);
+		release(api, z, &resp, true, 0);
 		nc_api_response_destroy(&resp);
 		bent_free(z);
 	}
@@ -684,15 +691,14 @@ nc__api_block_destroy(struct nc_api *api)
 	bye.body_static = true;
 	bye.body_len = strlen(bye.body);
 	bye.content_type = "application/json";
-	uint64_t dummy = 0;
 	while (b->zombies != NULL) {
 		struct nc__api_bent *z = b->zombies;
 		b->zombies = z->next_zombie;
-		release(api, z, &bye, true, 0, &dummy);
+		release(api, z, &bye, true, 0);
 		bent_free(z);
 	}
 	for (size_t i = 0; i < b->n; i++) {
-		release(api, b->ent[i], &bye, true, 0, &dummy);
+		release(api, b->ent[i], &bye, true, 0);
 		bent_free(b->ent[i]);
 	}
 	b->n = 0;
