@@ -107,6 +107,8 @@ nc_config_init(struct nc_config *cfg)
 	cfg->http_addr.port = NC_CONFIG_DEFAULT_HTTP_PORT;
 	cfg->coord_gossip_bytes_per_s = 1024;
 	cfg->http_max_conns_per_client = 16;
+	cfg->http_max_conns = 64;
+	cfg->http_max_held = 4096;
 	cfg->retry_interval_s = NC_CONFIG_DEFAULT_RETRY_INTERVAL_S;
 	cfg->max_members = NC_GOSSIP_MAX_MEMBERS_DEFAULT;
 }
@@ -486,6 +488,37 @@ apply_http_allowed_host(struct nc_config *cfg, const char *v, char *err,
 	return 0;
 }
 
+/** An integer @a key in lo..hi from text @a v into *out. */
+static int
+apply_count(const char *key, const char *v, long lo, long hi, unsigned *out,
+	    char *err, size_t cap)
+{
+	char *end;
+	errno = 0;
+	long r = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || r < lo || r > hi)
+		return fail(err, cap, "\"%s\": want %ld..%ld, got \"%s\"",
+			    key, lo, hi, v);
+	*out = (unsigned)r;
+	return 0;
+}
+
+static int
+apply_http_max_conns(struct nc_config *cfg, const char *v, char *err,
+		     size_t cap)
+{
+	return apply_count("http_max_conns", v, 1, 1000000,
+			   &cfg->http_max_conns, err, cap);
+}
+
+static int
+apply_http_max_held(struct nc_config *cfg, const char *v, char *err,
+		    size_t cap)
+{
+	return apply_count("http_max_held", v, 1, 1000000, &cfg->http_max_held,
+			   err, cap);
+}
+
 static int
 apply_http_max_conns_per_client(struct nc_config *cfg, const char *v,
 				char *err, size_t cap)
@@ -756,6 +789,12 @@ static const struct flag flags[] = {
 	{"http-max-conns-per-client", "http_max_conns_per_client",
 	 apply_http_max_conns_per_client,
 	 "HTTP connections per client address (default 16; 0 = no limit)"},
+	{"http-max-conns", "http_max_conns", apply_http_max_conns,
+	 "HTTP connections at once, held blocking queries included\n"
+	 "                  (default 64; the open-files limit is raised to fit)"},
+	{"http-max-held", "http_max_held", apply_http_max_held,
+	 "blocking queries (?index=) held at once; beyond, 429 (default "
+	 "4096)"},
 	{"http-allow-unauthenticated-writes",
 	 "http_allow_unauthenticated_writes", apply_http_allow_writes,
 	 "true: join/leave/keyring (also reading it) work without a token "
@@ -795,7 +834,7 @@ nc_config_usage(FILE *f)
 		   "profile, tags (object), log_level, http_addr, "
 		   "http_token, http_token_file,\n  "
 		   "http_allowed_host (array), http_tls_cert, http_tls_key,\n  "
-		   "http_max_conns_per_client,\n  "
+		   "http_max_conns_per_client, http_max_conns, http_max_held, "
 		   "http_allow_unauthenticated_writes (bool), "
 		   "coord_gossip_rate, max_members, seed,\n  "
 		   "latency_matrix, latency_map, latency_row, latency_rules.\n"
@@ -1125,6 +1164,15 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
 			rc = apply_http_max_conns_per_client(cfg, num, err,
 							     cap);
+		} else if ((strcmp(key, "http_max_conns") == 0 ||
+			    strcmp(key, "http_max_held") == 0) &&
+			   cJSON_IsNumber(it)) {
+			char num[32];
+			snprintf(num, sizeof(num), "%.17g", it->valuedouble);
+			rc = key[9] == 'c' ? apply_http_max_conns(cfg, num, err,
+								  cap)
+					   : apply_http_max_held(cfg, num, err,
+								 cap);
 		} else if ((strcmp(key, "retry_max_attempts") == 0 ||
 			    strcmp(key, "retry_interval") == 0) &&
 			   cJSON_IsNumber(it)) {

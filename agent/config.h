@@ -58,6 +58,10 @@
  *                                     token file when others can read it)
  *   -http-max-conns-per-client N  http_max_conns_per_client  16 (0 = no
  *                                     limit): connections per client address
+ *   -http-max-conns N    http_max_conns  64: HTTP connections at once
+ *                                     (held blocking queries included)
+ *   -http-max-held N     http_max_held   4096: blocking queries held at
+ *                                     once, 429 beyond
  *   -http-allow-unauthenticated-writes=B  http_allow_unauthenticated_writes
  *                                     false: without a token, join/leave/
  *                                     keyring answer 403
@@ -200,6 +204,10 @@ struct nc_config {
 	size_t http_allowed_hosts_n;
 	/** Connections per client address (api/api.h; 0 = no limit). */
 	unsigned http_max_conns_per_client;
+	/** Connections at once (api/api.h max_connections; default 64). */
+	unsigned http_max_conns;
+	/** Blocking queries held at once (api/api.h max_held; 4096). */
+	unsigned http_max_held;
 	/** Coordinate gossip budget, bytes/s (api/api.h; default 1024). */
 	double coord_gossip_bytes_per_s;
 	/** Member-table cap (gossip.h max_members; default 10,000). */

@@ -69,6 +69,15 @@
  * most nc_api_config.max_stale_s (0.25 s) old, and identical queries get
  * the same printed answer until that copy is rebuilt.
  *
+ * Blocking queries (api/block.c, Consul's): every 200 of these four
+ * carries "X-Netcoord-Index: N" (N >= 1, grows when the answer changes
+ * significantly: membership, status, tags, ranked order; not estimates
+ * or coordinate values alone). ?index=N&wait=D (Go duration, default
+ * 5m, at most 10m, + up to D/16 jitter) holds the request until the
+ * answer's index is no longer N or the wait ends (then the current
+ * answer, same index); an index that is not the current one answers at
+ * once. 400 names a bad index/wait; 429 beyond cfg.max_held.
+ *
  * join, leave, event/fire and keyring/{install,use,remove} are
  * NC_API_WRITE, and GET
  * keyring is NC_API_SECRET: with no token configured they answer 403
@@ -265,11 +274,18 @@ struct nc_api_config {
 	 * no answer cache (exact, O(members) per request).
 	 */
 	double max_stale_s;
+	/**
+	 * Most blocking queries (?index=N, api/block.c) held at once;
+	 * beyond, 429. Default 4096. Each held request also keeps one of
+	 * max_connections (and of max_connections_per_client).
+	 */
+	unsigned max_held;
 };
 
 
 /** Defaults: 127.0.0.1:8555, 64 connections (16 per client), 10 s idle,
- * 10 s per request, no token, answers at most 0.25 s stale. */
+ * 10 s per request, no token, answers at most 0.25 s stale, 4096 held
+ * blocking queries. */
 void nc_api_config_default(struct nc_api_config *cfg);
 
 /**
@@ -366,6 +382,15 @@ struct nc_api_stats {
 	uint64_t cache_hits, cache_misses, cache_evictions, cache_too_big;
 	/** Answers and bytes held in the cache now. */
 	uint64_t cache_entries, cache_bytes;
+	/**
+	 * Blocking queries (api/block.c): held now, held so far, released
+	 * by a change, at the end of their wait, because the client went
+	 * away; refused (429); answers re-evaluated for held requests;
+	 * tracked queries now.
+	 */
+	uint64_t block_held, block_held_total, block_released_change,
+	    block_released_timeout, block_released_gone, block_refused,
+	    block_evaluations, block_entries;
 };
 
 /** Counters of an endpoint (the view / cache fields refreshed). */

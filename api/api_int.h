@@ -131,6 +131,46 @@ struct nc__api_rcache {
 	uint64_t hits, misses, evictions, too_big;
 };
 
+/*
+ * Blocking queries (api/block.c). Budgets: at most
+ * NC_API_BLOCK_MAX_ENTRIES distinct queries tracked (key <= 4 KiB each,
+ * plus a copy of the query, <= the 16 KiB MHD request pool, while it has
+ * holders: <= 20 MiB in the worst case, ~200 bytes an entry in practice)
+ * and cfg.max_held requests held (~1.5 KiB each here, plus MHD's
+ * connection pool).
+ */
+#define NC_API_BLOCK_MAX_ENTRIES 1024
+/** Default cfg.max_held. */
+#define NC_API_MAX_HELD_DEFAULT 4096
+/** Consul's default and largest wait, s. */
+#define NC_API_WAIT_DEFAULT_S 300.0
+#define NC_API_WAIT_MAX_S 600.0
+
+struct nc__api_bent;
+
+/** Tracked queries, their indexes and the requests held on them. */
+struct nc__api_block {
+	struct nc__api_bent *ent[NC_API_BLOCK_MAX_ENTRIES];
+	size_t n;
+	/** Evicted entries whose holders are still to be answered. */
+	struct nc__api_bent *zombies;
+	/** Last index handed out (the next change gets index + 1). */
+	uint64_t index;
+	/** LRU stamps. */
+	uint64_t clock;
+	/** Requests held now. */
+	size_t held;
+	/** Re-evaluates held entries while any are held. */
+	struct nc_timer timer;
+	/** Round-robin position of the time-boxed tick. */
+	size_t cursor;
+	/** Next look for clients that went away, env time. */
+	double next_peek;
+	/** Counters (metrics). */
+	uint64_t held_total, released_change, released_timeout, released_gone,
+	    refused, evaluations, evictions;
+};
+
 /**
  * One open MHD connection (its socket context, api/http.c): when its
  * current request must have arrived whole.
@@ -189,6 +229,8 @@ struct nc_api {
 	/** HTTPS: copies of the PEM texts MHD was given (NULL: plain). */
 	char *tls_cert;
 	char *tls_key;
+	/** Blocking queries (api/block.c). */
+	struct nc__api_block block;
 };
 
 /**
@@ -277,14 +319,72 @@ bool nc__api_rcache_reply(struct nc_api *api, const struct nc_api_request *req,
 			  uint64_t epoch, const char *key);
 /**
  * Print @a doc (taken: freed here) as the response of @a req and keep a
- * copy under @a key for view epoch @a epoch. Returns the status to
+ * copy under @a key for view epoch @a epoch; the signature of @a doc
+ * (nc__api_block_sig with @a sig_flags) updates the key's index. Returns the status to
  * return from the handler (200, or 500 with err on OOM).
  */
 int nc__api_rcache_store(struct nc_api *api, const struct nc_api_request *req,
-			 uint64_t epoch, const char *key, struct cJSON *doc,
-			 char *err, size_t err_cap);
+			 uint64_t epoch, const char *key, unsigned sig_flags,
+			 struct cJSON *doc, char *err, size_t err_cap);
 /** Free every cached answer. */
 void nc__api_rcache_destroy(struct nc__api_rcache *rc);
+
+/* ------------------------------------------------------------------ */
+/* Blocking queries (api/block.c)                                     */
+/* ------------------------------------------------------------------ */
+
+/** nc__api_block_sig flags: the top-level array is a set (no order). */
+#define NC__API_SIG_SET 1u
+
+/**
+ * Hash of what is significant in an answer: everything but the keys
+ * that only carry coordinate values ("EstimatedMs", "MedianMs", "Coord",
+ * "AgeS", "Source", "Via"); object members and arrays in order, except
+ * the top-level array with NC__API_SIG_SET.
+ */
+uint64_t nc__api_block_sig(const struct cJSON *doc, unsigned flags);
+/**
+ * Check index= and wait= of @a req: 0, or 400 with err naming the
+ * parameter. *index 0 = not a blocking query; *wait_s capped.
+ */
+int nc__api_block_parse(const struct nc_api_request *req, uint64_t *index,
+			double *wait_s, char *err, size_t err_cap);
+/**
+ * The answer under @a key was computed from view epoch @a epoch with
+ * signature @a sig: a new entry, or a new signature, takes the next
+ * index.
+ */
+void nc__api_block_update(struct nc_api *api, const char *key,
+			  uint64_t epoch, uint64_t sig);
+/** Is @a key's index computed for view epoch @a epoch? */
+bool nc__api_block_current(struct nc_api *api, const char *key,
+			   uint64_t epoch);
+/**
+ * End of a read handler that produced @a status under @a key (NULL: not
+ * trackable): adds X-Netcoord-Index to a 200 and, when the request's
+ * index= is the key's index, holds it (returns NC_API_SUSPEND), or
+ * refuses it (429) beyond cfg.max_held. Returns the status to return.
+ */
+int nc__api_block_finish(struct nc_api *api, const struct nc_api_request *req,
+			 const char *key, int status, char *err,
+			 size_t err_cap);
+/** Answer every held request and free the table (nc_api_delete). */
+void nc__api_block_destroy(struct nc_api *api);
+/** The block timer's callback (arg: the api). */
+void nc__api_block_tick(struct nc_timer *t);
+
+/* Internals of api/http.c used by api/block.c. */
+/**
+ * Route @a req (no socket, no auth: an internal re-evaluation) into
+ * @a resp (zeroed first). Returns the status.
+ */
+int nc__api_run_internal(struct nc_api *api, const struct nc_api_request *req,
+			 struct nc_api_response *resp);
+/** Answer a suspended request with a copy of @a resp. */
+void nc__api_resume_copy(struct nc_api_pending *p,
+			 const struct nc_api_response *resp);
+/** Has the client of suspended @a p closed its end (or is it gone)? */
+bool nc__api_pending_gone(const struct nc_api_pending *p);
 
 
 /** Member JSON from copied fields (members.c). */

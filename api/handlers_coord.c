@@ -23,6 +23,10 @@
  * quadratic, 1.9 s a request). Failover finds groups through one sort of
  * the candidates by group value, never a scan per group.
  *
+ * Blocking queries (api/block.c): /v1/coordinate/nodes, /v1/nearest and
+ * /v1/failover check index=/wait= with their other parameters and end
+ * in nc__api_block_finish (X-Netcoord-Index, or the request is held).
+ *
  * Coordinates are in seconds (Serf's unit) in "Coord"; RTTs are reported
  * in milliseconds in fields named *Ms. Extra fields beyond Consul's shape
  * on /v1/coordinate/nodes and /node: "AgeS", "Source" (self|probe|gossip),
@@ -294,12 +298,17 @@ coordinate_list(struct nc_api *api, const struct nc_api_request *req,
 		*out = arr;
 		return 200;
 	}
+	uint64_t index;
+	double wait_s;
+	int rc = nc__api_block_parse(req, &index, &wait_s, err, err_cap);
+	if (rc != 0)
+		return rc;
 	const struct nc__api_view *v = nc__api_view_get(api, now);
 	if (v == NULL)
 		return nc__api_oom(err, err_cap);
 	static const char key[] = "coordinate/nodes";
 	if (nc__api_rcache_reply(api, req, v->epoch, key))
-		return 200;
+		return nc__api_block_finish(api, req, key, 200, err, err_cap);
 	cJSON *arr = cJSON_CreateArray();
 	if (arr == NULL)
 		return nc__api_oom(err, err_cap);
@@ -321,8 +330,10 @@ coordinate_list(struct nc_api *api, const struct nc_api_request *req,
 		}
 		cJSON_AddItemToArray(arr, o);
 	}
-	return nc__api_rcache_store(api, req, v->epoch, key, arr, err,
-				    err_cap);
+	/* Listed in the gossip table's order: a set for the index. */
+	rc = nc__api_rcache_store(api, req, v->epoch, key, NC__API_SIG_SET,
+				  arr, err, err_cap);
+	return nc__api_block_finish(api, req, key, rc, err, err_cap);
 }
 
 static int
@@ -551,10 +562,14 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	long n;
 	char key[4096], extra[32];
 	(void)out; /* answered with nc__api_rcache_store */
+	uint64_t index;
+	double wait_s;
 	int rc = parse_n(nc_api_query(req, "n"), &n, err, err_cap);
 	if (rc == 0)
 		rc = nc__api_filter_parse(req, NC__API_ST_ALIVE, &f, err,
 					  err_cap);
+	if (rc == 0)
+		rc = nc__api_block_parse(req, &index, &wait_s, err, err_cap);
 	if (rc != 0)
 		return rc;
 	const struct nc__api_view *v = nc__api_view_get(api, now);
@@ -563,7 +578,7 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	snprintf(extra, sizeof(extra), "n=%ld", n);
 	bool keyed = rank_key(req, "nearest", &f, extra, key, sizeof(key));
 	if (keyed && nc__api_rcache_reply(api, req, v->epoch, key))
-		return 200;
+		return nc__api_block_finish(api, req, key, 200, err, err_cap);
 	rc = resolve_source(api, req, now, &from, &src, &has_src, err,
 			    err_cap);
 	if (rc != 0)
@@ -621,8 +636,10 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	}
 	free(idx);
 	free(est);
-	return nc__api_rcache_store(api, req, v->epoch, keyed ? key : NULL, o,
-				    err, err_cap);
+	rc = nc__api_rcache_store(api, req, v->epoch, keyed ? key : NULL, 0, o,
+				  err, err_cap);
+	return nc__api_block_finish(api, req, keyed ? key : NULL, rc, err,
+				    err_cap);
 oom:
 	free(idx);
 	free(est);
@@ -942,7 +959,11 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	bool has_src, skip_local;
 	struct nc__api_filter f;
 	(void)out; /* answered with nc__api_rcache_store */
+	uint64_t index;
+	double wait_s;
 	int rc = failover_params(req, &group, &skip_local, &f, err, err_cap);
+	if (rc == 0)
+		rc = nc__api_block_parse(req, &index, &wait_s, err, err_cap);
 	if (rc != 0)
 		return rc;
 	const struct nc__api_view *v = nc__api_view_get(api, now);
@@ -953,7 +974,7 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		 strlen(group), group);
 	bool keyed = rank_key(req, "failover", &f, extra, key, sizeof(key));
 	if (keyed && nc__api_rcache_reply(api, req, v->epoch, key))
-		return 200;
+		return nc__api_block_finish(api, req, key, 200, err, err_cap);
 	rc = resolve_source(api, req, now, &from, &src, &has_src, err,
 			    err_cap);
 	if (rc != 0)
@@ -971,8 +992,10 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	failover_rank_free(&fr);
 	if (o == NULL)
 		return nc__api_oom(err, err_cap);
-	return nc__api_rcache_store(api, req, v->epoch, keyed ? key : NULL, o,
-				    err, err_cap);
+	rc = nc__api_rcache_store(api, req, v->epoch, keyed ? key : NULL, 0, o,
+				  err, err_cap);
+	return nc__api_block_finish(api, req, keyed ? key : NULL, rc, err,
+				    err_cap);
 }
 
 int

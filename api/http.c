@@ -119,6 +119,7 @@ nc_api_config_default(struct nc_api_config *cfg)
 	cfg->max_connections_per_client = 16;
 	cfg->request_deadline_s = 10;
 	cfg->max_stale_s = NC_API_MAX_STALE_DEFAULT;
+	cfg->max_held = NC_API_MAX_HELD_DEFAULT;
 }
 
 /* ------------------------------------------------------------------ */
@@ -581,6 +582,22 @@ nc_api_handle(struct nc_api *api, const struct nc_api_request *req_in,
 	return resp->status;
 }
 
+int
+nc__api_run_internal(struct nc_api *api, const struct nc_api_request *req_in,
+		     struct nc_api_response *resp)
+{
+	struct nc_api_request req = *req_in;
+	memset(resp, 0, sizeof(*resp));
+	resp->content_type = "application/json";
+	req.resp = resp;
+	req.conn = NULL;
+	req.conn_state = NULL;
+	const struct nc_api_route *hit = find_route(api, &req, resp);
+	if (hit != NULL && !run_handler(hit, &req, resp))
+		resp_error(resp, 500, "internal request suspended");
+	return resp->status;
+}
+
 /** PUT /v1/agent/leave answered: start the agent's graceful leave. */
 static void
 start_leave_if_asked(struct nc_api *api)
@@ -648,6 +665,15 @@ nc_api_stats(struct nc_api *api)
 	api->stats.cache_too_big = api->rcache.too_big;
 	api->stats.cache_entries = api->rcache.n;
 	api->stats.cache_bytes = api->rcache.bytes;
+	const struct nc__api_block *b = &api->block;
+	api->stats.block_held = b->held;
+	api->stats.block_held_total = b->held_total;
+	api->stats.block_released_change = b->released_change;
+	api->stats.block_released_timeout = b->released_timeout;
+	api->stats.block_released_gone = b->released_gone;
+	api->stats.block_refused = b->refused;
+	api->stats.block_evaluations = b->evaluations;
+	api->stats.block_entries = b->n;
 	return &api->stats;
 }
 
@@ -872,6 +898,47 @@ nc_api_resume(struct nc_api_pending *p, int status, cJSON *doc, const char *msg)
 	/* Let MHD pick it up on the next loop iteration. */
 	if (api->env != NULL)
 		api->env->ops->timer_start(api->env, &api->timer, 0);
+}
+
+void
+nc__api_resume_copy(struct nc_api_pending *p,
+		    const struct nc_api_response *resp)
+{
+	if (p->conn == NULL) {
+		free(p);
+		return;
+	}
+	struct nc_api *api = p->api;
+	p->resp = *resp;
+	p->resp.body = malloc(resp->body_len + 1);
+	p->resp.body_static = false;
+	if (p->resp.body == NULL) {
+		memset(&p->resp, 0, sizeof(p->resp));
+		resp_error(&p->resp, 500, "out of memory");
+	} else {
+		memcpy(p->resp.body, resp->body, resp->body_len);
+		p->resp.body[resp->body_len] = '\0';
+	}
+	p->done = true;
+	pending_unlink(p);
+	MHD_resume_connection(p->conn);
+	if (api->env != NULL)
+		api->env->ops->timer_start(api->env, &api->timer, 0);
+}
+
+bool
+nc__api_pending_gone(const struct nc_api_pending *p)
+{
+	if (p->conn == NULL)
+		return true;
+	const union MHD_ConnectionInfo *fi = MHD_get_connection_info(
+	    p->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (fi == NULL)
+		return false;
+	char c;
+	ssize_t n = recv(fi->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			  errno != EINTR);
 }
 
 static void
@@ -1129,6 +1196,9 @@ nc_api_new(struct nc_env *env, struct nc_agent *agent,
 		api->cfg.version = "";
 	nc_timer_init(&api->timer, mhd_timeout, api);
 	nc_timer_init(&api->idle_timer, nc__api_view_idle, api);
+	nc_timer_init(&api->block.timer, nc__api_block_tick, api);
+	if (api->cfg.max_held == 0)
+		api->cfg.max_held = NC_API_MAX_HELD_DEFAULT;
 	if (nc__api_add_builtin_routes(api) < 0 ||
 	    nc__api_add_coord_routes(api) < 0 ||
 	    nc__api_add_agent_routes(api) < 0 ||
@@ -1226,6 +1296,7 @@ nc_api_delete(struct nc_api *api)
 		nc_env_real_watch_stop(api->env, &api->watch);
 		api->env->ops->timer_stop(api->env, &api->timer);
 		api->env->ops->timer_stop(api->env, &api->idle_timer);
+		api->env->ops->timer_stop(api->env, &api->block.timer);
 	}
 	/* MHD refuses to stop with suspended connections: resume them (they
 	 * are closed unanswered); their owners' nc_api_resume frees them. */
@@ -1239,6 +1310,8 @@ nc_api_delete(struct nc_api *api)
 		p->conn = NULL;
 		p->api = NULL;
 	}
+	/* Held blocking queries: their pendings are free now. */
+	nc__api_block_destroy(api);
 	for (size_t i = 0; i < api->routes_n; i++)
 		free(api->routes[i].path);
 	nc__api_view_destroy(&api->view);

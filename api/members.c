@@ -370,7 +370,11 @@ members(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	struct nc__api_filter f;
 	char key[2048];
 	(void)out; /* answered with nc__api_rcache_store */
+	uint64_t index;
+	double wait_s;
 	int rc = nc__api_filter_parse(req, NC__API_ST_ALL, &f, err, err_cap);
+	if (rc == 0)
+		rc = nc__api_block_parse(req, &index, &wait_s, err, err_cap);
 	if (rc != 0)
 		return rc;
 	const char *near = nc_api_query(req, "near");
@@ -392,7 +396,7 @@ members(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		     nc__api_filter_key(&f, key + kl, sizeof(key) - (size_t)kl) ==
 			 0;
 	if (keyed && nc__api_rcache_reply(api, req, v->epoch, key))
-		return 200;
+		return nc__api_block_finish(api, req, key, 200, err, err_cap);
 	const struct nc_coord *src = NULL;
 	if (near != NULL) {
 		size_t si = nc__api_view_find(v, near);
@@ -429,8 +433,13 @@ members(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		cJSON_AddItemToArray(arr, o);
 	}
 	free(items);
-	return nc__api_rcache_store(api, req, v->epoch, keyed ? key : NULL,
-				    arr, err, err_cap);
+	/* Without near= the order is the gossip table's (reshuffled every
+	 * probe round): a set for the blocking index. */
+	rc = nc__api_rcache_store(api, req, v->epoch, keyed ? key : NULL,
+				  near == NULL ? NC__API_SIG_SET : 0, arr, err,
+				  err_cap);
+	return nc__api_block_finish(api, req, keyed ? key : NULL, rc, err,
+				    err_cap);
 oom:
 	free(items);
 	cJSON_Delete(arr);

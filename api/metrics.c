@@ -3,7 +3,8 @@
  * (version 0.0.4): gossip counters (nc_gossip_stats), members by state,
  * the coordinate client's counters and error estimates, the coordinate
  * cache and its gossip, serf events / queries relayed and answered
- * (netcoord_serf_*), and HTTP responses by status code. And GET
+ * (netcoord_serf_*), HTTP responses by status code and blocking queries
+ * held / released (netcoord_http_blocking_*). And GET
  * /v1/stats: the raw counters of gossip, the loop, the serf relay and the
  * latency emulation as JSON (what bench/ reads).
  *
@@ -281,6 +282,20 @@ metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		"Cacheable answers computed.", st->cache_misses);
 	counter(&b, "netcoord_http_cache_evictions_total",
 		"Answers evicted at the cache cap.", st->cache_evictions);
+	gauge(&b, "netcoord_http_blocking_held",
+	      "Blocking queries (?index=) held now.", (double)st->block_held);
+	counter(&b, "netcoord_http_blocking_released_change_total",
+		"Held blocking queries answered because the answer changed.",
+		st->block_released_change);
+	counter(&b, "netcoord_http_blocking_released_timeout_total",
+		"Held blocking queries answered at the end of their wait.",
+		st->block_released_timeout);
+	counter(&b, "netcoord_http_blocking_refused_total",
+		"Blocking queries refused (429) beyond -http-max-held.",
+		st->block_refused);
+	counter(&b, "netcoord_http_blocking_evaluations_total",
+		"Answers re-evaluated for held blocking queries.",
+		st->block_evaluations);
 	if (b.failed) {
 		nc_dbuf_free(&b.d);
 		return nc__api_oom(err, err_cap);

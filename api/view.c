@@ -43,7 +43,10 @@
  * answer over half the byte cap (a /v1/members of ~100,000 members) is
  * served uncached. Only 200 answers are cached; errors are recomputed.
  * The scan over <= 128 entries compares 64-bit hashes first; boring and
- * cheap next to MHD's own per-request work.
+ * cheap next to MHD's own per-request work. The same key indexes the
+ * blocking-query table (api/block.c): storing an answer updates its
+ * signature and index, and a cached answer is only served while the
+ * key's index is of the same epoch.
  */
 #include <errno.h>
 #include <math.h>
@@ -297,6 +300,9 @@ nc__api_rcache_reply(struct nc_api *api, const struct nc_api_request *req,
 	if (api->cfg.max_stale_s <= 0)
 		return false;
 	rc_epoch(rc, epoch);
+	/* The key's index must be of this epoch too (api/block.c). */
+	if (!nc__api_block_current(api, key, epoch))
+		return false;
 	uint64_t h = nc_hash_str(key);
 	for (size_t i = 0; i < rc->n; i++) {
 		struct nc__api_rc_ent *e = &rc->ent[i];
@@ -356,9 +362,12 @@ rc_put(struct nc__api_rcache *rc, const char *key, const char *body,
 
 int
 nc__api_rcache_store(struct nc_api *api, const struct nc_api_request *req,
-		     uint64_t epoch, const char *key, cJSON *doc, char *err,
-		     size_t err_cap)
+		     uint64_t epoch, const char *key, unsigned sig_flags,
+		     cJSON *doc, char *err, size_t err_cap)
 {
+	if (key != NULL)
+		nc__api_block_update(api, key, epoch,
+				     nc__api_block_sig(doc, sig_flags));
 	char *s = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
 	if (s == NULL)

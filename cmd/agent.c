@@ -26,6 +26,10 @@
  * ...) is named in one log line "reload: not applied until restart: ...".
  * TEST FACILITY: the -latency-rules file is re-read too.
  *
+ * The HTTP API may hold many connections (blocking queries:
+ * -http-max-conns): the soft open-files limit is raised towards the hard
+ * one when it would not fit them, with a warning if even that is short.
+ *
  * At start the configuration's warnings are logged (agent/config.h:
  * readable key/token files, gossip or HTTP exposed beyond loopback
  * without a key or token; issue 9 rows 13, 14).
@@ -44,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -495,6 +500,36 @@ loop_start(struct proc *p)
 	return 0;
 }
 
+/**
+ * Files the process needs besides HTTP connections: the gossip sockets,
+ * epoll, signalfd, timers, TCP streams, MHD's own. Generous.
+ */
+#define NC_AGENT_SPARE_FDS 256
+
+/** Raise RLIMIT_NOFILE (soft, up to hard) to fit @a conns connections. */
+static void
+nofile_fit(struct proc *p, unsigned conns)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)conns + NC_AGENT_SPARE_FDS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rlim_t old = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want
+			  ? want
+			  : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		rl.rlim_cur = old;
+	if (rl.rlim_cur < want)
+		proc_log(p, NC_LOG_WARN,
+			 "open-files limit %llu (hard %llu) is below the "
+			 "%llu that -http-max-conns %u needs: connections "
+			 "beyond it will fail",
+			 (unsigned long long)rl.rlim_cur,
+			 (unsigned long long)rl.rlim_max,
+			 (unsigned long long)want, conns);
+}
+
 static int
 http_start(struct proc *p)
 {
@@ -507,6 +542,9 @@ http_start(struct proc *p)
 	ac.addr = c->http_addr;
 	api_access(c, &ac);
 	ac.max_connections_per_client = c->http_max_conns_per_client;
+	ac.max_connections = c->http_max_conns;
+	ac.max_held = c->http_max_held;
+	nofile_fit(p, c->http_max_conns);
 	ac.latency_env = p->lat_env;
 	ac.version = NC_AGENT_VERSION;
 	ac.tls_cert_pem = c->http_tls_cert_pem;

@@ -34,6 +34,9 @@
  * 1 for anything the agent or the network did, 2 for a bad command line.
  * An unreachable agent is reported as "netcoord: cannot reach agent at
  * ADDR: <strerror>" because that is the one error users hit first.
+ *
+ * -watch (members, nearest) is the exception to "one request": blocking
+ * queries in a loop (run_watch), printing each answer that changed.
  */
 #include "cmd/cli.h"
 
@@ -47,6 +50,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/http.h"
 #include "gossip/crypto.h"
@@ -64,6 +68,9 @@ enum {
 	F_KEYS = 1 << 6,
 	/** The common flags (-http-addr, -token, -json, -timeout). */
 	F_COMMON = 1 << 7,
+	/** -watch: blocking queries, print each new answer (members,
+	 * nearest). */
+	F_WATCH = 1 << 8,
 };
 
 /** One client subcommand. */
@@ -84,24 +91,27 @@ struct cli_cmd {
 
 static const struct cli_cmd cmds[] = {
     {"members", "list the cluster's members as the agent sees them",
-     "[-status S] [-tag k=v]...",
+     "[-status S] [-tag k=v]... [-watch]",
      "Prints NAME, ADDRESS, STATUS and TAGS of every member known to the\n"
      "agent. -status keeps one status (alive, suspect, failed, left);\n"
      "-tag keeps members with that tag value (repeatable: all must "
-     "match).\n",
-     F_COMMON | F_STATUS | F_TAG, 0, 0},
+     "match).\n-watch prints the list again each time it changes "
+     "(blocking queries),\nuntil interrupted.\n",
+     F_COMMON | F_STATUS | F_TAG | F_WATCH, 0, 0},
     {"rtt", "estimated round-trip time between two nodes", "A [B]",
      "Prints the RTT estimated from network coordinates between A and B,\n"
      "or between the agent's own node and A, and the last measured probe\n"
      "RTT when the agent has one.\n",
      F_COMMON, 1, 2},
     {"nearest", "members nearest to a node by estimated RTT",
-     "[-from X] [-n N] [-tag k=v]... [-status S]",
+     "[-from X] [-n N] [-tag k=v]... [-status S] [-watch]",
      "Prints members ordered by estimated RTT from -from (default: the\n"
      "agent's node): rank, NAME, ADDRESS, STATUS, EST_RTT and TAGS. -n "
      "caps\nthe list (the agent's default otherwise); -tag and -status "
-     "filter.\n",
-     F_COMMON | F_FROM | F_N | F_TAG | F_STATUS, 0, 0},
+     "filter.\n-watch prints the list again each time a member joins, "
+     "fails or the\norder changes (not for estimates alone), until "
+     "interrupted.\n",
+     F_COMMON | F_FROM | F_N | F_TAG | F_STATUS | F_WATCH, 0, 0},
     {"failover", "groups (e.g. datacenters) in failover order",
      "-group K [-from X] [-skip-local]",
      "Groups members by the value of tag K and orders the groups by the\n"
@@ -357,6 +367,8 @@ parse_bool_flag(struct parse_state *ps, const struct flag *f)
 		b = &o->json;
 	else if (flag_is(f, "skip-local") && (flags & F_SKIP_LOCAL) != 0)
 		b = &o->skip_local;
+	else if (flag_is(f, "watch") && (flags & F_WATCH) != 0)
+		b = &o->watch;
 	else if (flag_is(f, "list") && (flags & F_KEYS) != 0) {
 		ps->keys_verb = "list";
 		return 1;
@@ -1505,6 +1517,99 @@ print_response(const struct nc_cli_opts *o, const struct nc_cli_call *call,
 	return rc;
 }
 
+/**
+ * -watch: the wait asked of the agent (Consul's default), and how many
+ * failed requests in a row end the watch. Between failures the watch
+ * waits 1, 2, 4 ... s, at most WATCH_BACKOFF_MAX_S.
+ */
+#define WATCH_WAIT "5m"
+#define WATCH_WAIT_MS (5 * 60 * 1000)
+#define WATCH_MAX_FAILURES 10
+#define WATCH_BACKOFF_MAX_S 30
+
+/**
+ * -watch: blocking queries in a loop (?index=N&wait=5m with the index of
+ * the previous answer), printing every answer whose index differs from
+ * the previous one. Runs until interrupted (SIGINT ends the process), or
+ * WATCH_MAX_FAILURES failures in a row.
+ */
+static int
+run_watch(const struct nc_cli_opts *o, const struct nc_cli_call *call,
+	  const struct nc_cli_env *env)
+{
+	char err[512], path[NC_CLI_PATH_MAX + 64];
+	unsigned long long index = 0;
+	unsigned failures = 0;
+	for (;;) {
+		if (index == 0)
+			snprintf(path, sizeof(path), "%s", call->path);
+		else
+			snprintf(path, sizeof(path), "%s%cindex=%llu&wait=%s",
+				 call->path,
+				 strchr(call->path, '?') ? '&' : '?', index,
+				 WATCH_WAIT);
+		/* The agent answers within wait + wait/16 (jitter). */
+		struct nc_http_request req = {
+		    .method = call->method,
+		    .addr = o->http_addr,
+		    .path = path,
+		    .token = o->token,
+		    .timeout_ms = WATCH_WAIT_MS + WATCH_WAIT_MS / 16 +
+				  o->timeout_ms,
+		    .connect_timeout_ms =
+			o->timeout_ms < 3000 ? o->timeout_ms : 3000,
+		};
+		struct nc_http_response resp;
+		int rc = nc_http_do(&req, &resp, err, sizeof(err));
+		bool ok = rc == 0 && resp.status >= 200 && resp.status <= 299;
+		if (!ok) {
+			if (rc != 0)
+				rc = report_call_error(o, call, rc, err,
+						       env->err);
+			else
+				report_http_error(o, call, &resp, env->err);
+			nc_http_response_destroy(&resp);
+			fflush(env->err);
+			if (rc == NC_CLI_EXIT_USAGE ||
+			    ++failures >= WATCH_MAX_FAILURES)
+				return rc == NC_CLI_EXIT_USAGE
+					   ? rc
+					   : NC_CLI_EXIT_FAIL;
+			unsigned s = 1u << (failures - 1);
+			sleep(s < WATCH_BACKOFF_MAX_S ? s : WATCH_BACKOFF_MAX_S);
+			/* Start over: the agent may have restarted. */
+			index = 0;
+			continue;
+		}
+		failures = 0;
+		if (resp.index == 0) {
+			nc_http_response_destroy(&resp);
+			fprintf(env->err,
+				"netcoord: %s: the agent does not support "
+				"blocking queries (no X-Netcoord-Index)\n",
+				call->what);
+			return NC_CLI_EXIT_FAIL;
+		}
+		if (resp.index != index) {
+			rc = print_response(o, call, resp.body, env);
+			if (!o->json && rc == 0)
+				fputc('\n', env->out);
+			if (fflush(env->out) != 0 && rc == 0) {
+				fprintf(env->err,
+					"netcoord: %s: writing output: %s\n",
+					call->what, strerror(errno));
+				rc = NC_CLI_EXIT_FAIL;
+			}
+			if (rc != 0) {
+				nc_http_response_destroy(&resp);
+				return rc;
+			}
+		}
+		index = resp.index;
+		nc_http_response_destroy(&resp);
+	}
+}
+
 int
 nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 {
@@ -1527,6 +1632,8 @@ nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 		fprintf(env->err, "netcoord: %s\n", err);
 		return rc;
 	}
+	if (o.watch)
+		return run_watch(&o, &call, env);
 	struct nc_http_request req = {
 	    .method = call.method,
 	    .addr = o.http_addr,

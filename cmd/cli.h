@@ -97,6 +97,8 @@ struct nc_cli_opts {
 	bool json;
 	/** -skip-local (failover). */
 	bool skip_local;
+	/** -watch (members, nearest): print each new answer, until killed. */
+	bool watch;
 	/** -h / -help given: print the subcommand's usage. */
 	bool help;
 };

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /** The response body as it arrives. */
 struct body {
@@ -112,6 +113,34 @@ body_write(char *data, size_t size, size_t nmemb, void *arg)
 	memcpy(b->data + b->len, data, n);
 	b->len += n;
 	b->data[b->len] = '\0';
+	return n;
+}
+
+/** X-Netcoord-Index from the response headers (the last response's). */
+static size_t
+header_line(char *data, size_t size, size_t nmemb, void *arg)
+{
+	unsigned long long *index = arg;
+	size_t n = size * nmemb;
+	static const char name[] = "x-netcoord-index:";
+	if (strncmp(data, "HTTP/", 5) == 0)
+		*index = 0; /* a new response (after a 100 or a redirect) */
+	if (n > sizeof(name) - 1 &&
+	    strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		char v[32];
+		size_t vl = n - (sizeof(name) - 1);
+		if (vl >= sizeof(v))
+			vl = sizeof(v) - 1;
+		memcpy(v, data + sizeof(name) - 1, vl);
+		v[vl] = '\0';
+		char *end;
+		errno = 0;
+		unsigned long long x = strtoull(v, &end, 10);
+		while (*end == ' ' || *end == '\r' || *end == '\n')
+			end++;
+		if (errno == 0 && *end == '\0')
+			*index = x;
+	}
 	return n;
 }
 
@@ -219,6 +248,8 @@ nc_http_do(const struct nc_http_request *req, struct nc_http_response *resp,
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (req->ca_file != NULL && req->ca_file[0] != '\0')
 		curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_line);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp->index);
 	if (put) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS,

@@ -11,6 +11,9 @@
  * response from agent at ADDR: ". An HTTP status >= 400 is not a failure
  * of the request: the status and body are in the response.
  *
+ * The X-Netcoord-Index header of the answer, when there is one, is
+ * returned with it (blocking queries: `-watch`).
+ *
  * The process calls curl_global_init() once before the first request
  * (nc_cmd_cli() does).
  */
@@ -70,6 +73,8 @@ struct nc_http_response {
 	char *body;
 	/** Body length, bytes. */
 	size_t body_len;
+	/** X-Netcoord-Index of the answer (blocking queries); 0 if none. */
+	unsigned long long index;
 };
 
 /**

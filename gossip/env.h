@@ -8,7 +8,7 @@
  * Two implementations exist:
  *   - the real one (loop/, nc_loop): one epoll loop on CLOCK_MONOTONIC,
  *     nonblocking UDP + TCP sockets, IPv4 and IPv6;
- *   - the simulated one (tests/sim/): a virtual clock that jumps to the next
+ *   - the simulated one (sim/): a virtual clock that jumps to the next
  *     deadline and an in-memory network with per-link latency, loss,
  *     partitions and paused nodes, deterministic for a seed. Many agents live
  *     in one process, each with its own struct nc_env.

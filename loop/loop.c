@@ -1,7 +1,7 @@
 /*
  * loop/loop.c - the real environment's event loop: one epoll loop on
  * CLOCK_MONOTONIC that implements gossip/env.h for a real process (the
- * simulator, tests/sim/, implements the same seam in memory). This file
+ * simulator, sim/, implements the same seam in memory). This file
  * holds the env object (nc_env_real_new/delete and the ops table), the
  * wait, one iteration, run/stop and the fd watch API; the rest of nc_loop
  * is split by reason to change (list in loop/loop_int.h): timers, clock and

@@ -112,6 +112,15 @@ test_parse_flags_anywhere(void)
 	CU_ASSERT_TRUE(o.skip_local);
 	CU_ASSERT_STRING_EQUAL(o.group, "dc");
 
+	/* -watch: members and nearest only. */
+	CU_ASSERT_EQUAL(parse("members -watch", NULL, &o, err, sizeof(err)), 0);
+	CU_ASSERT_TRUE(o.watch);
+	CU_ASSERT_EQUAL(
+	    parse("nearest -n 2 -watch=false", NULL, &o, err, sizeof(err)), 0);
+	CU_ASSERT_FALSE(o.watch);
+	CU_ASSERT_EQUAL(parse("rtt a -watch", NULL, &o, err, sizeof(err)),
+			NC_CLI_EXIT_USAGE);
+
 	CU_ASSERT_EQUAL(parse("members -h", NULL, &o, err, sizeof(err)), 0);
 	CU_ASSERT_TRUE(o.help);
 	/* -h wins over missing arguments. */
