@@ -249,6 +249,12 @@ struct nc_api_config {
 	 * no answer cache (exact, O(members) per request).
 	 */
 	double max_stale_s;
+	/**
+	 * How long a verified answer (/v1/nearest?verify=K, api/verify.c)
+	 * is served again for the same query, s; default 10, 0 = measure
+	 * every time.
+	 */
+	double verify_cache_s;
 };
 
 

@@ -382,6 +382,7 @@ http_start(struct proc *p)
 			 c->http_allowed_hosts[i]);
 	ac.allowed_hosts_n = c->http_allowed_hosts_n;
 	ac.latency_env = p->lat_env;
+	ac.verify_cache_s = c->verify_cache_s;
 	ac.version = NC_AGENT_VERSION;
 	p->api = nc_api_new(p->env, p->agent, &ac, err, sizeof(err));
 	if (p->api == NULL) {
