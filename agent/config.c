@@ -110,6 +110,7 @@ nc_config_init(struct nc_config *cfg)
 	cfg->http_max_conns = 64;
 	cfg->http_max_held = 4096;
 	cfg->retry_interval_s = NC_CONFIG_DEFAULT_RETRY_INTERVAL_S;
+	cfg->verify_cache_s = NC_CONFIG_DEFAULT_VERIFY_CACHE_S;
 	cfg->max_members = NC_GOSSIP_MAX_MEMBERS_DEFAULT;
 }
 
@@ -267,6 +268,19 @@ apply_retry_interval(struct nc_config *cfg, const char *v, char *err,
 			    "\"30s\" or \"1m\", got \"%s\"",
 			    v);
 	cfg->retry_interval_s = s;
+	return 0;
+}
+
+static int
+apply_verify_cache(struct nc_config *cfg, const char *v, char *err, size_t cap)
+{
+	double s;
+	if (parse_duration(v, &s) != 0 || s > NC_CONFIG_MAX_VERIFY_CACHE_S)
+		return fail(err, cap,
+			    "\"verify_cache\": want a duration from 0s to 1h "
+			    "such as \"10s\", got \"%s\"",
+			    v);
+	cfg->verify_cache_s = s;
 	return 0;
 }
 
@@ -747,6 +761,9 @@ static const struct flag flags[] = {
 	 "like -join, retried every -retry-interval (serf's); repeatable"},
 	{"retry-interval", "retry_interval", apply_retry_interval,
 	 "time between -retry-join attempts (default 30s, at least 1s)"},
+	{"verify-cache", "verify_cache", apply_verify_cache,
+	 "how long a verified /v1/nearest?verify=K answer is reused\n"
+	 "                  (default 10s; 0 = measure every time)"},
 	{"retry-max", "retry_max_attempts", apply_retry_max,
 	 "failed -retry-join retries before exiting 1 (default 0: no limit)"},
 	{"encrypt", "encrypt", apply_encrypt,
@@ -829,6 +846,7 @@ nc_config_usage(FILE *f)
 		fprintf(f, "  -%-15s %s\n", flags[i].name, flags[i].help);
 	fprintf(f, "\nJSON keys: node_name, bind, advertise, join (array), "
 		   "retry_join (array),\n  retry_interval, retry_max_attempts, "
+		   "verify_cache, "
 		   "encrypt, encrypt_file, keyring_file, tags_file,\n  "
 		   "snapshot_path, rejoin_after_leave (bool), "
 		   "profile, tags (object), log_level, http_addr, "
@@ -1173,6 +1191,11 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 								  cap)
 					   : apply_http_max_held(cfg, num, err,
 								 cap);
+		} else if (strcmp(key, "verify_cache") == 0 &&
+			   cJSON_IsNumber(it)) {
+			char num[64];
+			snprintf(num, sizeof(num), "%.17g", it->valuedouble);
+			rc = apply_verify_cache(cfg, num, err, cap);
 		} else if ((strcmp(key, "retry_max_attempts") == 0 ||
 			    strcmp(key, "retry_interval") == 0) &&
 			   cJSON_IsNumber(it)) {

@@ -69,6 +69,9 @@
  *                                     gossip per agent (0 = off)
  *   -max-members N       max_members  10000: new members beyond it are
  *                                     refused and counted (1..10000000)
+ *   -verify-cache D      verify_cache 10s (Go duration, 0..1h): how long
+ *                                     a verified /v1/nearest?verify=K
+ *                                     answer is served again (0 = never)
  *   -config-file FILE    -            repeatable, read in order
  *   -seed N              seed         random (getrandom); fixed in tests
  *
@@ -123,6 +126,9 @@
 /** Default -retry-interval, and the least allowed (serf's), s. */
 #define NC_CONFIG_DEFAULT_RETRY_INTERVAL_S 30.0
 #define NC_CONFIG_MIN_RETRY_INTERVAL_S 1.0
+/** Default -verify-cache, s, and the most allowed. */
+#define NC_CONFIG_DEFAULT_VERIFY_CACHE_S 10.0
+#define NC_CONFIG_MAX_VERIFY_CACHE_S 3600.0
 /** Default HTTP port. */
 #define NC_CONFIG_DEFAULT_HTTP_PORT 8555
 /** Longest file path in the config. */
@@ -210,6 +216,8 @@ struct nc_config {
 	unsigned http_max_held;
 	/** Coordinate gossip budget, bytes/s (api/api.h; default 1024). */
 	double coord_gossip_bytes_per_s;
+	/** Verified nearest answers kept, s (api/api.h; default 10). */
+	double verify_cache_s;
 	/** Member-table cap (gossip.h max_members; default 10,000). */
 	size_t max_members;
 	/** PRNG seed; seed_set false = take one from getrandom(). */

@@ -480,6 +480,19 @@ nc_agent_coords_probe_done(struct nc_agent_coords *c, double now, const char *pe
 }
 
 void
+nc_agent_coords_note_rtt(struct nc_agent_coords *c, double now,
+			 const char *peer, double rtt_s)
+{
+	if (!isfinite(rtt_s) || rtt_s < 0 || strcmp(peer, c->self) == 0)
+		return;
+	struct entry *e = get_entry(c, peer, false);
+	if (e == NULL)
+		return;
+	e->measured_rtt = rtt_s;
+	e->measured_at = now;
+}
+
+void
 nc_agent_coords_member_joined(struct nc_agent_coords *c, double now,
 			    const char *name)
 {

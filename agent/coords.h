@@ -153,6 +153,15 @@ int nc_agent_coords_probe_done(struct nc_agent_coords *c, double now,
 			     const char *peer, double rtt_s,
 			     const char *payload, size_t len);
 
+/**
+ * A direct measurement of @a peer that is not a probe (the API's
+ * verified nearest pings): kept as its last measured RTT (what /v1/rtt
+ * reports and the combine rule uses); the coordinate is not updated.
+ * Ignored for unknown members and self.
+ */
+void nc_agent_coords_note_rtt(struct nc_agent_coords *c, double now,
+			      const char *peer, double rtt_s);
+
 /** A member joined (start of its new-member window) or was reaped. */
 void nc_agent_coords_member_joined(struct nc_agent_coords *c, double now,
 				 const char *name);

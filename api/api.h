@@ -280,6 +280,12 @@ struct nc_api_config {
 	 * max_connections (and of max_connections_per_client).
 	 */
 	unsigned max_held;
+	/**
+	 * How long a verified answer (/v1/nearest?verify=K, api/verify.c)
+	 * is served again for the same query, s; default 10, 0 = measure
+	 * every time.
+	 */
+	double verify_cache_s;
 };
 
 

@@ -9,6 +9,7 @@
 
 #include "agent/agent.h"
 #include "api/api.h"
+#include "coord/coord.h"
 #include "loop/loop.h"
 #include "util/util.h"
 
@@ -39,6 +40,22 @@ struct nc_coord_candidate;
  */
 #define NC_API_CACHE_MAX_ENTRIES 128
 #define NC_API_CACHE_MAX_BYTES (16u << 20)
+/**
+ * Verified nearest (api/verify.c): default -verify-cache (s), largest K,
+ * pings per candidate (minimum kept) and their spacing, the timeout of
+ * each ping, the bound on a whole verification, verifications in flight
+ * at once (beyond: 429) and answers kept. Budget: at most 4 x 32 x 3 =
+ * 384 pings in flight (under gossip's NC_GOSSIP_PINGS_MAX), 4 requests
+ * suspended at most ~0.6 s (1 s bound), 64 cached answers of a few KiB.
+ */
+#define NC_API_VERIFY_CACHE_DEFAULT 10.0
+#define NC_API_VERIFY_K_MAX 32
+#define NC_API_VERIFY_PINGS 3
+#define NC_API_VERIFY_SPACING_S 0.05
+#define NC_API_VERIFY_PING_TIMEOUT_S 0.5
+#define NC_API_VERIFY_DEADLINE_S 1.0
+#define NC_API_VERIFY_JOBS_MAX 4
+#define NC_API_VERIFY_CACHE_MAX 64
 /** Most query arguments looked at per request (more: ignored). */
 #define NC_API_MAX_ARGS 32
 
@@ -77,6 +94,9 @@ struct nc__api_vent {
 	uint8_t source;
 	/** Env time the coordinate was current (age = now - produced). */
 	double produced;
+	/** This agent's last RTT to it (s) and the env time of that
+	 * measurement; NAN if none (the combine rule, coord/verify.c). */
+	double measured_rtt_s, measured_at;
 };
 
 /**
@@ -187,6 +207,29 @@ struct nc__api_conn {
 	struct nc__api_conn *prev, *next;
 };
 
+/** A verification in flight (api/verify.c). */
+struct nc__api_verify_job;
+
+/** One kept verified answer. */
+struct nc__api_verify_ent {
+	/** Query key and printed answer (malloc); NULL = free slot. */
+	char *key;
+	char *body;
+	size_t len;
+	/** Env time it was measured. */
+	double at;
+};
+
+/** Verified nearest: jobs in flight, kept answers, counters. */
+struct nc__api_verify {
+	struct nc__api_verify_job *jobs;
+	size_t n_jobs;
+	struct nc__api_verify_ent cache[NC_API_VERIFY_CACHE_MAX];
+	/** Verifications run, answers from the cache, pings sent, answered,
+	 * requests refused over the budget. */
+	uint64_t runs, cache_hits, pings, pings_answered, refused;
+};
+
 /** The HTTP endpoint. */
 struct nc_api {
 	/** Loop (NULL for a socket-less router). */
@@ -231,6 +274,8 @@ struct nc_api {
 	char *tls_key;
 	/** Blocking queries (api/block.c). */
 	struct nc__api_block block;
+	/** Verified nearest (api/verify.c). */
+	struct nc__api_verify verify;
 };
 
 /**
@@ -425,6 +470,38 @@ struct nc__api_asset {
 /** The embedded files (terminated by a NULL path) and their number. */
 extern const struct nc__api_asset nc__api_assets[];
 extern const size_t nc__api_assets_n;
+
+/* ------------------------------------------------------------------ */
+/* Verified nearest and the combine rule (api/verify.c)               */
+/* ------------------------------------------------------------------ */
+
+/**
+ * verify= of /v1/nearest: *k = 0 when absent, else 1..NC_API_VERIFY_K_MAX.
+ * 400 naming verify for a bad value, or with from= another node or coord=.
+ */
+int nc__api_verify_parse(struct nc_api *api, const struct nc_api_request *req,
+			 long *k, char *err, size_t err_cap);
+/** A kept answer for @a key younger than verify_cache_s: sent, true. */
+bool nc__api_verify_cached(struct nc_api *api,
+			   const struct nc_api_request *req, const char *key);
+/**
+ * Verify the first @a k entries of @a doc's "Nodes" (a /v1/nearest answer
+ * in estimate order, taken) by pinging them, re-rank, keep @a n, answer
+ * later (returns NC_API_SUSPEND) and keep the answer under @a key (NULL:
+ * not kept). Or an error status (429 over the budget, 503 without a
+ * socket) with err.
+ */
+int nc__api_verify_start(struct nc_api *api, const struct nc_api_request *req,
+			 struct cJSON *doc, long k, long n, const char *key,
+			 char *err, size_t err_cap);
+/** Cancel every verification (answered 503) and free the cache. */
+void nc__api_verify_destroy(struct nc_api *api);
+/**
+ * The combine rule (coord/verify.c, defaults) for view entry @a e seen
+ * from this agent: the RTT to serve (s) from estimate @a est_s.
+ */
+double nc__api_served_rtt(const struct nc__api_vent *e, double now,
+			  double est_s, enum nc_coord_basis *basis);
 
 /** Set err and return 500 (out of memory). */
 int nc__api_oom(char *err, size_t err_cap);

@@ -113,8 +113,12 @@ struct nc__api_bent {
 static bool
 wobble_key(const char *k)
 {
+	/* Values, not order or membership: RttMs/Basis/MeasuredMs are the
+	 * served RTT of api/verify.c's combine rule and its measurement. */
 	static const char *const keys[] = {"EstimatedMs", "MedianMs", "Coord",
-					   "AgeS", "Source", "Via"};
+					   "AgeS",	  "Source",   "Via",
+					   "RttMs",	  "Basis",    "MeasuredMs",
+					   "MeasuredAgeS"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(k, keys[i]) == 0)
 			return true;

@@ -6,6 +6,7 @@
  *   GET /v1/coordinate/node/<name>  the same for one node (404 unknown)
  *   GET /v1/rtt?from=A&to=B         estimated (and measured) RTT
  *   GET /v1/nearest?from=A&n=5&tag=k:v&status=alive   (or coord=<json>)
+ *                                   &verify=K (from this agent only)
  *   GET /v1/failover?from=A&group=<tag key>&skip-local=1
  *
  * Ranking uses coord/'s nc_coord_rank_nearest / nc_coord_rank_failover
@@ -26,6 +27,13 @@
  * Blocking queries (api/block.c): /v1/coordinate/nodes, /v1/nearest and
  * /v1/failover check index=/wait= with their other parameters and end
  * in nc__api_block_finish (X-Netcoord-Index, or the request is held).
+ *
+ * From this agent, /v1/rtt and /v1/nearest serve its own measurements
+ * combined with the estimates (api/verify.c: a fresh measurement replaces
+ * the estimate, an older one bounds it): "RttMs" is what is served and
+ * nearest ranks by, "Basis" says how; "EstimatedMs" stays the
+ * coordinates' estimate.
+ * /v1/nearest?verify=K pings the K best and re-ranks (api/verify.c).
  *
  * Coordinates are in seconds (Serf's unit) in "Coord"; RTTs are reported
  * in milliseconds in fields named *Ms. Extra fields beyond Consul's shape
@@ -402,10 +410,20 @@ rtt(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	if (self && api->coords != NULL &&
 	    nc_agent_coords_get(api->coords, now, to, &ci) == 0 &&
 	    !isnan(ci.measured_rtt_s)) {
+		/* The combine rule (api/verify.c): what this agent serves. */
+		struct nc__api_vent e = {
+		    .measured_rtt_s = ci.measured_rtt_s,
+		    .measured_at = now - ci.measured_age_s};
+		enum nc_coord_basis b;
+		double served = nc__api_served_rtt(&e, now, est, &b);
+		add_num_or_null(o, "RttMs", served * 1000.0);
+		cJSON_AddStringToObject(o, "Basis", nc_coord_basis_str(b));
 		cJSON_AddNumberToObject(o, "MeasuredMs",
 					ci.measured_rtt_s * 1000.0);
 		cJSON_AddNumberToObject(o, "MeasuredAgeS", ci.measured_age_s);
 	} else {
+		add_num_or_null(o, "RttMs", est * 1000.0);
+		cJSON_AddStringToObject(o, "Basis", "estimate");
 		cJSON_AddNullToObject(o, "MeasuredMs");
 		cJSON_AddNullToObject(o, "MeasuredAgeS");
 	}
@@ -549,6 +567,78 @@ near_keep(const struct nc_coord_candidate *cand, size_t i, void *arg)
 	return nc__api_filter_match_vent(nf->f, &nf->v->ent[i]);
 }
 
+/** One candidate ranked by the RTT this agent serves. */
+struct served {
+	double rtt;
+	size_t i;
+	const char *name;
+};
+
+static int
+served_cmp(const void *pa, const void *pb)
+{
+	const struct served *a = pa, *b = pb;
+	double x = isnan(a->rtt) ? INFINITY : a->rtt;
+	double y = isnan(b->rtt) ? INFINITY : b->rtt;
+	if (x != y)
+		return x < y ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+/**
+ * Nearest from this agent: every candidate by the RTT it serves (the
+ * combine rule: its own fresh measurement wins over the estimate,
+ * api/verify.c), not by the estimate alone, so that a member measured at
+ * 0.3 ms is not ranked behind one estimated at 2 ms. O(n log n) over the
+ * view (a sort), once per view epoch thanks to the answer cache.
+ * Returns how many went into idx/est (<= want), or -1 on OOM.
+ */
+static int
+rank_served(struct nc_api *api, const struct nc__api_view *v,
+	    const struct near_filter *nf, const struct nc_coord *src,
+	    double now, size_t want, size_t *idx, double *est)
+{
+	struct served *s = calloc(v->n + 1, sizeof(*s));
+	size_t k = 0;
+	if (s == NULL)
+		return -1;
+	for (size_t i = 0; i < v->n; i++) {
+		if (i == v->self || !near_keep(&v->rc[i], i, (void *)nf))
+			continue;
+		double e = src != NULL && v->rc[i].coord != NULL
+			       ? nc_coord_estimate_rtt(api_algo(api), src,
+						       v->rc[i].coord)
+			       : NAN;
+		s[k++] = (struct served){
+		    nc__api_served_rtt(&v->ent[i], now, e, NULL), i,
+		    v->ent[i].name};
+	}
+	qsort(s, k, sizeof(*s), served_cmp);
+	size_t got = k < want ? k : want;
+	for (size_t r = 0; r < got; r++) {
+		idx[r] = s[r].i;
+		est[r] = s[r].rtt;
+	}
+	free(s);
+	return (int)got;
+}
+
+/**
+ * The coordinate estimate (s, NAN if none) to view entry @a i and how
+ * rank_served served it (*b).
+ */
+static double
+served_est(struct nc_api *api, const struct nc__api_view *v, size_t i,
+	   const struct nc_coord *src, double now, enum nc_coord_basis *b)
+{
+	double e = src != NULL && v->rc[i].coord != NULL
+		       ? nc_coord_estimate_rtt(api_algo(api), src,
+					       v->rc[i].coord)
+		       : NAN;
+	nc__api_served_rtt(&v->ent[i], now, e, b);
+	return e;
+}
+
 static int
 nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	size_t err_cap)
@@ -560,33 +650,47 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	struct nc_coord src;
 	bool has_src;
 	long n;
-	char key[4096], extra[32];
+	char key[4096], extra[64];
+	long vk = 0; /* verify=K (api/verify.c) */
 	(void)out; /* answered with nc__api_rcache_store */
 	uint64_t index;
 	double wait_s;
 	int rc = parse_n(nc_api_query(req, "n"), &n, err, err_cap);
 	if (rc == 0)
+		rc = nc__api_verify_parse(api, req, &vk, err, err_cap);
+	if (rc == 0)
 		rc = nc__api_filter_parse(req, NC__API_ST_ALIVE, &f, err,
 					  err_cap);
 	if (rc == 0)
 		rc = nc__api_block_parse(req, &index, &wait_s, err, err_cap);
+	if (rc == 0 && vk > 0 && nc_api_query(req, "index") != NULL) {
+		/* A verified answer is measured, not tracked: no blocking. */
+		snprintf(err, err_cap, "index: not with verify");
+		rc = 400;
+	}
 	if (rc != 0)
 		return rc;
 	const struct nc__api_view *v = nc__api_view_get(api, now);
 	if (v == NULL)
 		return nc__api_oom(err, err_cap);
-	snprintf(extra, sizeof(extra), "n=%ld", n);
+	snprintf(extra, sizeof(extra), "n=%ld|verify=%ld", n, vk);
 	bool keyed = rank_key(req, "nearest", &f, extra, key, sizeof(key));
-	if (keyed && nc__api_rcache_reply(api, req, v->epoch, key))
+	if (keyed && vk > 0 && nc__api_verify_cached(api, req, key))
+		return 200;
+	if (keyed && vk == 0 && nc__api_rcache_reply(api, req, v->epoch, key))
 		return nc__api_block_finish(api, req, key, 200, err, err_cap);
 	rc = resolve_source(api, req, now, &from, &src, &has_src, err,
 			    err_cap);
 	if (rc != 0)
 		return rc;
+	/* Ranked: n, or K to verify if more. */
+	long nk = vk > n ? vk : n;
+	bool self_src = from[0] != '\0' && v->self != SIZE_MAX &&
+			strcmp(v->ent[v->self].name, from) == 0;
 	/* One more than asked, then the source is dropped from the answer
 	 * (cheaper than finding it among the candidates: O(n) not O(N)). */
 	struct near_filter nf = {v, &f};
-	size_t want = (size_t)n + 1 < v->n ? (size_t)n + 1 : v->n;
+	size_t want = (size_t)nk + 1 < v->n ? (size_t)nk + 1 : v->n;
 	size_t *idx = calloc(want + 1, sizeof(*idx));
 	double *est = calloc(want + 1, sizeof(*est));
 	cJSON *o = cJSON_CreateObject();
@@ -600,13 +704,16 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		 * name. */
 		struct nc_coord origin;
 		memset(&origin, 0, sizeof(origin));
-		got = nc_coord_rank_nearest(api_algo(api),
-					    has_src ? &src : &origin, v->rc,
-					    v->n, near_keep, &nf, want, idx,
-					    est);
+		if (self_src)
+			got = rank_served(api, v, &nf, has_src ? &src : NULL,
+					  now, want, idx, est);
+		else
+			got = nc_coord_rank_nearest(
+			    api_algo(api), has_src ? &src : &origin, v->rc,
+			    v->n, near_keep, &nf, want, idx, est);
 		if (got < 0)
 			goto oom;
-		for (int i = 0; !has_src && i < got; i++)
+		for (int i = 0; !has_src && !self_src && i < got; i++)
 			est[i] = NAN;
 		/* Drop the source; keep at most n. */
 		int k = 0;
@@ -618,7 +725,7 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 			est[k] = est[i];
 			k++;
 		}
-		got = k < n ? k : (int)n;
+		got = k < nk ? k : (int)nk;
 	}
 	if (from[0] != '\0')
 		cJSON_AddStringToObject(o, "From", from);
@@ -631,11 +738,25 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		cJSON *m = nc__api_vent_json(&v->ent[idx[i]]);
 		if (m == NULL)
 			goto oom;
-		add_num_or_null(m, "EstimatedMs", est[i] * 1000.0);
+		if (self_src) {
+			/* est[] holds what is served; the estimate apart. */
+			enum nc_coord_basis b;
+			double e = served_est(api, v, idx[i],
+					      has_src ? &src : NULL, now, &b);
+			add_num_or_null(m, "EstimatedMs", e * 1000.0);
+			add_num_or_null(m, "RttMs", est[i] * 1000.0);
+			cJSON_AddStringToObject(m, "Basis",
+						nc_coord_basis_str(b));
+		} else {
+			add_num_or_null(m, "EstimatedMs", est[i] * 1000.0);
+		}
 		cJSON_AddItemToArray(arr, m);
 	}
 	free(idx);
 	free(est);
+	if (vk > 0)
+		return nc__api_verify_start(api, req, o, vk, n,
+					    keyed ? key : NULL, err, err_cap);
 	rc = nc__api_rcache_store(api, req, v->epoch, keyed ? key : NULL, 0, o,
 				  err, err_cap);
 	return nc__api_block_finish(api, req, keyed ? key : NULL, rc, err,

@@ -120,6 +120,7 @@ nc_api_config_default(struct nc_api_config *cfg)
 	cfg->request_deadline_s = 10;
 	cfg->max_stale_s = NC_API_MAX_STALE_DEFAULT;
 	cfg->max_held = NC_API_MAX_HELD_DEFAULT;
+	cfg->verify_cache_s = NC_API_VERIFY_CACHE_DEFAULT;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1298,6 +1299,9 @@ nc_api_delete(struct nc_api *api)
 		api->env->ops->timer_stop(api->env, &api->idle_timer);
 		api->env->ops->timer_stop(api->env, &api->block.timer);
 	}
+	/* Verifications answer 503 and stop their pings (the agent, and
+	 * its gossip, outlive the API). */
+	nc__api_verify_destroy(api);
 	/* MHD refuses to stop with suspended connections: resume them (they
 	 * are closed unanswered); their owners' nc_api_resume frees them. */
 	for (struct nc_api_pending *p = api->pending; p != NULL; p = p->next)

@@ -252,6 +252,20 @@ metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		coord_metrics(&b, api->coords);
 	if (api->agent != NULL)
 		serf_metrics(&b, api->agent);
+	counter(&b, "netcoord_verify_total",
+		"Verified nearest queries measured (/v1/nearest?verify=K).",
+		api->verify.runs);
+	counter(&b, "netcoord_verify_cache_hits_total",
+		"Verified nearest queries answered from the -verify-cache.",
+		api->verify.cache_hits);
+	counter(&b, "netcoord_verify_pings_total",
+		"Pings sent to verify nearest candidates.", api->verify.pings);
+	counter(&b, "netcoord_verify_pings_answered_total",
+		"Verification pings answered in time.",
+		api->verify.pings_answered);
+	counter(&b, "netcoord_verify_refused_total",
+		"Verified nearest queries refused (429, budget).",
+		api->verify.refused);
 	tb_printf(&b, "# HELP netcoord_http_responses_total HTTP responses "
 		      "by status code.\n# TYPE netcoord_http_responses_total "
 		      "counter\n");

@@ -151,10 +151,17 @@ view_build(struct nc_api *api, double now)
 		e->incarnation = m->incarnation;
 		e->state = (uint8_t)m->state;
 		e->produced = NAN;
+		e->measured_rtt_s = NAN;
+		e->measured_at = NAN;
 		if (m->is_self)
 			v->self = i;
-		if (c != NULL && nc_agent_coords_get(c, now, m->name, &ci) == 0 &&
-		    ci.has_coord) {
+		bool known = c != NULL &&
+			     nc_agent_coords_get(c, now, m->name, &ci) == 0;
+		if (known && !isnan(ci.measured_rtt_s)) {
+			e->measured_rtt_s = ci.measured_rtt_s;
+			e->measured_at = now - ci.measured_age_s;
+		}
+		if (known && ci.has_coord) {
 			e->has_coord = true;
 			e->source = (uint8_t)ci.source;
 			e->produced = now - ci.age_s;

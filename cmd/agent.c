@@ -546,6 +546,7 @@ http_start(struct proc *p)
 	ac.max_held = c->http_max_held;
 	nofile_fit(p, c->http_max_conns);
 	ac.latency_env = p->lat_env;
+	ac.verify_cache_s = c->verify_cache_s;
 	ac.version = NC_AGENT_VERSION;
 	ac.tls_cert_pem = c->http_tls_cert_pem;
 	ac.tls_key_pem = c->http_tls_key_pem;

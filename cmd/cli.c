@@ -71,6 +71,8 @@ enum {
 	/** -watch: blocking queries, print each new answer (members,
 	 * nearest). */
 	F_WATCH = 1 << 8,
+	/** -verify K (nearest). */
+	F_VERIFY = 1 << 9,
 };
 
 /** One client subcommand. */
@@ -104,14 +106,17 @@ static const struct cli_cmd cmds[] = {
      "RTT when the agent has one.\n",
      F_COMMON, 1, 2},
     {"nearest", "members nearest to a node by estimated RTT",
-     "[-from X] [-n N] [-tag k=v]... [-status S] [-watch]",
+     "[-from X] [-n N] [-tag k=v]... [-status S] [-verify K] [-watch]",
      "Prints members ordered by estimated RTT from -from (default: the\n"
      "agent's node): rank, NAME, ADDRESS, STATUS, EST_RTT and TAGS. -n "
      "caps\nthe list (the agent's default otherwise); -tag and -status "
-     "filter.\n-watch prints the list again each time a member joins, "
+     "filter.\n-verify K (1..32, from the agent's own node only): the "
+     "agent pings the\nK best candidates and ranks them by measured RTT "
+     "(MEASURED column;\n\"-\" = did not answer, listed last).\n"
+     "-watch prints the list again each time a member joins, "
      "fails or the\norder changes (not for estimates alone), until "
      "interrupted.\n",
-     F_COMMON | F_FROM | F_N | F_TAG | F_STATUS | F_WATCH, 0, 0},
+     F_COMMON | F_FROM | F_N | F_TAG | F_STATUS | F_VERIFY | F_WATCH, 0, 0},
     {"failover", "groups (e.g. datacenters) in failover order",
      "-group K [-from X] [-skip-local]",
      "Groups members by the value of tag K and orders the groups by the\n"
@@ -295,6 +300,7 @@ static const struct value_flag value_flags[] = {
     {"group", F_GROUP, V_STRING, offsetof(struct nc_cli_opts, group)},
     {"status", F_STATUS, V_STRING, offsetof(struct nc_cli_opts, status)},
     {"n", F_N, V_N, 0},
+    {"verify", F_VERIFY, V_STRING, offsetof(struct nc_cli_opts, verify)},
     {"tag", F_TAG, V_TAG, 0},
     {"install", F_KEYS, V_KEYS, 0},
     {"use", F_KEYS, V_KEYS, 0},
@@ -720,6 +726,8 @@ nc_cli_build_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
 		}
 		if (rc == 0 && o->status != NULL)
 			rc = query_add(call, "status", o->status, err, err_len);
+		if (rc == 0 && o->verify != NULL)
+			rc = query_add(call, "verify", o->verify, err, err_len);
 	} else if (strcmp(cmd, "failover") == 0) {
 		if (o->group == NULL || o->group[0] == '\0') {
 			set_err(err, err_len,
@@ -1079,10 +1087,15 @@ format_nearest(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "Nodes");
 	if (!cJSON_IsArray(nodes))
 		return bad_body(o, err, err_len, "no Nodes array");
-	struct table t = {.ncols = 6};
+	/* A verified answer adds MEASURED before TAGS. */
+	bool verified = cJSON_IsObject(
+	    cJSON_GetObjectItemCaseSensitive(doc, "Verify"));
+	struct table t = {.ncols = verified ? 7 : 6};
 	const char *hdr[] = {"#",      "NAME",	  "ADDRESS",
 			     "STATUS", "EST_RTT", "TAGS"};
-	table_row(&t, hdr);
+	const char *vhdr[] = {"#",	 "NAME",     "ADDRESS", "STATUS",
+			      "EST_RTT", "MEASURED", "TAGS"};
+	table_row(&t, verified ? vhdr : hdr);
 	const cJSON *m;
 	unsigned rank = 0;
 	cJSON_ArrayForEach(m, nodes)
@@ -1097,7 +1110,11 @@ format_nearest(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 		    rk,	  jstr(m, "Name") ? jstr(m, "Name") : "?",
 		    addr, st ? st : "?",
 		    ms,	  tags};
-		table_row(&t, row);
+		char mm[32];
+		fmt_ms(jnum(m, "MeasuredMs"), mm, sizeof(mm));
+		const char *vrow[] = {row[0], row[1], row[2], row[3],
+				      row[4], mm,     tags};
+		table_row(&t, verified ? vrow : row);
 		if (tags == NULL)
 			t.nomem = true;
 		free(tags);

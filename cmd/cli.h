@@ -91,6 +91,8 @@ struct nc_cli_opts {
 	size_t n_tags;
 	/** -n N (nearest); 0 = the API's default. */
 	long n;
+	/** -verify K (nearest, checked by the agent), or NULL. */
+	const char *verify;
 	/** Request deadline, ms (-timeout, default 10 s). */
 	int timeout_ms;
 	/** -json: print the API's JSON (pretty) instead of tables. */

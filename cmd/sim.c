@@ -23,6 +23,22 @@
  *   errEst        median of the nodes' own error estimates
  *   resets        total coordinate resets so far
  * Evaluation is O(N^2) per report round; fine for a few thousand nodes.
+ *
+ * Two more reports follow each row (lines that do not start with a digit,
+ * so scripts reading the rows are unaffected):
+ *   buckets       median relative error by true RTT (< 1 ms, 1-10, 10-50,
+ *                 >= 50 ms): of the estimate ("estimate"), and of what a
+ *                 node serves once its own measurements are combined with
+ *                 it by nc_coord_combine_rtt ("served"): every node keeps
+ *                 the last RTT it measured to each peer and the round of
+ *                 that probe (a round is one probe interval, 1 s).
+ *   verify K      with -verify K1,K2,...: the K best candidates by
+ *                 estimate are measured (-verify-pings samples each of
+ *                 the true RTT through the noise model above, minimum
+ *                 kept) and re-ranked by nc_coord_rank_verified, as
+ *                 GET /v1/nearest?verify=K does; top1, p@5 and xtraMs of
+ *                 that answer (p@5 over its first 5: the K re-ranked,
+ *                 then the rest by estimate), and the pings per query.
  */
 #include "cmd/sim.h"
 
@@ -36,6 +52,9 @@
 #include "coord/coord.h"
 #include "util/util.h"
 
+/** Most K values of -verify; largest K (the API's bound). */
+#define SIM_VERIFY_MAX 8
+#define SIM_VERIFY_K_MAX 32
 /** Most report rounds accepted by -report. */
 #define SIM_REPORTS_MAX 64
 /** Most matrix nodes (evaluation keeps n*n doubles: 2 GiB here). */
@@ -67,6 +86,10 @@ struct sim_opts {
 	double relax_gain;
 	int filter;
 	int peer_cap;
+	/** -verify: K values (ascending), how many; samples per candidate. */
+	unsigned verify[SIM_VERIFY_MAX];
+	unsigned n_verify;
+	unsigned verify_pings;
 };
 
 /* The sim's own randomness: one splitmix64 state (nc_util). */
@@ -94,6 +117,7 @@ usage(FILE *f)
 	       "[-algo ours|serf|both]\n"
 	       "                    [-relax N] [-relax-gain G] [-filter K] "
 	       "[-peer-cap N]\n"
+	       "                    [-verify 2,4,8,16] [-verify-pings P]\n"
 	       "  -matrix FILE   RTT matrix, ms, line i = RTTs from node i, "
 	       "-1 = missing\n"
 	       "  -rounds R      rounds to run (default 1000, or the last "
@@ -109,7 +133,13 @@ usage(FILE *f)
 	       "  -algo A        ours (default), serf, or both\n"
 	       "  -relax N, -relax-gain G, -filter K, -peer-cap N\n"
 	       "                 override relax_peers, relax_gain, "
-	       "latency_filter_size, peer_cap\n");
+	       "latency_filter_size, peer_cap\n"
+	       "  -verify LIST   also report verified nearest: the K best by "
+	       "estimate measured\n"
+	       "                 and re-ranked, for each K (1..32) of the "
+	       "list\n"
+	       "  -verify-pings P  samples per verified candidate, minimum "
+	       "kept (default 3)\n");
 }
 
 static int
@@ -170,6 +200,27 @@ parse_reports(const char *s, struct sim_opts *o)
 }
 
 static int
+parse_verify(const char *s, struct sim_opts *o)
+{
+	char buf[128];
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	o->n_verify = 0;
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned long long v;
+		if (o->n_verify == SIM_VERIFY_MAX ||
+		    parse_uint(tok, 1, SIM_VERIFY_K_MAX, &v) != 0)
+			return -1;
+		if (o->n_verify > 0 && v <= o->verify[o->n_verify - 1])
+			return -1;
+		o->verify[o->n_verify++] = (unsigned)v;
+	}
+	return o->n_verify > 0 ? 0 : -1;
+}
+
+static int
 parse_args(int argc, char **argv, struct sim_opts *o)
 {
 	static const unsigned def_reports[] = {10, 25, 50, 100, 200, 500, 1000};
@@ -182,6 +233,7 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 	o->relax_gain = -1.0;
 	o->filter = -1;
 	o->peer_cap = -1;
+	o->verify_pings = 3;
 	memcpy(o->reports, def_reports, sizeof(def_reports));
 	o->n_reports = sizeof(def_reports) / sizeof(def_reports[0]);
 	int reports_given = 0, rounds_given = 0;
@@ -268,6 +320,15 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 			if (parse_uint(v, 1, 1u << 20, &u) != 0)
 				return bad_flag(f, v, "want 1..1048576");
 			o->peer_cap = (int)u;
+		} else if (strcmp(name, "verify") == 0) {
+			if (parse_verify(v, o) != 0)
+				return bad_flag(f, v,
+						"want increasing K in 1..32, "
+						"comma-separated");
+		} else if (strcmp(name, "verify-pings") == 0) {
+			if (parse_uint(v, 1, 16, &u) != 0)
+				return bad_flag(f, v, "want 1..16");
+			o->verify_pings = (unsigned)u;
 		} else {
 			fprintf(stderr, "netcoord sim: unknown flag %s\n", f);
 			usage(stderr);
@@ -392,11 +453,166 @@ rank_keep(const struct nc_coord_candidate *cand, size_t i, void *arg)
 	return i != r->self && r->m->rtt[r->self * r->m->n + i] > 0.0;
 }
 
+/** What each node measured itself: last RTT (s) and the round of it. */
+struct sim_meas {
+	float *rtt;
+	unsigned *round;
+};
+
+/** The true-RTT buckets of the report, upper bounds in s. */
+static const double bucket_hi[] = {0.001, 0.010, 0.050, INFINITY};
+static const char *const bucket_name[] = {"<1ms", "1-10ms", "10-50ms",
+					  ">=50ms"};
+#define SIM_BUCKETS 4
+
+/*
+ * Median relative error by true-RTT bucket, of the estimate and of what
+ * a node serves with its own measurements combined (nc_coord_combine_rtt,
+ * ages in rounds = probe intervals of 1 s). Two lines:
+ *   buckets estimate <1ms 0.93 (n=812) 1-10ms ...
+ *   buckets served   <1ms 0.31 (n=812) ...
+ */
+static void
+report_buckets(const struct sim_matrix *m, const struct nc_coord *coords,
+	       enum nc_coord_algo algo, const struct sim_meas *ms,
+	       unsigned round, double *scratch)
+{
+	size_t n = m->n;
+	struct nc_coord_combine rule;
+	nc_coord_combine_default(&rule);
+	for (int served = 0; served < 2; served++) {
+		printf("buckets %-8s", served ? "served" : "estimate");
+		double lo = 0.0;
+		for (int b = 0; b < SIM_BUCKETS; b++) {
+			size_t k = 0;
+			for (size_t i = 0; i < n; i++) {
+				for (size_t j = 0; j < n; j++) {
+					double t = m->rtt[i * n + j];
+					if (i == j || !(t > 0.0) || t < lo ||
+					    t >= bucket_hi[b])
+						continue;
+					double p = nc_coord_estimate_rtt(
+					    algo, &coords[i], &coords[j]);
+					size_t ij = i * n + j;
+					if (served && ms->round[ij] > 0)
+						p = nc_coord_combine_rtt(
+						    &rule, p, ms->rtt[ij],
+						    (double)(round -
+							     ms->round[ij]),
+						    NULL);
+					scratch[k++] = fabs(p - t) / t;
+				}
+			}
+			printf(" %s %.4f (n=%zu)", bucket_name[b],
+			       k ? quantile(scratch, k, 0.5) : NAN, k);
+			lo = bucket_hi[b];
+		}
+		printf("\n");
+	}
+}
+
+/** One verification sample of true RTT @a t (s): the noise model. */
+static double
+verify_sample(const struct sim_opts *o, double t, uint64_t *rng)
+{
+	double g = o->noise > 0.0 ? gauss(rng) : 0.0;
+	double x = t * exp(o->noise * g);
+	if (o->spike_prob > 0.0 && unif(rng) < o->spike_prob)
+		x += -log(1.0 - unif(rng)) * o->spike_ms / 1e3;
+	return x;
+}
+
+/*
+ * Verified nearest for each K of -verify: per node, the K best by
+ * estimate are measured (verify_pings samples, minimum kept) and
+ * re-ranked; top1, p@5 and xtraMs of that answer as in the main row.
+ * The samples come from their own generator (seeded by -seed and the
+ * round), so the main run's sequence is unchanged.
+ */
+static void
+report_verify(const struct sim_opts *o, const struct sim_matrix *m,
+	      const struct nc_coord *coords,
+	      const struct nc_coord_candidate *cands, enum nc_coord_algo algo,
+	      unsigned round, double *scratch)
+{
+	size_t n = m->n;
+	unsigned kmax = o->verify[o->n_verify - 1];
+	size_t want = kmax > 5 ? kmax : 5;
+	size_t idx[SIM_VERIFY_K_MAX > 5 ? SIM_VERIFY_K_MAX : 5];
+	printf("verify K top1 p@5 xtraMs pings/query\n");
+	for (unsigned vi = 0; vi < o->n_verify; vi++) {
+		unsigned K = o->verify[vi];
+		uint64_t rng = o->seed ^ 0x7e51f7e51f7e51fULL ^
+			       ((uint64_t)round << 20) ^ K;
+		size_t hits = 0, nodes = 0;
+		double prec = 0.0;
+		for (size_t i = 0; i < n; i++) {
+			double best[5];
+			size_t nb = 0;
+			for (size_t j = 0; j < n; j++) {
+				double t = m->rtt[i * n + j];
+				if (j == i || !(t > 0.0))
+					continue;
+				size_t p;
+				if (nb == 5) {
+					if (t >= best[4])
+						continue;
+					p = 4;
+				} else {
+					p = nb++;
+				}
+				while (p > 0 && best[p - 1] > t) {
+					best[p] = best[p - 1];
+					p--;
+				}
+				best[p] = t;
+			}
+			if (nb == 0)
+				continue;
+			struct rank_ctx rc = {m, i};
+			double est[SIM_VERIFY_K_MAX > 5 ? SIM_VERIFY_K_MAX : 5];
+			int got = nc_coord_rank_nearest(algo, &coords[i], cands,
+							n, rank_keep, &rc, want,
+							idx, est);
+			if (got <= 0)
+				continue;
+			struct nc_coord_verified v[SIM_VERIFY_K_MAX];
+			size_t nv = (size_t)got < K ? (size_t)got : K;
+			for (size_t r = 0; r < nv; r++) {
+				double t = m->rtt[i * n + idx[r]];
+				double mn = INFINITY;
+				for (unsigned p = 0; p < o->verify_pings; p++) {
+					double x = verify_sample(o, t, &rng);
+					mn = x < mn ? x : mn;
+				}
+				v[r] = (struct nc_coord_verified){
+				    idx[r], est[r], mn};
+			}
+			nc_coord_rank_verified(v, nv);
+			for (size_t r = 0; r < nv; r++)
+				idx[r] = v[r].idx;
+			double t0 = m->rtt[i * n + idx[0]];
+			hits += t0 <= best[0];
+			scratch[nodes] = (t0 - best[0]) * 1e3;
+			size_t in = 0;
+			for (int r = 0; r < got && r < 5; r++)
+				in += m->rtt[i * n + idx[r]] <= best[nb - 1];
+			prec += (double)in / 5.0;
+			nodes++;
+		}
+		printf("verify %u %.4f %.4f %.3f %u\n", K,
+		       nodes ? (double)hits / nodes : 0.0,
+		       nodes ? prec / nodes : 0.0,
+		       quantile(scratch, nodes, 0.5), K * o->verify_pings);
+	}
+}
+
 /* One report row. */
 static void
-evaluate(const struct sim_matrix *m, struct nc_coord_client **cl,
-	 enum nc_coord_algo algo, unsigned round, double *scratch,
-	 struct nc_coord *coords, struct nc_coord_candidate *cands)
+evaluate(const struct sim_opts *o, const struct sim_matrix *m,
+	 struct nc_coord_client **cl, enum nc_coord_algo algo, unsigned round,
+	 double *scratch, struct nc_coord *coords,
+	 struct nc_coord_candidate *cands, const struct sim_meas *ms)
 {
 	size_t n = m->n, k = 0;
 	for (size_t i = 0; i < n; i++)
@@ -470,6 +686,9 @@ evaluate(const struct sim_matrix *m, struct nc_coord_client **cl,
 	printf("%u %.4f %.4f %.4f %.4f %.3f %.4f %llu\n", round, med, p90,
 	       nodes ? (double)hits / nodes : 0.0, nodes ? prec / nodes : 0.0,
 	       xmed, emed, resets);
+	report_buckets(m, coords, algo, ms, round, scratch);
+	if (o->n_verify > 0)
+		report_verify(o, m, coords, cands, algo, round, scratch);
 	fflush(stdout);
 }
 
@@ -484,8 +703,10 @@ run_one(const struct sim_opts *o, const struct sim_matrix *m,
 	struct nc_coord_candidate *cands = calloc(n, sizeof(*cands));
 	double *scratch = malloc(n * n * sizeof(double));
 	char(*names)[32] = calloc(n, sizeof(*names));
+	struct sim_meas ms = {calloc(n * n, sizeof(float)),
+			      calloc(n * n, sizeof(unsigned))};
 	if (cl == NULL || coords == NULL || cands == NULL || scratch == NULL ||
-	    names == NULL)
+	    names == NULL || ms.rtt == NULL || ms.round == NULL)
 		goto out;
 
 	struct nc_coord_config cfg;
@@ -546,10 +767,13 @@ run_one(const struct sim_opts *o, const struct sim_matrix *m,
 			/* Rejections (RTT > 10 s) are counted by the client. */
 			(void)nc_coord_client_update(cl[i], names[j], &peer, t,
 						     NULL);
+			ms.rtt[i * n + j] = (float)t;
+			ms.round[i * n + j] = round;
 		}
 		if (next_report < o->n_reports &&
 		    round == o->reports[next_report]) {
-			evaluate(m, cl, algo, round, scratch, coords, cands);
+			evaluate(o, m, cl, algo, round, scratch, coords, cands,
+				 &ms);
 			next_report++;
 		}
 	}
@@ -564,6 +788,8 @@ out:
 	free(cands);
 	free(scratch);
 	free(names);
+	free(ms.rtt);
+	free(ms.round);
 	return rc;
 }
 

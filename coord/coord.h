@@ -457,4 +457,74 @@ int nc_coord_rank_failover(enum nc_coord_algo algo, const struct nc_coord *src,
 			   size_t *order, struct nc_coord_group_rank *groups,
 			   size_t *n_groups);
 
+/* ---- measurements: verified ranking and served RTTs ----------------- */
+
+/*
+ * Coordinates narrow the field; a node's own direct measurements finish
+ * the job (coord/verify.c). Both helpers are pure: the caller measures.
+ */
+
+/** One candidate of a verified ranking (nc_coord_rank_verified). */
+struct nc_coord_verified {
+	/** The caller's index (e.g. into its estimate ranking). */
+	size_t idx;
+	/** Estimated RTT, s (NAN if unknown). */
+	double est_s;
+	/** Best measured RTT, s; NAN = it did not answer. */
+	double measured_s;
+};
+
+/**
+ * Re-rank @a n candidates given in estimate order by measured RTT: those
+ * that answered first, ascending (ties keep estimate order), then those
+ * that did not, in estimate order. A candidate that did not answer is
+ * never ranked before one that did. Stable, in place, O(n^2) (n is small:
+ * the API verifies at most 32).
+ */
+void nc_coord_rank_verified(struct nc_coord_verified *v, size_t n);
+
+/**
+ * How a node serves the RTT to a member it has measured itself (section
+ * "Near pairs" of the README): coordinates add two heights, so a
+ * sub-millisecond pair can be estimated at several milliseconds while the
+ * node's own probe says 0.3 ms. Rule: a measurement at most fresh_s old
+ * replaces the estimate; one at most bound_s old bounds it (the estimate
+ * is clamped into [m / factor, m * factor]); older ones are ignored.
+ */
+struct nc_coord_combine {
+	/** Measurements at most this old (s) are served as is. Default 30. */
+	double fresh_s;
+	/** Measurements at most this old (s) clamp the estimate. Default
+	 * 600 (the coordinate cache's relay_max_age_s). 0: no clamp. */
+	double bound_s;
+	/** Clamp factor (>= 1). Default 2. */
+	double factor;
+};
+
+/** What nc_coord_combine_rtt() served. */
+enum nc_coord_basis {
+	/** The coordinate estimate (no usable measurement). */
+	NC_COORD_BASIS_ESTIMATE = 0,
+	/** A fresh measurement. */
+	NC_COORD_BASIS_MEASURED,
+	/** The estimate clamped by an older measurement. */
+	NC_COORD_BASIS_CLAMPED,
+};
+
+/** "estimate", "measured" or "clamped". */
+const char *nc_coord_basis_str(enum nc_coord_basis b);
+
+/** Fill the defaults (30 s, 600 s, 2). */
+void nc_coord_combine_default(struct nc_coord_combine *r);
+
+/**
+ * The RTT to serve (s) from estimate @a est_s (NAN: none) and the node's
+ * own measurement @a measured_s taken @a age_s ago (NAN: none), by rule
+ * @a r. With no estimate any measurement within bound_s is served.
+ * @a basis (may be NULL) says which.
+ */
+double nc_coord_combine_rtt(const struct nc_coord_combine *r, double est_s,
+			    double measured_s, double age_s,
+			    enum nc_coord_basis *basis);
+
 #endif /* NC_COORD_H */

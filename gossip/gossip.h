@@ -270,6 +270,8 @@ struct nc_gossip_stats {
 	uint64_t pushpull_out, pushpull_in, pushpull_fail;
 	uint64_t streams_in, stream_errors;
 	uint64_t broadcasts_queued, broadcasts_sent;
+	/** Direct pings asked by nc_gossip_ping: sent, answered in time. */
+	uint64_t user_pings, user_ping_acks;
 };
 
 /**
@@ -344,6 +346,44 @@ int nc_gossip_send_user(struct nc_gossip *g, const struct nc_gossip_member *to,
  */
 int nc_gossip_send_user_addr(struct nc_gossip *g, const struct nc_addr *to,
 			     const char *buf, size_t len);
+
+/**
+ * Most direct pings (nc_gossip_ping) in flight at once, per instance;
+ * beyond it nc_gossip_ping() answers -EBUSY. The table (~100 bytes a
+ * slot) is allocated on first use. The callers bound their own use
+ * below it (the API's verified nearest: 4 requests x 32 candidates x 3).
+ */
+#define NC_GOSSIP_PINGS_MAX 512
+
+/**
+ * End of one nc_gossip_ping: @a rtt_s from just before the ping was sent
+ * to the ack's receive timestamp, or NAN when no ack came within the
+ * timeout (or the ping was refused by the transport). @a payload
+ * (borrowed, NULL on timeout) is the ack's payload (serf's coordinate).
+ */
+typedef void (*nc_gossip_ping_cb)(void *arg, double rtt_s,
+				  const char *payload, size_t payload_len);
+
+/**
+ * Send one memberlist ping to member @a name (any state; serf members
+ * answer it like a probe) and call @a cb once with the RTT, or NAN after
+ * @a timeout_s (0 < timeout <= 10 s), from an env timer: never blocks,
+ * never calls back from inside this call. It is not a probe: no
+ * suspicion, no awareness change, no probe_done hook.
+ * @retval 0 sent
+ * @retval -EINVAL bad timeout or callback
+ * @retval -ENOENT not a member, or this node
+ * @retval -EBUSY NC_GOSSIP_PINGS_MAX in flight
+ * @retval -ENOMEM no table
+ */
+int nc_gossip_ping(struct nc_gossip *g, const char *name, double timeout_s,
+		   nc_gossip_ping_cb cb, void *arg);
+
+/**
+ * Cancel every ping in flight whose callback argument is @a arg (their
+ * callbacks are not called). Returns how many.
+ */
+size_t nc_gossip_ping_cancel(struct nc_gossip *g, void *arg);
 
 /**
  * Replace own Meta (bumps incarnation, broadcasts alive). Returns 0,

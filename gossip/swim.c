@@ -43,7 +43,10 @@
  *     before send_packet to the ack's receive timestamp (memberlist takes
  *     its timestamp before encoding), and only for acks that arrive within
  *     ProbeTimeout on the direct path;
- *   - helper-side relays are capped at NC__RELAY_MAX concurrent requests.
+ *   - helper-side relays are capped at NC__RELAY_MAX concurrent requests;
+ *   - nc_gossip_ping sends a plain ping on request (the API's verified
+ *     nearest) and reports its RTT or a timeout through a callback from
+ *     the env's timers; it is not a probe and changes no member state.
  *
  * Memory: all packet buffers are allocated once per instance (sizes below);
  * the probe path allocates nothing. Streams (push/pull) allocate.
@@ -806,6 +809,113 @@ handle_ping(struct nc_gossip *g, const struct nc_proto_ping *ping)
 	send_msg(g, &to, g->buf_msg, (size_t)len);
 }
 
+/* ------------------------------------------------------------------ */
+/* Direct pings on request (nc_gossip_ping)                            */
+/* ------------------------------------------------------------------ */
+
+static void
+uping_free(struct nc__uping *u)
+{
+	u->g->env->ops->timer_stop(u->g->env, &u->timer);
+	u->used = false;
+	u->g->n_upings--;
+}
+
+static void
+uping_timeout_cb(struct nc_timer *t)
+{
+	struct nc__uping *u = t->arg;
+	nc_gossip_ping_cb cb = u->cb;
+	void *arg = u->arg;
+
+	uping_free(u);
+	cb(arg, NAN, NULL, 0);
+}
+
+/** An ack for one of our requested pings? Then report it. */
+static bool
+uping_ack(struct nc_gossip *g, const struct nc_proto_ack *ack)
+{
+	for (size_t i = 0; i < NC_GOSSIP_PINGS_MAX; i++) {
+		struct nc__uping *u = &g->upings[i];
+		if (!u->used || u->seq != ack->seq_no)
+			continue;
+		double rtt = g->rx_time - u->sent_at;
+		nc_gossip_ping_cb cb = u->cb;
+		void *arg = u->arg;
+		uping_free(u);
+		g->stats.user_ping_acks++;
+		cb(arg, rtt < 0 ? 0 : rtt, ack->payload.data, ack->payload.len);
+		return true;
+	}
+	return false;
+}
+
+int
+nc_gossip_ping(struct nc_gossip *g, const char *name, double timeout_s,
+	       nc_gossip_ping_cb cb, void *arg)
+{
+	struct nc__uping *u = NULL;
+	struct nc_proto_ping ping;
+	char buf[NC_GOSSIP_NAME_MAX * 2 + 128];
+	const struct nc_gossip_member *pm;
+	struct nc__member *m;
+	int len;
+
+	if (cb == NULL || !(timeout_s > 0 && timeout_s <= 10.0))
+		return -EINVAL;
+	pm = nc_gossip_member_find(g, name);
+	if (pm == NULL || pm->is_self)
+		return -ENOENT;
+	m = (struct nc__member *)pm; /* pub is the first field */
+	if (g->upings == NULL) {
+		g->upings = calloc(NC_GOSSIP_PINGS_MAX, sizeof(*g->upings));
+		if (g->upings == NULL)
+			return -ENOMEM;
+		for (size_t i = 0; i < NC_GOSSIP_PINGS_MAX; i++)
+			nc_timer_init(&g->upings[i].timer, uping_timeout_cb,
+				      &g->upings[i]);
+	}
+	for (size_t i = 0; i < NC_GOSSIP_PINGS_MAX && u == NULL; i++)
+		if (!g->upings[i].used)
+			u = &g->upings[i];
+	if (u == NULL)
+		return -EBUSY;
+	memset(&ping, 0, sizeof(ping));
+	ping.seq_no = ++g->seq_no;
+	ping.node = nc_proto_cstr(m->pub.name);
+	ping_self(g, &ping);
+	len = nc_proto_encode_ping(buf, sizeof(buf), &ping);
+	if (len < 0)
+		return -EINVAL;
+	u->used = true;
+	u->g = g;
+	u->seq = ping.seq_no;
+	u->cb = cb;
+	u->arg = arg;
+	g->n_upings++;
+	g->stats.user_pings++;
+	/* A send error is reported as no answer, at the timeout. */
+	(void)send_msg(g, &m->pub.addr, buf, (size_t)len);
+	u->sent_at = g->last_send_time;
+	g->env->ops->timer_start(g->env, &u->timer, timeout_s);
+	return 0;
+}
+
+size_t
+nc_gossip_ping_cancel(struct nc_gossip *g, void *arg)
+{
+	size_t n = 0;
+	for (size_t i = 0; g->upings != NULL && i < NC_GOSSIP_PINGS_MAX;
+	     i++) {
+		if (g->upings[i].used && g->upings[i].arg == arg) {
+			uping_free(&g->upings[i]);
+			n++;
+		}
+	}
+	return n;
+}
+
 static void
 handle_ack(struct nc_gossip *g, const struct nc_proto_ack *ack)
 {
@@ -837,6 +947,8 @@ handle_ack(struct nc_gossip *g, const struct nc_proto_ack *ack)
 			return;
 		}
 	}
+	if (g->n_upings > 0 && uping_ack(g, ack))
+		return;
 	/* Unknown SeqNo (late ack): ignored, as memberlist does. */
 }
 
@@ -1460,6 +1572,9 @@ nc_gossip_delete(struct nc_gossip *g)
 	env->ops->timer_stop(env, &g->probe.deadline_timer);
 	for (int i = 0; i < NC__RELAY_MAX; i++)
 		env->ops->timer_stop(env, &g->relays[i].timer);
+	for (size_t i = 0; g->upings != NULL && i < NC_GOSSIP_PINGS_MAX; i++)
+		env->ops->timer_stop(env, &g->upings[i].timer);
+	free(g->upings);
 	nc__streams_cancel_all(g);
 	nc__merges_clear(g);
 	if (g->bq.keys.buckets != NULL)

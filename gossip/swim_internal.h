@@ -302,6 +302,18 @@ struct nc__probe {
 	struct nc_timer timeout_timer, deadline_timer;
 };
 
+/** A direct ping asked by nc_gossip_ping (not a probe). */
+struct nc__uping {
+	bool used;
+	struct nc_gossip *g;
+	uint32_t seq;
+	double sent_at;
+	nc_gossip_ping_cb cb;
+	void *arg;
+	/** Fires at the caller's timeout. */
+	struct nc_timer timer;
+};
+
 /** A helper-side indirect probe. */
 struct nc__relay {
 	bool used;
@@ -395,6 +407,9 @@ struct nc_gossip {
 	/** A probe tick arrived while a probe ran (Go's ticker keeps one). */
 	bool tick_pending;
 	struct nc__relay relays[NC__RELAY_MAX];
+	/** nc_gossip_ping's table (NC_GOSSIP_PINGS_MAX, NULL until used). */
+	struct nc__uping *upings;
+	size_t n_upings;
 	struct nc__outstream out[NC__OUT_STREAMS_MAX];
 	struct nc__failed failed[NC__FAILED_MAX];
 	size_t n_failed;

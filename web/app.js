@@ -27,7 +27,8 @@
  * its new place.
  *
  * Data comes only from the agent's REST API, with relative URLs (/v1/...).
- * Nearest and failover lists come from /v1/nearest and /v1/failover; the
+ * Nearest and failover lists come from /v1/nearest and /v1/failover (from
+ * the agent itself, verified: ?verify=K, measured shown beside estimated); the
  * browser only estimates RTT itself for hover labels and the table column.
  */
 'use strict';
@@ -393,7 +394,10 @@
     if (!sel) { state.nearest = null; state.failover = null; renderNearest(); renderFailover(); return; }
     const n = Math.max(1, Math.min(50, parseInt(el.nearestN.value, 10) || 5));
     const key = state.groupKey;
-    const reqs = [api('/v1/nearest?from=' + encodeURIComponent(sel) + '&n=' + n).catch((e) => ({ __err: e }))];
+    // From this agent itself, a verified answer (the K best pinged, issue 12).
+    const isSelf = state.self && state.self.Name === sel;
+    const verify = isSelf ? '&verify=' + Math.min(n, 8) : '';
+    const reqs = [api('/v1/nearest?from=' + encodeURIComponent(sel) + '&n=' + n + verify).catch((e) => ({ __err: e }))];
     if (key) {
       reqs.push(api('/v1/failover?from=' + encodeURIComponent(sel) + '&group=' + encodeURIComponent(key) +
         (el.skipLocal.checked ? '&skip-local=1' : '')).catch((e) => ({ __err: e })));
@@ -590,6 +594,13 @@
       b.addEventListener('click', () => select(nd.Name, true));
       const ms = document.createElement('span'); ms.className = 'ms'; ms.textContent = fmtMs(nd.EstimatedMs) + ' ms';
       li.append(b, ' ', ms);
+      // Verified answer: measured beside estimated (null = did not answer).
+      if (r.Verify && 'MeasuredMs' in nd) {
+        const m = document.createElement('span'); m.className = 'ms measured';
+        m.textContent = nd.MeasuredMs === null ? '· no answer' : '· measured ' + fmtMs(nd.MeasuredMs) + ' ms';
+        if (nd.MeasuredMs === null) m.classList.add('unhealthy');
+        li.append(' ', m);
+      }
       list.appendChild(li);
     }
   }

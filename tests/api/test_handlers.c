@@ -293,7 +293,30 @@ test_rtt(void)
 		     "\"from\"");
 }
 
-/** Brute-force ranking from `from` over alive members (not from). */
+/**
+ * What the API serves from `from` to `to`, ms: from this agent (n0) the
+ * combine rule over its own measurement (coord/verify.c), else the
+ * estimate.
+ */
+static double
+served_ms(const char *from, const char *to)
+{
+	struct nc_agent_coord_info b;
+	struct nc_coord_combine r;
+	double e = est_ms(from, to);
+	if (strcmp(from, "n0") != 0 ||
+	    nc_agent_coords_get(F->node[0].coords, th_now(F), to, &b) != 0)
+		return e;
+	nc_coord_combine_default(&r);
+	return nc_coord_combine_rtt(&r, e / 1000, b.measured_rtt_s,
+				    b.measured_age_s, NULL) *
+	       1000;
+}
+
+/**
+ * Brute-force ranking from `from` over alive members (not from): by
+ * EstimatedMs, or from this agent by RttMs (what it serves).
+ */
 static void
 check_nearest(const cJSON *nodes, const char *from)
 {
@@ -306,8 +329,11 @@ check_nearest(const cJSON *nodes, const char *from)
 		CU_ASSERT_STRING_NOT_EQUAL(name, from);
 		double e = jnum(it, "EstimatedMs");
 		CU_ASSERT_DOUBLE_EQUAL(e, est_ms(from, name), 1e-9);
-		CU_ASSERT(e >= prev);
-		prev = e;
+		double r = cJSON_HasObjectItem(it, "RttMs") ? jnum(it, "RttMs")
+							    : e;
+		CU_ASSERT_DOUBLE_EQUAL(r, served_ms(from, name), 1e-6);
+		CU_ASSERT(r >= prev);
+		prev = r;
 		k++;
 	}
 	/* Nobody left out was nearer than the last one listed. */
@@ -317,7 +343,7 @@ check_nearest(const cJSON *nodes, const char *from)
 		const struct nc_gossip_member *m =
 		    nc_gossip_member_at(F->node[0].g, i);
 		if (strcmp(m->name, from) != 0 && m->state == NC_MEMBER_ALIVE &&
-		    est_ms(from, m->name) <= prev)
+		    served_ms(from, m->name) <= prev)
 			nearer++;
 	}
 	CU_ASSERT_EQUAL(nearer, k);
@@ -407,6 +433,23 @@ test_nearest(void)
 	expect_error(API, "GET",
 		     "/v1/nearest?from=n1&coord=%7B%22Vec%22%3A%5B%5D%7D", NULL,
 		     NULL, 400, "\"coord\"");
+	/* verify=K: 1..32, from this agent only. */
+	expect_error(API, "GET", "/v1/nearest?verify=0", NULL, NULL, 400,
+		     "\"verify\"");
+	expect_error(API, "GET", "/v1/nearest?verify=33", NULL, NULL, 400,
+		     "\"verify\"");
+	expect_error(API, "GET", "/v1/nearest?verify=abc", NULL, NULL, 400,
+		     "\"verify\"");
+	expect_error(API, "GET", "/v1/nearest?verify=", NULL, NULL, 400,
+		     "\"verify\"");
+	expect_error(API, "GET", "/v1/nearest?verify=4&from=n3", NULL, NULL,
+		     400, "\"verify\"");
+	expect_error(API, "GET",
+		     "/v1/nearest?verify=4&coord=%7B%22Vec%22%3A%5B%5D%7D", NULL,
+		     NULL, 400, "\"verify\"");
+	/* Valid, but without a socket it cannot suspend: 503, not a hang. */
+	expect_error(API, "GET", "/v1/nearest?verify=4&from=n0", NULL, NULL,
+		     503, "\"verify\"");
 }
 
 static void

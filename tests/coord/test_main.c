@@ -14,7 +14,8 @@ main(void)
 		return 2;
 	if (nc_test_vivaldi_register() != 0 || nc_test_client_register() != 0 ||
 	    nc_test_rank_register() != 0 || nc_test_converge_register() != 0 ||
-	    nc_test_small_register() != 0) {
+	    nc_test_small_register() != 0 ||
+	    nc_test_verify_register() != 0) {
 		fprintf(stderr, "test_coord: registration failed: %s\n",
 			CU_get_error_msg());
 		CU_cleanup_registry();

@@ -16,6 +16,7 @@
 int nc_test_vivaldi_register(void);
 int nc_test_client_register(void);
 int nc_test_rank_register(void);
+int nc_test_verify_register(void);
 int nc_test_converge_register(void);
 int nc_test_small_register(void);
 

@@ -636,6 +636,84 @@ test_hooks_probe_done(void)
 	cluster_delete(c);
 }
 
+/** nc_gossip_ping results: calls, last RTT, last payload. */
+struct ping_res {
+	int calls;
+	double rtt;
+	char payload[64];
+};
+
+static void
+ping_cb(void *arg, double rtt, const char *payload, size_t len)
+{
+	struct ping_res *r = arg;
+	r->calls++;
+	r->rtt = rtt;
+	if (len >= sizeof(r->payload))
+		len = sizeof(r->payload) - 1;
+	memcpy(r->payload, payload != NULL ? payload : "", len);
+	r->payload[len] = '\0';
+}
+
+static void
+test_user_ping(void)
+{
+	/* nc_gossip_ping: an answering member reports 2 x link latency and
+	 * its ack payload, never from inside the call; a crashed one NAN at
+	 * the timeout; bad arguments are refused; cancel silences. */
+	struct cluster *c = cluster_new(4, 5, NULL);
+	struct sim_world *w = c->w;
+	struct ping_res a = {0}, dead = {0}, cancelled = {0};
+
+	sim_set_latency_fn(w, lat_slow_pair, NULL);
+	cluster_start_join(c);
+	sim_run_until(w, 20);
+	CU_ASSERT_FATAL(pred_fullmesh(w, c));
+	CU_ASSERT_EQUAL(nc_gossip_ping(c->g[2], "node-3", 0.5, ping_cb, &a),
+			0);
+	CU_ASSERT_EQUAL(a.calls, 0);
+	sim_run_until(w, sim_now(w) + 1.0);
+	CU_ASSERT_EQUAL(a.calls, 1);
+	CU_ASSERT_DOUBLE_EQUAL(a.rtt, 2 * lat_slow_pair(NULL, w, 2, 3), 1e-9);
+	CU_ASSERT_STRING_EQUAL(a.payload, "payload-of-3");
+	/* The slow pair (300 ms one way) does not answer within 0.5 s. */
+	CU_ASSERT_EQUAL(nc_gossip_ping(c->g[0], "node-1", 0.5, ping_cb, &dead),
+			0);
+	sim_run_until(w, sim_now(w) + 1.0);
+	CU_ASSERT_EQUAL(dead.calls, 1);
+	CU_ASSERT(isnan(dead.rtt));
+	/* A crashed member: NAN at the timeout. */
+	sim_node_set_down(sim_node_get(w, 4), true);
+	dead.calls = 0;
+	double t0 = sim_now(w);
+	CU_ASSERT_EQUAL(nc_gossip_ping(c->g[2], "node-4", 0.3, ping_cb, &dead),
+			0);
+	sim_run_until(w, t0 + 0.29);
+	CU_ASSERT_EQUAL(dead.calls, 0);
+	sim_run_until(w, t0 + 0.5);
+	CU_ASSERT_EQUAL(dead.calls, 1);
+	CU_ASSERT(isnan(dead.rtt));
+	/* Cancel: no callback. */
+	CU_ASSERT_EQUAL(
+	    nc_gossip_ping(c->g[2], "node-3", 0.5, ping_cb, &cancelled), 0);
+	CU_ASSERT_EQUAL(nc_gossip_ping_cancel(c->g[2], &cancelled), 1);
+	sim_run_until(w, sim_now(w) + 1.0);
+	CU_ASSERT_EQUAL(cancelled.calls, 0);
+	/* Refused. */
+	CU_ASSERT_EQUAL(nc_gossip_ping(c->g[2], "node-2", 0.5, ping_cb, &a),
+			-ENOENT);
+	CU_ASSERT_EQUAL(nc_gossip_ping(c->g[2], "nobody", 0.5, ping_cb, &a),
+			-ENOENT);
+	CU_ASSERT_EQUAL(nc_gossip_ping(c->g[2], "node-3", 0, ping_cb, &a),
+			-EINVAL);
+	CU_ASSERT_EQUAL(nc_gossip_ping(c->g[2], "node-3", 0.5, NULL, &a),
+			-EINVAL);
+	const struct nc_gossip_stats *st = nc_gossip_stats(c->g[2]);
+	CU_ASSERT_EQUAL(st->user_pings, 3);
+	CU_ASSERT_EQUAL(st->user_ping_acks, 1);
+	cluster_delete(c);
+}
+
 /* ------------------------------------------------------------------ */
 /* Scenarios                                                           */
 /* ------------------------------------------------------------------ */
@@ -1635,6 +1713,7 @@ nc_test_swim_register(void)
 	    CU_add_test(s, "merge_version_check", test_merge_version_check) == NULL ||
 	    CU_add_test(s, "malformed_packets", test_malformed_packets) == NULL ||
 	    CU_add_test(s, "hooks_probe_done", test_hooks_probe_done) == NULL ||
+	    CU_add_test(s, "user_ping", test_user_ping) == NULL ||
 	    CU_add_test(s, "join_converge_50", test_join_converge_50) == NULL ||
 	    CU_add_test(s, "crash_detected", test_crash_detected) == NULL ||
 	    CU_add_test(s, "refute_false_suspicion", test_refute_false_suspicion) == NULL ||

@@ -16,6 +16,10 @@ of the two directions, (M[i][j] + M[j][i]) / 2.
   nearest   every agent's /v1/nearest?n=3: the true nearest peer (any peer
             at the minimum true RTT) is among the three for at least a
             fraction Q of the agents (default 0.75).
+  verified  every agent's /v1/nearest?n=1&verify=8 (issue 12 §3): the
+            first node is a true nearest peer (any peer at the minimum true
+            RTT) for at least --verify-min of the agents (default 11; 0
+            skips the check).
   failover  every agent's /v1/failover?group=dc: the first group is the dc
             whose members (other than the asking agent) have the lowest
             true median RTT from it, for at least a fraction Q of the
@@ -41,6 +45,7 @@ def main():
     ap.add_argument("sim_medre", type=float)
     ap.add_argument("--re-factor", type=float, default=1.5)
     ap.add_argument("--min-frac", type=float, default=0.75)
+    ap.add_argument("--verify-min", type=int, default=11)
     a = ap.parse_args()
 
     agents = []
@@ -105,6 +110,29 @@ def main():
     ok &= good
     print("nearest: true nearest in the top 3 for %d/%d agents (want >= "
           "%.0f%%): %s" % (hits, n, 100 * a.min_frac, "ok" if good else "FAIL"))
+
+    # /v1/nearest?verify=8: measured, re-ranked.
+    if a.verify_min > 0:
+        hits = 0
+        for i, ai in enumerate(agents):
+            d = get(ai["http"], "/v1/nearest?n=1&verify=8")
+            nodes = d.get("Nodes", [])
+            got = nodes[0]["Name"] if nodes else None
+            tmin = min(truth(i, j) for j in range(n) if j != i)
+            best = {agents[j]["name"] for j in range(n)
+                    if j != i and truth(i, j) == tmin}
+            hit = got in best
+            hits += hit
+            if not hit:
+                print("  verified miss: %s true %s (%.1f ms), got %s "
+                      "(measured %s ms)" %
+                      (ai["name"], sorted(best), tmin, got,
+                       nodes[0].get("MeasuredMs") if nodes else None))
+        good = hits >= min(a.verify_min, n)
+        ok &= good
+        print("verified: verify=8 nearest is the true nearest for %d/%d "
+              "agents (want >= %d): %s" % (hits, n, min(a.verify_min, n),
+                                           "ok" if good else "FAIL"))
 
     # /v1/failover?group=dc.
     hits = 0
