@@ -1,6 +1,7 @@
 /*
  * cli.h - the client subcommands of `netcoord` (members, rtt, nearest,
- * failover, join, leave, keygen, keys): thin wrappers over the agent's
+ * failover, join, leave, keygen, keys, event, reachability): thin
+ * wrappers over the agent's
  * REST API that print aligned tables, or the API's JSON with -json.
  *
  * The run is split into three steps that tests drive separately:
@@ -83,12 +84,17 @@ struct nc_cli_opts {
 	size_t n_tags;
 	/** -n N (nearest); 0 = the API's default. */
 	long n;
-	/** Request deadline, ms (-timeout, default 10 s). */
+	/** Request deadline, ms (-timeout; default 10 s, 60 s for keys and
+	 * reachability). */
 	int timeout_ms;
 	/** -json: print the API's JSON (pretty) instead of tables. */
 	bool json;
 	/** -skip-local (failover). */
 	bool skip_local;
+	/** -local (keys): this agent's keyring only. */
+	bool local;
+	/** -verbose (reachability): every ack and the timing. */
+	bool verbose;
 	/** -h / -help given: print the subcommand's usage. */
 	bool help;
 };
