@@ -1790,17 +1790,30 @@ struct reach_query {
 	void *arg;
 	double start, last;
 	unsigned members;
-	/** Alive members at the start; acks, in order (cap each). */
+	/** Alive members at the start; acks, in order (acked_cap room,
+	 * doubled up to NC_AGENT_SERF_NODES_MAX as members answer). */
 	node_name_t *live, *acked;
-	size_t live_n, acked_n, cap;
+	size_t live_n, acked_n, acked_cap;
 };
 
 static void
 reach_ack(void *arg, const char *from, size_t from_len)
 {
 	struct reach_query *rq = arg;
-	if (rq->acked_n >= rq->cap || from_len > NC_CONFIG_NAME_MAX)
+	if (from_len > NC_CONFIG_NAME_MAX)
 		return;
+	if (rq->acked_n >= rq->acked_cap) {
+		size_t nc = rq->acked_cap * 2;
+		if (nc > NC_AGENT_SERF_NODES_MAX)
+			nc = NC_AGENT_SERF_NODES_MAX;
+		node_name_t *g = nc > rq->acked_cap
+				     ? realloc(rq->acked, nc * sizeof(*g))
+				     : NULL;
+		if (g == NULL)
+			return;
+		rq->acked = g;
+		rq->acked_cap = nc;
+	}
 	memcpy(rq->acked[rq->acked_n], from, from_len);
 	rq->acked[rq->acked_n][from_len] = '\0';
 	rq->acked_n++;
@@ -1906,7 +1919,7 @@ nc_agent_reachability(struct nc_agent *a, nc_agent_reach_cb cb, void *arg,
 	rq->a = a;
 	rq->cb = cb;
 	rq->arg = arg;
-	rq->cap = cap;
+	rq->acked_cap = cap;
 	rq->start = rq->last = now(a);
 	size_t n = nc_gossip_member_count(a->g);
 	for (size_t i = 0; i < n; i++) {

@@ -20,10 +20,14 @@
  *    nc_agent_serf_collect_expire) or when its waiter has all it wants
  *    (a key operation once every node answered, as serf).
  *
- * Memory: NC_AGENT_SERF_OPEN_MAX slots of 96 bytes in the agent; each
- * open query allocates two arrays of its cap (the alive members when it
- * started, at most NC_AGENT_SERF_NODES_MAX) of 8-byte name hashes: 16
- * bytes per member, 64 KiB per query at the cap, freed when it ends.
+ * Memory: NC_AGENT_SERF_OPEN_MAX slots of about 100 bytes in the agent;
+ * each open query holds two arrays of 8-byte name hashes (acks,
+ * responses), sized first for the alive members when it started and
+ * doubled when more answer (members that joined since: a query started
+ * while joining knows few), at most NC_AGENT_SERF_NODES_MAX each: 16
+ * bytes per answering member, 64 KiB per query at the cap, 512 KiB for
+ * the whole table; freed when the query ends. Only known members' answers
+ * are taken, so the member table bounds them too.
  * Dedup by 64-bit FNV-1a hash of the name: two names colliding would
  * count once (about 2^-64 per pair).
  */
@@ -118,6 +122,7 @@ nc_agent_serf_collect_open(struct nc_agent_serf_collect *c, uint64_t ltime,
 	o->resps = calloc(cap, sizeof(*o->resps));
 	if (want_ack)
 		o->acks = calloc(cap, sizeof(*o->acks));
+	o->acks_cap = o->resps_cap = cap;
 	if (o->resps == NULL || (want_ack && o->acks == NULL)) {
 		slot_free(o);
 		return -ENOMEM;
@@ -126,7 +131,6 @@ nc_agent_serf_collect_open(struct nc_agent_serf_collect *c, uint64_t ltime,
 	o->ltime = ltime;
 	o->id = id;
 	o->want_ack = want_ack;
-	o->cap = cap;
 	o->deadline = deadline;
 	o->w = *w;
 	c->st.started++;
@@ -144,16 +148,28 @@ nc_agent_serf_collect_busy_id(const struct nc_agent_serf_collect *c,
 	return false;
 }
 
-/** Record @a h in @a set (n of cap used): 1 new, 0 seen, -1 full. */
+/**
+ * Record @a h in *set (n used of *cap, grown by doubling up to
+ * NC_AGENT_SERF_NODES_MAX): 1 new, 0 seen, -1 full (or out of memory).
+ */
 static int
-set_add(uint64_t *set, size_t *n, size_t cap, uint64_t h)
+set_add(uint64_t **set, size_t *n, size_t *cap, uint64_t h)
 {
 	for (size_t i = 0; i < *n; i++)
-		if (set[i] == h)
+		if ((*set)[i] == h)
 			return 0;
-	if (*n >= cap)
-		return -1;
-	set[(*n)++] = h;
+	if (*n >= *cap) {
+		size_t nc = *cap * 2;
+		if (nc > NC_AGENT_SERF_NODES_MAX)
+			nc = NC_AGENT_SERF_NODES_MAX;
+		uint64_t *grown = nc > *cap ? realloc(*set, nc * sizeof(**set))
+					    : NULL;
+		if (grown == NULL)
+			return -1;
+		*set = grown;
+		*cap = nc;
+	}
+	(*set)[(*n)++] = h;
 	return 1;
 }
 
@@ -192,8 +208,8 @@ nc_agent_serf_collect_on_msg(struct nc_agent_serf_collect *c, const char *buf,
 		c->st.unknown_query++;
 		return 0;
 	}
-	int added = ack ? set_add(o->acks, &o->acks_n, o->cap, h)
-			: set_add(o->resps, &o->resps_n, o->cap, h);
+	int added = ack ? set_add(&o->acks, &o->acks_n, &o->acks_cap, h)
+			: set_add(&o->resps, &o->resps_n, &o->resps_cap, h);
 	if (added == 0) {
 		c->st.duplicates++;
 		return 0;

@@ -28,9 +28,11 @@
  */
 #define NC_AGENT_SERF_OPEN_MAX 8
 /**
- * Most acks and most responses one query takes: the alive member count
- * when it starts (serf sizes its channels so), at most this. Each one
- * costs 8 bytes (a name hash) per kind: 64 KiB per query at the cap.
+ * Most acks and most responses one query takes (each from a distinct
+ * known member). Its tables start at the alive member count when it
+ * starts (serf sizes its channels so) and double as more members answer,
+ * up to this: 8 bytes (a name hash) per node and kind, 64 KiB per query
+ * at the cap.
  */
 #define NC_AGENT_SERF_NODES_MAX 4096
 /** serf's QuerySizeLimit: the largest query we send. */
@@ -100,11 +102,10 @@ struct nc_agent_serf_open {
 	double deadline;
 	/** The waiter has all it wants: ends at the next expire. */
 	bool enough;
-	/** Most acks / responses taken (members at the start). */
-	size_t cap;
-	/** Name hashes of the nodes heard from (cap each, calloc()ed). */
+	/** Name hashes of the nodes heard from (malloc()ed, *_cap room,
+	 * grown up to NC_AGENT_SERF_NODES_MAX). */
 	uint64_t *acks, *resps;
-	size_t acks_n, resps_n;
+	size_t acks_n, resps_n, acks_cap, resps_cap;
 	struct nc_agent_serf_waiter w;
 };
 
@@ -116,7 +117,8 @@ struct nc_agent_serf_collect_stats {
 	uint64_t acks, responses;
 	/** Repeats from a node already heard (serf: query_duplicate_*). */
 	uint64_t duplicates;
-	/** Beyond the query's cap (serf: "Failed to deliver ..."). */
+	/** Beyond NC_AGENT_SERF_NODES_MAX nodes, or out of memory (serf:
+	 * "Failed to deliver query response, dropping"). */
 	uint64_t over_cap;
 	/** For no open query (LTime and ID): late, or never ours. */
 	uint64_t unknown_query;
@@ -141,8 +143,9 @@ struct nc_agent_serf_collect {
 };
 
 /**
- * Open a query (LTime @a ltime, ID @a id) collecting at most @a cap acks
- * and responses until @a deadline. 0, -EBUSY (table full), -ENOMEM.
+ * Open a query (LTime @a ltime, ID @a id) collecting acks and responses
+ * until @a deadline, its tables sized for @a cap nodes first (grown up
+ * to NC_AGENT_SERF_NODES_MAX). 0, -EBUSY (table full), -ENOMEM.
  * On failure no callback is ever called.
  */
 int nc_agent_serf_collect_open(struct nc_agent_serf_collect *c, uint64_t ltime,

@@ -23,6 +23,8 @@ K0=$(serf keygen)
 K1=$(serf keygen)
 K2=$(serf keygen)
 
+# netcoord reachability / keys use write endpoints of the agents' API.
+MIXED_NC_ARGS=(-http-allow-unauthenticated-writes=true)
 mixed_cluster k "$K0"
 
 # 1. netcoord keys from kn3.
