@@ -20,7 +20,7 @@
  *    nc_agent_serf_collect_expire) or when its waiter has all it wants
  *    (a key operation once every node answered, as serf).
  *
- * Memory: NC_AGENT_SERF_OPEN_MAX slots of about 100 bytes in the agent;
+ * Memory: NC_AGENT_SERF_OPEN_MAX slots of 120 bytes in the agent (1 KiB);
  * each open query holds two arrays of 8-byte name hashes (acks,
  * responses), sized first for the alive members when it started and
  * doubled when more answer (members that joined since: a query started
