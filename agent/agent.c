@@ -3,7 +3,10 @@
  * relay (intents, events, queries; agent/serf_relay.c) and query answers
  * (agent/serf_query.c), serf state in push/pull, user events fired, join
  * with retry, graceful leave, keyring and tags for the API (agent/agent.h
- * has the picture).
+ * has the picture), and the serf queries the agent runs itself
+ * (agent/serf_collect.c): the cluster-wide keyring (serf's KeyManager),
+ * reachability (_serf_ping with acks) and the vote on a conflict over our
+ * own name (serf's resolveNodeConflict), each ended by one timer.
  *
  * Joining: a push/pull with Join=true to every address of every join
  * address (agent/resolve.h: names are resolved at each attempt through

@@ -4,8 +4,9 @@
  * agent/agent.h - a netcoord agent: the one place where gossip/ and coord/
  * meet. It owns the SWIM instance, the coordinate service
  * (agent/coords.h), the serf relay of intents, events and queries with
- * serf's clocks (agent/serf_relay.h) and the query answers
- * (agent/serf_query.h), the
+ * serf's clocks (agent/serf_relay.h), the query answers
+ * (agent/serf_query.h) and the queries it runs itself: cluster-wide
+ * keyring, reachability, name-conflict votes (agent/serf_collect.h), the
  * keyring (and its file), the join retries (names resolved through
  * agent/resolve.h) and the graceful leave. It runs on any env
  * (gossip/env.h): `netcoord agent` gives it the real loop (loop/), the
@@ -15,6 +16,8 @@
  *   coords ── ack_payload (serf's coordinate) ──> gossip ──> peer
  *   gossip ── user_msg ──> coords (coordinate gossip) | serf relay
  *            (new queries ──> serf_query ──> answers to the asker)
+ *            (answers to our queries ──> serf_collect ──> keys, reach)
+ *   gossip ── conflict (our name) ──> _serf_conflict vote (serf_collect)
  *   gossip ── user_broadcast <── serf relay, then coords (budgeted)
  *   gossip ── local_state / merge_state <──> serf relay (push/pull)
  *   gossip ── member_event ──> coords (new-member window, view epoch), log
