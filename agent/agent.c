@@ -3,7 +3,10 @@
  * relay (intents, events, queries; agent/serf_relay.c) and query answers
  * (agent/serf_query.c), serf state in push/pull, user events fired, join
  * with retry, graceful leave, keyring and tags for the API (agent/agent.h
- * has the picture).
+ * has the picture), and the serf queries the agent runs itself
+ * (agent/serf_collect.c): the cluster-wide keyring (serf's KeyManager),
+ * reachability (_serf_ping with acks) and the vote on a conflict over our
+ * own name (serf's resolveNodeConflict), each ended by one timer.
  *
  * Joining: a push/pull with Join=true to every address of every join
  * address (agent/resolve.h: names are resolved at each attempt through
@@ -55,6 +58,7 @@
 
 #include "agent/files.h"
 #include "agent/resolve.h"
+#include "agent/serf_collect.h"
 #include "agent/serf_query.h"
 #include "agent/serf_relay.h"
 #include "agent/snapshot.h"
@@ -62,6 +66,7 @@
 #include "gossip/crypto.h"
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
+#include "util/util.h"
 
 /**
  * -snapshot: at most one write per this many seconds (plus one at leave
@@ -185,6 +190,17 @@ struct nc_agent {
 	/** serf queries answered (agent/serf_query.c) and its view of us. */
 	struct nc_agent_serf_ops serf_ops;
 	struct nc_agent_serf_query_stats serf_qstats;
+	/** Queries we run (agent/serf_collect.c), and the timer that ends
+	 * them at their deadline. */
+	struct nc_agent_serf_collect collect;
+	struct nc_timer query_timer;
+	/** memberlist's GossipInterval (serf's query timeout scales it). */
+	double gossip_interval_s;
+	/** A vote on a conflict over our name is running / was lost. */
+	bool conflict_running, conflict_lost;
+	unsigned conflict_responses, conflict_matching;
+	nc_agent_left_cb on_conflict_lost;
+	void *on_conflict_lost_ctx;
 	/** Coordinate gossip already offered room in the current packet. */
 	bool coords_offered;
 	/** Sends the coordinate greetings to new members. */
@@ -228,6 +244,12 @@ agent_log(struct nc_agent *a, enum nc_log_level lvl, const char *fmt, ...)
 /* ------------------------------------------------------------------ */
 /* Gossip hooks                                                       */
 /* ------------------------------------------------------------------ */
+
+static void hook_conflict(void *ctx, const struct nc_gossip_member *existing,
+			  const struct nc_addr *other);
+static void collect_msg(struct nc_agent *a, const char *buf, size_t len);
+static bool collect_known(void *ctx, const char *name, size_t len);
+static void query_timer_cb(struct nc_timer *t);
 
 static size_t
 hook_ack_payload(void *ctx, char *buf, size_t cap)
@@ -314,6 +336,11 @@ hook_user_msg(void *ctx, const char *buf, size_t len)
 	if (len >= 1 && (uint8_t)buf[0] == NC_PROTO_SERF_RELAY) {
 		nc_agent_serf_relay_forward(&a->serf_ops, &a->serf_qstats, buf,
 					    len);
+		return;
+	}
+	/* Answers to our own queries (serf's handleQueryResponse). */
+	if (len >= 1 && (uint8_t)buf[0] == NC_PROTO_SERF_QUERY_RESPONSE) {
+		collect_msg(a, buf, len);
 		return;
 	}
 	/* memberlist's retransmitLimit (the member count includes self). */
@@ -409,8 +436,17 @@ ops_send(void *ctx, const struct nc_addr *to, const char *name,
 {
 	struct nc_agent *a = ctx;
 	const struct nc_gossip_member *m = member_at(a, to, name, name_len);
-	if (m != NULL && m->is_self)
+	if (m != NULL && m->is_self) {
+		/* serf sends answers to its own queries (and relayed copies
+		 * of them) to itself through the network; we hand them over
+		 * at once. Nothing else is ever sent to ourselves. */
+		if (len >= 1 &&
+		    (uint8_t)buf[0] == NC_PROTO_SERF_QUERY_RESPONSE) {
+			collect_msg(a, buf, len);
+			return 0;
+		}
 		return -ENOENT;
+	}
 	/* A member: as any message to it. Else the address itself, as
 	 * serf's SendToAddress (e.g. a node whose name conflicts). */
 	if (m != NULL)
@@ -1277,8 +1313,11 @@ gossip_setup(struct nc_agent *a, const struct nc_config *c,
 		.user_broadcast = hook_user_broadcast,
 		.local_state = hook_local_state,
 		.merge_state = hook_merge_state,
+		.conflict = hook_conflict,
 	};
 	a->retransmit_mult = gc.retransmit_mult > 0 ? gc.retransmit_mult : 4;
+	a->gossip_interval_s = gc.gossip_interval > 0 ? gc.gossip_interval
+						      : 0.2;
 	a->g = nc_gossip_new(a->env, &gc, &hooks, err, err_cap);
 	if (a->g == NULL)
 		return -EINVAL;
@@ -1314,6 +1353,9 @@ nc_agent_new(struct nc_env *env, const struct nc_config *cfg,
 	nc_timer_init(&a->leave_timer, leave_timer_cb, a);
 	nc_timer_init(&a->greet_timer, greet_timer_cb, a);
 	nc_timer_init(&a->snap_timer, snap_timer_cb, a);
+	nc_timer_init(&a->query_timer, query_timer_cb, a);
+	a->collect.known = collect_known;
+	a->collect.ctx = a;
 	double retry_s = cfg->retry_interval_s;
 	if (cfg->retry_join_n > 0 && retry_s < NC_CONFIG_MIN_RETRY_INTERVAL_S) {
 		/* serf: "Warning: 'RetryInterval' is too low. Setting to 1s". */
@@ -1369,6 +1411,10 @@ nc_agent_delete(struct nc_agent *a)
 	a->env->ops->timer_stop(a->env, &a->leave_timer);
 	a->env->ops->timer_stop(a->env, &a->greet_timer);
 	a->env->ops->timer_stop(a->env, &a->snap_timer);
+	a->env->ops->timer_stop(a->env, &a->query_timer);
+	/* Waiters of our queries hear it now (an HTTP request gets its
+	 * answer, or is freed if the API is gone). */
+	nc_agent_serf_collect_cancel_all(&a->collect);
 	if (a->snap_writer != NULL) {
 		/* The last write, at exit: after the queued one, here (the
 		 * loop has stopped), so that its outcome is logged. */
@@ -1441,6 +1487,16 @@ nc_agent_stats(const struct nc_agent *a, struct nc_agent_stats *out)
 	out->query_relayed = a->serf_qstats.relayed;
 	out->relay_forwarded = a->serf_qstats.forwarded;
 	out->query_unhandled = a->serf_qstats.unhandled;
+	const struct nc_agent_serf_collect_stats *cs = &a->collect.st;
+	out->own_queries = cs->started;
+	out->own_timed_out = cs->timed_out;
+	out->own_acks = cs->acks;
+	out->own_responses = cs->responses;
+	out->own_duplicates = cs->duplicates;
+	out->own_over_cap = cs->over_cap;
+	out->own_unknown_query = cs->unknown_query;
+	out->own_unknown_sender = cs->unknown_sender;
+	out->own_busy = cs->busy;
 	out->join_attempts = a->join.attempts + a->retry.attempts;
 	out->joined = a->join.joined || a->retry.joined;
 }
@@ -1530,6 +1586,10 @@ nc_agent_keyring_change(struct nc_agent *a, enum nc_agent_key_op op,
 	case NC_AGENT_KEY_REMOVE:
 		rc = nc_crypto_keyring_remove(a->kr, key, key_len);
 		break;
+	default:
+		memset(key, 0, sizeof(key));
+		snprintf(err, err_cap, "not a keyring change");
+		return -EINVAL;
 	}
 	memset(key, 0, sizeof(key));
 	if (rc == 0 && a->keyring_file[0] != '\0' &&
@@ -1553,6 +1613,502 @@ nc_agent_keyring_change(struct nc_agent *a, enum nc_agent_key_op op,
 		snprintf(err, err_cap, "%s", nc_proto_strerror(rc));
 		return -EINVAL;
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Queries run by this agent (agent/serf_collect.c)                   */
+/* ------------------------------------------------------------------ */
+
+/** memberlist's NumMembers: members neither dead nor left, us included. */
+static size_t
+alive_count(const struct nc_agent *a)
+{
+	size_t n = nc_gossip_member_count(a->g), alive = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct nc_gossip_member *m = nc_gossip_member_at(a->g, i);
+		if (m != NULL && (m->state == NC_MEMBER_ALIVE ||
+				  m->state == NC_MEMBER_SUSPECT))
+			alive++;
+	}
+	return alive;
+}
+
+/** Answers are taken only from members we know (alive or suspect). */
+static bool
+collect_known(void *ctx, const char *name, size_t len)
+{
+	struct nc_agent *a = ctx;
+	char nm[NC_GOSSIP_NAME_MAX + 1];
+	if (len == 0 || len > NC_GOSSIP_NAME_MAX)
+		return false;
+	memcpy(nm, name, len);
+	nm[len] = '\0';
+	const struct nc_gossip_member *m = nc_gossip_member_find(a->g, nm);
+	return m != NULL &&
+	       (m->state == NC_MEMBER_ALIVE || m->state == NC_MEMBER_SUSPECT);
+}
+
+/** Arm the query timer for the next deadline (or stop it). */
+static void
+query_timer_arm(struct nc_agent *a)
+{
+	double next = nc_agent_serf_collect_next(&a->collect);
+	a->env->ops->timer_stop(a->env, &a->query_timer);
+	if (next < 0)
+		return;
+	double in = next - now(a);
+	a->env->ops->timer_start(a->env, &a->query_timer, in > 0 ? in : 0);
+}
+
+static void
+query_timer_cb(struct nc_timer *t)
+{
+	struct nc_agent *a = t->arg;
+	nc_agent_serf_collect_expire(&a->collect, now(a));
+	query_timer_arm(a);
+}
+
+/** An answer to one of our queries (from the network, or our own). */
+static void
+collect_msg(struct nc_agent *a, const char *buf, size_t len)
+{
+	if (nc_agent_serf_collect_on_msg(&a->collect, buf, len) == 2)
+		query_timer_arm(a);
+}
+
+/**
+ * serf's Query: encode, open it in the collector (at most @a alive acks
+ * and responses), handle it ourselves (our ack and answer reach the
+ * collector at once: serf sends them to itself), queue it for
+ * broadcast. The waiter's done is never called before this returns.
+ */
+static int
+query_start(struct nc_agent *a, const char *qname, const void *payload,
+	    size_t len, bool want_ack, size_t alive,
+	    const struct nc_agent_serf_waiter *w, char *err, size_t err_cap)
+{
+	double timeout = nc_agent_serf_query_timeout(a->gossip_interval_s,
+						     alive);
+	uint64_t lt = a->relay.clock.query;
+	uint32_t id;
+	do
+		id = (uint32_t)(a->env->ops->rand(a->env) & 0x7fffffffu);
+	while (nc_agent_serf_collect_busy_id(&a->collect, lt, id));
+	const struct nc_gossip_member *self = nc_gossip_self(a->g);
+	struct nc_agent_serf_query_params qp = {
+		.ltime = lt,
+		.id = id,
+		.addr = &self->addr,
+		.self = a->name,
+		.name = qname,
+		.payload = payload,
+		.payload_len = len,
+		.want_ack = want_ack,
+		.timeout_s = timeout,
+	};
+	char buf[NC_AGENT_SERF_QUERY_MAX];
+	int n = nc_agent_serf_query_encode(buf, sizeof(buf), &qp);
+	if (n < 0) {
+		snprintf(err, err_cap, "query exceeds limit of %d bytes",
+			 NC_AGENT_SERF_QUERY_MAX);
+		return n;
+	}
+	int rc = nc_agent_serf_collect_open(&a->collect, lt, id, want_ack,
+					    alive, now(a) + timeout, w);
+	if (rc == -EBUSY) {
+		snprintf(err, err_cap,
+			 "%d queries of this agent are already running; "
+			 "retry when one has ended",
+			 NC_AGENT_SERF_OPEN_MAX);
+		return rc;
+	}
+	if (rc < 0) {
+		snprintf(err, err_cap, "out of memory");
+		return rc;
+	}
+	int limit = nc_gossip_retransmit_limit(a->retransmit_mult,
+					       nc_gossip_member_count(a->g));
+	/* Witnesses LTime (our clock moves past it), records it as seen
+	 * (copies coming back are old news) and queues the broadcast. */
+	nc_agent_serf_relay_queue(&a->relay, buf, (size_t)n, (unsigned)limit);
+	a->serf_ops.self_meta = self->meta;
+	a->serf_ops.self_meta_len = self->meta_len;
+	nc_agent_serf_query_answer(&a->serf_ops, &a->serf_qstats, buf,
+				   (size_t)n);
+	agent_log(a, NC_LOG_DEBUG,
+		  "serf: query %s (LTime %llu, ID %u) sent, timeout %.1f s, "
+		  "%zu members",
+		  qname, (unsigned long long)lt, (unsigned)id, timeout, alive);
+	query_timer_arm(a);
+	return 0;
+}
+
+/* ---- keys: serf's KeyManager --------------------------------------- */
+
+struct key_query {
+	struct nc_agent *a;
+	nc_agent_keys_cb cb;
+	void *arg;
+	struct nc_agent_key_result r;
+};
+
+static bool
+key_query_response(void *arg, const char *from, size_t from_len,
+		   const char *payload, size_t payload_len)
+{
+	struct key_query *kq = arg;
+	return nc_agent_key_result_add(&kq->r, from, from_len, payload,
+				       payload_len);
+}
+
+static void
+key_query_done(void *arg, enum nc_agent_serf_end why)
+{
+	struct key_query *kq = arg;
+	static const char *const verb[] = {"install", "use", "remove", "list"};
+	agent_log(kq->a, kq->r.num_err > 0 || kq->r.num_resp < kq->r.num_nodes
+				 ? NC_LOG_WARN
+				 : NC_LOG_INFO,
+		  "serf: %s-key query ended%s: %u/%u nodes answered, %u "
+		  "reported failure",
+		  verb[kq->r.op],
+		  why == NC_AGENT_SERF_END_TIMEOUT ? " (timeout)" : "",
+		  kq->r.num_resp, kq->r.num_nodes, kq->r.num_err);
+	if (kq->cb != NULL)
+		kq->cb(kq->arg, &kq->r);
+	free(kq);
+}
+
+int
+nc_agent_keyring_query(struct nc_agent *a, enum nc_agent_key_op op,
+		       const char *b64, nc_agent_keys_cb cb, void *arg,
+		       char *err, size_t err_cap)
+{
+	static const char *const qname[] = {
+		"_serf_install-key", "_serf_use-key", "_serf_remove-key",
+		"_serf_list-keys"};
+	uint8_t key[NC_CRYPTO_KEY_MAX];
+	size_t key_len = 0;
+	if ((unsigned)op > NC_AGENT_KEY_LIST) {
+		snprintf(err, err_cap, "unknown key operation");
+		return -EINVAL;
+	}
+	if (a->kr == NULL) {
+		snprintf(err, err_cap, "encryption is not enabled");
+		return -ENOTSUP;
+	}
+	if (op != NC_AGENT_KEY_LIST) {
+		char why[128] = "";
+		if (b64 == NULL ||
+		    nc_crypto_key_parse_base64(b64, key, &key_len, why,
+					       sizeof(why)) != 0) {
+			snprintf(err, err_cap, "%s",
+				 why[0] ? why
+					: "want base64 of 16, 24 or 32 bytes");
+			return -EINVAL;
+		}
+	}
+	/* 07 | keyRequest{Key} (nil for a list, as serf's "" decoded). */
+	struct nc_proto_serf_key_request req = {
+		.key = {(const char *)key, (uint32_t)key_len}};
+	char payload[64];
+	int plen = nc_proto_encode_serf_key_request(payload, sizeof(payload),
+						    &req);
+	memset(key, 0, sizeof(key));
+	if (plen <= 0) {
+		snprintf(err, err_cap, "cannot encode the key request");
+		return -EINVAL;
+	}
+	struct key_query *kq = calloc(1, sizeof(*kq));
+	if (kq == NULL) {
+		memset(payload, 0, sizeof(payload));
+		snprintf(err, err_cap, "out of memory");
+		return -ENOMEM;
+	}
+	size_t alive = alive_count(a);
+	kq->a = a;
+	kq->cb = cb;
+	kq->arg = arg;
+	kq->r.op = op;
+	kq->r.num_nodes = (unsigned)alive;
+	struct nc_agent_serf_waiter w = {
+		.arg = kq,
+		.response = key_query_response,
+		.done = key_query_done,
+	};
+	int rc = query_start(a, qname[op], payload, (size_t)plen, false, alive,
+			     &w, err, err_cap);
+	memset(payload, 0, sizeof(payload));
+	if (rc < 0)
+		free(kq);
+	return rc;
+}
+
+/* ---- reachability: serf's reachability command --------------------- */
+
+typedef char node_name_t[NC_CONFIG_NAME_MAX + 1];
+
+struct reach_query {
+	struct nc_agent *a;
+	nc_agent_reach_cb cb;
+	void *arg;
+	double start, last;
+	unsigned members;
+	/** Alive members at the start; acks, in order (acked_cap room,
+	 * doubled up to NC_AGENT_SERF_NODES_MAX as members answer). */
+	node_name_t *live, *acked;
+	size_t live_n, acked_n, acked_cap;
+};
+
+static void
+reach_ack(void *arg, const char *from, size_t from_len)
+{
+	struct reach_query *rq = arg;
+	if (from_len > NC_CONFIG_NAME_MAX)
+		return;
+	if (rq->acked_n >= rq->acked_cap) {
+		size_t nc = rq->acked_cap * 2;
+		if (nc > NC_AGENT_SERF_NODES_MAX)
+			nc = NC_AGENT_SERF_NODES_MAX;
+		node_name_t *g = nc > rq->acked_cap
+				     ? realloc(rq->acked, nc * sizeof(*g))
+				     : NULL;
+		if (g == NULL)
+			return;
+		rq->acked = g;
+		rq->acked_cap = nc;
+	}
+	memcpy(rq->acked[rq->acked_n], from, from_len);
+	rq->acked[rq->acked_n][from_len] = '\0';
+	rq->acked_n++;
+	rq->last = now(rq->a);
+}
+
+static int
+cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+/**
+ * Names of @a from (n) whose hash is not among @a other's (m), into
+ * @a out: sorted hashes and a binary search, so that thousands of
+ * members cost milliseconds, not a quadratic scan.
+ */
+static size_t
+names_minus(node_name_t *from, size_t n, node_name_t *other, size_t m,
+	    uint64_t *scratch, node_name_t *out)
+{
+	for (size_t i = 0; i < m; i++)
+		scratch[i] = nc_hash_str(other[i]);
+	qsort(scratch, m, sizeof(*scratch), cmp_u64);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = nc_hash_str(from[i]);
+		if (m == 0 ||
+		    bsearch(&h, scratch, m, sizeof(*scratch), cmp_u64) == NULL)
+			memcpy(out[k++], from[i], sizeof(out[0]));
+	}
+	return k;
+}
+
+static void
+reach_done(void *arg, enum nc_agent_serf_end why)
+{
+	struct reach_query *rq = arg;
+	struct nc_agent *a = rq->a;
+	(void)why;
+	size_t big = rq->live_n > rq->acked_n ? rq->live_n : rq->acked_n;
+	uint64_t *scratch = malloc((big > 0 ? big : 1) * sizeof(*scratch));
+	node_name_t *missing = malloc((rq->live_n + 1) * sizeof(*missing));
+	node_name_t *non_live = malloc((rq->acked_n + 1) * sizeof(*non_live));
+	struct nc_agent_reach_result r = {
+		.members = rq->members,
+		.live = (unsigned)rq->live_n,
+		.acked = rq->acked,
+		.acked_n = rq->acked_n,
+		.missing = missing,
+		.non_live = non_live,
+		.query_s = now(a) - rq->start,
+		.last_ack_s = rq->acked_n > 0 ? rq->last - rq->start : 0,
+	};
+	if (scratch != NULL && missing != NULL && non_live != NULL) {
+		r.missing_n = names_minus(rq->live, rq->live_n, rq->acked,
+					  rq->acked_n, scratch, missing);
+		r.non_live_n = names_minus(rq->acked, rq->acked_n, rq->live,
+					   rq->live_n, scratch, non_live);
+	} else {
+		agent_log(a, NC_LOG_ERR,
+			  "serf: reachability: out of memory comparing %zu "
+			  "acks with %zu live members",
+			  rq->acked_n, rq->live_n);
+	}
+	agent_log(a, NC_LOG_INFO,
+		  "serf: reachability test ended: %zu acks, %zu live "
+		  "members, %zu missing",
+		  rq->acked_n, rq->live_n, r.missing_n);
+	if (rq->cb != NULL)
+		rq->cb(rq->arg, &r);
+	free(scratch);
+	free(missing);
+	free(non_live);
+	free(rq->live);
+	free(rq->acked);
+	free(rq);
+}
+
+int
+nc_agent_reachability(struct nc_agent *a, nc_agent_reach_cb cb, void *arg,
+		      char *err, size_t err_cap)
+{
+	size_t alive = alive_count(a);
+	size_t cap = alive < 1 ? 1 : alive;
+	if (cap > NC_AGENT_SERF_NODES_MAX)
+		cap = NC_AGENT_SERF_NODES_MAX;
+	struct reach_query *rq = calloc(1, sizeof(*rq));
+	if (rq != NULL) {
+		rq->live = calloc(cap, sizeof(*rq->live));
+		rq->acked = calloc(cap, sizeof(*rq->acked));
+	}
+	if (rq == NULL || rq->live == NULL || rq->acked == NULL) {
+		if (rq != NULL) {
+			free(rq->live);
+			free(rq->acked);
+		}
+		free(rq);
+		snprintf(err, err_cap, "out of memory");
+		return -ENOMEM;
+	}
+	rq->a = a;
+	rq->cb = cb;
+	rq->arg = arg;
+	rq->acked_cap = cap;
+	rq->start = rq->last = now(a);
+	size_t n = nc_gossip_member_count(a->g);
+	for (size_t i = 0; i < n; i++) {
+		const struct nc_gossip_member *m = nc_gossip_member_at(a->g, i);
+		if (m == NULL)
+			continue;
+		rq->members++;
+		/* serf's CLI: Status "alive" (a suspect one counts too: serf
+		 * reports it alive until it is declared failed). */
+		if ((m->state == NC_MEMBER_ALIVE ||
+		     m->state == NC_MEMBER_SUSPECT) &&
+		    rq->live_n < cap)
+			snprintf(rq->live[rq->live_n++], sizeof(rq->live[0]),
+				 "%s", m->name);
+	}
+	struct nc_agent_serf_waiter w = {
+		.arg = rq,
+		.ack = reach_ack,
+		.done = reach_done,
+	};
+	int rc = query_start(a, "_serf_ping", NULL, 0, true, alive, &w, err,
+			     err_cap);
+	if (rc < 0) {
+		free(rq->live);
+		free(rq->acked);
+		free(rq);
+	}
+	return rc;
+}
+
+/* ---- name conflicts: serf's resolveNodeConflict -------------------- */
+
+static bool
+conflict_response(void *arg, const char *from, size_t from_len,
+		  const char *payload, size_t payload_len)
+{
+	struct nc_agent *a = arg;
+	bool match;
+	if (!nc_agent_conflict_vote(payload, payload_len,
+				    &nc_gossip_self(a->g)->addr, &match)) {
+		agent_log(a, NC_LOG_ERR,
+			  "serf: Invalid conflict query response from %.*s",
+			  (int)(from_len > 128 ? 128 : from_len), from);
+		return false;
+	}
+	a->conflict_responses++;
+	a->conflict_matching += match;
+	return false;
+}
+
+static void
+conflict_done(void *arg, enum nc_agent_serf_end why)
+{
+	struct nc_agent *a = arg;
+	a->conflict_running = false;
+	if (why == NC_AGENT_SERF_END_CANCELLED)
+		return;
+	unsigned majority = a->conflict_responses / 2 + 1;
+	if (a->conflict_matching >= majority) {
+		agent_log(a, NC_LOG_INFO,
+			  "serf: majority in name conflict resolution [%u / "
+			  "%u]",
+			  a->conflict_matching, a->conflict_responses);
+		return;
+	}
+	agent_log(a, NC_LOG_WARN,
+		  "serf: minority in name conflict resolution, quitting [%u / "
+		  "%u]",
+		  a->conflict_matching, a->conflict_responses);
+	a->conflict_lost = true;
+	if (a->on_conflict_lost != NULL)
+		a->on_conflict_lost(a->on_conflict_lost_ctx);
+}
+
+/*
+ * memberlist refused an alive claiming a member's name from another
+ * address. About another node: serf only warns. About us: serf asks the
+ * cluster (_serf_conflict, payload our name) which address it knows for
+ * the name, and shuts down unless a majority of the answers names ours.
+ * One vote at a time (serf starts one per notification).
+ */
+static void
+hook_conflict(void *ctx, const struct nc_gossip_member *existing,
+	      const struct nc_addr *other)
+{
+	struct nc_agent *a = ctx;
+	char mine[64], theirs[64], err[128];
+	nc_addr_format(&existing->addr, mine, sizeof(mine));
+	nc_addr_format(other, theirs, sizeof(theirs));
+	if (!existing->is_self) {
+		agent_log(a, NC_LOG_WARN,
+			  "serf: Name conflict for '%s' both %s and %s are "
+			  "claiming",
+			  existing->name, mine, theirs);
+		return;
+	}
+	if (a->conflict_running || a->conflict_lost || a->leaving)
+		return;
+	agent_log(a, NC_LOG_ERR,
+		  "serf: Node name conflicts with another node at %s. Names "
+		  "must be unique! (Resolution enabled: true)",
+		  theirs);
+	a->conflict_responses = 0;
+	a->conflict_matching = 0;
+	struct nc_agent_serf_waiter w = {
+		.arg = a,
+		.response = conflict_response,
+		.done = conflict_done,
+	};
+	if (query_start(a, "_serf_conflict", a->name, strlen(a->name), false,
+			alive_count(a), &w, err, sizeof(err)) < 0) {
+		agent_log(a, NC_LOG_ERR,
+			  "serf: Failed to start name resolution query: %s",
+			  err);
+		return;
+	}
+	a->conflict_running = true;
+}
+
+void
+nc_agent_set_conflict_lost_cb(struct nc_agent *a, nc_agent_left_cb cb,
+			      void *ctx)
+{
+	a->on_conflict_lost = cb;
+	a->on_conflict_lost_ctx = ctx;
 }
 
 int

@@ -4,8 +4,9 @@
  * agent/agent.h - a netcoord agent: the one place where gossip/ and coord/
  * meet. It owns the SWIM instance, the coordinate service
  * (agent/coords.h), the serf relay of intents, events and queries with
- * serf's clocks (agent/serf_relay.h) and the query answers
- * (agent/serf_query.h), the
+ * serf's clocks (agent/serf_relay.h), the query answers
+ * (agent/serf_query.h) and the queries it runs itself: cluster-wide
+ * keyring, reachability, name-conflict votes (agent/serf_collect.h), the
  * keyring (and its file), the join retries (names resolved through
  * agent/resolve.h) and the graceful leave. It runs on any env
  * (gossip/env.h): `netcoord agent` gives it the real loop (loop/), the
@@ -15,6 +16,8 @@
  *   coords ── ack_payload (serf's coordinate) ──> gossip ──> peer
  *   gossip ── user_msg ──> coords (coordinate gossip) | serf relay
  *            (new queries ──> serf_query ──> answers to the asker)
+ *            (answers to our queries ──> serf_collect ──> keys, reach)
+ *   gossip ── conflict (our name) ──> _serf_conflict vote (serf_collect)
  *   gossip ── user_broadcast <── serf relay, then coords (budgeted)
  *   gossip ── local_state / merge_state <──> serf relay (push/pull)
  *   gossip ── member_event ──> coords (new-member window, view epoch), log
@@ -152,6 +155,11 @@ struct nc_agent_stats {
 	 * messages forwarded for others, user queries without handler. */
 	uint64_t query_acks, query_responses, query_relayed, relay_forwarded,
 		query_unhandled;
+	/** Queries run by this agent (keys, reachability, conflict) and
+	 * what came back for them (agent/serf_collect.h). */
+	uint64_t own_queries, own_timed_out, own_acks, own_responses,
+		own_duplicates, own_over_cap, own_unknown_query,
+		own_unknown_sender, own_busy;
 	/** Join attempts so far; a join succeeded. */
 	unsigned join_attempts;
 	bool joined;
@@ -172,6 +180,8 @@ enum nc_agent_key_op {
 	NC_AGENT_KEY_INSTALL,
 	NC_AGENT_KEY_USE,
 	NC_AGENT_KEY_REMOVE,
+	/** Only for nc_agent_keyring_query: serf's keys -list. */
+	NC_AGENT_KEY_LIST,
 };
 
 /**
@@ -195,6 +205,109 @@ int nc_agent_keyring_list(struct nc_agent *a,
  */
 int nc_agent_keyring_change(struct nc_agent *a, enum nc_agent_key_op op,
 			    const char *b64, char *err, size_t err_cap);
+
+/* ------------------------------------------------------------------ */
+/* Cluster-wide operations: serf queries run by this agent            */
+/* ------------------------------------------------------------------ */
+
+/** Per-node messages kept in a key result (beyond: msgs_dropped). */
+#define NC_AGENT_KEY_RESULT_MSGS 128
+/** Distinct keys counted in a key result (beyond: keys_dropped). */
+#define NC_AGENT_KEY_RESULT_KEYS 32
+/** Bytes kept of a node's message (longer ones are cut). */
+#define NC_AGENT_KEY_MSG_MAX 160
+
+/** One node's message in a key result (serf's Messages). */
+struct nc_agent_key_msg {
+	char node[NC_CONFIG_NAME_MAX + 1];
+	/** The node's text, non-printable bytes replaced by '?'. */
+	char text[NC_AGENT_KEY_MSG_MAX];
+};
+
+/** A key and the number of nodes that reported it. */
+struct nc_agent_key_count {
+	char key[NC_AGENT_KEY_B64_CAP];
+	unsigned count;
+};
+
+/**
+ * The outcome of a cluster-wide key operation: serf's KeyResponse
+ * (NumNodes, NumResp, NumErr, Messages, Keys, PrimaryKeys).
+ */
+struct nc_agent_key_result {
+	enum nc_agent_key_op op;
+	/** Alive members when the query started (serf's NumNodes). */
+	unsigned num_nodes;
+	unsigned num_resp, num_err;
+	struct nc_agent_key_msg msgs[NC_AGENT_KEY_RESULT_MSGS];
+	size_t msgs_n, msgs_dropped;
+	struct nc_agent_key_count keys[NC_AGENT_KEY_RESULT_KEYS];
+	size_t keys_n;
+	struct nc_agent_key_count primary[NC_AGENT_KEY_RESULT_KEYS];
+	size_t primary_n;
+	/** Keys not counted (table full, or not base64 text). */
+	size_t keys_dropped;
+};
+
+/** A key operation ended; @a r is borrowed for the call. */
+typedef void (*nc_agent_keys_cb)(void *arg, const struct nc_agent_key_result *r);
+
+/**
+ * serf's `keys -install/-use/-remove/-list` from this agent: the query
+ * _serf_install-key (..., _serf_list-keys) goes to every member, this
+ * agent answering it too (its keyring and -keyring-file change as every
+ * other member's); each node's answer is tallied as serf's KeyManager
+ * does, until every alive member answered or serf's default query
+ * timeout passed; then @a cb is called once (never before this returns).
+ * @a b64 is ignored for NC_AGENT_KEY_LIST.
+ * @retval 0 started
+ * @retval -ENOTSUP encryption is off on this agent
+ * @retval -EINVAL not a valid key (why in @a err)
+ * @retval -EBUSY NC_AGENT_SERF_OPEN_MAX queries already running
+ * @retval -ENOMEM
+ */
+int nc_agent_keyring_query(struct nc_agent *a, enum nc_agent_key_op op,
+			   const char *b64, nc_agent_keys_cb cb, void *arg,
+			   char *err, size_t err_cap);
+
+/** What `serf reachability` reports (names NUL-terminated). */
+struct nc_agent_reach_result {
+	/** Members known, and alive ones, when the test started. */
+	unsigned members, live;
+	/** Nodes that acked (each once). */
+	char (*acked)[NC_CONFIG_NAME_MAX + 1];
+	size_t acked_n;
+	/** Live members that did not ack. */
+	char (*missing)[NC_CONFIG_NAME_MAX + 1];
+	size_t missing_n;
+	/** Acks from nodes that were not live members. */
+	char (*non_live)[NC_CONFIG_NAME_MAX + 1];
+	size_t non_live_n;
+	/** Seconds the query ran; from its start to the last ack. */
+	double query_s, last_ack_s;
+};
+
+/** A reachability test ended; @a r is borrowed for the call. */
+typedef void (*nc_agent_reach_cb)(void *arg,
+				  const struct nc_agent_reach_result *r);
+
+/**
+ * serf's `reachability`: fire _serf_ping asking for acks and collect
+ * them for serf's default query timeout, then @a cb once (never before
+ * this returns). At most NC_AGENT_SERF_NODES_MAX members are tracked.
+ * @retval 0 started; -EBUSY, -ENOMEM (why in @a err).
+ */
+int nc_agent_reachability(struct nc_agent *a, nc_agent_reach_cb cb, void *arg,
+			  char *err, size_t err_cap);
+
+/**
+ * Called when this agent lost a name-conflict vote (serf's
+ * resolveNodeConflict: another node holds our name and the majority
+ * knows its address): serf shuts down then, and so should the process.
+ * Without a callback the agent only logs it.
+ */
+void nc_agent_set_conflict_lost_cb(struct nc_agent *a, nc_agent_left_cb cb,
+				   void *ctx);
 
 /* ------------------------------------------------------------------ */
 /* serf user events                                                   */

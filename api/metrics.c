@@ -2,9 +2,10 @@
  * api/metrics.c - GET /metrics in the Prometheus text exposition format
  * (version 0.0.4): gossip counters (nc_gossip_stats), members by state,
  * the coordinate client's counters and error estimates, the coordinate
- * cache and its gossip, serf events / queries relayed and answered
- * (netcoord_serf_*), HTTP responses by status code and blocking queries
- * held / released (netcoord_http_blocking_*). And GET
+ * cache and its gossip, serf events / queries relayed and answered and
+ * the queries the agent ran itself (netcoord_serf_*), HTTP responses by
+ * status code and blocking queries held / released
+ * (netcoord_http_blocking_*). And GET
  * /v1/stats: the raw counters of gossip, the loop, the serf relay and the
  * latency emulation as JSON (what bench/ reads).
  *
@@ -236,6 +237,31 @@ serf_metrics(struct tbuf *b, struct nc_agent *agent)
 		as.query_acks);
 	counter(b, "netcoord_serf_query_responses_total",
 		"serf internal query responses sent.", as.query_responses);
+	/* Queries this agent ran (keys, reachability, name conflicts). */
+	counter(b, "netcoord_serf_own_queries_total",
+		"serf queries run by this agent.", as.own_queries);
+	counter(b, "netcoord_serf_own_timeouts_total",
+		"Own queries ended by their timeout.", as.own_timed_out);
+	counter(b, "netcoord_serf_own_acks_total",
+		"Acks taken for own queries (first per node).", as.own_acks);
+	counter(b, "netcoord_serf_own_responses_total",
+		"Responses taken for own queries (first per node).",
+		as.own_responses);
+	counter(b, "netcoord_serf_own_duplicates_total",
+		"Repeated acks/responses from a node, dropped.",
+		as.own_duplicates);
+	counter(b, "netcoord_serf_own_over_cap_total",
+		"Acks/responses beyond a query's member count, dropped.",
+		as.own_over_cap);
+	counter(b, "netcoord_serf_own_unknown_query_total",
+		"Responses for no open query of ours (late or forged), "
+		"dropped.",
+		as.own_unknown_query);
+	counter(b, "netcoord_serf_own_unknown_sender_total",
+		"Responses from a node that is not a known member, dropped.",
+		as.own_unknown_sender);
+	counter(b, "netcoord_serf_own_busy_total",
+		"Own queries refused: too many open at once.", as.own_busy);
 }
 
 static int

@@ -150,6 +150,22 @@ retry_failed(void *ctx)
 	nc_env_real_stop(p->env);
 }
 
+/**
+ * We lost a vote on a conflict over our name: another node holds it.
+ * serf shuts down then and its agent exits 0 (so that a supervisor does
+ * not restart it into the same conflict); we do the same, without a
+ * leave (the name is the other node's).
+ */
+static void
+conflict_lost(void *ctx)
+{
+	struct proc *p = ctx;
+	proc_log(p, NC_LOG_WARN,
+		 "Serf shutdown detected (lost a name conflict), quitting");
+	p->exit_code = 0;
+	nc_env_real_stop(p->env);
+}
+
 /** Append "a, b, c" of @a n names to @a out. */
 static void
 join_names(const char *const *names, size_t n, char *out, size_t cap)
@@ -596,6 +612,7 @@ proc_run(struct proc *p)
 	}
 	nc_agent_set_resolver(p->agent, p->resolver);
 	nc_agent_set_retry_failed_cb(p->agent, retry_failed, p);
+	nc_agent_set_conflict_lost_cb(p->agent, conflict_lost, p);
 	if ((rc = http_start(p)) != 0)
 		return rc;
 	if (signals_setup(p) < 0) {

@@ -1,6 +1,6 @@
 /*
  * cli.c - `netcoord members|rtt|nearest|failover|join|leave|reload|keygen|
- * keys|event`:
+ * keys|event|reachability`:
  * the command-line client of the agent's REST API.
  *
  * Design. Every subcommand is one HTTP request (cmd/http.c, libcurl) to
@@ -28,6 +28,12 @@
  * C1) are replaced by '?' before they reach a terminal (the web UI
  * sanitises the same data for the same reason). Column widths count UTF-8
  * code points, not bytes.
+ *
+ * keys and reachability act on the whole cluster (serf queries the agent
+ * runs) and print what `serf keys` / `serf reachability` print, exiting 1
+ * when a node failed, did not answer, or did not ack; `keys -local` is
+ * the one-agent keyring. Their requests wait for the query (up to serf's
+ * query timeout), so their default -timeout is 60 s.
  *
  * Errors are one line on stderr, "netcoord: <what>: <reason>", where the
  * reason is the API's {"error": "..."} text when there is one; exit code
@@ -73,6 +79,10 @@ enum {
 	F_WATCH = 1 << 8,
 	/** -verify K (nearest). */
 	F_VERIFY = 1 << 9,
+	/** -local (keys: this agent's keyring only). */
+	F_LOCAL = 1 << 10,
+	/** -verbose (reachability). */
+	F_VERBOSE = 1 << 11,
 };
 
 /** One client subcommand. */
@@ -143,19 +153,31 @@ static const struct cli_cmd cmds[] = {
      "is contacted.\n",
      F_COMMON, 0, 0},
     {"keys", "list, install, use or remove gossip encryption keys",
-     "list | install KEY | use KEY | remove KEY",
-     "Manages the agent's gossip keyring. list prints every key, the\n"
-     "primary (used to encrypt) marked with *. install adds a key, use\n"
-     "makes an installed key the primary, remove drops a non-primary "
-     "key.\nserf's -list, -install=KEY, -use=KEY, -remove=KEY also "
-     "work.\n",
-     F_COMMON | F_KEYS, 1, 2},
+     "list | install KEY | use KEY | remove KEY [-local]",
+     "Manages the gossip keyring of every member of the cluster, serf\n"
+     "agents included, as `serf keys` does: install adds a key, use makes\n"
+     "an installed key the primary (used to encrypt), remove drops a\n"
+     "non-primary key, list prints each key with the number of members\n"
+     "holding it. Each node's failure is printed; the exit status is 1\n"
+     "if any node failed or did not answer. -local acts on the agent's\n"
+     "own keyring only (list then marks the primary with *). serf's\n"
+     "-list, -install=KEY, -use=KEY, -remove=KEY also work. Default\n"
+     "-timeout 60s.\n",
+     F_COMMON | F_KEYS | F_LOCAL, 1, 2},
     {"event", "fire a serf user event", "NAME [PAYLOAD]",
      "Asks the agent to fire a serf user event NAME with PAYLOAD (empty by\n"
      "default), as `serf event -coalesce=false NAME PAYLOAD` does: every\n"
      "serf agent's event handlers run for it. Name and payload together\n"
      "must fit in 512 bytes (serf's limit).\n",
      F_COMMON, 1, 2},
+    {"reachability", "test that every member answers a query",
+     "[-verbose]",
+     "Fires serf's _serf_ping query asking every member for an ack, as\n"
+     "`serf reachability` does, and reports the members that did not\n"
+     "ack (exit status 1 then). -verbose lists every ack and the timing.\n"
+     "Waits for serf's query timeout (6.4 s for 13 lan members); default\n"
+     "-timeout 60s.\n",
+     F_COMMON | F_VERBOSE, 0, 0},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -190,7 +212,7 @@ nc_cli_usage_common(FILE *f)
 {
 	fprintf(f,
 		"\nclient flags (members, rtt, nearest, failover, join, leave, "
-		"reload, keys, event):\n"
+		"reload, keys, event, reachability):\n"
 		"  -http-addr HOST:PORT  agent API address (env %s,\n"
 		"                        default %s)\n"
 		"                        https://HOST:PORT for an agent "
@@ -339,7 +361,9 @@ opts_init(struct nc_cli_opts *o, const struct cli_cmd *c,
 	  const struct nc_cli_env *env)
 {
 	o->cmd = c->name;
-	o->timeout_ms = 10000;
+	/* Cluster-wide commands wait for a serf query (its timeout grows
+	 * with log10 of the cluster size: 9.6 s at 999 lan members). */
+	o->timeout_ms = (c->flags & (F_KEYS | F_VERBOSE)) != 0 ? 60000 : 10000;
 	o->http_addr =
 	    env != NULL && env->http_addr != NULL && env->http_addr[0] != '\0'
 		? env->http_addr
@@ -375,6 +399,10 @@ parse_bool_flag(struct parse_state *ps, const struct flag *f)
 		b = &o->skip_local;
 	else if (flag_is(f, "watch") && (flags & F_WATCH) != 0)
 		b = &o->watch;
+	else if (flag_is(f, "local") && (flags & F_LOCAL) != 0)
+		b = &o->local;
+	else if (flag_is(f, "verbose") && (flags & F_VERBOSE) != 0)
+		b = &o->verbose;
 	else if (flag_is(f, "list") && (flags & F_KEYS) != 0) {
 		ps->keys_verb = "list";
 		return 1;
@@ -617,7 +645,8 @@ build_keys_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
 			return NC_CLI_EXIT_USAGE;
 		}
 		call->what = "keys list";
-		strcpy(call->path, "/v1/agent/keyring");
+		strcpy(call->path, o->local ? "/v1/agent/keyring?local=1"
+					    : "/v1/agent/keyring");
 		return 0;
 	}
 	if (strcmp(verb, "install") == 0)
@@ -657,7 +686,8 @@ build_keys_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
 	}
 	memset(key, 0, sizeof(key));
 	call->method = "PUT";
-	snprintf(call->path, sizeof(call->path), "/v1/agent/keyring/%s", verb);
+	snprintf(call->path, sizeof(call->path), "/v1/agent/keyring/%s%s", verb,
+		 o->local ? "?local=1" : "");
 	snprintf(call->body, sizeof(call->body), "{\"Key\":\"%s\"}", b64);
 	return 0;
 }
@@ -756,6 +786,9 @@ nc_cli_build_call(const struct nc_cli_opts *o, struct nc_cli_call *call,
 		return build_keys_call(o, call, err, err_len);
 	} else if (strcmp(cmd, "event") == 0) {
 		return build_event_call(o, call, err, err_len);
+	} else if (strcmp(cmd, "reachability") == 0) {
+		strcpy(call->path, "/v1/agent/reachability");
+		return 0;
 	}
 	/* -tag filters (members, nearest). */
 	for (size_t i = 0; rc == 0 && i < o->n_tags; i++) {
@@ -1208,11 +1241,131 @@ format_failover(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
 	return table_print_free(&t, out, err, err_len);
 }
 
+/** Print @a s sanitized and padded with spaces to @a width columns. */
+static void
+put_padded(FILE *out, const char *s, size_t width)
+{
+	char clean[512];
+	sanitize(s, clean, sizeof(clean));
+	fputs(clean, out);
+	for (size_t w = display_width(clean); w < width; w++)
+		fputc(' ', out);
+}
+
+static int
+cmp_json_key(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+	return strcmp(x->string, y->string);
+}
+
+/**
+ * The members of object @a obj sorted by key into a malloc()ed array
+ * (*n of them); NULL when empty or out of memory.
+ */
+static const cJSON **
+sorted_members(const cJSON *obj, size_t *n)
+{
+	*n = 0;
+	size_t cap = (size_t)cJSON_GetArraySize(obj);
+	if (!cJSON_IsObject(obj) || cap == 0)
+		return NULL;
+	const cJSON **v = malloc(cap * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	const cJSON *m;
+	cJSON_ArrayForEach(m, obj)
+	{
+		if (m->string != NULL && *n < cap)
+			v[(*n)++] = m;
+	}
+	qsort(v, *n, sizeof(*v), cmp_json_key);
+	return v;
+}
+
+/**
+ * A cluster-wide key operation (serf's KeyResponse), printed as
+ * `serf keys` prints it: the "==>" lines, the key counts for list, and
+ * on failure one "failed:  NODE  MESSAGE" line per node message, then
+ * the error (returned in @a err with NC_CLI_EXIT_FAIL).
+ */
+static int
+format_keys_cluster(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
+		    char *err, size_t err_len)
+{
+	static const struct {
+		const char *verb, *start, *ok, *fail;
+	} text[] = {
+	    {"install", "Installing key on all members...",
+	     "Successfully installed key!", "Error installing key"},
+	    {"use", "Changing primary key on all members...",
+	     "Successfully changed primary key!", "Error changing primary key"},
+	    {"remove", "Removing key on all members...",
+	     "Successfully removed key!", "Error removing key"},
+	    {"list", "Asking all members for installed keys...",
+	     "Keys gathered, listing cluster keys...",
+	     "Failed to gather member keys"},
+	};
+	size_t t = 0;
+	while (t < 3 && strcmp(text[t].verb, o->args[0]) != 0)
+		t++;
+	double nodes = jnum(doc, "NumNodes"), resp = jnum(doc, "NumResp"),
+	       errs = jnum(doc, "NumErr");
+	if (isnan(nodes) || isnan(resp) || isnan(errs))
+		return bad_body(o, err, err_len, "no NumNodes/NumResp/NumErr");
+	fprintf(out, "==> %s\n", text[t].start);
+	if (errs != 0 || resp != nodes) {
+		size_t n, w = 0;
+		const cJSON **m = sorted_members(
+		    cJSON_GetObjectItemCaseSensitive(doc, "Messages"), &n);
+		for (size_t i = 0; i < n; i++) {
+			char clean[512];
+			sanitize(m[i]->string, clean, sizeof(clean));
+			if (display_width(clean) > w)
+				w = display_width(clean);
+		}
+		for (size_t i = 0; i < n; i++) {
+			fputs("failed:  ", out);
+			put_padded(out, m[i]->string, w);
+			fputs("  ", out);
+			put_padded(out,
+				   cJSON_IsString(m[i]) ? m[i]->valuestring
+							 : "",
+				   0);
+			fputc('\n', out);
+		}
+		free(m);
+		set_err(err, err_len, "%s: %.0f/%.0f nodes reported %s",
+			text[t].fail, errs != 0 ? errs : resp, nodes,
+			errs != 0 ? "failure" : "success");
+		return NC_CLI_EXIT_FAIL;
+	}
+	fprintf(out, "==> %s\n", text[t].ok);
+	if (t != 3)
+		return 0;
+	fputc('\n', out);
+	size_t n, w = 0;
+	const cJSON **k = sorted_members(
+	    cJSON_GetObjectItemCaseSensitive(doc, "Keys"), &n);
+	for (size_t i = 0; i < n; i++)
+		if (strlen(k[i]->string) > w)
+			w = strlen(k[i]->string);
+	for (size_t i = 0; i < n; i++) {
+		put_padded(out, k[i]->string, w);
+		fprintf(out, "  [%.0f/%.0f]\n",
+			cJSON_IsNumber(k[i]) ? k[i]->valuedouble : 0, nodes);
+	}
+	free(k);
+	return 0;
+}
+
 static int
 format_keys(const struct nc_cli_opts *o, const cJSON *doc, FILE *out, char *err,
 	    size_t err_len)
 {
 	const char *verb = o->args[0];
+	if (!o->local)
+		return format_keys_cluster(o, doc, out, err, err_len);
 	if (strcmp(verb, "list") != 0) {
 		char key[64];
 		sanitize(o->args[1], key, sizeof(key));
@@ -1251,7 +1404,7 @@ format_keys(const struct nc_cli_opts *o, const cJSON *doc, FILE *out, char *err,
 
 /** Print the names of the array @a key of @a doc as "a, b" (or "-"). */
 static int
-print_names(const cJSON *doc, const char *key, FILE *out)
+print_name_list(const cJSON *doc, const char *key, FILE *out)
 {
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, key), *it;
 	char name[256];
@@ -1278,14 +1431,96 @@ format_reload(const struct nc_cli_opts *o, const char *json, FILE *out,
 	cJSON *doc = cJSON_Parse(json);
 	int rc = 0;
 	fputs("Configuration reloaded\napplied:       ", out);
-	if (print_names(doc, "Applied", out) < 0)
+	if (print_name_list(doc, "Applied", out) < 0)
 		rc = -1;
 	fputs("\nneeds restart: ", out);
-	if (rc == 0 && print_names(doc, "NeedRestart", out) < 0)
+	if (rc == 0 && print_name_list(doc, "NeedRestart", out) < 0)
 		rc = -1;
 	fputc('\n', out);
 	cJSON_Delete(doc);
 	return rc == 0 ? 0 : bad_body(o, err, err_len, "no Applied/NeedRestart");
+}
+
+/** serf's reachability hints (cmd/serf/command/reachability.go). */
+static const char reach_too_many[] =
+    "This could mean Serf is detecting false-failures due to a "
+    "misconfiguration or network issue.";
+static const char reach_too_few[] =
+    "This could mean Serf gossip packets are being lost due to a "
+    "misconfiguration or network issue.";
+static const char reach_troubleshooting[] =
+    "\nTroubleshooting tips:\n"
+    "* Ensure that the bind addr:port is accessible by all other nodes\n"
+    "* If an advertise address is set, ensure it routes to the bind "
+    "address\n"
+    "* Check that no nodes are behind a NAT\n"
+    "* If nodes are behind firewalls or iptables, check that Serf traffic "
+    "is permitted (UDP and TCP)\n"
+    "* Verify networking equipment is functional";
+
+/** Print "\tNAME" for each string of array @a key of @a doc. */
+static size_t
+print_names(const cJSON *doc, const char *key, const char *fmt, FILE *out)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, key), *v;
+	size_t n = 0;
+	cJSON_ArrayForEach(v, arr)
+	{
+		if (!cJSON_IsString(v))
+			continue;
+		char clean[512];
+		sanitize(v->valuestring, clean, sizeof(clean));
+		fprintf(out, fmt, clean);
+		n++;
+	}
+	return n;
+}
+
+/** `serf reachability`'s report of GET /v1/agent/reachability. */
+static int
+format_reachability(const struct nc_cli_opts *o, const cJSON *doc, FILE *out,
+		    char *err, size_t err_len)
+{
+	double members = jnum(doc, "Members"), live = jnum(doc, "LiveMembers");
+	const cJSON *acks = cJSON_GetObjectItemCaseSensitive(doc, "Acks");
+	if (isnan(members) || isnan(live) || !cJSON_IsArray(acks))
+		return bad_body(o, err, err_len, "no Members/Acks");
+	fprintf(out, "Total members: %.0f, live members: %.0f\n", members,
+		live);
+	fprintf(out, "Starting reachability test...\n");
+	if (o->verbose) {
+		print_names(doc, "Acks", "\tAck from '%s'\n", out);
+		fprintf(out,
+			"Query time: %0.2f sec, time to last response: %0.2f "
+			"sec\n",
+			jnum(doc, "QueryTime"), jnum(doc, "TimeToLast"));
+	}
+	const cJSON *miss = cJSON_GetObjectItemCaseSensitive(doc, "Missing");
+	const cJSON *extra = cJSON_GetObjectItemCaseSensitive(doc, "NonLive");
+	int nmiss = cJSON_GetArraySize(miss), nextra = cJSON_GetArraySize(extra);
+	if (nmiss == 0 && nextra == 0 &&
+	    (double)cJSON_GetArraySize(acks) == live) {
+		fprintf(out, "Successfully contacted all live nodes\n");
+		return 0;
+	}
+	if (nextra > 0) {
+		fprintf(out, "Received more acks than live nodes! Acks from "
+			     "non-live nodes:\n");
+		print_names(doc, "NonLive", "\t%s\n", out);
+		fprintf(out, "%s\n", reach_too_many);
+	}
+	if (nmiss > 0) {
+		fprintf(out, "Received less acks than live nodes! Missing acks "
+			     "from:\n");
+		print_names(doc, "Missing", "\t%s\n", out);
+		fprintf(out, "%s\n", reach_too_few);
+	}
+	fprintf(out, "%s\n", reach_troubleshooting);
+	set_err(err, err_len,
+		"reachability: %d of %.0f live members did not ack, %d acks "
+		"from non-live nodes",
+		nmiss, live, nextra);
+	return NC_CLI_EXIT_FAIL;
 }
 
 int
@@ -1340,6 +1575,8 @@ nc_cli_format(const struct nc_cli_opts *o, const char *json, FILE *out,
 		rc = format_failover(o, doc, out, err, err_len);
 	else if (strcmp(cmd, "keys") == 0)
 		rc = format_keys(o, doc, out, err, err_len);
+	else if (strcmp(cmd, "reachability") == 0)
+		rc = format_reachability(o, doc, out, err, err_len);
 	else
 		rc = bad_body(o, err, err_len, "no formatter");
 	cJSON_Delete(doc);
@@ -1665,7 +1902,13 @@ nc_cli_run(int argc, char **argv, const struct nc_cli_env *env)
 	rc = nc_http_do(&req, &resp, err, sizeof(err));
 	if (rc != 0)
 		return report_call_error(&o, &call, rc, err, env->err);
-	if (resp.status < 200 || resp.status > 299) {
+	if (resp.status == 502 && strcmp(o.cmd, "keys") == 0 && !o.local &&
+	    strstr(resp.body, "\"NumNodes\"") != NULL) {
+		/* Some node failed or did not answer: the per-node result,
+		 * as serf prints it; exit 1 in any case. */
+		print_response(&o, &call, resp.body, env);
+		rc = NC_CLI_EXIT_FAIL;
+	} else if (resp.status < 200 || resp.status > 299) {
 		report_http_error(&o, &call, &resp, env->err);
 		rc = NC_CLI_EXIT_FAIL;
 	} else {

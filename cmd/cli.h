@@ -1,7 +1,7 @@
 /*
  * cli.h - the client subcommands of `netcoord` (members, rtt, nearest,
- * failover, join, leave, reload, keygen, keys, event): thin wrappers over
- * the agent's
+ * failover, join, leave, reload, keygen, keys, event, reachability):
+ * thin wrappers over the agent's
  * REST API that print aligned tables, or the API's JSON with -json.
  *
  * The run is split into three steps that tests drive separately:
@@ -93,7 +93,8 @@ struct nc_cli_opts {
 	long n;
 	/** -verify K (nearest, checked by the agent), or NULL. */
 	const char *verify;
-	/** Request deadline, ms (-timeout, default 10 s). */
+	/** Request deadline, ms (-timeout; default 10 s, 60 s for keys and
+	 * reachability). */
 	int timeout_ms;
 	/** -json: print the API's JSON (pretty) instead of tables. */
 	bool json;
@@ -101,6 +102,10 @@ struct nc_cli_opts {
 	bool skip_local;
 	/** -watch (members, nearest): print each new answer, until killed. */
 	bool watch;
+	/** -local (keys): this agent's keyring only. */
+	bool local;
+	/** -verbose (reachability): every ack and the timing. */
+	bool verbose;
 	/** -h / -help given: print the subcommand's usage. */
 	bool help;
 };

@@ -50,6 +50,7 @@ static const struct cmd cmds[] = {
 	{"keygen", NULL, nc_cmd_cli},
 	{"keys", NULL, nc_cmd_cli},
 	{"event", NULL, nc_cmd_cli},
+	{"reachability", NULL, nc_cmd_cli},
 	{"version", "print the version", cmd_version},
 };
 
@@ -61,7 +62,7 @@ usage(FILE *f)
 		const char *help = cmds[i].help;
 		if (help == NULL) /* client subcommands: text in cli.c */
 			help = nc_cli_command_help(cmds[i].name);
-		fprintf(f, "  %-9s %s\n", cmds[i].name, help);
+		fprintf(f, "  %-12s %s\n", cmds[i].name, help);
 	}
 	nc_cli_usage_common(f);
 }

@@ -234,6 +234,14 @@ struct nc_gossip_hooks {
 	 * (memberlist's Delegate.MergeRemoteState); bytes borrowed.
 	 */
 	void (*merge_state)(void *ctx, const char *buf, size_t len, bool join);
+	/**
+	 * An alive claims the name of @a existing (us, when is_self) from
+	 * another address @a other; the alive was refused (memberlist's
+	 * ConflictDelegate.NotifyConflict, serf's handleNodeConflict).
+	 * Called each time such an alive arrives.
+	 */
+	void (*conflict)(void *ctx, const struct nc_gossip_member *existing,
+			 const struct nc_addr *other);
 };
 
 /** Counters, for metrics. All monotonically increasing. */

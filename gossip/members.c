@@ -558,6 +558,8 @@ alive_addr_change_ok(struct nc_gossip *g, const struct nc__member *m,
 		    nc_addr_format(&m->pub.addr, obuf, sizeof(obuf)),
 		    nc_addr_format(addr, abuf, sizeof(abuf)),
 		    nc_member_state_str(m->pub.state));
+	if (g->hooks.conflict != NULL)
+		g->hooks.conflict(g->hooks.ctx, &m->pub, addr);
 	return false;
 }
 

@@ -900,6 +900,35 @@ static const struct field serf_key_request_fields[] = {
 	FIELD("Key", F_BYTES, 0, struct nc_proto_serf_key_request, key),
 };
 
+/* Decoding only (Keys read raw: an array of strings, or nil). */
+static const struct field serf_key_response_fields[] = {
+	FIELD("Keys", F_RAW, 0, struct nc_proto_serf_key_response, keys_raw),
+	FIELD("Message", F_STR, 0, struct nc_proto_serf_key_response,
+	      message),
+	FIELD("PrimaryKey", F_STR, 0, struct nc_proto_serf_key_response,
+	      primary_key),
+	FIELD("Result", F_BOOL, 0, struct nc_proto_serf_key_response, result),
+};
+
+/* Decoding only: the parts of a serf Member a conflict vote needs. */
+struct member_wire {
+	struct nc_proto_str addr, name;
+	uint16_t port;
+	uint8_t status, vsn[6];
+};
+static const struct field serf_member_fields[] = {
+	FIELD("Addr", F_BYTES, 0, struct member_wire, addr),
+	FIELD("DelegateCur", F_U8, 0, struct member_wire, vsn[5]),
+	FIELD("DelegateMax", F_U8, 0, struct member_wire, vsn[4]),
+	FIELD("DelegateMin", F_U8, 0, struct member_wire, vsn[3]),
+	FIELD("Name", F_STR, 0, struct member_wire, name),
+	FIELD("Port", F_U16, 0, struct member_wire, port),
+	FIELD("ProtocolCur", F_U8, 0, struct member_wire, vsn[2]),
+	FIELD("ProtocolMax", F_U8, 0, struct member_wire, vsn[1]),
+	FIELD("ProtocolMin", F_U8, 0, struct member_wire, vsn[0]),
+	FIELD("Status", F_U8, 0, struct member_wire, status),
+};
+
 static const struct field serf_filter_tag_fields[] = {
 	FIELD("Expr", F_STR, 0, struct nc_proto_serf_filter_tag, expr),
 	FIELD("Tag", F_STR, 0, struct nc_proto_serf_filter_tag, tag),
@@ -949,6 +978,34 @@ nc_proto_decode_serf_filter_tag(const char **pos, const char *end,
 	memset(out, 0, sizeof(*out));
 	return decode_struct(pos, end, serf_filter_tag_fields,
 			     NFIELDS(serf_filter_tag_fields), out);
+}
+
+int
+nc_proto_decode_serf_key_response(const char **pos, const char *end,
+				  struct nc_proto_serf_key_response *out)
+{
+	memset(out, 0, sizeof(*out));
+	return decode_struct(pos, end, serf_key_response_fields,
+			     NFIELDS(serf_key_response_fields), out);
+}
+
+int
+nc_proto_decode_serf_conflict_response(const char **pos, const char *end,
+				       struct nc_proto_serf_member *out)
+{
+	struct member_wire w;
+	memset(out, 0, sizeof(*out));
+	memset(&w, 0, sizeof(w));
+	int rc = decode_struct(pos, end, serf_member_fields,
+			       NFIELDS(serf_member_fields), &w);
+	if (rc != 0)
+		return rc;
+	out->addr = w.addr;
+	out->name = w.name;
+	out->port = w.port;
+	out->status = w.status;
+	memcpy(out->vsn, w.vsn, sizeof(out->vsn));
+	return 0;
 }
 
 int

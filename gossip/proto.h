@@ -425,6 +425,12 @@ struct nc_proto_serf_key_response {
 	struct nc_proto_str message;	/**< Message: error or note */
 	struct nc_proto_str primary_key; /**< PrimaryKey: base64 */
 	bool result;			/**< Result */
+	/**
+	 * Decoding only: Keys as the raw msgpack array (read it with
+	 * nc_proto_read_array / nc_proto_read_bytes); keys/keys_n are left
+	 * empty by the decoder.
+	 */
+	struct nc_proto_str keys_raw;
 };
 
 /** A serf Member, as a conflict response (type 6) carries it. */
@@ -932,10 +938,25 @@ nc_proto_decode_serf_filter_tag(const char **pos, const char *end,
 int
 nc_proto_encode_serf_key_response(char *buf, size_t cap,
 				  const struct nc_proto_serf_key_response *m);
+/**
+ * Key response body (after 08): Message, PrimaryKey, Result, and Keys
+ * as out->keys_raw.
+ */
+int
+nc_proto_decode_serf_key_response(const char **pos, const char *end,
+				  struct nc_proto_serf_key_response *out);
 /** Conflict response: 06 | Member, or 06 | nil when @a m is NULL. */
 int
 nc_proto_encode_serf_conflict_response(
 	char *buf, size_t cap, const struct nc_proto_serf_member *m);
+/**
+ * Conflict response body (after 06): Name, Addr, Port, Status and the
+ * versions of the Member; nil (a node that did not know the name) reads
+ * as an all-zero Member, as Go decodes it (tags_map is left empty).
+ */
+int
+nc_proto_decode_serf_conflict_response(const char **pos, const char *end,
+				       struct nc_proto_serf_member *out);
 /** Relay: 09 | relayHeader | m->inner. */
 int
 nc_proto_encode_serf_relay(char *buf, size_t cap,

@@ -8,7 +8,10 @@
 # (port tag 8080). From east1's API, the CLI must show: four members
 # alive; an estimated RTT to west1 in the tens of ms once coordinates have
 # settled; east2 as the nearest node; west as the failover target for
-# group dc. Then key rotation (keys install K2, use K2, remove K1, list),
+# group dc. Then key rotation driven from east1 alone (keys install K2,
+# use K2, remove K1, list: serf's key queries reach all four agents; a
+# -local install, and a `keys remove` of the primary that all refuse,
+# exit 1 listing them), `netcoord reachability` (4 acks),
 # join of a fifth agent through `netcoord join`, its `netcoord leave`, and
 # the one-line errors: unknown node, unreachable agent. Endpoints the agent does not serve yet make the test skip (77)
 # with the list of what is missing, rather than fail.
@@ -100,20 +103,40 @@ ncli failover -group dc -skip-local | sed 's/^/    /'
 [ "$(ncli failover -group dc -skip-local | awk 'NR == 2 { print $2 }')" = west ] ||
 	die "failover target is not west"
 
-# Key rotation. Keyring changes are local to the agent asked (api/
-# handlers_agent.c), so the other agents get the same steps: install K2
-# everywhere first, then use it, then remove K1.
-others() { for i in 1 2 3; do NETCOORD_HTTP_ADDR=127.0.0.1:${H[$i]} ncli "$@" >/dev/null || die "keys $* on agent $i"; done; }
-ncli keys list | grep -q "^$K1  \*\$" || die "keys list does not show K1 as primary"
-others keys install "$K2"
-ncli keys install "$K2" | grep -qx "Installed key $K2" || die "keys install"
-others keys use "$K2"
-ncli keys use "$K2" | grep -qx "Primary key is now $K2" || die "keys use"
-others keys remove "$K1"
-ncli keys remove "$K1" | grep -qx "Removed key $K1" || die "keys remove"
+# Key rotation from one agent (issue 11): `netcoord keys` runs serf's key
+# queries, so each step reaches all 4 agents; the keyrings of the others
+# (-local) show it.
+ncli keys list -local | grep -q "^$K1  \*\$" || die "keys list -local does not show K1 as primary"
+ncli keys list | grep -q "^$K1  \[4/4\]\$" || die "keys list: K1 not on 4/4"
+for step in "install $K2" "use $K2" "remove $K1"; do
+	out=$(ncli keys $step) || { printf '%s\n' "$out"; die "keys $step"; }
+	printf '%s\n' "$out" | sed 's/^/    /'
+	grep -q '^==> Successfully' <<<"$out" || die "keys $step: no success line"
+done
 ncli keys list | sed 's/^/    /'
-ncli keys list | grep -q "^$K2  \*\$" || die "K2 is not primary after use"
+ncli keys list | grep -q "^$K2  \[4/4\]\$" || die "K2 not on 4/4 after the rotation"
 ! ncli keys list | grep -q "^$K1" || die "K1 still listed after remove"
+for i in 1 2 3; do
+	NETCOORD_HTTP_ADDR=127.0.0.1:${H[$i]} ncli keys list -local | grep -q "^$K2  \*\$" ||
+		die "agent $i: K2 is not its primary"
+done
+# -local changes one agent only; a failing node fails the command.
+ncli keys install "$K1" -local | grep -qx "Installed key $K1" || die "keys install -local"
+ncli keys list | grep -q "^$K1  \[1/4\]\$" || die "K1 installed with -local is not on 1/4"
+rc=0
+out=$(ncli keys remove "$K2" 2>&1) || rc=$?
+printf '%s\n' "$out" | sed 's/^/    /'
+[ "$rc" = 1 ] || die "keys remove of the primary key: exit $rc, want 1"
+[ "$(grep -c '^failed: .*Removing the primary key is not allowed' <<<"$out")" = 4 ] ||
+	die "keys remove K2: not 4 failed lines"
+grep -q 'Error removing key: 4/4 nodes reported failure' <<<"$out" || die "keys remove K2: no error line"
+ncli keys remove "$K1" >/dev/null || die "keys remove K1 (held by one agent)"
+ncli keys list | grep -q "^$K1" && die "K1 listed after its second remove"
+# reachability: every agent acks _serf_ping.
+out=$(ncli reachability -verbose) || { printf '%s\n' "$out"; die "reachability"; }
+printf '%s\n' "$out" | sed 's/^/    /'
+grep -q 'Successfully contacted all live nodes' <<<"$out" || die "reachability: not every node"
+[ "$(grep -c "Ack from" <<<"$out")" = 4 ] || die "reachability: not 4 acks"
 
 # join + leave through the CLI, on a fifth agent (already on K2).
 start 4 "$K2" -tag dc=west

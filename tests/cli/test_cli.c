@@ -177,7 +177,7 @@ test_parse_errors(void)
 	    {"leave now", "leave: unexpected argument \"now\" (usage: "
 			  "netcoord leave)"},
 	    {"keys", "keys: missing argument (usage: netcoord keys list | "
-		     "install KEY | use KEY | remove KEY)"},
+		     "install KEY | use KEY | remove KEY [-local])"},
 	    {"bogus", "unknown command \"bogus\""},
 	    {"keys list -install x",
 	     "keys: use either -install or a verb, not both"},
@@ -431,7 +431,7 @@ static void
 test_format_keys(void)
 {
 	expect_format(
-	    "keys list",
+	    "keys list -local",
 	    "{\"Keys\":[\"QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\","
 	    "\"T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s=\"],"
 	    "\"Primary\":\"T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s="
@@ -439,15 +439,125 @@ test_format_keys(void)
 	    "KEY                                           PRIMARY\n"
 	    "QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\n"
 	    "T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s=  *\n");
-	expect_format("keys list", "{\"Keys\":[],\"Primary\":\"\"}",
+	expect_format("keys list -local", "{\"Keys\":[],\"Primary\":\"\"}",
 		      "KEY  PRIMARY\n(no keys: gossip is not encrypted)\n");
 	expect_format(
-	    "keys remove QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=", "{}",
+	    "keys remove QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk= -local",
+	    "{}",
 	    "Removed key QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=\n");
 	expect_format("join 10.0.0.1:7946", "{\"Joined\":1}",
 		      "Joined the cluster via 10.0.0.1:7946 (1 node(s) "
 		      "contacted)\n");
 	expect_format("leave", "{}", "Left the cluster\n");
+}
+
+/* Issue 11: cluster-wide keys and reachability, printed as serf does. */
+static void
+test_format_cluster(void)
+{
+	const char *ka = "QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=";
+	char json[512], want[512];
+	snprintf(json, sizeof(json),
+		 "{\"NumNodes\":13,\"NumResp\":13,\"NumErr\":0,"
+		 "\"Messages\":{},\"Keys\":{\"%s\":13,\"zz==\":2},"
+		 "\"PrimaryKeys\":{\"%s\":13}}",
+		 ka, ka);
+	snprintf(want, sizeof(want),
+		 "==> Asking all members for installed keys...\n"
+		 "==> Keys gathered, listing cluster keys...\n\n"
+		 "%s  [13/13]\n"
+		 "zz==%*s  [2/13]\n",
+		 ka, (int)strlen(ka) - 4, "");
+	expect_format("keys list", json, want);
+	snprintf(json, sizeof(json),
+		 "{\"NumNodes\":13,\"NumResp\":13,\"NumErr\":0,"
+		 "\"Messages\":{},\"Keys\":{},\"PrimaryKeys\":{}}");
+	snprintf(want, sizeof(want), "keys install %s", ka);
+	expect_format(want, json,
+		      "==> Installing key on all members...\n"
+		      "==> Successfully installed key!\n");
+	snprintf(want, sizeof(want), "keys use %s", ka);
+	expect_format(want, json,
+		      "==> Changing primary key on all members...\n"
+		      "==> Successfully changed primary key!\n");
+
+	/* A node failed: its message, serf's error, exit 1. */
+	char line[128], err[256] = "";
+	int rc = 0;
+	snprintf(line, sizeof(line), "keys remove %s", ka);
+	char *got = format(line,
+			   "{\"NumNodes\":3,\"NumResp\":3,\"NumErr\":1,"
+			   "\"Messages\":{\"n-two\":\"Removing the primary key "
+			   "is not allowed\",\"a\\u001b\":\"x\"},\"Keys\":{}}",
+			   &rc, err, sizeof(err));
+	CU_ASSERT_EQUAL(rc, NC_CLI_EXIT_FAIL);
+	CU_ASSERT_STRING_EQUAL(got,
+			       "==> Removing key on all members...\n"
+			       "failed:  a?     x\n"
+			       "failed:  n-two  Removing the primary key is not "
+			       "allowed\n");
+	CU_ASSERT_STRING_EQUAL(err, "Error removing key: 1/3 nodes reported "
+				    "failure");
+	free(got);
+	/* A node did not answer. */
+	got = format("keys list",
+		     "{\"NumNodes\":3,\"NumResp\":2,\"NumErr\":0,"
+		     "\"Messages\":{},\"Keys\":{}}",
+		     &rc, err, sizeof(err));
+	CU_ASSERT_EQUAL(rc, NC_CLI_EXIT_FAIL);
+	CU_ASSERT_STRING_EQUAL(err, "Failed to gather member keys: 2/3 nodes "
+				    "reported success");
+	free(got);
+
+	/* reachability */
+	expect_format("reachability",
+		      "{\"Members\":3,\"LiveMembers\":3,\"Acks\":[\"a\","
+		      "\"b\",\"c\"],\"Missing\":[],\"NonLive\":[],"
+		      "\"QueryTime\":6.4,\"TimeToLast\":0.01,"
+		      "\"Success\":true}",
+		      "Total members: 3, live members: 3\n"
+		      "Starting reachability test...\n"
+		      "Successfully contacted all live nodes\n");
+	expect_format("reachability -verbose",
+		      "{\"Members\":2,\"LiveMembers\":2,\"Acks\":[\"a\","
+		      "\"b\"],\"Missing\":[],\"NonLive\":[],"
+		      "\"QueryTime\":6.4,\"TimeToLast\":0.01}",
+		      "Total members: 2, live members: 2\n"
+		      "Starting reachability test...\n"
+		      "\tAck from 'a'\n\tAck from 'b'\n"
+		      "Query time: 6.40 sec, time to last response: 0.01 "
+		      "sec\n"
+		      "Successfully contacted all live nodes\n");
+	got = format("reachability",
+		     "{\"Members\":4,\"LiveMembers\":3,\"Acks\":[\"a\"],"
+		     "\"Missing\":[\"b\",\"c\"],\"NonLive\":[]}",
+		     &rc, err, sizeof(err));
+	CU_ASSERT_EQUAL(rc, NC_CLI_EXIT_FAIL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(got, "Received less acks than live "
+					   "nodes! Missing acks from:\n\tb\n"
+					   "\tc\nThis could mean Serf gossip "
+					   "packets are being lost"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(got, "Troubleshooting tips:"));
+	CU_ASSERT_STRING_EQUAL(err, "reachability: 2 of 3 live members did "
+				    "not ack, 0 acks from non-live nodes");
+	free(got);
+
+	/* The calls: cluster by default, ?local=1 with -local; the longer
+	 * default deadline of cluster-wide commands. */
+	CU_ASSERT_STRING_EQUAL(path_of("keys list -local", err, sizeof(err)),
+			       "/v1/agent/keyring?local=1");
+	snprintf(line, sizeof(line), "keys -install=%s -local", ka);
+	CU_ASSERT_STRING_EQUAL(path_of(line, err, sizeof(err)),
+			       "/v1/agent/keyring/install?local=1");
+	CU_ASSERT_STRING_EQUAL(path_of("reachability", err, sizeof(err)),
+			       "/v1/agent/reachability");
+	struct nc_cli_opts o;
+	CU_ASSERT_EQUAL(parse("reachability", NULL, &o, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(o.timeout_ms, 60000);
+	CU_ASSERT_EQUAL(parse("members", NULL, &o, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(o.timeout_ms, 10000);
+	CU_ASSERT_EQUAL(parse("members -local", NULL, &o, err, sizeof(err)),
+			NC_CLI_EXIT_USAGE);
 }
 
 static void
@@ -467,8 +577,14 @@ test_format_bad_bodies(void)
 	     "Nodes array"},
 	    {"failover -group dc", "{}",
 	     "failover: unexpected response from agent: no Groups array"},
-	    {"keys list", "{\"Keys\":3}",
+	    {"keys list -local", "{\"Keys\":3}",
 	     "keys: unexpected response from agent: no Keys array"},
+	    {"keys list", "{\"Keys\":{}}",
+	     "keys: unexpected response from agent: no "
+	     "NumNodes/NumResp/NumErr"},
+	    {"reachability", "{\"Members\":3}",
+	     "reachability: unexpected response from agent: no "
+	     "Members/Acks"},
 	    {"rtt a", "[1]",
 	     "rtt: unexpected response from agent: not an "
 	     "object"},
@@ -584,7 +700,8 @@ test_run_success(void)
 	/* keys install: PUT with the key in the body. */
 	nc_test_srv_set_raw(srv, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
 				 "\r\n{}");
-	r = run("keys install QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk=",
+	r = run("keys install QMTKNQO4Ch8wHrzpOFSVmVHqap5Z7gsjdJePoAHT0Qk= "
+		"-local",
 		&env);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT_STRING_EQUAL(
@@ -767,6 +884,7 @@ nc_test_cli_register(void)
 	    CU_add_test(s, "format_nearest", test_format_nearest) == NULL ||
 	    CU_add_test(s, "format_failover", test_format_failover) == NULL ||
 	    CU_add_test(s, "format_keys", test_format_keys) == NULL ||
+	    CU_add_test(s, "format_cluster", test_format_cluster) == NULL ||
 	    CU_add_test(s, "format_bad_bodies", test_format_bad_bodies) ==
 		NULL ||
 	    CU_add_test(s, "run_success", test_run_success) == NULL ||

@@ -6,15 +6,16 @@
 # the majority knows another one. netcoord agents answer it, so the
 # outcome is the one of an all-serf cluster:
 #   A. serf agent "ca" is a member; a netcoord agent "ca" at another
-#      address joins: the members refuse its conflicting alive (logged),
-#      so serf's ca stays, at its address everywhere (as in all-serf,
-#      where the newcomer would also lose its own vote and quit).
+#      address joins: the members refuse its conflicting alive (logged);
+#      the newcomer hears of the other "ca" and runs serf's resolution
+#      itself (_serf_conflict from netcoord), loses the vote and quits
+#      (exit 0, as serf), as a serf newcomer does in an all-serf cluster;
+#      serf's ca stays, at its address everywhere, and wins its own vote.
 #   B. netcoord agent "cb" is a member; a serf agent "cb" at another
 #      address joins: it loses the vote ("minority in name conflict
 #      resolution, quitting [0 / 14]": every member voted) and exits;
-#      every member keeps the netcoord agent's address.
-# (netcoord agents do not run the resolution themselves: in case A the
-# netcoord newcomer stays up, unseen, where a serf newcomer would quit.)
+#      the netcoord cb stays up (had it heard of the newcomer, its own
+#      vote would say "majority"); every member keeps its address.
 # Needs the Debian serf package; skipped (77) without it.
 set -euo pipefail
 NETCOORD=${1:?usage: serf_conflict_mixed.sh path/to/netcoord}
@@ -52,12 +53,20 @@ wait_for 20 "serf ca known everywhere" addr_everywhere ca "${X[0]}"
 nc_start ca_nc -bind "127.0.0.1:${X[2]}" -http-addr "127.0.0.1:${X[3]}" -profile lan -node ca -join "127.0.0.1:$G_n4"
 conflict_seen() { grep -q 'Conflicting address for ca' "$NC_TMP"/c[sn][0-9]*.log; }
 wait_for 20 "members see the conflict over ca" conflict_seen
-sleep 8
+wait_exit "$(pid_of ca_nc)" 40
+[ "$WAIT_RC" = 0 ] || die "netcoord ca did not quit with status 0: $WAIT_RC"
+grep -q 'minority in name conflict resolution, quitting' "$NC_TMP/ca_nc.log" ||
+	die "netcoord ca exited without losing the vote"
+grep 'name conflict resolution' "$NC_TMP/ca_nc.log" | sed 's/^/    netcoord ca: /'
+votes=$(sed -n 's/.*minority in name conflict resolution, quitting \[[0-9]* \/ \([0-9]*\)\].*/\1/p' "$NC_TMP/ca_nc.log")
+# (A newcomer asks while it still learns the members: more than half of
+# the 13 is enough to say the cluster voted.)
+[ "${votes:-0}" -ge 7 ] || die "netcoord ca counted only ${votes:-0} votes (want >= 7)"
+grep 'name conflict resolution' "$NC_TMP/ca.log" | sed 's/^/    serf ca: /' || true
 kill -0 "$(pid_of ca)" 2>/dev/null || die "serf ca quit"
 # (polled briefly: one `serf members` RPC may fail under load)
 wait_for 10 "ca still at the serf agent's address everywhere" addr_everywhere ca "${X[0]}"
-log "ok: ca stays at the serf agent's address everywhere"
-kill -KILL "$(pid_of ca_nc)" 2>/dev/null || true
+log "ok: netcoord ca lost the vote and quit; ca stays at the serf agent's address everywhere"
 
 log "B: netcoord cb is a member; a serf cb joins from another address"
 mapfile -t Y < <(nc_ports 4)
@@ -74,6 +83,12 @@ grep 'name conflict resolution' "$NC_TMP/cb_serf.log" | sed 's/^/    /'
 votes=$(sed -n 's/.*minority in name conflict resolution, quitting \[[0-9]* \/ \([0-9]*\)\].*/\1/p' "$NC_TMP/cb_serf.log")
 [ "${votes:-0}" -ge 13 ] || die "serf cb counted only ${votes:-0} votes (want >= 13)"
 wait_for 10 "cb still at the netcoord agent's address everywhere" addr_everywhere cb "${Y[0]}"
+# The member runs a vote only if the newcomer's alive reaches it (the
+# others refuse it and do not spread it; serf members alike): if it did,
+# it won.
+grep 'name conflict resolution' "$NC_TMP/cb.log" | sed 's/^/    netcoord cb: /' || true
+grep -q 'minority in name conflict resolution' "$NC_TMP/cb.log" && die "netcoord cb lost a vote"
+kill -0 "$(pid_of cb)" 2>/dev/null || die "netcoord cb quit"
 log "ok: serf cb lost the vote and quit; cb stays at the netcoord agent's address"
 kill -KILL "$(pid_of cb)" 2>/dev/null || true
 mixed_stop

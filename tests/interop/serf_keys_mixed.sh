@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # serf_keys_mixed.sh NETCOORD - key rotation across a cluster of 3 serf +
-# 10 netcoord agents encrypted with K1 (issue 11): from a serf node,
-# `serf keys -install K2`, `-use K2`, `-remove K1` each report success
-# from all 13 nodes (netcoord agents answer _serf_install-key, _serf_use-key
-# and _serf_remove-key on their own keyring) and `serf keys -list` shows
-# K2 on 13/13 and nothing else. Afterwards, a netcoord and a serf agent
-# holding only K2 join; a netcoord and a serf agent holding only K1 are
-# refused. The transcript is printed (README figures).
+# 10 netcoord agents encrypted with K0 (issue 11), driven both ways:
+#   1. from a netcoord agent (kn3), `netcoord keys install K1`, `use K1`,
+#      `remove K0` each report success from all 13 nodes (serf agents
+#      answer netcoord's _serf_*-key queries as they answer serf's), and
+#      serf's own `serf keys -list` then shows K1 on 13/13 and nothing
+#      else (`netcoord keys list` too);
+#   2. from a serf node, `serf keys -install K2`, `-use K2`, `-remove K1`
+#      each report success from all 13 nodes (netcoord agents answer on
+#      their own keyring) and `serf keys -list` shows K2 on 13/13 only.
+# Afterwards, a netcoord and a serf agent holding only K2 join; a netcoord
+# and a serf agent holding only K1 are refused. The transcripts are
+# printed (README figures).
 # Needs the Debian serf package; skipped (77) without it.
 set -euo pipefail
 NETCOORD=${1:?usage: serf_keys_mixed.sh path/to/netcoord}
@@ -14,11 +19,38 @@ NETCOORD=${1:?usage: serf_keys_mixed.sh path/to/netcoord}
 . "$(dirname "$0")/serf_mixed_lib.sh"
 command -v serf >/dev/null || { log "SKIP: serf not installed"; exit 77; }
 nc_setup
+K0=$(serf keygen)
 K1=$(serf keygen)
 K2=$(serf keygen)
 
-mixed_cluster k "$K1"
+# netcoord reachability / keys use write endpoints of the agents' API.
+MIXED_NC_ARGS=(-http-allow-unauthenticated-writes=true)
+mixed_cluster k "$K0"
 
+# 1. netcoord keys from kn3.
+nckeys() { # nckeys ARGS... : run `netcoord keys` against kn3, print it.
+	local out rc=0
+	out=$("$NETCOORD" keys -http-addr "127.0.0.1:$H_n3" "$@" 2>&1) || rc=$?
+	printf '%s\n' "$out" | sed 's/^/    /'
+	[ $rc = 0 ] && grep -q '^==> ' <<<"$out"
+}
+log "netcoord keys install K1 (from kn3)"
+nckeys install "$K1" || die "netcoord keys install K1 failed"
+log "netcoord keys use K1"
+nckeys use "$K1" || die "netcoord keys use K1 failed"
+log "netcoord keys remove K0"
+nckeys remove "$K0" || die "netcoord keys remove K0 failed"
+log "netcoord keys list"
+nckeys list || die "netcoord keys list failed"
+log "serf keys -list (after netcoord's rotation)"
+out=$(serf keys -rpc-addr="127.0.0.1:$R_s2" -list 2>&1) || die "serf list failed"
+printf '%s\n' "$out" | sed 's/^/    /'
+grep -q "$K1.*\[13/13\]" <<<"$out" || die "K1 not on 13/13 after netcoord's rotation"
+grep -q "$K0" <<<"$out" && die "K0 still listed after netcoord's rotation"
+out=$(curl -sf "http://127.0.0.1:$H_n3/metrics" | grep -E '^netcoord_serf_own_' || true)
+printf '%s\n' "$out" | sed 's/^/    kn3 /'
+
+# 2. serf keys from ks1.
 keys() { # keys ARGS... : run `serf keys` on ks1, print its output.
 	local out rc=0
 	out=$(serf keys -rpc-addr="127.0.0.1:$R_s1" "$@" 2>&1) || rc=$?
