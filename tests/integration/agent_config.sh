@@ -145,7 +145,7 @@ grep -q "\[WARN\].*$NC_TMP/gossip.key is readable by every user" "$NC_TMP/secret
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$S/v1/agent/keyring")
 [ "$code" = 401 ] || die "keyring without the token gave $code"
 curl -sf -D "$NC_TMP/kr.h" -o "$NC_TMP/kr.json" -H "Authorization: Bearer $TOK" \
-	"http://127.0.0.1:$S/v1/agent/keyring" || die "keyring with the token"
+	"http://127.0.0.1:$S/v1/agent/keyring?local=1" || die "keyring with the token"
 grep -qF "\"Primary\":\"$KEY\"" "$NC_TMP/kr.json" || die "keyring: $(cat "$NC_TMP/kr.json")"
 grep -qi '^Cache-Control: no-store' "$NC_TMP/kr.h" || die "keyring headers: $(cat "$NC_TMP/kr.h")"
 code=$(curl -s -o "$NC_TMP/host.json" -w '%{http_code}' -H 'Host: rebind.example' \

@@ -2,7 +2,8 @@
 # agent_keyfiles.sh NETCOORD - serf's -keyring-file and -tags-file.
 #
 # Story: k1 and k2 start encrypted from keyring files holding K1 and join.
-# Over HTTP, K2 is installed and made primary on both, and K1 removed: each
+# Over HTTP (?local=1: each agent's own keyring), K2 is installed and made
+# primary on both, and K1 removed: each
 # file is rewritten (K2 first, mode 0600). k2 is killed and restarted with
 # its keyring file only: it is back in the cluster (which now only speaks
 # K2) with K2 primary. A tags file gives k3 its tags, seen by the others.
@@ -53,13 +54,13 @@ grep -q 'Restored keyring with 1 keys' "$NC_TMP/k2.log" || die "k2 did not say i
 
 log "rotate: install K2, use K2, remove K1 (both agents)"
 for h in "${H[0]}" "${H[1]}"; do
-	api PUT "$h" /v1/agent/keyring/install "{\"Key\":\"$K2\"}" >/dev/null || die "install on $h"
+	api PUT "$h" /v1/agent/keyring/install?local=1 "{\"Key\":\"$K2\"}" >/dev/null || die "install on $h"
 done
 for h in "${H[0]}" "${H[1]}"; do
-	api PUT "$h" /v1/agent/keyring/use "{\"Key\":\"$K2\"}" >/dev/null || die "use on $h"
+	api PUT "$h" /v1/agent/keyring/use?local=1 "{\"Key\":\"$K2\"}" >/dev/null || die "use on $h"
 done
 for h in "${H[0]}" "${H[1]}"; do
-	api PUT "$h" /v1/agent/keyring/remove "{\"Key\":\"$K1\"}" >/dev/null || die "remove on $h"
+	api PUT "$h" /v1/agent/keyring/remove?local=1 "{\"Key\":\"$K1\"}" >/dev/null || die "remove on $h"
 done
 for f in k1 k2; do
 	[ "$(first_key "$NC_TMP/$f.keys")" = "$K2" ] || die "$f.keys: K2 is not first: $(cat "$NC_TMP/$f.keys")"
@@ -76,7 +77,7 @@ wait_for 30 "k1 marks k2 failed" status_is nc_members "${H[0]}" k2 failed
 nc_start k2 -bind "127.0.0.1:${G[1]}" -http-addr "127.0.0.1:${H[1]}" "${common[@]}" \
 	-keyring-file "$NC_TMP/k2.keys" -join "127.0.0.1:${G[0]}"
 wait_for 15 "restarted k2 is back in the cluster" knows k2 "${H[0]}" "${H[1]}"
-primary=$(api GET "${H[1]}" /v1/agent/keyring | python3 -c 'import json,sys; print(json.load(sys.stdin)["Primary"])')
+primary=$(api GET "${H[1]}" "/v1/agent/keyring?local=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Primary"])')
 [ "$primary" = "$K2" ] || die "restarted k2: primary $primary, want K2"
 log "ok: restarted k2 has K2 primary"
 
