@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # serf_queries_mixed.sh NETCOORD - serf queries in a cluster of 3 serf + 10
-# netcoord agents (issue 11), plaintext:
+# netcoord agents (issue 11), encrypted (the events and conflict tests run
+# in plaintext, the keys test encrypted too):
 #   1. `serf reachability` from s1: every one of the 13 nodes contacted
 #      (netcoord agents ack _serf_ping);
 #   2. `serf query -no-ack=false uptime` from s1: acks from all 13 nodes,
@@ -20,7 +21,7 @@ nc_setup
 
 # netcoord reachability / keys use write endpoints of the agents' API.
 MIXED_NC_ARGS=(-http-allow-unauthenticated-writes=true)
-mixed_cluster q "" -event-handler="query:uptime=echo up"
+mixed_cluster q "$("$NETCOORD" keygen)" -event-handler="query:uptime=echo up"
 
 log "serf reachability from qs1"
 out=$(serf reachability -rpc-addr="127.0.0.1:$R_s1" 2>&1) || true
