@@ -20,7 +20,8 @@
 #
 # Env: NC_BROWSER_N (agents, default 7), NC_ARTIFACTS, NC_KEEP_LOGS=1,
 #   NC_BOUND_FACTOR (multiplies the detection bound, default 1),
-#   NC_FIRST_RENDER_BUDGET_MS (first map frame, default 2000),
+#   NC_FIRST_RENDER_BUDGET_MS (asserts a first-map-frame budget; unset:
+#   the time is reported only, a timing figure is not a pass/fail test),
 #   NC_REQUIRE_BROWSER=1 (scripts/test.sh sets it: a missing chromium/node/
 #   playwright-core is a failure, not a skip).
 # Exit 77 (skip) only when the browser tooling is missing (chromium, node or
@@ -120,6 +121,5 @@ json.dump({"ui": ui, "token": "", "detect_bound_s": int(bound), "nodes": nodes,
 EOF
 log "browser test: page from $UI/ui/ ($N agents, latency emulated), token agent :$THP, detection bound ${BOUND}s"
 # No `exec`: the EXIT trap must stop the agents after the test. First map
-# frame: ~0.2-0.4 s from a real agent (ASan too); asserted with slack.
-NC_FIRST_RENDER_BUDGET_MS=${NC_FIRST_RENDER_BUDGET_MS:-2000} \
-	NC_CLUSTER_JSON="$NC_TMP/cluster.json" node "$HERE/map.test.js"
+# frame: ~0.2-0.4 s from a real agent (ASan too), reported.
+NC_CLUSTER_JSON="$NC_TMP/cluster.json" node "$HERE/map.test.js"

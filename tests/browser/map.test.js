@@ -188,12 +188,14 @@ async function waitFirstRender(page) {
       ' ms, first frame after it at ' + metrics.firstFrameMs.toFixed(0) + ' ms (from navigation start)';
   });
 
+  // Timing figures belong in benchmarks: the first frame is reported by the
+  // test above; this one asserts a budget only when asked to.
   const budget = parseFloat(env.NC_FIRST_RENDER_BUDGET_MS || '1000');
   await test('first map render within ' + budget + ' ms', async () => {
     assert(metrics, 'no metrics');
     assert(metrics.firstFrameMs < budget, 'first frame at ' + metrics.firstFrameMs.toFixed(0) + ' ms');
     return metrics.firstFrameMs.toFixed(0) + ' ms for ' + (await snapshot(page)).points.length + ' members';
-  }, { skip: !useMock && !env.NC_FIRST_RENDER_BUDGET_MS ? 'real agent: reported only, set NC_FIRST_RENDER_BUDGET_MS to assert' : '' });
+  }, { skip: !env.NC_FIRST_RENDER_BUDGET_MS ? 'a timing figure: reported above (first frame), asserted only with NC_FIRST_RENDER_BUDGET_MS (bench, quiet machine)' : '' });
 
   await test('one point per member (matches /v1/members)', async () => {
     let detail = '';
