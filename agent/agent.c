@@ -1441,6 +1441,7 @@ nc_agent_delete(struct nc_agent *a)
 		req_free(r);
 	}
 	nc_agent_coords_delete(a->coords);
+	nc_agent_serf_relay_destroy(&a->relay);
 	nc_crypto_keyring_delete(a->kr);
 	free(a);
 }

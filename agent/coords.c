@@ -66,8 +66,9 @@
  * (nc_agent_coords_export) and restored at start (nc_agent_coords_restore,
  * newest wins as for gossip), so /v1/rtt answers before the first probe.
  *
- * Memory: one entry per member (~320 bytes, names inline) in an array
- * indexed by name with an nc_hmap (util/util.h); the coordinate client gets
+ * Memory: one entry per member (192 bytes + its name, ~32 bytes) in an
+ * array grown by half when full, indexed by name with an nc_hmap
+ * (util/util.h: a bucket per slot); the coordinate client gets
  * peer_cap 1024 (its arrays are calloc()ed, i.e. untouched pages until
  * used).
  */
@@ -116,25 +117,23 @@
 #define NC_COORDS_PEER_CAP 1024
 
 /**
- * One member (~320 bytes with a 129-byte name). The coordinate is kept
+ * One member (192 bytes, plus its name in an allocation of its own: 24
+ * usable bytes cost 32 in glibc's malloc). The coordinate is kept
  * compact (dims is the client's, NC_PROTO_MAX_DIMS); the member it was
  * gossiped by is an index into the table plus that slot's generation, so
- * a reused slot is never reported as the sender.
+ * a reused slot is never reported as the sender. Fields are ordered
+ * largest first so that the struct has no padding holes.
  */
 struct entry {
-	char name[NC_GOSSIP_NAME_MAX + 1];
-	bool used;
-	bool has_coord;
-	uint8_t source;
+	/** NUL-terminated name (malloc()ed; NULL while the slot is free). */
+	char *name;
+	/** Link in the name index (while used; key: name). */
+	struct nc_hmap_node in_index;
 	/** Coordinate: vec, error, adjustment, height (seconds). */
 	double vec[NC_PROTO_MAX_DIMS];
 	double error, adjustment, height;
 	/** Local time at which the coordinate was current (now - age). */
 	double produced;
-	/** Sender of a gossiped coordinate: slot and its generation. */
-	uint32_t via, via_gen;
-	/** Bumped whenever the slot gets a new member. */
-	uint32_t gen;
 	double measured_rtt;
 	double measured_at;
 	/** When the member joined (JOIN event), -inf if unknown. */
@@ -143,8 +142,13 @@ struct entry {
 	double last_boost;
 	/** When to greet it with our coordinate (0 = not pending). */
 	double greet_at;
-	/** Link in the name index (while used; key: name). */
-	struct nc_hmap_node in_index;
+	/** Sender of a gossiped coordinate: slot and its generation. */
+	uint32_t via, via_gen;
+	/** Bumped whenever the slot gets a new member. */
+	uint32_t gen;
+	bool used;
+	bool has_coord;
+	uint8_t source;
 };
 
 struct nc_agent_coords {
@@ -259,17 +263,24 @@ get_entry(struct nc_agent_coords *c, const char *name, bool create)
 		}
 	}
 	if (slot == c->n_ent) {
+		/* x1.5: at most a third of the array is slack (x2 left up
+		 * to half of it unused: 16,384 slots for 10,000 members). */
 		if (c->n_ent == c->cap_ent &&
-		    grow_entries(c, c->cap_ent ? c->cap_ent * 2 : 16) != 0)
+		    grow_entries(c, c->cap_ent ? c->cap_ent + c->cap_ent / 2
+					       : 16) != 0)
 			return NULL;
 		c->ent[slot].gen = 0;
 		c->n_ent++;
 	}
+	char *copy = malloc(nl + 1);
+	if (copy == NULL)
+		return NULL;
+	memcpy(copy, name, nl + 1);
 	struct entry *e = &c->ent[slot];
 	uint32_t gen = e->gen + 1;
 	memset(e, 0, sizeof(*e));
 	e->gen = gen;
-	memcpy(e->name, name, nl + 1);
+	e->name = copy;
 	e->used = true;
 	e->measured_rtt = NAN;
 	e->measured_at = NAN;
@@ -278,6 +289,8 @@ get_entry(struct nc_agent_coords *c, const char *name, bool create)
 	c->members_epoch++;
 	if (nc_hmap_insert(&c->index, &e->in_index, e->name, nl) != 0) {
 		e->used = false;
+		free(e->name);
+		e->name = NULL;
 		return NULL;
 	}
 	return e;
@@ -369,6 +382,8 @@ nc_agent_coords_delete(struct nc_agent_coords *c)
 	if (c == NULL)
 		return;
 	nc_coord_client_delete(c->client);
+	for (size_t i = 0; i < c->n_ent; i++)
+		free(c->ent[i].name);
 	free(c->ent);
 	nc_hmap_destroy(&c->index);
 	free(c);
@@ -568,7 +583,8 @@ nc_agent_coords_member_reaped(struct nc_agent_coords *c, const char *name)
 		c->greets--;
 	c->ent[i].used = false;
 	nc_hmap_remove(&c->index, &c->ent[i].in_index);
-	c->ent[i].name[0] = '\0';
+	free(c->ent[i].name);
+	c->ent[i].name = NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -640,7 +656,7 @@ nc_agent_coords_export(const struct nc_agent_coords *c, double now,
 		if (!e->used || !e->has_coord)
 			continue;
 		struct nc_agent_coord_saved *o = &v[k++];
-		memcpy(o->name, e->name, sizeof(o->name));
+		snprintf(o->name, sizeof(o->name), "%s", e->name);
 		entry_get_coord(e, c->dims, &o->coord);
 		o->age_s = now - e->produced;
 		o->source = (enum nc_agent_coord_source)e->source;

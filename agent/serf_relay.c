@@ -31,15 +31,21 @@
  *
  * The last 64 user events are kept for the operator (GET /v1/event/list).
  *
- * Memory: fixed, nothing is allocated: a queue of 48 messages of at most
- * 1400 bytes (67 KiB), a ring of 256 (node, LTime) pairs (35 KiB), two
- * buffers of 512 slots of 48 bytes (48 KiB) and 64 recent events of at
- * most 640 bytes (42 KiB): 192 KiB per agent.
+ * Memory: bounded, allocated on use and sized to what is held. The caps
+ * are those of a fixed layout that took 192 KiB per agent whether used or
+ * not: a queue of 48 messages of at most 1400 bytes (each now takes its
+ * length), a ring of 256 (node, LTime) pairs (24 bytes + the name each),
+ * two buffers of 512 slots of 48 bytes (24 KiB each, from the first
+ * event / query on) and 64 recent events of 664 bytes (each from its
+ * first use). An agent that relays intents only holds ~7 KiB + names;
+ * at most ~192 KiB + names, as before. A failed allocation drops the
+ * message (counted in `dropped`), as a full queue does.
  */
 #include "agent/serf_relay.h"
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gossip/gossip.h"
@@ -59,17 +65,45 @@ seen_find(struct nc_agent_serf_relay *r, const char *name, size_t nlen)
 	return NULL;
 }
 
+void
+nc_agent_serf_relay_destroy(struct nc_agent_serf_relay *r)
+{
+	for (size_t i = 0; i < r->q_len; i++)
+		free(r->q[i]);
+	r->q_len = 0;
+	for (size_t i = 0; i < NC_AGENT_SERF_RELAY_SEEN; i++) {
+		free(r->seen[i].name);
+		r->seen[i].name = NULL;
+		r->seen[i].name_len = 0;
+	}
+	r->seen_next = 0;
+	free(r->events);
+	free(r->queries);
+	r->events = r->queries = NULL;
+	for (size_t i = 0; i < NC_AGENT_SERF_RECENT; i++) {
+		free(r->recent[i]);
+		r->recent[i] = NULL;
+	}
+	r->recent_n = r->recent_head = 0;
+}
+
 /** Append to the queue; when full, the oldest entry gives way. */
 static void
 enqueue(struct nc_agent_serf_relay *r, const char *buf, size_t len,
 	unsigned transmits)
 {
+	struct nc_agent_serf_relay_item *it = malloc(sizeof(*it) + len);
+	if (it == NULL) {
+		r->dropped++;
+		return;
+	}
 	if (r->q_len == NC_AGENT_SERF_RELAY_QUEUE) {
+		free(r->q[0]);
 		memmove(&r->q[0], &r->q[1], sizeof(r->q[0]) * (r->q_len - 1));
 		r->q_len--;
 		r->dropped++;
 	}
-	struct nc_agent_serf_relay_item *it = &r->q[r->q_len++];
+	r->q[r->q_len++] = it;
 	memcpy(it->msg, buf, len);
 	it->len = len;
 	it->left = transmits;
@@ -129,8 +163,16 @@ on_intent(struct nc_agent_serf_relay *r, uint8_t type, const char *buf,
 		return NC_AGENT_SERF_IGNORED;
 	}
 	if (s == NULL) {
+		char *copy = malloc(node.len + 1);
+		if (copy == NULL) {
+			r->dropped++;
+			r->ignored++;
+			return NC_AGENT_SERF_IGNORED;
+		}
 		s = &r->seen[r->seen_next];
 		r->seen_next = (r->seen_next + 1) % NC_AGENT_SERF_RELAY_SEEN;
+		free(s->name);
+		s->name = copy;
 		memcpy(s->name, node.data, node.len);
 		s->name[node.len] = '\0';
 		s->name_len = (uint8_t)node.len;
@@ -149,12 +191,22 @@ bad:
 /*
  * serf's dedup buffer check for an event or query at @a ltime with
  * identity @a id, the clock @a clock already witnessed: returns true and
- * records it if it is new.
+ * records it if it is new. The buffer (@a size slots) is allocated on the
+ * first call; false if that fails (counted in dropped: the message is
+ * neither recorded nor relayed).
  */
 static bool
-buffer_admit(struct nc_agent_serf_slot *buf, size_t size, uint64_t clock,
-	     uint64_t ltime, uint64_t id)
+buffer_admit(struct nc_agent_serf_relay *r, struct nc_agent_serf_slot **bufp,
+	     size_t size, uint64_t clock, uint64_t ltime, uint64_t id)
 {
+	if (*bufp == NULL) {
+		*bufp = calloc(size, sizeof(**bufp));
+		if (*bufp == NULL) {
+			r->dropped++;
+			return false;
+		}
+	}
+	struct nc_agent_serf_slot *buf = *bufp;
 	/* Too old: before the window the buffer covers. */
 	if (clock > size && ltime < clock - size)
 		return false;
@@ -195,9 +247,17 @@ recent_add(struct nc_agent_serf_relay *r,
 {
 	struct nc_agent_serf_event *e;
 	if (r->recent_n < NC_AGENT_SERF_RECENT) {
-		e = &r->recent[r->recent_n++];
+		struct nc_agent_serf_event **slot = &r->recent[r->recent_n];
+		if (*slot == NULL)
+			*slot = malloc(sizeof(**slot));
+		if (*slot == NULL) {
+			r->dropped++;
+			return;
+		}
+		e = *slot;
+		r->recent_n++;
 	} else {
-		e = &r->recent[r->recent_head];
+		e = r->recent[r->recent_head];
 		r->recent_head = (r->recent_head + 1) % NC_AGENT_SERF_RECENT;
 	}
 	memset(e, 0, sizeof(*e));
@@ -224,7 +284,7 @@ nc_agent_serf_relay_recent(const struct nc_agent_serf_relay *r, size_t i)
 {
 	if (i >= r->recent_n)
 		return NULL;
-	return &r->recent[(r->recent_head + i) % NC_AGENT_SERF_RECENT];
+	return r->recent[(r->recent_head + i) % NC_AGENT_SERF_RECENT];
 }
 
 /* User events (type 3): serf's handleUserEvent. */
@@ -241,7 +301,7 @@ on_event(struct nc_agent_serf_relay *r, const char *buf, size_t len,
 		return NC_AGENT_SERF_IGNORED;
 	}
 	nc_agent_serf_clock_witness(&r->clock.event, m.ltime);
-	if (!buffer_admit(r->events, NC_AGENT_SERF_EVENT_BUFFER,
+	if (!buffer_admit(r, &r->events, NC_AGENT_SERF_EVENT_BUFFER,
 			  r->clock.event, m.ltime, event_id(&m))) {
 		r->events_old++;
 		r->ignored++;
@@ -271,7 +331,7 @@ on_query(struct nc_agent_serf_relay *r, const char *buf, size_t len,
 	if (m.source_node.len > 0 && !name_ok(r, &m.source_node))
 		return NC_AGENT_SERF_IGNORED;
 	nc_agent_serf_clock_witness(&r->clock.query, m.ltime);
-	if (!buffer_admit(r->queries, NC_AGENT_SERF_QUERY_BUFFER,
+	if (!buffer_admit(r, &r->queries, NC_AGENT_SERF_QUERY_BUFFER,
 			  r->clock.query, m.ltime, m.id)) {
 		r->queries_old++;
 		r->ignored++;
@@ -293,7 +353,7 @@ nc_agent_serf_relay_merge_event(struct nc_agent_serf_relay *r,
 	if (m->ltime >= UINT64_MAX / 2)
 		return 0;
 	nc_agent_serf_clock_witness(&r->clock.event, m->ltime);
-	if (!buffer_admit(r->events, NC_AGENT_SERF_EVENT_BUFFER,
+	if (!buffer_admit(r, &r->events, NC_AGENT_SERF_EVENT_BUFFER,
 			  r->clock.event, m->ltime, event_id(m)))
 		return 0;
 	r->events_in++;
@@ -448,7 +508,7 @@ nc_agent_serf_relay_take(struct nc_agent_serf_relay *r, char *buf, size_t cap)
 	 * message once per pass: a pass is one packet's worth, as
 	 * memberlist's GetBroadcasts puts a broadcast in a packet once. */
 	for (size_t k = r->q_len; k-- > 0;) {
-		struct nc_agent_serf_relay_item *it = &r->q[k];
+		struct nc_agent_serf_relay_item *it = r->q[k];
 		if (it->in_pass || it->len > cap)
 			continue;
 		memcpy(buf, it->msg, it->len);
@@ -456,6 +516,7 @@ nc_agent_serf_relay_take(struct nc_agent_serf_relay *r, char *buf, size_t cap)
 		r->relayed_out++;
 		it->in_pass = true;
 		if (--it->left == 0) {
+			free(it);
 			memmove(&r->q[k], &r->q[k + 1],
 				sizeof(r->q[0]) * (r->q_len - k - 1));
 			r->q_len--;
@@ -465,6 +526,6 @@ nc_agent_serf_relay_take(struct nc_agent_serf_relay *r, char *buf, size_t cap)
 	/* Everything pending was offered once: the next call starts a new
 	 * pass (the next packet). */
 	for (size_t k = 0; k < r->q_len; k++)
-		r->q[k].in_pass = false;
+		r->q[k]->in_pass = false;
 	return 0;
 }

@@ -33,20 +33,21 @@
  */
 #define NC_AGENT_SERF_SLOT_IDS 4
 
-/** One message waiting to be rebroadcast. */
+/** One message waiting to be rebroadcast (allocated to its size). */
 struct nc_agent_serf_relay_item {
-	/** Serf message: type byte + msgpack body. */
-	char msg[NC_AGENT_SERF_RELAY_MSG_MAX];
 	size_t len;
 	/** Transmissions left. */
 	unsigned left;
 	/** Already sent in the current pass (packet). */
 	bool in_pass;
+	/** Serf message: type byte + msgpack body, len bytes. */
+	char msg[];
 };
 
 /** Last intent seen for one node. */
 struct nc_agent_serf_relay_seen {
-	char name[129];
+	/** The node's name, NUL-terminated (malloc()ed; NULL = free). */
+	char *name;
 	/** Length of name (compared by this, not by strlen); 0 = free. */
 	uint8_t name_len;
 	uint8_t type;
@@ -87,20 +88,31 @@ struct nc_agent_serf_clocks {
 	uint64_t member, event, query;
 };
 
-/** Relay state (embedded in the agent; zero it, then set self). */
+/**
+ * Relay state (embedded in the agent; zero it, then set self; free with
+ * nc_agent_serf_relay_destroy). What it holds is allocated on use and
+ * sized to it, under the same caps: a queued message takes its length, a
+ * remembered intent its name, the event and query buffers exist once the
+ * first event or query arrives (most agents never see one), a recent
+ * event its ring slot. Allocation failure drops the message (counted in
+ * dropped), as a full queue does.
+ */
 struct nc_agent_serf_relay {
 	/** This node's name: intents about it are not relayed. */
 	const char *self;
-	struct nc_agent_serf_relay_item q[NC_AGENT_SERF_RELAY_QUEUE];
+	/** Queued messages, oldest first (q_len of them). */
+	struct nc_agent_serf_relay_item *q[NC_AGENT_SERF_RELAY_QUEUE];
 	size_t q_len;
 	struct nc_agent_serf_relay_seen seen[NC_AGENT_SERF_RELAY_SEEN];
 	size_t seen_next;
-	struct nc_agent_serf_slot events[NC_AGENT_SERF_EVENT_BUFFER];
-	struct nc_agent_serf_slot queries[NC_AGENT_SERF_QUERY_BUFFER];
+	/** NC_AGENT_SERF_EVENT_BUFFER / _QUERY_BUFFER slots, NULL until the
+	 * first event / query. */
+	struct nc_agent_serf_slot *events;
+	struct nc_agent_serf_slot *queries;
 	struct nc_agent_serf_clocks clock;
 	/** The last user events seen, a ring (recent_n of them, oldest at
-	 * recent_head when full). */
-	struct nc_agent_serf_event recent[NC_AGENT_SERF_RECENT];
+	 * recent_head when full); a slot is allocated on first use. */
+	struct nc_agent_serf_event *recent[NC_AGENT_SERF_RECENT];
 	size_t recent_n, recent_head;
 	/** Counters. */
 	uint64_t relayed_in, relayed_out, ignored;
@@ -113,13 +125,17 @@ struct nc_agent_serf_relay {
 	uint64_t events_in, queries_in;
 	/** Old (outside the buffer window) or repeated events / queries. */
 	uint64_t events_old, queries_old;
-	/** Queued messages dropped to make room (queue full). */
+	/** Queued messages dropped to make room (queue full), or messages
+	 * dropped because memory for them could not be allocated. */
 	uint64_t dropped;
 	/** Malformed or oversized serf messages (or push/pull states). */
 	uint64_t bad_msg;
 	/** Push/pull states merged; events first learnt from them. */
 	uint64_t states_merged, events_merged;
 };
+
+/** Free what the relay holds; it is then empty (self kept). */
+void nc_agent_serf_relay_destroy(struct nc_agent_serf_relay *r);
 
 /** What nc_agent_serf_relay_on_msg made of a message. */
 enum nc_agent_serf_verdict {

@@ -142,7 +142,8 @@ struct nc_coord_config {
 	 * Most peers the client keeps state for (latency filter, cached
 	 * coordinate). When full, the least recently updated peer is
 	 * evicted. 1..1048576. Default 4096: ~290 bytes each with the
-	 * defaults, ~1.2 MB allocated up front. Serf keeps an unbounded map.
+	 * defaults, allocated as peers arrive (the table doubles from 16
+	 * entries), so ~1.2 MB once full. Serf keeps an unbounded map.
 	 */
 	unsigned peer_cap;
 	/**
@@ -224,7 +225,10 @@ double nc_coord_estimate_rtt(enum nc_coord_algo algo, const struct nc_coord *a,
 /**
  * Opaque estimator of the local node's coordinate. Not thread-safe (Serf
  * wraps its client in a mutex; our agent owns it from one loop). Memory
- * is allocated once by nc_coord_client_new(); updates never allocate.
+ * is allocated by nc_coord_client_new() and, while the peer table grows
+ * toward peer_cap, by the update that meets a new peer at a full table
+ * (a doubling; at most log2(peer_cap / 16) times). Otherwise updates never
+ * allocate; a failed growth only makes the table evict as when full.
  */
 struct nc_coord_client;
 

@@ -69,13 +69,16 @@ struct nc__coord_peer {
  * Bounded table of peers: open addressing (linear probing, deletion by
  * backward shift, no tombstones) over a fixed entry array, an LRU list to
  * pick the victim when full, and a dense array of used entries for O(1)
- * uniform random choice. Everything is allocated at create time.
+ * uniform random choice. The arrays start small and double as peers
+ * arrive, up to cap_max (peers.c says why).
  */
 struct nc__coord_peers {
 	/** Entry storage, cap entries. */
 	struct nc__coord_peer *ent;
-	/** Capacity (peer_cap). */
+	/** Entries the arrays hold now (<= cap_max). */
 	unsigned cap;
+	/** Most entries (peer_cap): then the LRU peer is evicted. */
+	unsigned cap_max;
 	/** Ring buffers, lfs doubles per entry. */
 	double *samples;
 	/** Ring size (latency_filter_size). */
@@ -113,7 +116,7 @@ struct nc__coord_peers {
 #define NC_PEER_HOT_WEIGHT(d) ((d) + 2)
 #define NC_PEER_HOT_TICK(d) ((d) + 3)
 
-/** Allocate a table. @retval 0 or NC_COORD_ENOMEM. */
+/** Allocate a table of at most @a cap entries. @retval 0 or NC_COORD_ENOMEM. */
 int nc__coord_peers_create(struct nc__coord_peers *t, unsigned cap,
 			   unsigned lfs, unsigned dims);
 

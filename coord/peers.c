@@ -3,11 +3,18 @@
  *
  * Serf keeps its latency-filter samples in an unbounded Go map keyed by
  * node name, and only ForgetNode shrinks it. An agent in a 10,000-node
- * fleet would then grow without limit as nodes come and go. We keep a
- * fixed number of entries instead (peer_cap), allocated once at create
- * time so that the probe path never allocates, and evict the least
- * recently updated peer when a new one arrives at a full table. Losing an
- * old peer's state only costs its filter history and cached coordinate.
+ * fleet would then grow without limit as nodes come and go. We keep at
+ * most peer_cap entries instead, and evict the least recently updated peer
+ * when a new one arrives at a full table. Losing an old peer's state only
+ * costs its filter history and cached coordinate.
+ *
+ * The arrays start at PEERS_INITIAL entries and double when a new peer
+ * finds them full, up to peer_cap: a client that meets 300 peers holds
+ * ~300 entries (~290 bytes each), not peer_cap (at 1,024: 300 KiB per
+ * agent, which the fleet simulator multiplies by N). So the probe path
+ * allocates, but only on those few growth steps (log2(peer_cap / 16),
+ * 6 for 1,024), never in steady state; if a growth fails the table acts
+ * as full and evicts, as at peer_cap.
  *
  * Layout: an entry array, a power-of-two slot array (linear probing;
  * removal by backward shift so no tombstones accumulate), a doubly linked
@@ -34,15 +41,28 @@
 #include <string.h>
 
 #define NONE UINT32_MAX
+/** Entries allocated at create time. Nothing special in this value. */
+#define PEERS_INITIAL 16
+
+/** Slot count for @a cap entries: a power of two >= 2 * cap. */
+static uint32_t
+slots_for(unsigned cap)
+{
+	uint32_t nslots = 2;
+	while (nslots < 2u * cap)
+		nslots <<= 1;
+	return nslots;
+}
 
 int
 nc__coord_peers_create(struct nc__coord_peers *t, unsigned cap, unsigned lfs,
 		       unsigned dims)
 {
 	memset(t, 0, sizeof(*t));
-	uint32_t nslots = 2;
-	while (nslots < 2u * cap)
-		nslots <<= 1;
+	t->cap_max = cap;
+	if (cap > PEERS_INITIAL)
+		cap = PEERS_INITIAL;
+	uint32_t nslots = slots_for(cap);
 	t->cap = cap;
 	t->lfs = lfs;
 	t->mask = nslots - 1;
@@ -65,6 +85,62 @@ nc__coord_peers_create(struct nc__coord_peers *t, unsigned cap, unsigned lfs,
 	 * a client that meets few peers costs little resident memory.
 	 */
 	t->fresh = 0;
+	return 0;
+}
+
+/* The slot of entry i in @a slots (mask @a mask): its first empty one. */
+static void
+rehash_insert(uint32_t *slots, uint32_t mask, uint32_t i, uint64_t h)
+{
+	uint32_t s = (uint32_t)h & mask;
+	while (slots[s] != 0)
+		s = (s + 1) & mask;
+	slots[s] = i + 1;
+}
+
+/*
+ * Double the arrays (up to cap_max). Entry indices, dense positions and
+ * the LRU links stay as they are; the slots are rebuilt for the new mask.
+ * @retval 0, or -1 with the table unchanged (it then evicts as if full).
+ */
+static int
+grow(struct nc__coord_peers *t)
+{
+	unsigned cap = t->cap * 2;
+	if (cap <= t->cap || cap > t->cap_max)
+		cap = t->cap_max;
+	uint32_t nslots = slots_for(cap);
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	if (slots == NULL)
+		return -1;
+	/* Each realloc that succeeds is kept (only cap says how much is
+	 * used), so a later failure leaves a consistent table. */
+	struct nc__coord_peer *ent = realloc(t->ent, cap * sizeof(*ent));
+	if (ent != NULL)
+		t->ent = ent;
+	double *samples =
+	    realloc(t->samples, (size_t)cap * t->lfs * sizeof(double));
+	if (samples != NULL)
+		t->samples = samples;
+	uint32_t *dense = realloc(t->dense, cap * sizeof(*dense));
+	if (dense != NULL)
+		t->dense = dense;
+	double *hot =
+	    realloc(t->hot, (size_t)cap * t->stride * sizeof(double));
+	if (hot != NULL)
+		t->hot = hot;
+	if (ent == NULL || samples == NULL || dense == NULL || hot == NULL) {
+		free(slots);
+		return -1;
+	}
+	for (unsigned k = 0; k < t->n; k++) {
+		uint32_t i = t->dense[k];
+		rehash_insert(slots, nslots - 1, i, t->ent[i].hash);
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->mask = nslots - 1;
+	t->cap = cap;
 	return 0;
 }
 
@@ -178,6 +254,8 @@ nc__coord_peers_touch(struct nc__coord_peers *t, const char *name)
 		lru_push_front(t, i);
 		return &t->ent[i];
 	}
+	if (t->n == t->cap && t->cap < t->cap_max && grow(t) == 0)
+		s = find_slot(t, name, h);
 	if (t->n == t->cap) {
 		struct nc__coord_peer *old = &t->ent[t->lru_tail];
 		remove_slot(t, find_slot(t, old->name, old->hash));

@@ -71,6 +71,9 @@ struct nc__bcast {
 struct nc__bqueue {
 	/** Heads and tails of the level lists; level = transmits. */
 	struct nc__bcast *head[NC__BQ_LEVELS], *tail[NC__BQ_LEVELS];
+	/** A lower bound of the message lengths in each level's list (set
+	 * when the list gets its first entry, lowered on each push). */
+	size_t min_len[NC__BQ_LEVELS];
 	/** Keyed entries by key (buckets sized to the cap: never grows). */
 	struct nc_hmap keys;
 	/** Entries queued and the cap. */

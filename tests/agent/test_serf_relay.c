@@ -41,6 +41,7 @@ static void
 test_relay_rules(void)
 {
 	char m[128], out[256];
+	nc_agent_serf_relay_destroy(&r);
 	memset(&r, 0, sizeof(r));
 	r.self = "me";
 	size_t n = leave_msg(m, sizeof(m), "s1", 5);
@@ -96,6 +97,7 @@ test_relay_bad_names(void)
 	} bad[] = {{"s1\0x", 4}, {"bad\xff\xfe", 5},
 		   {"x\n2026/01/01 [ERR] memberlist: FORGED", 38}};
 	char m[128];
+	nc_agent_serf_relay_destroy(&r);
 	memset(&r, 0, sizeof(r));
 	r.self = "me";
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -117,6 +119,7 @@ static void
 test_relay_queue_cap(void)
 {
 	char m[128], out[256], name[16];
+	nc_agent_serf_relay_destroy(&r);
 	memset(&r, 0, sizeof(r));
 	for (int i = 0; i < NC_AGENT_SERF_RELAY_QUEUE + 5; i++) {
 		snprintf(name, sizeof(name), "node%d", i);
@@ -176,6 +179,7 @@ static void
 test_events(void)
 {
 	char m[256], out[1500];
+	nc_agent_serf_relay_destroy(&r);
 	memset(&r, 0, sizeof(r));
 	size_t n = event_msg(m, sizeof(m), 7, "deploy", "v1");
 	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, n, 4),
@@ -232,6 +236,7 @@ test_slot_bounds(void)
 	/* More distinct events at one LTime than a slot remembers: each is
 	 * still relayed once; the slot never grows. */
 	char m[256];
+	nc_agent_serf_relay_destroy(&r);
 	memset(&r, 0, sizeof(r));
 	char pl[8];
 	for (int i = 0; i < 3 * NC_AGENT_SERF_SLOT_IDS; i++) {
@@ -254,6 +259,7 @@ static void
 test_queries_relay(void)
 {
 	char m[512];
+	nc_agent_serf_relay_destroy(&r);
 	memset(&r, 0, sizeof(r));
 	size_t n = query_msg(m, sizeof(m), 3, 77, "_serf_ping", 1, NULL, 0);
 	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r, m, n, 2),
@@ -276,6 +282,7 @@ static void
 test_hostile(void)
 {
 	char m[2048];
+	nc_agent_serf_relay_destroy(&r);
 	memset(&r, 0, sizeof(r));
 	/* Truncated bodies of every relayed type. */
 	size_t n = event_msg(m, sizeof(m), 5, "deploy", "payload");
@@ -624,7 +631,9 @@ static void
 test_push_pull_state(void)
 {
 	char m[256], st[8192];
+	nc_agent_serf_relay_destroy(&r);
 	memset(&r, 0, sizeof(r));
+	nc_agent_serf_relay_destroy(&r2);
 	memset(&r2, 0, sizeof(r2));
 	/* Ours: a join LTime, a leave (left out), events, clocks. */
 	size_t n = join_msg(m, sizeof(m), "s1", 4);
@@ -657,6 +666,7 @@ test_push_pull_state(void)
 	CU_ASSERT_EQUAL(r2.events_merged, 3);
 	CU_ASSERT_EQUAL(nc_agent_serf_relay_on_msg(&r2, m, n, 1), 0);
 	/* A truncated state merges nothing at all. */
+	nc_agent_serf_relay_destroy(&r2);
 	memset(&r2, 0, sizeof(r2));
 	for (size_t cut = 1; cut < len; cut++)
 		CU_ASSERT(nc_agent_serf_relay_merge_state(&r2, st, cut) < 0);
@@ -682,12 +692,21 @@ test_push_pull_state(void)
 	CU_ASSERT_EQUAL(r2.clock.query, 2);
 }
 
+/** The relays hold allocations (nc_agent_serf_relay_destroy). */
+static int
+relay_cleanup(void)
+{
+	nc_agent_serf_relay_destroy(&r);
+	nc_agent_serf_relay_destroy(&r2);
+	return 0;
+}
+
 int
 main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
-	CU_pSuite s = CU_add_suite("serf_relay", NULL, NULL);
+	CU_pSuite s = CU_add_suite("serf_relay", NULL, relay_cleanup);
 	CU_add_test(s, "rules", test_relay_rules);
 	CU_add_test(s, "queue_cap", test_relay_queue_cap);
 	CU_add_test(s, "bad_names", test_relay_bad_names);
