@@ -236,6 +236,9 @@ struct nc_config {
 	 * nack). 0 (default) = all on; NC_CONFIG_LG_ALL = classic SWIM.
 	 */
 	unsigned lifeguard_off;
+	/** COMPARISON RUNS ONLY, as above: gossip.h suspicion_mult and
+	 * suspicion_max_timeout_mult (0: the profile's). */
+	int suspicion_mult, suspicion_max_timeout_mult;
 	/** PRNG seed; seed_set false = take one from getrandom(). */
 	uint64_t seed;
 	bool seed_set;

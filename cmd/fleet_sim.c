@@ -54,6 +54,8 @@ print_json(const struct nc_fleet_report *r)
 	    {"FalseSuspicions", (double)r->false_suspicions},
 	    {"FalseSuspicionsPaused", (double)r->paused_suspicions},
 	    {"Slow", r->slow},
+	    {"SuspicionMult", r->suspicion_mult},
+	    {"SuspicionMaxMult", r->suspicion_max_mult},
 	    {"HealthyFailures", (double)r->healthy_failures},
 	    {"HealthyFailuresByHealthy", (double)r->healthy_failures_by_healthy},
 	    {"HealthyFpPerMemberHour", r->healthy_fp_per_member_hour},
@@ -117,6 +119,8 @@ usage(FILE *f)
 		"                  or the whole process (stop)\n"
 		"  -lifeguard L    all (default), swim, or the components on:\n"
 		"                  lha-probe,lha-suspicion,buddy,nack\n"
+		"  -suspicion-mult A:B  suspicion timeout min = A x log10 N x\n"
+		"                  probe interval, max = B x min (LAN: 4:6)\n"
 		"  -progress S     a progress line every S virtual s (0: none)\n"
 		"  -quiet          no memberlist expectation beside the table\n"
 		"  -json           the report as JSON\n");
@@ -190,6 +194,19 @@ nc_cmd_fleet_sim(int argc, char **argv)
 					       v, &cfg, err, sizeof(err))) < 0) {
 				fprintf(stderr, "fleet-sim: %s: %s\n", a,
 					v == NULL ? "missing value" : err);
+				return 2;
+			}
+		} else if (strcmp(a, "-suspicion-mult") == 0) {
+			int used = 0;
+			if (v == NULL ||
+			    sscanf(v, "%d:%d%n", &cfg.suspicion_mult,
+				   &cfg.suspicion_max_mult, &used) != 2 ||
+			    v[used] != '\0' || cfg.suspicion_mult < 1 ||
+			    cfg.suspicion_mult > 100 ||
+			    cfg.suspicion_max_mult < 1 ||
+			    cfg.suspicion_max_mult > 100) {
+				fprintf(stderr, "fleet-sim: -suspicion-mult: want "
+						"A:B, each 1..100\n");
 				return 2;
 			}
 		} else if (strcmp(a, "-event") == 0) {

@@ -398,6 +398,8 @@ agent_create(struct fleet *f, unsigned i)
 	cfg.lifeguard_off = f->cfg->lifeguard
 				? f->cfg->lifeguard_off & NC_CONFIG_LG_ALL
 				: NC_CONFIG_LG_ALL;
+	cfg.suspicion_mult = f->cfg->suspicion_mult;
+	cfg.suspicion_max_timeout_mult = f->cfg->suspicion_max_mult;
 	if (i > 0) {
 		nc_addr_format(sim_node_addr(f->h[0].node), seed_addr,
 			       sizeof(seed_addr));
@@ -967,6 +969,10 @@ nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
 			joins += cfg->ev[k].count;
 	if ((uint64_t)cfg->n + joins > NC_FLEET_MAX_AGENTS)
 		return nc_errf(err, cap, -1, "too many agents with the joins");
+	if (cfg->suspicion_mult < 0 || cfg->suspicion_mult > 100 ||
+	    cfg->suspicion_max_mult < 0 || cfg->suspicion_max_mult > 100)
+		return nc_errf(err, cap, -1,
+			       "suspicion multipliers: want 1..100");
 
 	size_t heap0 = heap_in_use();
 	struct fleet *f = calloc(1, sizeof(*f));
@@ -994,6 +1000,9 @@ nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
 	r->warm_s = cfg->warm_s;
 	r->loss = cfg->loss;
 	lifeguard_name(cfg, r->lifeguard, sizeof(r->lifeguard));
+	r->suspicion_mult = cfg->suspicion_mult > 0 ? cfg->suspicion_mult : 4;
+	r->suspicion_max_mult =
+	    cfg->suspicion_max_mult > 0 ? cfg->suspicion_max_mult : 6;
 	if (model_setup(f, err, cap) < 0)
 		goto out;
 	sim_set_log_level(f->w, NC_LOG_ERR);
@@ -1102,12 +1111,14 @@ nc_fleet_report_print(FILE *o, const struct nc_fleet_report *r)
 		(unsigned long long)r->paused_suspicions);
 	if (r->slow > 0)
 		fprintf(o,
-			"  slow members %u, Lifeguard %s: false failures at "
+			"  slow members %u, Lifeguard %s (suspicion x%d, max "
+			"x%d): false failures at "
 			"healthy members %llu (%.3f per member-hour, %llu "
 			"declared by a healthy observer), at slow members %llu "
 			"(%.3f per member-hour); suspicions of healthy %llu, of "
 			"slow %llu\n",
-			r->slow, r->lifeguard,
+			r->slow, r->lifeguard, r->suspicion_mult,
+			r->suspicion_max_mult,
 			(unsigned long long)r->healthy_failures,
 			r->healthy_fp_per_member_hour,
 			(unsigned long long)r->healthy_failures_by_healthy,

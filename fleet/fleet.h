@@ -82,6 +82,12 @@ struct nc_fleet_config {
 	 */
 	unsigned lifeguard_off;
 	/**
+	 * Suspicion timeout tuning for comparison runs (0: the LAN profile's
+	 * 4 and 6): min = mult x max(1, log10 N) x probe interval, max =
+	 * max_mult x min (Lifeguard's alpha and beta).
+	 */
+	int suspicion_mult, suspicion_max_mult;
+	/**
 	 * Slow members (Lifeguard's benchmark, DSN 2018 §V): this share of
 	 * the fleet stalls for slow_stall_s out of every slow_period_s, each
 	 * with a random phase, from warm_s on. Crash events pick healthy
@@ -159,8 +165,9 @@ struct nc_fleet_report {
 	uint64_t healthy_failures, slow_failures, healthy_failures_by_healthy;
 	uint64_t healthy_suspicions, slow_suspicions;
 	double healthy_fp_per_member_hour, slow_fp_per_member_hour;
-	/** Lifeguard components on: "all", "swim" or a list. */
+	/** Lifeguard components on: "all", "swim" or a list; tuning. */
 	char lifeguard[64];
+	int suspicion_mult, suspicion_max_mult;
 	/** Per agent, mean over agents, per s over the steady window. */
 	double bytes_out[NC_FLEET_KINDS], bytes_in[NC_FLEET_KINDS];
 	double pkts_out[NC_FLEET_KINDS], pkts_in[NC_FLEET_KINDS];
