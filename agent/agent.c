@@ -1300,6 +1300,16 @@ gossip_setup(struct nc_agent *a, const struct nc_config *c,
 	gc.keyring = a->kr;
 	gc.serf_compat = true;
 	gc.max_members = c->max_members;
+	/* Comparison runs only (fleet-sim): Lifeguard components off. */
+	gc.lha_probe = !(c->lifeguard_off & NC_CONFIG_LG_LHA_PROBE);
+	gc.lha_suspicion = !(c->lifeguard_off & NC_CONFIG_LG_LHA_SUSPICION);
+	gc.buddy_system = !(c->lifeguard_off & NC_CONFIG_LG_BUDDY);
+	gc.nack = !(c->lifeguard_off & NC_CONFIG_LG_NACK);
+	gc.lifeguard = (c->lifeguard_off & NC_CONFIG_LG_ALL) != NC_CONFIG_LG_ALL;
+	if (c->suspicion_mult > 0)
+		gc.suspicion_mult = c->suspicion_mult;
+	if (c->suspicion_max_timeout_mult > 0)
+		gc.suspicion_max_timeout_mult = c->suspicion_max_timeout_mult;
 	snprintf(a->tags_file, sizeof(a->tags_file), "%s", c->tags_file);
 	if (encode_meta(c->tags, c->tags_n, gc.meta, &gc.meta_len, err,
 			err_cap) < 0)

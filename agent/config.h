@@ -154,6 +154,15 @@ enum nc_config_profile {
 	NC_CONFIG_PROFILE_LOCAL = 2,
 };
 
+/** Lifeguard components for nc_config.lifeguard_off (comparison runs). */
+enum {
+	NC_CONFIG_LG_LHA_PROBE = 1,
+	NC_CONFIG_LG_LHA_SUSPICION = 2,
+	NC_CONFIG_LG_BUDDY = 4,
+	NC_CONFIG_LG_NACK = 8,
+	NC_CONFIG_LG_ALL = 15,
+};
+
 /** The agent's configuration. Free with nc_config_destroy(). */
 struct nc_config {
 	/** Node name, unique in the cluster. */
@@ -220,6 +229,16 @@ struct nc_config {
 	double verify_cache_s;
 	/** Member-table cap (gossip.h max_members; default 10,000). */
 	size_t max_members;
+	/**
+	 * COMPARISON RUNS ONLY (fleet-sim's Lifeguard benchmark; no config
+	 * key or flag sets it): Lifeguard components switched off, a mask of
+	 * NC_CONFIG_LG_* (gossip.h lha_probe, lha_suspicion, buddy_system,
+	 * nack). 0 (default) = all on; NC_CONFIG_LG_ALL = classic SWIM.
+	 */
+	unsigned lifeguard_off;
+	/** COMPARISON RUNS ONLY, as above: gossip.h suspicion_mult and
+	 * suspicion_max_timeout_mult (0: the profile's). */
+	int suspicion_mult, suspicion_max_timeout_mult;
 	/** PRNG seed; seed_set false = take one from getrandom(). */
 	uint64_t seed;
 	bool seed_set;

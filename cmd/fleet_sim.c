@@ -4,6 +4,7 @@
  * table a capacity planner reads (fleet/fleet.h says what each figure is).
  *
  *   netcoord fleet-sim -n 1000 -duration 300 -event crash@120:5 -loss 0.01
+ *   netcoord fleet-sim -n 100 -slow 0.1:4:10 -lifeguard swim -event crash@100:3
  */
 #include "cmd/fleet_sim.h"
 
@@ -52,6 +53,16 @@ print_json(const struct nc_fleet_report *r)
 	    {"FalseFailuresPaused", (double)r->paused_failures},
 	    {"FalseSuspicions", (double)r->false_suspicions},
 	    {"FalseSuspicionsPaused", (double)r->paused_suspicions},
+	    {"Slow", r->slow},
+	    {"SuspicionMult", r->suspicion_mult},
+	    {"SuspicionMaxMult", r->suspicion_max_mult},
+	    {"HealthyFailures", (double)r->healthy_failures},
+	    {"HealthyFailuresByHealthy", (double)r->healthy_failures_by_healthy},
+	    {"HealthyFpPerMemberHour", r->healthy_fp_per_member_hour},
+	    {"SlowFailures", (double)r->slow_failures},
+	    {"SlowFpPerMemberHour", r->slow_fp_per_member_hour},
+	    {"HealthySuspicions", (double)r->healthy_suspicions},
+	    {"SlowSuspicions", (double)r->slow_suspicions},
 	    {"MaxBytesOutPerS", r->max_bytes_out},
 	    {"MaxBytesInPerS", r->max_bytes_in},
 	    {"HeapPerAgent", r->heap_per_agent},
@@ -68,6 +79,7 @@ print_json(const struct nc_fleet_report *r)
 			cJSON_AddNullToObject(o, f[i].k);
 	}
 	cJSON_AddStringToObject(o, "Model", r->model);
+	cJSON_AddStringToObject(o, "Lifeguard", r->lifeguard);
 	for (int k = 0; k < NC_FLEET_KINDS; k++) {
 		cJSON *e = cJSON_AddObjectToObject(t, kn[k]);
 		if (e == NULL)
@@ -101,6 +113,14 @@ usage(FILE *f)
 		"  -coord-gossip-rate B  coordinate gossip bytes/s per agent\n"
 		"  -event KIND@T[:COUNT[:DURATION]]  repeatable: crash@T:K,\n"
 		"                  pause@T:K:D, join@T:K, partition@T:D\n"
+		"  -slow SHARE:STALL_S:PERIOD_S[:rx|stop]  that share of the\n"
+		"                  agents stall STALL_S of every PERIOD_S (random\n"
+		"                  phases): inbound processing only (rx, default)\n"
+		"                  or the whole process (stop)\n"
+		"  -lifeguard L    all (default), swim, or the components on:\n"
+		"                  lha-probe,lha-suspicion,buddy,nack\n"
+		"  -suspicion-mult A:B  suspicion timeout min = A x log10 N x\n"
+		"                  probe interval, max = B x min (LAN: 4:6)\n"
 		"  -progress S     a progress line every S virtual s (0: none)\n"
 		"  -quiet          no memberlist expectation beside the table\n"
 		"  -json           the report as JSON\n");
@@ -165,6 +185,30 @@ nc_cmd_fleet_sim(int argc, char **argv)
 			rc = num(a, v, 0, 86400, &cfg.progress_s);
 			if (cfg.progress_s == 0)
 				cfg.progress = NULL;
+		} else if (strcmp(a, "-slow") == 0 ||
+			   strcmp(a, "-lifeguard") == 0) {
+			if (v == NULL ||
+			    (a[1] == 's' ? nc_fleet_slow_parse(v, &cfg, err,
+							       sizeof(err))
+					 : nc_fleet_lifeguard_parse(
+					       v, &cfg, err, sizeof(err))) < 0) {
+				fprintf(stderr, "fleet-sim: %s: %s\n", a,
+					v == NULL ? "missing value" : err);
+				return 2;
+			}
+		} else if (strcmp(a, "-suspicion-mult") == 0) {
+			int used = 0;
+			if (v == NULL ||
+			    sscanf(v, "%d:%d%n", &cfg.suspicion_mult,
+				   &cfg.suspicion_max_mult, &used) != 2 ||
+			    v[used] != '\0' || cfg.suspicion_mult < 1 ||
+			    cfg.suspicion_mult > 100 ||
+			    cfg.suspicion_max_mult < 1 ||
+			    cfg.suspicion_max_mult > 100) {
+				fprintf(stderr, "fleet-sim: -suspicion-mult: want "
+						"A:B, each 1..100\n");
+				return 2;
+			}
 		} else if (strcmp(a, "-event") == 0) {
 			if (cfg.n_ev == NC_FLEET_MAX_EVENTS) {
 				fprintf(stderr, "fleet-sim: -event: at most %d\n",

@@ -69,6 +69,14 @@ struct host {
 	unsigned observers;
 	double first_failed, last_failed, last_joined;
 	bool started, down;
+	/** A slow member (cfg slow_share): stalls periodically. */
+	bool slow;
+};
+
+/** A slow member's stall timer argument. */
+struct slow_ctx {
+	struct fleet *f;
+	unsigned i;
 };
 
 struct fleet {
@@ -91,6 +99,8 @@ struct fleet {
 	unsigned *crashed, n_crashed;
 	unsigned *joined, n_joined;
 	double next_progress;
+	/** Slow members' stall timer arguments (cfg->slow_share > 0). */
+	struct slow_ctx *slow;
 	/** An error while running (allocation): reported at the end. */
 	char err[160];
 };
@@ -220,6 +230,13 @@ host_of(const char *name)
 	return *end == '\0' ? (unsigned)v : UINT32_MAX;
 }
 
+/** Paused or (slow member) stalled right now. */
+static bool
+stalled(const struct host *h)
+{
+	return sim_node_paused(h->node) || sim_node_rx_stalled(h->node);
+}
+
 static void
 on_member(void *ctx, struct nc_agent *a, enum nc_gossip_event ev,
 	  const struct nc_gossip_member *m, const char *by)
@@ -246,8 +263,14 @@ on_member(void *ctx, struct nc_agent *a, enum nc_gossip_event ev,
 			s->last_failed = now;
 		} else {
 			f->r->false_failures++;
-			if (sim_node_paused(s->node))
+			if (stalled(s))
 				f->r->paused_failures++;
+			if (s->slow) {
+				f->r->slow_failures++;
+			} else {
+				f->r->healthy_failures++;
+				f->r->healthy_failures_by_healthy += !o->slow;
+			}
 		}
 		break;
 	case NC_GOSSIP_EV_LEFT:
@@ -257,8 +280,12 @@ on_member(void *ctx, struct nc_agent *a, enum nc_gossip_event ev,
 	case NC_GOSSIP_EV_SUSPECT:
 		if (!s->down) {
 			f->r->false_suspicions++;
-			if (sim_node_paused(s->node))
+			if (stalled(s))
 				f->r->paused_suspicions++;
+			if (s->slow)
+				f->r->slow_suspicions++;
+			else
+				f->r->healthy_suspicions++;
 		}
 		break;
 	default:
@@ -367,6 +394,12 @@ agent_create(struct fleet *f, unsigned i)
 	cfg.log_level = NC_LOG_ERR;
 	if (f->cfg->coord_gossip_rate >= 0)
 		cfg.coord_gossip_bytes_per_s = f->cfg->coord_gossip_rate;
+	/* Comparison runs: Lifeguard's components (agent/config.h). */
+	cfg.lifeguard_off = f->cfg->lifeguard
+				? f->cfg->lifeguard_off & NC_CONFIG_LG_ALL
+				: NC_CONFIG_LG_ALL;
+	cfg.suspicion_mult = f->cfg->suspicion_mult;
+	cfg.suspicion_max_timeout_mult = f->cfg->suspicion_max_mult;
 	if (i > 0) {
 		nc_addr_format(sim_node_addr(f->h[0].node), seed_addr,
 			       sizeof(seed_addr));
@@ -395,13 +428,16 @@ start_cb(struct sim_world *w, void *arg)
 	}
 }
 
-/** Index of a random live host other than the seed (0), or UINT_MAX. */
+/**
+ * Index of a random live host other than the seed (0), not paused and not
+ * a slow member (crashes are of healthy members), or UINT_MAX.
+ */
 static unsigned
 pick_live(struct fleet *f)
 {
 	for (int tries = 0; tries < 1000; tries++) {
 		unsigned i = 1 + (unsigned)(sim_rand(f->w) % (f->n_hosts - 1));
-		if (f->h[i].started && !f->h[i].down &&
+		if (f->h[i].started && !f->h[i].down && !f->h[i].slow &&
 		    !sim_node_paused(f->h[i].node))
 			return i;
 	}
@@ -440,6 +476,53 @@ pause_cb(struct sim_world *w, void *arg)
 		if (i != UINT32_MAX)
 			sim_node_pause(f->h[i].node, ev->duration);
 	}
+}
+
+/** A slow member stalls slow_stall_s, again every slow_period_s. */
+static void
+slow_cb(struct sim_world *w, void *arg)
+{
+	struct slow_ctx *c = arg;
+	struct fleet *f = c->f;
+	struct host *h = &f->h[c->i];
+	double now = sim_now(w);
+	if (h->down || now >= f->cfg->duration_s)
+		return;
+	if (f->cfg->slow_stop)
+		sim_node_pause(h->node, f->cfg->slow_stall_s);
+	else
+		sim_node_stall_rx(h->node, f->cfg->slow_stall_s);
+	sim_call_at(w, now + f->cfg->slow_period_s, slow_cb, c);
+}
+
+/** Pick the slow members (not the seed) and schedule their stalls. */
+static int
+slow_setup(struct fleet *f)
+{
+	const struct nc_fleet_config *c = f->cfg;
+	unsigned want = (unsigned)lround(c->slow_share * c->n);
+	if (!(c->slow_share > 0))
+		return 0;
+	if (want < 1)
+		want = 1;
+	if (want > c->n - 1)
+		want = c->n - 1;
+	f->slow = calloc(want, sizeof(*f->slow));
+	if (f->slow == NULL)
+		return -1;
+	while (f->r->slow < want) {
+		unsigned i = 1 + (unsigned)(sim_rand(f->w) % (c->n - 1));
+		if (f->h[i].slow)
+			continue;
+		f->h[i].slow = true;
+		struct slow_ctx *x = &f->slow[f->r->slow++];
+		x->f = f;
+		x->i = i;
+		double t0 = c->warm_s + sim_rand_double(f->w) * c->slow_period_s;
+		if (sim_call_at(f->w, t0, slow_cb, x) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static void
@@ -588,6 +671,20 @@ report_detection(struct fleet *f)
 }
 
 static void
+report_slow(struct fleet *f)
+{
+	struct nc_fleet_report *r = f->r;
+	double hours = (r->duration_s - r->warm_s) / 3600;
+	unsigned healthy = f->cfg->n - r->slow - r->crashes;
+	if (hours <= 0)
+		return;
+	r->healthy_fp_per_member_hour =
+	    healthy > 0 ? (double)r->healthy_failures / (healthy * hours) : NAN;
+	r->slow_fp_per_member_hour =
+	    r->slow > 0 ? (double)r->slow_failures / (r->slow * hours) : NAN;
+}
+
+static void
 report_traffic(struct fleet *f)
 {
 	struct nc_fleet_report *r = f->r;
@@ -676,6 +773,89 @@ heap_in_use(void)
 /* ------------------------------------------------------------------ */
 /* Run                                                                 */
 /* ------------------------------------------------------------------ */
+
+/** Lifeguard's components, as -lifeguard names them. */
+static const struct {
+	const char *name;
+	unsigned bit;
+} lg_parts[] = {{"lha-probe", NC_CONFIG_LG_LHA_PROBE},
+		{"lha-suspicion", NC_CONFIG_LG_LHA_SUSPICION},
+		{"buddy", NC_CONFIG_LG_BUDDY},
+		{"nack", NC_CONFIG_LG_NACK}};
+
+static void
+lifeguard_name(const struct nc_fleet_config *c, char *out, size_t cap)
+{
+	unsigned off = c->lifeguard ? c->lifeguard_off & NC_CONFIG_LG_ALL
+				    : NC_CONFIG_LG_ALL;
+	size_t len = 0;
+	if (off == 0 || off == NC_CONFIG_LG_ALL) {
+		snprintf(out, cap, "%s", off == 0 ? "all" : "swim");
+		return;
+	}
+	out[0] = '\0';
+	for (size_t k = 0; k < sizeof(lg_parts) / sizeof(lg_parts[0]); k++)
+		if (!(off & lg_parts[k].bit) && len < cap)
+			len += (size_t)snprintf(out + len, cap - len, "%s%s",
+						len ? "," : "", lg_parts[k].name);
+}
+
+int
+nc_fleet_lifeguard_parse(const char *s, struct nc_fleet_config *cfg,
+			 char *err, size_t cap)
+{
+	unsigned on = 0;
+	if (strcmp(s, "all") == 0 || strcmp(s, "swim") == 0) {
+		cfg->lifeguard = strcmp(s, "all") == 0;
+		cfg->lifeguard_off = 0;
+		return 0;
+	}
+	for (const char *p = s; *p != '\0';) {
+		size_t len = strcspn(p, ","), k;
+		for (k = 0; k < sizeof(lg_parts) / sizeof(lg_parts[0]); k++)
+			if (strlen(lg_parts[k].name) == len &&
+			    strncmp(p, lg_parts[k].name, len) == 0)
+				break;
+		if (len == 0 || k == sizeof(lg_parts) / sizeof(lg_parts[0]))
+			return nc_errf(err, cap, -1,
+				       "lifeguard \"%s\": want all, swim or a "
+				       "comma list of lha-probe, lha-suspicion, "
+				       "buddy, nack",
+				       s);
+		on |= lg_parts[k].bit;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	cfg->lifeguard = on != 0;
+	cfg->lifeguard_off = NC_CONFIG_LG_ALL & ~on;
+	return 0;
+}
+
+int
+nc_fleet_slow_parse(const char *s, struct nc_fleet_config *cfg, char *err,
+		    size_t cap)
+{
+	double share, stall, period;
+	int used = 0;
+	bool stop = false;
+	if (sscanf(s, "%lf:%lf:%lf%n", &share, &stall, &period, &used) == 3 &&
+	    (strcmp(s + used, ":stop") == 0 || strcmp(s + used, ":rx") == 0)) {
+		stop = strcmp(s + used, ":stop") == 0;
+		used = (int)strlen(s);
+	}
+	if (used == 0 || s[used] != '\0' || !(share > 0 && share <= 1) ||
+	    !(stall > 0) || !(period > stall) || !(period <= 86400))
+		return nc_errf(err, cap, -1,
+			       "slow \"%s\": want SHARE:STALL_S:PERIOD_S[:rx|"
+			       "stop], share in (0, 1], 0 < stall < period",
+			       s);
+	cfg->slow_stop = stop;
+	cfg->slow_share = share;
+	cfg->slow_stall_s = stall;
+	cfg->slow_period_s = period;
+	return 0;
+}
 
 void
 nc_fleet_config_default(struct nc_fleet_config *cfg)
@@ -778,12 +958,21 @@ nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
 			       NC_FLEET_MAX_AGENTS);
 	if (!(cfg->duration_s > 0) || !(cfg->loss >= 0 && cfg->loss < 1))
 		return nc_errf(err, cap, -1, "duration or loss out of range");
+	if (cfg->slow_share != 0 &&
+	    !(cfg->slow_share > 0 && cfg->slow_share <= 1 &&
+	      cfg->slow_stall_s > 0 && cfg->slow_period_s > cfg->slow_stall_s))
+		return nc_errf(err, cap, -1,
+			       "slow: share in (0, 1], 0 < stall < period");
 	unsigned joins = 0;
 	for (size_t k = 0; k < cfg->n_ev; k++)
 		if (cfg->ev[k].kind == NC_FLEET_JOIN)
 			joins += cfg->ev[k].count;
 	if ((uint64_t)cfg->n + joins > NC_FLEET_MAX_AGENTS)
 		return nc_errf(err, cap, -1, "too many agents with the joins");
+	if (cfg->suspicion_mult < 0 || cfg->suspicion_mult > 100 ||
+	    cfg->suspicion_max_mult < 0 || cfg->suspicion_max_mult > 100)
+		return nc_errf(err, cap, -1,
+			       "suspicion multipliers: want 1..100");
 
 	size_t heap0 = heap_in_use();
 	struct fleet *f = calloc(1, sizeof(*f));
@@ -810,6 +999,10 @@ nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
 	r->duration_s = cfg->duration_s;
 	r->warm_s = cfg->warm_s;
 	r->loss = cfg->loss;
+	lifeguard_name(cfg, r->lifeguard, sizeof(r->lifeguard));
+	r->suspicion_mult = cfg->suspicion_mult > 0 ? cfg->suspicion_mult : 4;
+	r->suspicion_max_mult =
+	    cfg->suspicion_max_mult > 0 ? cfg->suspicion_max_mult : 6;
 	if (model_setup(f, err, cap) < 0)
 		goto out;
 	sim_set_log_level(f->w, NC_LOG_ERR);
@@ -832,7 +1025,7 @@ nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
 		}
 	}
 	f->live = cfg->n;
-	if (schedule(f, (struct nc_fleet_event *)evs) < 0 ||
+	if (slow_setup(f) < 0 || schedule(f, (struct nc_fleet_event *)evs) < 0 ||
 	    sim_call_at(f->w, 0.5, monitor_cb, f) < 0) {
 		nc_errf(err, cap, -1, "out of memory");
 		goto out;
@@ -850,6 +1043,7 @@ nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
 	}
 	r->n_final = f->live;
 	report_detection(f);
+	report_slow(f);
 	report_traffic(f);
 	report_coords(f);
 	rc = 0;
@@ -862,6 +1056,7 @@ out:
 		free(f->m);
 		free(f->crashed);
 		free(f->joined);
+		free(f->slow);
 		free(f);
 	}
 	free(evs);
@@ -883,8 +1078,9 @@ nc_fleet_report_print(FILE *o, const struct nc_fleet_report *r)
 				   "coordinates"};
 	double tot_bo = 0, tot_bi = 0, tot_po = 0, tot_pi = 0;
 	fprintf(o, "fleet: %u agents (%u at the end), %.0f virtual s, loss "
-		   "%.1f %%, model %s\n",
-		r->n, r->n_final, r->duration_s, r->loss * 100, r->model);
+		   "%.1f %%, model %s, Lifeguard %s\n",
+		r->n, r->n_final, r->duration_s, r->loss * 100, r->model,
+		r->lifeguard);
 	fprintf(o, "  converged (every agent sees every other)   %8.1f s\n",
 		r->converge_s);
 	if (r->joins > 0)
@@ -913,6 +1109,23 @@ nc_fleet_report_print(FILE *o, const struct nc_fleet_report *r)
 		(unsigned long long)r->paused_failures,
 		(unsigned long long)r->false_suspicions,
 		(unsigned long long)r->paused_suspicions);
+	if (r->slow > 0)
+		fprintf(o,
+			"  slow members %u, Lifeguard %s (suspicion x%d, max "
+			"x%d): false failures at "
+			"healthy members %llu (%.3f per member-hour, %llu "
+			"declared by a healthy observer), at slow members %llu "
+			"(%.3f per member-hour); suspicions of healthy %llu, of "
+			"slow %llu\n",
+			r->slow, r->lifeguard, r->suspicion_mult,
+			r->suspicion_max_mult,
+			(unsigned long long)r->healthy_failures,
+			r->healthy_fp_per_member_hour,
+			(unsigned long long)r->healthy_failures_by_healthy,
+			(unsigned long long)r->slow_failures,
+			r->slow_fp_per_member_hour,
+			(unsigned long long)r->healthy_suspicions,
+			(unsigned long long)r->slow_suspicions);
 	fprintf(o,
 		"  traffic per agent, t %.0f..%.0f s     B/s out    B/s in  "
 		"pkt/s out  pkt/s in\n",

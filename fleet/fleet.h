@@ -17,11 +17,13 @@
  *
  * Events at given virtual times: crashes, pauses (a stalled process),
  * joins of new agents, a two-way partition; a constant datagram loss.
+ * Slow members (Lifeguard's benchmark): a share of the fleet stalling
+ * periodically, with Lifeguard's components switched on one by one.
  *
  * Figures (struct nc_fleet_report): time for the fleet to converge and for
  * a join to reach everyone; crash to first and last agent marking it
  * failed; false failures (a healthy member declared failed) and false
- * suspicions; per-agent bytes/s and datagrams/s in and out by kind
+ * suspicions, split between healthy and slow members; per-agent bytes/s and datagrams/s in and out by kind
  * (probes, gossip, push/pull, coordinates) over the steady window; heap
  * per agent and per member-table entry; coordinate median relative error
  * over sampled pairs.
@@ -74,6 +76,31 @@ struct nc_fleet_config {
 	const char *matrix_path;
 	/** Lifeguard on (default) or classic SWIM. */
 	bool lifeguard;
+	/**
+	 * With lifeguard on, components switched off for comparison runs: a
+	 * mask of agent/config.h's NC_CONFIG_LG_* (0: all on).
+	 */
+	unsigned lifeguard_off;
+	/**
+	 * Suspicion timeout tuning for comparison runs (0: the LAN profile's
+	 * 4 and 6): min = mult x max(1, log10 N) x probe interval, max =
+	 * max_mult x min (Lifeguard's alpha and beta).
+	 */
+	int suspicion_mult, suspicion_max_mult;
+	/**
+	 * Slow members (Lifeguard's benchmark, DSN 2018 §V): this share of
+	 * the fleet stalls for slow_stall_s out of every slow_period_s, each
+	 * with a random phase, from warm_s on. Crash events pick healthy
+	 * members only. 0: none.
+	 */
+	double slow_share, slow_stall_s, slow_period_s;
+	/**
+	 * How a slow member stalls: its inbound message processing only,
+	 * timers running (sim_node_stall_rx; the paper's slow message
+	 * processing, the default), or the whole process stopped
+	 * (sim_node_pause, a SIGSTOP).
+	 */
+	bool slow_stop;
 	/** Coordinate gossip budget, bytes/s per agent (< 0: the agent's). */
 	double coord_gossip_rate;
 	struct nc_fleet_event ev[NC_FLEET_MAX_EVENTS];
@@ -82,6 +109,22 @@ struct nc_fleet_config {
 	FILE *progress;
 	double progress_s;
 };
+
+/**
+ * Parse a Lifeguard spec into cfg's lifeguard and lifeguard_off: "all",
+ * "swim" (none), or a comma list of the components on: lha-probe,
+ * lha-suspicion, buddy, nack. @retval 0, or -1 with a message in @a err.
+ */
+int nc_fleet_lifeguard_parse(const char *s, struct nc_fleet_config *cfg,
+			     char *err, size_t err_cap);
+
+/**
+ * Parse "SHARE:STALL_S:PERIOD_S[:rx|stop]" (share in (0, 1], 0 < stall <
+ * period; rx default) into cfg's slow_*. @retval 0, or -1 with a message
+ * in @a err.
+ */
+int nc_fleet_slow_parse(const char *s, struct nc_fleet_config *cfg,
+			char *err, size_t err_cap);
 
 /** Fill with the defaults (n 100, 300 s, warm 60 s, Lifeguard on). */
 void nc_fleet_config_default(struct nc_fleet_config *cfg);
@@ -108,8 +151,23 @@ struct nc_fleet_report {
 	double first_p50, first_p99, last_p50, last_p99;
 	/** A member not crashed declared failed / suspected. */
 	uint64_t false_failures, false_suspicions;
-	/** ...of which about a member paused at the time. */
+	/** ...of which about a member paused (or stalled) at the time. */
 	uint64_t paused_failures, paused_suspicions;
+	/**
+	 * Slow members (cfg slow_share), and the false failures and
+	 * suspicions split by subject: a healthy member (not slow, not
+	 * crashed) or a slow one. Counted as events, one per observer; of
+	 * the healthy members' failures, those an observer that is healthy
+	 * itself declared. Per member-hour: over the healthy (slow) members
+	 * and the window from warm_s to the end.
+	 */
+	unsigned slow;
+	uint64_t healthy_failures, slow_failures, healthy_failures_by_healthy;
+	uint64_t healthy_suspicions, slow_suspicions;
+	double healthy_fp_per_member_hour, slow_fp_per_member_hour;
+	/** Lifeguard components on: "all", "swim" or a list; tuning. */
+	char lifeguard[64];
+	int suspicion_mult, suspicion_max_mult;
 	/** Per agent, mean over agents, per s over the steady window. */
 	double bytes_out[NC_FLEET_KINDS], bytes_in[NC_FLEET_KINDS];
 	double pkts_out[NC_FLEET_KINDS], pkts_in[NC_FLEET_KINDS];

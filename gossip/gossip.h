@@ -128,6 +128,27 @@ struct nc_gossip_config {
 	 * only.
 	 */
 	bool lifeguard;
+	/**
+	 * Lifeguard's components one by one, for comparison runs only
+	 * (fleet-sim's Lifeguard benchmark). Each takes effect only with
+	 * lifeguard on; all default true. Names as in the paper (Dadgar et
+	 * al., DSN 2018, §IV):
+	 *   lha_probe      Local Health Aware Probe: the health score grows
+	 *                  on failed probes (and refutations), and the probe
+	 *                  interval and ack wait scale by score + 1;
+	 *   lha_suspicion  Local Health Aware Suspicion: the suspicion
+	 *                  timeout starts at max and shrinks with independent
+	 *                  confirmations (off: fixed at min);
+	 *   buddy_system   a suspect target gets its suspect message in the
+	 *                  same packet as the ping (off: a plain ping);
+	 *   nack           indirect-probe helpers are asked for a nack, and
+	 *                  missing nacks feed the health score (off: a failed
+	 *                  probe counts +1, as with a pre-nack peer).
+	 */
+	bool lha_probe;
+	bool lha_suspicion;
+	bool buddy_system;
+	bool nack;
 	/** LZW-compress outgoing packets/streams (serf default on). */
 	bool compression;
 	/** Keyring (borrowed; NULL = no encryption). */

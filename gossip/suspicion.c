@@ -17,7 +17,9 @@
  * confirmation whose timeout has already elapsed fires at once.
  *
  * With cfg->lifeguard off we run classic SWIM for comparison: k = 0, i.e.
- * a fixed timeout of min, and no awareness (score stays 0).
+ * a fixed timeout of min, and no awareness (score stays 0). The same,
+ * one component at a time: lha_suspicion off gives k = 0, lha_probe off
+ * keeps the score at 0.
  *
  * Local health awareness: a score 0..AwarenessMaxMultiplier-1 that grows
  * when this node's probes fail without the helpers' nacks (a sign that the
@@ -39,7 +41,8 @@ nc__suspicion_params(const struct nc_gossip_config *cfg, size_t n,
 	double scale_ms = floor(scale * 1000.0) / 1000.0;
 	int k = cfg->suspicion_mult - 2;
 
-	if (k < 0 || (long)n - 2 < (long)k || !cfg->lifeguard)
+	if (k < 0 || (long)n - 2 < (long)k ||
+	    !nc__lifeguard_on(cfg, cfg->lha_suspicion))
 		k = 0;
 	if (k > NC__SUSP_MAX_K)
 		k = NC__SUSP_MAX_K;
@@ -70,7 +73,7 @@ nc__awareness_delta(struct nc_gossip *g, int delta)
 {
 	int max = g->cfg.awareness_max_multiplier - 1;
 
-	if (!g->cfg.lifeguard)
+	if (!nc__lifeguard_on(&g->cfg, g->cfg.lha_probe))
 		return;
 	g->awareness += delta;
 	if (g->awareness < 0)

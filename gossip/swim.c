@@ -14,12 +14,16 @@
  * round-robin over a list reshuffled on every wrap (members.c), which
  * bounds the time until a failed member is first probed.
  *
- * Lifeguard (Dadgar et al. 2018) adds three things, all switched off by
- * cfg.lifeguard = false for comparison runs:
+ * Lifeguard (Dadgar et al. 2018) adds four things, all switched off by
+ * cfg.lifeguard = false for comparison runs (and one by one by
+ * cfg.lha_probe, lha_suspicion, buddy_system, nack):
  *   - local health awareness: the probe interval (and the wait for indirect
  *     acks) is stretched by score + 1, where the score grows when our own
  *     probes fail without the helpers' nacks, i.e. when the problem is
  *     probably us (suspicion.c);
+ *   - nacks: a helper asked for an indirect probe answers with a nack
+ *     when the target stays silent, so a prober that gets neither ack nor
+ *     nack knows the problem is probably its own (the health score);
  *   - dynamic suspicion timeouts shrinking with independent confirmations;
  *   - the buddy system: a suspect target gets the suspect message in the
  *     same packet as the ping, so it can refute at once.
@@ -113,6 +117,10 @@ nc_gossip_config_default(struct nc_gossip_config *cfg,
 	cfg->reconnect_interval = 30;
 	cfg->tcp_ping = true;
 	cfg->lifeguard = true;
+	cfg->lha_probe = true;
+	cfg->lha_suspicion = true;
+	cfg->buddy_system = true;
+	cfg->nack = true;
 	cfg->compression = true;
 	cfg->verify_incoming = true;
 	cfg->verify_outgoing = true;
@@ -518,7 +526,8 @@ probe_timeout_cb(struct nc_timer *t)
 	ind.source_node = nc_proto_cstr(g->self->pub.name);
 	for (size_t i = 0; i < n; i++) {
 		int len;
-		ind.nack = g->cfg.lifeguard && helpers[i]->pub.vsn[1] >= 4;
+		ind.nack = nc__lifeguard_on(&g->cfg, g->cfg.nack) &&
+			   helpers[i]->pub.vsn[1] >= 4;
 		if (ind.nack)
 			p->expected_nacks++;
 		len = nc_proto_encode_indirect_ping(buf, sizeof(buf), &ind);
@@ -595,7 +604,8 @@ probe_node(struct nc_gossip *g, struct nc__member *m)
 	p->tcp_id = 0;
 	p->tcp_result = NC__TCP_PING_PENDING;
 	g->stats.probes++;
-	if (m->pub.state == NC_MEMBER_ALIVE || !g->cfg.lifeguard) {
+	if (m->pub.state == NC_MEMBER_ALIVE ||
+	    !nc__lifeguard_on(&g->cfg, g->cfg.buddy_system)) {
 		rc = send_msg(g, &m->pub.addr, buf, (size_t)len);
 	} else {
 		/* Buddy system (§6.4): ping + suspect in one compound. */

@@ -135,7 +135,14 @@ struct nc__susp_params {
 	double min, max;
 };
 
-/** Compute k, min and max for @a n nodes (lifeguard off: k = 0). */
+/** A Lifeguard component is on: lifeguard on and the component's bool. */
+static inline bool
+nc__lifeguard_on(const struct nc_gossip_config *cfg, bool component)
+{
+	return cfg->lifeguard && component;
+}
+
+/** Compute k, min and max for @a n nodes (lha_suspicion off: k = 0). */
 void nc__suspicion_params(const struct nc_gossip_config *cfg, size_t n,
 			  struct nc__susp_params *out);
 /**
@@ -480,7 +487,7 @@ void nc__member_event(struct nc_gossip *g, enum nc_gossip_event ev,
 /** Queue a memberlist broadcast about @a node. */
 void nc__broadcast(struct nc_gossip *g, const char *node, const char *msg,
 		   size_t len, nc__bcast_done_cb done, void *arg);
-/** Apply a Lifeguard awareness delta (no-op with lifeguard off). */
+/** Apply a Lifeguard awareness delta (no-op with lha_probe off). */
 void nc__awareness_delta(struct nc_gossip *g, int delta);
 /** Remember / forget a failed member for reconnects. */
 void nc__failed_add(struct nc_gossip *g, const struct nc__member *m);

@@ -28,6 +28,8 @@
  * original order, packets with their original arrival time as rx_time (as a
  * kernel timestamp would be). The socket buffer is bounded by
  * SIM_SOCKET_BUFFER_PACKETS; beyond it packets to a paused node are dropped.
+ * Rx-stalled node (sim_node_stall_rx, slow message processing): the same
+ * for its inbound packets and stream events only; its timers keep running.
  *
  * Down node (a crashed host): packets to it are dropped, stream requests to
  * it fail with -ECONNREFUSED after one round trip. The test deletes the
@@ -159,6 +161,16 @@ void sim_node_pause(struct sim_node *n, double duration);
 void sim_node_resume(struct sim_node *n);
 /** True while the node is paused. */
 bool sim_node_paused(const struct sim_node *n);
+/**
+ * Stall the node's inbound processing for @a duration seconds: datagrams
+ * and stream events addressed to it wait (socket buffer as for a pause)
+ * and are handled in arrival order when the stall ends, while its timers
+ * keep running -- a process whose message handling is slow but whose
+ * clock is not (Lifeguard's "slow message processing", DSN 2018 §V).
+ */
+void sim_node_stall_rx(struct sim_node *n, double duration);
+/** True while the node's inbound processing is stalled. */
+bool sim_node_rx_stalled(const struct sim_node *n);
 /** Mark a node down (crashed) or up again. */
 void sim_node_set_down(struct sim_node *n, bool down);
 

@@ -9,7 +9,9 @@
  * owning node: when an entry of a paused node comes due it is re-queued at
  * the node's resume time with its original seq (marked `deferred`), which
  * is how a SIGSTOPped process behaves -- nothing runs, and on SIGCONT the
- * overdue timers and the queued datagrams are handled in order.
+ * overdue timers and the queued datagrams are handled in order. Entries
+ * of inbound traffic (marked `rx`) are also deferred while the node's
+ * inbound processing is stalled (sim_node_stall_rx); its timers run.
  *
  * PRNG: util's xoshiro256** seeded through splitmix64 (Vigna's
  * recommendation).
@@ -132,16 +134,30 @@ sim__heap_remove(struct sim_world *w, struct nc_timer *t)
 	sim_heap_down(w, (size_t)moved->heap_idx);
 }
 
-void
-sim__heap_push(struct sim_world *w, struct nc_timer *t, int node,
-	       double deadline)
+static void
+heap_push(struct sim_world *w, struct nc_timer *t, int node, double deadline,
+	  bool rx)
 {
-	struct sim_heap_ent e = {.t = t, .node = node, .deferred = false};
+	struct sim_heap_ent e = {.t = t, .node = node, .rx = rx};
 
 	sim__heap_remove(w, t);
 	t->deadline = deadline;
 	t->seq = w->seq++;
 	sim_heap_insert(w, e);
+}
+
+void
+sim__heap_push(struct sim_world *w, struct nc_timer *t, int node,
+	       double deadline)
+{
+	heap_push(w, t, node, deadline, false);
+}
+
+void
+sim__heap_push_rx(struct sim_world *w, struct nc_timer *t, int node,
+		  double deadline)
+{
+	heap_push(w, t, node, deadline, true);
 }
 
 /* ---------------------------------------------------------------- */
@@ -154,7 +170,10 @@ sim_now(const struct sim_world *w)
 	return w->now;
 }
 
-/** Pop and run one due entry (deferring it if its node is paused). */
+/**
+ * Pop and run one due entry (deferring it if its node is paused, or if it
+ * is inbound traffic and the node's inbound processing is stalled).
+ */
 static void
 sim_run_one(struct sim_world *w)
 {
@@ -164,9 +183,10 @@ sim_run_one(struct sim_world *w)
 	sim__heap_remove(w, t);
 	if (e.node >= 0) {
 		struct sim_node *n = w->nodes[e.node];
-		if (n->paused_until > w->now) {
+		double until = e.rx ? sim__rx_blocked_until(n) : n->paused_until;
+		if (until > w->now) {
 			e.deferred = true;
-			t->deadline = n->paused_until;
+			t->deadline = until;
 			sim_heap_insert(w, e);
 			return;
 		}
@@ -496,6 +516,18 @@ bool
 sim_node_paused(const struct sim_node *n)
 {
 	return n->paused_until > n->w->now;
+}
+
+void
+sim_node_stall_rx(struct sim_node *n, double duration)
+{
+	n->rx_stalled_until = n->w->now + duration;
+}
+
+bool
+sim_node_rx_stalled(const struct sim_node *n)
+{
+	return n->rx_stalled_until > n->w->now;
 }
 
 void

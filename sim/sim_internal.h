@@ -17,6 +17,9 @@ struct sim_heap_ent {
 	int node;
 	/** Re-queued because its node was paused (moves on resume). */
 	bool deferred;
+	/** Inbound traffic (a datagram or stream event): deferred by an rx
+	 * stall too, not only by a pause. */
+	bool rx;
 };
 
 struct sim_stream;
@@ -37,6 +40,8 @@ struct sim_node {
 	int group;
 	/** Paused while now < paused_until (INFINITY: until resumed). */
 	double paused_until;
+	/** Inbound processing stalled while now < rx_stalled_until. */
+	double rx_stalled_until;
 	/** Crashed host: drops everything. */
 	bool down;
 	/** Datagrams currently deferred while paused (cap: socket buffer). */
@@ -81,6 +86,16 @@ struct sim_world {
 /** Insert or re-key @a t owned by @a node at absolute time @a deadline. */
 void sim__heap_push(struct sim_world *w, struct nc_timer *t, int node,
 		    double deadline);
+/** As sim__heap_push, for inbound traffic of @a node (see rx above). */
+void sim__heap_push_rx(struct sim_world *w, struct nc_timer *t, int node,
+		       double deadline);
+/** Until when @a n handles no inbound traffic (pause or rx stall). */
+static inline double
+sim__rx_blocked_until(const struct sim_node *n)
+{
+	return n->paused_until > n->rx_stalled_until ? n->paused_until
+						     : n->rx_stalled_until;
+}
 /** Remove @a t from the heap if present. */
 void sim__heap_remove(struct sim_world *w, struct nc_timer *t);
 /** One-way latency from a to b. */

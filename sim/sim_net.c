@@ -101,7 +101,7 @@ sim__send_packet(struct nc_env *env, const struct nc_addr *to,
 		w->stats.drop_loss++;
 		return 0;
 	}
-	if (dst->paused_until > w->now) {
+	if (sim__rx_blocked_until(dst) > w->now) {
 		if (dst->deferred_packets >= SIM_SOCKET_BUFFER_PACKETS) {
 			w->stats.drop_buffer++;
 			return 0;
@@ -117,10 +117,10 @@ sim__send_packet(struct nc_env *env, const struct nc_addr *to,
 	memcpy(p->data, buf, len);
 	p->arrival = w->now + sim__latency(w, src->id, dst->id);
 	nc_timer_init(&p->timer, sim_packet_cb, p);
-	p->counted = dst->paused_until > p->arrival;
+	p->counted = sim__rx_blocked_until(dst) > p->arrival;
 	if (p->counted)
 		dst->deferred_packets++;
-	sim__heap_push(w, &p->timer, dst->id, p->arrival);
+	sim__heap_push_rx(w, &p->timer, dst->id, p->arrival);
 	return 0;
 }
 
@@ -190,7 +190,7 @@ sim_stream_complete_later(struct sim_stream *s, int status)
 	struct sim_world *w = s->w;
 
 	s->status = status;
-	sim__heap_push(w, &s->done, s->from,
+	sim__heap_push_rx(w, &s->done, s->from,
 		       w->now + sim__latency(w, s->to, s->from));
 }
 
@@ -268,7 +268,7 @@ sim__stream_request(struct nc_env *env, const struct nc_addr *to,
 			  req_len);
 	/* SYN, SYN-ACK, then the request: three one-way trips. */
 	lat = sim__latency(w, src->id, dst->id);
-	sim__heap_push(w, &s->deliver, dst->id, w->now + 3 * lat);
+	sim__heap_push_rx(w, &s->deliver, dst->id, w->now + 3 * lat);
 	sim__heap_push(w, &s->timeout, src->id, w->now + timeout);
 	return s->id;
 }

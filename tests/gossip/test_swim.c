@@ -383,6 +383,32 @@ test_suspicion_formula(void)
 }
 
 static void
+test_switch_lha_suspicion(void)
+{
+	/* lha_suspicion alone: off gives the fixed timeout min even with
+	 * lifeguard on; on (lifeguard on) starts at max; on but lifeguard
+	 * off is off. */
+	struct nc_gossip_config cfg;
+	struct nc__susp_params p;
+
+	nc_gossip_config_default(&cfg, NC_GOSSIP_PROFILE_LAN);
+	CU_ASSERT_TRUE(cfg.lha_suspicion && cfg.lha_probe &&
+		       cfg.buddy_system && cfg.nack);
+	cfg.lha_suspicion = false;
+	nc__suspicion_params(&cfg, 100, &p);
+	CU_ASSERT_EQUAL(p.k, 0);
+	CU_ASSERT_DOUBLE_EQUAL(nc__suspicion_timeout(&p, 0), 8.0, 1e-9);
+	cfg.lha_suspicion = true;
+	cfg.lha_probe = cfg.buddy_system = cfg.nack = false;
+	nc__suspicion_params(&cfg, 100, &p);
+	CU_ASSERT_EQUAL(p.k, 2);
+	CU_ASSERT_DOUBLE_EQUAL(nc__suspicion_timeout(&p, 0), 48.0, 1e-9);
+	cfg.lifeguard = false;
+	nc__suspicion_params(&cfg, 100, &p);
+	CU_ASSERT_EQUAL(p.k, 0);
+}
+
+static void
 test_config_profiles(void)
 {
 	/* Serf's numbers per profile (PROTOCOL.md §6.1) and validation. */
@@ -1051,6 +1077,148 @@ test_lifeguard_slow_nodes(void)
 		  (lg_on_false == 0 && lg_off_false > 0));
 }
 
+
+/* One component switched in node 0 (or in all nodes) for the switch
+ * tests; the others keep their defaults. */
+static bool switch_on;
+static enum { SW_LHA_PROBE, SW_BUDDY, SW_NACK } switch_which;
+
+static void
+cfg_switch(struct nc_gossip_config *cfg, int i)
+{
+	cfg->tcp_ping = false;
+	if (switch_which == SW_LHA_PROBE && i == 0)
+		cfg->lha_probe = switch_on;
+	else if (switch_which == SW_BUDDY && i == 0)
+		cfg->buddy_system = switch_on;
+	else if (switch_which == SW_NACK)
+		cfg->nack = switch_on;
+}
+
+/** Node 0 cut off for 15 s: its health score and probes sent meanwhile. */
+static void
+run_lha_probe(bool on, int *score, uint64_t *probes)
+{
+	struct cluster *c;
+	uint64_t p0;
+
+	switch_which = SW_LHA_PROBE;
+	switch_on = on;
+	c = cluster_new(41, 5, cfg_switch);
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	p0 = nc_gossip_stats(c->g[0])->probes;
+	sim_node_set_group(sim_node_get(c->w, 0), 1);
+	sim_run_until(c->w, sim_now(c->w) + 15);
+	*score = nc_gossip_health_score(c->g[0]);
+	*probes = nc_gossip_stats(c->g[0])->probes - p0;
+	cluster_delete(c);
+}
+
+static void
+test_switch_lha_probe(void)
+{
+	/* Node 0 alone behind a partition: every probe fails, nobody's nack
+	 * arrives. With lha_probe its health score climbs and its probe
+	 * interval stretches (fewer probes); without, the score stays 0 and
+	 * it probes every second. */
+	int s_on, s_off;
+	uint64_t p_on, p_off;
+
+	run_lha_probe(true, &s_on, &p_on);
+	run_lha_probe(false, &s_off, &p_off);
+	printf("\n    node cut off 15 s: lha_probe on score %d, %llu probes; "
+	       "off score %d, %llu probes\n",
+	       s_on, (unsigned long long)p_on, s_off,
+	       (unsigned long long)p_off);
+	CU_ASSERT(s_on > 0);
+	CU_ASSERT_EQUAL(s_off, 0);
+	CU_ASSERT(p_off > p_on);
+	CU_ASSERT(p_off >= 13);
+}
+
+/** Node 0 holds node 2 suspect (no broadcast): node 2's refutations. */
+static uint64_t
+run_buddy(bool on)
+{
+	struct cluster *c;
+	struct nc__member *m;
+	uint64_t r;
+
+	switch_which = SW_BUDDY;
+	switch_on = on;
+	c = cluster_new(43, 3, cfg_switch);
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	/* Suspect in node 0's table only, as if its suspect broadcast had
+	 * been lost: only the buddy ping can tell node 2. */
+	m = nc__member_find(c->g[0], "node-2", strlen("node-2"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	m->pub.state = NC_MEMBER_SUSPECT;
+	sim_run_until(c->w, sim_now(c->w) + 6);
+	r = nc_gossip_stats(c->g[2])->refutations;
+	cluster_delete(c);
+	return r;
+}
+
+static void
+test_switch_buddy_system(void)
+{
+	/* Node 0 probes its suspect node 2 within 6 s (2 members, round
+	 * robin): with the buddy system the ping carries the suspicion and
+	 * node 2 refutes; without, a plain ping tells it nothing. */
+	uint64_t on = run_buddy(true), off = run_buddy(false);
+
+	printf("\n    suspect pinged: buddy_system on %llu refutations, off "
+	       "%llu\n", (unsigned long long)on, (unsigned long long)off);
+	CU_ASSERT(on >= 1);
+	CU_ASSERT_EQUAL(off, 0);
+}
+
+/** Node 3 crashes; nacks sent by everyone and node 0's score, 20 s. */
+static uint64_t
+run_nack(bool on, uint64_t *failures)
+{
+	struct cluster *c;
+	uint64_t nacks = 0;
+
+	switch_which = SW_NACK;
+	switch_on = on;
+	c = cluster_new(47, 6, cfg_switch);
+	cluster_start_join(c);
+	CU_ASSERT_FATAL(sim_run_until_pred(c->w, 30, 0.1, pred_fullmesh, c) >=
+			0);
+	sim_node_set_down(sim_node_get(c->w, 3), true);
+	c->healthy[3] = false;
+	sim_run_until(c->w, sim_now(c->w) + 20);
+	*failures = 0;
+	for (int i = 0; i < c->n; i++) {
+		nacks += nc_gossip_stats(c->g[i])->nacks_sent;
+		*failures += nc_gossip_stats(c->g[i])->probe_failures;
+	}
+	cluster_delete(c);
+	return nacks;
+}
+
+static void
+test_switch_nack(void)
+{
+	/* A crashed member: probers that fail on it ask helpers for an
+	 * indirect probe. With nack the helpers answer with nacks; without,
+	 * none is sent (requested) at all. */
+	uint64_t f_on, f_off;
+	uint64_t on = run_nack(true, &f_on), off = run_nack(false, &f_off);
+
+	printf("\n    crashed member, 20 s: nack on %llu nacks (%llu failed "
+	       "probes), off %llu (%llu)\n",
+	       (unsigned long long)on, (unsigned long long)f_on,
+	       (unsigned long long)off, (unsigned long long)f_off);
+	CU_ASSERT(f_on > 0 && f_off > 0);
+	CU_ASSERT(on > 0);
+	CU_ASSERT_EQUAL(off, 0);
+}
 
 static void
 join_cb(void *arg, int joined)
@@ -1728,6 +1896,10 @@ nc_test_swim_register(void)
 	    CU_add_test(s, "encrypted_cluster", test_encrypted_cluster) == NULL ||
 	    CU_add_test(s, "tcp_fallback", test_tcp_fallback) == NULL ||
 	    CU_add_test(s, "lifeguard_slow_nodes", test_lifeguard_slow_nodes) == NULL ||
+	    CU_add_test(s, "switch_lha_suspicion", test_switch_lha_suspicion) == NULL ||
+	    CU_add_test(s, "switch_lha_probe", test_switch_lha_probe) == NULL ||
+	    CU_add_test(s, "switch_buddy_system", test_switch_buddy_system) == NULL ||
+	    CU_add_test(s, "switch_nack", test_switch_nack) == NULL ||
 	    CU_add_test(s, "hostile_names", test_hostile_names) == NULL ||
 	    CU_add_test(s, "incarnation_hostile", test_incarnation_hostile) == NULL ||
 	    CU_add_test(s, "alive_vsn_excludes_ours",
