@@ -54,9 +54,13 @@
  *       the latency emulation when on), for benchmarks and operators
  *   PUT /v1/agent/join?address=HOST[:PORT] {"Joined":n} (waits), 502
  *   PUT /v1/agent/leave                    {} then graceful leave
- *   GET /v1/agent/keyring                  {"Keys":[...],"Primary":"..."}
- *       (NC_API_SECRET: key material)
- *   PUT /v1/agent/keyring/install|use|remove   body {"Key":"<base64>"}
+ *   GET /v1/agent/keyring, PUT /v1/agent/keyring/install|use|remove
+ *       (body {"Key":"<base64>"}): the whole cluster's keyrings through
+ *       serf's key queries, serf's answer shape {"NumNodes","NumResp",
+ *       "NumErr","Messages","Keys","PrimaryKeys"}; ?local=1: this agent
+ *       only ({"Keys":[...],"Primary":"..."}); GET is NC_API_SECRET (key
+ *       material). api/handlers_agent.c says more.
+ *   GET /v1/agent/reachability   serf reachability (api/handlers_agent.c)
  *   PUT /v1/event/fire/NAME[?coalesce=1]  body = payload: fires a serf
  *       user event {"Name","LTime","Payload"(base64),"Coalesce"}
  *   GET /v1/event/list[?name=N]  the last user events seen or fired
@@ -82,9 +86,9 @@
  * NC_API_WRITE, and GET
  * keyring is NC_API_SECRET: with no token configured they answer 403
  * unless allow_unauthenticated_writes. Secret answers carry
- * Cache-Control: no-store. Keyring operations act on this agent only
- * (unlike `serf keys`, which fans out a query). More routes can be added
- * with nc_api_route_add().
+ * Cache-Control: no-store. Keyring operations act on the whole cluster
+ * (as `serf keys`) unless ?local=1. More routes can be added with
+ * nc_api_route_add().
  *
  * HTTPS: with cfg.tls_cert_pem / tls_key_pem the endpoint speaks TLS
  * only (MHD's, GnuTLS); nc_api_new checks both first (api/tls.c) and
