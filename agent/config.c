@@ -210,59 +210,12 @@ apply_retry_join(struct nc_config *cfg, const char *v, char *err, size_t cap)
 			     &cfg->retry_join_n, v, err, cap);
 }
 
-/**
- * A Go duration, as serf's time.ParseDuration: "30s", "1m30s", "500ms",
- * "1.5h" (units ns, us, ms, s, m, h); a bare number is seconds.
- */
-static int
-parse_duration(const char *v, double *out_s)
-{
-	static const struct {
-		const char *unit;
-		double s;
-	} units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3},
-		     {"s", 1},     {"m", 60},    {"h", 3600}};
-	double total = 0;
-	const char *p = v;
-	char *end;
-	if (*p == '\0')
-		return -EINVAL;
-	errno = 0;
-	double x = strtod(p, &end);
-	if (errno == 0 && end != p && *end == '\0' && x >= 0) {
-		*out_s = x;
-		return 0;
-	}
-	while (*p != '\0') {
-		if (!((*p >= '0' && *p <= '9') || *p == '.'))
-			return -EINVAL;
-		x = strtod(p, &end);
-		if (end == p)
-			return -EINVAL;
-		p = end;
-		size_t best = 0, ul = 0;
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			size_t l = strlen(units[i].unit);
-			if (strncmp(p, units[i].unit, l) == 0 && l > ul) {
-				best = i;
-				ul = l;
-			}
-		}
-		if (ul == 0)
-			return -EINVAL;
-		total += x * units[best].s;
-		p += ul;
-	}
-	*out_s = total;
-	return 0;
-}
-
 static int
 apply_retry_interval(struct nc_config *cfg, const char *v, char *err,
 		     size_t cap)
 {
 	double s;
-	if (parse_duration(v, &s) != 0 || s > 86400.0 * 365)
+	if (nc_parse_duration(v, true, &s) != 0 || s > 86400.0 * 365)
 		return fail(err, cap,
 			    "\"retry_interval\": want a duration such as "
 			    "\"30s\" or \"1m\", got \"%s\"",
@@ -275,7 +228,8 @@ static int
 apply_verify_cache(struct nc_config *cfg, const char *v, char *err, size_t cap)
 {
 	double s;
-	if (parse_duration(v, &s) != 0 || s > NC_CONFIG_MAX_VERIFY_CACHE_S)
+	if (nc_parse_duration(v, true, &s) != 0 ||
+	    s > NC_CONFIG_MAX_VERIFY_CACHE_S)
 		return fail(err, cap,
 			    "\"verify_cache\": want a duration from 0s to 1h "
 			    "such as \"10s\", got \"%s\"",

@@ -195,53 +195,6 @@ nc__api_block_sig(const cJSON *doc, unsigned flags)
 /* Parameters                                                         */
 /* ------------------------------------------------------------------ */
 
-/**
- * A Go duration ("300ms", "1.5h", "2h45m", "0"): seconds, or -1. Units
- * ns, us (µs), ms, s, m, h; no sign.
- */
-static double
-parse_duration(const char *s)
-{
-	static const struct {
-		const char *u;
-		double s;
-	} units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"\xc2\xb5s", 1e-6},
-		     {"ms", 1e-3}, {"s", 1},	 {"m", 60},
-		     {"h", 3600}};
-	double total = 0;
-	if (strcmp(s, "0") == 0)
-		return 0;
-	if (*s == '\0')
-		return -1;
-	while (*s != '\0') {
-		const char *p = s;
-		double v = 0, scale = 1;
-		bool digits = false;
-		for (; *p >= '0' && *p <= '9'; p++, digits = true)
-			v = v * 10 + (*p - '0');
-		if (*p == '.')
-			for (p++; *p >= '0' && *p <= '9'; p++, digits = true)
-				v += (*p - '0') * (scale /= 10);
-		if (!digits || v > 1e12)
-			return -1;
-		size_t best = 0, best_len = 0;
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			size_t l = strlen(units[i].u);
-			if (strncmp(p, units[i].u, l) == 0 && l > best_len) {
-				best = i;
-				best_len = l;
-			}
-		}
-		if (best_len == 0)
-			return -1;
-		total += v * units[best].s;
-		if (total > 1e12)
-			return -1;
-		s = p + best_len;
-	}
-	return total;
-}
-
 int
 nc__api_block_parse(const struct nc_api_request *req, uint64_t *index,
 		    double *wait_s, char *err, size_t err_cap)
@@ -268,8 +221,8 @@ nc__api_block_parse(const struct nc_api_request *req, uint64_t *index,
 		*index = v;
 	}
 	if (wv != NULL) {
-		double w = parse_duration(wv);
-		if (w < 0) {
+		double w;
+		if (nc_parse_duration(wv, false, &w) != 0) {
 			snprintf(err, err_cap,
 				 "bad parameter \"wait\": \"%.32s\" (want a "
 				 "duration such as 30s, 5m or 1m30s, at most "

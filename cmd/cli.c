@@ -250,27 +250,17 @@ nc_cli_usage(const char *name, FILE *f)
 #define set_err(err, len, ...) ((void)nc_errf(err, len, 0, __VA_ARGS__))
 
 /**
- * Parse a duration: "10s", "500ms", "1m", or a bare number of seconds.
- * @return milliseconds (>= 1), or -1 if malformed / out of range.
+ * Parse a -timeout: a Go duration ("10s", "500ms", "1m") or a bare number
+ * of seconds (util's nc_parse_duration).
+ * @return milliseconds (1 .. 1 h), or -1 if malformed / out of range.
  */
 static int
 parse_duration_ms(const char *s)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || errno != 0 || !(v > 0))
+	double secs;
+	if (nc_parse_duration(s, true, &secs) != 0)
 		return -1;
-	double mult = 1000;
-	if (strcmp(end, "ms") == 0)
-		mult = 1;
-	else if (strcmp(end, "s") == 0 || *end == '\0')
-		mult = 1000;
-	else if (strcmp(end, "m") == 0)
-		mult = 60000;
-	else
-		return -1;
-	double ms = v * mult;
+	double ms = secs * 1000;
 	if (ms < 1 || ms > 3600000)
 		return -1;
 	return (int)ms;

@@ -439,6 +439,35 @@ quantile(double *v, size_t n, double q)
 	return v[k];
 }
 
+/**
+ * The 5 smallest known true RTTs of node @a i (ascending) into @a best;
+ * returns how many (fewer when the row knows fewer peers).
+ */
+static size_t
+true_best5(const struct sim_matrix *m, size_t i, double best[5])
+{
+	size_t n = m->n, nb = 0;
+	for (size_t j = 0; j < n; j++) {
+		double t = m->rtt[i * n + j];
+		if (j == i || !(t > 0.0))
+			continue;
+		size_t p;
+		if (nb == 5) {
+			if (t >= best[4])
+				continue;
+			p = 4;
+		} else {
+			p = nb++;
+		}
+		while (p > 0 && best[p - 1] > t) {
+			best[p] = best[p - 1];
+			p--;
+		}
+		best[p] = t;
+	}
+	return nb;
+}
+
 /* Filter for ranking: skip self and peers without a known true RTT. */
 struct rank_ctx {
 	const struct sim_matrix *m;
@@ -548,25 +577,7 @@ report_verify(const struct sim_opts *o, const struct sim_matrix *m,
 		double prec = 0.0;
 		for (size_t i = 0; i < n; i++) {
 			double best[5];
-			size_t nb = 0;
-			for (size_t j = 0; j < n; j++) {
-				double t = m->rtt[i * n + j];
-				if (j == i || !(t > 0.0))
-					continue;
-				size_t p;
-				if (nb == 5) {
-					if (t >= best[4])
-						continue;
-					p = 4;
-				} else {
-					p = nb++;
-				}
-				while (p > 0 && best[p - 1] > t) {
-					best[p] = best[p - 1];
-					p--;
-				}
-				best[p] = t;
-			}
+			size_t nb = true_best5(m, i, best);
 			if (nb == 0)
 				continue;
 			struct rank_ctx rc = {m, i};
@@ -636,25 +647,7 @@ evaluate(const struct sim_opts *o, const struct sim_matrix *m,
 	for (size_t i = 0; i < n; i++) {
 		/* True minimum and 5th smallest true RTT. */
 		double best[5];
-		size_t nb = 0;
-		for (size_t j = 0; j < n; j++) {
-			double t = m->rtt[i * n + j];
-			if (j == i || !(t > 0.0))
-				continue;
-			size_t p;
-			if (nb == 5) {
-				if (t >= best[4])
-					continue;
-				p = 4;
-			} else {
-				p = nb++;
-			}
-			while (p > 0 && best[p - 1] > t) {
-				best[p] = best[p - 1];
-				p--;
-			}
-			best[p] = t;
-		}
+		size_t nb = true_best5(m, i, best);
 		if (nb == 0)
 			continue;
 		size_t idx[5];

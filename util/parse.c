@@ -18,6 +18,54 @@
 #include <string.h>
 
 int
+nc_parse_duration(const char *s, bool bare_seconds, double *out_s)
+{
+	static const struct {
+		const char *u;
+		double s;
+	} units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"\xc2\xb5s", 1e-6},
+		     {"ms", 1e-3}, {"s", 1},	 {"m", 60},
+		     {"h", 3600}};
+	double total = 0;
+	bool bare = true;
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	while (*s != '\0') {
+		const char *p = s;
+		double v = 0, scale = 1;
+		bool digits = false;
+		for (; *p >= '0' && *p <= '9'; p++, digits = true)
+			v = v * 10 + (*p - '0');
+		if (*p == '.')
+			for (p++; *p >= '0' && *p <= '9'; p++, digits = true)
+				v += (*p - '0') * (scale /= 10);
+		if (!digits || v > 1e12)
+			return -EINVAL;
+		if (*p == '\0' && bare && (bare_seconds || v == 0)) {
+			*out_s = v; /* a plain number: seconds */
+			return 0;
+		}
+		size_t best = 0, best_len = 0;
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t l = strlen(units[i].u);
+			if (strncmp(p, units[i].u, l) == 0 && l > best_len) {
+				best = i;
+				best_len = l;
+			}
+		}
+		if (best_len == 0)
+			return -EINVAL;
+		total += v * units[best].s;
+		if (total > 1e12)
+			return -EINVAL;
+		s = p + best_len;
+		bare = false;
+	}
+	*out_s = total;
+	return 0;
+}
+
+int
 nc_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"1",	  "t",	  "true",

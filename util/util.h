@@ -9,6 +9,7 @@
  *   nc_dbuf_*         growable byte buffer with a cap             dbuf.c
  *   nc_rtt_matrix_*   the RTT-matrix file loader                  rtt_matrix.c
  *   nc_parse_bool     the one boolean vocabulary                  parse.c
+ *   nc_parse_duration Go durations ("300ms", "1m30s")             parse.c
  *   nc_errf,
  *   nc_line_blank     error messages into optional buffers; blank or
  *                     comment lines of the text files we read      parse.c
@@ -295,6 +296,17 @@ int nc_rtt_matrix_load(const char *path, size_t max_n, double **rtt_ms,
  * (*out untouched).
  */
 int nc_parse_bool(const char *s, bool *out);
+
+/**
+ * Parse a Go duration as time.ParseDuration writes them ("300ms", "1.5h",
+ * "2h45m", "0"; units ns, us, µs, ms, s, m, h; no sign) into seconds:
+ * the one duration syntax of flags, config keys, the CLI and query
+ * parameters. With @a bare_seconds a plain number ("30", "0.5") is
+ * seconds too (our flags and config keys, as serf's); without, only "0"
+ * (Consul's ?wait=). @retval 0 (*out_s set), -EINVAL (syntax, or more than
+ * 1e12 s; *out_s untouched).
+ */
+int nc_parse_duration(const char *s, bool bare_seconds, double *out_s);
 
 /**
  * Format a message into @a err (may be NULL or @a cap 0: nothing written)

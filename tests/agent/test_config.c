@@ -22,42 +22,13 @@
 #include <CUnit/Basic.h>
 
 #include "agent/config.h"
+#include "tests/agent/config_test.h"
 
 /* Two keys (base64 of 16 and 32 bytes) and a good token. */
 #define KEY16 "MDEyMzQ1Njc4OWFiY2RlZg=="
 #define KEY32 "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 #define TOKEN "0123456789abcdef-token"
 
-static char dir[64];
-
-/** Write @a text to dir/name with @a mode; the path in a static buffer. */
-static const char *
-file(const char *name, const char *text, mode_t mode)
-{
-	static char path[4][128];
-	static int k;
-	char *p = path[k++ % 4];
-	snprintf(p, sizeof(path[0]), "%s/%s", dir, name);
-	FILE *f = fopen(p, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(text, f);
-	fclose(f);
-	chmod(p, mode);
-	return p;
-}
-
-/** Parse "agent" + args into *cfg (initialised here). */
-static int
-parse(struct nc_config *cfg, char *err, size_t cap, const char *const *args)
-{
-	char *argv[32] = {(char *)"agent"};
-	int argc = 1;
-	for (; args[argc - 1] != NULL; argc++)
-		argv[argc] = (char *)args[argc - 1];
-	nc_config_init(cfg);
-	err[0] = '\0';
-	return nc_config_parse_args(cfg, argc, argv, err, cap);
-}
 
 /** Does a warning of @a cfg contain both @a a and @a b? */
 static bool
@@ -77,8 +48,8 @@ test_token_length(void)
 {
 	struct nc_config cfg;
 	char err[512];
-	const char *tf = file("short", "0123456789abcde\n", 0600);
-	const char *cf = file("short.json", "{\"http_token\": \"s3cret\"}", 0600);
+	const char *tf = ct_file("short", "0123456789abcde\n", 0600);
+	const char *cf = ct_file("short.json", "{\"http_token\": \"s3cret\"}", 0600);
 	const char *const *bad[] = {
 	    (const char *const[]){LOOPBACK, "-http-token", "s3cret", NULL},
 	    (const char *const[]){LOOPBACK, "-http-token=0123456789abcde",
@@ -87,20 +58,20 @@ test_token_length(void)
 	    (const char *const[]){LOOPBACK, "-config-file", cf, NULL},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CU_ASSERT(parse(&cfg, err, sizeof(err), bad[i]) < 0);
+		CU_ASSERT(ct_parse(&cfg, err, sizeof(err), bad[i]) < 0);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"http_token\""));
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "16"));
 		nc_config_destroy(&cfg);
 	}
 	setenv("NETCOORD_HTTP_TOKEN", "tok", 1);
-	CU_ASSERT(parse(&cfg, err, sizeof(err),
+	CU_ASSERT(ct_parse(&cfg, err, sizeof(err),
 			(const char *const[]){LOOPBACK, NULL}) < 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"http_token\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "NETCOORD_HTTP_TOKEN"));
 	nc_config_destroy(&cfg);
 	unsetenv("NETCOORD_HTTP_TOKEN");
 	/* 16 is enough. */
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){
 				  LOOPBACK, "-http-token", "0123456789abcdef",
 				  NULL}),
@@ -114,8 +85,8 @@ test_secrets_from_files_and_env(void)
 {
 	struct nc_config cfg;
 	char err[512];
-	const char *kf = file("key", KEY32 "\n", 0600);
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	const char *kf = ct_file("key", KEY32 "\n", 0600);
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){LOOPBACK, "-encrypt-file",
 						    kf, NULL}),
 			0);
@@ -124,8 +95,8 @@ test_secrets_from_files_and_env(void)
 			0);
 	CU_ASSERT_EQUAL(cfg.warnings_n, 0);
 	nc_config_destroy(&cfg);
-	const char *bk = file("badkey", "not-base64!\n", 0600);
-	CU_ASSERT(parse(&cfg, err, sizeof(err),
+	const char *bk = ct_file("badkey", "not-base64!\n", 0600);
+	CU_ASSERT(ct_parse(&cfg, err, sizeof(err),
 			(const char *const[]){LOOPBACK, "-encrypt-file", bk,
 					      NULL}) < 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"encrypt_file\""));
@@ -133,14 +104,14 @@ test_secrets_from_files_and_env(void)
 
 	setenv("NETCOORD_ENCRYPT", KEY16, 1);
 	setenv("NETCOORD_HTTP_TOKEN", TOKEN, 1);
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){LOOPBACK, NULL}),
 			0);
 	CU_ASSERT_EQUAL(cfg.key_len, 16);
 	CU_ASSERT_STRING_EQUAL(cfg.http_token, TOKEN);
 	nc_config_destroy(&cfg);
 	/* Flags win over the environment. */
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){LOOPBACK, "-encrypt", KEY32,
 						    "-http-token",
 						    "another-token-of-16", NULL}),
@@ -149,7 +120,7 @@ test_secrets_from_files_and_env(void)
 	CU_ASSERT_STRING_EQUAL(cfg.http_token, "another-token-of-16");
 	nc_config_destroy(&cfg);
 	setenv("NETCOORD_ENCRYPT", "nope", 1);
-	CU_ASSERT(parse(&cfg, err, sizeof(err),
+	CU_ASSERT(ct_parse(&cfg, err, sizeof(err),
 			(const char *const[]){LOOPBACK, NULL}) < 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "NETCOORD_ENCRYPT"));
 	nc_config_destroy(&cfg);
@@ -162,13 +133,13 @@ test_readable_files_warn(void)
 {
 	struct nc_config cfg;
 	char err[512];
-	const char *kf = file("key644", KEY16 "\n", 0644);
-	const char *tf = file("tok640", TOKEN "\n", 0640);
-	const char *cf = file("cfg644.json", "{\"http_token\": \"" TOKEN "\"}",
+	const char *kf = ct_file("key644", KEY16 "\n", 0644);
+	const char *tf = ct_file("tok640", TOKEN "\n", 0640);
+	const char *cf = ct_file("cfg644.json", "{\"http_token\": \"" TOKEN "\"}",
 			      0644);
-	const char *ok = file("cfg-nosecret.json", "{\"profile\": \"lan\"}",
+	const char *ok = ct_file("cfg-nosecret.json", "{\"profile\": \"lan\"}",
 			      0644);
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){LOOPBACK, "-encrypt-file",
 						    kf, "-http-token-file", tf,
 						    "-config-file", cf,
@@ -181,11 +152,11 @@ test_readable_files_warn(void)
 	CU_ASSERT_EQUAL(cfg.warnings_n, 3);
 	nc_config_destroy(&cfg);
 	/* A config file that only names a (private) token file: quiet. */
-	const char *tp = file("tok600", TOKEN "\n", 0600);
+	const char *tp = ct_file("tok600", TOKEN "\n", 0600);
 	char json[256];
 	snprintf(json, sizeof(json), "{\"http_token_file\": \"%s\"}", tp);
-	const char *cf2 = file("cfg-names-file.json", json, 0644);
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	const char *cf2 = ct_file("cfg-names-file.json", json, 0644);
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){LOOPBACK, "-config-file",
 						    cf2, NULL}),
 			0);
@@ -200,13 +171,13 @@ test_exposure_warns(void)
 	struct nc_config cfg;
 	char err[512];
 	/* Defaults: gossip on 0.0.0.0 without a key; HTTP on loopback. */
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){NULL}),
 			0);
 	CU_ASSERT_TRUE(warned(&cfg, "gossip", "0.0.0.0"));
 	CU_ASSERT_FALSE(warned(&cfg, "HTTP", NULL));
 	nc_config_destroy(&cfg);
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){"-bind", "10.1.2.3",
 						    "-http-addr",
 						    "0.0.0.0:8555", NULL}),
@@ -215,7 +186,7 @@ test_exposure_warns(void)
 	CU_ASSERT_TRUE(warned(&cfg, "HTTP", "0.0.0.0:8555"));
 	nc_config_destroy(&cfg);
 	/* A key and a token silence them; loopback needs neither. */
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){"-bind", "10.1.2.3",
 						    "-encrypt", KEY16,
 						    "-http-addr", "[::]:8555",
@@ -224,7 +195,7 @@ test_exposure_warns(void)
 			0);
 	CU_ASSERT_EQUAL(cfg.warnings_n, 0);
 	nc_config_destroy(&cfg);
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){"-bind", "127.0.0.1",
 						    "-http-addr", "[::1]:8555",
 						    NULL}),
@@ -238,17 +209,17 @@ test_http_flags(void)
 {
 	struct nc_config cfg;
 	char err[512];
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){LOOPBACK, NULL}),
 			0);
 	CU_ASSERT_EQUAL(cfg.http_max_conns_per_client, 16);
 	CU_ASSERT_EQUAL(cfg.http_allowed_hosts_n, 0);
 	nc_config_destroy(&cfg);
-	const char *cf = file("hosts.json",
+	const char *cf = ct_file("hosts.json",
 			      "{\"http_allowed_host\": [\"a.example\", "
 			      "\"b.example\"], \"http_max_conns_per_client\": 4}",
 			      0600);
-	CU_ASSERT_EQUAL(parse(&cfg, err, sizeof(err),
+	CU_ASSERT_EQUAL(ct_parse(&cfg, err, sizeof(err),
 			      (const char *const[]){LOOPBACK, "-config-file", cf,
 						    "-http-allowed-host",
 						    "c.example", NULL}),
@@ -257,12 +228,12 @@ test_http_flags(void)
 	CU_ASSERT_STRING_EQUAL(cfg.http_allowed_hosts[2], "c.example");
 	CU_ASSERT_EQUAL(cfg.http_max_conns_per_client, 4);
 	nc_config_destroy(&cfg);
-	CU_ASSERT(parse(&cfg, err, sizeof(err),
+	CU_ASSERT(ct_parse(&cfg, err, sizeof(err),
 			(const char *const[]){LOOPBACK, "-http-allowed-host",
 					      "a b", NULL}) < 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"http_allowed_host\""));
 	nc_config_destroy(&cfg);
-	CU_ASSERT(parse(&cfg, err, sizeof(err),
+	CU_ASSERT(ct_parse(&cfg, err, sizeof(err),
 			(const char *const[]){LOOPBACK,
 					      "-http-max-conns-per-client",
 					      "-1", NULL}) < 0);
@@ -270,33 +241,17 @@ test_http_flags(void)
 	nc_config_destroy(&cfg);
 }
 
+static const struct ct_test tests[] = {
+	{"token length", test_token_length},
+	{"secrets from files and env", test_secrets_from_files_and_env},
+	{"readable files warn", test_readable_files_warn},
+	{"exposure warns", test_exposure_warns},
+	{"http flags", test_http_flags},
+};
+
 int
 main(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/nc-config-test.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return 2;
-	unsetenv("NETCOORD_ENCRYPT");
-	unsetenv("NETCOORD_HTTP_TOKEN");
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("config", NULL, NULL);
-	if (s == NULL ||
-	    !CU_add_test(s, "token length", test_token_length) ||
-	    !CU_add_test(s, "secrets from files and env",
-			 test_secrets_from_files_and_env) ||
-	    !CU_add_test(s, "readable files warn", test_readable_files_warn) ||
-	    !CU_add_test(s, "exposure warns", test_exposure_warns) ||
-	    !CU_add_test(s, "http flags", test_http_flags))
-		return 2;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned failures =
-	    CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		failures++;
-	return failures == 0 ? 0 : 1;
+	return ct_main("config", "nc-config-test", tests,
+		       sizeof(tests) / sizeof(tests[0]));
 }

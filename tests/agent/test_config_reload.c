@@ -31,37 +31,8 @@
 
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "tests/agent/config_test.h"
 
-static char dir[64];
-
-/** Write @a text to dir/name with @a mode; the path in a static buffer. */
-static const char *
-file(const char *name, const char *text, mode_t mode)
-{
-	static char path[8][128];
-	static int k;
-	char *p = path[k++ % 8];
-	snprintf(p, sizeof(path[0]), "%s/%s", dir, name);
-	FILE *f = fopen(p, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(text, f);
-	fclose(f);
-	chmod(p, mode);
-	return p;
-}
-
-/** Parse "agent" + args into *cfg (initialised here). */
-static int
-parse(struct nc_config *cfg, char *err, size_t cap, const char *const *args)
-{
-	char *argv[32] = {(char *)"agent"};
-	int argc = 1;
-	for (; args[argc - 1] != NULL; argc++)
-		argv[argc] = (char *)args[argc - 1];
-	nc_config_init(cfg);
-	err[0] = '\0';
-	return nc_config_parse_args(cfg, argc, argv, err, cap);
-}
 
 /** The list joined with ',' (for one assertion per list). */
 static const char *
@@ -88,24 +59,24 @@ test_nothing_changed(void)
 	struct nc_config r, x;
 	struct nc_config_diff d;
 	char err[512];
-	const char *cf = file("same.json",
+	const char *cf = ct_file("same.json",
 			      "{\"tags\": {\"a\": \"1\", \"b\": \"2\"}, "
 			      "\"log_level\": \"warn\", \"bind\": "
 			      "\"127.0.0.1:7000\"}",
 			      0600);
 	const char *args[] = {"-config-file", cf, "-node", "n1", NULL};
-	CU_ASSERT_EQUAL_FATAL(parse(&r, err, sizeof(err), args), 0);
-	CU_ASSERT_EQUAL_FATAL(parse(&x, err, sizeof(err), args), 0);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&r, err, sizeof(err), args), 0);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&x, err, sizeof(err), args), 0);
 	nc_config_diff(&r, &x, &d);
 	CU_ASSERT_EQUAL(d.applied_n, 0);
 	CU_ASSERT_EQUAL(d.restart_n, 0);
 	nc_config_destroy(&x);
 	/* The same tags in another order are the same tags. */
-	file("same.json",
+	ct_file("same.json",
 	     "{\"tags\": {\"b\": \"2\", \"a\": \"1\"}, \"log_level\": "
 	     "\"warn\", \"bind\": \"127.0.0.1:7000\"}",
 	     0600);
-	CU_ASSERT_EQUAL_FATAL(parse(&x, err, sizeof(err), args), 0);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&x, err, sizeof(err), args), 0);
 	nc_config_diff(&r, &x, &d);
 	CU_ASSERT_STRING_EQUAL(APPLIED(d), "");
 	nc_config_destroy(&x);
@@ -118,22 +89,22 @@ test_runtime_and_restart_fields(void)
 	struct nc_config r, x;
 	struct nc_config_diff d;
 	char err[512];
-	const char *cf = file("rt.json",
+	const char *cf = ct_file("rt.json",
 			      "{\"tags\": {\"role\": \"web\"}, \"log_level\": "
 			      "\"info\", \"http_token\": "
 			      "\"old-token-0123456789\", \"bind\": "
 			      "\"127.0.0.1:7000\"}",
 			      0600);
 	const char *args[] = {"-config-file", cf, NULL};
-	CU_ASSERT_EQUAL_FATAL(parse(&r, err, sizeof(err), args), 0);
-	file("rt.json",
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&r, err, sizeof(err), args), 0);
+	ct_file("rt.json",
 	     "{\"tags\": {\"role\": \"db\"}, \"log_level\": \"debug\", "
 	     "\"http_token\": \"new-token-0123456789\", \"http_allowed_host\": "
 	     "[\"nc.example\"], \"http_allow_unauthenticated_writes\": true, "
 	     "\"bind\": \"127.0.0.1:7001\", \"node_name\": \"other\", "
 	     "\"max_members\": 5}",
 	     0600);
-	CU_ASSERT_EQUAL_FATAL(parse(&x, err, sizeof(err), args), 0);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&x, err, sizeof(err), args), 0);
 	nc_config_diff(&r, &x, &d);
 	CU_ASSERT_STRING_EQUAL(APPLIED(d),
 			       "log_level,tags,http_token,http_allowed_host,"
@@ -156,7 +127,7 @@ test_runtime_and_restart_fields(void)
 
 	/* The same files again: nothing left to apply, the restart-only
 	 * changes are still named. */
-	CU_ASSERT_EQUAL_FATAL(parse(&x, err, sizeof(err), args), 0);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&x, err, sizeof(err), args), 0);
 	nc_config_diff(&r, &x, &d);
 	CU_ASSERT_STRING_EQUAL(APPLIED(d), "");
 	CU_ASSERT_STRING_EQUAL(RESTART(d), "node_name,bind,max_members");
@@ -170,13 +141,13 @@ test_flags_keep_precedence(void)
 	struct nc_config r, x;
 	struct nc_config_diff d;
 	char err[512];
-	const char *cf = file("prec.json", "{\"log_level\": \"info\"}", 0600);
+	const char *cf = ct_file("prec.json", "{\"log_level\": \"info\"}", 0600);
 	const char *args[] = {"-config-file", cf, "-log-level", "error",
 			      "-tag", "dc=east", NULL};
-	CU_ASSERT_EQUAL_FATAL(parse(&r, err, sizeof(err), args), 0);
-	file("prec.json",
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&r, err, sizeof(err), args), 0);
+	ct_file("prec.json",
 	     "{\"log_level\": \"debug\", \"tags\": {\"dc\": \"west\"}}", 0600);
-	CU_ASSERT_EQUAL_FATAL(parse(&x, err, sizeof(err), args), 0);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&x, err, sizeof(err), args), 0);
 	CU_ASSERT_EQUAL(x.log_level, NC_LOG_ERR);
 	nc_config_diff(&r, &x, &d);
 	CU_ASSERT_STRING_EQUAL(APPLIED(d), "");
@@ -191,11 +162,11 @@ test_tags_file(void)
 	struct nc_config r, x;
 	struct nc_config_diff d;
 	char err[512];
-	const char *tf = file("t.tags", "{\"role\": \"web\"}", 0600);
+	const char *tf = ct_file("t.tags", "{\"role\": \"web\"}", 0600);
 	const char *args[] = {"-tags-file", tf, NULL};
-	CU_ASSERT_EQUAL_FATAL(parse(&r, err, sizeof(err), args), 0);
-	file("t.tags", "{\"role\": \"web\", \"dc\": \"east\"}", 0600);
-	CU_ASSERT_EQUAL_FATAL(parse(&x, err, sizeof(err), args), 0);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&r, err, sizeof(err), args), 0);
+	ct_file("t.tags", "{\"role\": \"web\", \"dc\": \"east\"}", 0600);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&x, err, sizeof(err), args), 0);
 	nc_config_diff(&r, &x, &d);
 	CU_ASSERT_STRING_EQUAL(APPLIED(d), "tags");
 	nc_config_destroy(&x);
@@ -207,14 +178,14 @@ test_broken_file(void)
 {
 	struct nc_config r;
 	char err[512];
-	const char *cf = file("bad.json", "{\"log_level\": \"loud\"}", 0600);
+	const char *cf = ct_file("bad.json", "{\"log_level\": \"loud\"}", 0600);
 	const char *args[] = {"-config-file", cf, NULL};
-	CU_ASSERT(parse(&r, err, sizeof(err), args) < 0);
+	CU_ASSERT(ct_parse(&r, err, sizeof(err), args) < 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad.json"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"log_level\""));
 	nc_config_destroy(&r);
-	file("bad.json", "{\"tags\": ", 0600);
-	CU_ASSERT(parse(&r, err, sizeof(err), args) < 0);
+	ct_file("bad.json", "{\"tags\": ", 0600);
+	CU_ASSERT(ct_parse(&r, err, sizeof(err), args) < 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid JSON"));
 	nc_config_destroy(&r);
 }
@@ -226,29 +197,29 @@ test_tls_files(void)
 	struct nc_config_diff d;
 	char err[512];
 	/* Content is not checked here (the API does it): any text. */
-	const char *cert = file("c.pem", "CERT-1\n", 0644);
-	const char *key = file("k.pem", "KEY-1\n", 0600);
+	const char *cert = ct_file("c.pem", "CERT-1\n", 0644);
+	const char *key = ct_file("k.pem", "KEY-1\n", 0600);
 	const char *both[] = {"-bind", "127.0.0.1:0", "-http-tls-cert", cert,
 			      "-http-tls-key", key, NULL};
 	const char *one[] = {"-http-tls-cert", cert, NULL};
 	const char *missing[] = {"-http-tls-cert", "/nonexistent/c.pem",
 				 "-http-tls-key", key, NULL};
 
-	CU_ASSERT(parse(&r, err, sizeof(err), one) < 0);
+	CU_ASSERT(ct_parse(&r, err, sizeof(err), one) < 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"http_tls_key\""));
 	nc_config_destroy(&r);
-	CU_ASSERT(parse(&r, err, sizeof(err), missing) < 0);
+	CU_ASSERT(ct_parse(&r, err, sizeof(err), missing) < 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/c.pem"));
 	nc_config_destroy(&r);
 
-	CU_ASSERT_EQUAL_FATAL(parse(&r, err, sizeof(err), both), 0);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&r, err, sizeof(err), both), 0);
 	CU_ASSERT_STRING_EQUAL(r.http_tls_cert_pem, "CERT-1\n");
 	CU_ASSERT_STRING_EQUAL(r.http_tls_key_pem, "KEY-1\n");
 	CU_ASSERT_EQUAL(r.warnings_n, 0);
 	/* A renewed certificate at the same path needs a restart. */
-	file("c.pem", "CERT-2\n", 0644);
-	file("k.pem", "KEY-2\n", 0640);
-	CU_ASSERT_EQUAL_FATAL(parse(&x, err, sizeof(err), both), 0);
+	ct_file("c.pem", "CERT-2\n", 0644);
+	ct_file("k.pem", "KEY-2\n", 0640);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&x, err, sizeof(err), both), 0);
 	nc_config_diff(&r, &x, &d);
 	CU_ASSERT_STRING_EQUAL(APPLIED(d), "");
 	CU_ASSERT_STRING_EQUAL(RESTART(d), "http_tls_cert,http_tls_key");
@@ -266,18 +237,18 @@ test_http_warning_says_plaintext(void)
 {
 	struct nc_config r;
 	char err[512];
-	const char *cert = file("c2.pem", "CERT\n", 0644);
-	const char *key = file("k2.pem", "KEY\n", 0600);
+	const char *cert = ct_file("c2.pem", "CERT\n", 0644);
+	const char *key = ct_file("k2.pem", "KEY\n", 0600);
 	const char *plain[] = {"-bind", "127.0.0.1:0", "-http-addr",
 			       "0.0.0.0:8555", NULL};
 	const char *tls[] = {"-bind", "127.0.0.1:0", "-http-addr",
 			     "0.0.0.0:8555", "-http-tls-cert", cert,
 			     "-http-tls-key", key, NULL};
-	CU_ASSERT_EQUAL_FATAL(parse(&r, err, sizeof(err), plain), 0);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&r, err, sizeof(err), plain), 0);
 	CU_ASSERT_EQUAL_FATAL(r.warnings_n, 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.warnings[0], "plaintext"));
 	nc_config_destroy(&r);
-	CU_ASSERT_EQUAL_FATAL(parse(&r, err, sizeof(err), tls), 0);
+	CU_ASSERT_EQUAL_FATAL(ct_parse(&r, err, sizeof(err), tls), 0);
 	CU_ASSERT_EQUAL_FATAL(r.warnings_n, 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.warnings[0], "without a token"));
 	CU_ASSERT_PTR_NULL(strstr(r.warnings[0], "plaintext"));
@@ -300,38 +271,20 @@ test_tags_check(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"tags\""));
 }
 
+static const struct ct_test tests[] = {
+	{"nothing changed", test_nothing_changed},
+	{"run-time and restart fields", test_runtime_and_restart_fields},
+	{"flags keep precedence", test_flags_keep_precedence},
+	{"tags file", test_tags_file},
+	{"broken file", test_broken_file},
+	{"TLS files", test_tls_files},
+	{"HTTP warning says plaintext", test_http_warning_says_plaintext},
+	{"tags check", test_tags_check},
+};
+
 int
 main(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/nc-reload-test.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return 2;
-	unsetenv("NETCOORD_ENCRYPT");
-	unsetenv("NETCOORD_HTTP_TOKEN");
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("config reload", NULL, NULL);
-	if (s == NULL ||
-	    !CU_add_test(s, "nothing changed", test_nothing_changed) ||
-	    !CU_add_test(s, "run-time and restart fields",
-			 test_runtime_and_restart_fields) ||
-	    !CU_add_test(s, "flags keep precedence",
-			 test_flags_keep_precedence) ||
-	    !CU_add_test(s, "tags file", test_tags_file) ||
-	    !CU_add_test(s, "broken file", test_broken_file) ||
-	    !CU_add_test(s, "TLS files", test_tls_files) ||
-	    !CU_add_test(s, "HTTP warning says plaintext",
-			 test_http_warning_says_plaintext) ||
-	    !CU_add_test(s, "tags check", test_tags_check))
-		return 2;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned failures =
-	    CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		failures++;
-	return failures == 0 ? 0 : 1;
+	return ct_main("config reload", "nc-reload-test", tests,
+		       sizeof(tests) / sizeof(tests[0]));
 }
