@@ -37,6 +37,7 @@
 
 /** Room offered to the local_state hook (serf's state is far smaller). */
 #define NC__USER_STATE_MAX (256 * 1024)
+#define NC__USER_STATE_SMALL (8 * 1024)
 
 /** Push/pull node lists longer than this are refused (2^20 nodes). */
 #define NC__PUSHPULL_MAX_NODES (1u << 20)
@@ -253,24 +254,47 @@ pushpull_encode(struct nc_gossip *g, bool join, char **out)
 {
 	size_t nodes_cap = 64 + g->n_nodes * (NC_GOSSIP_NAME_MAX +
 					      NC_GOSSIP_META_MAX + 96);
-	size_t user_cap = g->hooks.local_state != NULL ? NC__USER_STATE_MAX : 0;
-	size_t cap = nodes_cap + user_cap;
-	char *buf = malloc(cap);
+	/*
+	 * The user state is asked for in a small buffer first and again in
+	 * NC__USER_STATE_MAX only when that came back empty: serf's state
+	 * is a few hundred bytes, and a 256 KiB allocation per push/pull is
+	 * an mmap()/munmap() pair with glibc's default threshold.
+	 */
+	size_t user_cap = g->hooks.local_state != NULL ? NC__USER_STATE_SMALL
+						       : 0;
 	char *user = user_cap > 0 ? malloc(user_cap) : NULL;
 	size_t user_len = 0;
-	size_t off;
+	char *buf = NULL;
+	size_t off, cap;
 	int rc;
 
 	*out = NULL;
-	if (buf == NULL || (user_cap > 0 && user == NULL)) {
+	if (user_cap > 0 && user == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
 	if (user != NULL) {
 		user_len = g->hooks.local_state(g->hooks.ctx, join, user,
 						user_cap);
+		if (user_len == 0 || user_len > user_cap) {
+			char *big = realloc(user, NC__USER_STATE_MAX);
+			if (big == NULL) {
+				rc = -ENOMEM;
+				goto fail;
+			}
+			user = big;
+			user_cap = NC__USER_STATE_MAX;
+			user_len = g->hooks.local_state(g->hooks.ctx, join,
+							user, user_cap);
+		}
 		if (user_len > user_cap)
 			user_len = 0;
+	}
+	cap = nodes_cap + user_len;
+	buf = malloc(cap);
+	if (buf == NULL) {
+		rc = -ENOMEM;
+		goto fail;
 	}
 	struct nc_proto_push_pull h = {
 		.join = join,
