@@ -56,13 +56,10 @@
 static struct nc_agent_serf_relay_seen *
 seen_find(struct nc_agent_serf_relay *r, const char *name, size_t nlen)
 {
-	for (size_t i = 0; i < NC_AGENT_SERF_RELAY_SEEN; i++) {
-		struct nc_agent_serf_relay_seen *s = &r->seen[i];
-		if (s->name_len != 0 && s->name_len == nlen &&
-		    memcmp(s->name, name, nlen) == 0)
-			return s;
-	}
-	return NULL;
+	struct nc_hmap_node *n = nc_hmap_find(&r->seen_index, name, nlen);
+	return n != NULL ? NC_CONTAINER_OF(n, struct nc_agent_serf_relay_seen,
+					   in_index)
+			 : NULL;
 }
 
 void
@@ -76,6 +73,7 @@ nc_agent_serf_relay_destroy(struct nc_agent_serf_relay *r)
 		r->seen[i].name = NULL;
 		r->seen[i].name_len = 0;
 	}
+	nc_hmap_destroy(&r->seen_index);
 	r->seen_next = 0;
 	free(r->events);
 	free(r->queries);
@@ -171,11 +169,24 @@ on_intent(struct nc_agent_serf_relay *r, uint8_t type, const char *buf,
 		}
 		s = &r->seen[r->seen_next];
 		r->seen_next = (r->seen_next + 1) % NC_AGENT_SERF_RELAY_SEEN;
+		if (s->name != NULL)
+			nc_hmap_remove(&r->seen_index, &s->in_index);
 		free(s->name);
 		s->name = copy;
 		memcpy(s->name, node.data, node.len);
 		s->name[node.len] = '\0';
 		s->name_len = (uint8_t)node.len;
+		if (nc_hmap_insert(&r->seen_index, &s->in_index, s->name,
+				   node.len) != 0) {
+			/* no bucket array: forget the slot rather than keep
+			 * an entry no lookup can find */
+			free(s->name);
+			s->name = NULL;
+			s->name_len = 0;
+			r->dropped++;
+			r->ignored++;
+			return NC_AGENT_SERF_IGNORED;
+		}
 	}
 	s->type = type;
 	s->ltime = ltime;

@@ -121,6 +121,8 @@ usage(FILE *f)
 		"                  lha-probe,lha-suspicion,buddy,nack\n"
 		"  -suspicion-mult A:B  suspicion timeout min = A x log10 N x\n"
 		"                  probe interval, max = B x min (LAN: 4:6)\n"
+		"  -formed         start from a formed fleet (every agent knows\n"
+		"                  every other; no join storm)\n"
 		"  -progress S     a progress line every S virtual s (0: none)\n"
 		"  -quiet          no memberlist expectation beside the table\n"
 		"  -json           the report as JSON\n");
@@ -160,6 +162,9 @@ nc_cmd_fleet_sim(int argc, char **argv)
 			return 0;
 		} else if (strcmp(a, "-quiet") == 0) {
 			quiet = true;
+			continue;
+		} else if (strcmp(a, "-formed") == 0) {
+			cfg.formed = true;
 			continue;
 		} else if (strcmp(a, "-json") == 0) {
 			json = true;

@@ -400,7 +400,7 @@ agent_create(struct fleet *f, unsigned i)
 				: NC_CONFIG_LG_ALL;
 	cfg.suspicion_mult = f->cfg->suspicion_mult;
 	cfg.suspicion_max_timeout_mult = f->cfg->suspicion_max_mult;
-	if (i > 0) {
+	if (i > 0 && !(f->cfg->formed && i < f->cfg->n)) {
 		nc_addr_format(sim_node_addr(f->h[0].node), seed_addr,
 			       sizeof(seed_addr));
 		cfg.join[0] = strdup(seed_addr);
@@ -424,7 +424,7 @@ start_cb(struct sim_world *w, void *arg)
 	(void)w;
 	if (h->agent != NULL && nc_agent_start(h->agent) == 0) {
 		h->started = true;
-		h->sees = 1; /* itself */
+		h->sees++; /* itself (and the others of a formed fleet) */
 	}
 }
 
@@ -922,6 +922,29 @@ nc_fleet_event_parse(const char *s, struct nc_fleet_event *out, char *err,
 	return 0;
 }
 
+/** -formed: every agent learns every other, alive, before any starts. */
+static int
+form(struct fleet *f)
+{
+	for (unsigned j = 0; j < f->n_hosts; j++) {
+		const struct nc_gossip_member *m =
+		    nc_gossip_self(nc_agent_gossip(f->h[j].agent));
+		for (unsigned i = 0; i < f->n_hosts; i++) {
+			if (i == j)
+				continue;
+			if (nc_gossip_seed_member(nc_agent_gossip(f->h[i].agent),
+						  m->name, &m->addr, m->meta,
+						  m->meta_len,
+						  m->incarnation) != 0)
+				return nc_errf(f->err, sizeof(f->err), -1,
+					       "formed: %s refused %s",
+					       nc_agent_name(f->h[i].agent),
+					       m->name);
+		}
+	}
+	return 0;
+}
+
 static int
 schedule(struct fleet *f, struct nc_fleet_event *evs)
 {
@@ -1025,6 +1048,10 @@ nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
 		}
 	}
 	f->live = cfg->n;
+	if (cfg->formed && form(f) < 0) {
+		nc_errf(err, cap, -1, "%s", f->err);
+		goto out;
+	}
 	if (slow_setup(f) < 0 || schedule(f, (struct nc_fleet_event *)evs) < 0 ||
 	    sim_call_at(f->w, 0.5, monitor_cb, f) < 0) {
 		nc_errf(err, cap, -1, "out of memory");

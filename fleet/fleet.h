@@ -103,6 +103,14 @@ struct nc_fleet_config {
 	bool slow_stop;
 	/** Coordinate gossip budget, bytes/s per agent (< 0: the agent's). */
 	double coord_gossip_rate;
+	/**
+	 * Start from a formed fleet: every agent's member table already
+	 * holds every other agent, alive (nc_gossip_seed_member), and no
+	 * agent joins at start. Skips the join storm (every alive received
+	 * ~N x retransmits times: O(N^2 log N) work in one process, spread
+	 * over N machines in reality); coordinates still start empty.
+	 */
+	bool formed;
 	struct nc_fleet_event ev[NC_FLEET_MAX_EVENTS];
 	size_t n_ev;
 	/** A line per virtual progress_s to progress (NULL: quiet). */

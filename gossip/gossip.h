@@ -324,6 +324,19 @@ int nc_gossip_join(struct nc_gossip *g, const struct nc_addr *addrs, size_t n,
 		   void (*cb)(void *arg, int joined), void *arg);
 
 /**
+ * Add @a name at @a addr (Meta @a meta, @a meta_len bytes; our versions)
+ * as an alive member with @a incarnation, known from elsewhere rather
+ * than from the wire: the fleet simulator's already-formed fleet
+ * (`netcoord fleet-sim -formed`). The alive goes through every check a
+ * received one does and raises the same events, but is not broadcast.
+ * @retval 0 the member is known alive at that incarnation; -EINVAL refused
+ *         (bad name, table full, older than what we know).
+ */
+int nc_gossip_seed_member(struct nc_gossip *g, const char *name,
+			  const struct nc_addr *addr, const uint8_t *meta,
+			  size_t meta_len, uint32_t incarnation);
+
+/**
  * Graceful leave: serf leave intent (if serf_compat), then dead{self,self},
  * each broadcast until sent or @a timeout, and each also sent directly to
  * every member alive when it starts (one datagram each, in batches of 256

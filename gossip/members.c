@@ -48,6 +48,7 @@
  */
 #include "gossip/swim_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -686,9 +687,35 @@ nc__handle_alive(struct nc_gossip *g, const struct nc_proto_alive *a,
 	old_state = m->pub.state;
 	if (!alive_apply(g, m, a, &addr, meta_changed))
 		return;
-	broadcast_alive_of(g, m);
+	if (!g->seeding)
+		broadcast_alive_of(g, m);
 	if (!is_self)
 		alive_events(g, m, old_state, meta_changed);
+}
+
+int
+nc_gossip_seed_member(struct nc_gossip *g, const char *name,
+		      const struct nc_addr *addr, const uint8_t *meta,
+		      size_t meta_len, uint32_t incarnation)
+{
+	struct nc_proto_alive a = {
+		.incarnation = incarnation,
+		.node = nc_proto_cstr(name),
+		.addr = proto_str((const char *)addr->ip, nc_addr_ip_len(addr)),
+		.port = addr->port,
+		.meta = proto_str((const char *)meta, meta_len),
+		.vsn = proto_str((const char *)g->cfg.vsn, 6),
+	};
+	const struct nc__member *m;
+
+	g->seeding = true;
+	nc__handle_alive(g, &a, false);
+	g->seeding = false;
+	m = nc__member_find(g, a.node.data, a.node.len);
+	return m != NULL && m->pub.state == NC_MEMBER_ALIVE &&
+			       m->pub.incarnation == incarnation
+		   ? 0
+		   : -EINVAL;
 }
 
 /** Count @a from as a confirmation; true if it was new and counted. */

@@ -391,6 +391,8 @@ struct nc__join {
 
 struct nc_gossip {
 	struct nc_env *env;
+	/** Inside nc_gossip_seed_member: alives are applied, not broadcast. */
+	bool seeding;
 	struct nc_gossip_config cfg;
 	struct nc_gossip_hooks hooks;
 	struct nc_gossip_stats stats;
