@@ -80,6 +80,7 @@ print_json(const struct nc_fleet_report *r)
 	}
 	cJSON_AddStringToObject(o, "Model", r->model);
 	cJSON_AddStringToObject(o, "Lifeguard", r->lifeguard);
+	cJSON_AddBoolToObject(o, "Formed", r->formed);
 	for (int k = 0; k < NC_FLEET_KINDS; k++) {
 		cJSON *e = cJSON_AddObjectToObject(t, kn[k]);
 		if (e == NULL)

@@ -1022,6 +1022,7 @@ nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
 	r->duration_s = cfg->duration_s;
 	r->warm_s = cfg->warm_s;
 	r->loss = cfg->loss;
+	r->formed = cfg->formed;
 	lifeguard_name(cfg, r->lifeguard, sizeof(r->lifeguard));
 	r->suspicion_mult = cfg->suspicion_mult > 0 ? cfg->suspicion_mult : 4;
 	r->suspicion_max_mult =
@@ -1104,10 +1105,10 @@ nc_fleet_report_print(FILE *o, const struct nc_fleet_report *r)
 	static const char *kn[] = {"probes", "gossip", "push/pull",
 				   "coordinates"};
 	double tot_bo = 0, tot_bi = 0, tot_po = 0, tot_pi = 0;
-	fprintf(o, "fleet: %u agents (%u at the end), %.0f virtual s, loss "
+	fprintf(o, "fleet: %u agents (%u at the end)%s, %.0f virtual s, loss "
 		   "%.1f %%, model %s, Lifeguard %s\n",
-		r->n, r->n_final, r->duration_s, r->loss * 100, r->model,
-		r->lifeguard);
+		r->n, r->n_final, r->formed ? ", formed at start" : "",
+		r->duration_s, r->loss * 100, r->model, r->lifeguard);
 	fprintf(o, "  converged (every agent sees every other)   %8.1f s\n",
 		r->converge_s);
 	if (r->joins > 0)

@@ -176,6 +176,8 @@ struct nc_fleet_report {
 	/** Lifeguard components on: "all", "swim" or a list; tuning. */
 	char lifeguard[64];
 	int suspicion_mult, suspicion_max_mult;
+	/** Started from a formed fleet (-formed). */
+	bool formed;
 	/** Per agent, mean over agents, per s over the steady window. */
 	double bytes_out[NC_FLEET_KINDS], bytes_in[NC_FLEET_KINDS];
 	double pkts_out[NC_FLEET_KINDS], pkts_in[NC_FLEET_KINDS];

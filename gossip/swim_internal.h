@@ -423,8 +423,10 @@ struct nc_gossip {
 	struct nc__uping *upings;
 	size_t n_upings;
 	struct nc__outstream out[NC__OUT_STREAMS_MAX];
-	struct nc__failed failed[NC__FAILED_MAX];
-	size_t n_failed;
+	/** Failed members for reconnects: an array grown by doubling up to
+	 * NC__FAILED_MAX (most agents never hold more than a few). */
+	struct nc__failed *failed;
+	size_t n_failed, cap_failed;
 
 	struct nc_timer probe_timer, gossip_timer, pushpull_timer,
 		reconnect_timer, leave_timer;
@@ -474,7 +476,8 @@ struct nc_gossip {
 	double rx_time;
 
 	/**
-	 * Packet buffers, allocated once (sizes in swim.c): primary message,
+	 * Packet buffers, shared by the instances of a thread (swim.c,
+	 * bufs_get; sizes there): primary message,
 	 * piggy-backed broadcasts, compound, compressed, CRC-wrapped,
 	 * encrypted; receive side: decrypted datagram (only with a keyring)
 	 * and the walker's decompression scratch (NC__PKT_BUF).
