@@ -114,22 +114,18 @@ member_new(struct nc_gossip *g, const char *name, size_t len)
 	m->pub.name = m->name_buf;
 	m->pub.state = NC_MEMBER_DEAD;
 	m->pub.state_change = nc_env_now(g->env);
-	m->g = g;
 	if (nc_hmap_insert(&g->names, &m->in_names, m->name_buf, len) != 0) {
 		free(m);
 		return NULL;
 	}
 	/* Append, then swap with a random earlier slot (memberlist). */
 	g->nodes[n] = m;
-	m->pos = n;
 	g->n_nodes++;
 	off = n > 0 ? (size_t)nc_env_rand_below(g->env, n) : 0;
 	if (off != n) {
 		struct nc__member *o = g->nodes[off];
 		g->nodes[off] = m;
-		m->pos = off;
 		g->nodes[n] = o;
-		o->pos = n;
 	}
 	return m;
 }
@@ -139,7 +135,8 @@ static void
 member_free(struct nc__member *m)
 {
 	if (m->susp != NULL) {
-		m->g->env->ops->timer_stop(m->g->env, &m->susp->timer);
+		m->susp->g->env->ops->timer_stop(m->susp->g->env,
+						 &m->susp->timer);
 		free(m->susp);
 	}
 	free((void *)m->pub.meta);
@@ -179,8 +176,6 @@ nc__members_reset(struct nc_gossip *g)
 		g->nodes[i - 1] = g->nodes[j];
 		g->nodes[j] = t;
 	}
-	for (size_t i = 0; i < g->n_nodes; i++)
-		g->nodes[i]->pos = i;
 }
 
 void
@@ -439,7 +434,7 @@ susp_stop(struct nc__member *m)
 
 	if (s == NULL)
 		return;
-	m->g->env->ops->timer_stop(m->g->env, &s->timer);
+	s->g->env->ops->timer_stop(s->g->env, &s->timer);
 	m->susp = NULL;
 	free(s);
 }
@@ -781,6 +776,7 @@ nc__handle_suspect(struct nc_gossip *g, uint32_t inc, const char *node,
 	g->stats.suspicions++;
 	m->susp = s;
 	s->m = m;
+	s->g = g;
 	nc_timer_init(&s->timer, susp_timer_cb, s);
 	nc__suspicion_params(&g->cfg, g->n_nodes, &s->params);
 	s->start = m->pub.state_change;
@@ -797,7 +793,7 @@ susp_timer_cb(struct nc_timer *t)
 {
 	struct nc__suspicion *s = t->arg;
 	struct nc__member *m = s->m;
-	struct nc_gossip *g = m->g;
+	struct nc_gossip *g = s->g;
 
 	if (m->pub.state != NC_MEMBER_SUSPECT ||
 	    m->pub.state_change != s->change) {

@@ -161,8 +161,9 @@ double nc__suspicion_timeout(const struct nc__susp_params *p, int c);
  * members carry none of it.
  */
 struct nc__suspicion {
-	/** The suspect. */
+	/** The suspect and its instance. */
 	struct nc__member *m;
+	struct nc_gossip *g;
 	/** Fires at the (shrinking) timeout. */
 	struct nc_timer timer;
 	/** Env time the suspicion started and its parameters. */
@@ -184,10 +185,6 @@ struct nc__suspicion {
 struct nc__member {
 	/** What callers see (must stay first: casts between the two). */
 	struct nc_gossip_member pub;
-	/** Owner. */
-	struct nc_gossip *g;
-	/** Index in g->nodes (probe order). */
-	size_t pos;
 	/**
 	 * Link in g->names, keyed by name_buf; in_names.key_len is the
 	 * name's length (names are compared by it, never by strlen).

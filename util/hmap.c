@@ -73,12 +73,12 @@ nc_hmap_node_is(const struct nc_hmap_node *node, const char *key,
 struct nc_hmap_node *
 nc_hmap_find(const struct nc_hmap *m, const char *key, size_t key_len)
 {
-	uint64_t h;
+	uint32_t h;
 	struct nc_hmap_node *n;
 
-	if (m->n_buckets == 0)
+	if (m->n_buckets == 0 || key_len > UINT32_MAX)
 		return NULL;
-	h = nc_hash_bytes(key, key_len);
+	h = (uint32_t)nc_hash_bytes(key, key_len);
 	for (n = m->buckets[h & (m->n_buckets - 1)]; n != NULL; n = n->next)
 		if (n->hash == h && nc_hmap_node_is(n, key, key_len))
 			return n;
@@ -91,6 +91,8 @@ nc_hmap_insert(struct nc_hmap *m, struct nc_hmap_node *node, const char *key,
 {
 	struct nc_hmap_node **head;
 
+	if (key_len > UINT32_MAX)
+		return -EINVAL;
 	if (m->count + 1 > m->n_buckets) {
 		size_t nb = m->n_buckets ? m->n_buckets * 2
 					 : NC_HMAP_MIN_BUCKETS;
@@ -99,8 +101,8 @@ nc_hmap_insert(struct nc_hmap *m, struct nc_hmap_node *node, const char *key,
 			return rc;
 	}
 	node->key = key;
-	node->key_len = key_len;
-	node->hash = nc_hash_bytes(key, key_len);
+	node->key_len = (uint32_t)key_len;
+	node->hash = (uint32_t)nc_hash_bytes(key, key_len);
 	head = &m->buckets[node->hash & (m->n_buckets - 1)];
 	node->next = *head;
 	*head = node;
