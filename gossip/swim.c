@@ -1754,14 +1754,11 @@ nc_gossip_set_meta(struct nc_gossip *g, const uint8_t *meta, size_t len)
 {
 	if (g == NULL || len > NC_GOSSIP_META_MAX || (len > 0 && meta == NULL))
 		return -EINVAL;
-	uint8_t *copy = NULL;
-	if (len > 0) {
-		copy = malloc(len);
-		if (copy == NULL)
-			return -ENOMEM;
-		memcpy(copy, meta, len);
-	}
-	free((void *)g->self->pub.meta);
+	bool oom;
+	const uint8_t *copy = nc__meta_get(meta, len, &oom);
+	if (oom)
+		return -ENOMEM;
+	nc__meta_put(g->self->pub.meta);
 	g->self->pub.meta = copy;
 	g->self->pub.meta_len = len;
 	g->self->pub.incarnation++;

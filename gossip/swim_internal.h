@@ -179,8 +179,9 @@ struct nc__suspicion {
 
 /**
  * A member with its private state. Allocated once with its name (name_buf,
- * sized to it), pointer stable; its Meta is a separate allocation
- * (pub.meta) replaced when it changes. ~120 bytes plus the name.
+ * sized to it), pointer stable; its Meta (pub.meta) is a shared,
+ * refcounted copy (members.c, meta_get) replaced when it changes. 104
+ * bytes plus the name.
  */
 struct nc__member {
 	/** What callers see (must stay first: casts between the two). */
@@ -196,6 +197,11 @@ struct nc__member {
 	char name_buf[];
 };
 
+/** A shared, refcounted copy of Meta bytes (members.c); NULL for none,
+ * and on OOM with *oom set. */
+const uint8_t *nc__meta_get(const uint8_t *data, size_t len, bool *oom);
+/** Drop a reference from nc__meta_get (NULL is fine). */
+void nc__meta_put(const uint8_t *p);
 /** Find by name (not NUL-terminated), NULL if unknown. */
 struct nc__member *nc__member_find(struct nc_gossip *g, const char *name,
 				   size_t len);
