@@ -76,7 +76,13 @@ struct nc_gossip_member {
 	/** Gossip address (UDP and TCP share the port). */
 	struct nc_addr addr;
 	uint32_t incarnation;
-	enum nc_member_state state;
+	/** An enum nc_member_state, in a byte: this struct is in every
+	 * member of every table (64 bytes, no padding holes). */
+	uint8_t state;
+	/** True for this node's own entry. */
+	bool is_self;
+	/** pmin pmax pcur dmin dmax dcur. */
+	uint8_t vsn[6];
 	/** Env time of the last state change. */
 	double state_change;
 	/**
@@ -85,10 +91,6 @@ struct nc_gossip_member {
 	 */
 	const uint8_t *meta;
 	size_t meta_len;
-	/** pmin pmax pcur dmin dmax dcur. */
-	uint8_t vsn[6];
-	/** True for this node's own entry. */
-	bool is_self;
 };
 
 /** Timing and behaviour; fill with nc_gossip_config_default(). */
