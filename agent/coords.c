@@ -58,9 +58,47 @@
  *     the new agent holds every agent's coordinate, fresh from its
  *     owner, ~5 s after joining, for ~100 bytes per agent per join.
  *
+ * Fetch (issue 12 §2). At 10,000 agents gossip at its budget cannot keep
+ * every cached coordinate fresh (an agent learns ~20 a second), but a
+ * query needs only its candidates'. So an agent asks the owners directly:
+ *
+ *   - nc_agent_coords_fetch(names): for each name without a coordinate
+ *     younger than the caller's bound, a *request* (payload kind 2, naming
+ *     the owner) in a datagram of its own to that owner; only to alive or
+ *     suspect members tagged nc=, never twice while one is pending. The
+ *     owner answers with a *reply* (kind 3): its own coordinate, age 0,
+ *     flagged own, so the row-12 rule holds: only X speaks fresh for X.
+ *     Owners are asked directly (no routing through others): one request
+ *     and one reply of ~100 bytes per coordinate, one RTT.
+ *   - Budgets, each counted: requests out, fetch_rate (200/s, one second
+ *     of burst); the pending table NC_COORDS_PENDING_MAX (1,024) fetches,
+ *     each forgotten after fetch_timeout_s (1 s) and counted; replies out,
+ *     reply_rate (200/s) for all requesters together and one per requester
+ *     per NC_COORDS_REPLY_GAP_S (a hashed table of 512 slots).
+ *   - Dropped and counted: a request not naming us, malformed, or from a
+ *     name that is not an alive netcoord member; a reply that is
+ *     malformed, has bad values, is not age 0 / own, is about someone
+ *     other than its sender, or for which nothing is pending (unsolicited,
+ *     or late: after the timeout).
+ *   - Interest: every name a query fetched for stays interesting for
+ *     interest_s (300 s) after the last query naming it (a list of
+ *     NC_COORDS_INTEREST_MAX, 4,096; beyond, counted). Every 0.25 s
+ *     (nc_agent_coords_fetch_tick) interesting coordinates older than
+ *     refresh_age_s (20 s) are fetched again with at most half of the
+ *     request budget, so the next query finds them fresh; and interesting
+ *     entries lead every gossip message we send (up to half its room,
+ *     from a cursor of their own): gossip favours what queries ask for.
+ *   - Picking the candidates (the API and fleet-sim use the same two
+ *     functions): nearest, the k best by cached estimate, those without a
+ *     coordinate first; failover, per group the members whose estimate is
+ *     closest to the group's median.
+ *
  * Message: a memberlist user message shaped like a serf join intent with
  * an extra "NC" field; its layout and the receiving rules are in
- * docs/WIRE.md §5, beside the memberlist and serf formats.
+ * docs/WIRE.md §5, beside the memberlist and serf formats. The first
+ * payload byte is the kind: 1 gossip (the original version byte), 2 fetch
+ * request, 3 fetch reply. Agents from before the fetch count kinds 2 and
+ * 3 as malformed coordinate messages (nothing else happens).
  *
  * Snapshot (agent/snapshot.c): the cache is exported as plain structs
  * (nc_agent_coords_export) and restored at start (nc_agent_coords_restore,
@@ -70,7 +108,14 @@
  * array grown by half when full, indexed by name with an nc_hmap
  * (util/util.h: a bucket per slot); the coordinate client gets
  * peer_cap 1024 (its arrays are calloc()ed, i.e. untouched pages until
- * used).
+ * used). The fetch adds nothing per entry (its flags and interest time
+ * fit where a double used to be) and its tables (interest 32 KiB, pending
+ * 16 KiB, replies 8 KiB) are allocated on first use: most agents of a
+ * fleet never query. The cache holds at most max_entries
+ * (-coord-cache-max, default 65,536): at the cap a new name evicts the
+ * entry with the oldest coordinate (one without a coordinate first), never
+ * an interesting one, one being fetched or one to greet; a scan of the
+ * table, only at the cap.
  */
 #include "agent/coords.h"
 

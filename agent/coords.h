@@ -3,8 +3,9 @@
 /*
  * agent/coords.h - the coordinate service of an agent (agent/coords.c):
  * the translation layer between gossip/ and coord/ (serf's ack payload,
- * probe RTTs into the coordinate client), the cache of every member's
- * coordinate, and the coordinate gossip among netcoord agents. Its wire
+ * probe RTTs into the coordinate client), the bounded cache of every
+ * member's coordinate, the coordinate gossip among netcoord agents, and
+ * the coordinate fetch from owners for queries (issue 12 §2). Its wire
  * format is documented at the top of agent/coords.c.
  */
 #include <stdbool.h>
