@@ -70,8 +70,9 @@
  *     flagged own, so the row-12 rule holds: only X speaks fresh for X.
  *     Owners are asked directly (no routing through others): one request
  *     and one reply of ~100 bytes per coordinate, one RTT.
- *   - Budgets, each counted: requests out, fetch_rate (200/s, one second
- *     of burst); the pending table NC_COORDS_PENDING_MAX (1,024) fetches,
+ *   - Budgets, each counted: requests out, fetch_rate (200/s, two
+ *     seconds of burst: a failover query over 20 groups asks 480); the
+ *     pending table NC_COORDS_PENDING_MAX (1,024) fetches,
  *     each forgotten after fetch_timeout_s (1 s) and counted; replies out,
  *     reply_rate (200/s) for all requesters together and one per requester
  *     per NC_COORDS_REPLY_GAP_S (a hashed table of 512 slots).
@@ -91,7 +92,9 @@
  *   - Picking the candidates (the API and fleet-sim use the same two
  *     functions): nearest, the k best by cached estimate, those without a
  *     coordinate first; failover, per group the members whose estimate is
- *     closest to the group's median.
+ *     closest to the group's median, the groups interleaved (every
+ *     group's first, then every group's second...) so that a short
+ *     budget is shared among them.
  *
  * Message: a memberlist user message shaped like a serf join intent with
  * an extra "NC" field; its layout and the receiving rules are in
@@ -175,6 +178,11 @@
  * shares a slot, i.e. is stricter) and one reply per requester per gap. */
 #define NC_COORDS_REPLIED_SLOTS 512
 #define NC_COORDS_REPLY_GAP_S 0.5
+/**
+ * Request bucket: this many seconds of fetch_rate as burst, so that one
+ * failover query over 20 groups (480 fetches) is asked within ~0.4 s.
+ */
+#define NC_COORDS_FETCH_BURST_S 2.0
 /** Share of the request budget the background refresh may use. */
 #define NC_COORDS_REFRESH_SHARE 0.5
 /** Share of a gossip message's room that interesting entries lead. */
@@ -537,7 +545,7 @@ nc_agent_coords_new(const char *self, const struct nc_coord_config *ccfg,
 	c->tokens_at = now;
 	c->req_at = now;
 	c->rep_at = now;
-	c->req_tokens = c->cfg.fetch_rate;
+	c->req_tokens = c->cfg.fetch_rate * NC_COORDS_FETCH_BURST_S;
 	c->rep_tokens = c->cfg.reply_rate;
 	return c;
 }
@@ -1345,14 +1353,15 @@ nc_agent_coords_set_sender(struct nc_agent_coords *c,
 	c->send_ctx = ctx;
 }
 
-/** Refill a token bucket of @a rate per s holding one second's worth. */
+/** Refill a token bucket of @a rate per s holding @a burst_s worth. */
 static void
-bucket_refill(double *tokens, double *at, double rate, double now)
+bucket_refill(double *tokens, double *at, double rate, double burst_s,
+	      double now)
 {
 	if (now > *at)
 		*tokens += (now - *at) * rate;
-	if (*tokens > rate)
-		*tokens = rate;
+	if (*tokens > rate * burst_s)
+		*tokens = rate * burst_s;
 	*at = now;
 }
 
@@ -1439,26 +1448,35 @@ nc_agent_coords_fetch(struct nc_agent_coords *c, double now,
 		      struct nc_agent_coords_fetch_result *out)
 {
 	struct nc_agent_coords_fetch_result r = {0, 0, 0, 0};
-	bucket_refill(&c->req_tokens, &c->req_at, c->cfg.fetch_rate, now);
+	bucket_refill(&c->req_tokens, &c->req_at, c->cfg.fetch_rate,
+		      NC_COORDS_FETCH_BURST_S, now);
 	for (size_t k = 0; k < n; k++) {
 		const char *name = names[k];
 		if (strcmp(name, c->self) == 0) {
 			r.fresh++;
 			continue;
 		}
-		bool ok = fetchable(c, name);
-		struct entry *e = get_entry(c, name, ok);
-		if (e == NULL) {
-			r.unusable++;
-			continue;
+		/* The member check (a tag decode) only where it matters: a
+		 * held request polls its names every 50 ms. */
+		long at = find_idx(c, name);
+		int ok = -1;
+		if (at < 0) {
+			ok = fetchable(c, name);
+			struct entry *ne = ok ? get_entry(c, name, true) : NULL;
+			if (ne == NULL) {
+				r.unusable++;
+				continue;
+			}
+			at = ne - c->ent;
 		}
-		size_t i = (size_t)(e - c->ent);
+		size_t i = (size_t)at;
+		struct entry *e = &c->ent[i];
 		interest_mark(c, now, i);
 		if (e->has_coord && now - e->produced < fresh_age_s) {
 			r.fresh++;
 		} else if (e->fflags & F_PENDING) {
 			r.pending++;
-		} else if (!ok) {
+		} else if (!(ok >= 0 ? ok : fetchable(c, name))) {
 			r.unusable++;
 		} else if (c->req_tokens < 1) {
 			c->st.fetch_skip_budget++;
@@ -1498,8 +1516,10 @@ nc_agent_coords_fetch_tick(struct nc_agent_coords *c, double now)
 	}
 	/* Interest: expired names dropped; stale ones fetched again with
 	 * at most a share of the request budget. */
-	bucket_refill(&c->req_tokens, &c->req_at, c->cfg.fetch_rate, now);
-	double keep = c->cfg.fetch_rate * (1 - NC_COORDS_REFRESH_SHARE);
+	bucket_refill(&c->req_tokens, &c->req_at, c->cfg.fetch_rate,
+		      NC_COORDS_FETCH_BURST_S, now);
+	double keep = c->cfg.fetch_rate * NC_COORDS_FETCH_BURST_S *
+		      (1 - NC_COORDS_REFRESH_SHARE);
 	for (size_t k = 0; k < c->n_interest;) {
 		struct slot_ref *r = &c->interest[k];
 		struct entry *e = &c->ent[r->slot];
@@ -1576,7 +1596,7 @@ on_fetch_req(struct nc_agent_coords *c, double now, const char *sender,
 		c->st.fetch_req_not_member++;
 		return;
 	}
-	bucket_refill(&c->rep_tokens, &c->rep_at, c->cfg.reply_rate, now);
+	bucket_refill(&c->rep_tokens, &c->rep_at, c->cfg.reply_rate, 1.0, now);
 	if (c->rep_tokens < 1 || !replied_ok(c, now, sender)) {
 		c->st.fetch_req_budget++;
 		return;
@@ -1667,6 +1687,18 @@ pick_cmp_est(const void *pa, const void *pb)
 	return a->i < b->i ? -1 : a->i > b->i;
 }
 
+/** By rank within the group (key), then group. */
+static int
+pick_cmp_rank(const void *pa, const void *pb)
+{
+	const struct pick *a = pa, *b = pb;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
 /** Fill picks with cached estimates from @a src (-1: none). */
 static struct pick *
 picks_new(struct nc_agent_coords *c, const struct nc_coord *src,
@@ -1736,13 +1768,23 @@ nc_agent_coords_pick_groups(struct nc_agent_coords *c,
 		a = b;
 	}
 	qsort(p, n, sizeof(*p), pick_cmp_est);
+	/* Keep per_group of each, then interleave the groups (every
+	 * group's first, then every group's second, ...): when the request
+	 * budget runs short, each group still gets its share. */
 	size_t got = 0, taken = 0;
 	for (size_t j = 0; j < n; j++) {
 		if (j == 0 || p[j].group != p[j - 1].group)
 			taken = 0;
-		if (taken++ < per_group)
-			out[got++] = p[j].i;
+		if (taken < per_group) {
+			p[got] = p[j];
+			p[got].key = (double)taken;
+			got++;
+		}
+		taken++;
 	}
+	qsort(p, got, sizeof(*p), pick_cmp_rank);
+	for (size_t j = 0; j < got; j++)
+		out[j] = p[j].i;
 	free(p);
 	return got;
 }

@@ -74,7 +74,7 @@ struct nc_agent_coords_config {
 	unsigned max_entries;
 	/**
 	 * Coordinate fetch (top of agent/coords.c): requests sent per
-	 * second (token bucket, one second's worth of burst). Default 200;
+	 * second (token bucket, two seconds' worth of burst). Default 200;
 	 * 0 turns fetching off (queries answer from the cache as it is).
 	 */
 	double fetch_rate;
@@ -332,7 +332,8 @@ size_t nc_agent_coords_pick_nearest(struct nc_agent_coords *c,
  * The candidates worth fetching for a failover ranking: per group
  * (@a group[i], any numbering), the @a per_group members whose cached
  * estimate from @a src is closest to the group's median (those without a
- * coordinate first). Writes indices into @a names to @a out (room for
+ * coordinate first), interleaved: every group's first, then every
+ * group's second, ... Writes indices into @a names to @a out (room for
  * @a n); returns how many (SIZE_MAX on OOM).
  */
 size_t nc_agent_coords_pick_groups(struct nc_agent_coords *c,
