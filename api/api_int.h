@@ -247,6 +247,8 @@ struct nc__api_verify {
 #define NC_API_FRESH_PER_GROUP 24
 /** Held requests at once (beyond: answered at once, counted). */
 #define NC_API_FRESH_HOLDS_MAX 64
+/** nc__api_fresh_step: the request is held. */
+#define NC__API_FRESH_HELD 1
 /** How often held requests look at their candidates, s. */
 #define NC_API_FRESH_POLL_S 0.05
 
@@ -541,7 +543,8 @@ int nc__api_fresh_parse(const struct nc_api_request *req, double *wait_s,
  * failover, NULL for nearest with @a k answers): pick the ones worth
  * fetching (agent/coords.h), fetch those not fresh, and hold @a req
  * until they are fresh or @a wait_s passed (the query then re-runs).
- * @return 0 answer now, NC_API_SUSPEND held, or an error status.
+ * @return 0 answer now, NC__API_FRESH_HELD (the handler then returns
+ * NC_API_SUSPEND, which is 0 too), or an error status.
  */
 int nc__api_fresh_step(struct nc_api *api, const struct nc_api_request *req,
 		       double wait_s, const struct nc_coord *src,

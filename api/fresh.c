@@ -189,7 +189,7 @@ nc__api_fresh_step(struct nc_api *api, const struct nc_api_request *req,
 				api->env->ops->timer_start(
 				    api->env, &fr->timer, NC_API_FRESH_POLL_S);
 			fr->held++;
-			rc = NC_API_SUSPEND;
+			rc = NC__API_FRESH_HELD;
 		}
 	}
 	free(idx);

@@ -44,7 +44,7 @@
  * Coordinates are in seconds (Serf's unit) in "Coord"; RTTs are reported
  * in milliseconds in fields named *Ms. Extra fields beyond Consul's shape
  * on /v1/coordinate/nodes and /node: "AgeS", "Source" (self|probe|gossip),
- * "Via".
+ * "Via"; /v1/nearest's nodes carry "AgeS" too (null: no coordinate).
  */
 #include <math.h>
 #include <stdio.h>
@@ -648,7 +648,8 @@ served_est(struct nc_api *api, const struct nc__api_view *v, size_t i,
 
 /**
  * Fresh coordinates for a nearest ranking (api/fresh.c): the candidates
- * passing the filter, the source left out. 0, NC_API_SUSPEND or an error.
+ * passing the filter, the source left out. 0, NC__API_FRESH_HELD or an
+ * error status.
  */
 static int
 nearest_fresh(struct nc_api *api, const struct nc_api_request *req,
@@ -765,6 +766,8 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	if (has_src) {
 		rc = nearest_fresh(api, req, v, &f, from, &src, (size_t)nk,
 				   vk > 0 ? 0 : fresh_wait, err, err_cap);
+		if (rc == NC__API_FRESH_HELD)
+			return NC_API_SUSPEND;
 		if (rc != 0)
 			return rc;
 	}
@@ -831,6 +834,8 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		} else {
 			add_num_or_null(m, "EstimatedMs", est[i] * 1000.0);
 		}
+		/* How old the coordinate ranked by is (api/fresh.c). */
+		add_num_or_null(m, "AgeS", now - v->ent[idx[i]].produced);
 		cJSON_AddItemToArray(arr, m);
 	}
 	free(idx);
@@ -1196,7 +1201,7 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 				    err_cap);
 		if (rc != 0) {
 			cands_free(&fr.s);
-			return rc;
+			return rc == NC__API_FRESH_HELD ? NC_API_SUSPEND : rc;
 		}
 	}
 	cJSON *o = NULL;

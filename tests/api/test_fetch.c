@@ -7,12 +7,22 @@
  * replies), the pending table's timeout, the interest refresh, the bounded
  * cache's eviction; then in a simulated fleet (real agents): requests for
  * an unknown or a serf member are not sent, a fetch over the simulated
- * network is answered, and /v1/nearest's ?fresh-wait= is checked.
+ * network is answered, and /v1/nearest's ?fresh-wait= is checked; and on
+ * a real socket (two agents on 127.0.0.1): /v1/nearest is held until the
+ * candidate's coordinate came back from its owner, or until fresh-wait
+ * when the owner does not answer.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <CUnit/CUnit.h>
 #include <cjson/cJSON.h>
@@ -22,6 +32,7 @@
 #include "coord/coord.h"
 #include "gossip/gossip.h"
 #include "gossip/proto.h"
+#include "loop/loop.h"
 #include "tests/api/harness.h"
 
 /* ------------------------------------------------------------------ */
@@ -607,6 +618,195 @@ test_fetch_fleet(void)
 	th_fleet_delete(f);
 }
 
+/* ------------------------------------------------------------------ */
+/* On a socket: the request is held until fresh                       */
+/* ------------------------------------------------------------------ */
+
+static struct nc_env *
+env_new(void)
+{
+	struct nc_env_real_config ec;
+	char err[128];
+	nc_env_real_config_default(&ec);
+	nc_addr_parse("127.0.0.1:0", 0, &ec.bind);
+	ec.log_level = NC_LOG_ERR;
+	struct nc_env *e = nc_env_real_new(&ec, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	return e;
+}
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct nc_agent *
+agent_new(struct nc_env *env, const char *name, const char *join)
+{
+	char err[256];
+	struct nc_config cfg;
+	struct nc_addr adv;
+	nc_config_init(&cfg);
+	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", name);
+	cfg.profile = NC_CONFIG_PROFILE_LOCAL;
+	if (join != NULL) {
+		cfg.join[0] = strdup(join);
+		cfg.join_n = 1;
+	}
+	nc_env_real_local_addr(env, &adv);
+	struct nc_agent *a =
+	    nc_agent_new(env, &cfg, &adv, NULL, NULL, err, sizeof(err));
+	nc_config_destroy(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL_FATAL(nc_agent_start(a), 0);
+	return a;
+}
+
+/** GET @a path on 127.0.0.1:@a port while running the loops (env2 only
+ * if @a run2); the status, body in @a buf, the time it took. */
+static int
+get_running(unsigned port, const char *path, struct nc_env *e1,
+	    struct nc_env *e2, bool run2, char *buf, size_t cap, double *took)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CU_ASSERT_EQUAL_FATAL(
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	char req[512];
+	int n = snprintf(req, sizeof(req),
+			 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			 "Connection: close\r\n\r\n",
+			 path);
+	CU_ASSERT_EQUAL(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+	double t0 = mono_s();
+	size_t got = 0;
+	bool done = false;
+	while (!done && mono_s() - t0 < 10) {
+		nc_env_real_run_once(e1, 0.005);
+		if (run2)
+			nc_env_real_run_once(e2, 0.0);
+		for (;;) {
+			ssize_t r = recv(fd, buf + got, cap - 1 - got, 0);
+			if (r > 0) {
+				got += (size_t)r;
+				continue;
+			}
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				break;
+			done = true;
+			break;
+		}
+	}
+	*took = mono_s() - t0;
+	close(fd);
+	buf[got] = '\0';
+	int status = 0;
+	sscanf(buf, "HTTP/1.%*d %d", &status);
+	return status;
+}
+
+static void
+test_fetch_held_on_socket(void)
+{
+	struct nc_env *e1 = env_new(), *e2 = env_new();
+	char addr[64], err[128], buf[8192], *body = NULL;
+	struct nc_addr a1;
+	nc_env_real_local_addr(e1, &a1);
+	nc_addr_format(&a1, addr, sizeof(addr));
+	struct nc_agent *x = agent_new(e1, "fx", NULL);
+	struct nc_agent *y = agent_new(e2, "fy", addr);
+	struct nc_api_config ac;
+	nc_api_config_default(&ac);
+	nc_addr_parse("127.0.0.1:0", 0, &ac.addr);
+	struct nc_api *api = nc_api_new(e1, x, &ac, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(api);
+	unsigned port = nc_api_port(api);
+	struct nc_agent_coords *c = nc_agent_coords(x);
+	/* Until fx holds fy's coordinate. */
+	struct nc_agent_coord_info ci;
+	double t0 = mono_s();
+	while (mono_s() - t0 < 10 &&
+	       !(nc_agent_coords_get(c, nc_agent_env(x)->ops->now(
+					    nc_agent_env(x)),
+				     "fy", &ci) == 0 &&
+		 ci.has_coord)) {
+		nc_env_real_run_once(e1, 0.005);
+		nc_env_real_run_once(e2, 0.0);
+	}
+	CU_ASSERT_TRUE_FATAL(ci.has_coord);
+	/* fx forgets it (as if it had never been gossiped to it); the
+	 * query fetches it from fy and holds until it is back. */
+	nc_agent_coords_member_reaped(c, "fy");
+	double took;
+	int st = get_running(port, "/v1/nearest?fresh-wait=2s", e1, e2, true,
+			     buf, sizeof(buf), &took);
+	CU_ASSERT_EQUAL(st, 200);
+	fprintf(stderr, "\n    held %.3f s until fresh", took);
+	CU_ASSERT(took < 1.5);
+	const char *j = strstr(buf, "\r\n\r\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	cJSON *doc = cJSON_Parse(j + 4);
+	cJSON *n0 = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "Nodes"), 0);
+	CU_ASSERT_STRING_EQUAL(
+	    cJSON_GetStringValue(cJSON_GetObjectItem(n0, "Name")), "fy");
+	const cJSON *age = cJSON_GetObjectItem(n0, "AgeS");
+	CU_ASSERT_TRUE(cJSON_IsNumber(age) && age->valuedouble < 2);
+	cJSON_Delete(doc);
+	doc = NULL;
+	CU_ASSERT_EQUAL(
+	    th_req(api, "GET", "/metrics", NULL, NULL, &body, NULL), 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "netcoord_fresh_held_total 1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(
+	    body, "netcoord_fresh_released_total{outcome=\"fresh\"} 1"));
+	free(body);
+	body = NULL;
+
+	/* Failover the same way (group by the nc tag: one group). */
+	nc_agent_coords_member_reaped(c, "fy");
+	st = get_running(port, "/v1/failover?group=nc&fresh-wait=2s", e1, e2,
+			 true, buf, sizeof(buf), &took);
+	CU_ASSERT_EQUAL(st, 200);
+	CU_ASSERT(took < 1.5);
+	j = strstr(buf, "\r\n\r\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	doc = cJSON_Parse(j + 4);
+	cJSON *g0 = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "Groups"), 0);
+	CU_ASSERT_TRUE(cJSON_IsNumber(cJSON_GetObjectItem(g0, "MedianMs")));
+	cJSON_Delete(doc);
+	CU_ASSERT_EQUAL(
+	    th_req(api, "GET", "/metrics", NULL, NULL, &body, NULL), 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "netcoord_fresh_held_total 2"));
+	free(body);
+	body = NULL;
+
+	/* fy stops answering (its loop is not run): the request is held
+	 * until fresh-wait, then answered from what is cached. */
+	nc_agent_coords_member_reaped(c, "fy");
+	st = get_running(port, "/v1/nearest?fresh-wait=500ms", e1, e2, false,
+			 buf, sizeof(buf), &took);
+	CU_ASSERT_EQUAL(st, 200);
+	fprintf(stderr, "; owner silent: answered after %.3f s", took);
+	CU_ASSERT(took >= 0.45 && took < 1.5);
+	CU_ASSERT_EQUAL(
+	    th_req(api, "GET", "/metrics", NULL, NULL, &body, NULL), 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(
+	    body, "netcoord_fresh_released_total{outcome=\"fresh_wait\"} 1"));
+	free(body);
+
+	nc_api_delete(api);
+	nc_agent_delete(x);
+	nc_agent_delete(y);
+	nc_env_real_delete(e1);
+	nc_env_real_delete(e2);
+}
+
 int
 nc_test_fetch_register(void)
 {
@@ -625,7 +825,9 @@ nc_test_fetch_register(void)
 			test_fetch_interest_leads_gossip) == NULL ||
 	    CU_add_test(s, "cache eviction", test_fetch_cache_eviction) ==
 		NULL ||
-	    CU_add_test(s, "fleet", test_fetch_fleet) == NULL)
+	    CU_add_test(s, "fleet", test_fetch_fleet) == NULL ||
+	    CU_add_test(s, "held on a socket", test_fetch_held_on_socket) ==
+		NULL)
 		return -1;
 	return 0;
 }
