@@ -4,7 +4,9 @@
  * comes from three taps — the agents' membership events
  * (nc_agent_set_member_observer), the simulated network (sim_set_tap,
  * every datagram and stream classified by its memberlist message types)
- * and the agents' coordinate caches sampled at the end.
+ * and the agents' coordinate caches sampled at the end. With -query-tag,
+ * fleet/query.c runs one agent's nearest and failover queries through the
+ * coordinate fetch and reports their freshness.
  *
  * Bookkeeping is O(1) per event: each agent's count of members it sees
  * alive is kept from its events (join +1, failed/left -1), so "every
