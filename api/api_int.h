@@ -540,7 +540,8 @@ int nc__api_fresh_parse(const struct nc_api_request *req, double *wait_s,
 			char *err, size_t err_cap);
 /**
  * A ranking's candidates (@a names, @a n; @a group per candidate for
- * failover, NULL for nearest with @a k answers): pick the ones worth
+ * failover, NULL for nearest with @a k answers; @a src may be NULL: no
+ * estimates, candidates in their order): pick the ones worth
  * fetching (agent/coords.h), fetch those not fresh, and hold @a req
  * until they are fresh or @a wait_s passed (the query then re-runs).
  * @return 0 answer now, NC__API_FRESH_HELD (the handler then returns

@@ -1,6 +1,7 @@
 /*
  * api/fresh.c - fresh answers at fleet scale (issue 12 §2): /v1/nearest and
- * /v1/failover make sure the coordinates they rank by are fresh.
+ * /v1/failover make sure the coordinates they rank by are fresh, and
+ * /v1/rtt those of its pair.
  *
  * At 10,000 agents coordinate gossip at its budget leaves most cached
  * coordinates minutes old. A ranking needs only its candidates', so before
@@ -9,7 +10,8 @@
  *     n x NC_API_FRESH_NEAREST_FACTOR best by the cached estimate (those
  *     without a coordinate first; at most NC_API_FRESH_PICK_MAX), for
  *     failover NC_API_FRESH_PER_GROUP per group, those whose estimate is
- *     closest to the group's median (what the median is made of);
+ *     closest to the group's median (what the median is made of); for
+ *     /v1/rtt both ends;
  *   - nc_agent_coords_fetch asks the owners of those older than
  *     NC_API_FRESH_AGE_S (30 s) for their coordinate (agent/coords.c:
  *     request budget, pending table, interest that keeps them fresh for
@@ -133,7 +135,7 @@ nc__api_fresh_step(struct nc_api *api, const struct nc_api_request *req,
 {
 	struct nc__api_fresh *fr = &api->fresh;
 	double now = nc__api_now(api);
-	if (api->coords == NULL || src == NULL || n == 0)
+	if (api->coords == NULL || n == 0)
 		return 0;
 	fr->queries++;
 	size_t *idx = calloc(n + 1, sizeof(*idx));

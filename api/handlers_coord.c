@@ -5,6 +5,7 @@
  *   GET /v1/coordinate/nodes        Consul's [{Node, Segment, Coord}]
  *   GET /v1/coordinate/node/<name>  the same for one node (404 unknown)
  *   GET /v1/rtt?from=A&to=B         estimated (and measured) RTT
+ *                                   (&fresh-wait=D, api/fresh.c)
  *   GET /v1/nearest?from=A&n=5&tag=k:v&status=alive   (or coord=<json>)
  *                                   &verify=K (from this agent only)
  *   GET /v1/failover?from=A&group=<tag key>&skip-local=1
@@ -39,7 +40,8 @@
  * Fresh answers (api/fresh.c): on an answer-cache miss, /v1/nearest and
  * /v1/failover fetch the coordinates of their candidates that are missing
  * or older than 30 s from the owners and hold the request until they are
- * fresh or ?fresh-wait= (default 1 s) passes.
+ * fresh or ?fresh-wait= (default 1 s) passes; /v1/rtt does the same for
+ * its pair.
  *
  * Coordinates are in seconds (Serf's unit) in "Coord"; RTTs are reported
  * in milliseconds in fields named *Ms. Extra fields beyond Consul's shape
@@ -400,6 +402,19 @@ rtt(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		snprintf(err, err_cap, "unknown node \"%.128s\"", to);
 		return 404;
 	}
+	/* Both coordinates fresh first (api/fresh.c). */
+	double fresh_wait;
+	rc = nc__api_fresh_parse(req, &fresh_wait, err, err_cap);
+	if (rc == 0) {
+		const char *pair[2] = {from, to};
+		rc = nc__api_fresh_step(api, req, fresh_wait,
+					has_src ? &src : NULL, pair, NULL, 2, 1,
+					err, err_cap);
+		if (rc == NC__API_FRESH_HELD)
+			return NC_API_SUSPEND;
+	}
+	if (rc != 0)
+		return rc;
 	struct nc_agent_coord_info ci;
 	bool has_to = api->coords != NULL &&
 		      nc_agent_coords_get(api->coords, now, to, &ci) == 0 &&

@@ -8,9 +8,9 @@
  * cache's eviction; then in a simulated fleet (real agents): requests for
  * an unknown or a serf member are not sent, a fetch over the simulated
  * network is answered, and /v1/nearest's ?fresh-wait= is checked; and on
- * a real socket (two agents on 127.0.0.1): /v1/nearest is held until the
- * candidate's coordinate came back from its owner, or until fresh-wait
- * when the owner does not answer.
+ * a real socket (two agents on 127.0.0.1): /v1/nearest, /v1/failover and
+ * /v1/rtt are held until the candidate's coordinate came back from its
+ * owner, or until fresh-wait when the owner does not answer.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -783,6 +783,23 @@ test_fetch_held_on_socket(void)
 	CU_ASSERT_EQUAL(
 	    th_req(api, "GET", "/metrics", NULL, NULL, &body, NULL), 200);
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "netcoord_fresh_held_total 2"));
+	free(body);
+	body = NULL;
+
+	/* /v1/rtt for the pair. */
+	nc_agent_coords_member_reaped(c, "fy");
+	st = get_running(port, "/v1/rtt?to=fy&fresh-wait=2s", e1, e2, true,
+			 buf, sizeof(buf), &took);
+	CU_ASSERT_EQUAL(st, 200);
+	CU_ASSERT(took < 1.5);
+	j = strstr(buf, "\r\n\r\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	doc = cJSON_Parse(j + 4);
+	CU_ASSERT_TRUE(cJSON_IsNumber(cJSON_GetObjectItem(doc, "EstimatedMs")));
+	cJSON_Delete(doc);
+	CU_ASSERT_EQUAL(
+	    th_req(api, "GET", "/metrics", NULL, NULL, &body, NULL), 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "netcoord_fresh_held_total 3"));
 	free(body);
 	body = NULL;
 
