@@ -532,7 +532,19 @@ ops_log(void *ctx, enum nc_log_level lvl, const char *msg)
 	agent_log(ctx, lvl, "serf: %s", msg);
 }
 
-/** Greet members that joined recently with our coordinate. */
+/** Coordinate fetch messages (agent/coords.h): a datagram of their own. */
+static int
+coords_send(void *ctx, const char *to, const char *buf, size_t len)
+{
+	struct nc_agent *a = ctx;
+	const struct nc_gossip_member *m = nc_gossip_member_find(a->g, to);
+	if (m == NULL || m->is_self)
+		return -ENOENT;
+	return nc_gossip_send_user(a->g, m, buf, len);
+}
+
+/** Greet members that joined recently with our coordinate; the
+ * coordinate fetch's periodic work. */
 static void
 greet_timer_cb(struct nc_timer *t)
 {
@@ -543,6 +555,8 @@ greet_timer_cb(struct nc_timer *t)
 	while ((n = nc_agent_coords_greet_take(a->coords, now(a), &to, buf,
 					     sizeof(buf))) > 0)
 		nc_gossip_send_user(a->g, to, buf, n);
+	/* Coordinate fetch: timeouts, interest, background refresh. */
+	nc_agent_coords_fetch_tick(a->coords, now(a));
 	a->env->ops->timer_start(a->env, &a->greet_timer,
 				 NC_AGENT_GREET_INTERVAL_S);
 }
@@ -1284,9 +1298,14 @@ coords_setup(struct nc_agent *a, const struct nc_config *c, char *err,
 	struct nc_agent_coords_config acfg;
 	nc_agent_coords_config_default(&acfg);
 	acfg.gossip_bytes_per_s = c->coord_gossip_bytes_per_s;
+	if (c->coord_cache_max > 0)
+		acfg.max_entries = c->coord_cache_max;
 	a->coords = nc_agent_coords_new(c->node_name, &ccfg, &acfg, now(a), err,
 					err_cap);
-	return a->coords != NULL ? 0 : -EINVAL;
+	if (a->coords == NULL)
+		return -EINVAL;
+	nc_agent_coords_set_sender(a->coords, coords_send, a);
+	return 0;
 }
 
 static int

@@ -112,6 +112,7 @@ nc_config_init(struct nc_config *cfg)
 	cfg->retry_interval_s = NC_CONFIG_DEFAULT_RETRY_INTERVAL_S;
 	cfg->verify_cache_s = NC_CONFIG_DEFAULT_VERIFY_CACHE_S;
 	cfg->max_members = NC_GOSSIP_MAX_MEMBERS_DEFAULT;
+	cfg->coord_cache_max = 65536;
 }
 
 void
@@ -520,6 +521,23 @@ apply_coord_gossip_rate(struct nc_config *cfg, const char *v, char *err,
 }
 
 static int
+apply_coord_cache_max(struct nc_config *cfg, const char *v, char *err,
+		      size_t cap)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || *v == '-' || n < 16 ||
+	    n > 10000000)
+		return fail(err, cap,
+			    "\"coord_cache_max\": want a count in 16..10000000, "
+			    "got \"%s\"",
+			    v);
+	cfg->coord_cache_max = (unsigned)n;
+	return 0;
+}
+
+static int
 apply_max_members(struct nc_config *cfg, const char *v, char *err, size_t cap)
 {
 	char *end;
@@ -772,6 +790,9 @@ static const struct flag flags[] = {
 	 "(default false)"},
 	{"coord-gossip-rate", "coord_gossip_rate", apply_coord_gossip_rate,
 	 "coordinate gossip per agent, bytes/s (default 1024; 0 = off)"},
+	{"coord-cache-max", "coord_cache_max", apply_coord_cache_max,
+	 "coordinate cache entries; beyond, the oldest are evicted (default "
+	 "65536)"},
 	{"max-members", "max_members", apply_max_members,
 	 "member-table cap; new members beyond it are refused (default 10000)"},
 	{"seed", "seed", apply_seed,
@@ -808,7 +829,7 @@ nc_config_usage(FILE *f)
 		   "http_allowed_host (array), http_tls_cert, http_tls_key,\n  "
 		   "http_max_conns_per_client, http_max_conns, http_max_held, "
 		   "http_allow_unauthenticated_writes (bool), "
-		   "coord_gossip_rate, max_members, seed,\n  "
+		   "coord_gossip_rate, coord_cache_max, max_members, seed,\n  "
 		   "latency_matrix, latency_map, latency_row, latency_rules.\n"
 		   "\nEnvironment: NETCOORD_ENCRYPT (key), NETCOORD_HTTP_TOKEN "
 		   "(token), between the\nconfig files and the flags.\n"
@@ -1194,6 +1215,11 @@ json_apply(struct nc_config *cfg, const cJSON *root, char *err, size_t cap)
 			char num[64];
 			snprintf(num, sizeof(num), "%.17g", it->valuedouble);
 			rc = apply_coord_gossip_rate(cfg, num, err, cap);
+		} else if (strcmp(key, "coord_cache_max") == 0 &&
+			   cJSON_IsNumber(it)) {
+			char num[64];
+			snprintf(num, sizeof(num), "%.17g", it->valuedouble);
+			rc = apply_coord_cache_max(cfg, num, err, cap);
 		} else if (strcmp(key, "max_members") == 0 &&
 			   cJSON_IsNumber(it)) {
 			char num[64];
@@ -1386,6 +1412,8 @@ nc_config_diff(const struct nc_config *r, const struct nc_config *x,
 	diff_add(b, bn,
 		 r->coord_gossip_bytes_per_s == x->coord_gossip_bytes_per_s,
 		 "coord_gossip_rate");
+	diff_add(b, bn, r->coord_cache_max == x->coord_cache_max,
+		 "coord_cache_max");
 	diff_add(b, bn, r->max_members == x->max_members, "max_members");
 	diff_add(b, bn,
 		 r->seed_set == x->seed_set &&

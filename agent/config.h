@@ -67,6 +67,9 @@
  *                                     keyring answer 403
  *   -coord-gossip-rate B coord_gossip_rate  1024 bytes/s of coordinate
  *                                     gossip per agent (0 = off)
+ *   -coord-cache-max N   coord_cache_max  65536: coordinate cache
+ *                                     entries; beyond, the oldest (not
+ *                                     interesting) are evicted
  *   -max-members N       max_members  10000: new members beyond it are
  *                                     refused and counted (1..10000000)
  *   -verify-cache D      verify_cache 10s (Go duration, 0..1h): how long
@@ -229,6 +232,8 @@ struct nc_config {
 	double verify_cache_s;
 	/** Member-table cap (gossip.h max_members; default 10,000). */
 	size_t max_members;
+	/** Coordinate cache entries (agent/coords.h max_entries; 65536). */
+	unsigned coord_cache_max;
 	/**
 	 * COMPARISON RUNS ONLY (fleet-sim's Lifeguard benchmark; no config
 	 * key or flag sets it): Lifeguard components switched off, a mask of

@@ -58,9 +58,50 @@
  *     the new agent holds every agent's coordinate, fresh from its
  *     owner, ~5 s after joining, for ~100 bytes per agent per join.
  *
+ * Fetch (issue 12 §2). At 10,000 agents gossip at its budget cannot keep
+ * every cached coordinate fresh (an agent learns ~20 a second), but a
+ * query needs only its candidates'. So an agent asks the owners directly:
+ *
+ *   - nc_agent_coords_fetch(names): for each name without a coordinate
+ *     younger than the caller's bound, a *request* (payload kind 2, naming
+ *     the owner) in a datagram of its own to that owner; only to alive or
+ *     suspect members tagged nc=, never twice while one is pending. The
+ *     owner answers with a *reply* (kind 3): its own coordinate, age 0,
+ *     flagged own, so the row-12 rule holds: only X speaks fresh for X.
+ *     Owners are asked directly (no routing through others): one request
+ *     and one reply of ~100 bytes per coordinate, one RTT.
+ *   - Budgets, each counted: requests out, fetch_rate (200/s, two
+ *     seconds of burst: a failover query over 20 groups asks 480); the
+ *     pending table NC_COORDS_PENDING_MAX (1,024) fetches,
+ *     each forgotten after fetch_timeout_s (1 s) and counted; replies out,
+ *     reply_rate (200/s) for all requesters together and one per requester
+ *     per NC_COORDS_REPLY_GAP_S (a hashed table of 512 slots).
+ *   - Dropped and counted: a request not naming us, malformed, or from a
+ *     name that is not an alive netcoord member; a reply that is
+ *     malformed, has bad values, is not age 0 / own, is about someone
+ *     other than its sender, or for which nothing is pending (unsolicited,
+ *     or late: after the timeout).
+ *   - Interest: every name a query fetched for stays interesting for
+ *     interest_s (300 s) after the last query naming it (a list of
+ *     NC_COORDS_INTEREST_MAX, 4,096; beyond, counted). Every 0.25 s
+ *     (nc_agent_coords_fetch_tick) interesting coordinates older than
+ *     refresh_age_s (20 s) are fetched again with at most half of the
+ *     request budget, so the next query finds them fresh; and interesting
+ *     entries lead every gossip message we send (up to half its room,
+ *     from a cursor of their own): gossip favours what queries ask for.
+ *   - Picking the candidates (the API and fleet-sim use the same two
+ *     functions): nearest, the k best by cached estimate, those without a
+ *     coordinate first; failover, per group the members whose estimate is
+ *     closest to the group's median, the groups interleaved (every
+ *     group's first, then every group's second...) so that a short
+ *     budget is shared among them.
+ *
  * Message: a memberlist user message shaped like a serf join intent with
  * an extra "NC" field; its layout and the receiving rules are in
- * docs/WIRE.md §5, beside the memberlist and serf formats.
+ * docs/WIRE.md §5, beside the memberlist and serf formats. The first
+ * payload byte is the kind: 1 gossip (the original version byte), 2 fetch
+ * request, 3 fetch reply. Agents from before the fetch count kinds 2 and
+ * 3 as malformed coordinate messages (nothing else happens).
  *
  * Snapshot (agent/snapshot.c): the cache is exported as plain structs
  * (nc_agent_coords_export) and restored at start (nc_agent_coords_restore,
@@ -70,7 +111,14 @@
  * array grown by half when full, indexed by name with an nc_hmap
  * (util/util.h: a bucket per slot); the coordinate client gets
  * peer_cap 1024 (its arrays are calloc()ed, i.e. untouched pages until
- * used).
+ * used). The fetch adds nothing per entry (its flags and interest time
+ * fit where a double used to be) and its tables (interest 32 KiB, pending
+ * 16 KiB, replies 8 KiB) are allocated on first use: most agents of a
+ * fleet never query. The cache holds at most max_entries
+ * (-coord-cache-max, default 65,536): at the cap a new name evicts the
+ * entry with the oldest coordinate (one without a coordinate first), never
+ * an interesting one, one being fetched or one to greet; a scan of the
+ * table, only at the cap.
  */
 #include "agent/coords.h"
 
@@ -115,9 +163,33 @@
 #define NC_COORDS_GREET_SPREAD 5.0
 /** Default peer_cap of the coordinate client (see top). */
 #define NC_COORDS_PEER_CAP 1024
+/** Payload kinds (first byte of the "NC" field): gossip (the original
+ * version byte), fetch request, fetch reply. */
+#define NC_COORDS_KIND_GOSSIP NC_COORDS_MSG_VERSION
+#define NC_COORDS_KIND_FETCH_REQ 2
+#define NC_COORDS_KIND_FETCH_REPLY 3
+/** Most interesting names (8 bytes each, 32 KiB). Arbitrary: 40 queries
+ * of 100 candidates. */
+#define NC_COORDS_INTEREST_MAX 4096
+/** Most fetches in flight (16 bytes each): five seconds of the default
+ * request budget. */
+#define NC_COORDS_PENDING_MAX 1024
+/** Per-requester reply limiter: slots (hashed by name; a collision
+ * shares a slot, i.e. is stricter) and one reply per requester per gap. */
+#define NC_COORDS_REPLIED_SLOTS 512
+#define NC_COORDS_REPLY_GAP_S 0.5
+/**
+ * Request bucket: this many seconds of fetch_rate as burst, so that one
+ * failover query over 20 groups (480 fetches) is asked within ~0.4 s.
+ */
+#define NC_COORDS_FETCH_BURST_S 2.0
+/** Share of the request budget the background refresh may use. */
+#define NC_COORDS_REFRESH_SHARE 0.5
+/** Share of a gossip message's room that interesting entries lead. */
+#define NC_COORDS_INTEREST_SHARE 0.5
 
 /**
- * One member (192 bytes, plus its name in an allocation of its own: 24
+ * One member (184 bytes, plus its name in an allocation of its own: 24
  * usable bytes cost 32 in glibc's malloc). The coordinate is kept
  * compact (dims is the client's, NC_PROTO_MAX_DIMS); the member it was
  * gossiped by is an index into the table plus that slot's generation, so
@@ -138,10 +210,13 @@ struct entry {
 	double measured_at;
 	/** When the member joined (JOIN event), -inf if unknown. */
 	double joined_at;
-	/** Last boost message sent to it. */
-	double last_boost;
 	/** When to greet it with our coordinate (0 = not pending). */
 	double greet_at;
+	/** Last boost message sent to it, s after c->started (float: the
+	 * 1 s boost gap needs no more). */
+	float last_boost;
+	/** Interesting until this, s after c->started (with F_INTEREST). */
+	float interest_until;
 	/** Sender of a gossiped coordinate: slot and its generation. */
 	uint32_t via, via_gen;
 	/** Bumped whenever the slot gets a new member. */
@@ -149,6 +224,33 @@ struct entry {
 	bool used;
 	bool has_coord;
 	uint8_t source;
+	/** F_INTEREST (in c->interest), F_PENDING (in c->pend). */
+	uint8_t fflags;
+};
+
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(struct entry) == 184, "entry stays 184 bytes");
+#endif
+
+/** entry.fflags */
+#define F_INTEREST 1u
+#define F_PENDING 2u
+
+/** An entry named by slot and generation (a reused slot is not it). */
+struct slot_ref {
+	uint32_t slot, gen;
+};
+
+/** A fetch waiting for its reply. */
+struct pend {
+	uint32_t slot, gen;
+	double deadline;
+};
+
+/** A requester's last reply (per-requester reply budget). */
+struct replied {
+	uint64_t hash;
+	double at;
 };
 
 struct nc_agent_coords {
@@ -161,6 +263,10 @@ struct nc_agent_coords {
 	/** Entries; ent[i].used false = free slot. */
 	struct entry *ent;
 	size_t n_ent, cap_ent;
+	/** Free slots, a list through their `via` (index + 1; 0 = none). */
+	uint32_t free_head;
+	/** Used entries with a coordinate. */
+	size_t n_coords;
 	/** Name -> used entry. Rebuilt when ent moves (get_entry). */
 	struct nc_hmap index;
 	/** Round-robin cursor for relays. */
@@ -174,6 +280,19 @@ struct nc_agent_coords {
 	uint64_t members_epoch;
 	/** Scratch for get(): the coordinate handed out. */
 	struct nc_coord out_coord;
+	/** Fetch (all allocated on first use: most agents never query). */
+	nc_agent_coords_send_fn send;
+	void *send_ctx;
+	/** Interesting entries (NC_COORDS_INTEREST_MAX); relay cursor. */
+	struct slot_ref *interest;
+	size_t n_interest, icursor;
+	/** Pending fetches (NC_COORDS_PENDING_MAX). */
+	struct pend *pend;
+	size_t n_pend;
+	/** Per-requester reply limiter, hashed (NC_COORDS_REPLIED_SLOTS). */
+	struct replied *replied;
+	/** Request and reply token buckets. */
+	double req_tokens, req_at, rep_tokens, rep_at;
 	struct nc_agent_coords_stats st;
 };
 
@@ -200,6 +319,11 @@ nc_agent_coords_config_default(struct nc_agent_coords_config *cfg)
 	cfg->relay_max_age_s = 600;
 	cfg->new_member_window_s = 30;
 	cfg->max_entries = 65536;
+	cfg->fetch_rate = 200;
+	cfg->reply_rate = 200;
+	cfg->fetch_timeout_s = 1.0;
+	cfg->interest_s = 300;
+	cfg->refresh_age_s = 20;
 }
 
 /* ------------------------------------------------------------------ */
@@ -242,6 +366,79 @@ grow_entries(struct nc_agent_coords *c, size_t cap)
 	return 0;
 }
 
+/** Free entry @a i (reaped or evicted). */
+static void
+entry_free(struct nc_agent_coords *c, size_t i)
+{
+	struct entry *e = &c->ent[i];
+	if (e->greet_at != 0)
+		c->greets--;
+	if (e->has_coord)
+		c->n_coords--;
+	e->used = false;
+	e->has_coord = false;
+	e->via = c->free_head;
+	c->free_head = (uint32_t)i + 1;
+	e->fflags = 0; /* its interest / pending refs die by generation */
+	nc_hmap_remove(&c->index, &e->in_index);
+	free(e->name);
+	e->name = NULL;
+	c->members_epoch++;
+}
+
+/** An eviction candidate: its slot and coordinate time. */
+struct evict_cand {
+	double t;
+	size_t i;
+};
+
+static int
+evict_cmp(const void *a, const void *b)
+{
+	double x = ((const struct evict_cand *)a)->t;
+	double y = ((const struct evict_cand *)b)->t;
+	return x < y ? -1 : x > y;
+}
+
+/**
+ * Make room at the cap: evict the entries whose coordinates are oldest
+ * (those without a coordinate first), never an interesting one, one being
+ * fetched or one waiting for its greeting - max_entries / 16 of them (at
+ * least one) per scan, so that the O(entries log entries) scan is paid
+ * once per that many new names, not once per name (at the cap of a large
+ * fleet, a dozen new names a second arrive by gossip).
+ * @retval 0 evicted; -ENOSPC every entry is protected (counted).
+ */
+static int
+evict_some(struct nc_agent_coords *c)
+{
+	size_t want = c->cfg.max_entries / 16, n = 0;
+	struct evict_cand *v = malloc(c->n_ent * sizeof(*v));
+	if (want == 0)
+		want = 1;
+	if (v == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_ent; i++) {
+		const struct entry *e = &c->ent[i];
+		if (!e->used || e->fflags != 0 || e->greet_at != 0)
+			continue;
+		v[n].t = e->has_coord ? e->produced : -INFINITY;
+		v[n++].i = i;
+	}
+	if (n == 0) {
+		free(v);
+		c->st.evict_none++;
+		return -ENOSPC;
+	}
+	qsort(v, n, sizeof(*v), evict_cmp);
+	for (size_t k = 0; k < n && k < want; k++) {
+		entry_free(c, v[k].i);
+		c->st.evicted++;
+	}
+	free(v);
+	return 0;
+}
+
 /** Find or create the entry of @a name; NULL if full / OOM / bad name. */
 static struct entry *
 get_entry(struct nc_agent_coords *c, const char *name, bool create)
@@ -252,15 +449,14 @@ get_entry(struct nc_agent_coords *c, const char *name, bool create)
 	size_t nl = strlen(name);
 	if (!create || nl == 0 || nl > NC_GOSSIP_NAME_MAX)
 		return NULL;
-	/* Every used entry is in the index: the first free slot, if any. */
-	if (c->index.count >= c->cfg.max_entries)
+	/* At the cap: evict one (every used entry is in the index). */
+	if (c->index.count >= c->cfg.max_entries && evict_some(c) != 0)
 		return NULL;
+	/* A free slot, if any (the list of freed ones). */
 	size_t slot = c->n_ent;
-	for (size_t k = 0; c->index.count < c->n_ent && k < c->n_ent; k++) {
-		if (!c->ent[k].used) {
-			slot = k;
-			break;
-		}
+	if (c->free_head != 0) {
+		slot = c->free_head - 1;
+		c->free_head = c->ent[slot].via;
 	}
 	if (slot == c->n_ent) {
 		/* x1.5: at most a third of the array is slack (x2 left up
@@ -291,6 +487,8 @@ get_entry(struct nc_agent_coords *c, const char *name, bool create)
 		e->used = false;
 		free(e->name);
 		e->name = NULL;
+		e->via = c->free_head;
+		c->free_head = (uint32_t)slot + 1;
 		return NULL;
 	}
 	return e;
@@ -299,10 +497,14 @@ get_entry(struct nc_agent_coords *c, const char *name, bool create)
 static size_t build_msg(struct nc_agent_coords *c, double now,
 			const struct entry *te, char *buf, size_t room,
 			bool own_only, size_t *n_out);
+static size_t wrap_msg(const struct nc_agent_coords *c, char *buf, size_t o);
 
 static void
-entry_set_coord(struct entry *e, const struct nc_coord *x)
+entry_set_coord(struct nc_agent_coords *c, struct entry *e,
+		const struct nc_coord *x)
 {
+	if (!e->has_coord)
+		c->n_coords++;
 	memcpy(e->vec, x->vec, sizeof(double) * NC_PROTO_MAX_DIMS);
 	e->error = x->error;
 	e->adjustment = x->adjustment;
@@ -373,6 +575,10 @@ nc_agent_coords_new(const char *self, const struct nc_coord_config *ccfg,
 	c->dims = cc.dims;
 	c->started = now;
 	c->tokens_at = now;
+	c->req_at = now;
+	c->rep_at = now;
+	c->req_tokens = c->cfg.fetch_rate * NC_COORDS_FETCH_BURST_S;
+	c->rep_tokens = c->cfg.reply_rate;
 	return c;
 }
 
@@ -386,6 +592,9 @@ nc_agent_coords_delete(struct nc_agent_coords *c)
 		free(c->ent[i].name);
 	free(c->ent);
 	nc_hmap_destroy(&c->index);
+	free(c->interest);
+	free(c->pend);
+	free(c->replied);
 	free(c);
 }
 
@@ -415,6 +624,7 @@ nc_agent_coords_stats(const struct nc_agent_coords *c,
 	out->cached = 0;
 	for (size_t i = 0; i < c->n_ent; i++)
 		out->cached += c->ent[i].used && c->ent[i].has_coord;
+	out->interesting = (unsigned)c->n_interest;
 }
 
 /* ------------------------------------------------------------------ */
@@ -480,7 +690,7 @@ nc_agent_coords_probe_done(struct nc_agent_coords *c, double now, const char *pe
 	if (strcmp(peer, c->self) != 0)
 		e = get_entry(c, peer, true);
 	if (e != NULL) {
-		entry_set_coord(e, &x);
+		entry_set_coord(c, e, &x);
 		e->produced = now;
 		e->source = NC_AGENT_SRC_PROBE;
 		e->measured_rtt = rtt_s;
@@ -513,8 +723,14 @@ nc_agent_coords_member_joined(struct nc_agent_coords *c, double now,
 {
 	if (strcmp(name, c->self) == 0)
 		return;
-	struct entry *e = get_entry(c, name, true);
 	c->members_epoch++;
+	/* The join time matters only to a greeting and boosts, both only
+	 * for members that join once we have run new_member_window_s: no
+	 * entry otherwise (an agent that starts, or a formed fleet, learns
+	 * every member at once and would fill its cache with empty ones). */
+	bool welcome = c->cfg.new_member_window_s > 0 &&
+		       now - c->started >= c->cfg.new_member_window_s;
+	struct entry *e = get_entry(c, name, welcome);
 	if (e == NULL)
 		return;
 	e->joined_at = now;
@@ -579,12 +795,7 @@ nc_agent_coords_member_reaped(struct nc_agent_coords *c, const char *name)
 	c->members_epoch++;
 	if (i < 0)
 		return;
-	if (c->ent[i].greet_at != 0)
-		c->greets--;
-	c->ent[i].used = false;
-	nc_hmap_remove(&c->index, &c->ent[i].in_index);
-	free(c->ent[i].name);
-	c->ent[i].name = NULL;
+	entry_free(c, (size_t)i);
 }
 
 /* ------------------------------------------------------------------ */
@@ -687,7 +898,7 @@ nc_agent_coords_restore(struct nc_agent_coords *c, double now,
 		return -ENOSPC;
 	if (e->has_coord && e->produced >= now - in->age_s)
 		return 0;
-	entry_set_coord(e, &in->coord);
+	entry_set_coord(c, e, &in->coord);
 	e->produced = now - in->age_s;
 	e->source = (uint8_t)in->source;
 	e->via = UINT32_MAX;
@@ -825,11 +1036,34 @@ build_msg(struct nc_agent_coords *c, double now, const struct entry *te,
 	size_t o = 2, n = 0, pl_room = room - hdr;
 	o += put_entry(pl + o, c->self, 0, true, &me);
 	n++;
+	/* Interesting entries lead (gossip favours what queries need), up
+	 * to a share of the room, from a cursor of their own. */
+	size_t ilimit = (size_t)((double)pl_room * NC_COORDS_INTEREST_SHARE);
+	for (size_t k = 0; !own_only && k < c->n_interest && n < 255; k++) {
+		size_t ii = c->icursor % c->n_interest;
+		const struct slot_ref *r = &c->interest[ii];
+		struct entry *e = &c->ent[r->slot];
+		if (!e->used || e->gen != r->gen || !e->has_coord || e == te ||
+		    now - e->produced > c->cfg.relay_max_age_s ||
+		    !member_usable(c, e->name)) {
+			c->icursor = ii + 1;
+			continue;
+		}
+		size_t es = entry_size(c, e->name);
+		if (o + es > ilimit)
+			break;
+		struct nc_coord x;
+		entry_get_coord(e, c->dims, &x);
+		o += put_entry(pl + o, e->name, now - e->produced, false, &x);
+		n++;
+		c->icursor = ii + 1;
+	}
 	size_t scanned = 0;
 	while (!own_only && n < 255 && scanned < c->n_ent && c->n_ent > 0) {
 		size_t i = c->cursor % c->n_ent;
 		struct entry *e = &c->ent[i];
 		if (!e->used || !e->has_coord || e == te ||
+		    (e->fflags & F_INTEREST) ||
 		    now - e->produced > c->cfg.relay_max_age_s ||
 		    !member_usable(c, e->name)) {
 			c->cursor = i + 1;
@@ -848,8 +1082,21 @@ build_msg(struct nc_agent_coords *c, double now, const struct entry *te,
 	}
 	pl[0] = NC_COORDS_MSG_VERSION;
 	pl[1] = (char)n;
+	size_t len = wrap_msg(c, buf, o);
+	if (len > 0)
+		*n_out = n;
+	return len;
+}
 
-	/* Serf join intent disguise around it. */
+/**
+ * Write the serf join intent disguise in front of the payload of
+ * @a pl_len bytes already at buf + header_size(). Returns the message
+ * length (0: cannot happen, header_size() agrees).
+ */
+static size_t
+wrap_msg(const struct nc_agent_coords *c, char *buf, size_t o)
+{
+	size_t hdr = header_size(c->self);
 	size_t h = 0, sl = strlen(c->self);
 	buf[h++] = NC_PROTO_SERF_JOIN;
 	buf[h++] = (char)0x83;
@@ -873,8 +1120,6 @@ build_msg(struct nc_agent_coords *c, double now, const struct entry *te,
 	h += 2;
 	if (h != hdr)
 		return 0; /* cannot happen: header_size() agrees */
-
-	*n_out = n;
 	return h + o;
 }
 
@@ -897,9 +1142,7 @@ nc_agent_coords_user_broadcast(struct nc_agent_coords *c, double now,
 	 * budget, or less in a small fleet: what it takes to send our whole
 	 * table once per NC_COORDS_REFRESH_S (3 agents need ~20 B/s, not
 	 * 1 KiB/s); messages then need only carry the whole table. */
-	size_t cached = 1;
-	for (size_t i = 0; i < c->n_ent; i++)
-		cached += c->ent[i].used && c->ent[i].has_coord;
+	size_t cached = 1 + c->n_coords;
 	double table = (double)(header_size(c->self) + 2) +
 		       (double)cached * NC_COORDS_ENTRY_AVG;
 	double rate = table / NC_COORDS_REFRESH_S;
@@ -918,7 +1161,7 @@ nc_agent_coords_user_broadcast(struct nc_agent_coords *c, double now,
 	if (te != NULL && c->cfg.new_member_window_s > 0 &&
 	    now - te->joined_at < c->cfg.new_member_window_s &&
 	    te->joined_at - c->started >= c->cfg.new_member_window_s &&
-	    now - te->last_boost >= NC_COORDS_BOOST_GAP) {
+	    now - (c->started + te->last_boost) >= NC_COORDS_BOOST_GAP) {
 		boost = true;
 	} else {
 		if (c->tokens < min_msg) {
@@ -933,7 +1176,7 @@ nc_agent_coords_user_broadcast(struct nc_agent_coords *c, double now,
 	if (len == 0)
 		return 0;
 	if (boost) {
-		te->last_boost = now;
+		te->last_boost = (float)(now - c->started);
 		c->st.gossip_boosts++;
 	} else {
 		c->tokens -= (double)len;
@@ -974,6 +1217,44 @@ read_str(const char **p, const char *end, const char **s, size_t *len)
 	return 0;
 }
 
+/**
+ * Read one entry at *pp (name into @a name, NUL-terminated). @retval 0,
+ * -1 malformed (the rest of the message cannot be read either).
+ */
+static int
+read_entry(const char **pp, const char *end, char *name, size_t *nl_out,
+	   unsigned *age_ds, bool *own, struct nc_coord *x)
+{
+	const char *p = *pp;
+	if (end - p < 1)
+		return -1;
+	size_t nl = (uint8_t)*p++;
+	if (nl == 0 || nl > NC_GOSSIP_NAME_MAX || (size_t)(end - p) < nl + 4)
+		return -1;
+	memcpy(name, p, nl);
+	name[nl] = '\0';
+	p += nl;
+	*age_ds = get_u16(p);
+	p += 2;
+	*own = (uint8_t)*p & 1;
+	p++;
+	unsigned dims = (uint8_t)*p++;
+	if (dims == 0 || dims > NC_COORD_DIMS_MAX ||
+	    (size_t)(end - p) < 4u * dims + 12)
+		return -1;
+	memset(x, 0, sizeof(*x));
+	x->dims = dims;
+	for (unsigned i = 0; i < dims; i++, p += 4)
+		x->vec[i] = get_f32(p);
+	x->error = get_f32(p);
+	x->adjustment = get_f32(p + 4);
+	x->height = get_f32(p + 8);
+	p += 12;
+	*nl_out = nl;
+	*pp = p;
+	return 0;
+}
+
 /** Apply the payload of one message from @a sender. */
 static int
 apply_payload(struct nc_agent_coords *c, double now, const char *sender,
@@ -986,32 +1267,12 @@ apply_payload(struct nc_agent_coords *c, double now, const char *sender,
 	for (unsigned k = 0; k < n; k++) {
 		char name[NC_GOSSIP_NAME_MAX + 1];
 		struct nc_coord x;
-		if (end - p < 1)
+		size_t nl;
+		unsigned age_ds;
+		bool own;
+		if (read_entry(&p, end, name, &nl, &age_ds, &own, &x) != 0)
 			return -1;
-		size_t nl = (uint8_t)*p++;
-		if (nl == 0 || nl > NC_GOSSIP_NAME_MAX ||
-		    (size_t)(end - p) < nl + 4)
-			return -1;
-		memcpy(name, p, nl);
-		name[nl] = '\0';
-		p += nl;
-		unsigned age_ds = get_u16(p);
 		double age = age_ds / 10.0;
-		p += 2;
-		bool own = (uint8_t)*p & 1;
-		p++;
-		unsigned dims = (uint8_t)*p++;
-		if (dims == 0 || dims > NC_COORD_DIMS_MAX ||
-		    (size_t)(end - p) < 4u * dims + 12)
-			return -1;
-		memset(&x, 0, sizeof(x));
-		x.dims = dims;
-		for (unsigned i = 0; i < dims; i++, p += 4)
-			x.vec[i] = get_f32(p);
-		x.error = get_f32(p);
-		x.adjustment = get_f32(p + 4);
-		x.height = get_f32(p + 8);
-		p += 12;
 		if (nc_gossip_name_check(name, nl) != NC_GOSSIP_NAME_OK ||
 		    !coord_sane(c, &x)) {
 			c->st.gossip_entries_bad++;
@@ -1037,7 +1298,7 @@ apply_payload(struct nc_agent_coords *c, double now, const char *sender,
 			c->st.gossip_entries_old++;
 			continue;
 		}
-		entry_set_coord(e, &x);
+		entry_set_coord(c, e, &x);
 		e->produced = produced;
 		e->source = NC_AGENT_SRC_GOSSIP;
 		/* The sender's own entry came first in the message, so it
@@ -1049,6 +1310,12 @@ apply_payload(struct nc_agent_coords *c, double now, const char *sender,
 	}
 	return 0;
 }
+
+static void on_fetch_req(struct nc_agent_coords *c, double now,
+			 const char *sender, const char *p, const char *end);
+static void on_fetch_reply(struct nc_agent_coords *c, double now,
+			   const char *sender, const char *p,
+			   const char *end);
 
 int
 nc_agent_coords_user_msg(struct nc_agent_coords *c, double now, const char *buf,
@@ -1097,7 +1364,463 @@ nc_agent_coords_user_msg(struct nc_agent_coords *c, double now, const char *buf,
 		memcpy(sender, node, node_len);
 		sender[node_len] = '\0';
 	}
+	if (nc_len >= 1 && (uint8_t)nc[0] == NC_COORDS_KIND_FETCH_REQ) {
+		on_fetch_req(c, now, sender, nc, nc + nc_len);
+		return 1;
+	}
+	if (nc_len >= 1 && (uint8_t)nc[0] == NC_COORDS_KIND_FETCH_REPLY) {
+		on_fetch_reply(c, now, sender, nc, nc + nc_len);
+		return 1;
+	}
 	if (apply_payload(c, now, sender, nc, nc + nc_len) != 0)
 		c->st.gossip_msgs_bad++;
 	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Coordinate fetch                                                   */
+/* ------------------------------------------------------------------ */
+
+void
+nc_agent_coords_set_sender(struct nc_agent_coords *c,
+			   nc_agent_coords_send_fn fn, void *ctx)
+{
+	c->send = fn;
+	c->send_ctx = ctx;
+}
+
+/** Refill a token bucket of @a rate per s holding @a burst_s worth. */
+static void
+bucket_refill(double *tokens, double *at, double rate, double burst_s,
+	      double now)
+{
+	if (now > *at)
+		*tokens += (now - *at) * rate;
+	if (*tokens > rate * burst_s)
+		*tokens = rate * burst_s;
+	*at = now;
+}
+
+/** Is @a name an alive or suspect netcoord member other than us? */
+static bool
+member_nc(const struct nc_agent_coords *c, const char *name)
+{
+	if (strcmp(name, c->self) == 0)
+		return false;
+	if (c->g == NULL)
+		return true;
+	const struct nc_gossip_member *m = nc_gossip_member_find(c->g, name);
+	return m != NULL && !m->is_self &&
+	       (m->state == NC_MEMBER_ALIVE || m->state == NC_MEMBER_SUSPECT) &&
+	       nc_agent_member_is_nc(m);
+}
+
+/** Can we fetch from @a name? */
+static bool
+fetchable(const struct nc_agent_coords *c, const char *name)
+{
+	return c->send != NULL && c->cfg.fetch_rate > 0 && member_nc(c, name);
+}
+
+/**
+ * Send a request to the owner of entry @a i (the caller checked budget,
+ * table room and fetchable()). @retval 0 sent (pending), -1 not.
+ */
+static int
+send_request(struct nc_agent_coords *c, double now, size_t i)
+{
+	struct entry *e = &c->ent[i];
+	char buf[16 + 2 * (NC_GOSSIP_NAME_MAX + 1) + 16];
+	size_t hdr = header_size(c->self), nl = strlen(e->name);
+	if (strlen(c->self) > 255 || hdr + 3 + nl > sizeof(buf))
+		return -1;
+	if (c->pend == NULL &&
+	    (c->pend = calloc(NC_COORDS_PENDING_MAX, sizeof(*c->pend))) == NULL)
+		return -1;
+	/* 02 | n=1 | name_len | name: the owner asked (the receiver). */
+	char *pl = buf + hdr;
+	pl[0] = NC_COORDS_KIND_FETCH_REQ;
+	pl[1] = 1;
+	pl[2] = (char)nl;
+	memcpy(pl + 3, e->name, nl);
+	size_t len = wrap_msg(c, buf, 3 + nl);
+	if (len == 0 || c->send(c->send_ctx, e->name, buf, len) != 0) {
+		c->st.fetch_skip_unusable++;
+		return -1;
+	}
+	c->req_tokens -= 1;
+	c->pend[c->n_pend++] = (struct pend){(uint32_t)i, e->gen,
+					     now + c->cfg.fetch_timeout_s};
+	e->fflags |= F_PENDING;
+	c->st.fetch_req_out++;
+	c->st.gossip_msgs_out++;
+	c->st.gossip_bytes_out += len;
+	return 0;
+}
+
+/** Make entry @a i interesting until now + interest_s. */
+static void
+interest_mark(struct nc_agent_coords *c, double now, size_t i)
+{
+	struct entry *e = &c->ent[i];
+	e->interest_until = (float)(now - c->started + c->cfg.interest_s);
+	if (e->fflags & F_INTEREST)
+		return;
+	if (c->interest == NULL &&
+	    (c->interest = calloc(NC_COORDS_INTEREST_MAX,
+				  sizeof(*c->interest))) == NULL)
+		return;
+	if (c->n_interest >= NC_COORDS_INTEREST_MAX) {
+		c->st.interest_full++;
+		return;
+	}
+	c->interest[c->n_interest++] = (struct slot_ref){(uint32_t)i, e->gen};
+	e->fflags |= F_INTEREST;
+}
+
+unsigned
+nc_agent_coords_fetch(struct nc_agent_coords *c, double now,
+		      const char *const *names, size_t n, double fresh_age_s,
+		      struct nc_agent_coords_fetch_result *out)
+{
+	struct nc_agent_coords_fetch_result r = {0, 0, 0, 0};
+	bucket_refill(&c->req_tokens, &c->req_at, c->cfg.fetch_rate,
+		      NC_COORDS_FETCH_BURST_S, now);
+	for (size_t k = 0; k < n; k++) {
+		const char *name = names[k];
+		if (strcmp(name, c->self) == 0) {
+			r.fresh++;
+			continue;
+		}
+		/* The member check (a tag decode) only where it matters: a
+		 * held request polls its names every 50 ms. */
+		long at = find_idx(c, name);
+		int ok = -1;
+		if (at < 0) {
+			ok = fetchable(c, name);
+			struct entry *ne = ok ? get_entry(c, name, true) : NULL;
+			if (ne == NULL) {
+				r.unusable++;
+				continue;
+			}
+			at = ne - c->ent;
+		}
+		size_t i = (size_t)at;
+		struct entry *e = &c->ent[i];
+		interest_mark(c, now, i);
+		if (e->has_coord && now - e->produced < fresh_age_s) {
+			r.fresh++;
+		} else if (e->fflags & F_PENDING) {
+			r.pending++;
+		} else if (!(ok >= 0 ? ok : fetchable(c, name))) {
+			r.unusable++;
+		} else if (c->req_tokens < 1) {
+			c->st.fetch_skip_budget++;
+			r.deferred++;
+		} else if (c->n_pend >= NC_COORDS_PENDING_MAX) {
+			c->st.fetch_skip_full++;
+			r.deferred++;
+		} else if (send_request(c, now, i) == 0) {
+			r.pending++;
+		} else {
+			r.unusable++;
+		}
+	}
+	if (out != NULL)
+		*out = r;
+	return r.pending + r.deferred;
+}
+
+void
+nc_agent_coords_fetch_tick(struct nc_agent_coords *c, double now)
+{
+	/* Fetches past their timeout: forgotten (a late reply is then
+	 * unsolicited). */
+	for (size_t k = 0; k < c->n_pend;) {
+		struct pend *pd = &c->pend[k];
+		struct entry *e = &c->ent[pd->slot];
+		bool live = e->used && e->gen == pd->gen;
+		if (live && pd->deadline > now) {
+			k++;
+			continue;
+		}
+		if (live) {
+			e->fflags &= (uint8_t)~F_PENDING;
+			c->st.fetch_timeouts++;
+		}
+		c->pend[k] = c->pend[--c->n_pend];
+	}
+	/* Interest: expired names dropped; stale ones fetched again with
+	 * at most a share of the request budget. */
+	bucket_refill(&c->req_tokens, &c->req_at, c->cfg.fetch_rate,
+		      NC_COORDS_FETCH_BURST_S, now);
+	double keep = c->cfg.fetch_rate * NC_COORDS_FETCH_BURST_S *
+		      (1 - NC_COORDS_REFRESH_SHARE);
+	for (size_t k = 0; k < c->n_interest;) {
+		struct slot_ref *r = &c->interest[k];
+		struct entry *e = &c->ent[r->slot];
+		bool live = e->used && e->gen == r->gen;
+		if (!live || c->started + e->interest_until <= now) {
+			if (live)
+				e->fflags &= (uint8_t)~F_INTEREST;
+			c->interest[k] = c->interest[--c->n_interest];
+			continue;
+		}
+		k++;
+		if ((e->fflags & F_PENDING) ||
+		    (e->has_coord &&
+		     now - e->produced < c->cfg.refresh_age_s) ||
+		    c->req_tokens < keep + 1 ||
+		    c->n_pend >= NC_COORDS_PENDING_MAX ||
+		    !fetchable(c, e->name))
+			continue;
+		if (send_request(c, now, r->slot) == 0)
+			c->st.refetches++;
+	}
+}
+
+/** Per-requester limiter: may @a who get a reply now? (Records it.) */
+static bool
+replied_ok(struct nc_agent_coords *c, double now, const char *who)
+{
+	if (c->replied == NULL &&
+	    (c->replied = calloc(NC_COORDS_REPLIED_SLOTS,
+				 sizeof(*c->replied))) == NULL)
+		return false;
+	uint64_t h = nc_hash_str(who);
+	struct replied *r = &c->replied[h % NC_COORDS_REPLIED_SLOTS];
+	if (r->at != 0 && now - r->at < NC_COORDS_REPLY_GAP_S)
+		return false;
+	r->hash = h;
+	r->at = now;
+	return true;
+}
+
+static void
+on_fetch_req(struct nc_agent_coords *c, double now, const char *sender,
+	     const char *p, const char *end)
+{
+	c->st.fetch_req_in++;
+	if (end - p < 2 || (uint8_t)p[1] == 0) {
+		c->st.fetch_req_bad++;
+		return;
+	}
+	unsigned n = (uint8_t)p[1];
+	p += 2;
+	/* Every name must be ours: only owners are asked. */
+	for (unsigned k = 0; k < n; k++) {
+		if (end - p < 1) {
+			c->st.fetch_req_bad++;
+			return;
+		}
+		size_t nl = (uint8_t)*p++;
+		if (nl == 0 || (size_t)(end - p) < nl) {
+			c->st.fetch_req_bad++;
+			return;
+		}
+		if (nl != strlen(c->self) || memcmp(p, c->self, nl) != 0) {
+			c->st.fetch_req_not_owner++;
+			return;
+		}
+		p += nl;
+	}
+	if (p != end) {
+		c->st.fetch_req_bad++;
+		return;
+	}
+	if (sender[0] == '\0' || c->send == NULL || !member_nc(c, sender)) {
+		c->st.fetch_req_not_member++;
+		return;
+	}
+	bucket_refill(&c->rep_tokens, &c->rep_at, c->cfg.reply_rate, 1.0, now);
+	if (c->rep_tokens < 1 || !replied_ok(c, now, sender)) {
+		c->st.fetch_req_budget++;
+		return;
+	}
+	/* 03 | n=1 | our own entry (age 0, flagged own). */
+	char buf[16 + 2 * (NC_GOSSIP_NAME_MAX + 1) + 64 +
+		 4 * NC_COORD_DIMS_MAX];
+	size_t hdr = header_size(c->self);
+	struct nc_coord me;
+	nc_coord_client_get(c->client, &me);
+	if (hdr + 2 + entry_size(c, c->self) > sizeof(buf))
+		return;
+	char *pl = buf + hdr;
+	pl[0] = NC_COORDS_KIND_FETCH_REPLY;
+	pl[1] = 1;
+	size_t o = 2 + put_entry(pl + 2, c->self, 0, true, &me);
+	size_t len = wrap_msg(c, buf, o);
+	if (len == 0 || c->send(c->send_ctx, sender, buf, len) != 0)
+		return;
+	c->rep_tokens -= 1;
+	c->st.fetch_reply_out++;
+	c->st.gossip_msgs_out++;
+	c->st.gossip_bytes_out += len;
+}
+
+static void
+on_fetch_reply(struct nc_agent_coords *c, double now, const char *sender,
+	       const char *p, const char *end)
+{
+	char name[NC_GOSSIP_NAME_MAX + 1];
+	struct nc_coord x;
+	size_t nl;
+	unsigned age_ds;
+	bool own;
+	const char *q = p + 2;
+	if (end - p < 2 || (uint8_t)p[1] != 1 ||
+	    read_entry(&q, end, name, &nl, &age_ds, &own, &x) != 0 ||
+	    q != end || nc_gossip_name_check(name, nl) != NC_GOSSIP_NAME_OK ||
+	    !coord_sane(c, &x) || age_ds != 0 || !own) {
+		c->st.fetch_reply_bad++;
+		return;
+	}
+	if (sender[0] == '\0' || strcmp(name, sender) != 0) {
+		c->st.fetch_reply_not_owner++;
+		return;
+	}
+	long i = find_idx(c, name);
+	if (i < 0 || !(c->ent[i].fflags & F_PENDING)) {
+		c->st.fetch_reply_unsolicited++;
+		return;
+	}
+	struct entry *e = &c->ent[i];
+	for (size_t k = 0; k < c->n_pend; k++) {
+		if (c->pend[k].slot == (uint32_t)i &&
+		    c->pend[k].gen == e->gen) {
+			c->pend[k] = c->pend[--c->n_pend];
+			break;
+		}
+	}
+	e->fflags &= (uint8_t)~F_PENDING;
+	entry_set_coord(c, e, &x);
+	e->produced = now;
+	e->source = NC_AGENT_SRC_GOSSIP;
+	e->via = (uint32_t)i;
+	e->via_gen = e->gen;
+	c->st.fetch_reply_in++;
+}
+
+/* Candidate picking (the API and fleet-sim use the same). */
+
+struct pick {
+	size_t i;
+	size_t group;
+	/** Estimate (s); -1 = no coordinate (ranked first). */
+	double est;
+	/** Sort key within the group. */
+	double key;
+};
+
+static int
+pick_cmp_est(const void *pa, const void *pb)
+{
+	const struct pick *a = pa, *b = pb;
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/** By rank within the group (key), then group. */
+static int
+pick_cmp_rank(const void *pa, const void *pb)
+{
+	const struct pick *a = pa, *b = pb;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/** Fill picks with cached estimates from @a src (-1: none). */
+static struct pick *
+picks_new(struct nc_agent_coords *c, const struct nc_coord *src,
+	  const char *const *names, const size_t *group, size_t n)
+{
+	struct pick *p = calloc(n + 1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	enum nc_coord_algo algo = nc_coord_client_config(c->client)->algo;
+	for (size_t i = 0; i < n; i++) {
+		long k = find_idx(c, names[i]);
+		p[i].i = i;
+		p[i].group = group != NULL ? group[i] : 0;
+		p[i].est = -1;
+		if (strcmp(names[i], c->self) == 0) {
+			p[i].est = 0;
+		} else if (k >= 0 && c->ent[k].has_coord && src != NULL &&
+			   src->dims == c->dims) {
+			struct nc_coord x;
+			entry_get_coord(&c->ent[k], c->dims, &x);
+			double e = nc_coord_estimate_rtt(algo, src, &x);
+			p[i].est = isfinite(e) && e >= 0 ? e : -1;
+		}
+		p[i].key = p[i].est;
+	}
+	return p;
+}
+
+size_t
+nc_agent_coords_pick_nearest(struct nc_agent_coords *c,
+			     const struct nc_coord *src,
+			     const char *const *names, size_t n, size_t k,
+			     size_t *out)
+{
+	struct pick *p = picks_new(c, src, names, NULL, n);
+	if (p == NULL)
+		return SIZE_MAX;
+	qsort(p, n, sizeof(*p), pick_cmp_est);
+	size_t got = k < n ? k : n;
+	for (size_t r = 0; r < got; r++)
+		out[r] = p[r].i;
+	free(p);
+	return got;
+}
+
+size_t
+nc_agent_coords_pick_groups(struct nc_agent_coords *c,
+			    const struct nc_coord *src,
+			    const char *const *names, const size_t *group,
+			    size_t n, size_t per_group, size_t *out)
+{
+	struct pick *p = picks_new(c, src, names, group, n);
+	if (p == NULL)
+		return SIZE_MAX;
+	/* By group, then estimate (unknown first): the median of the known
+	 * ones per group, then by distance to it (unknown first again). */
+	qsort(p, n, sizeof(*p), pick_cmp_est);
+	for (size_t a = 0; a < n;) {
+		size_t b = a, u = a;
+		while (b < n && p[b].group == p[a].group)
+			b++;
+		while (u < b && p[u].est < 0)
+			u++;
+		double med = u < b ? p[u + (b - u) / 2].est : 0;
+		for (size_t j = a; j < b; j++)
+			p[j].key = p[j].est < 0 ? -1 : fabs(p[j].est - med);
+		a = b;
+	}
+	qsort(p, n, sizeof(*p), pick_cmp_est);
+	/* Keep per_group of each, then interleave the groups (every
+	 * group's first, then every group's second, ...): when the request
+	 * budget runs short, each group still gets its share. */
+	size_t got = 0, taken = 0;
+	for (size_t j = 0; j < n; j++) {
+		if (j == 0 || p[j].group != p[j - 1].group)
+			taken = 0;
+		if (taken < per_group) {
+			p[got] = p[j];
+			p[got].key = (double)taken;
+			got++;
+		}
+		taken++;
+	}
+	qsort(p, got, sizeof(*p), pick_cmp_rank);
+	for (size_t j = 0; j < got; j++)
+		out[j] = p[j].i;
+	free(p);
+	return got;
 }

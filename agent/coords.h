@@ -3,8 +3,9 @@
 /*
  * agent/coords.h - the coordinate service of an agent (agent/coords.c):
  * the translation layer between gossip/ and coord/ (serf's ack payload,
- * probe RTTs into the coordinate client), the cache of every member's
- * coordinate, and the coordinate gossip among netcoord agents. Its wire
+ * probe RTTs into the coordinate client), the bounded cache of every
+ * member's coordinate, the coordinate gossip among netcoord agents, and
+ * the coordinate fetch from owners for queries (issue 12 §2). Its wire
  * format is documented at the top of agent/coords.c.
  */
 #include <stdbool.h>
@@ -35,7 +36,8 @@ enum nc_agent_coord_source {
 	NC_AGENT_SRC_SELF,
 	/** Carried in the ack of a direct probe by us. */
 	NC_AGENT_SRC_PROBE,
-	/** Received in a coordinate gossip message (from `via`). */
+	/** Received in a coordinate gossip message (from `via`), or in a
+	 * fetch reply from its owner (`via` is the owner). */
 	NC_AGENT_SRC_GOSSIP,
 };
 
@@ -62,9 +64,36 @@ struct nc_agent_coords_config {
 	 * seconds. Default 30 s; 0 disables.
 	 */
 	double new_member_window_s;
-	/** Most cached coordinates (beyond: new names dropped). Default
-	 * 65536. */
+	/**
+	 * Most cache entries (-coord-cache-max). At the cap a new name
+	 * evicts the entry whose coordinate is oldest (one without a
+	 * coordinate first), never one that is interesting, being fetched
+	 * or waiting for its greeting; if every entry is, the new name is
+	 * dropped (counted). Default 65536.
+	 */
 	unsigned max_entries;
+	/**
+	 * Coordinate fetch (top of agent/coords.c): requests sent per
+	 * second (token bucket, two seconds' worth of burst). Default 200;
+	 * 0 turns fetching off (queries answer from the cache as it is).
+	 */
+	double fetch_rate;
+	/** Fetch replies sent per second, all requesters together (token
+	 * bucket, one second's worth of burst). Default 200. */
+	double reply_rate;
+	/** A fetch not answered within this is forgotten and counted, s.
+	 * Default 1. */
+	double fetch_timeout_s;
+	/**
+	 * A name fetched for a query stays interesting this long after the
+	 * last query that needed it, s. Default 300.
+	 */
+	double interest_s;
+	/**
+	 * While interesting, a coordinate older than this is fetched again
+	 * in the background, s. Default 20.
+	 */
+	double refresh_age_s;
 };
 
 /** Fill the defaults. */
@@ -116,6 +145,30 @@ struct nc_agent_coords_stats {
 	uint64_t skip_not_nc, skip_no_target, skip_budget;
 	/** Entries currently cached (with a coordinate). */
 	unsigned cached;
+	/** Cache entries evicted at max_entries / new names dropped there
+	 * (every entry protected). */
+	uint64_t evicted, evict_none;
+	/** Fetch: requests sent / replies accepted / requests not
+	 * answered within fetch_timeout_s. */
+	uint64_t fetch_req_out, fetch_reply_in, fetch_timeouts;
+	/** Fetch requests not sent: the member is unknown, not alive, not
+	 * a netcoord agent (or the transport refused) / request budget /
+	 * pending table full. */
+	uint64_t fetch_skip_unusable, fetch_skip_budget, fetch_skip_full;
+	/** Fetch requests received / answered. */
+	uint64_t fetch_req_in, fetch_reply_out;
+	/** Fetch requests dropped: malformed / from a non-member (or a
+	 * serf member, or dead) / about someone else / over the reply
+	 * budget (all requesters, or one requester's share). */
+	uint64_t fetch_req_bad, fetch_req_not_member, fetch_req_not_owner,
+	    fetch_req_budget;
+	/** Fetch replies dropped: malformed or bad values / not from the
+	 * owner / unsolicited (nothing pending for it). */
+	uint64_t fetch_reply_bad, fetch_reply_not_owner, fetch_reply_unsolicited;
+	/** Interesting names now; names not made interesting (table
+	 * full); background refetches sent. */
+	unsigned interesting;
+	uint64_t interest_full, refetches;
 };
 
 /**
@@ -213,6 +266,81 @@ int nc_agent_coords_get(struct nc_agent_coords *c, double now, const char *name,
 /** Counters. */
 void nc_agent_coords_stats(const struct nc_agent_coords *c,
 			 struct nc_agent_coords_stats *out);
+
+/* ------------------------------------------------------------------ */
+/* Coordinate fetch (issue 12 §2; top of agent/coords.c)              */
+/* ------------------------------------------------------------------ */
+
+/**
+ * How fetch messages leave: send @a len bytes to member @a to as a user
+ * message in a datagram of its own (the agent: nc_gossip_send_user).
+ * Returns 0 or a negative errno.
+ */
+typedef int (*nc_agent_coords_send_fn)(void *ctx, const char *to,
+				       const char *buf, size_t len);
+
+/** Set the sender (NULL: fetching is off). */
+void nc_agent_coords_set_sender(struct nc_agent_coords *c,
+				nc_agent_coords_send_fn fn, void *ctx);
+
+/** What nc_agent_coords_fetch found for a query's candidates. */
+struct nc_agent_coords_fetch_result {
+	/** Names with a coordinate younger than fresh_age_s (self too). */
+	unsigned fresh;
+	/** Names being fetched (asked now or earlier, not answered yet). */
+	unsigned pending;
+	/** Names whose request waits for the request budget. */
+	unsigned deferred;
+	/** Names that cannot be fetched: unknown, not alive, not a
+	 * netcoord agent, or fetching off. */
+	unsigned unusable;
+};
+
+/**
+ * A query needs fresh coordinates of @a names: every name becomes (or
+ * stays) interesting for interest_s; those without a coordinate younger
+ * than @a fresh_age_s are fetched from their owners (one request each,
+ * unless one is pending; within the request budget). Call it again to
+ * see progress (nothing is asked twice while pending).
+ * @return names that may still become fresh (pending + deferred).
+ */
+unsigned nc_agent_coords_fetch(struct nc_agent_coords *c, double now,
+			       const char *const *names, size_t n,
+			       double fresh_age_s,
+			       struct nc_agent_coords_fetch_result *out);
+
+/**
+ * Periodic work (the agent calls it every 0.25 s): fetches not answered
+ * within fetch_timeout_s are forgotten, expired interest is dropped and
+ * interesting coordinates older than refresh_age_s are fetched again
+ * (using at most half the request budget).
+ */
+void nc_agent_coords_fetch_tick(struct nc_agent_coords *c, double now);
+
+/**
+ * The candidates worth fetching for "the @a k nearest of @a names to
+ * @a src": those without a coordinate first (any of them may be the
+ * nearest), then by the cached estimate. Writes at most @a k indices into
+ * @a names to @a out (sorted); returns how many (SIZE_MAX on OOM).
+ */
+size_t nc_agent_coords_pick_nearest(struct nc_agent_coords *c,
+				    const struct nc_coord *src,
+				    const char *const *names, size_t n,
+				    size_t k, size_t *out);
+
+/**
+ * The candidates worth fetching for a failover ranking: per group
+ * (@a group[i], any numbering), the @a per_group members whose cached
+ * estimate from @a src is closest to the group's median (those without a
+ * coordinate first), interleaved: every group's first, then every
+ * group's second, ... Writes indices into @a names to @a out (room for
+ * @a n); returns how many (SIZE_MAX on OOM).
+ */
+size_t nc_agent_coords_pick_groups(struct nc_agent_coords *c,
+				   const struct nc_coord *src,
+				   const char *const *names,
+				   const size_t *group, size_t n,
+				   size_t per_group, size_t *out);
 
 /** Is @a m tagged as a netcoord agent (NC_AGENT_COORDS_TAG present)? */
 bool nc_agent_member_is_nc(const struct nc_gossip_member *m);

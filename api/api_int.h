@@ -230,6 +230,42 @@ struct nc__api_verify {
 	uint64_t runs, cache_hits, pings, pings_answered, refused;
 };
 
+/*
+ * Fresh answers (api/fresh.c): /v1/nearest and /v1/failover fetch their
+ * candidates' coordinates from the owners and hold the request until
+ * they are fresh or fresh-wait passes.
+ */
+/** Default and largest ?fresh-wait=, s. */
+#define NC_API_FRESH_WAIT_DEFAULT_S 1.0
+#define NC_API_FRESH_WAIT_MAX_S 10.0
+/** A coordinate younger than this is fresh, s. */
+#define NC_API_FRESH_AGE_S 30.0
+/** Nearest fetches its n x this best-estimated candidates, at most
+ * NC_API_FRESH_PICK_MAX; failover this many per group. */
+#define NC_API_FRESH_NEAREST_FACTOR 20
+#define NC_API_FRESH_PICK_MAX 1000
+#define NC_API_FRESH_PER_GROUP 24
+/** Held requests at once (beyond: answered at once, counted). */
+#define NC_API_FRESH_HOLDS_MAX 64
+/** nc__api_fresh_step: the request is held. */
+#define NC__API_FRESH_HELD 1
+/** How often held requests look at their candidates, s. */
+#define NC_API_FRESH_POLL_S 0.05
+
+struct nc__api_fresh_hold;
+
+/** Requests held for fresh coordinates, counters. */
+struct nc__api_fresh {
+	struct nc__api_fresh_hold *holds;
+	size_t n_holds;
+	struct nc_timer timer;
+	/** Rankings that looked at freshness / found candidates to fetch /
+	 * were held / released all fresh / released at fresh-wait / not
+	 * held (table full). */
+	uint64_t queries, fetching, held, released_fresh, released_timeout,
+	    not_held;
+};
+
 /** The HTTP endpoint. */
 struct nc_api {
 	/** Loop (NULL for a socket-less router). */
@@ -276,6 +312,8 @@ struct nc_api {
 	struct nc__api_block block;
 	/** Verified nearest (api/verify.c). */
 	struct nc__api_verify verify;
+	/** Fresh answers (api/fresh.c). */
+	struct nc__api_fresh fresh;
 };
 
 /**
@@ -496,6 +534,27 @@ int nc__api_verify_start(struct nc_api *api, const struct nc_api_request *req,
 			 char *err, size_t err_cap);
 /** Cancel every verification (answered 503) and free the cache. */
 void nc__api_verify_destroy(struct nc_api *api);
+/** ?fresh-wait= (Go duration, 0..NC_API_FRESH_WAIT_MAX_S; default
+ * NC_API_FRESH_WAIT_DEFAULT_S). 0 or 400 with err naming it. */
+int nc__api_fresh_parse(const struct nc_api_request *req, double *wait_s,
+			char *err, size_t err_cap);
+/**
+ * A ranking's candidates (@a names, @a n; @a group per candidate for
+ * failover, NULL for nearest with @a k answers; @a src may be NULL: no
+ * estimates, candidates in their order): pick the ones worth
+ * fetching (agent/coords.h), fetch those not fresh, and hold @a req
+ * until they are fresh or @a wait_s passed (the query then re-runs).
+ * @return 0 answer now, NC__API_FRESH_HELD (the handler then returns
+ * NC_API_SUSPEND, which is 0 too), or an error status.
+ */
+int nc__api_fresh_step(struct nc_api *api, const struct nc_api_request *req,
+		       double wait_s, const struct nc_coord *src,
+		       const char *const *names, const size_t *group,
+		       size_t n, size_t k, char *err, size_t err_cap);
+/** Answer every held request (503) and stop. */
+void nc__api_fresh_destroy(struct nc_api *api);
+/** Timer callback (api->fresh.timer). */
+void nc__api_fresh_tick(struct nc_timer *t);
 /**
  * The combine rule (coord/verify.c, defaults) for view entry @a e seen
  * from this agent: the RTT to serve (s) from estimate @a est_s.

@@ -5,9 +5,11 @@
  *   GET /v1/coordinate/nodes        Consul's [{Node, Segment, Coord}]
  *   GET /v1/coordinate/node/<name>  the same for one node (404 unknown)
  *   GET /v1/rtt?from=A&to=B         estimated (and measured) RTT
+ *                                   (&fresh-wait=D, api/fresh.c)
  *   GET /v1/nearest?from=A&n=5&tag=k:v&status=alive   (or coord=<json>)
  *                                   &verify=K (from this agent only)
  *   GET /v1/failover?from=A&group=<tag key>&skip-local=1
+ *                                   (both: &fresh-wait=D, api/fresh.c)
  *
  * Ranking uses coord/'s nc_coord_rank_nearest / nc_coord_rank_failover
  * with the estimate of the local client's algorithm
@@ -35,10 +37,16 @@
  * coordinates' estimate.
  * /v1/nearest?verify=K pings the K best and re-ranks (api/verify.c).
  *
+ * Fresh answers (api/fresh.c): on an answer-cache miss, /v1/nearest and
+ * /v1/failover fetch the coordinates of their candidates that are missing
+ * or older than 30 s from the owners and hold the request until they are
+ * fresh or ?fresh-wait= (default 1 s) passes; /v1/rtt does the same for
+ * its pair.
+ *
  * Coordinates are in seconds (Serf's unit) in "Coord"; RTTs are reported
  * in milliseconds in fields named *Ms. Extra fields beyond Consul's shape
  * on /v1/coordinate/nodes and /node: "AgeS", "Source" (self|probe|gossip),
- * "Via".
+ * "Via"; /v1/nearest's nodes carry "AgeS" too (null: no coordinate).
  */
 #include <math.h>
 #include <stdio.h>
@@ -50,6 +58,7 @@
 #include "api/api_int.h"
 #include "coord/coord.h"
 #include "gossip/gossip.h"
+#include "util/util.h"
 
 /** Default and largest n of /v1/nearest. Nothing special in the cap. */
 #define NEAREST_DEFAULT 5
@@ -393,6 +402,19 @@ rtt(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		snprintf(err, err_cap, "unknown node \"%.128s\"", to);
 		return 404;
 	}
+	/* Both coordinates fresh first (api/fresh.c). */
+	double fresh_wait;
+	rc = nc__api_fresh_parse(req, &fresh_wait, err, err_cap);
+	if (rc == 0) {
+		const char *pair[2] = {from, to};
+		rc = nc__api_fresh_step(api, req, fresh_wait,
+					has_src ? &src : NULL, pair, NULL, 2, 1,
+					err, err_cap);
+		if (rc == NC__API_FRESH_HELD)
+			return NC_API_SUSPEND;
+	}
+	if (rc != 0)
+		return rc;
 	struct nc_agent_coord_info ci;
 	bool has_to = api->coords != NULL &&
 		      nc_agent_coords_get(api->coords, now, to, &ci) == 0 &&
@@ -639,6 +661,71 @@ served_est(struct nc_api *api, const struct nc__api_view *v, size_t i,
 	return e;
 }
 
+/**
+ * Fresh coordinates for a nearest ranking (api/fresh.c): the candidates
+ * passing the filter, the source left out. 0, NC__API_FRESH_HELD or an
+ * error status.
+ */
+static int
+nearest_fresh(struct nc_api *api, const struct nc_api_request *req,
+	      const struct nc__api_view *v, const struct nc__api_filter *f,
+	      const char *from, const struct nc_coord *src, size_t k,
+	      double fresh_wait, char *err, size_t err_cap)
+{
+	if (api->coords == NULL || v->n == 0)
+		return 0;
+	const char **names = calloc(v->n + 1, sizeof(*names));
+	size_t n = 0;
+	if (names == NULL)
+		return nc__api_oom(err, err_cap);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct nc__api_vent *e = &v->ent[i];
+		if (i == v->self || strcmp(e->name, from) == 0 ||
+		    !nc__api_filter_match_vent(f, e))
+			continue;
+		names[n++] = e->name;
+	}
+	int rc = nc__api_fresh_step(api, req, fresh_wait, src, names, NULL, n,
+				    k, err, err_cap);
+	free(names);
+	return rc;
+}
+
+/**
+ * Fresh coordinates for a failover ranking: the healthy candidates, each
+ * group named by a hash of its value.
+ */
+static int
+failover_fresh(struct nc_api *api, const struct nc_api_request *req,
+	       const struct nc__api_view *v, const struct cand_set *cs,
+	       const struct nc_coord *src, double fresh_wait, char *err,
+	       size_t err_cap)
+{
+	if (api->coords == NULL || cs->n == 0)
+		return 0;
+	const char **names = calloc(cs->n + 1, sizeof(*names));
+	size_t *group = calloc(cs->n + 1, sizeof(*group));
+	size_t n = 0;
+	if (names == NULL || group == NULL) {
+		free(names);
+		free(group);
+		return nc__api_oom(err, err_cap);
+	}
+	for (size_t i = 0; i < cs->n; i++) {
+		const struct nc__api_vent *e = &v->ent[cs->vi[i]];
+		if (e->state != NC_MEMBER_ALIVE)
+			continue;
+		names[n] = e->name;
+		group[n] = (size_t)nc_hash_str(cs->group[i]);
+		n++;
+	}
+	int rc = nc__api_fresh_step(api, req, fresh_wait, src, names, group,
+				    n, 0, err, err_cap);
+	free(names);
+	free(group);
+	return rc;
+}
+
 static int
 nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	size_t err_cap)
@@ -654,7 +741,7 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	long vk = 0; /* verify=K (api/verify.c) */
 	(void)out; /* answered with nc__api_rcache_store */
 	uint64_t index;
-	double wait_s;
+	double wait_s, fresh_wait;
 	int rc = parse_n(nc_api_query(req, "n"), &n, err, err_cap);
 	if (rc == 0)
 		rc = nc__api_verify_parse(api, req, &vk, err, err_cap);
@@ -663,6 +750,8 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 					  err_cap);
 	if (rc == 0)
 		rc = nc__api_block_parse(req, &index, &wait_s, err, err_cap);
+	if (rc == 0)
+		rc = nc__api_fresh_parse(req, &fresh_wait, err, err_cap);
 	if (rc == 0 && vk > 0 && nc_api_query(req, "index") != NULL) {
 		/* A verified answer is measured, not tracked: no blocking. */
 		snprintf(err, err_cap, "index: not with verify");
@@ -687,6 +776,16 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	long nk = vk > n ? vk : n;
 	bool self_src = from[0] != '\0' && v->self != SIZE_MAX &&
 			strcmp(v->ent[v->self].name, from) == 0;
+	/* Candidates' coordinates fresh first (api/fresh.c; a verified
+	 * query measures anyway: fetch without waiting). */
+	if (has_src) {
+		rc = nearest_fresh(api, req, v, &f, from, &src, (size_t)nk,
+				   vk > 0 ? 0 : fresh_wait, err, err_cap);
+		if (rc == NC__API_FRESH_HELD)
+			return NC_API_SUSPEND;
+		if (rc != 0)
+			return rc;
+	}
 	/* One more than asked, then the source is dropped from the answer
 	 * (cheaper than finding it among the candidates: O(n) not O(N)). */
 	struct near_filter nf = {v, &f};
@@ -750,6 +849,8 @@ nearest(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 		} else {
 			add_num_or_null(m, "EstimatedMs", est[i] * 1000.0);
 		}
+		/* How old the coordinate ranked by is (api/fresh.c). */
+		add_num_or_null(m, "AgeS", now - v->ent[idx[i]].produced);
 		cJSON_AddItemToArray(arr, m);
 	}
 	free(idx);
@@ -1082,9 +1183,12 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	(void)out; /* answered with nc__api_rcache_store */
 	uint64_t index;
 	double wait_s;
+	double fresh_wait;
 	int rc = failover_params(req, &group, &skip_local, &f, err, err_cap);
 	if (rc == 0)
 		rc = nc__api_block_parse(req, &index, &wait_s, err, err_cap);
+	if (rc == 0)
+		rc = nc__api_fresh_parse(req, &fresh_wait, err, err_cap);
 	if (rc != 0)
 		return rc;
 	const struct nc__api_view *v = nc__api_view_get(api, now);
@@ -1106,6 +1210,15 @@ failover(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	    .api = api, .v = v, .src = has_src ? &src : NULL};
 	if (cands_build(v, &f, view_source(api, v, from), group, &fr.s) < 0)
 		return nc__api_oom(err, err_cap);
+	if (has_src) {
+		/* Fresh coordinates first (api/fresh.c). */
+		rc = failover_fresh(api, req, v, &fr.s, &src, fresh_wait, err,
+				    err_cap);
+		if (rc != 0) {
+			cands_free(&fr.s);
+			return rc == NC__API_FRESH_HELD ? NC_API_SUSPEND : rc;
+		}
+	}
 	cJSON *o = NULL;
 	if (failover_rank_alloc(&fr) == 0)
 		o = failover_answer(&fr, from, group,

@@ -1198,6 +1198,7 @@ nc_api_new(struct nc_env *env, struct nc_agent *agent,
 	nc_timer_init(&api->timer, mhd_timeout, api);
 	nc_timer_init(&api->idle_timer, nc__api_view_idle, api);
 	nc_timer_init(&api->block.timer, nc__api_block_tick, api);
+	nc_timer_init(&api->fresh.timer, nc__api_fresh_tick, api);
 	if (api->cfg.max_held == 0)
 		api->cfg.max_held = NC_API_MAX_HELD_DEFAULT;
 	if (nc__api_add_builtin_routes(api) < 0 ||
@@ -1302,6 +1303,7 @@ nc_api_delete(struct nc_api *api)
 	/* Verifications answer 503 and stop their pings (the agent, and
 	 * its gossip, outlive the API). */
 	nc__api_verify_destroy(api);
+	nc__api_fresh_destroy(api);
 	/* MHD refuses to stop with suspended connections: resume them (they
 	 * are closed unanswered); their owners' nc_api_resume frees them. */
 	for (struct nc_api_pending *p = api->pending; p != NULL; p = p->next)

@@ -214,6 +214,66 @@ coord_metrics(struct tbuf *b, struct nc_agent_coords *c)
 	counter(b, "netcoord_coord_gossip_entries_bad_total",
 		"Gossiped coordinates rejected (bad values).",
 		as.gossip_entries_bad);
+	counter(b, "netcoord_coord_cache_evicted_total",
+		"Coordinate cache entries evicted at -coord-cache-max.",
+		as.evicted);
+	counter(b, "netcoord_coord_cache_full_total",
+		"New coordinate cache names dropped: every entry protected.",
+		as.evict_none);
+	/* Coordinate fetch (agent/coords.c). */
+	counter(b, "netcoord_coord_fetch_requests_sent_total",
+		"Coordinate fetch requests sent to owners.", as.fetch_req_out);
+	counter(b, "netcoord_coord_fetch_replies_received_total",
+		"Coordinate fetch replies accepted.", as.fetch_reply_in);
+	counter(b, "netcoord_coord_fetch_timeouts_total",
+		"Coordinate fetches not answered in time.", as.fetch_timeouts);
+	counter(b, "netcoord_coord_fetch_refetches_total",
+		"Background refetches of interesting coordinates.",
+		as.refetches);
+	tb_printf(b,
+		  "# HELP netcoord_coord_fetch_skipped_total Coordinate fetch "
+		  "requests not sent, by reason.\n# TYPE "
+		  "netcoord_coord_fetch_skipped_total counter\n"
+		  "netcoord_coord_fetch_skipped_total{reason=\"unusable\"} "
+		  "%llu\n"
+		  "netcoord_coord_fetch_skipped_total{reason=\"budget\"} "
+		  "%llu\n"
+		  "netcoord_coord_fetch_skipped_total{reason=\"pending_full\"} "
+		  "%llu\n",
+		  (unsigned long long)as.fetch_skip_unusable,
+		  (unsigned long long)as.fetch_skip_budget,
+		  (unsigned long long)as.fetch_skip_full);
+	counter(b, "netcoord_coord_fetch_requests_received_total",
+		"Coordinate fetch requests received.", as.fetch_req_in);
+	counter(b, "netcoord_coord_fetch_replies_sent_total",
+		"Coordinate fetch replies sent.", as.fetch_reply_out);
+	tb_printf(b,
+		  "# HELP netcoord_coord_fetch_dropped_total Coordinate fetch "
+		  "messages dropped, by reason.\n# TYPE "
+		  "netcoord_coord_fetch_dropped_total counter\n"
+		  "netcoord_coord_fetch_dropped_total{reason=\"request_bad\"} "
+		  "%llu\n"
+		  "netcoord_coord_fetch_dropped_total{reason=\"request_not_member\"} "
+		  "%llu\n"
+		  "netcoord_coord_fetch_dropped_total{reason=\"request_not_owner\"} "
+		  "%llu\n"
+		  "netcoord_coord_fetch_dropped_total{reason=\"request_budget\"} "
+		  "%llu\n"
+		  "netcoord_coord_fetch_dropped_total{reason=\"reply_bad\"} "
+		  "%llu\n"
+		  "netcoord_coord_fetch_dropped_total{reason=\"reply_not_owner\"} "
+		  "%llu\n"
+		  "netcoord_coord_fetch_dropped_total{reason=\"reply_unsolicited\"} "
+		  "%llu\n",
+		  (unsigned long long)as.fetch_req_bad,
+		  (unsigned long long)as.fetch_req_not_member,
+		  (unsigned long long)as.fetch_req_not_owner,
+		  (unsigned long long)as.fetch_req_budget,
+		  (unsigned long long)as.fetch_reply_bad,
+		  (unsigned long long)as.fetch_reply_not_owner,
+		  (unsigned long long)as.fetch_reply_unsolicited);
+	gauge(b, "netcoord_coord_interesting",
+	      "Names kept fresh for recent queries.", as.interesting);
 }
 
 /* serf messages relayed and queries answered (agent/serf_*.c). */
@@ -292,6 +352,26 @@ metrics(void *ctx, const struct nc_api_request *req, cJSON **out, char *err,
 	counter(&b, "netcoord_verify_refused_total",
 		"Verified nearest queries refused (429, budget).",
 		api->verify.refused);
+	counter(&b, "netcoord_fresh_queries_total",
+		"Rankings that checked their candidates' freshness.",
+		api->fresh.queries);
+	counter(&b, "netcoord_fresh_fetching_total",
+		"Rankings that had candidates to fetch.", api->fresh.fetching);
+	counter(&b, "netcoord_fresh_held_total",
+		"Requests held until their candidates were fresh.",
+		api->fresh.held);
+	tb_printf(&b,
+		  "# HELP netcoord_fresh_released_total Held requests "
+		  "answered, by outcome.\n# TYPE "
+		  "netcoord_fresh_released_total counter\n"
+		  "netcoord_fresh_released_total{outcome=\"fresh\"} %llu\n"
+		  "netcoord_fresh_released_total{outcome=\"fresh_wait\"} "
+		  "%llu\n",
+		  (unsigned long long)api->fresh.released_fresh,
+		  (unsigned long long)api->fresh.released_timeout);
+	counter(&b, "netcoord_fresh_not_held_total",
+		"Requests answered at once: too many held.",
+		api->fresh.not_held);
 	tb_printf(&b, "# HELP netcoord_http_responses_total HTTP responses "
 		      "by status code.\n# TYPE netcoord_http_responses_total "
 		      "counter\n");

@@ -5,6 +5,7 @@
  *
  *   netcoord fleet-sim -n 1000 -duration 300 -event crash@120:5 -loss 0.01
  *   netcoord fleet-sim -n 100 -slow 0.1:4:10 -lifeguard swim -event crash@100:3
+ *   netcoord fleet-sim -n 1000 -duration 200 -query-tag 100 -query-at 120
  */
 #include "cmd/fleet_sim.h"
 
@@ -23,7 +24,7 @@ static int
 print_json(const struct nc_fleet_report *r)
 {
 	static const char *kn[] = {"probes", "gossip", "pushpull",
-				   "coordinates"};
+				   "coordinates", "fetch"};
 	cJSON *o = cJSON_CreateObject(), *t = cJSON_CreateObject();
 	if (o == NULL || t == NULL) {
 		cJSON_Delete(o);
@@ -71,6 +72,23 @@ print_json(const struct nc_fleet_report *r)
 	    {"WallS", r->wall_s},
 	    {"CpuS", r->cpu_s},
 	    {"PeakRssKiB", (double)r->peak_rss_kib},
+	    {"QueryTagged", r->query_tagged},
+	    {"QueryPicked", r->query1_picked},
+	    {"QueryFreshBefore", r->query1_fresh_before},
+	    {"QueryAllFreshS", r->query_tagged ? r->query1_s : NAN},
+	    {"QueryFreshAtAnswer", r->query1_fresh_answer},
+	    {"Query2FreshBefore", r->query2_fresh_before},
+	    {"Query2AllFreshS", r->query_tagged ? r->query2_s : NAN},
+	    {"Query2FreshAtAnswer", r->query2_fresh_answer},
+	    {"FailoverGroups", r->query_groups},
+	    {"FailoverPicked", r->failover_picked},
+	    {"FailoverAllFreshS", r->query_tagged ? r->failover_s : NAN},
+	    {"FailoverFreshMin", r->failover_fresh_min},
+	    {"FailoverFreshMedian", r->failover_fresh_median},
+	    {"QueryFetchRequests", (double)r->query_fetch_req},
+	    {"QueryFetchReplies", (double)r->query_fetch_replies},
+	    {"QueryFetchTimeouts", (double)r->query_fetch_timeouts},
+	    {"QueryRefetches", (double)r->query_refetches},
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		if (isfinite(f[i].v))
@@ -124,6 +142,12 @@ usage(FILE *f)
 		"                  probe interval, max = B x min (LAN: 4:6)\n"
 		"  -formed         start from a formed fleet (every agent knows\n"
 		"                  every other; no join storm)\n"
+		"  -query-tag K    query scenario: K random members are the\n"
+		"                  candidates of a nearest query (5 of them) one\n"
+		"                  agent runs at -query-at (again 60 s later) and\n"
+		"                  a failover query over -query-groups groups\n"
+		"  -query-at T     virtual time of the first query (default 120)\n"
+		"  -query-groups G failover groups (default 20)\n"
 		"  -progress S     a progress line every S virtual s (0: none)\n"
 		"  -quiet          no memberlist expectation beside the table\n"
 		"  -json           the report as JSON\n");
@@ -187,6 +211,14 @@ nc_cmd_fleet_sim(int argc, char **argv)
 			rc = num(a, v, 0, 0.99, &cfg.loss);
 		} else if (strcmp(a, "-coord-gossip-rate") == 0) {
 			rc = num(a, v, 0, 1e9, &cfg.coord_gossip_rate);
+		} else if (strcmp(a, "-query-tag") == 0) {
+			rc = num(a, v, 1, NC_FLEET_MAX_AGENTS, &d);
+			cfg.query_tag = (unsigned)d;
+		} else if (strcmp(a, "-query-at") == 0) {
+			rc = num(a, v, 0, 86400, &cfg.query_at_s);
+		} else if (strcmp(a, "-query-groups") == 0) {
+			rc = num(a, v, 1, 10000, &d);
+			cfg.query_groups = (unsigned)d;
 		} else if (strcmp(a, "-progress") == 0) {
 			rc = num(a, v, 0, 86400, &cfg.progress_s);
 			if (cfg.progress_s == 0)

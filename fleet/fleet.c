@@ -4,7 +4,9 @@
  * comes from three taps — the agents' membership events
  * (nc_agent_set_member_observer), the simulated network (sim_set_tap,
  * every datagram and stream classified by its memberlist message types)
- * and the agents' coordinate caches sampled at the end.
+ * and the agents' coordinate caches sampled at the end. With -query-tag,
+ * fleet/query.c runs one agent's nearest and failover queries through the
+ * coordinate fetch and reports their freshness.
  *
  * Bookkeeping is O(1) per event: each agent's count of members it sees
  * alive is kept from its events (join +1, failed/left -1), so "every
@@ -28,6 +30,7 @@
  * matrix for those), congestion or diurnal change.
  */
 #include "fleet/fleet.h"
+#include "fleet/query.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -103,6 +106,8 @@ struct fleet {
 	struct slow_ctx *slow;
 	/** An error while running (allocation): reported at the end. */
 	char err[160];
+	/** -query-tag scenario (fleet/query.c), or NULL. */
+	struct nc__fleet_query *q;
 };
 
 static double
@@ -313,7 +318,12 @@ kind_of(uint8_t type, const char *body, const char *end)
 		for (size_t i = 0; i + 3 <= len && i < 96; i++)
 			if ((uint8_t)body[i] == 0xa2 && body[i + 1] == 'N' &&
 			    body[i + 2] == 'C')
-				return NC_FLEET_COORD;
+				/* After "NC": da len16, then the kind (2
+				 * request, 3 reply: a fetch). */
+				return i + 6 < len && ((uint8_t)body[i + 6] == 2 ||
+						       (uint8_t)body[i + 6] == 3)
+					   ? NC_FLEET_FETCH
+					   : NC_FLEET_COORD;
 		return NC_FLEET_GOSSIP;
 	}
 	default:
@@ -867,6 +877,8 @@ nc_fleet_config_default(struct nc_fleet_config *cfg)
 	cfg->warm_s = 60;
 	cfg->lifeguard = true;
 	cfg->coord_gossip_rate = -1;
+	cfg->query_at_s = 120;
+	cfg->query_groups = 20;
 	cfg->progress_s = 30;
 }
 
@@ -945,6 +957,22 @@ form(struct fleet *f)
 	return 0;
 }
 
+/* The query scenario's view of the fleet (fleet/query.h). */
+static struct nc_agent *
+q_agent(void *ctx, unsigned i)
+{
+	struct fleet *f = ctx;
+	const struct host *h = &f->h[i];
+	return i < f->n_hosts && h->started && !h->down ? h->agent : NULL;
+}
+
+static unsigned
+q_group(void *ctx, unsigned i)
+{
+	struct fleet *f = ctx;
+	return f->h[i].site;
+}
+
 static int
 schedule(struct fleet *f, struct nc_fleet_event *evs)
 {
@@ -986,6 +1014,13 @@ nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
 	      cfg->slow_stall_s > 0 && cfg->slow_period_s > cfg->slow_stall_s))
 		return nc_errf(err, cap, -1,
 			       "slow: share in (0, 1], 0 < stall < period");
+	if (cfg->query_tag > 0 &&
+	    (cfg->n < 4 || !(cfg->query_at_s >= 0 &&
+			     cfg->query_at_s < cfg->duration_s) ||
+	     cfg->query_groups < 1 || cfg->query_groups > 10000))
+		return nc_errf(err, cap, -1,
+			       "query: want n >= 4, 0 <= query-at < duration, "
+			       "1..10000 groups");
 	unsigned joins = 0;
 	for (size_t k = 0; k < cfg->n_ev; k++)
 		if (cfg->ev[k].kind == NC_FLEET_JOIN)
@@ -1058,6 +1093,15 @@ nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
 		nc_errf(err, cap, -1, "out of memory");
 		goto out;
 	}
+	if (cfg->query_tag > 0) {
+		struct nc__fleet_query_env qe = {f->w, cfg->n, q_agent, q_group,
+						 f};
+		f->q = nc__fleet_query_start(&qe, cfg, r);
+		if (f->q == NULL) {
+			nc_errf(err, cap, -1, "out of memory");
+			goto out;
+		}
+	}
 	/* Memory once the fleet converged (or at the warm-up's end). */
 	double t_mem = fmin(cfg->warm_s, cfg->duration_s);
 	sim_run_until(f->w, t_mem);
@@ -1074,9 +1118,12 @@ nc_fleet_run(const struct nc_fleet_config *cfg, struct nc_fleet_report *r,
 	report_slow(f);
 	report_traffic(f);
 	report_coords(f);
+	if (f->q != NULL)
+		nc__fleet_query_finish(f->q);
 	rc = 0;
 out:
 	if (f != NULL) {
+		nc__fleet_query_free(f->q);
 		for (unsigned i = 0; i < f->n_hosts && f->h != NULL; i++)
 			nc_agent_delete(f->h[i].agent);
 		sim_world_delete(f->w);
@@ -1103,7 +1150,7 @@ void
 nc_fleet_report_print(FILE *o, const struct nc_fleet_report *r)
 {
 	static const char *kn[] = {"probes", "gossip", "push/pull",
-				   "coordinates"};
+				   "coordinates", "coordinate fetch"};
 	double tot_bo = 0, tot_bi = 0, tot_po = 0, tot_pi = 0;
 	fprintf(o, "fleet: %u agents (%u at the end)%s, %.0f virtual s, loss "
 		   "%.1f %%, model %s, Lifeguard %s\n",
@@ -1179,6 +1226,7 @@ nc_fleet_report_print(FILE *o, const struct nc_fleet_report *r)
 		"  coordinates: median relative error %.3f over %u pairs, "
 		"%.0f %% of sampled pairs cached\n",
 		r->coord_median_re, r->coord_pairs, r->coord_cached * 100);
+	nc__fleet_query_print(o, r);
 	fprintf(o, "  wall %.1f s, CPU %.1f s, peak RSS %.0f MiB\n", r->wall_s,
 		r->cpu_s, (double)r->peak_rss_kib / 1024);
 }

@@ -26,7 +26,8 @@
  * suspicions, split between healthy and slow members; per-agent bytes/s and datagrams/s in and out by kind
  * (probes, gossip, push/pull, coordinates) over the steady window; heap
  * per agent and per member-table entry; coordinate median relative error
- * over sampled pairs.
+ * over sampled pairs; with -query-tag, the freshness of a nearest and a
+ * failover query's candidates (fleet/query.c).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,6 +60,7 @@ enum nc_fleet_kind {
 	NC_FLEET_GOSSIP,   /**< alive, suspect, dead, serf messages */
 	NC_FLEET_PUSHPULL, /**< TCP push/pull (state exchange) */
 	NC_FLEET_COORD,	   /**< netcoord's coordinate gossip */
+	NC_FLEET_FETCH,	   /**< coordinate fetch requests and replies */
 	NC_FLEET_KINDS
 };
 
@@ -111,6 +113,15 @@ struct nc_fleet_config {
 	 * over N machines in reality); coordinates still start empty.
 	 */
 	bool formed;
+	/**
+	 * Query scenario (fleet/query.c): K random members are the tagged
+	 * candidates of a nearest query one agent runs at query_at_s (again
+	 * 60 s later), plus a failover query over query_groups groups 2 s
+	 * after the first. 0: off.
+	 */
+	unsigned query_tag;
+	double query_at_s;
+	unsigned query_groups;
 	struct nc_fleet_event ev[NC_FLEET_MAX_EVENTS];
 	size_t n_ev;
 	/** A line per virtual progress_s to progress (NULL: quiet). */
@@ -192,6 +203,24 @@ struct nc_fleet_report {
 	double coord_median_re;
 	unsigned coord_pairs;
 	double coord_cached;
+	/**
+	 * Query scenario (fleet/query.c; query_tagged 0: not run). Nearest:
+	 * candidates picked for fetching, fresh (< 30 s) before the query,
+	 * time until all were fresh (NAN: not within 5 s), fresh at the
+	 * answer (1 s at most); the same 60 s later. Failover: members
+	 * picked, time until all fresh, fresh members per group at the
+	 * answer (min, median over groups). The querier's fetch counters.
+	 */
+	unsigned query_tagged, query_groups;
+	double query_at_s;
+	unsigned query1_picked, query1_fresh_before, query1_fresh_answer;
+	double query1_s;
+	unsigned query2_fresh_before, query2_fresh_answer;
+	double query2_s;
+	unsigned failover_picked, failover_fresh_min, failover_fresh_median;
+	double failover_s;
+	uint64_t query_fetch_req, query_fetch_replies, query_fetch_timeouts,
+	    query_refetches;
 };
 
 /**

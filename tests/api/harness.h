@@ -98,6 +98,7 @@ int nc_test_socket_register(void);
 int nc_test_bench_register(void);
 int nc_test_cache_register(void);
 int nc_test_block_register(void);
+int nc_test_fetch_register(void);
 int nc_test_scale_register(void);
 
 #endif

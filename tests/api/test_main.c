@@ -20,7 +20,8 @@ main(void)
 		   nc_test_socket_register() != 0 ||
 		   nc_test_cache_register() != 0 ||
 		   nc_test_block_register() != 0 ||
-		   nc_test_scale_register() != 0) {
+		   nc_test_scale_register() != 0 ||
+		   nc_test_fetch_register() != 0) {
 		CU_cleanup_registry();
 		return 2;
 	}
