@@ -140,6 +140,7 @@ usage(FILE *f)
 		"                  lha-probe,lha-suspicion,buddy,nack\n"
 		"  -suspicion-mult A:B  suspicion timeout min = A x log10 N x\n"
 		"                  probe interval, max = B x min (LAN: 4:6)\n"
+		"  -coord-cache-max K  each agent caches at most K coordinates\n"
 		"  -formed         start from a formed fleet (every agent knows\n"
 		"                  every other; no join storm)\n"
 		"  -query-tag K    query scenario: K random members are the\n"
@@ -211,6 +212,10 @@ nc_cmd_fleet_sim(int argc, char **argv)
 			rc = num(a, v, 0, 0.99, &cfg.loss);
 		} else if (strcmp(a, "-coord-gossip-rate") == 0) {
 			rc = num(a, v, 0, 1e9, &cfg.coord_gossip_rate);
+		} else if (strcmp(a, "-coord-cache-max") == 0) {
+			double k;
+			rc = num(a, v, 16, 10000000, &k);
+			cfg.coord_cache_max = (unsigned)k;
 		} else if (strcmp(a, "-query-tag") == 0) {
 			rc = num(a, v, 1, NC_FLEET_MAX_AGENTS, &d);
 			cfg.query_tag = (unsigned)d;

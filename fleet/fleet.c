@@ -404,6 +404,8 @@ agent_create(struct fleet *f, unsigned i)
 	cfg.log_level = NC_LOG_ERR;
 	if (f->cfg->coord_gossip_rate >= 0)
 		cfg.coord_gossip_bytes_per_s = f->cfg->coord_gossip_rate;
+	if (f->cfg->coord_cache_max > 0)
+		cfg.coord_cache_max = f->cfg->coord_cache_max;
 	/* Comparison runs: Lifeguard's components (agent/config.h). */
 	cfg.lifeguard_off = f->cfg->lifeguard
 				? f->cfg->lifeguard_off & NC_CONFIG_LG_ALL

@@ -113,6 +113,8 @@ struct nc_fleet_config {
 	 * over N machines in reality); coordinates still start empty.
 	 */
 	bool formed;
+	/** Coordinate cache cap per agent (0: the agent's default). */
+	unsigned coord_cache_max;
 	/**
 	 * Query scenario (fleet/query.c): K random members are the tagged
 	 * candidates of a nearest query one agent runs at query_at_s (again
