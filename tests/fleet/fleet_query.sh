@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # fleet_query.sh NETCOORD - the query scenario of `netcoord fleet-sim`
-# (issue 12 §2, fleet/query.c) at a small N: 300 agents, 30 of them the
+# (issue 12 §2, fleet/query.c) at a small N: 300 agents (a formed fleet:
+# they know each other from the start, coordinates empty), 30 of them the
 # candidates of a nearest query one agent runs at 120 s, again at 180 s, and
 # a failover query over 20 groups at 122 s (186 virtual s in all).
 #
@@ -17,7 +18,7 @@ set -euo pipefail
 NETCOORD=${1:?usage: fleet_query.sh path/to/netcoord}
 TMP=$(mktemp -d /tmp/netcoord-fleetq.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-"$NETCOORD" fleet-sim -n 300 -duration 186 -warm 60 -query-tag 30 \
+"$NETCOORD" fleet-sim -n 300 -formed -duration 186 -warm 60 -query-tag 30 \
 	-query-at 120 -seed 5 -progress 0 -json >"$TMP/q.json"
 python3 - "$TMP/q.json" <<'PY'
 import json, sys
