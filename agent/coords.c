@@ -171,7 +171,7 @@
 /** Most interesting names (8 bytes each, 32 KiB). Arbitrary: 40 queries
  * of 100 candidates. */
 #define NC_COORDS_INTEREST_MAX 4096
-/** Most fetches in flight (16 bytes each): five seconds of the default
+/** Most fetches in flight (24 bytes each): five seconds of the default
  * request budget. */
 #define NC_COORDS_PENDING_MAX 1024
 /** Per-requester reply limiter: slots (hashed by name; a collision
@@ -183,6 +183,14 @@
  * failover query over 20 groups (480 fetches) is asked within ~0.4 s.
  */
 #define NC_COORDS_FETCH_BURST_S 2.0
+/**
+ * An interesting name's fetch still unanswered this long after the request
+ * is asked once more (the first reply to either counts; the pending entry
+ * keeps its deadline): with 1 % loss, ~2 % of fetches lose a datagram,
+ * and a query's candidates must all be fresh within 1 s. Above any RTT
+ * of the synthetic model (~0.3 s) and of most real paths.
+ */
+#define NC_COORDS_RETRY_S 0.4
 /** Share of the request budget the background refresh may use. */
 #define NC_COORDS_REFRESH_SHARE 0.5
 /** Share of a gossip message's room that interesting entries lead. */
@@ -245,6 +253,8 @@ struct slot_ref {
 struct pend {
 	uint32_t slot, gen;
 	double deadline;
+	/** The request was repeated once (NC_COORDS_RETRY_S). */
+	bool retried;
 };
 
 /** A requester's last reply (per-requester reply budget). */
@@ -1427,15 +1437,11 @@ fetchable(const struct nc_agent_coords *c, const char *name)
  * table room and fetchable()). @retval 0 sent (pending), -1 not.
  */
 static int
-send_request(struct nc_agent_coords *c, double now, size_t i)
+send_request_msg(struct nc_agent_coords *c, const struct entry *e)
 {
-	struct entry *e = &c->ent[i];
 	char buf[16 + 2 * (NC_GOSSIP_NAME_MAX + 1) + 16];
 	size_t hdr = header_size(c->self), nl = strlen(e->name);
 	if (strlen(c->self) > 255 || hdr + 3 + nl > sizeof(buf))
-		return -1;
-	if (c->pend == NULL &&
-	    (c->pend = calloc(NC_COORDS_PENDING_MAX, sizeof(*c->pend))) == NULL)
 		return -1;
 	/* 02 | n=1 | name_len | name: the owner asked (the receiver). */
 	char *pl = buf + hdr;
@@ -1449,12 +1455,25 @@ send_request(struct nc_agent_coords *c, double now, size_t i)
 		return -1;
 	}
 	c->req_tokens -= 1;
-	c->pend[c->n_pend++] = (struct pend){(uint32_t)i, e->gen,
-					     now + c->cfg.fetch_timeout_s};
-	e->fflags |= F_PENDING;
 	c->st.fetch_req_out++;
 	c->st.gossip_msgs_out++;
 	c->st.gossip_bytes_out += len;
+	return 0;
+}
+
+static int
+send_request(struct nc_agent_coords *c, double now, size_t i)
+{
+	struct entry *e = &c->ent[i];
+	if (c->pend == NULL &&
+	    (c->pend = calloc(NC_COORDS_PENDING_MAX, sizeof(*c->pend))) == NULL)
+		return -1;
+	if (send_request_msg(c, e) != 0)
+		return -1;
+	c->pend[c->n_pend++] = (struct pend){(uint32_t)i, e->gen,
+					     now + c->cfg.fetch_timeout_s,
+					     false};
+	e->fflags |= F_PENDING;
 	return 0;
 }
 
@@ -1541,6 +1560,14 @@ nc_agent_coords_fetch_tick(struct nc_agent_coords *c, double now)
 		struct entry *e = &c->ent[pd->slot];
 		bool live = e->used && e->gen == pd->gen;
 		if (live && pd->deadline > now) {
+			if (!pd->retried && (e->fflags & F_INTEREST) &&
+			    now >= pd->deadline - c->cfg.fetch_timeout_s +
+					  NC_COORDS_RETRY_S &&
+			    c->req_tokens >= 1 && fetchable(c, e->name) &&
+			    send_request_msg(c, e) == 0) {
+				pd->retried = true;
+				c->st.fetch_retries++;
+			}
 			k++;
 			continue;
 		}

@@ -169,6 +169,9 @@ struct nc_agent_coords_stats {
 	 * full); background refetches sent. */
 	unsigned interesting;
 	uint64_t interest_full, refetches;
+	/** Requests repeated for an interesting name still unanswered after
+	 * NC_COORDS_RETRY_S (a lost datagram; either answer counts). */
+	uint64_t fetch_retries;
 };
 
 /**

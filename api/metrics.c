@@ -230,6 +230,9 @@ coord_metrics(struct tbuf *b, struct nc_agent_coords *c)
 	counter(b, "netcoord_coord_fetch_refetches_total",
 		"Background refetches of interesting coordinates.",
 		as.refetches);
+	counter(b, "netcoord_coord_fetch_retries_total",
+		"Coordinate fetch requests repeated while unanswered.",
+		as.fetch_retries);
 	tb_printf(b,
 		  "# HELP netcoord_coord_fetch_skipped_total Coordinate fetch "
 		  "requests not sent, by reason.\n# TYPE "
