@@ -76,19 +76,98 @@ static void susp_timer_cb(struct nc_timer *t);
 static bool
 name_eq(const struct nc__member *m, const char *name, size_t len)
 {
-	return nc_hmap_node_is(&m->in_names, name, len);
+	return m->name_len == len && memcmp(m->name_buf, name, len) == 0;
+}
+
+/*
+ * The name index (g->names): linear probing, so a lookup touches one or
+ * two adjacent slots and then the member; the array is never more than
+ * 3/4 full, so a probe always ends at an empty slot. Hashes are not
+ * stored: names are short, and only lookups, growth and removal hash.
+ */
+static size_t
+name_home(const struct nc_gossip *g, const char *name, size_t len)
+{
+	return (size_t)nc_hash_bytes(name, len) & g->names_mask;
+}
+
+/** The slot holding @a name, or the empty slot where it would go. */
+static size_t
+name_slot(const struct nc_gossip *g, const char *name, size_t len)
+{
+	size_t i = name_home(g, name, len);
+
+	while (g->names[i] != NULL && !name_eq(g->names[i], name, len))
+		i = (i + 1) & g->names_mask;
+	return i;
+}
+
+static int
+names_grow(struct nc_gossip *g)
+{
+	size_t n = g->names != NULL ? 2 * (g->names_mask + 1) : 16;
+	struct nc__member **old = g->names;
+	size_t old_n = old != NULL ? g->names_mask + 1 : 0;
+	struct nc__member **a = calloc(n, sizeof(*a));
+
+	if (a == NULL)
+		return -ENOMEM;
+	g->names = a;
+	g->names_mask = n - 1;
+	for (size_t i = 0; i < old_n; i++)
+		if (old[i] != NULL)
+			a[name_slot(g, old[i]->name_buf, old[i]->name_len)] =
+			    old[i];
+	free(old);
+	return 0;
+}
+
+static int
+names_insert(struct nc_gossip *g, struct nc__member *m)
+{
+	if ((g->names_used + 1) * 4 > (g->names_mask + 1) * 3 ||
+	    g->names == NULL) {
+		if (names_grow(g) != 0)
+			return -ENOMEM;
+	}
+	g->names[name_slot(g, m->name_buf, m->name_len)] = m;
+	g->names_used++;
+	return 0;
+}
+
+/** Remove @a m, shifting back the entries of its probe run. */
+static void
+names_remove(struct nc_gossip *g, const struct nc__member *m)
+{
+	size_t i, j;
+
+	if (g->names == NULL)
+		return;
+	i = name_slot(g, m->name_buf, m->name_len);
+	if (g->names[i] != m)
+		return;
+	for (j = (i + 1) & g->names_mask; g->names[j] != NULL;
+	     j = (j + 1) & g->names_mask) {
+		const struct nc__member *x = g->names[j];
+		size_t k = name_home(g, x->name_buf, x->name_len);
+		/* x may fill the hole at i unless its home lies cyclically
+		 * in (i, j]. */
+		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (!stays) {
+			g->names[i] = g->names[j];
+			i = j;
+		}
+	}
+	g->names[i] = NULL;
+	g->names_used--;
 }
 
 struct nc__member *
 nc__member_find(struct nc_gossip *g, const char *name, size_t len)
 {
-	struct nc_hmap_node *n;
-
-	if (len > NC_GOSSIP_NAME_MAX)
+	if (len > NC_GOSSIP_NAME_MAX || g->names == NULL)
 		return NULL;
-	n = nc_hmap_find(&g->names, name, len);
-	return n != NULL ? NC_CONTAINER_OF(n, struct nc__member, in_names)
-			 : NULL;
+	return g->names[name_slot(g, name, len)];
 }
 
 /** Create a member (state dead, incarnation 0) at a random position. */
@@ -111,10 +190,11 @@ member_new(struct nc_gossip *g, const char *name, size_t len)
 		return NULL;
 	memcpy(m->name_buf, name, len);
 	m->name_buf[len] = '\0';
+	m->name_len = (uint8_t)len;
 	m->pub.name = m->name_buf;
 	m->pub.state = NC_MEMBER_DEAD;
 	m->pub.state_change = nc_env_now(g->env);
-	if (nc_hmap_insert(&g->names, &m->in_names, m->name_buf, len) != 0) {
+	if (names_insert(g, m) != 0) {
 		free(m);
 		return NULL;
 	}
@@ -212,7 +292,7 @@ member_free(struct nc__member *m)
 static void
 member_unhash(struct nc_gossip *g, struct nc__member *m)
 {
-	nc_hmap_remove(&g->names, &m->in_names);
+	names_remove(g, m);
 }
 
 void
@@ -250,7 +330,9 @@ nc__members_destroy(struct nc_gossip *g)
 	for (size_t i = 0; i < g->n_nodes; i++)
 		member_free(g->nodes[i]);
 	free(g->nodes);
-	nc_hmap_destroy(&g->names);
+	free(g->names);
+	g->names = NULL;
+	g->names_mask = g->names_used = 0;
 	g->nodes = NULL;
 	g->n_nodes = g->cap_nodes = 0;
 }
@@ -460,7 +542,7 @@ inc_ok(struct nc_gossip *g, const struct nc__member *m, uint32_t inc,
 		 "incarnation %lu jumps too far above the known %lu",
 		 (unsigned long)inc, (unsigned long)m->pub.incarnation);
 	refuse(g, &g->stats.drop_bad_incarnation, what, m->pub.name,
-	       m->in_names.key_len, why);
+	       m->name_len, why);
 	return false;
 }
 
@@ -877,8 +959,8 @@ susp_timer_cb(struct nc_timer *t)
 	nc_env_logf(g->env, NC_LOG_INFO, "memberlist",
 		    "Marking %s as failed, suspect timeout reached (%d peer "
 		    "confirmations)", m->pub.name, s->n);
-	nc__handle_dead(g, m->pub.incarnation, m->pub.name, m->in_names.key_len,
-			g->self->pub.name, g->self->in_names.key_len);
+	nc__handle_dead(g, m->pub.incarnation, m->pub.name, m->name_len,
+			g->self->pub.name, g->self->name_len);
 }
 
 void

@@ -792,7 +792,7 @@ handle_ping(struct nc_gossip *g, const struct nc_proto_ping *ping)
 	int len;
 
 	if (ping->node.len > 0 &&
-	    (ping->node.len != g->self->in_names.key_len ||
+	    (ping->node.len != g->self->name_len ||
 	     memcmp(ping->node.data, g->self->pub.name, ping->node.len) != 0)) {
 		char esc[NC_GOSSIP_NAME_MAX + 16];
 		nc_env_logf(g->env, NC_LOG_DEBUG, "memberlist",

@@ -180,19 +180,18 @@ struct nc__suspicion {
 /**
  * A member with its private state. Allocated once with its name (name_buf,
  * sized to it), pointer stable; its Meta (pub.meta) is a shared,
- * refcounted copy (members.c, meta_get) replaced when it changes. 104
- * bytes plus the name.
+ * refcounted copy (members.c, meta_get) replaced when it changes. 73
+ * bytes plus the name: a name of up to 14 bytes fits glibc's 96-byte
+ * chunk.
  */
 struct nc__member {
 	/** What callers see (must stay first: casts between the two). */
 	struct nc_gossip_member pub;
-	/**
-	 * Link in g->names, keyed by name_buf; in_names.key_len is the
-	 * name's length (names are compared by it, never by strlen).
-	 */
-	struct nc_hmap_node in_names;
 	/** Suspicion in progress, NULL otherwise. */
 	struct nc__suspicion *susp;
+	/** Length of the name, 1..NC_GOSSIP_NAME_MAX (names are compared by
+	 * it, never by strlen). */
+	uint8_t name_len;
 	/** Storage of pub.name. */
 	char name_buf[];
 };
@@ -403,8 +402,14 @@ struct nc_gossip {
 	/** Members in probe order (memberlist's m.nodes). */
 	struct nc__member **nodes;
 	size_t n_nodes, cap_nodes;
-	/** Members by name (nc_hmap: power-of-two buckets, grown at load 1). */
-	struct nc_hmap names;
+	/**
+	 * Members by name: open addressing with linear probing over a
+	 * power-of-two array of member pointers, at most 3/4 full
+	 * (members.c, name_slot). Not an nc_hmap: its 24-byte node in every
+	 * member plus a bucket each was a third of a member's memory.
+	 */
+	struct nc__member **names;
+	size_t names_mask, names_used;
 	/** Own entry. */
 	struct nc__member *self;
 	/** Next probe position. */

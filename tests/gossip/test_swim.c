@@ -1561,6 +1561,72 @@ inject_accuse(struct cluster *c, int to, bool dead, const char *node,
 			    buf, (size_t)blen, sim_now(c->w));
 }
 
+/*
+ * The member index (members.c: open addressing, removal by backward
+ * shift): 3,000 members seeded, a random third made dead and reaped, new
+ * ones added in their place, five rounds; after each, every live name is
+ * found as itself and every reaped one is not. A removal that broke a
+ * probe run would lose live members here.
+ */
+static void
+test_member_index_churn(void)
+{
+	enum { N = 3000, ROUNDS = 5 };
+	struct cluster *c = cluster_new(77, 1, NULL);
+	struct nc_gossip *g = c->g[0];
+	static bool live[N * (ROUNDS + 1)];
+	char name[32];
+	uint64_t rng = 12345;
+	size_t next = 0, total = 0;
+	struct nc_addr addr = *sim_node_addr(sim_node_get(c->w, 0));
+
+	memset(live, 0, sizeof(live));
+	for (int round = 0; round <= ROUNDS; round++) {
+		/* Add members until N are live (a third were reaped). */
+		size_t want = round == 0 ? N : N / 3;
+		for (size_t k = 0; k < want; k++, next++) {
+			snprintf(name, sizeof(name), "m%05zu", next);
+			addr.port = (uint16_t)(1000 + next % 50000);
+			CU_ASSERT_EQUAL_FATAL(nc_gossip_seed_member(g, name, &addr,
+								    NULL, 0, 1),
+					      0);
+			live[next] = true;
+		}
+		total = next;
+		/* Every live name is found, every reaped one is not. */
+		size_t found = 0, ghosts = 0;
+		for (size_t i = 0; i < total; i++) {
+			snprintf(name, sizeof(name), "m%05zu", i);
+			const struct nc_gossip_member *m =
+			    nc_gossip_member_find(g, name);
+			if (live[i])
+				found += m != NULL && strcmp(m->name, name) == 0;
+			else
+				ghosts += m != NULL;
+		}
+		CU_ASSERT_EQUAL(found, N);
+		CU_ASSERT_EQUAL(ghosts, 0);
+		CU_ASSERT_EQUAL(nc_gossip_member_count(g), N + 1);
+		if (round == ROUNDS)
+			break;
+		/* Declare a random third dead, then let them be reaped. */
+		size_t killed = 0;
+		while (killed < N / 3) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			size_t i = (size_t)(rng >> 33) % total;
+			if (!live[i])
+				continue;
+			snprintf(name, sizeof(name), "m%05zu", i);
+			nc__handle_dead(g, 1, name, strlen(name), "node-x", 6);
+			live[i] = false;
+			killed++;
+		}
+		sim_run_until(c->w, sim_now(c->w) + 31);
+		nc__members_reset(g);
+	}
+	cluster_delete(c);
+}
+
 static void
 test_hostile_names(void)
 {
@@ -1901,6 +1967,8 @@ nc_test_swim_register(void)
 	    CU_add_test(s, "switch_buddy_system", test_switch_buddy_system) == NULL ||
 	    CU_add_test(s, "switch_nack", test_switch_nack) == NULL ||
 	    CU_add_test(s, "hostile_names", test_hostile_names) == NULL ||
+	    CU_add_test(s, "member_index_churn", test_member_index_churn) ==
+		    NULL ||
 	    CU_add_test(s, "incarnation_hostile", test_incarnation_hostile) == NULL ||
 	    CU_add_test(s, "alive_vsn_excludes_ours",
 			test_alive_vsn_excludes_ours) == NULL ||
