@@ -73,7 +73,9 @@
  *   - Budgets, each counted: requests out, fetch_rate (200/s, two
  *     seconds of burst: a failover query over 20 groups asks 480); the
  *     pending table NC_COORDS_PENDING_MAX (1,024) fetches,
- *     each forgotten after fetch_timeout_s (1 s) and counted; replies out,
+ *     each forgotten after fetch_timeout_s (1 s) and counted (an
+ *     interesting name's request is repeated once after
+ *     NC_COORDS_RETRY_S: a lost datagram); replies out,
  *     reply_rate (200/s) for all requesters together and one per requester
  *     per NC_COORDS_REPLY_GAP_S (a hashed table of 512 slots).
  *   - Dropped and counted: a request not naming us, malformed, or from a
