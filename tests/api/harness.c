@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <CUnit/CUnit.h>
 #include <cjson/cJSON.h>
 
 #include "gossip/proto.h"
+#include "loop/loop.h"
 
 /* Serf stand-ins: gossip only, serf's fresh coordinate in every ack. */
 
@@ -311,4 +313,47 @@ th_req(struct nc_api *api, const char *method, const char *url,
 	else
 		free(b);
 	return st;
+}
+
+struct nc_env *
+th_env_real_new(void)
+{
+	struct nc_env_real_config ec;
+	char err[128];
+	nc_env_real_config_default(&ec);
+	nc_addr_parse("127.0.0.1:0", 0, &ec.bind);
+	ec.log_level = NC_LOG_ERR;
+	struct nc_env *e = nc_env_real_new(&ec, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	return e;
+}
+
+struct nc_agent *
+th_real_agent_new(struct nc_env *env, const char *name, const char *join)
+{
+	char err[256];
+	struct nc_config cfg;
+	struct nc_addr adv;
+	nc_config_init(&cfg);
+	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", name);
+	cfg.profile = NC_CONFIG_PROFILE_LOCAL;
+	if (join != NULL) {
+		cfg.join[0] = strdup(join);
+		cfg.join_n = cfg.join[0] != NULL;
+	}
+	nc_env_real_local_addr(env, &adv);
+	struct nc_agent *a =
+	    nc_agent_new(env, &cfg, &adv, NULL, NULL, err, sizeof(err));
+	nc_config_destroy(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL_FATAL(nc_agent_start(a), 0);
+	return a;
+}
+
+double
+th_mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

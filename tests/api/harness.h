@@ -92,6 +92,19 @@ double th_clock(void *arg);
 int th_req(struct nc_api *api, const char *method, const char *url,
 	   const char *auth, const char *body, char **out, struct cJSON **json);
 
+/* Real sockets on 127.0.0.1 (test_socket.c, test_block.c, test_fetch.c). */
+
+/** A real env (loop/) bound to 127.0.0.1, port chosen by the kernel. */
+struct nc_env *th_env_real_new(void);
+/**
+ * The agent as `netcoord agent -node NAME -profile local` on @a env,
+ * joining @a join ("IP:PORT", NULL: none), started.
+ */
+struct nc_agent *th_real_agent_new(struct nc_env *env, const char *name,
+				   const char *join);
+/** CLOCK_MONOTONIC, seconds. */
+double th_mono_s(void);
+
 int nc_test_coords_register(void);
 int nc_test_handlers_register(void);
 int nc_test_socket_register(void);

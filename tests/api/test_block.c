@@ -333,27 +333,6 @@ test_bad_params(void)
 /* On a socket                                                        */
 /* ------------------------------------------------------------------ */
 
-static struct nc_env *
-env_new(void)
-{
-	struct nc_env_real_config ec;
-	char err[128];
-	nc_env_real_config_default(&ec);
-	nc_addr_parse("127.0.0.1:0", 0, &ec.bind);
-	ec.log_level = NC_LOG_ERR;
-	struct nc_env *e = nc_env_real_new(&ec, err, sizeof(err));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	return e;
-}
-
-static double
-mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 #define SOCK_N 120
 #define SOCK_HELD 100
 
@@ -417,9 +396,9 @@ static size_t
 run_until_done(struct nc_env *e1, struct nc_env *e2, struct client *c,
 	       size_t n, double secs)
 {
-	double t0 = mono_s();
+	double t0 = th_mono_s();
 	size_t done = 0;
-	while (mono_s() - t0 < secs) {
+	while (th_mono_s() - t0 < secs) {
 		nc_env_real_run_once(e1, 0.005);
 		nc_env_real_run_once(e2, 0.0);
 		done = 0;
@@ -436,18 +415,9 @@ test_held_on_socket(void)
 {
 	static struct client c[SOCK_N];
 	char err[128], path[128];
-	struct nc_env *env = env_new(), *env2 = env_new();
-	struct nc_config cfg;
-	struct nc_addr adv, a2;
-	nc_config_init(&cfg);
-	snprintf(cfg.node_name, sizeof(cfg.node_name), "blk-a");
-	cfg.profile = NC_CONFIG_PROFILE_LOCAL;
-	nc_env_real_local_addr(env, &adv);
-	struct nc_agent *agent =
-	    nc_agent_new(env, &cfg, &adv, NULL, NULL, err, sizeof(err));
-	nc_config_destroy(&cfg);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(agent);
-	CU_ASSERT_EQUAL(nc_agent_start(agent), 0);
+	struct nc_env *env = th_env_real_new(), *env2 = th_env_real_new();
+	struct nc_addr a2;
+	struct nc_agent *agent = th_real_agent_new(env, "blk-a", NULL);
 	struct nc_gossip_config gc;
 	nc_gossip_config_default(&gc, NC_GOSSIP_PROFILE_LOCAL);
 	snprintf(gc.name, sizeof(gc.name), "blk-b");
@@ -492,12 +462,12 @@ test_held_on_socket(void)
 	uint64_t ev0 = st->block_evaluations;
 
 	/* A member joins: every held request answers, new index. */
-	double t0 = mono_s();
+	double t0 = th_mono_s();
 	struct nc_addr a1;
 	nc_env_real_local_addr(env, &a1);
 	CU_ASSERT_EQUAL(nc_gossip_join(g2, &a1, 1, NULL, NULL), 0);
 	done = run_until_done(env, env2, c, SOCK_N, 10);
-	double took = mono_s() - t0;
+	double took = th_mono_s() - t0;
 	st = nc_api_stats(api);
 	fprintf(stderr, "; all answered %.2f s after the join, %" PRIu64
 		" evaluations", took, st->block_evaluations - ev0);
@@ -523,7 +493,7 @@ test_held_on_socket(void)
 	memset(c, 0, 2 * sizeof(c[0]));
 	c[0].fd = client_open(port, path);
 	c[1].fd = client_open(port, path);
-	t0 = mono_s();
+	t0 = th_mono_s();
 	/* The second client gives up at once. */
 	for (int i = 0; i < 20; i++) {
 		nc_env_real_run_once(env, 0.005);
@@ -532,7 +502,7 @@ test_held_on_socket(void)
 	close(c[1].fd);
 	c[1].done = true;
 	CU_ASSERT_EQUAL(run_until_done(env, env2, c, 2, 5), 2);
-	took = mono_s() - t0;
+	took = th_mono_s() - t0;
 	fprintf(stderr, "; wait=1s answered after %.2f s", took);
 	CU_ASSERT_EQUAL(c[0].status, 200);
 	CU_ASSERT_EQUAL(c[0].index, ix2);

@@ -622,49 +622,6 @@ test_fetch_fleet(void)
 /* On a socket: the request is held until fresh                       */
 /* ------------------------------------------------------------------ */
 
-static struct nc_env *
-env_new(void)
-{
-	struct nc_env_real_config ec;
-	char err[128];
-	nc_env_real_config_default(&ec);
-	nc_addr_parse("127.0.0.1:0", 0, &ec.bind);
-	ec.log_level = NC_LOG_ERR;
-	struct nc_env *e = nc_env_real_new(&ec, err, sizeof(err));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	return e;
-}
-
-static double
-mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static struct nc_agent *
-agent_new(struct nc_env *env, const char *name, const char *join)
-{
-	char err[256];
-	struct nc_config cfg;
-	struct nc_addr adv;
-	nc_config_init(&cfg);
-	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", name);
-	cfg.profile = NC_CONFIG_PROFILE_LOCAL;
-	if (join != NULL) {
-		cfg.join[0] = strdup(join);
-		cfg.join_n = 1;
-	}
-	nc_env_real_local_addr(env, &adv);
-	struct nc_agent *a =
-	    nc_agent_new(env, &cfg, &adv, NULL, NULL, err, sizeof(err));
-	nc_config_destroy(&cfg);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-	CU_ASSERT_EQUAL_FATAL(nc_agent_start(a), 0);
-	return a;
-}
-
 /** GET @a path on 127.0.0.1:@a port while running the loops (env2 only
  * if @a run2); the status, body in @a buf, the time it took. */
 static int
@@ -685,10 +642,10 @@ get_running(unsigned port, const char *path, struct nc_env *e1,
 			 "Connection: close\r\n\r\n",
 			 path);
 	CU_ASSERT_EQUAL(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
-	double t0 = mono_s();
+	double t0 = th_mono_s();
 	size_t got = 0;
 	bool done = false;
-	while (!done && mono_s() - t0 < 10) {
+	while (!done && th_mono_s() - t0 < 10) {
 		nc_env_real_run_once(e1, 0.005);
 		if (run2)
 			nc_env_real_run_once(e2, 0.0);
@@ -704,7 +661,7 @@ get_running(unsigned port, const char *path, struct nc_env *e1,
 			break;
 		}
 	}
-	*took = mono_s() - t0;
+	*took = th_mono_s() - t0;
 	close(fd);
 	buf[got] = '\0';
 	int status = 0;
@@ -715,13 +672,13 @@ get_running(unsigned port, const char *path, struct nc_env *e1,
 static void
 test_fetch_held_on_socket(void)
 {
-	struct nc_env *e1 = env_new(), *e2 = env_new();
+	struct nc_env *e1 = th_env_real_new(), *e2 = th_env_real_new();
 	char addr[64], err[128], buf[8192], *body = NULL;
 	struct nc_addr a1;
 	nc_env_real_local_addr(e1, &a1);
 	nc_addr_format(&a1, addr, sizeof(addr));
-	struct nc_agent *x = agent_new(e1, "fx", NULL);
-	struct nc_agent *y = agent_new(e2, "fy", addr);
+	struct nc_agent *x = th_real_agent_new(e1, "fx", NULL);
+	struct nc_agent *y = th_real_agent_new(e2, "fy", addr);
 	struct nc_api_config ac;
 	nc_api_config_default(&ac);
 	nc_addr_parse("127.0.0.1:0", 0, &ac.addr);
@@ -731,8 +688,8 @@ test_fetch_held_on_socket(void)
 	struct nc_agent_coords *c = nc_agent_coords(x);
 	/* Until fx holds fy's coordinate. */
 	struct nc_agent_coord_info ci;
-	double t0 = mono_s();
-	while (mono_s() - t0 < 10 &&
+	double t0 = th_mono_s();
+	while (th_mono_s() - t0 < 10 &&
 	       !(nc_agent_coords_get(c, nc_agent_env(x)->ops->now(
 					    nc_agent_env(x)),
 				     "fy", &ci) == 0 &&

@@ -40,19 +40,6 @@ struct box {
 	struct nc_addr gaddr2;
 };
 
-static struct nc_env *
-env_new(void)
-{
-	struct nc_env_real_config ec;
-	char err[128];
-	nc_env_real_config_default(&ec);
-	nc_addr_parse("127.0.0.1:0", 0, &ec.bind);
-	ec.log_level = NC_LOG_ERR;
-	struct nc_env *e = nc_env_real_new(&ec, err, sizeof(err));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	return e;
-}
-
 static struct nc_gossip *
 gossip_new(struct nc_env *env, const char *name)
 {
@@ -67,33 +54,14 @@ gossip_new(struct nc_env *env, const char *name)
 	return g;
 }
 
-/** The agent as `netcoord agent -node NAME -profile local` on @a env. */
-static struct nc_agent *
-agent_new(struct nc_env *env, const char *name)
-{
-	struct nc_config cfg;
-	struct nc_addr adv;
-	char err[128];
-	nc_config_init(&cfg);
-	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", name);
-	cfg.profile = NC_CONFIG_PROFILE_LOCAL;
-	nc_env_real_local_addr(env, &adv);
-	struct nc_agent *a =
-	    nc_agent_new(env, &cfg, &adv, NULL, NULL, err, sizeof(err));
-	nc_config_destroy(&cfg);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-	CU_ASSERT_EQUAL(nc_agent_start(a), 0);
-	return a;
-}
-
 static void
 box_open(struct box *b)
 {
 	char err[128];
 	memset(b, 0, sizeof(*b));
-	b->env = env_new();
-	b->agent = agent_new(b->env, "sock-a");
-	b->env2 = env_new();
+	b->env = th_env_real_new();
+	b->agent = th_real_agent_new(b->env, "sock-a", NULL);
+	b->env2 = th_env_real_new();
 	b->g2 = gossip_new(b->env2, "sock-b");
 	nc_env_real_local_addr(b->env2, &b->gaddr2);
 	struct nc_api_config cfg;
@@ -377,14 +345,6 @@ test_host_check(void)
 	}
 }
 
-static double
-mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /** Has the server closed @a fd (EOF or reset)? Reads what is there. */
 static bool
 server_closed(int fd)
@@ -423,7 +383,7 @@ test_slow_clients(void)
 				 .sin_port =
 				     htons((uint16_t)nc_api_port(b.api))};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	double t0 = mono_s();
+	double t0 = th_mono_s();
 	for (int i = 0; i < SLOW_N; i++) {
 		fd[i] = socket(AF_INET, SOCK_STREAM, 0);
 		CU_ASSERT_FATAL(fd[i] >= 0);
@@ -447,20 +407,20 @@ test_slow_clients(void)
 		n_closed, SLOW_N);
 	CU_ASSERT(n_closed >= SLOW_N - 16);
 	/* Another client address is served at once. */
-	double t1 = mono_s();
+	double t1 = th_mono_s();
 	CU_ASSERT_EQUAL(http_src(&b, "127.0.0.2",
 				 "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 				 "Connection: close\r\n\r\n",
 				 NULL, 0, resp, sizeof(resp)),
 			200);
-	fprintf(stderr, "; 127.0.0.2 answered in %.0f ms", (mono_s() - t1) * 1e3);
+	fprintf(stderr, "; 127.0.0.2 answered in %.0f ms", (th_mono_s() - t1) * 1e3);
 	/* Trickle a byte every 0.5 s: the deadline closes them anyway. */
 	double last = 0, all_closed_at = 0;
-	while (mono_s() - t0 < 16) {
+	while (th_mono_s() - t0 < 16) {
 		nc_env_real_run_once(b.env, 0.01);
-		bool tick = mono_s() - last >= 0.5;
+		bool tick = th_mono_s() - last >= 0.5;
 		if (tick)
-			last = mono_s();
+			last = th_mono_s();
 		int open = 0;
 		for (int i = 0; i < SLOW_N; i++) {
 			if (closed[i])
@@ -474,7 +434,7 @@ test_slow_clients(void)
 				send(fd[i], "a", 1, MSG_NOSIGNAL);
 		}
 		if (open == 0) {
-			all_closed_at = mono_s() - t0;
+			all_closed_at = th_mono_s() - t0;
 			break;
 		}
 	}
