@@ -84,11 +84,14 @@ name_eq(const struct nc__member *m, const char *name, size_t len)
  * two adjacent slots and then the member; the array is never more than
  * 3/4 full, so a probe always ends at an empty slot. Hashes are not
  * stored: names are short, and only lookups, growth and removal hash.
+ * Names come from the network: the hash is seeded per instance
+ * (names_seed), so a sender cannot pick names that share one run.
  */
 static size_t
 name_home(const struct nc_gossip *g, const char *name, size_t len)
 {
-	return (size_t)nc_hash_bytes(name, len) & g->names_mask;
+	return (size_t)nc_hash_bytes_seeded(g->names_seed, name, len) &
+	       g->names_mask;
 }
 
 /** The slot holding @a name, or the empty slot where it would go. */

@@ -1559,6 +1559,13 @@ nc_gossip_new(struct nc_env *env, const struct nc_gossip_config *cfg,
 	g->cfg = *cfg;
 	g->cfg.name[NC_GOSSIP_NAME_MAX] = '\0';
 	g->refuse_logged_at = -INFINITY;
+	/* splitmix64 of the instance's address: unknown to a peer under
+	 * ASLR, and no draw from env->rand (the simulator's runs keep
+	 * their random sequence). */
+	uint64_t z = (uint64_t)(uintptr_t)g + 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	g->names_seed = z ^ (z >> 31);
 	if (hooks != NULL)
 		g->hooks = *hooks;
 	if (nc__bq_create(&g->bq, NC__BQ_DEFAULT_CAP) != 0)

@@ -410,6 +410,9 @@ struct nc_gossip {
 	 */
 	struct nc__member **names;
 	size_t names_mask, names_used;
+	/** Seed of the index's hash (swim.c: from the instance's address,
+	 * which ASLR randomises; no draw from env->rand). */
+	uint64_t names_seed;
 	/** Own entry. */
 	struct nc__member *self;
 	/** Next probe position. */
