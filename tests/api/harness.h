@@ -104,6 +104,11 @@ struct nc_agent *th_real_agent_new(struct nc_env *env, const char *name,
 				   const char *join);
 /** CLOCK_MONOTONIC, seconds. */
 double th_mono_s(void);
+/**
+ * Connect to 127.0.0.1:@a port, send "GET @a path" (Connection: close) and
+ * return the socket, non-blocking, for the caller to read the answer.
+ */
+int th_http_get_open(unsigned port, const char *path);
 
 int nc_test_coords_register(void);
 int nc_test_handlers_register(void);

@@ -345,26 +345,6 @@ struct client {
 	uint64_t index;
 };
 
-static int
-client_open(unsigned port, const char *path)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	CU_ASSERT_FATAL(fd >= 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CU_ASSERT_EQUAL_FATAL(
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	char req[512];
-	int n = snprintf(req, sizeof(req),
-			 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-			 "Connection: close\r\n\r\n",
-			 path);
-	CU_ASSERT_EQUAL(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
-	return fd;
-}
-
 /** Read what is there; true once the server closed (response whole). */
 static bool
 client_poll(struct client *c)
@@ -437,7 +417,7 @@ test_held_on_socket(void)
 	unsigned port = nc_api_port(api);
 
 	/* The current index. */
-	struct client first = {.fd = client_open(port, "/v1/members")};
+	struct client first = {.fd = th_http_get_open(port, "/v1/members")};
 	CU_ASSERT_EQUAL(run_until_done(env, env2, &first, 1, 5), 1);
 	CU_ASSERT_EQUAL(first.status, 200);
 	uint64_t ix = first.index;
@@ -448,7 +428,7 @@ test_held_on_socket(void)
 		 ix);
 	memset(c, 0, sizeof(c));
 	for (size_t i = 0; i < SOCK_N; i++)
-		c[i].fd = client_open(port, path);
+		c[i].fd = th_http_get_open(port, path);
 	size_t done = run_until_done(env, env2, c, SOCK_N, 1.5);
 	const struct nc_api_stats *st = nc_api_stats(api);
 	fprintf(stderr, "\n    held %" PRIu64 ", answered %zu", st->block_held,
@@ -491,8 +471,8 @@ test_held_on_socket(void)
 	snprintf(path, sizeof(path), "/v1/members?index=%" PRIu64 "&wait=1s",
 		 ix2);
 	memset(c, 0, 2 * sizeof(c[0]));
-	c[0].fd = client_open(port, path);
-	c[1].fd = client_open(port, path);
+	c[0].fd = th_http_get_open(port, path);
+	c[1].fd = th_http_get_open(port, path);
 	t0 = th_mono_s();
 	/* The second client gives up at once. */
 	for (int i = 0; i < 20; i++) {

@@ -628,20 +628,7 @@ static int
 get_running(unsigned port, const char *path, struct nc_env *e1,
 	    struct nc_env *e2, bool run2, char *buf, size_t cap, double *took)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	CU_ASSERT_FATAL(fd >= 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CU_ASSERT_EQUAL_FATAL(
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	char req[512];
-	int n = snprintf(req, sizeof(req),
-			 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-			 "Connection: close\r\n\r\n",
-			 path);
-	CU_ASSERT_EQUAL(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+	int fd = th_http_get_open(port, path);
 	double t0 = th_mono_s();
 	size_t got = 0;
 	bool done = false;
