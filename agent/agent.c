@@ -1325,6 +1325,8 @@ gossip_setup(struct nc_agent *a, const struct nc_config *c,
 	gc.buddy_system = !(c->lifeguard_off & NC_CONFIG_LG_BUDDY);
 	gc.nack = !(c->lifeguard_off & NC_CONFIG_LG_NACK);
 	gc.lifeguard = (c->lifeguard_off & NC_CONFIG_LG_ALL) != NC_CONFIG_LG_ALL;
+	if (c->compression_off)
+		gc.compression = false;
 	if (c->suspicion_mult > 0)
 		gc.suspicion_mult = c->suspicion_mult;
 	if (c->suspicion_max_timeout_mult > 0)

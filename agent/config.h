@@ -244,6 +244,11 @@ struct nc_config {
 	/** COMPARISON RUNS ONLY, as above: gossip.h suspicion_mult and
 	 * suspicion_max_timeout_mult (0: the profile's). */
 	int suspicion_mult, suspicion_max_timeout_mult;
+	/** TESTS ONLY (no config key or flag sets it): packets and streams
+	 * sent uncompressed (gossip.h compression), for simulations that do
+	 * not study the wire (fuzz_http's fleet: LZW under coverage
+	 * instrumentation was a fifth of its time). */
+	bool compression_off;
 	/** PRNG seed; seed_set false = take one from getrandom(). */
 	uint64_t seed;
 	bool seed_set;

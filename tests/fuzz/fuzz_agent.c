@@ -9,9 +9,10 @@
  * input is a header and a sequence of records (layout in fuzz_fleet.h):
  * raw datagrams and streams from any peer's address, messages built with
  * the codec's encoders (alive/suspect/dead about real names, pings, acks
- * carrying a coordinate, serf intents, coordinate gossip, push/pulls),
- * what a fake peer answers to t0's own push/pulls, time advancing
- * (virtual, capped per input), leaves, pauses, crashes and keyring
+ * carrying a coordinate, serf intents, coordinate gossip and fetch
+ * requests/replies, push/pulls), what a fake peer answers to t0's own
+ * push/pulls, time advancing (virtual, capped per input), coordinate
+ * fetches t0 starts as a query would, leaves, pauses, crashes and keyring
  * changes. After each input it checks what must hold whatever the input:
  * every member name is valid (issue 9: names with NUL, control characters
  * or invalid UTF-8 are refused) and unique, every cached coordinate is
@@ -469,12 +470,41 @@ put_f32(char *p, double d)
 	p[3] = (char)v;
 }
 
-/** netcoord coordinate gossip (docs/WIRE.md §5) into buf; its length. */
+/** One coordinate entry (docs/WIRE.md §5) at buf + len; the new length. */
+static size_t
+put_entry(struct rd *r, char *buf, size_t len, struct nc_proto_str name,
+	  bool own)
+{
+	buf[len++] = (char)name.len;
+	memcpy(buf + len, name.data, name.len);
+	len += name.len;
+	uint16_t age = own ? 0 : u16(r);
+	buf[len++] = (char)(age >> 8);
+	buf[len++] = (char)age;
+	buf[len++] = own ? 1 : (char)u8(r); /* flags */
+	struct nc_proto_coord c;
+	pick_coord(r, &c);
+	buf[len++] = (char)c.dims;
+	for (unsigned d = 0; d < c.dims; d++, len += 4)
+		put_f32(buf + len, c.vec[d]);
+	put_f32(buf + len, c.error);
+	put_f32(buf + len + 4, c.adjustment);
+	put_f32(buf + len + 8, c.height);
+	return len + 12;
+}
+
+/**
+ * netcoord coordinate message (docs/WIRE.md §5) into buf; its length:
+ * gossip (kind 1), or with a count byte >= 0xf0 a fetch request (kind 2)
+ * or reply (kind 3).
+ */
 static size_t
 craft_coords(struct rd *r, char *buf, size_t cap)
 {
 	struct nc_proto_str sender = pick_name(r);
-	unsigned n = u8(r) % 24;
+	uint8_t count = u8(r);
+	uint8_t kind = count < 0xf0 ? 1 : 2 + (count & 1);
+	unsigned n = kind == 1 ? count % 24u : kind == 2 ? 1 + (count >> 1) % 4u : 1;
 	size_t len = 0;
 	buf[len++] = NC_PROTO_USER;
 	buf[len++] = 1; /* serf join intent */
@@ -489,26 +519,19 @@ craft_coords(struct rd *r, char *buf, size_t cap)
 	size_t blob_len_at = len;
 	len += 2;
 	size_t blob = len;
-	buf[len++] = 1; /* version */
+	buf[len++] = (char)kind;
 	buf[len++] = (char)n;
 	for (unsigned i = 0; i < n && len + 200 < cap; i++) {
-		struct nc_proto_str name = pick_name(r);
-		buf[len++] = (char)name.len;
-		memcpy(buf + len, name.data, name.len);
-		len += name.len;
-		uint16_t age = u16(r);
-		buf[len++] = (char)(age >> 8);
-		buf[len++] = (char)age;
-		buf[len++] = (char)u8(r); /* flags */
-		struct nc_proto_coord c;
-		pick_coord(r, &c);
-		buf[len++] = (char)c.dims;
-		for (unsigned d = 0; d < c.dims; d++, len += 4)
-			put_f32(buf + len, c.vec[d]);
-		put_f32(buf + len, c.error);
-		put_f32(buf + len + 4, c.adjustment);
-		put_f32(buf + len + 8, c.height);
-		len += 12;
+		if (kind == 3) {
+			len = put_entry(r, buf, len, sender, true);
+		} else if (kind == 2) {
+			struct nc_proto_str name = pick_name(r);
+			buf[len++] = (char)name.len;
+			memcpy(buf + len, name.data, name.len);
+			len += name.len;
+		} else {
+			len = put_entry(r, buf, len, pick_name(r), false);
+		}
 	}
 	size_t bl = len - blob;
 	buf[blob_len_at] = (char)(bl >> 8);
@@ -723,6 +746,18 @@ control(struct fz *z, struct rd *r)
 					err, sizeof(err));
 		break;
 	}
+	case FF_OP_FETCH: {
+		const char *want[7];
+		size_t n = 0;
+		for (unsigned i = 0; i < 7; i++)
+			if (arg & (1u << i))
+				want[n++] = names[i];
+		struct nc_agent_coords_fetch_result res;
+		nc_agent_coords_fetch(nc_agent_coords(z->agent[0]),
+				      sim_now(z->w), want, n, arg2 * 0.01,
+				      &res);
+		break;
+	}
 	default:
 		sim_node_pause(z->node[0], arg2 / 1000.0);
 		break;
@@ -771,7 +806,7 @@ world_new(struct fz *z, uint8_t hdr)
 		z->agent[i] = ff_agent_new(
 		    z->node[i], names[i],
 		    i == 0 ? "\"dc\":\"a\"" : "\"dc\":\"b\"", key,
-		    i > 0 ? sim_node_addr(z->node[0]) : NULL);
+		    i > 0 ? sim_node_addr(z->node[0]) : NULL, false);
 		if (z->agent[i] == NULL || nc_agent_start(z->agent[i]) != 0)
 			return -1;
 	}
@@ -1018,6 +1053,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	ff_unit_start();
 	run_input(data, size);
-	ff_unit_done("fuzz_agent");
+	ff_unit_done("fuzz_agent", data, size);
 	return 0;
 }

@@ -92,7 +92,9 @@ enum ff_msg {
 	FF_MSG_NACK,
 	FF_MSG_SERF_JOIN,
 	FF_MSG_SERF_LEAVE,
-	/** netcoord coordinate gossip (docs/WIRE.md §5). */
+	/** netcoord coordinate message (docs/WIRE.md §5): gossip (kind 1);
+	 * an entry-count byte >= 0xf0 makes it a fetch request (kind 2,
+	 * even) or reply (kind 3, odd; one entry about the sender). */
 	FF_MSG_COORDS,
 	FF_MSG_TYPES,
 };
@@ -108,18 +110,23 @@ enum ff_op {
 	FF_OP_KEY_USE,
 	FF_OP_KEY_REMOVE,
 	FF_OP_PAUSE_TARGET,   /**< arg2: ms */
+	/** The target fetches coordinates (agent/coords.h, as a query
+	 * would): arg: a bit per name of fuzz_agent.c names[], arg2: the
+	 * age that counts as fresh, 0.01 s. */
+	FF_OP_FETCH,
 	FF_OPS,
 };
 
 /**
  * Start a real agent named @a name on simulator node @a sn: the JSON
  * config `{"node_name": name, "tags": {tags_json}, "encrypt": key}` (key
- * may be NULL), joining @a join (may be NULL). NULL on failure (the
- * reason printed to stderr).
+ * may be NULL), joining @a join (may be NULL); @a plain_wire sends
+ * uncompressed (agent/config.h compression_off: for a target that does
+ * not study the wire). NULL on failure (the reason printed to stderr).
  */
 struct nc_agent *ff_agent_new(struct sim_node *sn, const char *name,
 			      const char *tags_json, const char *key_b64,
-			      const struct nc_addr *join);
+			      const struct nc_addr *join, bool plain_wire);
 
 /** Log hook that drops every line (formatted, so that path runs too). */
 void ff_log_quiet(void *ctx, struct sim_world *w, int node,
@@ -134,10 +141,15 @@ void ff_log_quiet(void *ctx, struct sim_world *w, int node,
  */
 void ff_unit_start(void);
 /**
- * The unit is done: print it to stderr if it took FF_SLOW_UNIT_S or more
- * (libFuzzer's -report_slow_units counts whole seconds only), and keep
- * the slowest, printed at exit.
+ * The unit (@a data, @a size) is done: if it took FF_SLOW_UNIT_S or more
+ * (libFuzzer's -report_slow_units counts whole seconds only), print it
+ * to stderr and write the first FF_SLOW_UNITS_KEPT such inputs to
+ * `<target>-slow-<ms>ms-<n>.bin` in the working directory (replay one
+ * with `./<target> FILE`); keep the slowest, printed at exit.
  */
-void ff_unit_done(const char *target);
+void ff_unit_done(const char *target, const uint8_t *data, size_t size);
+
+/** Slow inputs written to files per process. */
+#define FF_SLOW_UNITS_KEPT 16
 
 #endif /* NC_TESTS_FUZZ_FLEET_H */

@@ -118,7 +118,8 @@ fleet_build(struct fleet *f, bool keyed)
 		CHECK(sn != NULL, "node");
 		f->agent[i] = ff_agent_new(
 		    sn, name, tags[i], keyed ? FF_KEY_B64 : NULL,
-		    i > 0 ? sim_node_addr(sim_node_get(f->w, 0)) : NULL);
+		    i > 0 ? sim_node_addr(sim_node_get(f->w, 0)) : NULL,
+		    true);
 		CHECK(f->agent[i] != NULL, "agent");
 		CHECK(nc_agent_start(f->agent[i]) == 0, "start");
 	}
@@ -134,6 +135,7 @@ fleet_build(struct fleet *f, bool keyed)
 		    {nc_proto_cstr("role"), nc_proto_cstr("\xed\xa0\x80")},
 		};
 		nc_gossip_config_default(&cfg, NC_GOSSIP_PROFILE_LAN);
+		cfg.compression = false;
 		snprintf(cfg.name, sizeof(cfg.name), "s4");
 		cfg.advertise = *sim_node_addr(sn);
 		int n = nc_proto_encode_tags((char *)cfg.meta,
@@ -256,7 +258,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	ff_unit_start();
 	run_input(data, size);
-	ff_unit_done("fuzz_http");
+	ff_unit_done("fuzz_http", data, size);
 	return 0;
 }
 

@@ -179,7 +179,7 @@ capture(const char *dir, const char *name, bool keyed, double secs)
 		a[i] = ff_agent_new(sn[i], names[i],
 				    i == 0 ? "\"dc\":\"a\"" : "\"dc\":\"b\"",
 				    keyed ? FF_KEY_B64 : NULL,
-				    i > 0 ? sim_node_addr(sn[0]) : NULL);
+				    i > 0 ? sim_node_addr(sn[0]) : NULL, false);
 		if (a[i] == NULL)
 			goto out;
 	}
@@ -337,6 +337,42 @@ crafted(const char *dir)
 	put8(o, 0);
 	advance(o, 2000);
 	rc |= save(dir, "craft_serf_coords", o);
+
+	/* Coordinate fetch (docs/WIRE.md §5): the target asks two real
+	 * peers and a fake member, the fake answers, a peer asks the
+	 * target, and a reply nobody asked for. */
+	o->len = 0;
+	put8(o, 2);
+	craft_alive(o, 0, 1, F0, A_F0, 1);
+	advance(o, 3000);
+	put8(o, FF_REC_CONTROL);
+	put8(o, FF_OP_FETCH);
+	put8(o, 1u << P1 | 1u << P2 | 1u << F0);
+	put16(o, 0); /* nothing counts as fresh */
+	put8(o, FF_REC_CRAFT);
+	put8(o, 0); /* from f0's address */
+	put8(o, FF_MSG_COORDS);
+	put8(o, F0);   /* sender */
+	put8(o, 0xf1); /* kind 3: reply */
+	put8(o, 0);    /* default coordinate */
+	advance(o, 500);
+	put8(o, FF_REC_CRAFT);
+	put8(o, 4); /* from p1's address */
+	put8(o, FF_MSG_COORDS);
+	put8(o, P1);
+	put8(o, 0xf0); /* kind 2: request, one name */
+	put8(o, T0);
+	put8(o, FF_REC_CRAFT);
+	put8(o, 1);
+	put8(o, FF_MSG_COORDS);
+	put8(o, F1);
+	put8(o, 0xf1);
+	put8(o, 0x03);
+	for (int i = 0; i < 8; i++)
+		put8(o, 4 + i);
+	put8(o, 5);
+	advance(o, 2000);
+	rc |= save(dir, "craft_fetch", o);
 
 	/* A push/pull from a fake peer listing members. */
 	o->len = 0;
