@@ -504,7 +504,9 @@ craft_coords(struct rd *r, char *buf, size_t cap)
 	struct nc_proto_str sender = pick_name(r);
 	uint8_t count = u8(r);
 	uint8_t kind = count < 0xf0 ? 1 : 2 + (count & 1);
-	unsigned n = kind == 1 ? count % 24u : kind == 2 ? 1 + (count >> 1) % 4u : 1;
+	unsigned n = kind == 1   ? count % 24u
+		     : kind == 2 ? 1 + (count >> 1) % 4u
+				 : 1;
 	size_t len = 0;
 	buf[len++] = NC_PROTO_USER;
 	buf[len++] = 1; /* serf join intent */

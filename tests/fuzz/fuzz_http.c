@@ -5,12 +5,14 @@
  * also starts a requested leave) of an API over a simulated fleet.
  *
  * The fleet (built once, rebuilt after an input that changed it: a
- * successful join, leave or keyring change) is four real agents (agent/agent.h on simulator nodes,
- * tags dc/rack) and a serf stand-in (gossip only) whose tags hold
- * invalid UTF-8, quotes and control characters, run until agent 0 holds
- * a coordinate of every other member (~5 virtual seconds). There are two fleets (plain and
- * keyed) and up to eight APIs per fleet (token on/off, answer cache
- * on/off, unauthenticated writes allowed or not), chosen by the header.
+ * successful join, leave or keyring change) is four real agents
+ * (agent/agent.h on simulator nodes, tags dc/rack, sending uncompressed)
+ * and a serf stand-in (gossip only) whose tags hold invalid UTF-8,
+ * quotes and control characters, run until agent 0 holds a coordinate
+ * of every other member (~4 virtual seconds). There are two fleets
+ * (plain and keyed) and up to eight APIs per fleet (token on/off, answer
+ * cache on/off, unauthenticated writes allowed or not), chosen by the
+ * header.
  *
  * Input:
  *   header u8    bit 0 token, bit 1 max_stale_s = 0 (no answer cache),
