@@ -11,6 +11,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include "agent/config.h"
@@ -104,8 +105,8 @@ keep_slow_unit(const char *target, double t, const uint8_t *data,
 	char path[96];
 	if (kept >= FF_SLOW_UNITS_KEPT)
 		return;
-	snprintf(path, sizeof(path), "%s-slow-%.0fms-%u.bin", target,
-		 t * 1e3, kept++);
+	snprintf(path, sizeof(path), "%s-slow-%.0fms-%ld-%u.bin", target,
+		 t * 1e3, (long)getpid(), kept++);
 	FILE *fp = fopen(path, "wb");
 	if (fp == NULL)
 		return;

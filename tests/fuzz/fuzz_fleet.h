@@ -144,7 +144,7 @@ void ff_unit_start(void);
  * The unit (@a data, @a size) is done: if it took FF_SLOW_UNIT_S or more
  * (libFuzzer's -report_slow_units counts whole seconds only), print it
  * to stderr and write the first FF_SLOW_UNITS_KEPT such inputs to
- * `<target>-slow-<ms>ms-<n>.bin` in the working directory (replay one
+ * `<target>-slow-<ms>ms-<pid>-<n>.bin` in the working directory (replay one
  * with `./<target> FILE`); keep the slowest, printed at exit.
  */
 void ff_unit_done(const char *target, const uint8_t *data, size_t size);
