@@ -164,8 +164,8 @@ fleet_build(struct fleet *f, bool keyed)
 		nc_gossip_join(f->serf, sim_node_addr(sim_node_get(f->w, 0)),
 			       1, NULL, NULL);
 	}
-	/* Until agent 0 holds a coordinate of every other member (~5 s:
-	 * rebuilding is most of this target's time), at most 20 s. */
+	/* Until agent 0 holds a coordinate of every other member (~4 s),
+	 * at most 20 s: a fifth of the inputs rebuild a fleet. */
 	static const char *const others[] = {"a1", "a2", "a3", "s4"};
 	size_t n_others = keyed ? 3 : 4;
 	struct nc_agent_coords *ac = nc_agent_coords(f->agent[0]);
