@@ -166,19 +166,19 @@ fleet_build(struct fleet *f, bool keyed)
 	}
 	/* Until agent 0 holds a coordinate of every other member (~4 s),
 	 * at most 20 s: a fifth of the inputs rebuild a fleet. */
-	static const char *const others[] = {"a1", "a2", "a3", "s4"};
-	size_t n_others = keyed ? 3 : 4;
+	int n_nodes = sim_node_count(f->w);
 	struct nc_agent_coords *ac = nc_agent_coords(f->agent[0]);
 	for (double t = 2.0; t <= 20.0; t += 0.5) {
 		sim_run_until(f->w, t);
-		size_t have = 0;
-		for (size_t i = 0; i < n_others; i++) {
+		int have = 0;
+		for (int i = 1; i < n_nodes; i++) {
 			struct nc_agent_coord_info ci;
-			if (nc_agent_coords_get(ac, t, others[i], &ci) == 0 &&
+			const char *nm = sim_node_name(sim_node_get(f->w, i));
+			if (nc_agent_coords_get(ac, t, nm, &ci) == 0 &&
 			    ci.has_coord)
 				have++;
 		}
-		if (have == n_others)
+		if (have == n_nodes - 1)
 			break;
 	}
 	fleet_build_vs += sim_now(f->w);
